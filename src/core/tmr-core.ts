@@ -1,0 +1,360 @@
+/**
+ * The TMR core: one pure, deterministic step per tick.
+ *
+ *   step(state, observations, tick) -> { command, mode, events }
+ *
+ * Observations say, per replica, what arrived before the tick's deadline; the step votes every
+ * output channel and the state digest, feeds the failure detector, walks the degradation ladder
+ * and decides the actuator command. It never reads a clock, a socket or a random source; time is
+ * the integer tick. The returned result is owned by `state` and overwritten by the next step
+ * (no per-tick allocation except for events, which only happen on changes).
+ */
+import { assert } from './assert.js';
+import { modeFor, type Mode, type SafeReason, type SimplexPolicy } from './degradation.js';
+import {
+  checkDetectorConfig,
+  createReplicaHealth,
+  detectorUpdate,
+  TICK_FLAG,
+  type ExclusionReason,
+  type ReplicaHealth,
+} from './failure-detector.js';
+import {
+  createVoteResult,
+  popcount,
+  REPLICA_COUNT_MAX,
+  requiredAgreeingFor,
+  voteExact,
+  voteMidValue,
+  type ChannelSpec,
+  type VoteResult,
+} from './voter.js';
+
+export interface CoreConfig {
+  /** Odd, 3..15. */
+  readonly replicaCount: number;
+  readonly channels: readonly ChannelSpec[];
+  /** Index of the channel that drives the actuator. */
+  readonly commandChannel: number;
+  /** A command beyond ±this is out of range (paired with the actuator's own check). */
+  readonly commandLimitMv: number;
+  /** The actuator's configured safe command. */
+  readonly safeCommandMv: number;
+  readonly deadlineMissLimit: number;
+  readonly errorDensityLimit: number;
+  /** Ticks the last voted command may be held while no quorum forms, before latching safe. */
+  readonly quorumLossTicksMax: number;
+  readonly simplexPolicy: SimplexPolicy;
+}
+
+export type CommandSource = 'voted' | 'held' | 'simplex' | 'safe';
+
+export type CoreEvent =
+  | { readonly kind: 'replicaExcluded'; readonly replicaIndex: number; readonly reason: ExclusionReason; readonly tick: number }
+  | { readonly kind: 'modeChanged'; readonly from: Mode; readonly to: Mode; readonly reason: string; readonly tick: number }
+  | { readonly kind: 'quorumLost'; readonly tick: number }
+  | { readonly kind: 'quorumRegained'; readonly tick: number };
+
+/** Per-replica inputs for one tick. Struct of arrays, preallocated, reset each tick by the shell. */
+export interface Observations {
+  readonly replicaCount: number;
+  readonly channelCount: number;
+  /** 1 if a valid output for this tick arrived before the deadline. */
+  readonly onTime: Uint8Array;
+  /** outputs[replica * channelCount + channel] for on-time replies. */
+  readonly outputs: Int32Array;
+  /** State digest of on-time replies (uint32). */
+  readonly digests: Float64Array;
+  /** Replies for earlier ticks that arrived during this tick. */
+  readonly lateReplies: Uint16Array;
+  /** Corrupt frames or invalid messages received during this tick. */
+  readonly protocolErrors: Uint16Array;
+  /** 1 if the link is known dead (process exited, port vanished). */
+  readonly linkDown: Uint8Array;
+}
+
+export function createObservations(replicaCount: number, channelCount: number): Observations {
+  return {
+    replicaCount,
+    channelCount,
+    onTime: new Uint8Array(replicaCount),
+    outputs: new Int32Array(replicaCount * channelCount),
+    digests: new Float64Array(replicaCount),
+    lateReplies: new Uint16Array(replicaCount),
+    protocolErrors: new Uint16Array(replicaCount),
+    linkDown: new Uint8Array(replicaCount),
+  };
+}
+
+export function resetObservations(obs: Observations): void {
+  obs.onTime.fill(0);
+  obs.lateReplies.fill(0);
+  obs.protocolErrors.fill(0);
+  obs.linkDown.fill(0);
+}
+
+export type ReplicaStatus = 'inService' | 'excluded';
+
+export interface StepResult {
+  tick: number;
+  commandMv: number;
+  commandSource: CommandSource;
+  /** Mode in force for this tick's command. */
+  mode: Mode;
+  /** Replicas in service when this tick was voted. */
+  inServiceMask: number;
+  /** In-service replicas whose on-time, in-range outputs took part in the vote. */
+  participantMask: number;
+  /** Per channel: the voted value and whether it had a quorum. */
+  readonly votedOutputs: Int32Array;
+  readonly votedOutputsOk: Uint8Array;
+  votedDigest: number;
+  digestOk: boolean;
+  /** Per replica: TICK_FLAG bits observed this tick. */
+  readonly flags: Uint8Array;
+  readonly events: CoreEvent[];
+}
+
+export interface CoreCounters {
+  votedCommands: number;
+  heldCommands: number;
+  simplexCommands: number;
+  safeCommands: number;
+  noQuorumTicks: number;
+}
+
+export interface CoreState {
+  readonly config: CoreConfig;
+  /** Last tick stepped; -1 before the first. */
+  tick: number;
+  mode: Mode;
+  safeLatched: boolean;
+  safeReason: SafeReason | null;
+  readonly status: ReplicaStatus[];
+  readonly exclusionReason: (ExclusionReason | null)[];
+  readonly excludedTick: Int32Array;
+  readonly health: ReplicaHealth[];
+  lastCommandMv: number;
+  quorumLossTicks: number;
+  readonly counters: CoreCounters;
+  readonly result: StepResult;
+  readonly scratchValues: Float64Array;
+  readonly scratchSort: Float64Array;
+  readonly vote: VoteResult;
+}
+
+export function checkCoreConfig(config: CoreConfig): void {
+  const n = config.replicaCount;
+  assert(Number.isInteger(n) && n >= 3 && n <= REPLICA_COUNT_MAX && n % 2 === 1, `replicaCount ${n} must be odd, 3..${REPLICA_COUNT_MAX}`);
+  assert(requiredAgreeingFor(n) * 2 > n, 'quorum must be a strict majority');
+  assert(config.channels.length >= 1 && config.channels.length <= 8, 'channel count out of range');
+  assert(config.commandChannel >= 0 && config.commandChannel < config.channels.length, 'command channel out of range');
+  assert(config.commandLimitMv > 0 && Number.isInteger(config.commandLimitMv), 'command limit must be a positive integer');
+  assert(Math.abs(config.safeCommandMv) <= config.commandLimitMv, 'safe command beyond the command limit');
+  assert(config.quorumLossTicksMax >= 0 && config.quorumLossTicksMax <= 100, 'quorumLossTicksMax out of range');
+  checkDetectorConfig(config);
+}
+
+export function createCoreState(config: CoreConfig, initialStatus?: readonly ReplicaStatus[]): CoreState {
+  checkCoreConfig(config);
+  const n = config.replicaCount;
+  const status = initialStatus ? [...initialStatus] : new Array<ReplicaStatus>(n).fill('inService');
+  assert(status.length === n, 'initial status length differs from replicaCount');
+  const inService = status.filter((s) => s === 'inService').length;
+  return {
+    config,
+    tick: -1,
+    mode: modeFor(inService, config.simplexPolicy, false),
+    safeLatched: false,
+    safeReason: null,
+    status,
+    exclusionReason: new Array<ExclusionReason | null>(n).fill(null),
+    excludedTick: new Int32Array(n).fill(-1),
+    health: Array.from({ length: n }, createReplicaHealth),
+    lastCommandMv: config.safeCommandMv,
+    quorumLossTicks: 0,
+    counters: { votedCommands: 0, heldCommands: 0, simplexCommands: 0, safeCommands: 0, noQuorumTicks: 0 },
+    result: {
+      tick: -1,
+      commandMv: config.safeCommandMv,
+      commandSource: 'safe',
+      mode: 'safe',
+      inServiceMask: 0,
+      participantMask: 0,
+      votedOutputs: new Int32Array(config.channels.length),
+      votedOutputsOk: new Uint8Array(config.channels.length),
+      votedDigest: 0,
+      digestOk: false,
+      flags: new Uint8Array(n),
+      events: [],
+    },
+    scratchValues: new Float64Array(n),
+    scratchSort: new Float64Array(n),
+    vote: createVoteResult(),
+  };
+}
+
+/** Takes a replica out of service (also used by the shell for a refused handshake). */
+export function excludeReplica(state: CoreState, replicaIndex: number, reason: ExclusionReason, tick: number): void {
+  assert(replicaIndex >= 0 && replicaIndex < state.config.replicaCount, 'replica index out of range');
+  if (state.status[replicaIndex] === 'excluded') return;
+  state.status[replicaIndex] = 'excluded';
+  state.exclusionReason[replicaIndex] = reason;
+  state.excludedTick[replicaIndex] = tick;
+  state.result.events.push({ kind: 'replicaExcluded', replicaIndex, reason, tick });
+}
+
+function inServiceMaskOf(state: CoreState): number {
+  let mask = 0;
+  for (let i = 0; i < state.config.replicaCount; i++) if (state.status[i] === 'inService') mask |= 1 << i;
+  return mask;
+}
+
+/** Gathers flags for missing, late, corrupt and out-of-range replies; returns the participant mask. */
+function observe(state: CoreState, obs: Observations, inServiceMask: number): number {
+  const { config, result } = state;
+  let participants = 0;
+  for (let i = 0; i < config.replicaCount; i++) {
+    let flags = 0;
+    if ((inServiceMask & (1 << i)) !== 0) {
+      if (obs.onTime[i] === 1) {
+        const command = obs.outputs[i * obs.channelCount + config.commandChannel] as number;
+        if (Math.abs(command) > config.commandLimitMv) flags |= TICK_FLAG.RANGE;
+        else participants |= 1 << i;
+      } else {
+        flags |= TICK_FLAG.MISSED;
+      }
+      if ((obs.lateReplies[i] as number) > 0) flags |= TICK_FLAG.LATE;
+      if ((obs.protocolErrors[i] as number) > 0) flags |= TICK_FLAG.PROTOCOL;
+    }
+    result.flags[i] = flags;
+  }
+  return participants;
+}
+
+/** Votes every channel and the digest; flags participants that disagree with a winning value. */
+function voteAll(state: CoreState, obs: Observations, participants: number, required: number): void {
+  const { config, result, scratchValues, vote } = state;
+  const n = config.replicaCount;
+  for (let c = 0; c < config.channels.length; c++) {
+    const spec = config.channels[c] as ChannelSpec;
+    for (let i = 0; i < n; i++) scratchValues[i] = obs.outputs[i * obs.channelCount + c] as number;
+    if (spec.kind === 'exact') voteExact(scratchValues, participants, n, required, vote);
+    else voteMidValue(scratchValues, participants, n, required, spec.toleranceCounts, state.scratchSort, vote);
+    result.votedOutputs[c] = vote.value;
+    result.votedOutputsOk[c] = vote.ok ? 1 : 0;
+    if (vote.ok) markDissenters(result.flags, participants & ~vote.agreeMask, TICK_FLAG.DISAGREE);
+  }
+  voteExact(obs.digests, participants, n, required, vote);
+  result.votedDigest = vote.value;
+  result.digestOk = vote.ok;
+  if (vote.ok) markDissenters(result.flags, participants & ~vote.agreeMask, TICK_FLAG.DIGEST);
+}
+
+function markDissenters(flags: Uint8Array, mask: number, flag: number): void {
+  for (let i = 0; mask !== 0; i++, mask >>>= 1) if (mask & 1) flags[i] = (flags[i] as number) | flag;
+}
+
+function latchSafe(state: CoreState, reason: SafeReason): void {
+  state.safeLatched = true;
+  state.safeReason = reason;
+}
+
+/** Decides the actuator command for this tick from the vote and the mode in force. */
+function decideCommand(state: CoreState, mode: Mode, participants: number, inServiceMask: number, tick: number): void {
+  const { config, result, counters } = state;
+  const commandOk = result.votedOutputsOk[config.commandChannel] === 1;
+  if (mode === 'safe') {
+    setCommand(state, config.safeCommandMv, 'safe');
+    return;
+  }
+  const quorum = mode === 'simplex' ? commandOk : commandOk && result.digestOk;
+  if (quorum) {
+    if (state.quorumLossTicks > 0) result.events.push({ kind: 'quorumRegained', tick });
+    state.quorumLossTicks = 0;
+    setCommand(state, result.votedOutputs[config.commandChannel] as number, mode === 'simplex' ? 'simplex' : 'voted');
+    return;
+  }
+  counters.noQuorumTicks++;
+  // Two replicas that both answered and differ: nobody can tell who is right.
+  if (mode === 'duplex' && participants === inServiceMask) {
+    latchSafe(state, 'DUPLEX_DISAGREEMENT');
+    setCommand(state, config.safeCommandMv, 'safe');
+    return;
+  }
+  if (state.quorumLossTicks === 0) result.events.push({ kind: 'quorumLost', tick });
+  state.quorumLossTicks++;
+  if (state.quorumLossTicks > config.quorumLossTicksMax) {
+    latchSafe(state, 'QUORUM_LOST');
+    setCommand(state, config.safeCommandMv, 'safe');
+    return;
+  }
+  // A short gap (a replica late while another is out): repeat the last voted command, which had
+  // a majority behind it when it was voted. Never a value from a minority.
+  setCommand(state, state.lastCommandMv, 'held');
+}
+
+function setCommand(state: CoreState, commandMv: number, source: CommandSource): void {
+  const { result, counters, config } = state;
+  assert(Math.abs(commandMv) <= config.commandLimitMv, `command ${commandMv} mV beyond the limit`);
+  result.commandMv = commandMv;
+  result.commandSource = source;
+  state.lastCommandMv = commandMv;
+  if (source === 'voted') counters.votedCommands++;
+  else if (source === 'held') counters.heldCommands++;
+  else if (source === 'simplex') counters.simplexCommands++;
+  else counters.safeCommands++;
+}
+
+function modeReason(state: CoreState, to: Mode, tick: number): string {
+  if (to === 'safe' && state.safeReason !== null) return state.safeReason;
+  const excluded = state.result.events.filter((e) => e.kind === 'replicaExcluded' && e.tick === tick);
+  if (excluded.length > 0) return excluded.map((e) => (e.kind === 'replicaExcluded' ? `replica ${e.replicaIndex} ${e.reason}` : '')).join(', ');
+  return 'REPLICA_COUNT';
+}
+
+export function step(state: CoreState, obs: Observations, tick: number): StepResult {
+  const { config, result } = state;
+  assert(tick === state.tick + 1 || state.tick === -1, `tick ${tick} does not follow ${state.tick}`);
+  assert(Number.isInteger(tick) && tick >= 0 && tick <= 0xffff_ffff, 'tick out of range');
+  assert(obs.replicaCount === config.replicaCount && obs.channelCount === config.channels.length, 'observations shaped for another config');
+  state.tick = tick;
+  result.tick = tick;
+  result.events.length = 0;
+
+  for (let i = 0; i < config.replicaCount; i++) {
+    if (state.status[i] === 'inService' && obs.linkDown[i] === 1) excludeReplica(state, i, 'LINK_DOWN', tick);
+  }
+  const inServiceMask = inServiceMaskOf(state);
+  const inServiceCount = popcount(inServiceMask);
+  const mode = modeFor(inServiceCount, config.simplexPolicy, state.safeLatched);
+  if (mode !== state.mode) {
+    result.events.push({ kind: 'modeChanged', from: state.mode, to: mode, reason: modeReason(state, mode, tick), tick });
+    state.mode = mode;
+  }
+  const participants = observe(state, obs, inServiceMask);
+  const required = inServiceCount > 0 ? requiredAgreeingFor(inServiceCount) : 1;
+  if (participants !== 0) voteAll(state, obs, participants, required);
+  else {
+    result.votedOutputsOk.fill(0);
+    result.digestOk = false;
+  }
+  result.inServiceMask = inServiceMask;
+  result.participantMask = participants;
+  result.mode = mode;
+  decideCommand(state, mode, participants, inServiceMask, tick);
+
+  // Health and exclusions take effect from the next tick; this tick was voted with them.
+  for (let i = 0; i < config.replicaCount; i++) {
+    if ((inServiceMask & (1 << i)) === 0) continue;
+    const reason = detectorUpdate(state.health[i] as ReplicaHealth, config, tick, result.flags[i] as number);
+    if (reason !== null) excludeReplica(state, i, reason, tick);
+  }
+  const nextMode = modeFor(popcount(inServiceMaskOf(state)), config.simplexPolicy, state.safeLatched);
+  if (nextMode !== state.mode) {
+    result.events.push({ kind: 'modeChanged', from: state.mode, to: nextMode, reason: modeReason(state, nextMode, tick), tick });
+    state.mode = nextMode;
+  }
+  assert(result.commandSource !== 'voted' || popcount(participants) >= required, 'voted a command without a quorum of participants');
+  return result;
+}
