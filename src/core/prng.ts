@@ -1,14 +1,22 @@
+import { assert } from './assert.js';
+
 /**
  * The only source of randomness in tmr: a seeded xoshiro128** generator (Blackman & Vigna),
  * state expanded from a 32-bit seed with splitmix32. All arithmetic is 32-bit (Math.imul,
  * unsigned shifts), so a C implementation reproduces every draw. Used only by simulation,
  * fault injection and test-vector generation; the control path never draws.
  */
-export function splitmix32(x: number): number {
-  let z = (x + 0x9e3779b9) >>> 0;
+/** MurmurHash3's fmix32 finaliser: the output function of splitmix32. */
+export function fmix32(value: number): number {
+  let z = value >>> 0;
   z = Math.imul(z ^ (z >>> 16), 0x85ebca6b) >>> 0;
   z = Math.imul(z ^ (z >>> 13), 0xc2b2ae35) >>> 0;
   return (z ^ (z >>> 16)) >>> 0;
+}
+
+/** One splitmix32 step from state x: fmix32(x + 0x9E3779B9). */
+export function splitmix32(x: number): number {
+  return fmix32((x + 0x9e3779b9) >>> 0);
 }
 
 /** Mixes a seed with a stream id so each consumer (plant noise, replica 2's babble, …) has its own stream. */
@@ -16,14 +24,18 @@ export function deriveSeed(seed: number, streamId: number): number {
   return splitmix32((splitmix32(seed >>> 0) ^ Math.imul(streamId >>> 0, 0x9e3779b1)) >>> 0);
 }
 
+/** nextBelow is exact only while u32 · bound < 2^53. */
+export const NEXT_BELOW_BOUND_MAX = 1 << 21;
+
 export class Prng {
   private readonly s = new Uint32Array(4);
 
   constructor(seed: number) {
+    // Textbook splitmix32 stream: state += golden ratio, output fmix32(state).
     let x = seed >>> 0;
     for (let i = 0; i < 4; i++) {
       x = (x + 0x9e3779b9) >>> 0;
-      this.s[i] = splitmix32(x);
+      this.s[i] = fmix32(x);
     }
     if ((this.s[0]! | this.s[1]! | this.s[2]! | this.s[3]!) === 0) this.s[0] = 1;
   }
@@ -46,6 +58,7 @@ export class Prng {
 
   /** Uniform-ish in [0, bound) for 0 < bound <= 2^21 (exact multiply-high; bias below 2^-11). */
   nextBelow(bound: number): number {
+    assert(bound > 0 && bound <= NEXT_BELOW_BOUND_MAX, `nextBelow bound ${bound} outside 1..2^21`);
     return Math.floor((this.nextU32() * bound) / 0x1_0000_0000);
   }
 

@@ -1,0 +1,66 @@
+import { crc32 as zlibCrc32 } from 'node:zlib';
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import { crc32, crc32Update } from '../../src/core/crc32.js';
+
+const ascii = (text: string): Uint8Array => new TextEncoder().encode(text);
+
+describe('crc32', () => {
+  it('has the CRC-32/ISO-HDLC check value', () => {
+    expect(crc32(ascii('123456789'))).toBe(0xcbf43926);
+  });
+
+  it('pins a few more known values', () => {
+    expect(crc32(new Uint8Array(0))).toBe(0);
+    expect(crc32(ascii('a'))).toBe(0xe8b7be43);
+    expect(crc32(ascii('The quick brown fox jumps over the lazy dog'))).toBe(0x414fa339);
+    expect(crc32(new Uint8Array(32))).toBe(0x190a55ad);
+  });
+
+  it('equals node:zlib crc32 on random byte arrays', () => {
+    fc.assert(
+      fc.property(fc.uint8Array({ maxLength: 2_048 }), (bytes) => {
+        expect(crc32(bytes)).toBe(zlibCrc32(bytes));
+      }),
+      { numRuns: 500 },
+    );
+  });
+
+  it('chained crc32Update equals the one-shot CRC at any split', () => {
+    fc.assert(
+      fc.property(fc.uint8Array({ maxLength: 512 }), fc.nat(), fc.nat(), (bytes, a, b) => {
+        const [cut1, cut2] = [a % (bytes.length + 1), b % (bytes.length + 1)].sort((x, y) => x - y) as [number, number];
+        const chained = crc32Update(crc32Update(crc32Update(0, bytes, 0, cut1), bytes, cut1, cut2), bytes, cut2, bytes.length);
+        expect(chained).toBe(crc32(bytes));
+        expect(crc32Update(crc32(bytes.subarray(0, cut1)), bytes.subarray(cut1))).toBe(zlibCrc32(bytes));
+      }),
+      { numRuns: 500 },
+    );
+  });
+
+  it('chains one byte at a time', () => {
+    const bytes = ascii('123456789');
+    let crc = 0;
+    for (let i = 0; i < bytes.length; i++) crc = crc32Update(crc, bytes, i, i + 1);
+    expect(crc).toBe(0xcbf43926);
+  });
+
+  it('honours start and end', () => {
+    fc.assert(
+      fc.property(fc.uint8Array({ maxLength: 256 }), fc.nat(), fc.nat(), (bytes, a, b) => {
+        const [start, end] = [a % (bytes.length + 1), b % (bytes.length + 1)].sort((x, y) => x - y) as [number, number];
+        expect(crc32(bytes, start, end)).toBe(zlibCrc32(bytes.subarray(start, end)));
+      }),
+    );
+  });
+
+  it('detects every single-bit flip', () => {
+    const bytes = ascii('tmr state digest');
+    const good = crc32(bytes);
+    for (let bit = 0; bit < bytes.length * 8; bit++) {
+      const flipped = bytes.slice();
+      flipped[bit >> 3] = (flipped[bit >> 3] as number) ^ (1 << (bit & 7));
+      expect(crc32(flipped)).not.toBe(good);
+    }
+  });
+});
