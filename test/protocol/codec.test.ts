@@ -1,0 +1,565 @@
+import { Encoder } from 'cbor-x';
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import { TmrAssertionError } from '../../src/core/assert.js';
+import { Prng } from '../../src/core/prng.js';
+import {
+  decodeMessage,
+  decodeMessagePayload,
+  encodeMessage,
+  encodeMessagePayload,
+  type DecodeError,
+  type DecodeResult,
+} from '../../src/protocol/codec.js';
+import { decodeFrame, encodeFrame, FRAME_ERRORS } from '../../src/protocol/frame.js';
+import { LIMITS, MESSAGE_TYPE, type Message, type MessageKind } from '../../src/protocol/messages.js';
+
+const fromHex = (hex: string): Uint8Array => Uint8Array.from(Buffer.from(hex.replace(/\s+/g, ''), 'hex'));
+const toHex = (bytes: Uint8Array): string => Buffer.from(bytes).toString('hex');
+const body = (frame: Uint8Array): Uint8Array => frame.subarray(0, frame.length - 1);
+const sameBytes = (a: Uint8Array, b: Uint8Array): boolean => a.length === b.length && a.every((x, i) => x === b[i]);
+
+const DECODE_ERRORS: readonly DecodeError[] = [
+  ...FRAME_ERRORS,
+  'CBOR_INVALID',
+  'NOT_AN_ARRAY',
+  'UNKNOWN_TYPE',
+  'BAD_FIELD_COUNT',
+  'BAD_FIELD',
+];
+const KINDS = Object.keys(MESSAGE_TYPE) as MessageKind[];
+
+/** Fuzz seed: fixed so runs are reproducible; TMR_FUZZ_SEED=<n> replays or explores another. */
+const FUZZ_SEED = Number(process.env['TMR_FUZZ_SEED'] ?? 0x7a3c_0001) >>> 0;
+const replay = `TMR_FUZZ_SEED=${FUZZ_SEED} npx vitest run test/protocol/codec.test.ts`;
+
+// ---------------------------------------------------------------------------------------------
+// Arbitraries: every field over its whole legal range; keys in wire order.
+
+const u16 = fc.integer({ min: 0, max: 0xffff });
+const u32 = fc.integer({ min: 0, max: 0xffff_ffff });
+const i32 = fc.integer({ min: -0x8000_0000, max: 0x7fff_ffff });
+const replicaIndex = fc.integer({ min: 0, max: LIMITS.replicaIndexLimit - 1 });
+const text = (bytesMax: number): fc.Arbitrary<string> =>
+  fc.oneof(
+    fc.string({ unit: 'grapheme-ascii', maxLength: bytesMax }),
+    fc.string({ unit: 'binary-ascii', maxLength: bytesMax / 2 }),
+    fc.string({ unit: 'binary', maxLength: bytesMax / 4 }),
+    fc.string({ unit: 'binary', maxLength: bytesMax }).filter((s) => Buffer.byteLength(s) <= bytesMax),
+  );
+
+const ARBITRARY: { [K in MessageKind]: fc.Arbitrary<Extract<Message, { kind: K }>> } = {
+  hello: fc.record({
+    kind: fc.constant('hello'),
+    protocolVersion: u16,
+    replicaIndex,
+    lawId: u16,
+    lawParams: fc.array(i32, { maxLength: LIMITS.lawParamsMax }),
+  }),
+  helloAck: fc.record({
+    kind: fc.constant('helloAck'),
+    protocolVersion: u16,
+    replicaIndex,
+    implementation: text(LIMITS.implementationBytesMax),
+    lawId: u16,
+    lawHash: u32,
+  }),
+  refuse: fc.record({ kind: fc.constant('refuse'), reason: u16 }),
+  tick: fc.record({ kind: fc.constant('tick'), tick: u32, setpointMilliDeg: i32, positionMilliDeg: i32 }),
+  output: fc.record({
+    kind: fc.constant('output'),
+    tick: u32,
+    outputs: fc.array(i32, { minLength: 1, maxLength: LIMITS.outputChannelsMax }),
+    stateDigest: u32,
+  }),
+  heartbeat: fc.record({ kind: fc.constant('heartbeat'), lastTick: u32, stateDigest: u32 }),
+  stateRequest: fc.record({ kind: fc.constant('stateRequest'), tick: u32 }),
+  state: fc.record({
+    kind: fc.constant('state'),
+    tick: u32,
+    stateBytes: fc.uint8Array({ maxLength: LIMITS.stateBytesMax }),
+    stateDigest: u32,
+  }),
+  error: fc.record({ kind: fc.constant('error'), code: u16, detail: text(LIMITS.errorDetailBytesMax) }),
+  inject: fc.record({ kind: fc.constant('inject'), fault: u16, durationTicks: u32, param: i32 }),
+};
+const anyMessage: fc.Arbitrary<Message> = fc.oneof(...KINDS.map((kind) => ARBITRARY[kind] as fc.Arbitrary<Message>));
+
+/** A fixed pool of valid messages (fixed seed) for the fuzzers. */
+const POOL: Message[] = fc.sample(anyMessage, { numRuns: 300, seed: 42 });
+/** cbor-x with defaults except plain byte strings: an independent encoder for cross-checks. */
+const standardEncoder = new Encoder({ useRecords: false, tagUint8Array: false });
+/** The wire array of a message: the arbitraries list keys in wire order. */
+const wireOf = (m: Message): unknown[] => [MESSAGE_TYPE[m.kind], ...Object.values(m).slice(1)];
+
+// ---------------------------------------------------------------------------------------------
+
+describe('encodeMessagePayload: exact RFC 8949 bytes', () => {
+  // Heads: major type in the top 3 bits, then the argument: 0..23 inline, 0x18 + 1 byte,
+  // 0x19 + 2 bytes, 0x1a + 4 bytes (big-endian). Negative n is major 1 with argument -1 - n.
+  const golden: [Message, string][] = [
+    [
+      { kind: 'hello', protocolVersion: 1, replicaIndex: 2, lawId: 1, lawParams: [65536, -3, 1000, 5000] },
+      // array(5), 0, 1, 2, 1, array(4), 0x1a 00010000 (65536), 0x22 (-3), 0x19 03e8 (1000), 0x19 1388 (5000)
+      '85 00 01 02 01 84 1a00010000 22 1903e8 191388',
+    ],
+    [
+      { kind: 'helloAck', protocolVersion: 1, replicaIndex: 2, implementation: 'node-replica/0.1.0', lawId: 1, lawHash: 0xdeadbeef },
+      // array(6), 1, 1, 2, text(18) = 0x72 "node-replica/0.1.0", 1, 0x1a deadbeef
+      '86 01 01 02 72 6e6f64652d7265706c6963612f302e312e30 01 1adeadbeef',
+    ],
+    [{ kind: 'refuse', reason: 3 }, '82 02 03'],
+    // RFC 8949 Appendix A: 7 = 07, -5 = 24, 1000 = 1903e8.
+    [{ kind: 'tick', tick: 7, setpointMilliDeg: -5, positionMilliDeg: 1000 }, '84 03 07 24 1903e8'],
+    [
+      { kind: 'output', tick: 7, outputs: [-1, 24, -25], stateDigest: 0xffff_ffff },
+      // -1 = 0x20; 24 needs one extra byte: 18 18; -25 -> argument 24: 38 18; uint32 max: 1a ffffffff
+      '84 04 07 83 20 1818 3818 1affffffff',
+    ],
+    [{ kind: 'heartbeat', lastTick: 0, stateDigest: 65536 }, '83 05 00 1a00010000'],
+    [{ kind: 'stateRequest', tick: 23 }, '82 06 17'],
+    [
+      { kind: 'state', tick: 256, stateBytes: fromHex('000102ff'), stateDigest: 1 },
+      // 256 = 19 0100; bytes(4) = 0x44 (major 2, plain: no tag 64)
+      '84 07 190100 44 000102ff 01',
+    ],
+    [
+      { kind: 'error', code: 1, detail: 'tick: é' },
+      // "tick: é" is 8 UTF-8 bytes (é = c3 a9): text(8) = 0x68
+      '83 08 01 68 7469636b3a20c3a9',
+    ],
+    [
+      { kind: 'inject', fault: 6, durationTicks: 0, param: -0x8000_0000 },
+      // -2^31 -> argument 2^31 - 1: 3a 7fffffff
+      '84 09 06 00 3a7fffffff',
+    ],
+  ];
+
+  it('covers every message kind', () => {
+    expect(new Set(golden.map(([m]) => m.kind))).toEqual(new Set(KINDS));
+  });
+
+  it.each(golden)('%o', (message, hex) => {
+    const payload = encodeMessagePayload(message);
+    expect(toHex(payload)).toBe(toHex(fromHex(hex)));
+    expect(decodeMessagePayload(payload)).toEqual({ ok: true, message });
+    const frame = encodeMessage(message);
+    expect(decodeFrame(body(frame))).toEqual({ ok: true, payload });
+  });
+
+  it('frames the payload: tick golden frame (CRC from zlib)', () => {
+    const frame = encodeMessage({ kind: 'tick', tick: 7, setpointMilliDeg: -5, positionMilliDeg: 1000 });
+    expect(toHex(frame)).toBe('0c840307241903e83e26da6c00');
+  });
+
+  it('-0 is sent as the integer 0', () => {
+    const zero = encodeMessagePayload({ kind: 'tick', tick: 0, setpointMilliDeg: 0, positionMilliDeg: 0 });
+    expect(encodeMessagePayload({ kind: 'tick', tick: -0, setpointMilliDeg: -0, positionMilliDeg: -0 })).toEqual(zero);
+    expect(toHex(zero)).toBe('8403000000');
+  });
+
+  it('a Buffer or an offset view as stateBytes encodes as the same plain byte string', () => {
+    const backing = Uint8Array.from([9, 9, 1, 2, 3, 9]);
+    const plain = encodeMessagePayload({ kind: 'state', tick: 1, stateBytes: Uint8Array.of(1, 2, 3), stateDigest: 2 });
+    expect(toHex(plain)).toBe(toHex(fromHex('84 07 01 43 010203 02')));
+    expect(encodeMessagePayload({ kind: 'state', tick: 1, stateBytes: backing.subarray(2, 5), stateDigest: 2 })).toEqual(plain);
+    expect(encodeMessagePayload({ kind: 'state', tick: 1, stateBytes: Buffer.from([1, 2, 3]), stateDigest: 2 })).toEqual(plain);
+  });
+
+  it('largest message of each bounded kind fits and round-trips', () => {
+    const big: Message[] = [
+      { kind: 'hello', protocolVersion: 0xffff, replicaIndex: 15, lawId: 0xffff, lawParams: new Array<number>(8).fill(-0x8000_0000) },
+      { kind: 'helloAck', protocolVersion: 0xffff, replicaIndex: 15, implementation: '😀'.repeat(8), lawId: 0xffff, lawHash: 0xffff_ffff },
+      { kind: 'output', tick: 0xffff_ffff, outputs: new Array<number>(8).fill(0x7fff_ffff), stateDigest: 0xffff_ffff },
+      { kind: 'state', tick: 0xffff_ffff, stateBytes: new Uint8Array(64).fill(0xff), stateDigest: 0xffff_ffff },
+      { kind: 'error', code: 0xffff, detail: '€'.repeat(21) + 'x' },
+    ];
+    for (const message of big) expect(decodeMessage(body(encodeMessage(message)))).toEqual({ ok: true, message });
+  });
+});
+
+describe('encodeMessage asserts on out-of-range fields (our bug)', () => {
+  const bad = [
+    { kind: 'tick', tick: -1, setpointMilliDeg: 0, positionMilliDeg: 0 },
+    { kind: 'tick', tick: 0x1_0000_0000, setpointMilliDeg: 0, positionMilliDeg: 0 },
+    { kind: 'tick', tick: 1.5, setpointMilliDeg: 0, positionMilliDeg: 0 },
+    { kind: 'tick', tick: Number.NaN, setpointMilliDeg: 0, positionMilliDeg: 0 },
+    { kind: 'tick', tick: 1, setpointMilliDeg: 0x8000_0000, positionMilliDeg: 0 },
+    { kind: 'tick', tick: 1, setpointMilliDeg: 0, positionMilliDeg: -0x8000_0001 },
+    { kind: 'tick', tick: 1, setpointMilliDeg: Number.POSITIVE_INFINITY, positionMilliDeg: 0 },
+    { kind: 'output', tick: 1, outputs: [], stateDigest: 0 },
+    { kind: 'output', tick: 1, outputs: new Array(LIMITS.outputChannelsMax + 1).fill(0), stateDigest: 0 },
+    { kind: 'output', tick: 1, outputs: [0.5], stateDigest: 0 },
+    { kind: 'output', tick: 1, outputs: [1], stateDigest: -1 },
+    { kind: 'hello', protocolVersion: 1, replicaIndex: LIMITS.replicaIndexLimit, lawId: 1, lawParams: [] },
+    { kind: 'hello', protocolVersion: 0x1_0000, replicaIndex: 0, lawId: 1, lawParams: [] },
+    { kind: 'hello', protocolVersion: 1, replicaIndex: 0, lawId: 1, lawParams: new Array(LIMITS.lawParamsMax + 1).fill(0) },
+    { kind: 'hello', protocolVersion: 1, replicaIndex: 0, lawId: 1, lawParams: ['1'] },
+    { kind: 'helloAck', protocolVersion: 1, replicaIndex: 0, implementation: 'x'.repeat(33), lawId: 1, lawHash: 0 },
+    { kind: 'helloAck', protocolVersion: 1, replicaIndex: 0, implementation: '€'.repeat(11), lawId: 1, lawHash: 0 },
+    { kind: 'helloAck', protocolVersion: 1, replicaIndex: 0, implementation: 'a\ud800b', lawId: 1, lawHash: 0 },
+    { kind: 'state', tick: 1, stateBytes: new Uint8Array(LIMITS.stateBytesMax + 1), stateDigest: 0 },
+    { kind: 'state', tick: 1, stateBytes: [1, 2, 3], stateDigest: 0 },
+    { kind: 'error', code: 1, detail: 'x'.repeat(LIMITS.errorDetailBytesMax + 1) },
+    { kind: 'refuse', reason: 0x1_0000 },
+    { kind: 'inject', fault: 1, durationTicks: -1, param: 0 },
+    { kind: 'inject', fault: 1, durationTicks: 0, param: 0x8000_0000 },
+    { kind: 'bogus', tick: 1 },
+  ];
+  it.each(bad)('%o', (message) => {
+    expect(() => encodeMessage(message as unknown as Message)).toThrow(TmrAssertionError);
+  });
+
+  it('the boundaries themselves are accepted', () => {
+    expect(() => encodeMessage({ kind: 'helloAck', protocolVersion: 1, replicaIndex: 0, implementation: 'x'.repeat(32), lawId: 1, lawHash: 0 })).not.toThrow();
+    expect(() => encodeMessage({ kind: 'error', code: 1, detail: '€'.repeat(21) + 'x' })).not.toThrow();
+  });
+});
+
+describe('decodeMessage round trip', () => {
+  it.each(KINDS)('%s (fast-check)', (kind) => {
+    fc.assert(
+      fc.property(ARBITRARY[kind] as fc.Arbitrary<Message>, (message) => {
+        const frame = encodeMessage(message);
+        expect(frame.length).toBeLessThanOrEqual(LIMITS.frameBytesMax);
+        expect(decodeMessage(body(frame))).toEqual({ ok: true, message });
+        const payload = encodeMessagePayload(message);
+        expect(decodeMessagePayload(payload)).toEqual({ ok: true, message });
+        // The fuzzers' wireOf helper agrees with the codec's layout (checked with a generic encoder).
+        expect(toHex(standardEncoder.encode(wireOf(message)))).toBe(toHex(payload));
+      }),
+      { numRuns: 300 },
+    );
+  });
+
+  it('decoded stateBytes is an owned plain Uint8Array, untouched by later decodes', () => {
+    const stateBytes = Uint8Array.from({ length: 40 }, (_, i) => i + 1);
+    const first = decodeMessage(body(encodeMessage({ kind: 'state', tick: 5, stateBytes, stateDigest: 6 })));
+    decodeMessage(body(encodeMessage({ kind: 'state', tick: 5, stateBytes: new Uint8Array(40).fill(0xee), stateDigest: 6 })));
+    expect(first.ok && first.message.kind === 'state' && first.message.stateBytes.constructor).toBe(Uint8Array);
+    expect(first).toEqual({ ok: true, message: { kind: 'state', tick: 5, stateBytes, stateDigest: 6 } });
+  });
+
+  it('stale bytes from a longer previous payload never complete a truncated one', () => {
+    for (const message of POOL.slice(0, 60)) {
+      const payload = encodeMessagePayload(message);
+      for (let length = 1; length < payload.length; length++) {
+        decodeMessage(body(encodeFrame(payload))); // leaves the whole payload in the decoder's scratch
+        const result = decodeMessage(body(encodeFrame(payload.subarray(0, length))));
+        if (result.ok || result.error !== 'CBOR_INVALID') {
+          throw new Error(`prefix ${length} of ${toHex(payload)}: ${JSON.stringify(result)}`);
+        }
+      }
+    }
+  });
+});
+
+describe('decodeMessage refuses a valid-CRC frame with the wrong schema', () => {
+  const x65 = '58 41' + '00'.repeat(65);
+  const cases: [string, string, DecodeError, string][] = [
+    ['empty array', '80', 'UNKNOWN_TYPE', 'type'],
+    ['a map', 'a1 01 02', 'NOT_AN_ARRAY', 'cbor'],
+    ['an integer', '03', 'NOT_AN_ARRAY', 'cbor'],
+    ['an indefinite array', '9f 03 07 24 01 ff', 'NOT_AN_ARRAY', 'indefinite'],
+    ['a tagged array', 'c1 84 03 07 24 01', 'NOT_AN_ARRAY', 'tag'],
+    ['unknown type 99', '84 18 63 07 24 01', 'UNKNOWN_TYPE', '99'],
+    ['unknown type 10', '82 0a 01', 'UNKNOWN_TYPE', '10'],
+    ['negative type', '84 20 07 24 01', 'UNKNOWN_TYPE', 'type'],
+    ['float type 3.0', '84 f9 4200 07 24 01', 'UNKNOWN_TYPE', 'float'],
+    ['text type', '84 61 33 07 24 01', 'UNKNOWN_TYPE', 'type'],
+    ['tick with 3 elements', '83 03 07 24', 'BAD_FIELD_COUNT', 'tick'],
+    ['tick with 5 elements', '85 03 07 24 01 01', 'BAD_FIELD_COUNT', 'tick'],
+    ['tick with 5 elements, one a float', '85 03 07 24 01 f9 3c00', 'BAD_FIELD_COUNT', 'tick'],
+    ['tick.tick as float16 7.0 (decodes to the JS integer 7)', '84 03 f9 4700 24 01', 'BAD_FIELD', 'tick.tick'],
+    ['tick.tick as float64 3.5', '84 03 fb 400c000000000000 24 01', 'BAD_FIELD', 'tick.tick'],
+    ['tick.tick = -1', '84 03 20 24 01', 'BAD_FIELD', 'tick.tick'],
+    ['tick.tick = 2^32 (64-bit head)', '84 03 1b 0000000100000000 24 01', 'BAD_FIELD', 'tick.tick'],
+    ['tick.tick as bignum tag 2', '84 03 c2 41 07 24 01', 'BAD_FIELD', 'tick.tick'],
+    ['tick.setpointMilliDeg = 2^31', '84 03 07 1a 80000000 01', 'BAD_FIELD', 'tick.setpointMilliDeg'],
+    ['tick.setpointMilliDeg = -2^31 - 1', '84 03 07 3a 80000000 01', 'BAD_FIELD', 'tick.setpointMilliDeg'],
+    ['tick.setpointMilliDeg = 5 in two bytes', '84 03 07 18 05 01', 'BAD_FIELD', 'tick.setpointMilliDeg'],
+    ['tick.setpointMilliDeg = 255 in three bytes', '84 03 07 19 00ff 01', 'BAD_FIELD', 'tick.setpointMilliDeg'],
+    ['tick.setpointMilliDeg = 65535 in five bytes', '84 03 07 1a 0000ffff 01', 'BAD_FIELD', 'tick.setpointMilliDeg'],
+    ['tick.setpointMilliDeg = true', '84 03 07 f5 01', 'BAD_FIELD', 'tick.setpointMilliDeg'],
+    ['tick.setpointMilliDeg = null', '84 03 07 f6 01', 'BAD_FIELD', 'tick.setpointMilliDeg'],
+    ['tick.setpointMilliDeg = undefined', '84 03 07 f7 01', 'BAD_FIELD', 'tick.setpointMilliDeg'],
+    ['tick.setpointMilliDeg = "A"', '84 03 07 61 41 01', 'BAD_FIELD', 'tick.setpointMilliDeg'],
+    ['tick.setpointMilliDeg = {}', '84 03 07 a0 01', 'BAD_FIELD', 'tick.setpointMilliDeg'],
+    ['tick.positionMilliDeg = bytes', '84 03 07 01 41 01', 'BAD_FIELD', 'tick.positionMilliDeg'],
+    ['tick.positionMilliDeg = [1]', '84 03 07 01 81 01', 'BAD_FIELD', 'tick.positionMilliDeg'],
+    ['output.outputs empty', '84 04 07 80 01', 'BAD_FIELD', 'output.outputs'],
+    ['output.outputs of 9', '84 04 07 89 010101010101010101 01', 'BAD_FIELD', 'output.outputs'],
+    ['output.outputs holding text', '84 04 07 81 61 41 01', 'BAD_FIELD', 'output.outputs'],
+    ['output.outputs holding a float', '84 04 07 81 f9 3c00 01', 'BAD_FIELD', 'output.outputs'],
+    ['output.outputs holding 2^31', '84 04 07 81 1a 80000000 01', 'BAD_FIELD', 'output.outputs'],
+    ['output.outputs indefinite', '84 04 07 9f 01 ff 01', 'BAD_FIELD', 'output.outputs'],
+    ['output.outputs as an integer', '84 04 07 01 01', 'BAD_FIELD', 'output.outputs'],
+    ['output.stateDigest as Date tag 1', '84 04 07 81 01 c1 00', 'BAD_FIELD', 'output.stateDigest'],
+    ['state.stateBytes of 65', `84 07 01 ${x65} 01`, 'BAD_FIELD', 'state.stateBytes'],
+    ['state.stateBytes as text', '84 07 01 63 616263 01', 'BAD_FIELD', 'state.stateBytes'],
+    ['state.stateBytes with tag 64', '84 07 01 d8 40 43 010203 01', 'BAD_FIELD', 'state.stateBytes'],
+    ['state.stateBytes as array', '84 07 01 83 01 02 03 01', 'BAD_FIELD', 'state.stateBytes'],
+    ['state.stateBytes indefinite', '84 07 01 5f 41 01 ff 01', 'BAD_FIELD', 'state.stateBytes'],
+    ['helloAck.replicaIndex = 16', '86 01 01 10 61 78 01 00', 'BAD_FIELD', 'helloAck.replicaIndex'],
+    ['helloAck.implementation of 33 bytes', `86 01 01 02 78 21 ${'78'.repeat(33)} 01 00`, 'BAD_FIELD', 'helloAck.implementation'],
+    ['helloAck.implementation invalid UTF-8', '86 01 01 02 62 c3 28 01 00', 'BAD_FIELD', 'helloAck.implementation'],
+    ['helloAck.implementation encoded surrogate', '86 01 01 02 63 eda080 01 00', 'BAD_FIELD', 'helloAck.implementation'],
+    ['helloAck.lawHash = 2^32', '86 01 01 02 61 78 01 1b 0000000100000000', 'BAD_FIELD', 'helloAck.lawHash'],
+    ['hello.protocolVersion = 65536', '85 00 1a 00010000 00 01 80', 'BAD_FIELD', 'hello.protocolVersion'],
+    ['hello.lawParams of 9', '85 00 01 00 01 89 000000000000000000', 'BAD_FIELD', 'hello.lawParams'],
+    ['hello.lawParams nested', '85 00 01 00 01 81 80', 'BAD_FIELD', 'hello.lawParams'],
+    ['error.detail of 65 bytes', `83 08 01 78 41 ${'61'.repeat(65)}`, 'BAD_FIELD', 'error.detail'],
+    ['refuse.reason = 65536', '82 02 1a 00010000', 'BAD_FIELD', 'refuse.reason'],
+    ['inject.param = -2^31 - 1', '84 09 01 00 3a 80000000', 'BAD_FIELD', 'inject.param'],
+    ['bytes after the array', '84 03 07 24 01 00', 'CBOR_INVALID', 'after'],
+    ['truncated array', '84 03 07 24', 'CBOR_INVALID', 'truncated'],
+    ['truncated head', '84 03 07 24 19 03', 'CBOR_INVALID', 'truncated'],
+    ['truncated text', '83 08 01 65 6162', 'CBOR_INVALID', 'truncated'],
+    ['reserved additional information', '84 03 07 1c 01', 'CBOR_INVALID', 'reserved'],
+    ['stray break', '84 03 07 ff 01', 'CBOR_INVALID', 'break'],
+    ['indefinite-length integer', '84 03 07 1f 01', 'CBOR_INVALID', 'indefinite'],
+  ];
+
+  it.each(cases)('%s -> %s', (_name, hex, error, detailPart) => {
+    const payload = fromHex(hex);
+    const expected = { ok: false, error, detail: expect.stringContaining(detailPart) as unknown };
+    expect(decodeMessage(body(encodeFrame(payload)))).toEqual(expected);
+    expect(decodeMessagePayload(payload)).toEqual(expected);
+  });
+
+  it('a frame-level refusal comes through with its own code', () => {
+    const frame = body(encodeMessage({ kind: 'stateRequest', tick: 1 })).slice();
+    frame[2] = (frame[2] as number) ^ 0x40;
+    expect(decodeMessage(frame)).toMatchObject({ ok: false, error: 'CRC_MISMATCH' });
+    expect(decodeMessage(new Uint8Array(0))).toMatchObject({ ok: false, error: 'EMPTY' });
+  });
+});
+
+// ---------------------------------------------------------------------------------------------
+// Fuzzing.
+
+/** Checks one decode result; returns the error code, or 'ok'. Throws (with the replay line) on a violation. */
+function checkDecode(input: Uint8Array, result: DecodeResult, what: string): DecodeError | 'ok' {
+  if (result.ok) {
+    // Anything accepted must be exactly our own canonical encoding of what was decoded.
+    const frame = decodeFrame(input);
+    const reencoded = encodeMessagePayload(result.message);
+    if (!frame.ok || !sameBytes(frame.payload, reencoded)) {
+      throw new Error(`${what}: accepted non-canonical input ${toHex(input)}\nreplay: ${replay}`);
+    }
+    return 'ok';
+  }
+  if (!DECODE_ERRORS.includes(result.error) || typeof result.detail !== 'string' || result.detail.length === 0) {
+    throw new Error(`${what}: bad refusal ${JSON.stringify(result)} for ${toHex(input)}\nreplay: ${replay}`);
+  }
+  return result.error;
+}
+
+function decodeOrReport(input: Uint8Array, what: string): DecodeResult {
+  try {
+    return decodeMessage(input);
+  } catch (error) {
+    throw new Error(`${what}: decodeMessage threw ${String(error)} on ${toHex(input)}\nreplay: ${replay}`);
+  }
+}
+
+const pick = <T>(prng: Prng, items: readonly T[]): T => items[prng.nextBelow(items.length)] as T;
+const randomBytes = (prng: Prng, length: number): number[] => Array.from({ length }, () => prng.nextBelow(256));
+/** CBOR initial bytes that start interesting trouble: floats, tags, simple values, long heads, breaks. */
+const CBOR_HEADS = [0x00, 0x17, 0x18, 0x19, 0x1a, 0x1b, 0x1c, 0x1f, 0x20, 0x38, 0x3a, 0x3b, 0x40, 0x58, 0x5f, 0x60, 0x61, 0x78, 0x7f, 0x80, 0x81, 0x84, 0x98, 0x9f, 0xa0, 0xa1, 0xbf, 0xc0, 0xc1, 0xc2, 0xd8, 0xd9, 0xf4, 0xf5, 0xf6, 0xf7, 0xf9, 0xfa, 0xfb, 0xff];
+
+/** One random edit of a byte sequence. */
+function mutate(prng: Prng, bytes: number[], interesting: readonly number[]): void {
+  const at = prng.nextBelow(bytes.length + 1);
+  switch (prng.nextBelow(7)) {
+    case 0:
+      if (at < bytes.length) bytes[at] = (bytes[at] as number) ^ (1 << prng.nextBelow(8));
+      break;
+    case 1:
+      if (at < bytes.length) bytes[at] = prng.nextBelow(2) === 0 ? prng.nextBelow(256) : pick(prng, interesting);
+      break;
+    case 2:
+      bytes.splice(at, 0, prng.nextBelow(2) === 0 ? prng.nextBelow(256) : pick(prng, interesting));
+      break;
+    case 3:
+      bytes.splice(at, 1 + prng.nextBelow(3));
+      break;
+    case 4:
+      bytes.length = Math.min(bytes.length, at);
+      break;
+    case 5: {
+      const from = prng.nextBelow(bytes.length + 1);
+      bytes.splice(at, 0, ...bytes.slice(from, from + 1 + prng.nextBelow(6)));
+      break;
+    }
+    default: {
+      const other = prng.nextBelow(bytes.length + 1);
+      if (at < bytes.length && other < bytes.length) [bytes[at], bytes[other]] = [bytes[other] as number, bytes[at] as number];
+    }
+  }
+}
+
+/** A random JS value that a generic CBOR encoder can write, most of them wrong for any field. */
+function oddValue(prng: Prng): unknown {
+  switch (prng.nextBelow(24)) {
+    case 0: return 3.5;
+    case 1: return -0.25;
+    case 2: return 0x1_0000_0000 + prng.nextBelow(1000);
+    case 3: return -0x8000_0001 - prng.nextBelow(1000);
+    case 4: return BigInt(prng.nextU32()) * 0x1_0000_0000n;
+    case 5: return 'x'.repeat(prng.nextBelow(70));
+    case 6: return Uint8Array.from(randomBytes(prng, prng.nextBelow(70)));
+    case 7: return Array.from({ length: prng.nextBelow(11) }, () => prng.nextU32() | 0);
+    case 8: return [1, 'two', [3]];
+    case 9: return null;
+    case 10: return undefined;
+    case 11: return prng.nextBelow(2) === 0;
+    case 12: return new Map([[1, 2]]);
+    case 13: return { tick: 1 };
+    case 14: return new Date(prng.nextU32());
+    case 15: return new Set([1, 2]);
+    case 16: return Int32Array.of(1, -1);
+    case 17: return Number.NaN;
+    case 18: return Number.NEGATIVE_INFINITY;
+    case 19: return -prng.nextU32();
+    case 20: return prng.nextU32();
+    case 21: return prng.nextU32() | 0;
+    case 22: return prng.nextBelow(0x1_0000);
+    default: return prng.nextBelow(24);
+  }
+}
+
+/** Generic cbor-x encoders with extensions on: tags, records, packing, value sharing. */
+const looseEncoders = [
+  standardEncoder,
+  new Encoder({ useRecords: false }),
+  new Encoder({ useRecords: true }),
+  new Encoder({ useRecords: false, pack: true }),
+  new Encoder({ useRecords: false, structuredClone: true }),
+  new Encoder({ useRecords: false, useFloat32: 1 }),
+];
+
+/** A payload near the schema: a valid wire array with a field replaced, added or dropped. */
+function nearSchemaPayload(prng: Prng): Uint8Array | null {
+  const wire = wireOf(pick(prng, POOL));
+  for (let edits = 1 + prng.nextBelow(2); edits > 0; edits--) {
+    const choice = prng.nextBelow(10);
+    if (choice < 6) wire[prng.nextBelow(wire.length)] = oddValue(prng);
+    else if (choice < 7) wire.push(oddValue(prng));
+    else if (choice < 8) wire.pop();
+    else wire[0] = prng.nextBelow(14);
+  }
+  let encoded: Uint8Array;
+  try {
+    encoded = pick(prng, looseEncoders).encode(wire);
+  } catch {
+    return null; // some odd values cannot be encoded at all
+  }
+  return encoded.length >= 1 && encoded.length <= LIMITS.payloadBytesMax ? Uint8Array.from(encoded) : null;
+}
+
+/** A valid payload with byte-level edits. */
+function mutatedPayload(prng: Prng): Uint8Array {
+  const bytes = [...encodeMessagePayload(pick(prng, POOL))];
+  for (let edits = 1 + prng.nextBelow(3); edits > 0; edits--) mutate(prng, bytes, CBOR_HEADS);
+  if (bytes.length === 0) bytes.push(pick(prng, CBOR_HEADS));
+  return Uint8Array.from(bytes.slice(0, LIMITS.payloadBytesMax));
+}
+
+describe('decodeMessage never throws and accepts only canonical messages (fuzz)', () => {
+  const generators: [string, number, (prng: Prng) => Uint8Array, readonly (DecodeError | 'ok')[]][] = [
+    ['random bytes', 25_000, (prng) => Uint8Array.from(randomBytes(prng, prng.nextBelow(300))), ['COBS_INVALID', 'TOO_LONG']],
+    [
+      'mutated valid frames',
+      25_000,
+      (prng) => {
+        const bytes = [...body(encodeMessage(pick(prng, POOL)))];
+        for (let edits = 1 + prng.nextBelow(3); edits > 0; edits--) mutate(prng, bytes, [0x00, 0x01, 0xff]);
+        return Uint8Array.from(bytes);
+      },
+      ['CRC_MISMATCH', 'COBS_INVALID', 'TOO_SHORT', 'EMPTY', 'ok'],
+    ],
+    [
+      'valid CRC around mutated CBOR',
+      30_000,
+      (prng) => body(encodeFrame(mutatedPayload(prng))),
+      ['CBOR_INVALID', 'NOT_AN_ARRAY', 'UNKNOWN_TYPE', 'BAD_FIELD_COUNT', 'BAD_FIELD', 'ok'],
+    ],
+    [
+      'valid CRC around near-schema CBOR',
+      30_000,
+      (prng) => {
+        const payload = nearSchemaPayload(prng);
+        return payload === null ? Uint8Array.from(randomBytes(prng, 8)) : body(encodeFrame(payload));
+      },
+      ['NOT_AN_ARRAY', 'UNKNOWN_TYPE', 'BAD_FIELD_COUNT', 'BAD_FIELD', 'ok'],
+    ],
+    [
+      'valid CRC around random bytes',
+      5_000,
+      (prng) => body(encodeFrame(Uint8Array.from(randomBytes(prng, 1 + prng.nextBelow(LIMITS.payloadBytesMax))))),
+      ['CBOR_INVALID', 'NOT_AN_ARRAY', 'UNKNOWN_TYPE'],
+    ],
+  ];
+
+  it.each(generators)('%s (%i inputs)', (name, count, generate, reaches) => {
+    const prng = new Prng(FUZZ_SEED ^ name.length);
+    const seen = new Map<string, number>();
+    for (let i = 0; i < count; i++) {
+      const input = generate(prng);
+      const code = checkDecode(input, decodeOrReport(input, `${name} #${i}`), `${name} #${i}`);
+      seen.set(code, (seen.get(code) ?? 0) + 1);
+    }
+    // The generator must reach the layer it targets, or the test proves little.
+    for (const code of reaches) expect(seen.get(code) ?? 0, `${code} in ${[...seen].join(' ')}`).toBeGreaterThan(0);
+  });
+});
+
+describe('no corrupt frame is accepted', () => {
+  it('a mutated frame is refused or decodes to exactly the original message (fuzz)', () => {
+    const prng = new Prng(FUZZ_SEED ^ 0x5eed);
+    let refusedCount = 0;
+    const count = 30_000;
+    for (let i = 0; i < count; i++) {
+      const original = pick(prng, POOL);
+      const bytes = [...body(encodeMessage(original))];
+      for (let edits = 1 + prng.nextBelow(4); edits > 0; edits--) mutate(prng, bytes, [0x00, 0x01, 0xfe, 0xff]);
+      const input = Uint8Array.from(bytes);
+      const result = decodeOrReport(input, `mutation #${i}`);
+      if (!result.ok) {
+        refusedCount++;
+        continue;
+      }
+      if (!sameBytes(encodeMessagePayload(result.message), encodeMessagePayload(original))) {
+        throw new Error(`mutation #${i} of ${JSON.stringify(original)} accepted as ${JSON.stringify(result.message)}\nreplay: ${replay}`);
+      }
+    }
+    // Identity edits (a flip undone, a swap of equal bytes) are rare; nearly all must be refused.
+    expect(refusedCount).toBeGreaterThan(count * 0.95);
+  });
+
+  it('fast-check: any message, any set of bit flips', () => {
+    fc.assert(
+      fc.property(anyMessage, fc.array(fc.nat(), { minLength: 1, maxLength: 6 }), (message, flips) => {
+        const frame = body(encodeMessage(message)).slice();
+        for (const flip of flips) {
+          const bit = flip % (frame.length * 8);
+          frame[bit >> 3] = (frame[bit >> 3] as number) ^ (1 << (bit & 7));
+        }
+        const result = decodeMessage(frame);
+        if (result.ok) expect(result.message).toEqual(message);
+      }),
+      { numRuns: 3000 },
+    );
+  });
+
+  it('with the CRC recomputed, a corrupted payload can decode to another message: the CRC is what protects', () => {
+    const payload = encodeMessagePayload({ kind: 'tick', tick: 7, setpointMilliDeg: -5, positionMilliDeg: 1000 });
+    const corrupted = payload.slice();
+    corrupted[2] = 0x08; // tick 7 -> 8
+    expect(decodeMessage(body(encodeFrame(corrupted)))).toEqual({
+      ok: true,
+      message: { kind: 'tick', tick: 8, setpointMilliDeg: -5, positionMilliDeg: 1000 },
+    });
+  });
+});
