@@ -1,0 +1,54 @@
+/**
+ * Human-readable summaries and the live status line. Formatting only; no decisions.
+ */
+import type { LoopModel, RunSummary } from '../runtime/loop-model.js';
+
+function degrees(milliDeg: number): string {
+  return `${(milliDeg / 1000).toFixed(2)}°`;
+}
+
+const MODE_WORDS: Record<string, string> = {
+  tmr: 'TMR (2-out-of-3 voting)',
+  duplex: 'duplex (both must agree)',
+  simplex: 'simplex (one replica, unchecked)',
+  safe: 'SAFE (actuator at its safe command)',
+};
+
+export function formatSummary(summary: RunSummary, title: string): string {
+  const lines: string[] = [];
+  const seconds = (summary.ticks / summary.rateHz).toFixed(1);
+  lines.push(`${title}: ${summary.replicaCount} replicas, ${summary.ticks} ticks at ${summary.rateHz} Hz (${seconds} s of plant time), seed ${summary.seed}`);
+  if (summary.faults.length === 0) lines.push('faults: none injected');
+  for (const f of summary.faults) {
+    const duration = f.durationTicks > 0 ? ` for ${f.durationTicks} ticks` : '';
+    const detection =
+      f.detectedTick === null
+        ? 'not detected (tolerated as a transient, or masked without exclusion)'
+        : `detected at tick ${f.detectedTick} (${f.detectionLatencyTicks} ticks later): ${f.reason}`;
+    lines.push(`fault: ${f.kind} on replica ${f.replica} at tick ${f.injectedTick}${duration} — ${detection}`);
+  }
+  lines.push('modes:');
+  for (const m of summary.modeHistory) lines.push(`  tick ${String(m.tick).padStart(7)}  ${MODE_WORDS[m.mode] ?? m.mode}${m.reason === 'START' ? '' : `  ← ${m.reason}`}`);
+  for (const r of summary.replicas) {
+    const state = r.state === 'inService' ? 'in service' : `excluded at tick ${r.excludedTick}: ${r.reason}${r.detail ? ` (${r.detail})` : ''}`;
+    lines.push(`replica ${r.index}: ${state}`);
+  }
+  const c = summary.commands;
+  lines.push(`commands to the actuator: ${c.voted} voted, ${c.held} held, ${c.simplex} simplex, ${c.safe} safe`);
+  lines.push(
+    summary.unsafeCommands === 0
+      ? 'unsafe commands: 0 — the actuator never received a command without a majority behind it'
+      : `UNSAFE COMMANDS: ${summary.unsafeCommands} (first at tick ${summary.firstUnsafeTick})`,
+  );
+  lines.push(`deadline misses: ${summary.deadlineMisses}, late replies: ${summary.lateReplies}, corrupt or invalid frames: ${summary.protocolErrors}`);
+  lines.push(`tracking: max error ${degrees(summary.tracking.maxAbsErrorMilliDeg)}, final error ${degrees(summary.tracking.finalErrorMilliDeg)}`);
+  lines.push(`voted trace hash: ${summary.votedTraceHash}`);
+  return lines.join('\n');
+}
+
+export function statusLine(model: LoopModel, totalTicks: number): string {
+  const core = model.core;
+  const inService = core.status.filter((s) => s === 'inService').length;
+  const detected = model.faults.filter((f) => f.detectedTick !== null).length;
+  return `tick ${model.ticksDone}/${totalTicks}  mode ${core.mode}  in service ${inService}/${core.config.replicaCount}  faults ${detected}/${model.faults.length} detected  unsafe ${model.unsafeCommands}  sp ${degrees(model.setpointMilliDeg)} pos ${degrees(model.positionMilliDeg)}`;
+}

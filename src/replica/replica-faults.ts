@@ -1,0 +1,147 @@
+/**
+ * Simulated faults, as a replica exhibits them. Shared by the child-process replica (driven by
+ * inject messages) and the in-process simulated replica (driven by the simulator), so a fault
+ * means the same thing in `tmr run` and `tmr sim`.
+ *
+ * A fault armed before tick T is active for ticks T .. T+duration-1 (duration 0: to the end).
+ *   crash   the replica exits at T.
+ *   hang    silent from T (a process is stopped with SIGSTOP by the host; in-process: silent).
+ *   wrong   command output offset by `param` mV (folded back inside the output limit).
+ *   stuck   repeats the reply of `param` ticks before T (1..STUCK_TICKS_BACK_MAX): same outputs,
+ *           same digest, current tick number.
+ *   late    each reply is held back `param` µs (in-process: delivered one tick late).
+ *   babble  garbage bytes (seeded by `param`) instead of replies.
+ *   state   at T the integral is moved by `param` mV: silent state corruption.
+ */
+import { assert } from '../core/assert.js';
+import { OUTPUT_CHANNEL_COUNT } from '../core/control-law.js';
+import { deriveSeed, Prng } from '../core/prng.js';
+import { FAULT_KIND, type FaultKind } from '../protocol/messages.js';
+import type { ReplicaLogic } from './replica-logic.js';
+
+export type FaultAction = 'reply' | 'silent' | 'late' | 'garbage' | 'crash';
+
+export const DEFAULT_FAULT_PARAM: Record<FaultKind, number> = {
+  crash: 0,
+  hang: 0,
+  wrong: 1_500,
+  stuck: 1,
+  late: 0,
+  babble: 0x0bab,
+  state: 50,
+};
+
+export const BABBLE_BYTES_MAX = 64;
+export const STUCK_TICKS_BACK_MAX = 16;
+
+export function faultKindFromCode(code: number): FaultKind | null {
+  for (const [kind, value] of Object.entries(FAULT_KIND)) if (value === code) return kind as FaultKind;
+  return null;
+}
+
+export class ReplicaFaults {
+  private armed: { kind: FaultKind; durationTicks: number; param: number } | null = null;
+  kind: FaultKind | null = null;
+  param = 0;
+  private startTick = -1;
+  private durationTicks = 0;
+  /** Ring of the last STUCK_TICKS_BACK_MAX replies (outputs and digests), for stuck faults. */
+  private readonly historyOutputs = new Int32Array(STUCK_TICKS_BACK_MAX * OUTPUT_CHANNEL_COUNT);
+  private readonly historyDigests = new Float64Array(STUCK_TICKS_BACK_MAX);
+  private historyCount = 0;
+  private readonly stuckOutputs = new Int32Array(OUTPUT_CHANNEL_COUNT);
+  private stuckDigest = 0;
+  private prng: Prng | null = null;
+
+  /** Arms a fault that takes effect at the next tick. */
+  arm(kind: FaultKind, durationTicks: number, param: number): void {
+    assert(Number.isInteger(durationTicks) && durationTicks >= 0, 'fault duration must be a non-negative integer');
+    this.armed = { kind, durationTicks, param };
+  }
+
+  /** Called with each tick before the law steps; starts and ends faults, corrupts state. */
+  beforeStep(tick: number, logic: ReplicaLogic): void {
+    if (this.armed !== null) {
+      this.kind = this.armed.kind;
+      this.param = this.armed.param;
+      this.durationTicks = this.armed.durationTicks;
+      this.startTick = tick;
+      this.armed = null;
+      this.prng = new Prng(deriveSeed(this.param, tick));
+      if (this.kind === 'stuck') this.freezeFromHistory(this.param);
+      if (this.kind === 'state' && logic.params !== null) corruptIntegral(logic, this.param);
+    } else if (this.kind !== null && this.durationTicks > 0 && tick >= this.startTick + this.durationTicks) {
+      this.kind = null;
+    }
+  }
+
+  /**
+   * Called after the law stepped with its outputs and digest; rewrites them for wrong/stuck and
+   * says what to do with the reply. Returns the digest to send.
+   */
+  afterStep(outputs: Int32Array, stateDigest: number, logic: ReplicaLogic): { action: FaultAction; stateDigest: number } {
+    const slot = this.historyCount % STUCK_TICKS_BACK_MAX;
+    this.historyOutputs.set(outputs.subarray(0, OUTPUT_CHANNEL_COUNT), slot * OUTPUT_CHANNEL_COUNT);
+    this.historyDigests[slot] = stateDigest;
+    this.historyCount++;
+    switch (this.kind) {
+      case null:
+      case 'state':
+        return { action: 'reply', stateDigest };
+      case 'crash':
+        return { action: 'crash', stateDigest };
+      case 'hang':
+        return { action: 'silent', stateDigest };
+      case 'late':
+        return { action: 'late', stateDigest };
+      case 'babble':
+        return { action: 'garbage', stateDigest };
+      case 'wrong': {
+        const limit = logic.params?.outputLimitMv ?? 0;
+        const shifted = (outputs[0] as number) + this.param;
+        outputs[0] = Math.abs(shifted) <= limit ? shifted : (outputs[0] as number) - this.param;
+        return { action: 'reply', stateDigest };
+      }
+      case 'stuck':
+        outputs.set(this.stuckOutputs);
+        return { action: 'reply', stateDigest: this.stuckDigest };
+    }
+  }
+
+  /** Picks the reply from `ticksBack` ticks ago (the oldest kept, if fewer exist; zeros if none). */
+  private freezeFromHistory(ticksBack: number): void {
+    const back = Math.min(Math.max(1, ticksBack), STUCK_TICKS_BACK_MAX, this.historyCount);
+    if (back === 0) {
+      this.stuckOutputs.fill(0);
+      this.stuckDigest = 0;
+      return;
+    }
+    const slot = (this.historyCount - back) % STUCK_TICKS_BACK_MAX;
+    this.stuckOutputs.set(this.historyOutputs.subarray(slot * OUTPUT_CHANNEL_COUNT, (slot + 1) * OUTPUT_CHANNEL_COUNT));
+    this.stuckDigest = this.historyDigests[slot] as number;
+  }
+
+  /**
+   * Garbage for a babbling replica: 8..BABBLE_BYTES_MAX seeded random bytes ending in a frame
+   * delimiter, as a board whose firmware sends junk frames does.
+   */
+  garbage(): Uint8Array {
+    assert(this.prng !== null, 'garbage drawn with no babble fault active');
+    const length = 8 + this.prng.nextBelow(BABBLE_BYTES_MAX - 7);
+    const bytes = new Uint8Array(length);
+    for (let i = 0; i < length - 1; i++) bytes[i] = this.prng.nextBelow(256);
+    bytes[length - 1] = 0;
+    return bytes;
+  }
+}
+
+/** Moves the integral by `offsetMv`, kept inside its legal range so the corruption stays silent. */
+function corruptIntegral(logic: ReplicaLogic, offsetMv: number): void {
+  const limitQ16 = (logic.params?.outputLimitMv ?? 0) * 65536;
+  let integral = logic.state.integralQ16 + offsetMv * 65536;
+  if (integral > limitQ16 || integral < -limitQ16) integral = logic.state.integralQ16 - offsetMv * 65536;
+  if (integral > limitQ16) integral = limitQ16;
+  if (integral < -limitQ16) integral = -limitQ16;
+  if (integral === logic.state.integralQ16) integral = integral > 0 ? integral - 65536 : integral + 65536;
+  logic.state.integralQ16 = integral;
+}

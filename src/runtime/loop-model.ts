@@ -1,0 +1,338 @@
+/**
+ * Everything about one TMR run that is independent of how replicas are reached: the core, the
+ * plant, the actuator, the sensor, the setpoint profile, the fault schedule, the unsafe-command
+ * audit, the voted-trace hash and the summary. `tmr sim` (in-process replicas, simulated time) and
+ * `tmr run` (real processes, real time) both drive this, tick by tick, so the two compute the same
+ * voted command sequence whenever the replicas' replies agree.
+ */
+import { assert } from '../core/assert.js';
+import { crc32Update } from '../core/crc32.js';
+import { CHANNEL_COMMAND_MV, lawParamsForRate, OUTPUT_CHANNEL_COUNT, type LawParams } from '../core/control-law.js';
+import type { Mode, SimplexPolicy } from '../core/degradation.js';
+import type { ExclusionReason } from '../core/failure-detector.js';
+import { deriveSeed, Prng } from '../core/prng.js';
+import {
+  createCoreState,
+  createObservations,
+  resetObservations,
+  step,
+  type CoreConfig,
+  type CoreState,
+  type Observations,
+  type StepResult,
+} from '../core/tmr-core.js';
+import type { ChannelSpec } from '../core/voter.js';
+import type { FaultKind } from '../protocol/messages.js';
+import { Actuator, DEFAULT_ACTUATOR, type ActuatorConfig } from '../sim/actuator.js';
+import { DEFAULT_PLANT, DEFAULT_SENSOR, Plant, PositionSensor } from '../sim/plant.js';
+import { defaultProfile, type SetpointProfile } from '../sim/setpoint-profile.js';
+
+export interface FaultSpec {
+  readonly kind: FaultKind;
+  readonly replicaIndex: number;
+  readonly startTick: number;
+  /** 0: until the end of the run. */
+  readonly durationTicks: number;
+}
+
+export interface LoopOptions {
+  readonly replicaCount: number;
+  readonly rateHz: number;
+  readonly ticks: number;
+  readonly seed: number;
+  readonly injects: readonly FaultSpec[];
+  readonly simplexPolicy: SimplexPolicy;
+  readonly deadlineMissLimit: number;
+  readonly errorDensityLimit: number;
+  readonly quorumLossTicksMax: number;
+}
+
+export const DEFAULT_LOOP_OPTIONS: LoopOptions = {
+  replicaCount: 3,
+  rateHz: 200,
+  ticks: 2_000,
+  seed: 1,
+  injects: [],
+  simplexPolicy: 'safe',
+  deadlineMissLimit: 3,
+  errorDensityLimit: 3,
+  quorumLossTicksMax: 2,
+};
+
+/** The law's output channels and how each is voted. */
+export const LAW_CHANNELS: readonly ChannelSpec[] = [
+  { name: 'commandMv', kind: 'exact', toleranceCounts: 0 },
+  { name: 'rateMilliDegPerTick', kind: 'midValue', toleranceCounts: 2 },
+];
+
+/** PRNG stream ids derived from the run's seed. */
+export const STREAM = { sensor: 1, babble: 100 } as const;
+
+export interface FaultRecord {
+  kind: FaultKind;
+  replica: number;
+  injectedTick: number;
+  durationTicks: number;
+  detectedTick: number | null;
+  detectionLatencyTicks: number | null;
+  reason: ExclusionReason | null;
+}
+
+export interface RunSummary {
+  kind: 'sim' | 'run';
+  seed: number;
+  replicaCount: number;
+  rateHz: number;
+  ticks: number;
+  deadlineMisses: number;
+  unsafeCommands: number;
+  firstUnsafeTick: number | null;
+  modeHistory: { tick: number; mode: Mode; reason: string }[];
+  finalMode: Mode;
+  faults: FaultRecord[];
+  replicas: { index: number; state: 'inService' | 'excluded'; reason: ExclusionReason | null; excludedTick: number | null; detail: string | null }[];
+  commands: { voted: number; held: number; simplex: number; safe: number };
+  protocolErrors: number;
+  lateReplies: number;
+  actuator: { watchdogTrips: number; commandsRejected: number };
+  tracking: { maxAbsErrorMilliDeg: number; finalErrorMilliDeg: number };
+  votedTraceHash: string;
+}
+
+export class LoopModel {
+  readonly lawParams: LawParams;
+  readonly coreConfig: CoreConfig;
+  readonly core: CoreState;
+  readonly obs: Observations;
+  readonly plant: Plant;
+  readonly actuator: Actuator;
+  readonly sensor: PositionSensor;
+  readonly profile: SetpointProfile;
+  readonly faults: FaultRecord[];
+  private readonly faultsByTick = new Map<number, FaultSpec[]>();
+  readonly modeHistory: RunSummary['modeHistory'] = [];
+  readonly replicaDetail: (string | null)[];
+  setpointMilliDeg = 0;
+  positionMilliDeg = 0;
+  private traceHash = 0;
+  private readonly hashWord = new Uint8Array(4);
+  private readonly hashView = new DataView(this.hashWord.buffer);
+  unsafeCommands = 0;
+  firstUnsafeTick: number | null = null;
+  deadlineMisses = 0;
+  protocolErrors = 0;
+  lateReplies = 0;
+  maxAbsErrorMilliDeg = 0;
+  ticksDone = 0;
+  private consecutiveHolds = 0;
+  private lastAppliedMv: number;
+
+  constructor(
+    readonly options: LoopOptions,
+    actuatorConfig: ActuatorConfig = DEFAULT_ACTUATOR,
+  ) {
+    this.lawParams = lawParamsForRate(options.rateHz);
+    assert(actuatorConfig.supplyMvMax >= this.lawParams.outputLimitMv, 'the law can command beyond the actuator supply');
+    this.coreConfig = {
+      replicaCount: options.replicaCount,
+      channels: LAW_CHANNELS,
+      commandChannel: CHANNEL_COMMAND_MV,
+      commandLimitMv: this.lawParams.outputLimitMv,
+      safeCommandMv: actuatorConfig.safeCommandMv,
+      deadlineMissLimit: options.deadlineMissLimit,
+      errorDensityLimit: options.errorDensityLimit,
+      quorumLossTicksMax: options.quorumLossTicksMax,
+      simplexPolicy: options.simplexPolicy,
+    };
+    assert(LAW_CHANNELS.length === OUTPUT_CHANNEL_COUNT, 'channel table does not match the law');
+    this.core = createCoreState(this.coreConfig);
+    this.obs = createObservations(options.replicaCount, OUTPUT_CHANNEL_COUNT);
+    this.plant = new Plant(options.rateHz, DEFAULT_PLANT);
+    this.actuator = new Actuator(actuatorConfig);
+    this.sensor = new PositionSensor(DEFAULT_SENSOR, new Prng(deriveSeed(options.seed, STREAM.sensor)));
+    this.profile = defaultProfile(options.rateHz, options.ticks);
+    this.lastAppliedMv = actuatorConfig.safeCommandMv;
+    this.replicaDetail = new Array<string | null>(options.replicaCount).fill(null);
+    this.modeHistory.push({ tick: 0, mode: this.core.mode, reason: 'START' });
+    this.faults = options.injects.map((f) => ({
+      kind: f.kind,
+      replica: f.replicaIndex,
+      injectedTick: f.startTick,
+      durationTicks: f.durationTicks,
+      detectedTick: null,
+      detectionLatencyTicks: null,
+      reason: null,
+    }));
+    for (const f of options.injects) {
+      assert(f.replicaIndex < options.replicaCount, 'fault aimed at a replica that does not exist');
+      const list = this.faultsByTick.get(f.startTick) ?? [];
+      list.push(f);
+      this.faultsByTick.set(f.startTick, list);
+    }
+  }
+
+  faultsStartingAt(tick: number): readonly FaultSpec[] {
+    return this.faultsByTick.get(tick) ?? [];
+  }
+
+  /** Reads the sensor and the profile for this tick and clears the observations. */
+  prepareTick(tick: number): void {
+    resetObservations(this.obs);
+    this.setpointMilliDeg = this.profile.setpointAt(tick);
+    this.positionMilliDeg = this.sensor.read(this.plant.positionMilliDeg);
+  }
+
+  /** Votes, audits, drives the actuator and advances the plant one step. */
+  completeTick(tick: number): StepResult {
+    const result = step(this.core, this.obs, tick);
+    this.audit(result);
+    this.actuator.tick(result.commandMv);
+    this.plant.step(this.actuator.appliedMv, this.actuator.brakeEngaged, 0);
+    this.hashView.setInt32(0, result.commandMv, true);
+    this.traceHash = crc32Update(this.traceHash, this.hashWord);
+    for (let i = 0; i < this.options.replicaCount; i++) {
+      const flags = result.flags[i] as number;
+      if (flags & 1) this.deadlineMisses++;
+      this.protocolErrors += this.obs.protocolErrors[i] as number;
+      this.lateReplies += this.obs.lateReplies[i] as number;
+    }
+    const errorMilliDeg = Math.abs(this.setpointMilliDeg - this.positionMilliDeg);
+    if (errorMilliDeg > this.maxAbsErrorMilliDeg) this.maxAbsErrorMilliDeg = errorMilliDeg;
+    if (result.events.length > 0) this.recordEvents(result);
+    this.ticksDone = tick + 1;
+    return result;
+  }
+
+  /**
+   * An independent check of every command that reaches the actuator, written without the voter:
+   * a voted command must equal the on-time output of a strict majority of the replicas in
+   * service; a held command must repeat the previous one, for a bounded number of ticks; a safe
+   * command must be the safe value; a simplex command must come from the only replica in service.
+   */
+  private audit(result: StepResult): void {
+    const n = this.options.replicaCount;
+    let inService = 0;
+    let agreeing = 0;
+    for (let i = 0; i < n; i++) {
+      if ((result.inServiceMask & (1 << i)) === 0) continue;
+      inService++;
+      if (this.obs.onTime[i] === 1 && this.obs.outputs[i * OUTPUT_CHANNEL_COUNT + CHANNEL_COMMAND_MV] === result.commandMv) agreeing++;
+    }
+    let safe: boolean;
+    switch (result.commandSource) {
+      case 'voted':
+        safe = inService >= 2 && agreeing * 2 > inService;
+        break;
+      case 'simplex':
+        safe = inService === 1 && agreeing === 1 && this.options.simplexPolicy === 'simplex';
+        break;
+      case 'held':
+        safe = result.commandMv === this.lastAppliedMv && this.consecutiveHolds < this.options.quorumLossTicksMax;
+        break;
+      case 'safe':
+        safe = result.commandMv === this.coreConfig.safeCommandMv;
+        break;
+    }
+    this.consecutiveHolds = result.commandSource === 'held' ? this.consecutiveHolds + 1 : 0;
+    this.lastAppliedMv = result.commandMv;
+    if (!safe) {
+      this.unsafeCommands++;
+      if (this.firstUnsafeTick === null) this.firstUnsafeTick = result.tick;
+    }
+  }
+
+  private recordEvents(result: StepResult): void {
+    for (const event of result.events) {
+      if (event.kind === 'modeChanged') this.modeHistory.push({ tick: event.tick, mode: event.to, reason: event.reason });
+      if (event.kind === 'replicaExcluded') {
+        for (const fault of this.faults) {
+          if (fault.replica === event.replicaIndex && fault.detectedTick === null && event.tick >= fault.injectedTick) {
+            fault.detectedTick = event.tick;
+            fault.detectionLatencyTicks = event.tick - fault.injectedTick;
+            fault.reason = event.reason;
+          }
+        }
+      }
+    }
+  }
+
+  get votedTraceHash(): string {
+    return this.traceHash.toString(16).padStart(8, '0');
+  }
+
+  summary(kind: RunSummary['kind']): RunSummary {
+    const core = this.core;
+    return {
+      kind,
+      seed: this.options.seed,
+      replicaCount: this.options.replicaCount,
+      rateHz: this.options.rateHz,
+      ticks: this.ticksDone,
+      deadlineMisses: this.deadlineMisses,
+      unsafeCommands: this.unsafeCommands,
+      firstUnsafeTick: this.firstUnsafeTick,
+      modeHistory: this.modeHistory,
+      finalMode: core.mode,
+      faults: this.faults,
+      replicas: core.status.map((state, index) => ({
+        index,
+        state,
+        reason: core.exclusionReason[index] ?? null,
+        excludedTick: state === 'excluded' ? (core.excludedTick[index] as number) : null,
+        detail: this.replicaDetail[index] ?? null,
+      })),
+      commands: {
+        voted: core.counters.votedCommands,
+        held: core.counters.heldCommands,
+        simplex: core.counters.simplexCommands,
+        safe: core.counters.safeCommands,
+      },
+      protocolErrors: this.protocolErrors,
+      lateReplies: this.lateReplies,
+      actuator: { watchdogTrips: this.actuator.watchdogTrips, commandsRejected: this.actuator.commandsRejected },
+      tracking: { maxAbsErrorMilliDeg: this.maxAbsErrorMilliDeg, finalErrorMilliDeg: this.setpointMilliDeg - this.positionMilliDeg },
+      votedTraceHash: this.votedTraceHash,
+    };
+  }
+
+  /** One canonical line per tick, no wall-clock fields: the golden-trace format. */
+  traceLine(result: StepResult): string {
+    // Per replica, replica 0 first: in service (1/0) and the TICK_FLAG bits in hex.
+    let flags = '';
+    let inService = '';
+    for (let i = 0; i < this.options.replicaCount; i++) {
+      flags += (result.flags[i] as number).toString(16);
+      inService += (result.inServiceMask >> i) & 1;
+    }
+    const events = result.events.map((e) => (e.kind === 'replicaExcluded' ? ` excluded:${e.replicaIndex}:${e.reason}` : e.kind === 'modeChanged' ? ` mode:${e.to}` : ` ${e.kind}`)).join('');
+    return `${result.tick} sp=${this.setpointMilliDeg} pos=${this.positionMilliDeg} cmd=${result.commandMv} src=${result.commandSource} mode=${result.mode} in=${inService} flags=${flags}${events}`;
+  }
+}
+
+/**
+ * The parameter an inject message carries for a fault, decided once from the run's options so
+ * simulated and process replicas misbehave identically.
+ */
+export function faultParam(spec: FaultSpec, options: LoopOptions): number {
+  // Parameters differ per replica, so two faulty replicas never fail identically by accident
+  // (identical failures of a majority are common-mode faults no voter can see).
+  const i = spec.replicaIndex;
+  switch (spec.kind) {
+    case 'wrong':
+      return 1_500 + 500 * i;
+    case 'state':
+      return 50 * (i + 1);
+    case 'stuck':
+      return 1 + i;
+    case 'late': {
+      // Held back well past this tick's deadline, into the next tick: late, not lost.
+      const periodUs = 1e6 / options.rateHz;
+      return Math.round(periodUs * 1.5);
+    }
+    case 'babble':
+      return deriveSeed(options.seed, STREAM.babble + i);
+    case 'crash':
+    case 'hang':
+      return 0;
+  }
+}

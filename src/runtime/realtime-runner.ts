@@ -1,0 +1,220 @@
+/**
+ * `tmr run`: the TMR loop in real time against real replica processes. The host is the time
+ * master: each tick it sends every replica in service the same tick frame, waits until all have
+ * answered or the tick's deadline passes, votes, commands the actuator and steps the plant once.
+ * Wall time enters here and only here; the core sees integer ticks.
+ */
+import { performance } from 'node:perf_hooks';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { LAW_ID } from '../core/control-law.js';
+import { excludeReplica, type StepResult } from '../core/tmr-core.js';
+import { encodeMessage } from '../protocol/codec.js';
+import { FAULT_KIND, PROTOCOL_VERSION } from '../protocol/messages.js';
+import { lawParamsToList } from '../replica/replica-logic.js';
+import { ChildProcessTransport } from '../transport/child-process-transport.js';
+import { faultParam, LoopModel, type LoopOptions, type RunSummary } from './loop-model.js';
+import { ReplicaLink } from './replica-link.js';
+
+export interface RealtimeOptions extends LoopOptions {
+  /** Time after a tick starts by which replies must be in, µs. Below the tick period. */
+  readonly deadlineUs: number;
+  readonly handshakeTimeoutMs: number;
+  /** Extra arguments per replica process (tests use --law-hash=N). */
+  readonly replicaArgs?: (replicaIndex: number) => readonly string[];
+}
+
+export interface RealtimeHooks {
+  readonly onTick?: (model: LoopModel, result: StepResult) => void;
+  /** Called once replicas are up, with their PIDs (tests use it to signal them from outside). */
+  readonly onStarted?: (pids: readonly (number | undefined)[]) => void;
+  readonly signal?: AbortSignal;
+}
+
+export interface RealtimeSummary extends RunSummary {
+  timing: {
+    /** Time from sending a tick to the last on-time reply, µs. */
+    replyP50Us: number;
+    replyP99Us: number;
+    replyMaxUs: number;
+    tickOverruns: number;
+    wallMs: number;
+  };
+  interrupted: boolean;
+}
+
+/** How to start a Node replica: compiled JavaScript when we are compiled, tsx when run from source. */
+export function nodeReplicaCommand(): { command: string; args: string[] } {
+  const here = fileURLToPath(import.meta.url);
+  if (here.endsWith('.ts')) {
+    return { command: process.execPath, args: ['--import', import.meta.resolve('tsx'), join(dirname(here), '../replica/replica-main.ts')] };
+  }
+  return { command: process.execPath, args: [join(dirname(here), '../replica/replica-main.js')] };
+}
+
+const REPLY_SAMPLES_MAX = 100_000;
+/** State-request round trips per replica before tick 0 (see ReplicaLink.warmUp). */
+const WARM_UP_ROUND_TRIPS = 200;
+
+export async function runRealtime(options: RealtimeOptions, hooks: RealtimeHooks = {}): Promise<RealtimeSummary> {
+  const periodMs = 1000 / options.rateHz;
+  const deadlineMs = options.deadlineUs / 1000;
+  const model = new LoopModel(options);
+  const transports: ChildProcessTransport[] = [];
+  const wallStartMs = performance.now();
+  const replySamplesUs = new Float64Array(Math.min(options.ticks, REPLY_SAMPLES_MAX));
+  let replySampleCount = 0;
+  let tickOverruns = 0;
+  let interrupted = false;
+  try {
+    const replica = nodeReplicaCommand();
+    for (let i = 0; i < options.replicaCount; i++) {
+      transports.push(
+        await ChildProcessTransport.start({
+          command: replica.command,
+          args: [...replica.args, ...(options.replicaArgs?.(i) ?? [])],
+          name: `replica ${i}`,
+        }),
+      );
+    }
+    hooks.onStarted?.(transports.map((t) => t.pid));
+    const links = transports.map((t, i) => new ReplicaLink(i, t, model.obs));
+    await handshakeAll(model, links, options.handshakeTimeoutMs);
+    await Promise.all(links.map((link, i) => (model.core.status[i] === 'inService' ? link.warmUp(WARM_UP_ROUND_TRIPS, options.handshakeTimeoutMs) : true)));
+
+    const resumeAt = new Map<number, number[]>();
+    let tickStartMs = performance.now();
+    // The tick loop: bounded by options.ticks.
+    for (let tick = 0; tick < options.ticks; tick++) {
+      if (hooks.signal?.aborted) {
+        interrupted = true;
+        break;
+      }
+      model.prepareTick(tick);
+      applyFaults(model, options, tick, transports, links, resumeAt);
+      const frame = encodeMessage({ kind: 'tick', tick, setpointMilliDeg: model.setpointMilliDeg, positionMilliDeg: model.positionMilliDeg });
+      const sentAtMs = performance.now();
+      const active = links.filter((_, i) => model.core.status[i] === 'inService');
+      for (const link of active) link.beginTick(tick, frame);
+      const lastReplyMs = await waitForReplies(active, tickStartMs + deadlineMs);
+      for (const link of active) link.endTick();
+      if (lastReplyMs !== null && replySampleCount < replySamplesUs.length) replySamplesUs[replySampleCount++] = (lastReplyMs - sentAtMs) * 1000;
+
+      const result = model.completeTick(tick);
+      for (const event of result.events) {
+        if (event.kind === 'replicaExcluded') {
+          // Isolation: an excluded replica gets no more ticks and its process is stopped.
+          transports[event.replicaIndex]!.signal('SIGKILL');
+          const link = links[event.replicaIndex]!;
+          model.replicaDetail[event.replicaIndex] = link.linkDownReason ?? link.lastReplicaError;
+        }
+      }
+      hooks.onTick?.(model, result);
+
+      const nextStartMs = tickStartMs + periodMs;
+      const nowMs = performance.now();
+      if (nowMs > nextStartMs) {
+        tickOverruns++;
+        tickStartMs = nowMs;
+      } else {
+        tickStartMs = nextStartMs;
+        await sleepUntil(nextStartMs);
+      }
+    }
+  } finally {
+    model.actuator.enterSafeState();
+    await Promise.all(transports.map((t) => t.close()));
+  }
+  const sorted = replySamplesUs.subarray(0, replySampleCount).sort();
+  return {
+    ...model.summary('run'),
+    timing: {
+      replyP50Us: percentile(sorted, 0.5),
+      replyP99Us: percentile(sorted, 0.99),
+      replyMaxUs: sorted.length > 0 ? Math.round(sorted[sorted.length - 1] as number) : 0,
+      tickOverruns,
+      wallMs: Math.round(performance.now() - wallStartMs),
+    },
+    interrupted,
+  };
+}
+
+async function handshakeAll(model: LoopModel, links: ReplicaLink[], timeoutMs: number): Promise<void> {
+  const hello = {
+    kind: 'hello',
+    protocolVersion: PROTOCOL_VERSION,
+    lawId: LAW_ID,
+    lawParams: lawParamsToList(model.lawParams),
+  } as const;
+  const outcomes = await Promise.all(links.map((link, i) => link.handshake({ ...hello, replicaIndex: i }, timeoutMs)));
+  outcomes.forEach((outcome, i) => {
+    if (outcome.ok) return;
+    excludeReplica(model.core, i, 'HANDSHAKE_REFUSED', 0);
+    model.replicaDetail[i] = `${outcome.reason}: ${outcome.detail}`;
+    links[i]!.transport.close().catch(() => {});
+  });
+}
+
+function applyFaults(
+  model: LoopModel,
+  options: RealtimeOptions,
+  tick: number,
+  transports: ChildProcessTransport[],
+  links: ReplicaLink[],
+  resumeAt: Map<number, number[]>,
+): void {
+  for (const replicaIndex of resumeAt.get(tick) ?? []) transports[replicaIndex]!.signal('SIGCONT');
+  resumeAt.delete(tick);
+  for (const fault of model.faultsStartingAt(tick)) {
+    const i = fault.replicaIndex;
+    if (fault.kind === 'hang') {
+      // A hang is a stopped process: it keeps its pipes and says nothing.
+      transports[i]!.signal('SIGSTOP');
+      if (fault.durationTicks > 0) {
+        const list = resumeAt.get(tick + fault.durationTicks) ?? [];
+        list.push(i);
+        resumeAt.set(tick + fault.durationTicks, list);
+      }
+    } else {
+      links[i]!.transport.send(
+        encodeMessage({ kind: 'inject', fault: FAULT_KIND[fault.kind], durationTicks: fault.durationTicks, param: faultParam(fault, options) }),
+      );
+    }
+  }
+}
+
+/** Resolves when every link has its reply (or is down), or at the deadline. Returns the time the last reply came, or null. */
+function waitForReplies(links: readonly ReplicaLink[], deadlineAtMs: number): Promise<number | null> {
+  return new Promise((resolve) => {
+    let done = false;
+    const finish = (): void => {
+      if (done) return;
+      done = true;
+      clearTimeout(timer);
+      for (const link of links) link.onSettled = () => {};
+      const allIn = links.every((l) => l.settled);
+      resolve(allIn ? performance.now() : null);
+    };
+    const check = (): void => {
+      if (links.every((l) => l.settled)) finish();
+    };
+    // When the deadline timer fires after the host itself was descheduled, replies that reached
+    // the pipes in time may not have been read yet (Node runs timers before polling I/O). One
+    // setImmediate lets the poll phase deliver them first, so a stalled host does not blame
+    // every replica at once.
+    const timer = setTimeout(() => setImmediate(finish), Math.max(0, deadlineAtMs - performance.now()));
+    for (const link of links) link.onSettled = check;
+    check();
+  });
+}
+
+function sleepUntil(atMs: number): Promise<void> {
+  const delayMs = atMs - performance.now();
+  if (delayMs <= 0) return Promise.resolve();
+  return new Promise((resolve) => setTimeout(resolve, delayMs));
+}
+
+function percentile(sorted: Float64Array, q: number): number {
+  if (sorted.length === 0) return 0;
+  return Math.round(sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))] as number);
+}

@@ -1,0 +1,90 @@
+/**
+ * An in-process replica for the deterministic simulator: the same ReplicaLogic and ReplicaFaults
+ * as the Node replica process, with the link reduced to writes into the tick's observations.
+ * Garbage from a babbling replica goes through the real frame splitter and decoder, so corrupt
+ * frames are counted exactly as the runtime counts them.
+ */
+import { assert } from '../core/assert.js';
+import { LAW_ID, type LawParams } from '../core/control-law.js';
+import type { Observations } from '../core/tmr-core.js';
+import { FrameSplitter } from '../protocol/bounded-delimiter-parser.js';
+import { decodeMessage } from '../protocol/codec.js';
+import { LIMITS, PROTOCOL_VERSION, type FaultKind } from '../protocol/messages.js';
+import { ReplicaFaults } from '../replica/replica-faults.js';
+import { lawParamsToList, ReplicaLogic } from '../replica/replica-logic.js';
+
+export class SimReplica {
+  readonly logic = new ReplicaLogic('sim-replica/1');
+  readonly faults = new ReplicaFaults();
+  private alive = true;
+  /** Replies held back by a late fault, delivered (late) during the next tick. */
+  private lateOwed = 0;
+  /** Replies swallowed while hung, delivered late when the hang ends (as a SIGCONT'd process does). */
+  private hungOwed = 0;
+  private readonly splitter = new FrameSplitter(LIMITS.frameBytesMax);
+
+  constructor(
+    readonly replicaIndex: number,
+    lawParams: LawParams,
+  ) {
+    const reply = this.logic.onHello({
+      kind: 'hello',
+      protocolVersion: PROTOCOL_VERSION,
+      replicaIndex,
+      lawId: LAW_ID,
+      lawParams: lawParamsToList(lawParams),
+    });
+    assert(reply.kind === 'helloAck', `simulated replica ${replicaIndex} refused its own parameters`);
+  }
+
+  arm(kind: FaultKind, durationTicks: number, param: number): void {
+    this.faults.arm(kind, durationTicks, param);
+  }
+
+  /** Runs one tick and records what the host would observe before the deadline. */
+  tick(tick: number, setpointMilliDeg: number, positionMilliDeg: number, obs: Observations): void {
+    const i = this.replicaIndex;
+    if (!this.alive) {
+      obs.linkDown[i] = 1;
+      return;
+    }
+    if (this.lateOwed > 0) {
+      obs.lateReplies[i] = (obs.lateReplies[i] as number) + this.lateOwed;
+      this.lateOwed = 0;
+    }
+    this.faults.beforeStep(tick, this.logic);
+    const outcome = this.logic.onTick(tick, setpointMilliDeg, positionMilliDeg);
+    assert(outcome.ok, `simulated replica ${i} rejected tick ${tick}`);
+    const { action, stateDigest } = this.faults.afterStep(this.logic.outputs, outcome.stateDigest, this.logic);
+    if (action !== 'silent' && this.hungOwed > 0) {
+      obs.lateReplies[i] = (obs.lateReplies[i] as number) + this.hungOwed;
+      this.hungOwed = 0;
+    }
+    switch (action) {
+      case 'reply': {
+        obs.onTime[i] = 1;
+        const base = i * obs.channelCount;
+        for (let c = 0; c < obs.channelCount; c++) obs.outputs[base + c] = this.logic.outputs[c] as number;
+        obs.digests[i] = stateDigest;
+        return;
+      }
+      case 'crash':
+        this.alive = false;
+        obs.linkDown[i] = 1;
+        return;
+      case 'silent':
+        this.hungOwed++;
+        return;
+      case 'late':
+        this.lateOwed++;
+        return;
+      case 'garbage':
+        this.splitter.push(this.faults.garbage(), (frame) => {
+          // A garbage frame that decoded would still not be this tick's output from this replica.
+          const decoded = decodeMessage(frame);
+          if (!decoded.ok || decoded.message.kind !== 'output') obs.protocolErrors[i] = Math.min(0xffff, (obs.protocolErrors[i] as number) + 1);
+        });
+        return;
+    }
+  }
+}

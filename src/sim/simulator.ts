@@ -1,0 +1,32 @@
+/**
+ * The deterministic simulator: the real core, control law, plant and actuator, with in-process
+ * replicas and simulated time. A run is a pure function of its options (seed included): no clock,
+ * no I/O, no ambient randomness. Thousands of ticks run in milliseconds.
+ */
+import type { StepResult } from '../core/tmr-core.js';
+import { faultParam, LoopModel, type LoopOptions, type RunSummary } from '../runtime/loop-model.js';
+import { SimReplica } from './sim-replica.js';
+
+export interface SimulationHooks {
+  /** Called after every tick with the model and the step's result (valid until the next tick). */
+  readonly onTick?: (model: LoopModel, result: StepResult) => void;
+}
+
+export function runSimulation(options: LoopOptions, hooks: SimulationHooks = {}): RunSummary {
+  const model = new LoopModel(options);
+  const replicas = Array.from({ length: options.replicaCount }, (_, i) => new SimReplica(i, model.lawParams));
+  // The one bounded loop over simulated time.
+  for (let tick = 0; tick < options.ticks; tick++) {
+    model.prepareTick(tick);
+    for (const fault of model.faultsStartingAt(tick)) {
+      replicas[fault.replicaIndex]!.arm(fault.kind, fault.durationTicks, faultParam(fault, options));
+    }
+    for (let i = 0; i < replicas.length; i++) {
+      // Excluded replicas are isolated: the host no longer talks to them.
+      if (model.core.status[i] === 'inService') replicas[i]!.tick(tick, model.setpointMilliDeg, model.positionMilliDeg, model.obs);
+    }
+    const result = model.completeTick(tick);
+    hooks.onTick?.(model, result);
+  }
+  return model.summary('sim');
+}

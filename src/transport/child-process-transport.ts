@@ -1,0 +1,142 @@
+/**
+ * A Transport over a child process's stdin/stdout pipes. The host owns the child: it is started
+ * here, signalled by PID (SIGSTOP/SIGCONT for hang faults, SIGKILL to isolate) and always reaped
+ * by close(). The child's stderr is kept as a bounded tail for error messages.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { BoundedDelimiterParser } from '../protocol/bounded-delimiter-parser.js';
+import { LIMITS } from '../protocol/messages.js';
+import { createTransportStats, QUEUED_BYTES_MAX, type DownHandler, type FrameHandler, type Transport } from './transport.js';
+
+export const STDERR_TAIL_BYTES_MAX = 2048;
+const KILL_GRACE_MS = 1000;
+
+export interface ChildProcessTransportOptions {
+  readonly command: string;
+  readonly args: readonly string[];
+  /** Prefix for messages, e.g. "replica 1". */
+  readonly name: string;
+  readonly env?: NodeJS.ProcessEnv;
+}
+
+export class ChildProcessTransport implements Transport {
+  readonly stats = createTransportStats();
+  private readonly parser = new BoundedDelimiterParser({ bufferBytesMax: LIMITS.frameBytesMax });
+  private frameHandler: FrameHandler = () => {};
+  private downHandler: DownHandler = () => {};
+  private down = false;
+  private downReason: string | null = null;
+  private exited = false;
+  private readonly exitPromise: Promise<void>;
+  private stderrTail = '';
+
+  private constructor(
+    readonly child: ChildProcess,
+    private readonly name: string,
+  ) {
+    this.exitPromise = new Promise((resolve) => {
+      child.once('exit', (code, signal) => {
+        this.exited = true;
+        this.markDown(signal !== null ? `process killed by ${signal}` : `process exited with code ${code}`);
+        resolve();
+      });
+    });
+    this.parser.on('data', (frame: Buffer) => {
+      this.stats.framesIn++;
+      this.frameHandler(frame);
+    });
+    child.stdout!.on('data', (chunk: Buffer) => {
+      this.stats.bytesIn += chunk.length;
+      this.parser.write(chunk);
+      this.stats.overlongFramesDropped = this.parser.overlongFramesDropped;
+    });
+    child.stderr!.on('data', (chunk: Buffer) => {
+      this.stderrTail = (this.stderrTail + chunk.toString('utf8')).slice(-STDERR_TAIL_BYTES_MAX);
+    });
+    // EPIPE after the child died is reported through 'exit'; never let it throw.
+    child.stdin!.on('error', () => this.markDown('pipe to the process broke'));
+    child.stdout!.on('error', () => this.markDown('pipe from the process broke'));
+  }
+
+  /** Starts the process; resolves once it is running, rejects with a one-line message if it cannot start. */
+  static start(options: ChildProcessTransportOptions): Promise<ChildProcessTransport> {
+    return new Promise((resolve, reject) => {
+      const child = spawn(options.command, [...options.args], {
+        stdio: ['pipe', 'pipe', 'pipe'],
+        env: options.env ?? process.env,
+      });
+      child.once('error', (error: NodeJS.ErrnoException) => reject(new Error(`${options.name}: cannot start ${options.command}: ${error.code ?? error.message}`)));
+      child.once('spawn', () => resolve(new ChildProcessTransport(child, options.name)));
+    });
+  }
+
+  get description(): string {
+    return `${this.name} (pid ${this.child.pid ?? '?'})`;
+  }
+
+  get pid(): number | undefined {
+    return this.child.pid;
+  }
+
+  get isUp(): boolean {
+    return !this.down;
+  }
+
+  /** The last lines the process wrote to stderr (bounded). */
+  get stderr(): string {
+    return this.stderrTail;
+  }
+
+  onFrame(handler: FrameHandler): void {
+    this.frameHandler = handler;
+  }
+
+  onDown(handler: DownHandler): void {
+    this.downHandler = handler;
+    if (this.downReason !== null) handler(this.downReason);
+  }
+
+  send(frame: Uint8Array): boolean {
+    const stdin = this.child.stdin!;
+    if (this.down || stdin.destroyed || stdin.writableLength > QUEUED_BYTES_MAX) {
+      this.stats.sendsDropped++;
+      return false;
+    }
+    stdin.write(frame);
+    this.stats.bytesOut += frame.length;
+    this.stats.framesOut++;
+    return true;
+  }
+
+  /** Sends a signal to the process by PID; false if it is gone. */
+  signal(signal: NodeJS.Signals): boolean {
+    if (this.exited || this.child.pid === undefined) return false;
+    try {
+      process.kill(this.child.pid, signal);
+      return true;
+    } catch {
+      return false;
+    }
+  }
+
+  async close(): Promise<void> {
+    this.markDown('closed by the host');
+    if (!this.exited) {
+      this.child.stdin!.end();
+      this.signal('SIGCONT');
+      this.signal('SIGTERM');
+      const timer = setTimeout(() => this.signal('SIGKILL'), KILL_GRACE_MS);
+      await this.exitPromise;
+      clearTimeout(timer);
+    }
+    this.child.stdout!.destroy();
+    this.child.stderr!.destroy();
+  }
+
+  private markDown(reason: string): void {
+    if (this.down) return;
+    this.down = true;
+    this.downReason = reason;
+    this.downHandler(reason);
+  }
+}

@@ -1,0 +1,46 @@
+/**
+ * A Transport carries frames between the host and one replica: a child process's pipes, an
+ * in-memory link, a serial port. Every implementation passes test/transport/contract.ts.
+ *
+ * Contract:
+ *  - send(frame) writes one complete frame (its 0x00 delimiter included). It never blocks and
+ *    never throws for link problems: it returns false when the link is down or its outgoing
+ *    queue is over `queuedBytesMax` (the frame is dropped and counted).
+ *  - Received bytes are split at 0x00 by a bounded parser; each frame (delimiter removed) is
+ *    handed to the frame handler in arrival order. Over-long frames are dropped and counted.
+ *  - The down handler fires at most once, with a one-line reason, when the link dies (peer
+ *    exited, port vanished) or close() is called.
+ *  - close() releases everything the transport started (processes by PID, file descriptors)
+ *    and resolves when they are gone.
+ */
+export interface TransportStats {
+  bytesIn: number;
+  bytesOut: number;
+  framesIn: number;
+  framesOut: number;
+  /** Incoming frames longer than the bound, dropped by the parser. */
+  overlongFramesDropped: number;
+  /** Outgoing frames dropped because the link was down or congested. */
+  sendsDropped: number;
+}
+
+export type FrameHandler = (frame: Uint8Array) => void;
+export type DownHandler = (reason: string) => void;
+
+export interface Transport {
+  /** Human name for messages: "replica 1 (pid 4242)", "/dev/ttyACM0@115200". */
+  readonly description: string;
+  readonly stats: TransportStats;
+  readonly isUp: boolean;
+  onFrame(handler: FrameHandler): void;
+  onDown(handler: DownHandler): void;
+  send(frame: Uint8Array): boolean;
+  close(): Promise<void>;
+}
+
+export function createTransportStats(): TransportStats {
+  return { bytesIn: 0, bytesOut: 0, framesIn: 0, framesOut: 0, overlongFramesDropped: 0, sendsDropped: 0 };
+}
+
+/** Outgoing bytes a transport may have queued before it drops frames. */
+export const QUEUED_BYTES_MAX = 16 * 1024;

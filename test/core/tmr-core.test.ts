@@ -1,0 +1,237 @@
+import { describe, expect, it } from 'vitest';
+import { modeFor, MODES, type Mode } from '../../src/core/degradation.js';
+import { createReplicaHealth, detectorUpdate, TICK_FLAG } from '../../src/core/failure-detector.js';
+import { createCoreState, createObservations, excludeReplica, resetObservations, step, type CoreConfig, type CoreState, type Observations } from '../../src/core/tmr-core.js';
+
+const CONFIG: CoreConfig = {
+  replicaCount: 3,
+  channels: [
+    { name: 'commandMv', kind: 'exact', toleranceCounts: 0 },
+    { name: 'rate', kind: 'midValue', toleranceCounts: 2 },
+  ],
+  commandChannel: 0,
+  commandLimitMv: 12_000,
+  safeCommandMv: 0,
+  deadlineMissLimit: 3,
+  errorDensityLimit: 3,
+  quorumLossTicksMax: 2,
+  simplexPolicy: 'safe',
+};
+
+/** A reply: [command, rate, digest], or null for no reply by the deadline. */
+type Reply = [number, number, number] | null;
+
+function feed(obs: Observations, replies: Reply[], extra: { late?: number[]; corrupt?: number[]; down?: number[] } = {}): void {
+  resetObservations(obs);
+  replies.forEach((reply, i) => {
+    if (reply === null) return;
+    obs.onTime[i] = 1;
+    obs.outputs[i * 2] = reply[0];
+    obs.outputs[i * 2 + 1] = reply[1];
+    obs.digests[i] = reply[2];
+  });
+  for (const i of extra.late ?? []) obs.lateReplies[i] = 1;
+  for (const i of extra.corrupt ?? []) obs.protocolErrors[i] = 1;
+  for (const i of extra.down ?? []) obs.linkDown[i] = 1;
+}
+
+function harness(config: CoreConfig = CONFIG): { state: CoreState; obs: Observations; tick: (replies: Reply[], extra?: Parameters<typeof feed>[2]) => ReturnType<typeof step> } {
+  const state = createCoreState(config);
+  const obs = createObservations(config.replicaCount, config.channels.length);
+  let t = 0;
+  return {
+    state,
+    obs,
+    tick: (replies, extra) => {
+      feed(obs, replies, extra);
+      return step(state, obs, t++);
+    },
+  };
+}
+
+const good = (cmd = 500): Reply => [cmd, 3, 0xabc];
+
+describe('degradation ladder', () => {
+  it('maps every (in-service count, policy, latch) to the documented mode', () => {
+    const table: [number, 'safe' | 'simplex', boolean, Mode][] = [];
+    for (let n = 0; n <= 5; n++) {
+      for (const policy of ['safe', 'simplex'] as const) {
+        for (const latched of [false, true]) {
+          const expected: Mode = latched ? 'safe' : n >= 3 ? 'tmr' : n === 2 ? 'duplex' : n === 1 && policy === 'simplex' ? 'simplex' : 'safe';
+          table.push([n, policy, latched, expected]);
+        }
+      }
+    }
+    for (const [n, policy, latched, expected] of table) expect(modeFor(n, policy, latched), `${n} ${policy} ${latched}`).toBe(expected);
+    expect(new Set(table.map((r) => r[3]))).toEqual(new Set(MODES));
+  });
+
+  it('walks tmr → duplex → safe as replicas are excluded (policy safe)', () => {
+    const h = harness();
+    expect(h.tick([good(), good(), good()]).mode).toBe('tmr');
+    const r1 = h.tick([good(), null, good()], { down: [1] });
+    expect(r1.events).toContainEqual({ kind: 'replicaExcluded', replicaIndex: 1, reason: 'LINK_DOWN', tick: 1 });
+    expect(r1.mode).toBe('duplex');
+    expect(r1.commandSource).toBe('voted');
+    const r2 = h.tick([good(), null, null], { down: [2] });
+    expect(r2.mode).toBe('safe');
+    expect(r2.commandSource).toBe('safe');
+    expect(r2.commandMv).toBe(0);
+    expect(h.state.mode).toBe('safe');
+  });
+
+  it('walks tmr → duplex → simplex → safe with policy simplex', () => {
+    const h = harness({ ...CONFIG, simplexPolicy: 'simplex' });
+    h.tick([good(), good(), good()]);
+    h.tick([good(), good(), null], { down: [2] });
+    const r = h.tick([good(700), null, null], { down: [1] });
+    expect(r.mode).toBe('simplex');
+    expect(r.commandSource).toBe('simplex');
+    expect(r.commandMv).toBe(700);
+    const last = h.tick([null, null, null], { down: [0] });
+    expect(last.mode).toBe('safe');
+    expect(last.commandMv).toBe(0);
+  });
+
+  it('duplex disagreement latches safe: nobody can tell who is right', () => {
+    const h = harness();
+    h.tick([good(), good(), null], { down: [2] });
+    const r = h.tick([good(500), good(501), null]);
+    expect(r.commandSource).toBe('safe');
+    expect(h.state.safeReason).toBe('DUPLEX_DISAGREEMENT');
+    expect(h.state.mode).toBe('safe');
+    // Agreement afterwards does not un-latch.
+    expect(h.tick([good(), good(), null]).commandSource).toBe('safe');
+  });
+
+  it('duplex digest disagreement latches safe even when outputs agree', () => {
+    const h = harness();
+    h.tick([good(), good(), null], { down: [2] });
+    const r = h.tick([[500, 3, 1], [500, 3, 2], null]);
+    expect(r.commandSource).toBe('safe');
+    expect(h.state.safeReason).toBe('DUPLEX_DISAGREEMENT');
+  });
+});
+
+describe('voting and masking', () => {
+  it('masks a single wrong replica and flags it; excludes it after errorDensityLimit ticks', () => {
+    const h = harness();
+    for (let t = 0; t < 2; t++) {
+      const r = h.tick([good(), good(9_000), good()]);
+      expect(r.commandMv).toBe(500);
+      expect(r.flags[1]! & TICK_FLAG.DISAGREE).toBeTruthy();
+      expect(h.state.status[1]).toBe('inService');
+    }
+    const r = h.tick([good(), good(9_000), good()]);
+    expect(r.commandMv).toBe(500);
+    expect(r.events).toContainEqual({ kind: 'replicaExcluded', replicaIndex: 1, reason: 'OUTPUT_DISAGREE', tick: 2 });
+  });
+
+  it('catches a diverged state through the digest while outputs still agree', () => {
+    const h = harness();
+    let excludedAt = -1;
+    for (let t = 0; t < 5 && excludedAt < 0; t++) {
+      const r = h.tick([good(), good(), [500, 3, 0xdead]]);
+      expect(r.commandMv).toBe(500);
+      if (r.events.some((e) => e.kind === 'replicaExcluded')) excludedAt = t;
+    }
+    expect(excludedAt).toBe(2);
+    expect(h.state.exclusionReason[2]).toBe('DIGEST_MISMATCH');
+  });
+
+  it('a command beyond the limit is refused from the vote and flagged', () => {
+    const h = harness();
+    const r = h.tick([good(), good(12_001), good()]);
+    expect(r.participantMask).toBe(0b101);
+    expect(r.flags[1]! & TICK_FLAG.RANGE).toBeTruthy();
+    expect(r.commandMv).toBe(500);
+  });
+
+  it('two faulty replicas in TMR: the last majority command is held briefly, then safe; never a minority value', () => {
+    const h = harness();
+    h.tick([good(), good(), good()]);
+    const seen: number[] = [];
+    for (let t = 0; t < 6; t++) {
+      const r = h.tick([good(500), good(9_000 + t), null]);
+      seen.push(r.commandMv);
+      expect([500, 0]).toContain(r.commandMv);
+      if (t < 2) expect(r.commandSource).toBe('held');
+    }
+    expect(h.state.mode).toBe('safe');
+    expect(h.state.safeReason).toBe('QUORUM_LOST');
+    expect(seen).toEqual([500, 500, 0, 0, 0, 0]);
+  });
+
+  it('five replicas: two faulty ones are masked', () => {
+    const h = harness({ ...CONFIG, replicaCount: 5 });
+    const r = h.tick([good(), good(1), good(), good(2), good()]);
+    expect(r.commandSource).toBe('voted');
+    expect(r.commandMv).toBe(500);
+  });
+});
+
+describe('failure detector', () => {
+  const cfg = { deadlineMissLimit: 3, errorDensityLimit: 3 };
+
+  it('a silent replica is excluded on its third consecutive miss, two ticks after the first', () => {
+    const health = createReplicaHealth();
+    expect(detectorUpdate(health, cfg, 10, TICK_FLAG.MISSED)).toBeNull();
+    expect(detectorUpdate(health, cfg, 11, TICK_FLAG.MISSED)).toBeNull();
+    expect(detectorUpdate(health, cfg, 12, TICK_FLAG.MISSED)).toBe('DEADLINE_MISSED');
+  });
+
+  it('one transient of any kind never excludes, and the density decays', () => {
+    for (const flag of Object.values(TICK_FLAG)) {
+      const health = createReplicaHealth();
+      expect(detectorUpdate(health, cfg, 0, flag)).toBeNull();
+      for (let t = 1; t < 50; t++) expect(detectorUpdate(health, cfg, t, 0)).toBeNull();
+      expect(health.errorDensity).toBe(0);
+    }
+  });
+
+  it('intermittent errors that outnumber clean ticks exclude; balanced ones do not', () => {
+    const balanced = createReplicaHealth();
+    for (let t = 0; t < 1000; t++) expect(detectorUpdate(balanced, cfg, t, t % 2 === 0 ? TICK_FLAG.DISAGREE : 0)).toBeNull();
+    const heavy = createReplicaHealth();
+    let excluded: string | null = null;
+    for (let t = 0; t < 100 && excluded === null; t++) excluded = detectorUpdate(heavy, cfg, t, t % 3 === 2 ? 0 : TICK_FLAG.DIGEST);
+    expect(excluded).toBe('DIGEST_MISMATCH');
+  });
+
+  it('names a late replica LATE_REPLY and a garbling one PROTOCOL_ERROR, not DEADLINE_MISSED', () => {
+    const late = createReplicaHealth();
+    detectorUpdate(late, cfg, 0, TICK_FLAG.MISSED);
+    detectorUpdate(late, cfg, 1, TICK_FLAG.MISSED | TICK_FLAG.LATE);
+    expect(detectorUpdate(late, cfg, 2, TICK_FLAG.MISSED | TICK_FLAG.LATE)).toBe('LATE_REPLY');
+    const garbling = createReplicaHealth();
+    detectorUpdate(garbling, cfg, 0, TICK_FLAG.MISSED | TICK_FLAG.PROTOCOL);
+    detectorUpdate(garbling, cfg, 1, TICK_FLAG.MISSED);
+    expect(detectorUpdate(garbling, cfg, 2, TICK_FLAG.MISSED)).toBe('PROTOCOL_ERROR');
+  });
+});
+
+describe('core invariants', () => {
+  it('rejects invalid configurations at load', () => {
+    expect(() => createCoreState({ ...CONFIG, replicaCount: 4 })).toThrow(/odd/);
+    expect(() => createCoreState({ ...CONFIG, replicaCount: 1 })).toThrow(/odd/);
+    expect(() => createCoreState({ ...CONFIG, safeCommandMv: 20_000 })).toThrow(/safe command/);
+    expect(() => createCoreState({ ...CONFIG, deadlineMissLimit: 0 })).toThrow(/deadlineMissLimit/);
+  });
+
+  it('refuses ticks out of order', () => {
+    const h = harness();
+    h.tick([good(), good(), good()]);
+    expect(() => step(h.state, h.obs, 5)).toThrow(/does not follow/);
+  });
+
+  it('a replica refused at handshake starts excluded and the ladder reflects it at the first tick', () => {
+    const state = createCoreState(CONFIG);
+    excludeReplica(state, 0, 'HANDSHAKE_REFUSED', 0);
+    const obs = createObservations(3, 2);
+    feed(obs, [good(), good(), good()]);
+    const r = step(state, obs, 0);
+    expect(r.mode).toBe('duplex');
+    expect(r.inServiceMask).toBe(0b110);
+    expect(r.commandSource).toBe('voted');
+  });
+});
