@@ -67,13 +67,26 @@ export function parseInject(text: string, replicaCount: number, ticks: number): 
   return { kind, replicaIndex, startTick, durationTicks };
 }
 
+/** node:util parseArgs errors, said in one short line. */
+function parseArgsProblem(error: unknown): string {
+  const message = error instanceof Error ? error.message : String(error);
+  const code = (error as { code?: string }).code;
+  const flag = /'(--?[a-z-]+)/.exec(message)?.[1] ?? 'an option';
+  if (code === 'ERR_PARSE_ARGS_UNKNOWN_OPTION') return `unknown option '${flag}' (try: tmr help)`;
+  if (code === 'ERR_PARSE_ARGS_UNEXPECTED_POSITIONAL') return `unexpected argument ${/'[^']*'/.exec(message)?.[0] ?? ''} (options start with --)`;
+  if (code === 'ERR_PARSE_ARGS_INVALID_OPTION_VALUE') {
+    if (/ambiguous/.test(message)) return `${flag} needs a value; for a value that starts with '-', write ${flag}=VALUE`;
+    return `${flag} needs a value`;
+  }
+  return message.split('\n')[0]!;
+}
+
 export function parseRunOptions(argv: readonly string[], mode: 'run' | 'sim'): CliRunOptions {
   let parsed;
   try {
     parsed = parseArgs({ args: [...argv], options: FLAGS, strict: true, allowPositionals: false });
   } catch (error) {
-    const message = error instanceof Error ? error.message.split('\n')[0]! : String(error);
-    throw new UsageError(message.replace(/\. To specify a positional argument.*$/, '').replace(/^Unknown option/, 'unknown option'));
+    throw new UsageError(parseArgsProblem(error));
   }
   const v = parsed.values;
   const replicaCount = integerFlag(v.replicas, 'replicas', DEFAULT_LOOP_OPTIONS.replicaCount, 0, REPLICA_COUNT_MAX);

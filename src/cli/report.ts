@@ -21,10 +21,13 @@ export function formatSummary(summary: RunSummary, title: string): string {
   if (summary.faults.length === 0) lines.push('faults: none injected');
   for (const f of summary.faults) {
     const duration = f.durationTicks > 0 ? ` for ${f.durationTicks} ticks` : '';
+    const safe = summary.modeHistory.find((m) => m.mode === 'safe' && m.tick >= f.injectedTick);
     const detection =
-      f.detectedTick === null
-        ? 'not detected (tolerated as a transient, or masked without exclusion)'
-        : `detected at tick ${f.detectedTick} (${f.detectionLatencyTicks} ticks later): ${f.reason}`;
+      f.detectedTick !== null
+        ? `detected at tick ${f.detectedTick} (${f.detectionLatencyTicks} ticks later): ${f.reason}`
+        : safe !== undefined
+          ? `not attributable to one replica; the loop went safe at tick ${safe.tick} (${safe.reason})`
+          : 'not detected (tolerated as a transient, or masked without exclusion)';
     lines.push(`fault: ${f.kind} on replica ${f.replica} at tick ${f.injectedTick}${duration} — ${detection}`);
   }
   lines.push('modes:');

@@ -6,7 +6,8 @@
  */
 import { closeSync, openSync, writeSync } from 'node:fs';
 import { TmrAssertionError } from '../core/assert.js';
-import type { RunSummary } from '../runtime/loop-model.js';
+import type { StepResult } from '../core/tmr-core.js';
+import type { LoopModel, RunSummary } from '../runtime/loop-model.js';
 import { runRealtime, type RealtimeSummary } from '../runtime/realtime-runner.js';
 import { runSimulation } from '../sim/simulator.js';
 import { parseRunOptions, UsageError, type CliRunOptions } from './options.js';
@@ -50,18 +51,15 @@ function runSim(options: CliRunOptions): number {
   if (options.traceFile !== null && options.ticks > 10_000_000) throw new UsageError('--trace is limited to runs of at most 10000000 ticks');
   const fd = options.traceFile === null ? null : openTrace(options.traceFile);
   let pending: string[] = [];
-  const summary = runSimulation(options, {
-    onTick:
-      fd === null
-        ? undefined
-        : (model, result) => {
-            pending.push(model.traceLine(result));
-            if (pending.length >= 4096) {
-              writeSync(fd, `${pending.join('\n')}\n`);
-              pending = [];
-            }
-          },
-  } as Parameters<typeof runSimulation>[1]);
+  const writeTrace: TickObserver = (model, result) => {
+    if (fd === null) return;
+    pending.push(model.traceLine(result));
+    if (pending.length >= 4096) {
+      writeSync(fd, `${pending.join('\n')}\n`);
+      pending = [];
+    }
+  };
+  const summary = runSimulation(options, fd === null ? {} : { onTick: writeTrace });
   if (fd !== null) {
     if (pending.length > 0) writeSync(fd, `${pending.join('\n')}\n`);
     closeSync(fd);
@@ -78,7 +76,9 @@ function openTrace(path: string): number {
   }
 }
 
-async function runReal(options: CliRunOptions, title = 'tmr run'): Promise<{ code: number; summary: RealtimeSummary }> {
+type TickObserver = (model: LoopModel, result: StepResult) => void;
+
+async function runReal(options: CliRunOptions, title = 'tmr run', observe?: TickObserver): Promise<{ code: number; summary: RealtimeSummary }> {
   const controller = new AbortController();
   const stop = (): void => controller.abort();
   process.once('SIGINT', stop);
@@ -90,15 +90,15 @@ async function runReal(options: CliRunOptions, title = 'tmr run'): Promise<{ cod
       { ...options, handshakeTimeoutMs: 10_000 },
       {
         signal: controller.signal,
-        onTick: live
-          ? (model) => {
-              const now = Date.now();
-              if (now - lastStatusMs < STATUS_PERIOD_MS) return;
-              lastStatusMs = now;
-              process.stderr.write(`\r\x1b[K${statusLine(model, options.ticks)}`);
-            }
-          : undefined,
-      } as Parameters<typeof runRealtime>[1],
+        onTick: (model: LoopModel, result: StepResult) => {
+          observe?.(model, result);
+          if (!live) return;
+          const now = Date.now();
+          if (now - lastStatusMs < STATUS_PERIOD_MS) return;
+          lastStatusMs = now;
+          process.stderr.write(`\r\x1b[K${statusLine(model, options.ticks)}`);
+        },
+      },
     );
     if (live) process.stderr.write('\r\x1b[K');
     print(summary, options, title);
@@ -129,8 +129,12 @@ async function demo(): Promise<number> {
       '',
     ].join('\n'),
   );
-  const { code, summary } = await runReal(options, 'tmr demo');
-  const sim = runSimulation(options);
+  const runTicks: string[] = [];
+  const simTicks: string[] = [];
+  const record = (into: string[]) => (_: LoopModel, r: StepResult) => into.push(`${r.commandMv} ${r.commandSource} ${Array.from(r.flags).join('')}`);
+  const { code, summary } = await runReal(options, 'tmr demo', record(runTicks));
+  const sim = runSimulation(options, { onTick: record(simTicks) });
+  const firstDifference = runTicks.findIndex((line, tick) => line.split(' ')[0] !== simTicks[tick]?.split(' ')[0]);
   process.stdout.write(
     [
       '',
@@ -140,13 +144,25 @@ async function demo(): Promise<number> {
           `  - ${f.kind} on replica ${f.replica} at tick ${f.injectedTick}: ${f.detectedTick === null ? 'not detected' : `detected ${f.detectionLatencyTicks} ticks later (${f.reason}), replica excluded`}`,
       ),
       `  - the actuator ${summary.unsafeCommands === 0 ? 'never saw a command that lacked a majority' : `saw ${summary.unsafeCommands} UNSAFE commands`}.`,
-      `  - the deterministic simulation of the same run gives voted trace ${sim.votedTraceHash}; the real processes gave ${summary.votedTraceHash}${sim.votedTraceHash === summary.votedTraceHash ? ' — identical, tick for tick.' : ' — DIFFERENT (timing on this machine disturbed the run).'}`,
+      `  - the deterministic simulation of the same run gives voted trace ${sim.votedTraceHash}; the real processes gave ${summary.votedTraceHash}${sim.votedTraceHash === summary.votedTraceHash ? ' — identical, tick for tick.' : ' — different:'}`,
+      ...(firstDifference < 0 ? [] : [`    ${explainDifference(firstDifference, runTicks, simTicks)}`]),
       '',
       'Next: npx tmr run --inject crash:1@500 --ticks 2000   |   npx tmr sim --help   |   npm test',
       '',
     ].join('\n'),
   );
   return code;
+}
+
+/** Why a real run's command first differed from the simulation's: always timing, never the vote. */
+function explainDifference(tick: number, runTicks: readonly string[], simTicks: readonly string[]): string {
+  const [runCommand, runSource, runFlags] = (runTicks[tick] ?? '').split(' ');
+  const [simCommand, simSource] = (simTicks[tick] ?? '').split(' ');
+  const late = [...(runFlags ?? '')].flatMap((flag, replica) => ((Number.parseInt(flag, 16) & 1) !== 0 ? [replica] : []));
+  return (
+    `at tick ${tick} the real run commanded ${runCommand} mV (${runSource}) where the simulation commanded ${simCommand} mV (${simSource}); ` +
+    `replica${late.length === 1 ? '' : 's'} ${late.join(' and ') || 'none'} missed that deadline — this machine was too busy to run the replicas on time.`
+  );
 }
 
 export async function main(argv: readonly string[]): Promise<number> {

@@ -90,7 +90,15 @@ export interface RunSummary {
   modeHistory: { tick: number; mode: Mode; reason: string }[];
   finalMode: Mode;
   faults: FaultRecord[];
-  replicas: { index: number; state: 'inService' | 'excluded'; reason: ExclusionReason | null; excludedTick: number | null; detail: string | null }[];
+  replicas: {
+    index: number;
+    state: 'inService' | 'excluded';
+    reason: ExclusionReason | null;
+    excludedTick: number | null;
+    /** First tick of the run of missed deadlines that ended in the exclusion; null if it was never silent. */
+    firstMissTick: number | null;
+    detail: string | null;
+  }[];
   commands: { voted: number; held: number; simplex: number; safe: number };
   protocolErrors: number;
   lateReplies: number;
@@ -112,6 +120,9 @@ export class LoopModel {
   private readonly faultsByTick = new Map<number, FaultSpec[]>();
   readonly modeHistory: RunSummary['modeHistory'] = [];
   readonly replicaDetail: (string | null)[];
+  /** Per replica: first tick of the current run of missed deadlines, -1 if none. */
+  private readonly missStreakStart: Int32Array;
+  private readonly firstMissTickAtExclusion: Int32Array;
   setpointMilliDeg = 0;
   positionMilliDeg = 0;
   private traceHash = 0;
@@ -153,6 +164,8 @@ export class LoopModel {
     this.profile = defaultProfile(options.rateHz, options.ticks);
     this.lastAppliedMv = actuatorConfig.safeCommandMv;
     this.replicaDetail = new Array<string | null>(options.replicaCount).fill(null);
+    this.missStreakStart = new Int32Array(options.replicaCount).fill(-1);
+    this.firstMissTickAtExclusion = new Int32Array(options.replicaCount).fill(-1);
     this.modeHistory.push({ tick: 0, mode: this.core.mode, reason: 'START' });
     this.faults = options.injects.map((f) => ({
       kind: f.kind,
@@ -192,6 +205,10 @@ export class LoopModel {
     this.traceHash = crc32Update(this.traceHash, this.hashWord);
     for (let i = 0; i < this.options.replicaCount; i++) {
       const flags = result.flags[i] as number;
+      if ((result.inServiceMask & (1 << i)) !== 0) {
+        if ((flags & 1) === 0) this.missStreakStart[i] = -1;
+        else if (this.missStreakStart[i] === -1) this.missStreakStart[i] = tick;
+      }
       if (flags & 1) this.deadlineMisses++;
       this.protocolErrors += this.obs.protocolErrors[i] as number;
       this.lateReplies += this.obs.lateReplies[i] as number;
@@ -245,6 +262,7 @@ export class LoopModel {
     for (const event of result.events) {
       if (event.kind === 'modeChanged') this.modeHistory.push({ tick: event.tick, mode: event.to, reason: event.reason });
       if (event.kind === 'replicaExcluded') {
+        this.firstMissTickAtExclusion[event.replicaIndex] = this.missStreakStart[event.replicaIndex] as number;
         for (const fault of this.faults) {
           if (fault.replica === event.replicaIndex && fault.detectedTick === null && event.tick >= fault.injectedTick) {
             fault.detectedTick = event.tick;
@@ -279,6 +297,7 @@ export class LoopModel {
         state,
         reason: core.exclusionReason[index] ?? null,
         excludedTick: state === 'excluded' ? (core.excludedTick[index] as number) : null,
+        firstMissTick: state === 'excluded' && (this.firstMissTickAtExclusion[index] as number) >= 0 ? (this.firstMissTickAtExclusion[index] as number) : null,
         detail: this.replicaDetail[index] ?? null,
       })),
       commands: {
@@ -330,7 +349,7 @@ export function faultParam(spec: FaultSpec, options: LoopOptions): number {
       return Math.round(periodUs * 1.5);
     }
     case 'babble':
-      return deriveSeed(options.seed, STREAM.babble + i);
+      return deriveSeed(options.seed, STREAM.babble + i) | 0;
     case 'crash':
     case 'hang':
       return 0;

@@ -29,7 +29,6 @@ export class ReplicaLink {
   private collectingTick = -1;
   private lastTickSent = -1;
   private pendingHandshake: ((ack: HelloAckMessage | string) => void) | null = null;
-  private pendingWarmUp: (() => void) | null = null;
   linkDownReason: string | null = null;
   lastReplicaError: string | null = null;
   /** Called when this replica's on-time reply arrives or its link dies (so the loop can stop waiting). */
@@ -81,23 +80,31 @@ export class ReplicaLink {
   }
 
   /**
-   * Round trips that change nothing (state requests) until the replica's code paths are warm, so
-   * the first real ticks are not lost to a cold JIT. Resolves false if the replica stops answering.
+   * Exercises the replica's tick path (decode, law, encode) before the run, so the first real
+   * ticks are not lost while V8 compiles it. Identical replicas fed identical ticks reach V8's
+   * optimisation thresholds at the same moment, and a correlated stall looks like a common-mode
+   * fault. The warm-up ticks change the replica's controller state, so the caller repeats the
+   * handshake afterwards, which resets it. Resolves false if the replica stops answering.
    */
-  async warmUp(roundTrips: number, timeoutMs: number): Promise<boolean> {
-    for (let i = 0; i < roundTrips && !this.isDown; i++) {
+  async warmUp(ticks: number, timeoutMs: number): Promise<boolean> {
+    for (let k = 0; k < ticks && !this.isDown; k++) {
+      const frame = encodeMessage({ kind: 'tick', tick: k, setpointMilliDeg: ((k * 7919) % 180_001) - 90_000, positionMilliDeg: ((k * 104_729) % 180_001) - 90_000 });
+      this.obs.onTime[this.replicaIndex] = 0;
       const answered = await new Promise<boolean>((resolve) => {
         const timer = setTimeout(() => resolve(false), timeoutMs);
-        this.pendingWarmUp = () => {
+        this.onSettled = () => {
           clearTimeout(timer);
           resolve(true);
         };
-        this.transport.send(encodeMessage({ kind: 'stateRequest', tick: 0 }));
+        this.beginTick(k, frame);
       });
-      this.pendingWarmUp = null;
-      if (!answered) return false;
+      this.onSettled = () => {};
+      this.endTick();
+      if (!answered || this.isDown) return false;
     }
-    return !this.isDown;
+    this.obs.onTime[this.replicaIndex] = 0;
+    this.lastTickSent = -1;
+    return true;
   }
 
   /** Sends this tick's (pre-encoded, shared) tick frame and starts collecting its reply. */
@@ -138,10 +145,6 @@ export class ReplicaLink {
         return;
       case 'heartbeat':
         this.counters.heartbeats++;
-        return;
-      case 'state':
-        if (this.pendingWarmUp !== null) this.pendingWarmUp();
-        else this.unexpected();
         return;
       case 'helloAck':
         if (this.pendingHandshake !== null) this.pendingHandshake(message);

@@ -28,7 +28,8 @@ export class ChildProcessTransport implements Transport {
   private downReason: string | null = null;
   private exited = false;
   private readonly exitPromise: Promise<void>;
-  private stderrTail = '';
+  /** The last STDERR_TAIL_BYTES_MAX bytes of stderr, kept as bytes: a character may span chunks. */
+  private stderrTail: Buffer = Buffer.alloc(0);
 
   private constructor(
     readonly child: ChildProcess,
@@ -51,7 +52,7 @@ export class ChildProcessTransport implements Transport {
       this.stats.overlongFramesDropped = this.parser.overlongFramesDropped;
     });
     child.stderr!.on('data', (chunk: Buffer) => {
-      this.stderrTail = (this.stderrTail + chunk.toString('utf8')).slice(-STDERR_TAIL_BYTES_MAX);
+      this.stderrTail = keepTail(this.stderrTail, chunk, STDERR_TAIL_BYTES_MAX);
     });
     // EPIPE after the child died is reported through 'exit'; never let it throw.
     child.stdin!.on('error', () => this.markDown('pipe to the process broke'));
@@ -82,9 +83,13 @@ export class ChildProcessTransport implements Transport {
     return !this.down;
   }
 
-  /** The last lines the process wrote to stderr (bounded). */
+  /** The last lines the process wrote to stderr (at most STDERR_TAIL_BYTES_MAX bytes of UTF-8). */
   get stderr(): string {
-    return this.stderrTail;
+    const tail = this.stderrTail;
+    // A cut inside a multi-byte character leaves up to three continuation bytes (10xxxxxx) first.
+    let start = 0;
+    while (start < 3 && start < tail.length && ((tail[start] as number) & 0xc0) === 0x80) start++;
+    return tail.toString('utf8', start);
   }
 
   onFrame(handler: FrameHandler): void {
@@ -139,4 +144,11 @@ export class ChildProcessTransport implements Transport {
     this.downReason = reason;
     this.downHandler(reason);
   }
+}
+
+/** The last `bytesMax` bytes of tail ++ chunk, copied so that no whole pipe chunk stays alive. */
+function keepTail(tail: Buffer, chunk: Buffer, bytesMax: number): Buffer {
+  if (chunk.length >= bytesMax) return Buffer.from(chunk.subarray(chunk.length - bytesMax));
+  const keptFromTail = Math.min(tail.length, bytesMax - chunk.length);
+  return Buffer.concat([tail.subarray(tail.length - keptFromTail), chunk]);
 }

@@ -1,0 +1,101 @@
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { beforeAll, describe, expect, it } from 'vitest';
+import type { RunSummary } from '../../src/runtime/loop-model.js';
+import { assertFreshBuild, runCli } from '../helpers/cli.js';
+
+beforeAll(() => assertFreshBuild());
+
+describe('bad input: one line naming the problem, exit code 2, never a stack trace', () => {
+  const cases: [string[], RegExp][] = [
+    [['sim', '--bogus'], /unknown option '--bogus'/i],
+    [['run', '--replicas', '4'], /--replicas must be odd and at least 3/],
+    [['sim', '--replicas', '1'], /--replicas must be odd and at least 3/],
+    [['sim', '--replicas', '2'], /--replicas must be odd/],
+    [['sim', '--replicas', '17'], /--replicas must be between 0 and 15/],
+    [['sim', '--replicas', 'three'], /--replicas must be a whole number, got 'three'/],
+    [['sim', '--rate-hz', '0'], /--rate-hz must be between 1 and 2000, got 0/],
+    [['run', '--rate-hz', '5000'], /--rate-hz must be between 1 and 2000, got 5000/],
+    [['sim', '--rate-hz', '1.5'], /--rate-hz must be a whole number/],
+    [['sim', '--ticks', '0'], /--ticks must be between 1 and/],
+    [['run', '--ticks', '99999999999'], /--ticks must be between 1 and 10000000/],
+    [['sim', '--seed=-1'], /--seed must be a whole number, got '-1'/],
+    [['sim', '--seed', '-1'], /--seed needs a value; for a value that starts with '-', write --seed=VALUE/],
+    [['sim', '--ticks'], /--ticks needs a value$/],
+    [['sim', '--inject', 'crash'], /--inject 'crash' is not KIND:REPLICA@TICK\[\+TICKS\]/],
+    [['sim', '--inject', 'explode:1@5'], /unknown fault kind 'explode' \(one of crash, hang, wrong, stuck, late, babble, state\)/],
+    [['sim', '--inject', 'crash:3@5'], /replica 3 does not exist \(replicas are 0\.\.2\)/],
+    [['sim', '--inject', 'crash:1@5000', '--ticks', '100'], /tick 5000 is past the end of the run \(100 ticks\)/],
+    [['sim', '--inject', 'crash:1@5+10'], /a crash fault takes no \+TICKS duration/],
+    [['sim', '--inject', 'wrong:1@5+0'], /duration must be between 1 and/],
+    [['sim', '--simplex-policy', 'maybe'], /--simplex-policy must be 'safe' or 'simplex', got 'maybe'/],
+    [['sim', '--deadline-us', '500'], /--deadline-us applies to tmr run only/],
+    [['run', '--rate-hz', '1000', '--deadline-us', '1000'], /--deadline-us must be between 100 and 999/],
+    [['sim', 'extra'], /unexpected argument 'extra' \(options start with --\)/],
+    [['launch'], /unknown command 'launch'/],
+    [['demo', '--fast'], /tmr demo takes no options/],
+    [['sim', '--trace', '/nonexistent-dir/x.trace', '--ticks', '10'], /--trace \/nonexistent-dir\/x\.trace: cannot write \(ENOENT\)/],
+  ];
+
+  it.each(cases)('tmr %j', async (args, pattern) => {
+    const result = await runCli(args, { timeoutMs: 20_000 });
+    expect(result.code).toBe(2);
+    expect(result.stdout).toBe('');
+    const lines = result.stderr.trimEnd().split('\n');
+    expect(lines, result.stderr).toHaveLength(1);
+    expect(lines[0]).toMatch(/^tmr: /);
+    expect(lines[0]).toMatch(pattern);
+    expect(result.stderr).not.toMatch(/\n\s+at /);
+  });
+});
+
+describe('tmr sim', () => {
+  it('prints one JSON object with the documented fields', async () => {
+    const result = await runCli(['sim', '--ticks', '500', '--seed', '9', '--inject', 'crash:1@200', '--inject', 'wrong:2@300+50', '--json']);
+    expect(result.code).toBe(0);
+    const summary = JSON.parse(result.stdout) as RunSummary;
+    for (const key of ['ticks', 'deadlineMisses', 'unsafeCommands', 'modeHistory', 'faults', 'replicas', 'votedTraceHash'] as const) {
+      expect(summary, key).toHaveProperty(key);
+    }
+    expect(summary.ticks).toBe(500);
+    expect(summary.votedTraceHash).toMatch(/^[0-9a-f]{8}$/);
+    expect(summary.faults).toEqual([
+      expect.objectContaining({ kind: 'crash', replica: 1, injectedTick: 200, detectedTick: 200, reason: 'LINK_DOWN' }),
+      // In duplex a disagreement cannot be pinned on either replica: no exclusion, the loop goes safe.
+      expect.objectContaining({ kind: 'wrong', replica: 2, injectedTick: 300, detectedTick: null, reason: null }),
+    ]);
+    expect(summary.modeHistory.map((m) => m.mode)).toEqual(['tmr', 'duplex', 'safe']);
+    expect(summary.modeHistory[2]).toEqual({ tick: 300, mode: 'safe', reason: 'DUPLEX_DISAGREEMENT' });
+    expect(summary.unsafeCommands).toBe(0);
+  });
+
+  it('prints a readable summary a newcomer can follow', async () => {
+    const result = await runCli(['sim', '--ticks', '400', '--inject', 'state:0@100']);
+    expect(result.code).toBe(0);
+    expect(result.stdout).toMatch(/fault: state on replica 0 at tick 100 — detected at tick 10\d \(\d ticks later\): DIGEST_MISMATCH/);
+    expect(result.stdout).toMatch(/unsafe commands: 0/);
+    expect(result.stdout).toMatch(/voted trace hash: [0-9a-f]{8}/);
+  });
+
+  it('writes the canonical trace with --trace, one line per tick', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'tmr-trace-'));
+    try {
+      const file = join(dir, 'run.trace');
+      const result = await runCli(['sim', '--ticks', '250', '--trace', file, '--inject', 'hang:2@100']);
+      expect(result.code).toBe(0);
+      const lines = readFileSync(file, 'utf8').trimEnd().split('\n');
+      expect(lines).toHaveLength(250);
+      expect(lines[0]).toMatch(/^0 sp=0 pos=-?\d+ cmd=-?\d+ src=voted mode=tmr in=111 flags=000$/);
+      expect(lines.find((l) => l.includes('excluded:2:DEADLINE_MISSED'))).toMatch(/^102 /);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('help exits 0 and names every command', async () => {
+    const result = await runCli(['help']);
+    expect(result.code).toBe(0);
+    for (const word of ['tmr run', 'tmr sim', 'tmr demo', '--inject', 'crash hang wrong stuck late babble state']) expect(result.stdout).toContain(word);
+  });
+});

@@ -1,0 +1,97 @@
+/**
+ * Runs the compiled `tmr` CLI as a user would, with a hard timeout, and always reaps what it
+ * started. `npm test` builds dist/ before vitest runs; a stale build fails loudly here.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { readdirSync, readFileSync, statSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+export const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
+export const CLI = join(ROOT, 'dist', 'src', 'cli', 'tmr.js');
+
+function newestMtimeMs(dir: string): number {
+  let newest = 0;
+  for (const entry of readdirSync(dir, { withFileTypes: true })) {
+    const path = join(dir, entry.name);
+    newest = Math.max(newest, entry.isDirectory() ? newestMtimeMs(path) : statSync(path).mtimeMs);
+  }
+  return newest;
+}
+
+/** Throws unless dist/ is at least as new as src/ (run `npm run build`, or `npm test` which builds). */
+export function assertFreshBuild(): void {
+  let builtMs: number;
+  try {
+    builtMs = statSync(CLI).mtimeMs;
+  } catch {
+    throw new Error(`${CLI} is missing: run 'npm run build' (npm test does it for you)`);
+  }
+  if (newestMtimeMs(join(ROOT, 'src')) > newestMtimeMs(join(ROOT, 'dist', 'src'))) {
+    throw new Error(`dist/ is older than src/ (built ${new Date(builtMs).toISOString()}): run 'npm run build'`);
+  }
+}
+
+export interface CliResult {
+  code: number | null;
+  signal: NodeJS.Signals | null;
+  stdout: string;
+  stderr: string;
+}
+
+export function runCli(args: readonly string[], options: { timeoutMs?: number; onSpawn?: (child: ChildProcess) => void } = {}): Promise<CliResult> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [CLI, ...args], { stdio: ['ignore', 'pipe', 'pipe'], cwd: ROOT });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (c: Buffer) => (stdout += c.toString()));
+    child.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
+    const timer = setTimeout(() => {
+      killTree(child.pid);
+      reject(new Error(`tmr ${args.join(' ')} did not finish within ${options.timeoutMs ?? 60_000} ms\nstderr: ${stderr}`));
+    }, options.timeoutMs ?? 60_000);
+    child.once('error', reject);
+    // 'close' fires after the process exited and its output streams are drained.
+    child.once('close', (code, signal) => {
+      clearTimeout(timer);
+      resolve({ code, signal, stdout, stderr });
+    });
+    options.onSpawn?.(child);
+  });
+}
+
+/** Direct children of a process, from /proc (Linux). */
+export function childPids(pid: number): number[] {
+  try {
+    return readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8')
+      .trim()
+      .split(/\s+/)
+      .filter(Boolean)
+      .map(Number);
+  } catch {
+    return [];
+  }
+}
+
+/** SIGKILLs a process and its descendants (continuing stopped ones first). Never throws. */
+export function killTree(pid: number | undefined): void {
+  if (pid === undefined) return;
+  for (const child of childPids(pid)) killTree(child);
+  for (const signal of ['SIGCONT', 'SIGKILL'] as const) {
+    try {
+      process.kill(pid, signal);
+    } catch {
+      // already gone
+    }
+  }
+}
+
+export async function waitFor<T>(probe: () => T | undefined | null | false, timeoutMs: number, what: string): Promise<T> {
+  const start = Date.now();
+  for (;;) {
+    const value = probe();
+    if (value) return value;
+    if (Date.now() - start > timeoutMs) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}

@@ -1,0 +1,111 @@
+/**
+ * Acceptance of `tmr run` with real replica processes, driven through the compiled CLI exactly as
+ * a user runs it. No timing assertions: outcomes are counted in ticks.
+ */
+import { beforeAll, describe, expect, it } from 'vitest';
+import { FAULT_KINDS } from '../../src/protocol/messages.js';
+import type { RunSummary } from '../../src/runtime/loop-model.js';
+import { assertFreshBuild, childPids, killTree, runCli, waitFor } from '../helpers/cli.js';
+
+beforeAll(() => assertFreshBuild());
+
+async function tmr(args: string[]): Promise<RunSummary> {
+  const result = await runCli([...args, '--json'], { timeoutMs: 90_000 });
+  expect(result.stderr, `tmr ${args.join(' ')}`).toBe('');
+  expect(result.code, `tmr ${args.join(' ')}: ${result.stderr}`).toBe(0);
+  return JSON.parse(result.stdout) as RunSummary;
+}
+
+/**
+ * A real-time run on a shared 2-core machine can lose a tick to scheduling (two replicas late in
+ * the same tick: the voter holds its last command). Such a run says so (held > 0) and is retried;
+ * a run that differs from the simulation with no hold is a real failure.
+ */
+async function runMatchingSim(args: string[]): Promise<{ run: RunSummary; sim: RunSummary; attempts: number }> {
+  const sim = await tmr(['sim', ...args]);
+  for (let attempt = 1; ; attempt++) {
+    const run = await tmr(['run', ...args]);
+    const disturbed = run.commands.held > 0 && run.votedTraceHash !== sim.votedTraceHash;
+    if (!disturbed || attempt === 3) return { run, sim, attempts: attempt };
+  }
+}
+
+describe('tmr run agrees with tmr sim tick for tick', () => {
+  const common = ['--rate-hz', '100', '--ticks', '300', '--seed', '11'];
+
+  it('with no fault', async () => {
+    const { run, sim } = await runMatchingSim(common);
+    expect(run.votedTraceHash).toBe(sim.votedTraceHash);
+    expect(run.unsafeCommands).toBe(0);
+    expect(run.ticks).toBe(300);
+    expect(run.replicas.every((r) => r.state === 'inService')).toBe(true);
+  });
+
+  it.each(FAULT_KINDS)('with a %s fault on one replica process', async (kind) => {
+    const { run, sim } = await runMatchingSim([...common, '--inject', `${kind}:1@100`]);
+    expect(sim.votedTraceHash).toBe((await tmr(['sim', ...common])).votedTraceHash);
+    expect(run.votedTraceHash, `run ${JSON.stringify(run.faults)} vs sim ${JSON.stringify(sim.faults)}`).toBe(sim.votedTraceHash);
+    expect(run.unsafeCommands).toBe(0);
+    const fault = run.faults[0]!;
+    expect(fault.detectedTick, `${kind} was not detected`).not.toBeNull();
+    expect(fault.detectionLatencyTicks!).toBeLessThanOrEqual(kind === 'crash' || kind === 'hang' ? 2 : 3);
+    expect(run.replicas[1]!.state).toBe('excluded');
+  });
+});
+
+describe('detection at 500 Hz', () => {
+  const fast = ['--rate-hz', '500', '--ticks', '1500', '--seed', '5'];
+
+  it.each(['crash', 'hang'] as const)('an injected %s is excluded within 2 ticks of its first missed deadline', async (kind) => {
+    const run = await tmr(['run', ...fast, '--inject', `${kind}:2@600`]);
+    const replica = run.replicas[2]!;
+    expect(replica.state).toBe('excluded');
+    expect(run.faults[0]!.detectionLatencyTicks!).toBeLessThanOrEqual(2);
+    if (replica.firstMissTick !== null) expect(replica.excludedTick! - replica.firstMissTick).toBeLessThanOrEqual(2);
+    expect(run.unsafeCommands).toBe(0);
+  });
+
+  it.each(['SIGKILL', 'SIGSTOP'] as const)('a %s sent by a user from outside is detected the same way', async (signal) => {
+    let victim: number | undefined;
+    const result = await runCli(['run', ...fast, '--json'], {
+      timeoutMs: 60_000,
+      onSpawn: (child) => {
+        void (async () => {
+          const replicas = await waitFor(() => {
+            const pids = childPids(child.pid!);
+            return pids.length === 3 ? pids : null;
+          }, 20_000, 'three replica processes');
+          await new Promise((r) => setTimeout(r, 1_500));
+          victim = replicas[1];
+          process.kill(victim!, signal);
+        })().catch(() => killTree(child.pid));
+      },
+    });
+    killTree(victim);
+    expect(result.code, result.stderr).toBe(0);
+    const run = JSON.parse(result.stdout) as RunSummary;
+    const excluded = run.replicas.filter((r) => r.state === 'excluded');
+    expect(excluded).toHaveLength(1);
+    const replica = excluded[0]!;
+    expect(replica.reason).toMatch(signal === 'SIGKILL' ? /LINK_DOWN|DEADLINE_MISSED/ : /DEADLINE_MISSED/);
+    if (replica.firstMissTick !== null) expect(replica.excludedTick! - replica.firstMissTick).toBeLessThanOrEqual(2);
+    expect(run.unsafeCommands).toBe(0);
+    expect(run.finalMode).toBe('duplex');
+  });
+});
+
+describe('two faulty replicas', () => {
+  it.each([
+    ['wrong:1@100', 'wrong:2@100'],
+    ['crash:0@100', 'hang:1@150'],
+    ['stuck:0@120', 'state:2@120'],
+  ])('%s + %s: the loop goes to the safe state and never commands a minority value', async (a, b) => {
+    const args = ['--rate-hz', '100', '--ticks', '300', '--seed', '3', '--inject', a, '--inject', b];
+    const run = await tmr(['run', ...args]);
+    expect(run.unsafeCommands).toBe(0);
+    expect(run.finalMode).toBe('safe');
+    const safeAt = run.modeHistory.find((m) => m.mode === 'safe')!.tick;
+    expect(safeAt).toBeLessThanOrEqual(Math.max(...run.faults.map((f) => f.injectedTick)) + 4);
+    expect(run.commands.safe).toBeGreaterThan(100);
+  });
+});
