@@ -10,6 +10,12 @@ import { createTransportStats, QUEUED_BYTES_MAX, type DownHandler, type FrameHan
 
 export const STDERR_TAIL_BYTES_MAX = 2048;
 const KILL_GRACE_MS = 1000;
+/**
+ * After a pipe error, how long to wait for the process's exit before calling the link down for
+ * the pipe alone. A write can hit the dead pipe a few milliseconds before Node reaps the child;
+ * waiting lets the down reason name the signal or exit code, which is what a user needs.
+ */
+const PIPE_ERROR_GRACE_MS = 50;
 
 export interface ChildProcessTransportOptions {
   readonly command: string;
@@ -28,6 +34,7 @@ export class ChildProcessTransport implements Transport {
   private downReason: string | null = null;
   private exited = false;
   private readonly exitPromise: Promise<void>;
+  private pipeErrorTimer: NodeJS.Timeout | undefined;
   /** The last STDERR_TAIL_BYTES_MAX bytes of stderr, kept as bytes: a character may span chunks. */
   private stderrTail: Buffer = Buffer.alloc(0);
 
@@ -38,6 +45,7 @@ export class ChildProcessTransport implements Transport {
     this.exitPromise = new Promise((resolve) => {
       child.once('exit', (code, signal) => {
         this.exited = true;
+        clearTimeout(this.pipeErrorTimer);
         this.markDown(signal !== null ? `process killed by ${signal}` : `process exited with code ${code}`);
         resolve();
       });
@@ -55,8 +63,8 @@ export class ChildProcessTransport implements Transport {
       this.stderrTail = keepTail(this.stderrTail, chunk, STDERR_TAIL_BYTES_MAX);
     });
     // EPIPE after the child died is reported through 'exit'; never let it throw.
-    child.stdin!.on('error', () => this.markDown('pipe to the process broke'));
-    child.stdout!.on('error', () => this.markDown('pipe from the process broke'));
+    child.stdin!.on('error', () => this.onPipeError('to'));
+    child.stdout!.on('error', () => this.onPipeError('from'));
   }
 
   /** Starts the process; resolves once it is running, rejects with a one-line message if it cannot start. */
@@ -125,6 +133,7 @@ export class ChildProcessTransport implements Transport {
   }
 
   async close(): Promise<void> {
+    clearTimeout(this.pipeErrorTimer);
     this.markDown('closed by the host');
     if (!this.exited) {
       this.child.stdin!.end();
@@ -136,6 +145,11 @@ export class ChildProcessTransport implements Transport {
     }
     this.child.stdout!.destroy();
     this.child.stderr!.destroy();
+  }
+
+  private onPipeError(direction: 'to' | 'from'): void {
+    if (this.down || this.exited || this.pipeErrorTimer !== undefined) return;
+    this.pipeErrorTimer = setTimeout(() => this.markDown(`pipe ${direction} the process broke`), PIPE_ERROR_GRACE_MS);
   }
 
   private markDown(reason: string): void {

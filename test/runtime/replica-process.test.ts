@@ -1,0 +1,334 @@
+/**
+ * The real Node replica process, started exactly as `tmr run` starts it (nodeReplicaCommand(),
+ * through tsx from the .ts sources), behind ChildProcessTransport and ReplicaLink.
+ *
+ * tsx costs about a second of start-up per process, so one healthy replica serves every test that
+ * leaves it alive; each of those tests makes its own ReplicaLink (fresh counters) and says hello
+ * again, which resets the replica's controller state. Three processes in all. No timing
+ * assertions: a "late" reply is late because the test ends the tick before the reply can arrive.
+ */
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { LAW_ID, lawParamsForRate, lawSelfTestHash, drawLawInputs, OUTPUT_CHANNEL_COUNT } from '../../src/core/control-law.js';
+import { Prng } from '../../src/core/prng.js';
+import { createObservations, resetObservations, type Observations } from '../../src/core/tmr-core.js';
+import { encodeFrame } from '../../src/protocol/frame.js';
+import { encodeMessage } from '../../src/protocol/codec.js';
+import { FAULT_KIND, PROTOCOL_VERSION, type HelloMessage } from '../../src/protocol/messages.js';
+import { lawParamsToList, NODE_REPLICA_IMPLEMENTATION, ReplicaLogic } from '../../src/replica/replica-logic.js';
+import { nodeReplicaCommand } from '../../src/runtime/realtime-runner.js';
+import { ReplicaLink } from '../../src/runtime/replica-link.js';
+import { ChildProcessTransport } from '../../src/transport/child-process-transport.js';
+import { concatBytes, until } from '../transport/contract.js';
+
+/** tsx start-up plus a loaded 2-core machine. */
+const HANDSHAKE_TIMEOUT_MS = 10_000;
+const REPLY_TIMEOUT_MS = 10_000;
+const REPLICA_INDEX = 0;
+/**
+ * replica-main.ts's CRASH_EXIT_CODE, written out: importing that module would run a replica inside
+ * the test worker (it listens on stdin and exits when stdin ends).
+ */
+const CRASH_EXIT_CODE = 70;
+
+const HELLO: HelloMessage = {
+  kind: 'hello',
+  protocolVersion: PROTOCOL_VERSION,
+  replicaIndex: REPLICA_INDEX,
+  lawId: LAW_ID,
+  lawParams: lawParamsToList(lawParamsForRate(1_000)),
+};
+
+interface Inputs {
+  setpointMilliDeg: number;
+  positionMilliDeg: number;
+}
+
+async function startReplica(extraArgs: readonly string[] = []): Promise<ChildProcessTransport> {
+  const replica = nodeReplicaCommand();
+  return ChildProcessTransport.start({ command: replica.command, args: [...replica.args, ...extraArgs], name: `replica ${REPLICA_INDEX}` });
+}
+
+/** close() signals by PID and reaps; SIGKILL by PID if it failed and the process may still run. */
+async function stopReplica(transport: ChildProcessTransport): Promise<void> {
+  try {
+    await transport.close();
+  } catch (error) {
+    const child = transport.child;
+    if (child.pid !== undefined && child.exitCode === null && child.signalCode === null) process.kill(child.pid, 'SIGKILL');
+    throw error;
+  }
+}
+
+function processExists(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ESRCH') return false;
+    throw error;
+  }
+}
+
+function withTimeout<T>(promise: Promise<T>, timeoutMs: number, what: string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`gave up after ${timeoutMs} ms waiting for ${what}`)), timeoutMs);
+  });
+  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
+}
+
+/** A fresh link (fresh counters and observations) on a running replica. */
+function linkTo(transport: ChildProcessTransport): { link: ReplicaLink; obs: Observations } {
+  const obs = createObservations(1, OUTPUT_CHANNEL_COUNT);
+  return { link: new ReplicaLink(REPLICA_INDEX, transport, obs), obs };
+}
+
+async function helloOk(link: ReplicaLink): Promise<void> {
+  const outcome = await link.handshake(HELLO, HANDSHAKE_TIMEOUT_MS);
+  expect(outcome, `handshake with ${link.transport.description}`).toMatchObject({ ok: true });
+}
+
+function tickFrame(tick: number, inputs: Inputs): Uint8Array {
+  return encodeMessage({ kind: 'tick', tick, setpointMilliDeg: inputs.setpointMilliDeg, positionMilliDeg: inputs.positionMilliDeg });
+}
+
+/** Sends one tick and waits for its on-time reply (or the link dying); the deadline then passes. */
+async function tickAndWait(link: ReplicaLink, obs: Observations, tick: number, inputs: Inputs): Promise<void> {
+  resetObservations(obs);
+  const settled = new Promise<void>((resolve) => {
+    link.onSettled = resolve;
+  });
+  link.beginTick(tick, tickFrame(tick, inputs));
+  await withTimeout(settled, REPLY_TIMEOUT_MS, `the reply to tick ${tick}`);
+  link.onSettled = () => {};
+  link.endTick();
+  expect(obs.onTime[REPLICA_INDEX], `tick ${tick} on time (link down: ${link.linkDownReason})`).toBe(1);
+}
+
+/** One line per tick, as the host saw it and as an in-process ReplicaLogic computes it. */
+function remoteLine(tick: number, obs: Observations): string {
+  const base = REPLICA_INDEX * obs.channelCount;
+  return `${tick} ${Array.from(obs.outputs.subarray(base, base + OUTPUT_CHANNEL_COUNT)).join(' ')} ${obs.digests[REPLICA_INDEX]}`;
+}
+
+function localLine(logic: ReplicaLogic, tick: number, inputs: Inputs): string {
+  const outcome = logic.onTick(tick, inputs.setpointMilliDeg, inputs.positionMilliDeg);
+  if (!outcome.ok) throw new Error(`in-process replica refused tick ${tick}: ${outcome.error.detail}`);
+  return `${tick} ${Array.from(logic.outputs).join(' ')} ${outcome.stateDigest}`;
+}
+
+function helloedLocalLogic(): ReplicaLogic {
+  const logic = new ReplicaLogic();
+  expect(logic.onHello(HELLO).kind).toBe('helloAck');
+  return logic;
+}
+
+/** Varied law inputs from a seeded generator (the self-test's mix of extremes, steps and noise). */
+function inputSequence(seed: number, count: number): Inputs[] {
+  const prng = new Prng(seed);
+  const current: Inputs = { setpointMilliDeg: 0, positionMilliDeg: 0 };
+  const out: Inputs[] = [];
+  for (let i = 0; i < count; i++) {
+    drawLawInputs(prng, current.positionMilliDeg, current);
+    out.push({ ...current });
+  }
+  return out;
+}
+
+describe('a Node replica process', () => {
+  let replica: ChildProcessTransport | null = null;
+
+  const running = (): ChildProcessTransport => {
+    expect(replica, 'the shared replica did not start').not.toBeNull();
+    expect(replica!.isUp, `the shared replica is down (stderr: ${replica!.stderr})`).toBe(true);
+    return replica!;
+  };
+
+  beforeAll(async () => {
+    replica = await startReplica();
+  });
+
+  afterAll(async () => {
+    const current = replica;
+    replica = null;
+    if (current !== null) await stopReplica(current);
+  });
+
+  it('answers hello with its implementation and the law hash of our law', async () => {
+    const { link } = linkTo(running());
+    const outcome = await link.handshake(HELLO, HANDSHAKE_TIMEOUT_MS);
+    if (!outcome.ok) throw new Error(`handshake failed: ${outcome.reason}: ${outcome.detail}`);
+    expect(outcome.ack).toEqual({
+      kind: 'helloAck',
+      protocolVersion: PROTOCOL_VERSION,
+      replicaIndex: REPLICA_INDEX,
+      implementation: NODE_REPLICA_IMPLEMENTATION,
+      lawId: LAW_ID,
+      lawHash: lawSelfTestHash(),
+    });
+  });
+
+  it('computes bit-identical outputs and digests to an in-process ReplicaLogic over 200 varied ticks', async () => {
+    const { link, obs } = linkTo(running());
+    await helloOk(link);
+    const local = helloedLocalLogic();
+    const remote: string[] = [];
+    const expected: string[] = [];
+    const seed = 0x5eed_0200;
+    const inputs = inputSequence(seed, 200);
+    for (const [tick, tickInputs] of inputs.entries()) {
+      await tickAndWait(link, obs, tick, tickInputs);
+      remote.push(remoteLine(tick, obs));
+      expected.push(localLine(local, tick, tickInputs));
+    }
+    expect(remote, `seed ${seed}`).toEqual(expected);
+    expect(link.counters).toMatchObject({ corruptFrames: 0, lateReplies: 0, unexpectedMessages: 0, replicaErrors: 0 });
+  });
+
+  it('survives corrupt frames, never answers them, and keeps computing', async () => {
+    const transport = running();
+    const { link, obs } = linkTo(transport);
+    await helloOk(link);
+    const local = helloedLocalLogic();
+    const inputs = inputSequence(7, 4);
+    await tickAndWait(link, obs, 0, inputs[0]!);
+    expect(remoteLine(0, obs)).toBe(localLine(local, 0, inputs[0]!));
+
+    const valid = tickFrame(1, inputs[1]!);
+    const oneByteChanged = Uint8Array.from(valid);
+    oneByteChanged[2] = oneByteChanged[2] === 0xff ? 0xfe : oneByteChanged[2]! + 1; // still no 0x00 inside
+    const prng = new Prng(0xbad);
+    const randomFrames = Array.from({ length: 20 }, () => Uint8Array.from({ length: 1 + prng.nextBelow(250) }, () => 1 + prng.nextBelow(255)));
+    const garbage: [string, Uint8Array][] = [
+      ['a tick frame with one byte changed', oneByteChanged],
+      ['truncated frame', concatBytes([valid.subarray(0, 6), Uint8Array.of(0)])],
+      ['valid frame, not CBOR', encodeFrame(Uint8Array.of(0xff))],
+      ['valid frame, unknown message type', encodeFrame(Uint8Array.of(0x81, 0x18, 0x63))],
+      ['over-long run', concatBytes([new Uint8Array(5_000).fill(0x42), Uint8Array.of(0)])],
+      ['empty frames', Uint8Array.of(0, 0, 0)],
+      ...randomFrames.map((body, i): [string, Uint8Array] => [`random frame ${i}`, concatBytes([body, Uint8Array.of(0)])]),
+    ];
+    for (const [what, bytes] of garbage) expect(transport.send(bytes), what).toBe(true);
+
+    for (let tick = 1; tick < inputs.length; tick++) {
+      await tickAndWait(link, obs, tick, inputs[tick]!);
+      expect(remoteLine(tick, obs), `tick ${tick} after garbage`).toBe(localLine(local, tick, inputs[tick]!));
+    }
+    expect(transport.isUp).toBe(true);
+    // Garbage is counted by the replica, never answered: nothing odd came back.
+    expect(link.counters).toMatchObject({ corruptFrames: 0, unexpectedMessages: 0, replicaErrors: 0, lateReplies: 0 });
+  });
+
+  it('garbage from a babbling replica is counted as protocol errors, and the replica recovers', async () => {
+    const transport = running();
+    const { link, obs } = linkTo(transport);
+    await helloOk(link);
+    const local = helloedLocalLogic();
+    const babbleTicks = 5;
+    const inputs = inputSequence(11, babbleTicks + 2);
+    expect(transport.send(encodeMessage({ kind: 'inject', fault: FAULT_KIND.babble, durationTicks: babbleTicks, param: 1 }))).toBe(true);
+    let protocolErrors = 0;
+    for (let tick = 0; tick < babbleTicks; tick++) {
+      resetObservations(obs);
+      const corruptBefore = link.counters.corruptFrames;
+      link.beginTick(tick, tickFrame(tick, inputs[tick]!));
+      await until(() => link.counters.corruptFrames > corruptBefore, REPLY_TIMEOUT_MS, `garbage for babbling tick ${tick}`);
+      link.endTick();
+      expect(obs.onTime[REPLICA_INDEX], `babbling tick ${tick}`).toBe(0);
+      protocolErrors += obs.protocolErrors[REPLICA_INDEX]!;
+      localLine(local, tick, inputs[tick]!); // the replica's law still steps while it babbles
+    }
+    expect(protocolErrors).toBeGreaterThanOrEqual(babbleTicks);
+    expect(protocolErrors).toBe(link.counters.corruptFrames);
+
+    for (let tick = babbleTicks; tick < inputs.length; tick++) {
+      await tickAndWait(link, obs, tick, inputs[tick]!);
+      expect(remoteLine(tick, obs), `tick ${tick} after babbling`).toBe(localLine(local, tick, inputs[tick]!));
+      expect(obs.protocolErrors[REPLICA_INDEX]).toBe(0);
+    }
+  });
+
+  it('a reply arriving after endTick() is counted as late', async () => {
+    const transport = running();
+    const { link, obs } = linkTo(transport);
+    await helloOk(link);
+    const lateTicks = 3;
+    const inputs = inputSequence(13, lateTicks + 1);
+    expect(transport.send(encodeMessage({ kind: 'inject', fault: FAULT_KIND.late, durationTicks: lateTicks, param: 20_000 }))).toBe(true);
+    for (let tick = 0; tick < lateTicks; tick++) {
+      resetObservations(obs);
+      link.beginTick(tick, tickFrame(tick, inputs[tick]!));
+      // The deadline passes at once: no reply can arrive inside this synchronous step.
+      link.endTick();
+      await until(() => link.counters.lateReplies === tick + 1, REPLY_TIMEOUT_MS, `the late reply to tick ${tick}`);
+      expect(obs.lateReplies[REPLICA_INDEX], `late replies seen during tick ${tick}`).toBe(1);
+      expect(obs.onTime[REPLICA_INDEX]).toBe(0);
+    }
+    await tickAndWait(link, obs, lateTicks, inputs[lateTicks]!);
+    expect(link.counters).toMatchObject({ lateReplies: lateTicks, corruptFrames: 0, unexpectedMessages: 0 });
+  });
+
+  it('sends heartbeats while no ticks arrive', async () => {
+    const { link } = linkTo(running());
+    await helloOk(link);
+    await until(() => link.counters.heartbeats > 0, REPLY_TIMEOUT_MS, 'a heartbeat from an idle replica');
+    expect(link.counters).toMatchObject({ corruptFrames: 0, unexpectedMessages: 0, replicaErrors: 0 });
+  });
+
+  // Last: it ends the shared replica.
+  it('exits by itself when its stdin closes (the host is gone)', async () => {
+    const transport = running();
+    const { link } = linkTo(transport);
+    const pid = transport.pid!;
+    transport.child.stdin!.end();
+    await until(() => link.isDown, REPLY_TIMEOUT_MS, 'the replica to exit after its stdin closed');
+    expect(link.linkDownReason).toBe('process exited with code 0');
+    await until(() => !processExists(pid), REPLY_TIMEOUT_MS, `pid ${pid} to disappear`);
+  });
+});
+
+describe('Node replica processes that fail', () => {
+  const started: ChildProcessTransport[] = [];
+  const start = async (extraArgs: readonly string[] = []): Promise<ChildProcessTransport> => {
+    const transport = await startReplica(extraArgs);
+    started.push(transport);
+    return transport;
+  };
+
+  afterEach(async () => {
+    const results = await Promise.allSettled(started.splice(0).map(stopReplica));
+    for (const result of results) if (result.status === 'rejected') throw result.reason;
+  });
+
+  it('a replica reporting another law hash is refused with LAW_HASH_MISMATCH, naming both hashes', async () => {
+    const transport = await start(['--law-hash=123']);
+    const { link } = linkTo(transport);
+    const outcome = await link.handshake(HELLO, HANDSHAKE_TIMEOUT_MS);
+    const expectedHex = `0x${lawSelfTestHash().toString(16).padStart(8, '0')}`;
+    expect(outcome).toMatchObject({ ok: false, reason: 'LAW_HASH_MISMATCH' });
+    if (outcome.ok) return;
+    expect(outcome.detail).toContain(NODE_REPLICA_IMPLEMENTATION);
+    expect(outcome.detail).toContain('0x0000007b'); // what it sent: 123
+    expect(outcome.detail).toContain(expectedHex); // what we expected
+  });
+
+  it('an injected crash makes the process exit with code 70 and the link go down', async () => {
+    const transport = await start();
+    const { link, obs } = linkTo(transport);
+    await helloOk(link);
+    expect(transport.send(encodeMessage({ kind: 'inject', fault: FAULT_KIND.crash, durationTicks: 0, param: 0 }))).toBe(true);
+    resetObservations(obs);
+    const settled = new Promise<void>((resolve) => {
+      link.onSettled = resolve;
+    });
+    link.beginTick(0, tickFrame(0, { setpointMilliDeg: 1_000, positionMilliDeg: 0 }));
+    await withTimeout(settled, REPLY_TIMEOUT_MS, 'the link to go down after the crash');
+    link.endTick();
+    expect(link.isDown).toBe(true);
+    expect(link.linkDownReason).toBe(`process exited with code ${CRASH_EXIT_CODE}`);
+    expect(transport.child.exitCode).toBe(CRASH_EXIT_CODE);
+    expect(obs.onTime[REPLICA_INDEX]).toBe(0);
+    expect(obs.linkDown[REPLICA_INDEX]).toBe(1);
+    expect(processExists(transport.pid!)).toBe(false);
+  });
+});
