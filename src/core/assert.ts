@@ -11,6 +11,14 @@ export function assert(condition: unknown, message: string): asserts condition {
   if (!condition) throw new TmrAssertionError(message);
 }
 
+/**
+ * Throws an assertion error. For hot paths: `if (!ok) fail(\`…${detail}\`)` builds its message
+ * only on failure, where `assert(ok, \`…\`)` would build a string on every call.
+ */
+export function fail(message: string): never {
+  throw new TmrAssertionError(message);
+}
+
 /** Exhaustiveness check for discriminated unions. */
 export function assertNever(value: never, what: string): never {
   throw new TmrAssertionError(`unhandled ${what}: ${JSON.stringify(value)}`);

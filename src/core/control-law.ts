@@ -31,7 +31,7 @@
  * Safe value: a freshly reset controller (integral 0, not primed) has no memory; the actuator's safe
  * command is not the law's business (see the actuator model).
  */
-import { assert, isInt32 } from './assert.js';
+import { assert, fail, isInt32 } from './assert.js';
 import { crc32, crc32Update } from './crc32.js';
 import { Prng } from './prng.js';
 
@@ -116,8 +116,8 @@ export function lawStep(
   positionMilliDeg: number,
   outputs: Int32Array,
 ): void {
-  assert(positionValid(setpointMilliDeg), `setpoint ${setpointMilliDeg} m° out of range`);
-  assert(positionValid(positionMilliDeg), `position ${positionMilliDeg} m° out of range`);
+  if (!positionValid(setpointMilliDeg)) fail(`setpoint ${setpointMilliDeg} m° out of range`);
+  if (!positionValid(positionMilliDeg)) fail(`position ${positionMilliDeg} m° out of range`);
   const limitMv = params.outputLimitMv;
   const limitQ16 = limitMv * Q16_ONE;
 
@@ -233,7 +233,7 @@ export function lawParamsForRate(rateHz: number, gains: PhysicalGains = DEFAULT_
     outputLimitMv: Math.round(gains.outputLimitMv),
   };
   const problem = lawParamsValid(params);
-  assert(problem === null, `gains at ${rateHz} Hz give invalid law parameters: ${problem}`);
+  if (!(problem === null)) fail(`gains at ${rateHz} Hz give invalid law parameters: ${problem}`);
   return params;
 }
 

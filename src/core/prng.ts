@@ -1,4 +1,4 @@
-import { assert } from './assert.js';
+import { fail } from './assert.js';
 
 /**
  * The only source of randomness in tmr: a seeded xoshiro128** generator (Blackman & Vigna),
@@ -58,7 +58,7 @@ export class Prng {
 
   /** Uniform-ish in [0, bound) for 0 < bound <= 2^21 (exact multiply-high; bias below 2^-11). */
   nextBelow(bound: number): number {
-    assert(bound > 0 && bound <= NEXT_BELOW_BOUND_MAX, `nextBelow bound ${bound} outside 1..2^21`);
+    if (!(bound > 0 && bound <= NEXT_BELOW_BOUND_MAX)) fail(`nextBelow bound ${bound} outside 1..2^21`);
     return Math.floor((this.nextU32() * bound) / 0x1_0000_0000);
   }
 

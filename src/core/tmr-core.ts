@@ -9,7 +9,7 @@
  * the integer tick. The returned result is owned by `state` and overwritten by the next step
  * (no per-tick allocation except for events, which only happen on changes).
  */
-import { assert } from './assert.js';
+import { assert, fail } from './assert.js';
 import { modeFor, type Mode, type SafeReason, type SimplexPolicy } from './degradation.js';
 import {
   checkDetectorConfig,
@@ -145,7 +145,7 @@ export interface CoreState {
 
 export function checkCoreConfig(config: CoreConfig): void {
   const n = config.replicaCount;
-  assert(Number.isInteger(n) && n >= 3 && n <= REPLICA_COUNT_MAX && n % 2 === 1, `replicaCount ${n} must be odd, 3..${REPLICA_COUNT_MAX}`);
+  if (!(Number.isInteger(n) && n >= 3 && n <= REPLICA_COUNT_MAX && n % 2 === 1)) fail(`replicaCount ${n} must be odd, 3..${REPLICA_COUNT_MAX}`);
   assert(requiredAgreeingFor(n) * 2 > n, 'quorum must be a strict majority');
   assert(config.channels.length >= 1 && config.channels.length <= 8, 'channel count out of range');
   assert(config.commandChannel >= 0 && config.commandChannel < config.channels.length, 'command channel out of range');
@@ -296,7 +296,7 @@ function decideCommand(state: CoreState, mode: Mode, participants: number, inSer
 
 function setCommand(state: CoreState, commandMv: number, source: CommandSource): void {
   const { result, counters, config } = state;
-  assert(Math.abs(commandMv) <= config.commandLimitMv, `command ${commandMv} mV beyond the limit`);
+  if (Math.abs(commandMv) > config.commandLimitMv) fail(`command ${commandMv} mV beyond the limit`);
   result.commandMv = commandMv;
   result.commandSource = source;
   state.lastCommandMv = commandMv;
@@ -315,7 +315,7 @@ function modeReason(state: CoreState, to: Mode, tick: number): string {
 
 export function step(state: CoreState, obs: Observations, tick: number): StepResult {
   const { config, result } = state;
-  assert(tick === state.tick + 1 || state.tick === -1, `tick ${tick} does not follow ${state.tick}`);
+  if (!(tick === state.tick + 1 || state.tick === -1)) fail(`tick ${tick} does not follow ${state.tick}`);
   assert(Number.isInteger(tick) && tick >= 0 && tick <= 0xffff_ffff, 'tick out of range');
   assert(obs.replicaCount === config.replicaCount && obs.channelCount === config.channels.length, 'observations shaped for another config');
   state.tick = tick;

@@ -10,7 +10,7 @@
  * `requiredAgreeing` must be a strict majority of the replicas in service (not merely of those
  * that replied), so at most one value can ever win and a minority can never command.
  */
-import { assert } from './assert.js';
+import { assert, fail } from './assert.js';
 
 export const REPLICA_COUNT_MAX = 15;
 
@@ -45,10 +45,10 @@ export function popcount(mask: number): number {
 }
 
 function checkArguments(values: ArrayLike<number>, participantMask: number, replicaCount: number, requiredAgreeing: number): void {
-  assert(replicaCount >= 1 && replicaCount <= REPLICA_COUNT_MAX, `replicaCount ${replicaCount} out of range`);
+  if (!(replicaCount >= 1 && replicaCount <= REPLICA_COUNT_MAX)) fail(`replicaCount ${replicaCount} out of range`);
   assert(values.length >= replicaCount, 'values shorter than replicaCount');
   assert(participantMask >>> 0 < 1 << replicaCount, 'participant mask names a replica beyond replicaCount');
-  assert(requiredAgreeing >= 1 && requiredAgreeing <= replicaCount, `requiredAgreeing ${requiredAgreeing} out of range`);
+  if (!(requiredAgreeing >= 1 && requiredAgreeing <= replicaCount)) fail(`requiredAgreeing ${requiredAgreeing} out of range`);
 }
 
 /** Exact majority vote. */

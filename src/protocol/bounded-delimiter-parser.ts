@@ -21,7 +21,7 @@
 import { Buffer } from 'node:buffer';
 import type { TransformCallback, TransformOptions } from 'node:stream';
 import { DelimiterParser } from '@serialport/parser-delimiter';
-import { assert } from '../core/assert.js';
+import { assert, fail } from '../core/assert.js';
 import { FRAME_DELIMITER } from './frame.js';
 import { LIMITS } from './messages.js';
 
@@ -45,7 +45,7 @@ export class FrameSplitter {
 
   /** @param bufferBytesMax bytes a frame may have without its delimiter before it is dropped. */
   constructor(bufferBytesMax: number = LIMITS.frameBytesMax) {
-    assert(Number.isInteger(bufferBytesMax) && bufferBytesMax >= 1, `FrameSplitter: bad bufferBytesMax ${bufferBytesMax}`);
+    if (!(Number.isInteger(bufferBytesMax) && bufferBytesMax >= 1)) fail(`FrameSplitter: bad bufferBytesMax ${bufferBytesMax}`);
     this.bufferBytesMax = bufferBytesMax;
     this.#buffer = new Uint8Array(bufferBytesMax);
   }

@@ -11,7 +11,7 @@
  *
  * Both functions work into caller-owned buffers and allocate nothing.
  */
-import { assert } from '../core/assert.js';
+import { assert, fail } from '../core/assert.js';
 
 /** Data bytes carried by a full group (code 0xFF). */
 const GROUP_DATA_BYTES_MAX = 254;
@@ -22,7 +22,7 @@ const GROUP_DATA_BYTES_MAX = 254;
  * into a code byte instead of adding one, so zeros never make the output longer.
  */
 export function cobsEncodedSizeMax(inputBytes: number): number {
-  assert(Number.isInteger(inputBytes) && inputBytes >= 0, `cobsEncodedSizeMax: bad size ${inputBytes}`);
+  if (!(Number.isInteger(inputBytes) && inputBytes >= 0)) fail(`cobsEncodedSizeMax: bad size ${inputBytes}`);
   return inputBytes === 0 ? 1 : inputBytes + Math.ceil(inputBytes / GROUP_DATA_BYTES_MAX);
 }
 
@@ -32,7 +32,7 @@ export function cobsEncodedSizeMax(inputBytes: number): number {
  */
 export function cobsEncode(input: Uint8Array, out: Uint8Array): number {
   const inputBytes = input.length;
-  assert(out.length >= cobsEncodedSizeMax(inputBytes), `cobsEncode: output of ${out.length} bytes too small for ${inputBytes}`);
+  if (!(out.length >= cobsEncodedSizeMax(inputBytes))) fail(`cobsEncode: output of ${out.length} bytes too small for ${inputBytes}`);
   let codeIndex = 0; // where the current group's code byte goes
   let outIndex = 1;
   let code = 1; // 1 + data bytes in the current group

@@ -20,7 +20,7 @@
  */
 import { isUtf8 } from 'node:buffer';
 import { Encoder } from 'cbor-x';
-import { assert, isInt32, isUint32 } from '../core/assert.js';
+import { fail, isInt32, isUint32 } from '../core/assert.js';
 import { decodeFrameInto, encodeFrame, FRAME_BODY_BYTES_MAX, type FrameError } from './frame.js';
 import { LIMITS, MESSAGE_TYPE, type Message, type MessageKind } from './messages.js';
 
@@ -206,11 +206,11 @@ function fieldBytesMax(spec: FieldSpec): number {
 // kind fits in a payload, so encodeMessage's size assertions can only fire on a bug here.
 for (const kind of MESSAGE_KINDS) {
   const type = MESSAGE_TYPE[kind];
-  assert(Number.isInteger(type) && type >= 0 && type < 24, `MESSAGE_TYPE.${kind} must be 0..23`);
+  if (!(Number.isInteger(type) && type >= 0 && type < 24)) fail(`MESSAGE_TYPE.${kind} must be 0..23`);
   const specs = SCHEMA[kind];
   let bytesMax = headBytes(specs.length + 1) + 1;
   for (const spec of specs) bytesMax += fieldBytesMax(spec);
-  assert(bytesMax <= LIMITS.payloadBytesMax, `largest ${kind} message (${bytesMax} bytes) exceeds payloadBytesMax`);
+  if (!(bytesMax <= LIMITS.payloadBytesMax)) fail(`largest ${kind} message (${bytesMax} bytes) exceeds payloadBytesMax`);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -362,15 +362,15 @@ function toWire(msg: Message): unknown[] {
 /** CBOR bytes of a message; a view into cbor-x's output buffer, which it never rewrites. */
 function encodePayloadView(msg: Message): Uint8Array {
   const kind = msg.kind as unknown;
-  assert(typeof kind === 'string' && kind in SCHEMA, `encodeMessage: unknown kind ${String(kind)}`);
+  if (!(typeof kind === 'string' && kind in SCHEMA)) fail(`encodeMessage: unknown kind ${String(kind)}`);
   const wire = toWire(msg);
   const problem = checkFields(msg.kind, wire);
-  assert(problem === null, `encodeMessage: ${problem}`);
+  if (!(problem === null)) fail(`encodeMessage: ${problem}`);
   const bytes: Uint8Array = cbor.encode(wire);
-  assert(bytes.length <= LIMITS.payloadBytesMax, `encodeMessage: ${msg.kind} payload of ${bytes.length} bytes`);
+  if (!(bytes.length <= LIMITS.payloadBytesMax)) fail(`encodeMessage: ${msg.kind} payload of ${bytes.length} bytes`);
   // Pair check across the boundary: what we send must pass our own receiver's subset check.
   const verdict = scanPayload(bytes, bytes.length);
-  assert(verdict === SCAN_OK, `encodeMessage: ${msg.kind} encoded outside the wire subset (${scanProblem})`);
+  if (!(verdict === SCAN_OK)) fail(`encodeMessage: ${msg.kind} encoded outside the wire subset (${scanProblem})`);
   return bytes;
 }
 

@@ -8,7 +8,7 @@
  * delimiter included, is at most LIMITS.frameBytesMax bytes. The receiver splits the stream on
  * 0x00 (bounded-delimiter-parser.ts) and hands each frame without its delimiter to decodeFrame.
  */
-import { assert } from '../core/assert.js';
+import { assert, fail } from '../core/assert.js';
 import { crc32 } from '../core/crc32.js';
 import { cobsDecode, cobsEncode, cobsEncodedSizeMax } from './cobs.js';
 import { LIMITS } from './messages.js';
@@ -56,7 +56,7 @@ const decodeScratch = new Uint8Array(FRAME_BODY_BYTES_MAX);
 export function encodeFrame(payload: Uint8Array): Uint8Array {
   const payloadBytes = payload.length;
   assert(payloadBytes >= 1, 'encodeFrame: empty payload');
-  assert(payloadBytes <= LIMITS.payloadBytesMax, `encodeFrame: payload of ${payloadBytes} bytes > ${LIMITS.payloadBytesMax}`);
+  if (!(payloadBytes <= LIMITS.payloadBytesMax)) fail(`encodeFrame: payload of ${payloadBytes} bytes > ${LIMITS.payloadBytesMax}`);
   encodeScratchIn.set(payload, 0);
   const crc = crc32(payload);
   encodeScratchIn[payloadBytes] = crc & 0xff;
@@ -66,7 +66,7 @@ export function encodeFrame(payload: Uint8Array): Uint8Array {
   const bodyBytes = cobsEncode(encodeScratchIn.subarray(0, payloadBytes + FRAME_CRC_BYTES), encodeScratchOut);
   encodeScratchOut[bodyBytes] = FRAME_DELIMITER;
   const frame = encodeScratchOut.slice(0, bodyBytes + 1);
-  assert(frame.length <= LIMITS.frameBytesMax, `encodeFrame: frame of ${frame.length} bytes > ${LIMITS.frameBytesMax}`);
+  if (!(frame.length <= LIMITS.frameBytesMax)) fail(`encodeFrame: frame of ${frame.length} bytes > ${LIMITS.frameBytesMax}`);
   return frame;
 }
 

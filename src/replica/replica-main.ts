@@ -6,7 +6,7 @@
  * different control law would.
  */
 import { encodeMessage, decodeMessage } from '../protocol/codec.js';
-import { BoundedDelimiterParser } from '../protocol/bounded-delimiter-parser.js';
+import { FrameSplitter } from '../protocol/bounded-delimiter-parser.js';
 import { ERROR_CODE, LIMITS, type Message } from '../protocol/messages.js';
 import { faultKindFromCode, ReplicaFaults } from './replica-faults.js';
 import { ReplicaLogic } from './replica-logic.js';
@@ -18,7 +18,7 @@ export const CRASH_EXIT_CODE = 70;
 
 const logic = new ReplicaLogic();
 const faults = new ReplicaFaults();
-const parser = new BoundedDelimiterParser({ bufferBytesMax: LIMITS.frameBytesMax });
+const splitter = new FrameSplitter(LIMITS.frameBytesMax);
 let lastMessageMs = Date.now();
 let malformedFrames = 0;
 
@@ -75,8 +75,11 @@ function onFrame(frame: Uint8Array): void {
   }
 }
 
-parser.on('data', onFrame);
-process.stdin.on('data', (chunk: Buffer) => parser.write(chunk));
+process.stdin.on('data', (chunk: Buffer) => splitter.push(chunk, onFrame));
+// Counted malformed frames are reported once, on the way out, where the host keeps stderr.
+process.on('exit', () => {
+  if (malformedFrames > 0) process.stderr.write(`replica: refused ${malformedFrames} malformed frames\n`);
+});
 process.stdin.on('end', () => process.exit(0));
 process.stdin.on('error', () => process.exit(0));
 process.stdout.on('error', () => process.exit(0));
@@ -85,5 +88,3 @@ process.on('SIGTERM', () => process.exit(0));
 setInterval(() => {
   if (logic.params !== null && Date.now() - lastMessageMs >= HEARTBEAT_PERIOD_MS) write(logic.heartbeat());
 }, HEARTBEAT_PERIOD_MS).unref();
-
-export const replicaDiagnostics = { malformedFrames: () => malformedFrames };

@@ -21,7 +21,7 @@
  * Units: mV, ticks. Safe value: safeCommandMv (default 0 V) with the brake engaged.
  * Allocates nothing after construction.
  */
-import { assert } from '../core/assert.js';
+import { assert, fail } from '../core/assert.js';
 
 /** The ring buffer is sized for this many ticks of latency, whatever the configuration. */
 export const ACTUATOR_LATENCY_TICKS_MAX = 8;
@@ -93,7 +93,7 @@ export class Actuator {
 
   constructor(config: ActuatorConfig = DEFAULT_ACTUATOR) {
     const problem = actuatorConfigProblem(config);
-    assert(problem === null, `actuator config: ${problem}`);
+    if (!(problem === null)) fail(`actuator config: ${problem}`);
     this.config = config;
     this.heldCommandMv = config.safeCommandMv;
     this.latencyRing.fill(config.safeCommandMv);

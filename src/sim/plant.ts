@@ -20,7 +20,7 @@
  * damping) are taken implicitly, which is unconditionally stable however stiff the brake is, and
  * makes the steady-state speed equal the analytic one exactly.
  */
-import { assert } from '../core/assert.js';
+import { assert, fail } from '../core/assert.js';
 import { POSITION_MILLIDEG_LIMIT } from '../core/control-law.js';
 import type { Prng } from '../core/prng.js';
 
@@ -95,8 +95,8 @@ export class Plant {
 
   constructor(rateHz: number, config: PlantConfig = DEFAULT_PLANT) {
     const problem = plantConfigProblem(config);
-    assert(problem === null, `plant config: ${problem}`);
-    assert(Number.isInteger(rateHz) && rateHz >= 1, `plant rate ${rateHz} Hz must be a positive integer`);
+    if (!(problem === null)) fail(`plant config: ${problem}`);
+    if (!(Number.isInteger(rateHz) && rateHz >= 1)) fail(`plant rate ${rateHz} Hz must be a positive integer`);
     this.config = config;
     this.rateHz = rateHz;
     this.stepS = 1 / rateHz;
@@ -185,7 +185,7 @@ export class PositionSensor {
 
   constructor(config: SensorConfig, prng: Prng) {
     const problem = sensorConfigProblem(config);
-    assert(problem === null, `sensor config: ${problem}`);
+    if (!(problem === null)) fail(`sensor config: ${problem}`);
     this.config = config;
     this.prng = prng;
   }

@@ -20,7 +20,7 @@
  * A <= 2^19 times 4·P <= 2^33), so doubles hold it exactly and floor(|a| / b) is exact.
  * Units: milli-degrees, ticks. Values stay within ±POSITION_MILLIDEG_LIMIT (validated).
  */
-import { assert } from '../core/assert.js';
+import { assert, fail } from '../core/assert.js';
 import { POSITION_MILLIDEG_LIMIT } from '../core/control-law.js';
 
 export type ProfileSegment =
@@ -196,7 +196,7 @@ class CompiledProfile implements SetpointProfile {
   }
 
   setpointAt(tick: number): number {
-    assert(Number.isInteger(tick) && tick >= 0, `profile tick ${tick} is not a non-negative integer`);
+    if (!(Number.isInteger(tick) && tick >= 0)) fail(`profile tick ${tick} is not a non-negative integer`);
     if (tick >= this.durationTicks) return this.finalMilliDeg;
     const i = this.segmentIndexAt(tick);
     const k = tick - (this.startTick[i] as number);
@@ -252,8 +252,8 @@ export function compileProfile(segments: readonly ProfileSegment[], initialMilli
  * if shorter) for the rest. Segments that would be empty are left out, so any length >= 1 works.
  */
 export function defaultProfile(rateHz: number, durationTicks: number): SetpointProfile {
-  assert(Number.isInteger(rateHz) && rateHz >= 1, `profile rate ${rateHz} Hz must be a positive integer`);
-  assert(isIntegerIn(durationTicks, 1, PROFILE_TICKS_MAX), `profile length ${durationTicks} ticks out of range`);
+  if (!(Number.isInteger(rateHz) && rateHz >= 1)) fail(`profile rate ${rateHz} Hz must be a positive integer`);
+  if (!(isIntegerIn(durationTicks, 1, PROFILE_TICKS_MAX))) fail(`profile length ${durationTicks} ticks out of range`);
   const part = (percent: number): number => Math.min(Math.floor((durationTicks * percent) / 100), SEGMENT_TICKS_MAX);
   const candidates: ProfileSegment[] = [
     { kind: 'hold', durationTicks: part(5) },

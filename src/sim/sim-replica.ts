@@ -4,7 +4,7 @@
  * Garbage from a babbling replica goes through the real frame splitter and decoder, so corrupt
  * frames are counted exactly as the runtime counts them.
  */
-import { assert } from '../core/assert.js';
+import { fail } from '../core/assert.js';
 import { LAW_ID, type LawParams } from '../core/control-law.js';
 import type { Observations } from '../core/tmr-core.js';
 import { FrameSplitter } from '../protocol/bounded-delimiter-parser.js';
@@ -34,7 +34,7 @@ export class SimReplica {
       lawId: LAW_ID,
       lawParams: lawParamsToList(lawParams),
     });
-    assert(reply.kind === 'helloAck', `simulated replica ${replicaIndex} refused its own parameters`);
+    if (!(reply.kind === 'helloAck')) fail(`simulated replica ${replicaIndex} refused its own parameters`);
   }
 
   arm(kind: FaultKind, durationTicks: number, param: number): void {
@@ -54,7 +54,7 @@ export class SimReplica {
     }
     this.faults.beforeStep(tick, this.logic);
     const outcome = this.logic.onTick(tick, setpointMilliDeg, positionMilliDeg);
-    assert(outcome.ok, `simulated replica ${i} rejected tick ${tick}`);
+    if (!(outcome.ok)) fail(`simulated replica ${i} rejected tick ${tick}`);
     const { action, stateDigest } = this.faults.afterStep(this.logic.outputs, outcome.stateDigest, this.logic);
     if (action !== 'silent' && this.hungOwed > 0) {
       obs.lateReplies[i] = (obs.lateReplies[i] as number) + this.hungOwed;

@@ -8,6 +8,8 @@
  *    queue is over `queuedBytesMax` (the frame is dropped and counted).
  *  - Received bytes are split at 0x00 by a bounded parser; each frame (delimiter removed) is
  *    handed to the frame handler in arrival order. Over-long frames are dropped and counted.
+ *    The frame may be a view into the transport's buffer, valid only during the call: a
+ *    handler that keeps it copies it.
  *  - The down handler fires at most once, with a one-line reason, when the link dies (peer
  *    exited, port vanished) or close() is called.
  *  - close() releases everything the transport started (processes by PID, file descriptors)

@@ -1,0 +1,475 @@
+/**
+ * `npm run bench`: speed targets, each measured side by side with its floor in one run.
+ *
+ *   1. TMR tick round trip vs a bare three-child echo, unpaced and paced at 1 kHz, interleaved
+ *      in alternating blocks so machine-load drift hits both alike. Target: TMR p50 ≤ 1.3× floor.
+ *   2. Deterministic simulation speed, 1,000,000 ticks. Target: ≥ 200,000 ticks/s.
+ *   3. The pure core over 1,000,000 ticks: heap growth after GC (target < 1 byte/tick; runs in a
+ *      child started with --expose-gc) and the voter step's cost for N = 3, 5, 7, 9.
+ *   4. Where the TMR round trip's extra time goes, per tick, measured in-process.
+ *
+ * Prints one table (and writes it as JSON to $BENCH_OUT, else dist/bench-results.json). A MISS is
+ * information: the exit code is 0 unless something failed. Every process started here is stopped
+ * by PID in a finally block.
+ */
+import { spawn } from 'node:child_process';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { cpus, loadavg, release } from 'node:os';
+import { dirname, join } from 'node:path';
+import { performance } from 'node:perf_hooks';
+import { fileURLToPath } from 'node:url';
+import { encodeMessage } from '../../src/protocol/codec.js';
+import { DEFAULT_LOOP_OPTIONS } from '../../src/runtime/loop-model.js';
+import { runSimulation } from '../../src/sim/simulator.js';
+import type { ChildProcessTransport } from '../../src/transport/child-process-transport.js';
+import { formatNumber, formatTable, percentiles, type Percentiles, type ResultRow, type Verdict } from './bench-stats.js';
+import { runCoreProbe, type CoreProbeResult } from './core-probe.js';
+import { measureHostPathCost, type HostPathCost } from './host-path-cost.js';
+import { EchoFloorRig, runBlocks, TmrRig, type BlockPlan, type RigSamples, type TmrRigTally } from './round-trip.js';
+import type { SchedStat } from './sched-stat.js';
+
+const HEAP_PROBE_FLAG = '--heap-probe';
+
+// Round-trip plan: iterations per rig.
+const UNPACED_WARM_UP: BlockPlan = { blocks: 1, iterationsPerBlock: 2_000, periodMs: null };
+const UNPACED: BlockPlan = { blocks: 8, iterationsPerBlock: 2_500, periodMs: null };
+const PACED_RATE_HZ = 1000;
+const PACED_WARM_UP: BlockPlan = { blocks: 1, iterationsPerBlock: 200, periodMs: 1000 / PACED_RATE_HZ };
+const PACED: BlockPlan = { blocks: 6, iterationsPerBlock: 500, periodMs: 1000 / PACED_RATE_HZ };
+const TMR_TICKS_TOTAL = [UNPACED_WARM_UP, UNPACED, PACED_WARM_UP, PACED].reduce((sum, p) => sum + p.blocks * p.iterationsPerBlock, 0);
+
+// Targets.
+const TMR_P50_RATIO_MAX = 1.3;
+const SIM_TICKS = 1_000_000;
+const SIM_TICKS_PER_S_MIN = 200_000;
+const HEAP_GROWTH_BYTES_PER_TICK_MAX = 1;
+/** A voter step above the whole per-tick budget of the simulation target could never meet it. */
+const VOTER_NS_PER_TICK_MAX = 1e9 / SIM_TICKS_PER_S_MIN;
+
+const HEAP_PROBE_TIMEOUT_MS = 60_000;
+/** The tick frame the floor echoes: a representative tick, 19 bytes on the wire. */
+const FLOOR_TICK = { kind: 'tick', tick: 1000, setpointMilliDeg: 90_000, positionMilliDeg: 45_000 } as const;
+
+interface Machine {
+  cpuModel: string;
+  cores: number;
+  node: string;
+  platform: string;
+  loadAverage1m: number;
+}
+
+function machine(): Machine {
+  const cpuList = cpus();
+  return {
+    cpuModel: cpuList[0]?.model.trim() ?? 'unknown',
+    cores: cpuList.length,
+    node: process.version,
+    platform: `${process.platform} ${release()}`,
+    loadAverage1m: loadavg()[0] ?? 0,
+  };
+}
+
+/** The repository root: the nearest directory above this file with the project's package.json. */
+function repoRoot(): string {
+  let dir = dirname(fileURLToPath(import.meta.url));
+  // Bounded: the bench lives at most a few levels below the root (test/bench or dist/test/bench).
+  for (let level = 0; level < 6; level++) {
+    const manifest = join(dir, 'package.json');
+    if (existsSync(manifest) && (JSON.parse(readFileSync(manifest, 'utf8')) as { name?: string }).name === 'tmr') return dir;
+    dir = dirname(dir);
+  }
+  throw new Error('cannot find the tmr package root above the bench');
+}
+
+/** The echo child: the shared fixture, or the same one-liner inline if the fixture is missing. */
+function echoCommand(root: string): { args: string[]; description: string } {
+  const fixture = join(root, 'test/fixtures/echo-child.mjs');
+  if (existsSync(fixture)) return { args: [fixture], description: 'test/fixtures/echo-child.mjs' };
+  return { args: ['-e', "process.stdin.on('data', (c) => process.stdout.write(c))"], description: 'inline node -e echo' };
+}
+
+function verdict(pass: boolean): Verdict {
+  return pass ? 'PASS' : 'MISS';
+}
+
+function infoRow(section: string, metric: string, measured: number, unit: string, floor: number | null = null): ResultRow {
+  return { section, metric, measured, unit, floor, ratio: floor === null || floor === 0 ? null : measured / floor, target: '-', verdict: 'INFO' };
+}
+
+// ---------------------------------------------------------------------------------------------
+// 1. Round trips.
+
+interface SchedPerTick {
+  cpuUs: number;
+  runQueueWaitUs: number;
+  timeslices: number;
+}
+
+interface RigResult {
+  iteration: Percentiles;
+  sendToAllReplies: Percentiles;
+  /** Iteration minus send → replies: what the host does before sending and after the last reply. */
+  hostPrePost: Percentiles;
+  slotsSkipped: number;
+  elapsedMs: number;
+  /** Host main thread, per iteration, while this rig ran; null without /proc. */
+  host: SchedPerTick | null;
+  /** The rig's three children's main threads together, per iteration; null without /proc. */
+  children: SchedPerTick | null;
+}
+
+interface RoundTripResult {
+  floor: RigResult;
+  tmr: RigResult;
+}
+
+interface RoundTripReport {
+  echo: string;
+  floorFrameBytes: number;
+  unpaced: RoundTripResult;
+  paced: RoundTripResult & { rateHz: number };
+  tmrTally: TmrRigTally;
+}
+
+function perTick(sched: SchedStat | null, iterations: number): SchedPerTick | null {
+  if (sched === null || iterations === 0) return null;
+  return { cpuUs: sched.cpuNs / 1000 / iterations, runQueueWaitUs: sched.waitNs / 1000 / iterations, timeslices: sched.timeslices / iterations };
+}
+
+function rigResult(s: RigSamples): RigResult {
+  const n = s.iterationUs.length;
+  return {
+    iteration: percentiles(s.iterationUs),
+    sendToAllReplies: percentiles(s.roundTripUs),
+    hostPrePost: percentiles(s.iterationUs.map((us, i) => us - (s.roundTripUs[i] as number))),
+    slotsSkipped: s.slotsSkipped,
+    elapsedMs: s.elapsedMs,
+    host: perTick(s.hostSched, n),
+    children: perTick(s.childSched, n),
+  };
+}
+
+function summarise(floor: RigSamples, tmr: RigSamples): RoundTripResult {
+  return { floor: rigResult(floor), tmr: rigResult(tmr) };
+}
+
+async function measureRoundTrips(root: string, owned: ChildProcessTransport[], signal: AbortSignal): Promise<RoundTripReport> {
+  const echo = echoCommand(root);
+  const floorFrame = encodeMessage(FLOOR_TICK);
+  const floor = await EchoFloorRig.start(process.execPath, echo.args, floorFrame, owned);
+  const tmr = await TmrRig.start(TMR_TICKS_TOTAL, owned);
+  const rigs = [floor, tmr];
+  await runBlocks(rigs, UNPACED_WARM_UP, false, signal);
+  const [floorUnpaced, tmrUnpaced] = (await runBlocks(rigs, UNPACED, true, signal)) as [RigSamples, RigSamples];
+  await runBlocks(rigs, PACED_WARM_UP, false, signal);
+  const [floorPaced, tmrPaced] = (await runBlocks(rigs, PACED, true, signal)) as [RigSamples, RigSamples];
+  tmr.assertHealthy();
+  return {
+    echo: echo.description,
+    floorFrameBytes: floorFrame.length,
+    unpaced: summarise(floorUnpaced, tmrUnpaced),
+    paced: { ...summarise(floorPaced, tmrPaced), rateHz: PACED_RATE_HZ },
+    tmrTally: tmr.tally(),
+  };
+}
+
+function roundTripRows(section: string, r: RoundTripResult): ResultRow[] {
+  const f = r.floor.iteration;
+  const t = r.tmr.iteration;
+  const ratioP50 = t.p50Us / f.p50Us;
+  const rows: ResultRow[] = [
+    { section, metric: 'TMR tick p50 (full host path)', measured: t.p50Us, unit: 'µs', floor: f.p50Us, ratio: ratioP50, target: `≤ ${TMR_P50_RATIO_MAX.toFixed(2)}× floor`, verdict: verdict(ratioP50 <= TMR_P50_RATIO_MAX) },
+    infoRow(section, 'TMR tick p99', t.p99Us, 'µs', f.p99Us),
+    infoRow(section, 'TMR tick p99.9', t.p999Us, 'µs', f.p999Us),
+    infoRow(section, 'TMR send → 3 replies in, p50', r.tmr.sendToAllReplies.p50Us, 'µs', f.p50Us),
+  ];
+  const th = r.tmr.host;
+  const fh = r.floor.host;
+  const tc = r.tmr.children;
+  const fc = r.floor.children;
+  if (th !== null && fh !== null) {
+    rows.push(infoRow(section, 'host main thread: CPU per tick', th.cpuUs, 'µs', fh.cpuUs));
+    rows.push(infoRow(section, 'host main thread: run-queue wait per tick', th.runQueueWaitUs, 'µs', fh.runQueueWaitUs));
+  }
+  if (tc !== null && fc !== null) {
+    rows.push(infoRow(section, '3 children: CPU per tick (sum)', tc.cpuUs, 'µs', fc.cpuUs));
+    rows.push(infoRow(section, '3 children: run-queue wait per tick (sum)', tc.runQueueWaitUs, 'µs', fc.runQueueWaitUs));
+  }
+  return rows;
+}
+
+// ---------------------------------------------------------------------------------------------
+// 2. Simulation speed.
+
+interface SimResult {
+  replicaCount: number;
+  ticks: number;
+  elapsedMs: number;
+  ticksPerS: number;
+  realTimeMultipleAt1kHz: number;
+  votedCommands: number;
+}
+
+function measureSimulation(replicaCount: number): SimResult {
+  const startMs = performance.now();
+  const summary = runSimulation({ ...DEFAULT_LOOP_OPTIONS, replicaCount, rateHz: 1000, ticks: SIM_TICKS });
+  const elapsedMs = performance.now() - startMs;
+  if (summary.commands.voted !== SIM_TICKS || summary.unsafeCommands !== 0) {
+    throw new Error(`simulation with ${replicaCount} replicas was not clean: ${JSON.stringify(summary.commands)}, ${summary.unsafeCommands} unsafe`);
+  }
+  const ticksPerS = (SIM_TICKS * 1000) / elapsedMs;
+  return { replicaCount, ticks: SIM_TICKS, elapsedMs, ticksPerS, realTimeMultipleAt1kHz: ticksPerS / 1000, votedCommands: summary.commands.voted };
+}
+
+function simRows(results: readonly SimResult[]): ResultRow[] {
+  const section = `simulation, ${formatNumber(SIM_TICKS)} ticks`;
+  return results.flatMap((s) => [
+    {
+      section,
+      metric: `${s.replicaCount} replicas + plant`,
+      measured: s.ticksPerS,
+      unit: 'ticks/s',
+      floor: null,
+      ratio: null,
+      target: `≥ ${formatNumber(SIM_TICKS_PER_S_MIN)} ticks/s`,
+      verdict: verdict(s.ticksPerS >= SIM_TICKS_PER_S_MIN),
+    },
+    infoRow(section, `${s.replicaCount} replicas: × real time of a 1 kHz loop`, s.realTimeMultipleAt1kHz, '×'),
+  ]);
+}
+
+// ---------------------------------------------------------------------------------------------
+// 3. The pure core, in a child with --expose-gc.
+
+async function runCoreProbeChild(): Promise<CoreProbeResult> {
+  const self = fileURLToPath(import.meta.url);
+  const args = self.endsWith('.ts') ? ['--expose-gc', '--import', import.meta.resolve('tsx'), self, HEAP_PROBE_FLAG] : ['--expose-gc', self, HEAP_PROBE_FLAG];
+  const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+  let stdout = '';
+  let stderr = '';
+  child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString('utf8')));
+  child.stderr.on('data', (chunk: Buffer) => (stderr = (stderr + chunk.toString('utf8')).slice(-4096)));
+  let timer: NodeJS.Timeout | undefined;
+  try {
+    const exit = await new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve, reject) => {
+      child.once('error', (error) => reject(new Error(`cannot start the core probe: ${error.message}`)));
+      child.once('exit', (code, signal) => resolve({ code, signal }));
+      timer = setTimeout(() => reject(new Error(`core probe still running after ${HEAP_PROBE_TIMEOUT_MS} ms`)), HEAP_PROBE_TIMEOUT_MS);
+    });
+    if (exit.code !== 0) throw new Error(`core probe exited with ${exit.signal ?? exit.code}: ${stderr.trim()}`);
+    const lastLine = stdout.trim().split('\n').pop() ?? '';
+    return JSON.parse(lastLine) as CoreProbeResult;
+  } finally {
+    clearTimeout(timer);
+    if (child.exitCode === null && child.signalCode === null && child.pid !== undefined) {
+      try {
+        process.kill(child.pid, 'SIGKILL');
+      } catch {
+        // Already gone.
+      }
+    }
+  }
+}
+
+function coreRows(probe: CoreProbeResult): ResultRow[] {
+  const section = `pure core, ${formatNumber(probe.heap.ticks)} ticks`;
+  const h = probe.heap;
+  return [
+    {
+      section,
+      metric: 'heap growth after GC, per tick',
+      measured: h.growthBytesPerTick,
+      unit: 'B/tick',
+      floor: null,
+      ratio: null,
+      target: `< ${HEAP_GROWTH_BYTES_PER_TICK_MAX} B/tick`,
+      verdict: verdict(h.growthBytesPerTick < HEAP_GROWTH_BYTES_PER_TICK_MAX),
+    },
+    infoRow(section, `heap used after GC: ${formatNumber(h.heapUsedBeforeBytes)} → ${formatNumber(h.heapUsedAfterBytes)} B`, h.growthBytes, 'B'),
+    infoRow(section, 'minor GCs while the ticks ran', h.minorGcs, 'GCs'),
+    infoRow(section, 'short-lived allocation (dies young), per tick', h.transientBytesPerTick, 'B/tick'),
+    infoRow(section, 'realistic loop (fill observations + step), N=3', h.loopNsPerTick, 'ns/tick'),
+    ...probe.voter.map((v) => ({
+      section,
+      metric: `voter step, N=${v.replicaCount}`,
+      measured: v.nsPerTick,
+      unit: 'ns/tick',
+      floor: null,
+      ratio: null,
+      target: `≤ ${formatNumber(VOTER_NS_PER_TICK_MAX)} ns/tick`,
+      verdict: verdict(v.nsPerTick <= VOTER_NS_PER_TICK_MAX),
+    })),
+  ];
+}
+
+// ---------------------------------------------------------------------------------------------
+// 4. Where the time goes.
+
+function costRows(cost: HostPathCost, unpaced: RoundTripResult): ResultRow[] {
+  const section = 'where the time goes (unpaced, per tick)';
+  const rows: ResultRow[] = [
+    infoRow(section, 'gap: TMR p50 − floor p50', unpaced.tmr.iteration.p50Us - unpaced.floor.iteration.p50Us, 'µs'),
+    infoRow(section, 'of it host pre/post: p50 of (tick − send→replies)', unpaced.tmr.hostPrePost.p50Us, 'µs'),
+  ];
+  // In situ, from the scheduler: what TMR costs beyond the echo on the same machine at the same time.
+  const t = unpaced.tmr;
+  const f = unpaced.floor;
+  if (t.host !== null && f.host !== null) rows.push(infoRow(section, 'in situ: host main thread CPU, TMR − floor', t.host.cpuUs - f.host.cpuUs, 'µs'));
+  if (t.children !== null && f.children !== null) {
+    rows.push(infoRow(section, 'in situ: each child CPU, replica − echo', (t.children.cpuUs - f.children.cpuUs) / 3, 'µs'));
+  }
+  for (const item of cost.items) {
+    const perTickUs = (item.nsPerCall * item.callsPerTick) / 1000;
+    const calls = item.callsPerTick > 1 ? ` ×${item.callsPerTick}` : '';
+    const prefix = item.partOf !== null ? `hot loop:   of which ` : `hot loop: ${item.side}: `;
+    rows.push(infoRow(section, `${prefix}${item.name}${calls}`, perTickUs, 'µs'));
+  }
+  rows.push(infoRow(section, 'hot loop: host total', cost.hostNsPerTick / 1000, 'µs'));
+  rows.push(infoRow(section, 'hot loop: each replica total', cost.replicaNsPerTick / 1000, 'µs'));
+  return rows;
+}
+
+// ---------------------------------------------------------------------------------------------
+
+function outputPath(root: string): string {
+  return process.env['BENCH_OUT'] ?? join(root, 'dist', 'bench-results.json');
+}
+
+interface Measured {
+  /** Table order: round trips, where their time goes, simulation, core (measured in another order). */
+  readonly sections: ResultRow[][];
+  readonly details: Record<string, unknown>;
+  roundTrips: RoundTripReport | null;
+  failure: unknown;
+}
+
+/** Runs every part in turn; a failure stops the run and is kept, with whatever was measured before it. */
+async function measureAll(root: string, signal: AbortSignal): Promise<Measured> {
+  const m: Measured = { sections: [[], [], [], []], details: {}, roundTrips: null, failure: null };
+  const checkAborted = (): void => {
+    if (signal.aborted) throw new Error('interrupted');
+  };
+  const owned: ChildProcessTransport[] = [];
+  try {
+    let roundTrips: RoundTripReport;
+    try {
+      roundTrips = await measureRoundTrips(root, owned, signal);
+    } finally {
+      await Promise.all(owned.map((t) => t.close()));
+    }
+    m.roundTrips = roundTrips;
+    m.details['roundTrips'] = roundTrips;
+    m.sections[0]!.push(...roundTripRows(`tick round trip, unpaced, n=${formatNumber(roundTrips.unpaced.tmr.iteration.count)} each`, roundTrips.unpaced));
+    m.sections[0]!.push(...roundTripRows(`tick round trip, paced ${PACED_RATE_HZ} Hz, n=${formatNumber(roundTrips.paced.tmr.iteration.count)} each`, roundTrips.paced));
+    checkAborted();
+
+    const sims = [measureSimulation(3), measureSimulation(5)];
+    m.details['simulation'] = sims;
+    m.sections[2]!.push(...simRows(sims));
+    checkAborted();
+
+    const probe = await runCoreProbeChild();
+    m.details['core'] = probe;
+    m.sections[3]!.push(...coreRows(probe));
+    checkAborted();
+
+    const cost = await measureHostPathCost();
+    m.details['hostPathCost'] = cost;
+    m.sections[1]!.push(...costRows(cost, roundTrips.unpaced));
+  } catch (error) {
+    m.failure = error;
+  }
+  return m;
+}
+
+function printNotes(m: Measured, host: Machine, totalMs: number): void {
+  const r = m.roundTrips;
+  if (r !== null) {
+    const p = r.paced;
+    const achievedHz = (n: number, ms: number): string => ((n * 1000) / ms).toFixed(0);
+    const t = r.tmrTally;
+    console.log(
+      `floor: ${r.echo}, ${r.floorFrameBytes}-byte tick frame; TMR: 3 Node replicas (compiled), ${t.ticks} ticks, ` +
+        `${t.votedTicks} voted, ${t.events} core events, ${t.lateReplies} late, ${t.protocolErrors} protocol errors`,
+    );
+    console.log(
+      `paced: ${PACED_RATE_HZ} Hz slot grid, setTimeout; every tick follows an idle gap (missed slots are skipped): achieved ` +
+        `${achievedHz(p.floor.iteration.count, p.floor.elapsedMs)} Hz floor / ${achievedHz(p.tmr.iteration.count, p.tmr.elapsedMs)} Hz TMR, ` +
+        `slots skipped ${p.floor.slotsSkipped} floor / ${p.tmr.slotsSkipped} TMR`,
+    );
+  }
+  console.log(
+    `hot loop = the same code in a tight in-process loop (warm caches); in situ = scheduler CPU time of the main threads ` +
+      `(/proc/<pid>/schedstat) during the interleaved blocks. ${host.cores} cores for the host and 3 children.`,
+  );
+  console.log(`total bench time ${(totalMs / 1000).toFixed(1)} s (build not included); load ${(loadavg()[0] ?? 0).toFixed(2)} at end`);
+}
+
+function describeError(error: unknown, withStack: boolean): string {
+  if (!(error instanceof Error)) return String(error);
+  return withStack ? (error.stack ?? error.message) : error.message;
+}
+
+async function main(): Promise<number> {
+  const startedMs = performance.now();
+  const startedAt = new Date().toISOString();
+  const host = machine();
+  const root = repoRoot();
+  const controller = new AbortController();
+  const onSignal = (): void => {
+    if (controller.signal.aborted) process.exit(130);
+    process.stderr.write('bench: interrupted, stopping children…\n');
+    controller.abort();
+  };
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
+  console.log(`tmr bench — ${host.cpuModel}, ${host.cores} cores, node ${host.node}, ${host.platform}, load ${host.loadAverage1m.toFixed(2)} at start`);
+  let m: Measured;
+  try {
+    m = await measureAll(root, controller.signal);
+  } finally {
+    process.off('SIGINT', onSignal);
+    process.off('SIGTERM', onSignal);
+  }
+  const totalMs = performance.now() - startedMs;
+  const rows = m.sections.flat();
+  if (rows.length > 0) console.log(formatTable(rows));
+  printNotes(m, host, totalMs);
+
+  const out = outputPath(root);
+  const report = {
+    startedAt,
+    machine: host,
+    totalMs: Math.round(totalMs),
+    targets: { tmrP50RatioMax: TMR_P50_RATIO_MAX, simTicksPerSMin: SIM_TICKS_PER_S_MIN, heapGrowthBytesPerTickMax: HEAP_GROWTH_BYTES_PER_TICK_MAX, voterNsPerTickMax: VOTER_NS_PER_TICK_MAX },
+    rows,
+    details: m.details,
+    error: m.failure === null ? null : describeError(m.failure, true),
+  };
+  mkdirSync(dirname(out), { recursive: true });
+  writeFileSync(out, `${JSON.stringify(report, null, 2)}\n`);
+  console.log(`results: ${out}`);
+  if (m.failure === null) return 0;
+  console.error(`bench failed: ${describeError(m.failure, false)}`);
+  return 1;
+}
+
+if (process.argv.includes(HEAP_PROBE_FLAG)) {
+  runCoreProbe().then(
+    (result) => process.stdout.write(`${JSON.stringify(result)}\n`),
+    (error: unknown) => {
+      process.stderr.write(`${describeError(error, true)}\n`);
+      process.exitCode = 1;
+    },
+  );
+} else {
+  main().then(
+    (code) => {
+      process.exitCode = code;
+    },
+    (error: unknown) => {
+      process.stderr.write(`bench crashed: ${describeError(error, true)}\n`);
+      process.exitCode = 1;
+    },
+  );
+}

@@ -1,0 +1,209 @@
+/**
+ * The pure core alone (createCoreState + createObservations + step), no runtime, no plant:
+ *  - heap growth over a million ticks with realistic observations, measured after forced GCs
+ *    (needs `node --expose-gc`; bench.ts starts this in a child process for that reason);
+ *  - the voter step's cost in ns/tick for N replicas.
+ */
+import { performance, PerformanceObserver } from 'node:perf_hooks';
+import { CHANNEL_COMMAND_MV, lawParamsForRate } from '../../src/core/control-law.js';
+import { createCoreState, createObservations, resetObservations, step, type CoreConfig, type CoreState, type Observations } from '../../src/core/tmr-core.js';
+import { DEFAULT_LOOP_OPTIONS, LAW_CHANNELS } from '../../src/runtime/loop-model.js';
+import { DEFAULT_ACTUATOR } from '../../src/sim/actuator.js';
+
+/** Ticks before the "before" heap reading, so JIT compilation and inline caches are done. */
+const WARM_UP_TICKS = 200_000;
+export const PROBE_TICKS = 1_000_000;
+/** One replica disagrees on the command once every this many ticks (a transient, never an exclusion). */
+const DISAGREE_EVERY_TICKS = 997;
+/** One replica misses its deadline once every this many ticks. */
+const MISS_EVERY_TICKS = 1_499;
+
+export interface HeapProbeResult {
+  readonly ticks: number;
+  readonly heapUsedBeforeBytes: number;
+  readonly heapUsedAfterBytes: number;
+  readonly growthBytes: number;
+  readonly growthBytesPerTick: number;
+  /** Scavenges (minor GCs) while the million ticks ran: > 0 means short-lived per-tick garbage. */
+  readonly minorGcs: number;
+  readonly majorGcs: number;
+  /**
+   * Short-lived bytes allocated per tick (garbage that dies young: no growth, but scavenges).
+   * Median heapUsed increase over chunks of ticks that saw no GC.
+   */
+  readonly transientBytesPerTick: number;
+  /** Realistic loop (observation fill + step), ns/tick. */
+  readonly loopNsPerTick: number;
+  readonly votedTicks: number;
+  readonly excludedReplicas: number;
+}
+
+export interface VoterCost {
+  readonly replicaCount: number;
+  readonly nsPerTick: number;
+}
+
+export interface CoreProbeResult {
+  readonly heap: HeapProbeResult;
+  readonly voter: readonly VoterCost[];
+}
+
+/** The core configuration the runtime uses (LoopModel's), for N replicas at 1 kHz. */
+export function benchCoreConfig(replicaCount: number): CoreConfig {
+  return {
+    replicaCount,
+    channels: LAW_CHANNELS,
+    commandChannel: CHANNEL_COMMAND_MV,
+    commandLimitMv: lawParamsForRate(1000).outputLimitMv,
+    safeCommandMv: DEFAULT_ACTUATOR.safeCommandMv,
+    deadlineMissLimit: DEFAULT_LOOP_OPTIONS.deadlineMissLimit,
+    errorDensityLimit: DEFAULT_LOOP_OPTIONS.errorDensityLimit,
+    quorumLossTicksMax: DEFAULT_LOOP_OPTIONS.quorumLossTicksMax,
+    simplexPolicy: DEFAULT_LOOP_OPTIONS.simplexPolicy,
+  };
+}
+
+/**
+ * What N healthy replicas would report at `tick`: a slowly moving command, a rate that differs by
+ * at most one count between replicas (within the mid-value tolerance), one shared state digest;
+ * now and then one replica disagrees or misses the deadline.
+ */
+function fillObservations(obs: Observations, tick: number): void {
+  resetObservations(obs);
+  const n = obs.replicaCount;
+  const commandMv = ((tick * 7) % 8_001) - 4_000;
+  const rate = (tick % 9) - 4;
+  const digest = Math.imul(tick, 0x9e37_79b1) >>> 0;
+  for (let i = 0; i < n; i++) {
+    obs.onTime[i] = 1;
+    obs.outputs[i * 2] = commandMv;
+    obs.outputs[i * 2 + 1] = rate + (i & 1);
+    obs.digests[i] = digest;
+  }
+  if (tick % DISAGREE_EVERY_TICKS === 0) {
+    const i = (tick / DISAGREE_EVERY_TICKS) % n;
+    obs.outputs[i * 2] = commandMv + 1;
+  } else if (tick % MISS_EVERY_TICKS === 0) {
+    obs.onTime[(tick / MISS_EVERY_TICKS) % n] = 0;
+  }
+}
+
+/** Runs ticks [from, to) of the realistic loop; returns the number of voted ticks. */
+function runTicks(state: CoreState, obs: Observations, from: number, to: number): number {
+  let voted = 0;
+  for (let tick = from; tick < to; tick++) {
+    fillObservations(obs, tick);
+    const result = step(state, obs, tick);
+    if (result.commandSource === 'voted') voted++;
+  }
+  return voted;
+}
+
+const ALLOCATION_CHUNK_TICKS = 1_000;
+const ALLOCATION_CHUNKS = 300;
+
+/** Median heapUsed growth per tick over chunks without a GC in them (a GC makes the delta negative). */
+function transientBytesPerTick(state: CoreState, obs: Observations, from: number): { bytesPerTick: number; nextTick: number } {
+  const deltas: number[] = [];
+  let tick = from;
+  for (let c = 0; c < ALLOCATION_CHUNKS; c++) {
+    const before = process.memoryUsage().heapUsed;
+    runTicks(state, obs, tick, tick + ALLOCATION_CHUNK_TICKS);
+    tick += ALLOCATION_CHUNK_TICKS;
+    const after = process.memoryUsage().heapUsed;
+    if (after >= before) deltas.push(after - before);
+  }
+  deltas.sort((a, b) => a - b);
+  const median = deltas.length > 0 ? (deltas[deltas.length >> 1] as number) : 0;
+  return { bytesPerTick: median / ALLOCATION_CHUNK_TICKS, nextTick: tick };
+}
+
+function forceGc(gc: () => void): number {
+  // Twice: the first full GC can leave objects that finalisation frees for the second.
+  gc();
+  gc();
+  return process.memoryUsage().heapUsed;
+}
+
+function waitMs(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}
+
+export async function probeHeap(gc: () => void): Promise<HeapProbeResult> {
+  const state = createCoreState(benchCoreConfig(3));
+  const obs = createObservations(3, LAW_CHANNELS.length);
+  runTicks(state, obs, 0, WARM_UP_TICKS);
+
+  let minorGcs = 0;
+  let majorGcs = 0;
+  let counting = false;
+  const observer = new PerformanceObserver((list) => {
+    if (!counting) return;
+    for (const entry of list.getEntries()) {
+      const kind = (entry as unknown as { detail?: { kind?: number } }).detail?.kind;
+      // perf_hooks.constants: NODE_PERFORMANCE_GC_MINOR = 1, NODE_PERFORMANCE_GC_MAJOR = 4.
+      if (kind === 1) minorGcs++;
+      else majorGcs++;
+    }
+  });
+  observer.observe({ entryTypes: ['gc'] });
+  const before = forceGc(gc);
+  await waitMs(20); // let the forced GCs' entries drain before counting
+  counting = true;
+  const startMs = performance.now();
+  const voted = runTicks(state, obs, WARM_UP_TICKS, WARM_UP_TICKS + PROBE_TICKS);
+  const loopMs = performance.now() - startMs;
+  await waitMs(20); // GC entries are delivered asynchronously
+  counting = false;
+  observer.disconnect();
+  const after = forceGc(gc);
+  const transient = transientBytesPerTick(state, obs, WARM_UP_TICKS + PROBE_TICKS);
+  const excluded = state.status.filter((s) => s === 'excluded').length;
+  return {
+    ticks: PROBE_TICKS,
+    heapUsedBeforeBytes: before,
+    heapUsedAfterBytes: after,
+    growthBytes: after - before,
+    growthBytesPerTick: (after - before) / PROBE_TICKS,
+    minorGcs,
+    majorGcs,
+    transientBytesPerTick: transient.bytesPerTick,
+    loopNsPerTick: (loopMs * 1e6) / PROBE_TICKS,
+    votedTicks: voted,
+    excludedReplicas: excluded,
+  };
+}
+
+const VOTER_TICKS = 1_000_000;
+const VOTER_WARM_UP_TICKS = 100_000;
+const VOTER_REPEATS = 3;
+
+/**
+ * step() alone, all N replicas in service and agreeing (the common case). The observations are
+ * filled once: step never writes them, so the loop times the voter, detector and ladder only.
+ * Best of a few repeats, to keep other processes' bursts out.
+ */
+export function voterCost(replicaCount: number): VoterCost {
+  const state = createCoreState(benchCoreConfig(replicaCount));
+  const obs = createObservations(replicaCount, LAW_CHANNELS.length);
+  fillObservations(obs, 1);
+  let tick = 0;
+  for (; tick < VOTER_WARM_UP_TICKS; tick++) step(state, obs, tick);
+  let bestNs = Number.POSITIVE_INFINITY;
+  for (let r = 0; r < VOTER_REPEATS; r++) {
+    const startMs = performance.now();
+    const end = tick + VOTER_TICKS;
+    for (; tick < end; tick++) step(state, obs, tick);
+    bestNs = Math.min(bestNs, ((performance.now() - startMs) * 1e6) / VOTER_TICKS);
+  }
+  if (state.counters.votedCommands !== tick) throw new Error(`voter cost: ${tick - state.counters.votedCommands} ticks not voted with ${replicaCount} replicas`);
+  return { replicaCount, nsPerTick: bestNs };
+}
+
+export async function runCoreProbe(): Promise<CoreProbeResult> {
+  const gc = (globalThis as { gc?: () => void }).gc;
+  if (gc === undefined) throw new Error('the core probe needs node --expose-gc');
+  const heap = await probeHeap(gc);
+  const voter = [3, 5, 7, 9].map(voterCost);
+  return { heap, voter };
+}
