@@ -11,7 +11,7 @@ import { fileURLToPath } from 'node:url';
 import { LAW_ID } from '../core/control-law.js';
 import { excludeReplica, type StepResult } from '../core/tmr-core.js';
 import { encodeMessage } from '../protocol/codec.js';
-import { FAULT_KIND, PROTOCOL_VERSION } from '../protocol/messages.js';
+import { FAULT_KIND, PROTOCOL_VERSION, type HelloMessage } from '../protocol/messages.js';
 import { lawParamsToList } from '../replica/replica-logic.js';
 import { ChildProcessTransport } from '../transport/child-process-transport.js';
 import { faultParam, LoopModel, type LoopOptions, type RunSummary } from './loop-model.js';
@@ -44,6 +44,8 @@ export interface RealtimeSummary extends RunSummary {
     priorityRaised: boolean;
   };
   interrupted: boolean;
+  /** Process id of each replica, by index (null if it never started). */
+  replicaPids: (number | null)[];
 }
 
 /** How to start a Node replica: compiled JavaScript when we are compiled, tsx when run from source. */
@@ -74,7 +76,7 @@ function raisePriority(pid: number | undefined): boolean {
 }
 
 /** Ticks per replica before tick 0 (see ReplicaLink.warmUp). */
-const WARM_UP_TICKS = 2_000;
+const WARM_UP_TICKS = 10_000;
 
 export async function runRealtime(options: RealtimeOptions, hooks: RealtimeHooks = {}): Promise<RealtimeSummary> {
   const periodMs = 1000 / options.rateHz;
@@ -102,10 +104,7 @@ export async function runRealtime(options: RealtimeOptions, hooks: RealtimeHooks
     for (const t of transports) if (t.pid !== undefined) priorityRaised = raisePriority(t.pid) && priorityRaised;
     hooks.onStarted?.(transports.map((t) => t.pid));
     const links = transports.map((t, i) => new ReplicaLink(i, t, model.obs));
-    await handshakeAll(model, links, options.handshakeTimeoutMs);
-    await Promise.all(links.map((link, i) => (model.core.status[i] === 'inService' ? link.warmUp(WARM_UP_TICKS, options.handshakeTimeoutMs) : true)));
-    // The warm-up moved the replicas' controller state: a second handshake resets it to zero.
-    await handshakeAll(model, links, options.handshakeTimeoutMs);
+    await prepareReplicas(model, links, options.handshakeTimeoutMs);
 
     const resumeAt = new Map<number, number[]>();
     let tickStartMs = performance.now();
@@ -162,19 +161,27 @@ export async function runRealtime(options: RealtimeOptions, hooks: RealtimeHooks
       priorityRaised,
     },
     interrupted,
+    replicaPids: Array.from({ length: options.replicaCount }, (_, i) => transports[i]?.pid ?? null),
   };
 }
 
-async function handshakeAll(model: LoopModel, links: ReplicaLink[], timeoutMs: number): Promise<void> {
-  const hello = {
-    kind: 'hello',
-    protocolVersion: PROTOCOL_VERSION,
-    lawId: LAW_ID,
-    lawParams: lawParamsToList(model.lawParams),
-  } as const;
-  const outcomes = await Promise.all(
-    links.map((link, i) => (model.core.status[i] === 'inService' ? link.handshake({ ...hello, replicaIndex: i }, timeoutMs) : null)),
-  );
+/**
+ * Handshake, warm-up and a final handshake that resets the controllers: what every replica goes
+ * through before tick 0. Replicas that fail are excluded with HANDSHAKE_REFUSED and the reason.
+ */
+export async function prepareReplicas(model: LoopModel, links: readonly ReplicaLink[], timeoutMs: number): Promise<void> {
+  await handshakeAll(model, links, timeoutMs);
+  await Promise.all(links.map((link, i) => (model.core.status[i] === 'inService' ? link.warmUp(helloFor(model, i), WARM_UP_TICKS, timeoutMs) : true)));
+  // The warm-up moved the replicas' controller state: a last handshake resets it to zero.
+  await handshakeAll(model, links, timeoutMs);
+}
+
+function helloFor(model: LoopModel, replicaIndex: number): HelloMessage {
+  return { kind: 'hello', protocolVersion: PROTOCOL_VERSION, replicaIndex, lawId: LAW_ID, lawParams: lawParamsToList(model.lawParams) };
+}
+
+async function handshakeAll(model: LoopModel, links: readonly ReplicaLink[], timeoutMs: number): Promise<void> {
+  const outcomes = await Promise.all(links.map((link, i) => (model.core.status[i] === 'inService' ? link.handshake(helloFor(model, i), timeoutMs) : null)));
   outcomes.forEach((outcome, i) => {
     if (outcome === null || outcome.ok) return;
     excludeReplica(model.core, i, 'HANDSHAKE_REFUSED', 0);

@@ -3,7 +3,8 @@
  * observations, and counting of everything that is not a timely, valid reply. Works over any
  * Transport (child process, serial port, memory).
  */
-import { LAW_ID, lawSelfTestHash, OUTPUT_CHANNEL_COUNT } from '../core/control-law.js';
+import { drawLawInputs, LAW_ID, lawSelfTestHash, OUTPUT_CHANNEL_COUNT } from '../core/control-law.js';
+import { Prng } from '../core/prng.js';
 import type { Observations } from '../core/tmr-core.js';
 import { decodeMessage, encodeMessage } from '../protocol/codec.js';
 import { PROTOCOL_VERSION, REFUSE_REASON, type HelloAckMessage, type HelloMessage, type RefuseReason } from '../protocol/messages.js';
@@ -22,6 +23,8 @@ export interface LinkCounters {
 }
 
 const COUNT_MAX = 0xffff;
+const WARM_UP_SEED = 0x3a11;
+const WARM_UP_HELLO_EVERY_TICKS = 50;
 
 export class ReplicaLink {
   readonly counters: LinkCounters = { corruptFrames: 0, lateReplies: 0, unexpectedMessages: 0, heartbeats: 0, replicaErrors: 0 };
@@ -80,15 +83,22 @@ export class ReplicaLink {
   }
 
   /**
-   * Exercises the replica's tick path (decode, law, encode) before the run, so the first real
-   * ticks are not lost while V8 compiles it. Identical replicas fed identical ticks reach V8's
-   * optimisation thresholds at the same moment, and a correlated stall looks like a common-mode
-   * fault. The warm-up ticks change the replica's controller state, so the caller repeats the
-   * handshake afterwards, which resets it. Resolves false if the replica stops answering.
+   * Exercises the replica's message paths (hello, decode, law, encode) before the run, so the
+   * first real ticks are not lost while V8 compiles them. Identical replicas fed identical
+   * messages reach V8's optimisation and deoptimisation points at the same tick, and a correlated
+   * stall looks like a common-mode fault: measured, a hello after 2,000 ticks of nothing else
+   * deoptimised the decoder in every replica at once and it was re-optimised mid-run, missing
+   * deadlines together. So the warm-up draws inputs from the law's coverage generator (extremes,
+   * saturation, anti-windup) and interleaves handshakes. It changes the controller state; the
+   * caller's final handshake resets it. Resolves false if the replica stops answering.
    */
-  async warmUp(ticks: number, timeoutMs: number): Promise<boolean> {
+  async warmUp(hello: HelloMessage, ticks: number, timeoutMs: number): Promise<boolean> {
+    const prng = new Prng(WARM_UP_SEED);
+    const inputs = { setpointMilliDeg: 0, positionMilliDeg: 0 };
     for (let k = 0; k < ticks && !this.isDown; k++) {
-      const frame = encodeMessage({ kind: 'tick', tick: k, setpointMilliDeg: ((k * 7919) % 180_001) - 90_000, positionMilliDeg: ((k * 104_729) % 180_001) - 90_000 });
+      if (k % WARM_UP_HELLO_EVERY_TICKS === 0 && !(await this.handshake(hello, timeoutMs)).ok) return false;
+      drawLawInputs(prng, inputs.positionMilliDeg, inputs);
+      const frame = encodeMessage({ kind: 'tick', tick: k, ...inputs });
       this.obs.onTime[this.replicaIndex] = 0;
       const answered = await new Promise<boolean>((resolve) => {
         const timer = setTimeout(() => resolve(false), timeoutMs);

@@ -7,20 +7,15 @@
  * runBlocks alternates the rigs in blocks (A B A B …) so machine-load drift hits both alike.
  */
 import { performance } from 'node:perf_hooks';
-import { LAW_ID } from '../../src/core/control-law.js';
 import { encodeMessage } from '../../src/protocol/codec.js';
-import { PROTOCOL_VERSION } from '../../src/protocol/messages.js';
-import { lawParamsToList } from '../../src/replica/replica-logic.js';
 import { DEFAULT_LOOP_OPTIONS, LoopModel } from '../../src/runtime/loop-model.js';
-import { nodeReplicaCommand } from '../../src/runtime/realtime-runner.js';
+import { nodeReplicaCommand, prepareReplicas } from '../../src/runtime/realtime-runner.js';
 import { ReplicaLink } from '../../src/runtime/replica-link.js';
 import { ChildProcessTransport } from '../../src/transport/child-process-transport.js';
 import { addSchedDelta, createSchedStat, readSchedStat, readSchedStatSum, type SchedStat } from './sched-stat.js';
 
 export const RIG_REPLICA_COUNT = 3;
 const HANDSHAKE_TIMEOUT_MS = 5_000;
-/** Warm-up ticks per link before the handshake is repeated (runRealtime's WARM_UP_TICKS). */
-const LINK_WARM_UP_TICKS = 2_000;
 /** An iteration that has not finished after this long means a child is stuck: fail the run. */
 const STALL_LIMIT_MS = 5_000;
 const STALL_CHECK_MS = 500;
@@ -163,10 +158,7 @@ export class TmrRig implements Rig {
   private votedTicks = 0;
   private events = 0;
 
-  private constructor(
-    private readonly transports: readonly ChildProcessTransport[],
-    totalTicks: number,
-  ) {
+  private constructor(transports: readonly ChildProcessTransport[], totalTicks: number) {
     // The runtime's defaults, paced at the rate the bench runs at; ticks sizes the setpoint profile.
     this.model = new LoopModel({ ...DEFAULT_LOOP_OPTIONS, rateHz: 1000, ticks: totalTicks });
     this.links = transports.map((t, i) => new ReplicaLink(i, t, this.model.obs));
@@ -181,26 +173,14 @@ export class TmrRig implements Rig {
     return rig;
   }
 
-  /**
-   * As runRealtime does it: hello with the law's parameters, warm-up ticks on each link, and a
-   * second hello that resets the controllers' state the warm-up moved.
-   */
+  /** Exactly what runRealtime does before tick 0 (prepareReplicas); any refusal voids the bench. */
   private async handshake(): Promise<void> {
-    await this.hello();
-    const warm = await Promise.all(this.links.map((link) => link.warmUp(LINK_WARM_UP_TICKS, HANDSHAKE_TIMEOUT_MS)));
-    warm.forEach((ok, i) => {
-      if (!ok) throw new Error(`replica ${i} stopped answering during warm-up: ${this.links[i]!.linkDownReason ?? 'no answer'}`);
+    await prepareReplicas(this.model, this.links, HANDSHAKE_TIMEOUT_MS);
+    this.model.core.status.forEach((status, i) => {
+      if (status !== 'inService') throw new Error(`replica ${i} was refused before the bench: ${this.model.replicaDetail[i] ?? 'no reason'}`);
     });
-    await this.hello();
   }
 
-  private async hello(): Promise<void> {
-    const hello = { kind: 'hello', protocolVersion: PROTOCOL_VERSION, lawId: LAW_ID, lawParams: lawParamsToList(this.model.lawParams) } as const;
-    const outcomes = await Promise.all(this.links.map((link, i) => link.handshake({ ...hello, replicaIndex: i }, HANDSHAKE_TIMEOUT_MS)));
-    outcomes.forEach((outcome, i) => {
-      if (!outcome.ok) throw new Error(`replica ${i} handshake: ${outcome.reason}: ${outcome.detail}; stderr: ${this.transports[i]!.stderr.trim() || '(empty)'}`);
-    });
-  }
 
   /** Bound once; installed on every link before each tick (the link's warm-up replaces it). */
   private readonly onLinkSettled = (): void => this.checkSettled();
