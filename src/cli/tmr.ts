@@ -90,6 +90,10 @@ async function runReal(options: CliRunOptions, title = 'tmr run', observe?: Tick
       { ...options, handshakeTimeoutMs: 10_000 },
       {
         signal: controller.signal,
+        // Without a terminal there is no status line: say once, for logs, when the loop starts.
+        onReady: (inService, pids) => {
+          if (!live) process.stderr.write(`${title}: ${inService} of ${options.replicaCount} replicas ready (pids ${pids.join(', ')}); ${options.ticks} ticks at ${options.rateHz} Hz\n`);
+        },
         onTick: (model: LoopModel, result: StepResult) => {
           observe?.(model, result);
           if (!live) return;

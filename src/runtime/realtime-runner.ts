@@ -29,6 +29,8 @@ export interface RealtimeHooks {
   readonly onTick?: (model: LoopModel, result: StepResult) => void;
   /** Called once replicas are up, with their PIDs (tests use it to signal them from outside). */
   readonly onStarted?: (pids: readonly (number | undefined)[]) => void;
+  /** Called after handshakes and warm-up, just before tick 0, with the replicas in service. */
+  readonly onReady?: (inService: number, pids: readonly (number | undefined)[]) => void;
   readonly signal?: AbortSignal;
 }
 
@@ -105,6 +107,10 @@ export async function runRealtime(options: RealtimeOptions, hooks: RealtimeHooks
     hooks.onStarted?.(transports.map((t) => t.pid));
     const links = transports.map((t, i) => new ReplicaLink(i, t, model.obs));
     await prepareReplicas(model, links, options.handshakeTimeoutMs);
+    hooks.onReady?.(
+      model.core.status.filter((status) => status === 'inService').length,
+      transports.map((t) => t.pid),
+    );
 
     const resumeAt = new Map<number, number[]>();
     let tickStartMs = performance.now();

@@ -6,13 +6,14 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { FAULT_KINDS } from '../../src/protocol/messages.js';
 import type { RunSummary } from '../../src/runtime/loop-model.js';
 import type { RealtimeSummary } from '../../src/runtime/realtime-runner.js';
-import { assertFreshBuild, childPids, killTree, runCli, waitFor } from '../helpers/cli.js';
+import { assertFreshBuild, killTree, runCli } from '../helpers/cli.js';
 
 beforeAll(() => assertFreshBuild());
 
 async function tmr(args: string[]): Promise<RunSummary> {
   const result = await runCli([...args, '--json'], { timeoutMs: 90_000 });
-  expect(result.stderr, `tmr ${args.join(' ')}`).toBe('');
+  const ready = args[0] === 'run' ? /^tmr run: \d of \d replicas ready \(pids [\d, ]+\); \d+ ticks at \d+ Hz\n$/ : /^$/;
+  expect(result.stderr, `tmr ${args.join(' ')}`).toMatch(ready);
   expect(result.code, `tmr ${args.join(' ')}: ${result.stderr}`).toBe(0);
   return JSON.parse(result.stdout) as RunSummary;
 }
@@ -71,15 +72,21 @@ describe('detection at 500 Hz', () => {
     const result = await runCli(['run', ...fast, '--json'], {
       timeoutMs: 60_000,
       onSpawn: (child) => {
-        void (async () => {
-          const replicas = await waitFor(() => {
-            const pids = childPids(child.pid!);
-            return pids.length === 3 ? pids : null;
-          }, 20_000, 'three replica processes');
-          await new Promise((r) => setTimeout(r, 1_500));
-          victim = replicas[1];
-          process.kill(victim!, signal);
-        })().catch(() => killTree(child.pid));
+        // Wait for the loop to start (its one stderr line), then stop a replica mid-run.
+        let stderr = '';
+        child.stderr!.on('data', (c: Buffer) => {
+          stderr += c.toString();
+          const ready = /replicas ready \(pids (\d+), (\d+), (\d+)\)/.exec(stderr);
+          if (ready === null || victim !== undefined) return;
+          victim = Number(ready[2]);
+          setTimeout(() => {
+            try {
+              process.kill(victim!, signal);
+            } catch {
+              killTree(child.pid);
+            }
+          }, 500);
+        });
       },
     });
     killTree(victim);
