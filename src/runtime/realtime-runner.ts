@@ -18,7 +18,7 @@ import { faultParam, LoopModel, type LoopOptions, type RunSummary } from './loop
 import { ReplicaLink } from './replica-link.js';
 
 export interface RealtimeOptions extends LoopOptions {
-  /** Time after a tick starts by which replies must be in, µs. Below the tick period. */
+  /** Time after the tick is sent by which replies must be in, µs. Below the tick period. */
   readonly deadlineUs: number;
   readonly handshakeTimeoutMs: number;
   /** Extra arguments per replica process (tests use --law-hash=N). */
@@ -126,7 +126,9 @@ export async function runRealtime(options: RealtimeOptions, hooks: RealtimeHooks
       const sentAtMs = performance.now();
       const active = links.filter((_, i) => model.core.status[i] === 'inService');
       for (const link of active) link.beginTick(tick, frame);
-      const lastReplyMs = await waitForReplies(active, tickStartMs + deadlineMs);
+      // The deadline runs from when the replicas were sent the tick, not from when the tick was
+      // due: a host that woke late must not shrink every replica's time to answer at once.
+      const lastReplyMs = await waitForReplies(active, sentAtMs + deadlineMs);
       for (const link of active) link.endTick();
       if (lastReplyMs !== null && replySampleCount < replySamplesUs.length) replySamplesUs[replySampleCount++] = (lastReplyMs - sentAtMs) * 1000;
 

@@ -19,6 +19,7 @@ import { nodeReplicaCommand } from '../../src/runtime/realtime-runner.js';
 import { ReplicaLink } from '../../src/runtime/replica-link.js';
 import { ChildProcessTransport } from '../../src/transport/child-process-transport.js';
 import { concatBytes, until } from '../transport/contract.js';
+import { stopTransport } from '../helpers/processes.js';
 
 /** tsx start-up plus a loaded 2-core machine. */
 const HANDSHAKE_TIMEOUT_MS = 10_000;
@@ -48,16 +49,7 @@ async function startReplica(extraArgs: readonly string[] = []): Promise<ChildPro
   return ChildProcessTransport.start({ command: replica.command, args: [...replica.args, ...extraArgs], name: `replica ${REPLICA_INDEX}` });
 }
 
-/** close() signals by PID and reaps; SIGKILL by PID if it failed and the process may still run. */
-async function stopReplica(transport: ChildProcessTransport): Promise<void> {
-  try {
-    await transport.close();
-  } catch (error) {
-    const child = transport.child;
-    if (child.pid !== undefined && child.exitCode === null && child.signalCode === null) process.kill(child.pid, 'SIGKILL');
-    throw error;
-  }
-}
+const stopReplica = stopTransport;
 
 function processExists(pid: number): boolean {
   try {

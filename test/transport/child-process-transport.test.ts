@@ -14,6 +14,7 @@ import { encodeMessage } from '../../src/protocol/codec.js';
 import { LIMITS } from '../../src/protocol/messages.js';
 import { ChildProcessTransport, STDERR_TAIL_BYTES_MAX, type ChildProcessTransportOptions } from '../../src/transport/child-process-transport.js';
 import { bodyOf, expectOneLine, transportContract, until, UNTIL_TIMEOUT_MS, type ContractLink } from './contract.js';
+import { stopTransport } from '../helpers/processes.js';
 
 const ECHO_CHILD_PATH = fileURLToPath(new URL('../fixtures/echo-child.mjs', import.meta.url));
 
@@ -36,16 +37,7 @@ function pidOf(transport: ChildProcessTransport): number {
   return pid!;
 }
 
-/** Stops a transport's process: close() first (it signals by PID), SIGKILL by PID if close() failed. */
-async function stop(transport: ChildProcessTransport): Promise<void> {
-  try {
-    await transport.close();
-  } catch (error) {
-    const child = transport.child;
-    if (child.pid !== undefined && child.exitCode === null && child.signalCode === null) process.kill(child.pid, 'SIGKILL');
-    throw error;
-  }
-}
+const stop = stopTransport;
 
 transportContract('child process (echo)', async (): Promise<ContractLink> => {
   const transport = await ChildProcessTransport.start(echoOptions);

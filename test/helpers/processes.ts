@@ -1,0 +1,12 @@
+import type { ChildProcessTransport } from '../../src/transport/child-process-transport.js';
+
+/** Stops a transport's process: close() first (it signals by PID), SIGKILL by PID if close() failed. */
+export async function stopTransport(transport: ChildProcessTransport): Promise<void> {
+  try {
+    await transport.close();
+  } catch (error) {
+    const child = transport.child;
+    if (child.pid !== undefined && child.exitCode === null && child.signalCode === null) process.kill(child.pid, 'SIGKILL');
+    throw error;
+  }
+}
