@@ -104,7 +104,7 @@ export class ChildProcessTransport implements Transport {
   /** The last lines the process wrote to stderr (at most STDERR_TAIL_BYTES_MAX bytes of UTF-8). */
   get stderr(): string {
     const tail = this.stderrTail;
-    // A cut inside a multi-byte character leaves up to three continuation bytes (10xxxxxx) first.
+    // A cut inside a multi-byte character leaves up to three continuation bytes (top bits 10) first.
     let start = 0;
     while (start < 3 && start < tail.length && ((tail[start] as number) & 0xc0) === 0x80) start++;
     return tail.toString('utf8', start);
