@@ -151,7 +151,7 @@ async function demo(): Promise<number> {
       `  - the deterministic simulation of the same run gives voted trace ${sim.votedTraceHash}; the real processes gave ${summary.votedTraceHash}${sim.votedTraceHash === summary.votedTraceHash ? ' — identical, tick for tick.' : ' — different:'}`,
       ...(firstDifference < 0 ? [] : [`    ${explainDifference(firstDifference, runTicks, simTicks)}`]),
       '',
-      'Next: npx tmr run --inject crash:1@500 --ticks 2000   |   npx tmr sim --help   |   npm test',
+      'Next: npx tmr run --inject crash:1@500 --ticks 2000   |   npx tmr help   |   npm test',
       '',
     ].join('\n'),
   );
@@ -171,6 +171,10 @@ function explainDifference(tick: number, runTicks: readonly string[], simTicks: 
 
 export async function main(argv: readonly string[]): Promise<number> {
   const [command, ...rest] = argv;
+  if (command !== undefined && (rest.includes('--help') || rest.includes('-h'))) {
+    process.stdout.write(HELP);
+    return EXIT.ok;
+  }
   switch (command) {
     case 'run':
       return (await runReal(parseRunOptions(rest, 'run'))).code;

@@ -93,8 +93,8 @@ describe('tmr sim', () => {
     }
   });
 
-  it('help exits 0 and names every command', async () => {
-    const result = await runCli(['help']);
+  it.each([['help'], ['--help'], ['sim', '--help'], ['run', '--ticks', '5', '-h']])('tmr %j prints help and exits 0', async (...args) => {
+    const result = await runCli(args);
     expect(result.code).toBe(0);
     for (const word of ['tmr run', 'tmr sim', 'tmr demo', '--inject', 'crash hang wrong stuck late babble state']) expect(result.stdout).toContain(word);
   });
