@@ -10,3 +10,14 @@ export async function stopTransport(transport: ChildProcessTransport): Promise<v
     throw error;
   }
 }
+
+/** True while a process with this PID exists (zombies included). */
+export function processExists(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ESRCH') return false;
+    throw error;
+  }
+}

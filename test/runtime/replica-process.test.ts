@@ -19,7 +19,7 @@ import { nodeReplicaCommand } from '../../src/runtime/realtime-runner.js';
 import { ReplicaLink } from '../../src/runtime/replica-link.js';
 import { ChildProcessTransport } from '../../src/transport/child-process-transport.js';
 import { concatBytes, until } from '../transport/contract.js';
-import { stopTransport } from '../helpers/processes.js';
+import { processExists, stopTransport } from '../helpers/processes.js';
 
 /** tsx start-up plus a loaded 2-core machine. */
 const HANDSHAKE_TIMEOUT_MS = 10_000;
@@ -51,15 +51,6 @@ async function startReplica(extraArgs: readonly string[] = []): Promise<ChildPro
 
 const stopReplica = stopTransport;
 
-function processExists(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === 'ESRCH') return false;
-    throw error;
-  }
-}
 
 function withTimeout<T>(promise: Promise<T>, timeoutMs: number, what: string): Promise<T> {
   let timer: NodeJS.Timeout | undefined;

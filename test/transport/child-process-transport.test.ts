@@ -14,22 +14,12 @@ import { encodeMessage } from '../../src/protocol/codec.js';
 import { LIMITS } from '../../src/protocol/messages.js';
 import { ChildProcessTransport, STDERR_TAIL_BYTES_MAX, type ChildProcessTransportOptions } from '../../src/transport/child-process-transport.js';
 import { bodyOf, expectOneLine, transportContract, until, UNTIL_TIMEOUT_MS, type ContractLink } from './contract.js';
-import { stopTransport } from '../helpers/processes.js';
+import { processExists, stopTransport } from '../helpers/processes.js';
 
 const ECHO_CHILD_PATH = fileURLToPath(new URL('../fixtures/echo-child.mjs', import.meta.url));
 
 const echoOptions: ChildProcessTransportOptions = { command: process.execPath, args: [ECHO_CHILD_PATH], name: 'echo' };
 
-/** True while a process with this PID exists (zombies included). */
-function processExists(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === 'ESRCH') return false;
-    throw error;
-  }
-}
 
 function pidOf(transport: ChildProcessTransport): number {
   const pid = transport.pid;
