@@ -5,8 +5,9 @@
  *                             nobody can tell which of two is right;
  *      1             simplex  the lone replica commands, if the policy allows; else safe;
  *      0             safe     the actuator's safe command.
- * `safeLatched` holds the loop in safe regardless of the count (set by an unresolvable
- * disagreement or a lasting loss of quorum; cleared only by an operator or by recovery).
+ * `safeLatched` holds the loop in safe regardless of the count (set by an unresolvable duplex
+ * disagreement; cleared only by an operator or by recovery). A loss of quorum with enough
+ * replicas in service also commands safe, but only until a strict majority agrees again.
  */
 export type Mode = 'tmr' | 'duplex' | 'simplex' | 'safe';
 export const MODES: readonly Mode[] = ['tmr', 'duplex', 'simplex', 'safe'];

@@ -129,6 +129,8 @@ export interface CoreState {
   tick: number;
   mode: Mode;
   safeLatched: boolean;
+  /** Commanding safe because no quorum formed for longer than quorumLossTicksMax; not latched. */
+  quorumLost: boolean;
   safeReason: SafeReason | null;
   readonly status: ReplicaStatus[];
   readonly exclusionReason: (ExclusionReason | null)[];
@@ -166,6 +168,7 @@ export function createCoreState(config: CoreConfig, initialStatus?: readonly Rep
     tick: -1,
     mode: modeFor(inService, config.simplexPolicy, false),
     safeLatched: false,
+    quorumLost: false,
     safeReason: null,
     status,
     exclusionReason: new Array<ExclusionReason | null>(n).fill(null),
@@ -260,38 +263,63 @@ function latchSafe(state: CoreState, reason: SafeReason): void {
   state.safeReason = reason;
 }
 
-/** Decides the actuator command for this tick from the vote and the mode in force. */
-function decideCommand(state: CoreState, mode: Mode, participants: number, inServiceMask: number, tick: number): void {
+/**
+ * Decides the actuator command for this tick from the vote and the ladder's mode.
+ *
+ * No quorum (nobody blamed: replicas silent or in disagreement with no majority): the last voted
+ * command, which had a majority behind it, is held for up to quorumLossTicksMax ticks; then the
+ * safe command, until a strict majority agrees again. That is not latched: a majority that was
+ * late is still a majority. What is latched is a duplex disagreement, where nobody can tell who
+ * is right.
+ */
+function decideCommand(state: CoreState, ladder: Mode, participants: number, inServiceMask: number, tick: number): void {
   const { config, result, counters } = state;
   const commandOk = result.votedOutputsOk[config.commandChannel] === 1;
-  if (mode === 'safe') {
+  if (ladder === 'safe') {
     setCommand(state, config.safeCommandMv, 'safe');
     return;
   }
-  const quorum = mode === 'simplex' ? commandOk : commandOk && result.digestOk;
+  const quorum = ladder === 'simplex' ? commandOk : commandOk && result.digestOk;
   if (quorum) {
     if (state.quorumLossTicks > 0) result.events.push({ kind: 'quorumRegained', tick });
     state.quorumLossTicks = 0;
-    setCommand(state, result.votedOutputs[config.commandChannel] as number, mode === 'simplex' ? 'simplex' : 'voted');
+    if (state.quorumLost) {
+      state.quorumLost = false;
+      state.safeReason = null;
+    }
+    setCommand(state, result.votedOutputs[config.commandChannel] as number, ladder === 'simplex' ? 'simplex' : 'voted');
     return;
   }
   counters.noQuorumTicks++;
   // Two replicas that both answered and differ: nobody can tell who is right.
-  if (mode === 'duplex' && participants === inServiceMask) {
+  if (ladder === 'duplex' && participants === inServiceMask) {
     latchSafe(state, 'DUPLEX_DISAGREEMENT');
     setCommand(state, config.safeCommandMv, 'safe');
     return;
   }
   if (state.quorumLossTicks === 0) result.events.push({ kind: 'quorumLost', tick });
   state.quorumLossTicks++;
-  if (state.quorumLossTicks > config.quorumLossTicksMax) {
-    latchSafe(state, 'QUORUM_LOST');
+  if (state.quorumLost || state.quorumLossTicks > config.quorumLossTicksMax) {
+    state.quorumLost = true;
+    state.safeReason = 'QUORUM_LOST';
     setCommand(state, config.safeCommandMv, 'safe');
     return;
   }
   // A short gap (a replica late while another is out): repeat the last voted command, which had
   // a majority behind it when it was voted. Never a value from a minority.
   setCommand(state, state.lastCommandMv, 'held');
+}
+
+/** The mode in force: the ladder's, or safe while no quorum has formed for too long. */
+function effectiveMode(state: CoreState): Mode {
+  const ladder = modeFor(popcount(inServiceMaskOf(state)), state.config.simplexPolicy, state.safeLatched);
+  return state.quorumLost && ladder !== 'safe' ? 'safe' : ladder;
+}
+
+function changeMode(state: CoreState, to: Mode, tick: number): void {
+  if (to === state.mode) return;
+  state.result.events.push({ kind: 'modeChanged', from: state.mode, to, reason: modeReason(state, to, tick), tick });
+  state.mode = to;
 }
 
 function setCommand(state: CoreState, commandMv: number, source: CommandSource): void {
@@ -310,6 +338,7 @@ function modeReason(state: CoreState, to: Mode, tick: number): string {
   if (to === 'safe' && state.safeReason !== null) return state.safeReason;
   const excluded = state.result.events.filter((e) => e.kind === 'replicaExcluded' && e.tick === tick);
   if (excluded.length > 0) return excluded.map((e) => (e.kind === 'replicaExcluded' ? `replica ${e.replicaIndex} ${e.reason}` : '')).join(', ');
+  if (state.mode === 'safe' && !state.quorumLost) return 'QUORUM_REGAINED';
   return 'REPLICA_COUNT';
 }
 
@@ -327,11 +356,7 @@ export function step(state: CoreState, obs: Observations, tick: number): StepRes
   }
   const inServiceMask = inServiceMaskOf(state);
   const inServiceCount = popcount(inServiceMask);
-  const mode = modeFor(inServiceCount, config.simplexPolicy, state.safeLatched);
-  if (mode !== state.mode) {
-    result.events.push({ kind: 'modeChanged', from: state.mode, to: mode, reason: modeReason(state, mode, tick), tick });
-    state.mode = mode;
-  }
+  const ladder = modeFor(inServiceCount, config.simplexPolicy, state.safeLatched);
   const participants = observe(state, obs, inServiceMask);
   const required = inServiceCount > 0 ? requiredAgreeingFor(inServiceCount) : 1;
   if (participants !== 0) voteAll(state, obs, participants, required);
@@ -341,8 +366,9 @@ export function step(state: CoreState, obs: Observations, tick: number): StepRes
   }
   result.inServiceMask = inServiceMask;
   result.participantMask = participants;
-  result.mode = mode;
-  decideCommand(state, mode, participants, inServiceMask, tick);
+  decideCommand(state, ladder, participants, inServiceMask, tick);
+  changeMode(state, effectiveMode(state), tick);
+  result.mode = state.mode;
 
   // Health and exclusions take effect from the next tick; this tick was voted with them.
   for (let i = 0; i < config.replicaCount; i++) {
@@ -350,11 +376,7 @@ export function step(state: CoreState, obs: Observations, tick: number): StepRes
     const reason = detectorUpdate(state.health[i] as ReplicaHealth, config, tick, result.flags[i] as number);
     if (reason !== null) excludeReplica(state, i, reason, tick);
   }
-  const nextMode = modeFor(popcount(inServiceMaskOf(state)), config.simplexPolicy, state.safeLatched);
-  if (nextMode !== state.mode) {
-    result.events.push({ kind: 'modeChanged', from: state.mode, to: nextMode, reason: modeReason(state, nextMode, tick), tick });
-    state.mode = nextMode;
-  }
+  changeMode(state, effectiveMode(state), tick);
   assert(result.commandSource !== 'voted' || popcount(participants) >= required, 'voted a command without a quorum of participants');
   return result;
 }

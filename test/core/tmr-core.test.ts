@@ -158,8 +158,33 @@ describe('voting and masking', () => {
       if (t < 2) expect(r.commandSource).toBe('held');
     }
     expect(h.state.mode).toBe('safe');
-    expect(h.state.safeReason).toBe('QUORUM_LOST');
+    // Safe for lack of quorum from the third tick; once the silent replica is excluded the two
+    // left disagree, and that latches.
+    expect(h.state.safeReason).toBe('DUPLEX_DISAGREEMENT');
+    expect(h.state.safeLatched).toBe(true);
     expect(seen).toEqual([500, 500, 0, 0, 0, 0]);
+  });
+
+  it('a majority that was only late is a majority again: safe while it is missing, voted when it returns', () => {
+    const h = harness({ ...CONFIG, deadlineMissLimit: 10, errorDensityLimit: 10 });
+    h.tick([good(), good(), good()]);
+    const sources: string[] = [];
+    const modes: string[] = [];
+    for (let t = 0; t < 4; t++) {
+      const r = h.tick([good(), null, null]);
+      sources.push(r.commandSource);
+      modes.push(r.mode);
+    }
+    expect(sources).toEqual(['held', 'held', 'safe', 'safe']);
+    expect(modes).toEqual(['tmr', 'tmr', 'safe', 'safe']);
+    expect(h.state.safeReason).toBe('QUORUM_LOST');
+    const back = h.tick([good(620), good(620), null]);
+    expect(back.commandSource).toBe('voted');
+    expect(back.commandMv).toBe(620);
+    expect(back.mode).toBe('tmr');
+    expect(back.events).toContainEqual({ kind: 'quorumRegained', tick: 5 });
+    expect(back.events).toContainEqual({ kind: 'modeChanged', from: 'safe', to: 'tmr', reason: 'QUORUM_REGAINED', tick: 5 });
+    expect(h.state.safeReason).toBeNull();
   });
 
   it('five replicas: two faulty ones are masked', () => {
