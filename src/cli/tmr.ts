@@ -29,7 +29,7 @@ options (run and sim):
   --ticks N             run length in ticks (default 2000)
   --seed S              seed for sensor noise and fault details, 0..4294967295 (default 1)
   --inject SPEC         KIND:REPLICA@TICK[+TICKS], repeatable; KIND is one of
-                        crash hang wrong stuck late babble state; e.g. --inject crash:1@500
+                        crash hang wrong stuck late babble state bitflip; e.g. --inject crash:1@500
   --simplex-policy P    with one replica left: 'safe' (default) or 'simplex'
   --deadline-us D       run only: reply deadline after a tick starts (default 75% of the period)
   --trace FILE          sim only: write the canonical one-line-per-tick trace

@@ -72,6 +72,7 @@ export const FAULT_KIND = {
   late: 5,
   babble: 6,
   state: 7,
+  bitflip: 8,
 } as const;
 export type FaultKind = keyof typeof FAULT_KIND;
 export const FAULT_KINDS = Object.keys(FAULT_KIND) as FaultKind[];

@@ -12,6 +12,8 @@
  *   late    each reply is held back `param` µs (in-process: delivered one tick late).
  *   babble  garbage bytes (seeded by `param`) instead of replies.
  *   state   at T the integral is moved by `param` mV: silent state corruption.
+ *   bitflip one bit of every reply frame is flipped on the wire (seeded by `param`): a noisy
+ *           line or a failing UART. The CRC refuses every such frame.
  */
 import { assert } from '../core/assert.js';
 import { OUTPUT_CHANNEL_COUNT } from '../core/control-law.js';
@@ -19,7 +21,7 @@ import { deriveSeed, Prng } from '../core/prng.js';
 import { FAULT_KIND, type FaultKind } from '../protocol/messages.js';
 import type { ReplicaLogic } from './replica-logic.js';
 
-export type FaultAction = 'reply' | 'silent' | 'late' | 'garbage' | 'crash';
+export type FaultAction = 'reply' | 'silent' | 'late' | 'garbage' | 'crash' | 'bitflip';
 
 export const DEFAULT_FAULT_PARAM: Record<FaultKind, number> = {
   crash: 0,
@@ -29,6 +31,7 @@ export const DEFAULT_FAULT_PARAM: Record<FaultKind, number> = {
   late: 0,
   babble: 0x0bab,
   state: 50,
+  bitflip: 0xf11b,
 };
 
 export const BABBLE_BYTES_MAX = 64;
@@ -96,6 +99,8 @@ export class ReplicaFaults {
         return { action: 'late', stateDigest };
       case 'babble':
         return { action: 'garbage', stateDigest };
+      case 'bitflip':
+        return { action: 'bitflip', stateDigest };
       case 'wrong': {
         const limit = logic.params?.outputLimitMv ?? 0;
         const shifted = (outputs[0] as number) + this.param;
@@ -119,6 +124,13 @@ export class ReplicaFaults {
     const slot = (this.historyCount - back) % STUCK_TICKS_BACK_MAX;
     this.stuckOutputs.set(this.historyOutputs.subarray(slot * OUTPUT_CHANNEL_COUNT, (slot + 1) * OUTPUT_CHANNEL_COUNT));
     this.stuckDigest = this.historyDigests[slot] as number;
+  }
+
+  /** Flips one seeded bit of an encoded frame in place, never in its final 0x00 delimiter. */
+  flipBit(frame: Uint8Array): void {
+    assert(this.prng !== null && frame.length >= 2, 'bit flip with no bitflip fault active');
+    const bit = this.prng.nextBelow((frame.length - 1) * 8);
+    frame[bit >> 3] = (frame[bit >> 3] as number) ^ (1 << (bit & 7));
   }
 
   /**

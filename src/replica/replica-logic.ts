@@ -43,14 +43,18 @@ export class ReplicaLogic {
   replicaIndex = -1;
   /** Self-test hash this replica reports; overridable to simulate a replica built with another law. */
   lawHash: number;
+  /** Protocol version this replica speaks; overridable to simulate a board built for another. */
+  protocolVersion: number = PROTOCOL_VERSION;
 
   constructor(readonly implementation: string = NODE_REPLICA_IMPLEMENTATION) {
     this.lawHash = lawSelfTestHash();
   }
 
   onHello(msg: HelloMessage): HelloAckMessage | ErrorMessage {
-    if (msg.protocolVersion !== PROTOCOL_VERSION) {
-      return { kind: 'error', code: ERROR_CODE.UNEXPECTED_MESSAGE, detail: `protocol ${msg.protocolVersion} unsupported` };
+    if (msg.protocolVersion !== this.protocolVersion) {
+      // Not our version: say which one we speak and stay unconfigured; the host refuses us.
+      this.params = null;
+      return { kind: 'helloAck', protocolVersion: this.protocolVersion, replicaIndex: msg.replicaIndex, implementation: this.implementation, lawId: LAW_ID, lawHash: this.lawHash };
     }
     const params = msg.lawId === LAW_ID ? lawParamsFromList(msg.lawParams) : null;
     if (params === null) return { kind: 'error', code: ERROR_CODE.BAD_LAW_PARAMS, detail: `law ${msg.lawId} parameters rejected` };
@@ -59,7 +63,7 @@ export class ReplicaLogic {
     Object.assign(this.state, createLawState());
     return {
       kind: 'helloAck',
-      protocolVersion: PROTOCOL_VERSION,
+      protocolVersion: this.protocolVersion,
       replicaIndex: msg.replicaIndex,
       implementation: this.implementation,
       lawId: LAW_ID,

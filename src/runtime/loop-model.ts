@@ -66,7 +66,7 @@ export const LAW_CHANNELS: readonly ChannelSpec[] = [
 ];
 
 /** PRNG stream ids derived from the run's seed. */
-export const STREAM = { sensor: 1, babble: 100 } as const;
+export const STREAM = { sensor: 1, babble: 100, bitflip: 200 } as const;
 
 export interface FaultRecord {
   kind: FaultKind;
@@ -350,6 +350,8 @@ export function faultParam(spec: FaultSpec, options: LoopOptions): number {
     }
     case 'babble':
       return deriveSeed(options.seed, STREAM.babble + i) | 0;
+    case 'bitflip':
+      return deriveSeed(options.seed, STREAM.bitflip + i) | 0;
     case 'crash':
     case 'hang':
       return 0;

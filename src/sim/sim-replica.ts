@@ -4,11 +4,11 @@
  * Garbage from a babbling replica goes through the real frame splitter and decoder, so corrupt
  * frames are counted exactly as the runtime counts them.
  */
-import { fail } from '../core/assert.js';
+import { assertNever, fail } from '../core/assert.js';
 import { LAW_ID, type LawParams } from '../core/control-law.js';
 import type { Observations } from '../core/tmr-core.js';
 import { FrameSplitter } from '../protocol/bounded-delimiter-parser.js';
-import { decodeMessage } from '../protocol/codec.js';
+import { decodeMessage, encodeMessage } from '../protocol/codec.js';
 import { LIMITS, PROTOCOL_VERSION, type FaultKind } from '../protocol/messages.js';
 import { ReplicaFaults } from '../replica/replica-faults.js';
 import { lawParamsToList, ReplicaLogic } from '../replica/replica-logic.js';
@@ -79,12 +79,32 @@ export class SimReplica {
         this.lateOwed++;
         return;
       case 'garbage':
-        this.splitter.push(this.faults.garbage(), (frame) => {
-          // A garbage frame that decoded would still not be this tick's output from this replica.
-          const decoded = decodeMessage(frame);
-          if (!decoded.ok || decoded.message.kind !== 'output') obs.protocolErrors[i] = Math.min(0xffff, (obs.protocolErrors[i] as number) + 1);
-        });
+        this.receive(this.faults.garbage(), tick, obs);
         return;
+      case 'bitflip': {
+        // The real frame, damaged on the wire: what the host receives goes through its decoder.
+        const frame = encodeMessage({ kind: 'output', tick, outputs: Array.from(this.logic.outputs), stateDigest });
+        this.faults.flipBit(frame);
+        this.receive(frame, tick, obs);
+        return;
+      }
+      default:
+        assertNever(action, 'fault action');
     }
+  }
+
+  /** Bytes as the host would receive them: split, decoded, and counted unless they are this tick's output. */
+  private receive(bytes: Uint8Array, tick: number, obs: Observations): void {
+    const i = this.replicaIndex;
+    this.splitter.push(bytes, (frame) => {
+      const decoded = decodeMessage(frame);
+      if (decoded.ok && decoded.message.kind === 'output' && decoded.message.tick === tick && obs.onTime[i] === 0) {
+        obs.onTime[i] = 1;
+        decoded.message.outputs.forEach((value, c) => (obs.outputs[i * obs.channelCount + c] = value));
+        obs.digests[i] = decoded.message.stateDigest;
+      } else {
+        obs.protocolErrors[i] = Math.min(0xffff, (obs.protocolErrors[i] as number) + 1);
+      }
+    });
   }
 }

@@ -24,7 +24,7 @@ describe('bad input: one line naming the problem, exit code 2, never a stack tra
     [['sim', '--seed', '-1'], /--seed needs a value; for a value that starts with '-', write --seed=VALUE/],
     [['sim', '--ticks'], /--ticks needs a value$/],
     [['sim', '--inject', 'crash'], /--inject 'crash' is not KIND:REPLICA@TICK\[\+TICKS\]/],
-    [['sim', '--inject', 'explode:1@5'], /unknown fault kind 'explode' \(one of crash, hang, wrong, stuck, late, babble, state\)/],
+    [['sim', '--inject', 'explode:1@5'], /unknown fault kind 'explode' \(one of crash, hang, wrong, stuck, late, babble, state, bitflip\)/],
     [['sim', '--inject', 'crash:3@5'], /replica 3 does not exist \(replicas are 0\.\.2\)/],
     [['sim', '--inject', 'crash:1@5000', '--ticks', '100'], /tick 5000 is past the end of the run \(100 ticks\)/],
     [['sim', '--inject', 'crash:1@5+10'], /a crash fault takes no \+TICKS duration/],
@@ -96,6 +96,6 @@ describe('tmr sim', () => {
   it.each([['help'], ['--help'], ['sim', '--help'], ['run', '--ticks', '5', '-h']])('tmr %j prints help and exits 0', async (...args) => {
     const result = await runCli(args);
     expect(result.code).toBe(0);
-    for (const word of ['tmr run', 'tmr sim', 'tmr demo', '--inject', 'crash hang wrong stuck late babble state']) expect(result.stdout).toContain(word);
+    for (const word of ['tmr run', 'tmr sim', 'tmr demo', '--inject', 'crash hang wrong stuck late babble state bitflip']) expect(result.stdout).toContain(word);
   });
 });

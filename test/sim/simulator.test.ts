@@ -78,6 +78,7 @@ describe('deterministic simulation', () => {
       late: 'LATE_REPLY',
       babble: 'PROTOCOL_ERROR',
       state: 'DIGEST_MISMATCH',
+      bitflip: 'PROTOCOL_ERROR',
     };
     for (const kind of FAULT_KINDS) {
       const s = runSimulation({ ...BASE, injects: [{ kind, replicaIndex: 0, startTick: 300, durationTicks: 0 }] });

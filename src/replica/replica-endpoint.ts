@@ -1,0 +1,120 @@
+/**
+ * One replica's end of a link, independent of what carries the bytes: frames in, frames out,
+ * faults, heartbeats. The Node replica process wires it to stdin/stdout; the simulated board
+ * (firmware-sim/) wires it to a serial port. What "crash" means is the carrier's business: a
+ * process exits, a board reboots.
+ */
+import { FrameSplitter } from '../protocol/bounded-delimiter-parser.js';
+import { decodeMessage, encodeMessage } from '../protocol/codec.js';
+import { ERROR_CODE, LIMITS, type Message } from '../protocol/messages.js';
+import { faultKindFromCode, ReplicaFaults } from './replica-faults.js';
+import { ReplicaLogic } from './replica-logic.js';
+
+/** While no message arrives for this long, a configured replica sends a heartbeat at this period. */
+export const HEARTBEAT_PERIOD_MS = 100;
+
+export interface EndpointCarrier {
+  /** Puts bytes on the link (a complete frame, or garbage for a babble fault). */
+  write(bytes: Uint8Array): void;
+  /** A crash fault fired: exit the process, reboot the board. */
+  crash(): void;
+}
+
+export interface EndpointOptions {
+  readonly implementation: string;
+  /** Self-test hash to report instead of our own (a replica built with another law). */
+  readonly lawHash?: number;
+  /** Protocol version to speak instead of ours (a board built for another version). */
+  readonly protocolVersion?: number;
+}
+
+export class ReplicaEndpoint {
+  logic: ReplicaLogic;
+  faults = new ReplicaFaults();
+  private readonly splitter = new FrameSplitter(LIMITS.frameBytesMax);
+  private readonly onFrameBound = (frame: Uint8Array): void => this.onFrame(frame);
+  private lastMessageMs = Date.now();
+  malformedFrames = 0;
+
+  constructor(
+    private readonly carrier: EndpointCarrier,
+    private readonly options: EndpointOptions,
+  ) {
+    this.logic = this.freshLogic();
+  }
+
+  private freshLogic(): ReplicaLogic {
+    const logic = new ReplicaLogic(this.options.implementation);
+    if (this.options.lawHash !== undefined) logic.lawHash = this.options.lawHash >>> 0;
+    if (this.options.protocolVersion !== undefined) logic.protocolVersion = this.options.protocolVersion;
+    return logic;
+  }
+
+  /** Bytes from the link, in any chunking. */
+  push(chunk: Uint8Array): void {
+    this.splitter.push(chunk, this.onFrameBound);
+  }
+
+  /** A reboot: controller state, configuration and faults are gone; half-received bytes too. */
+  reset(): void {
+    this.logic = this.freshLogic();
+    this.faults = new ReplicaFaults();
+    this.splitter.push(new Uint8Array([0]), () => {});
+  }
+
+  /** Call every HEARTBEAT_PERIOD_MS: sends a heartbeat if configured and idle that long. */
+  heartbeatIfIdle(nowMs: number): void {
+    if (this.logic.params !== null && nowMs - this.lastMessageMs >= HEARTBEAT_PERIOD_MS) this.send(this.logic.heartbeat());
+  }
+
+  private send(message: Message): void {
+    this.carrier.write(encodeMessage(message));
+  }
+
+  private onFrame(frame: Uint8Array): void {
+    this.lastMessageMs = Date.now();
+    const decoded = decodeMessage(frame);
+    if (!decoded.ok) {
+      // Counted, never answered: answering garbage on a noisy line only makes more noise.
+      this.malformedFrames++;
+      return;
+    }
+    const message = decoded.message;
+    if (message.kind === 'tick') this.onTick(message.tick, message.setpointMilliDeg, message.positionMilliDeg);
+    else if (message.kind === 'inject') {
+      const kind = faultKindFromCode(message.fault);
+      if (kind === null) this.send({ kind: 'error', code: ERROR_CODE.UNEXPECTED_MESSAGE, detail: `unknown fault ${message.fault}` });
+      else this.faults.arm(kind, message.durationTicks, message.param);
+    } else {
+      const reply = this.logic.handleControl(message);
+      if (reply !== null) this.send(reply);
+    }
+  }
+
+  private onTick(tick: number, setpointMilliDeg: number, positionMilliDeg: number): void {
+    const { logic, faults } = this;
+    faults.beforeStep(tick, logic);
+    const outcome = logic.onTick(tick, setpointMilliDeg, positionMilliDeg);
+    if (!outcome.ok) {
+      this.send(outcome.error);
+      return;
+    }
+    const { action, stateDigest } = faults.afterStep(logic.outputs, outcome.stateDigest, logic);
+    switch (action) {
+      case 'crash':
+        this.carrier.crash();
+        return;
+      case 'silent':
+        return;
+      case 'garbage':
+        this.carrier.write(faults.garbage());
+        return;
+      default: {
+        const frame = encodeMessage({ kind: 'output', tick, outputs: Array.from(logic.outputs), stateDigest });
+        if (action === 'bitflip') faults.flipBit(frame);
+        if (action === 'late') setTimeout(() => this.carrier.write(frame), Math.max(1, faults.param / 1000));
+        else this.carrier.write(frame);
+      }
+    }
+  }
+}
