@@ -11,7 +11,12 @@
  *    The frame may be a view into the transport's buffer, valid only during the call: a
  *    handler that keeps it copies it.
  *  - The down handler fires at most once, with a one-line reason, when the link dies (peer
- *    exited, port vanished) or close() is called.
+ *    exited, port vanished) or close() is called. A re-openable transport (a serial port that
+ *    comes back, see SerialTransport.onUp) fires it at most once per loss: after the link is up
+ *    again it may fire again. isUp is false while the handler runs, and a handler registered
+ *    while the link is down hears the current reason at once.
+ *  - The frame passed to send() may be held until it is written (serial writes are
+ *    asynchronous): do not modify it afterwards.
  *  - close() releases everything the transport started (processes by PID, file descriptors)
  *    and resolves when they are gone.
  */
