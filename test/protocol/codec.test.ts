@@ -1,4 +1,3 @@
-import { Encoder } from 'cbor-x';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { TmrAssertionError } from '../../src/core/assert.js';
@@ -13,6 +12,18 @@ import {
 } from '../../src/protocol/codec.js';
 import { decodeFrame, encodeFrame, FRAME_ERRORS } from '../../src/protocol/frame.js';
 import { LIMITS, MESSAGE_TYPE, type Message, type MessageKind } from '../../src/protocol/messages.js';
+import {
+  anyMessage,
+  ARBITRARY,
+  mutate,
+  mutatedPayload,
+  nearSchemaPayload,
+  pick,
+  randomBytes,
+  standardEncoder,
+  wireOf,
+  type MessageSource,
+} from '../fuzz/generators.js';
 
 const fromHex = (hex: string): Uint8Array => Uint8Array.from(Buffer.from(hex.replace(/\s+/g, ''), 'hex'));
 const toHex = (bytes: Uint8Array): string => Buffer.from(bytes).toString('hex');
@@ -33,64 +44,9 @@ const KINDS = Object.keys(MESSAGE_TYPE) as MessageKind[];
 const FUZZ_SEED = Number(process.env['TMR_FUZZ_SEED'] ?? 0x7a3c_0001) >>> 0;
 const replay = `TMR_FUZZ_SEED=${FUZZ_SEED} npx vitest run test/protocol/codec.test.ts`;
 
-// ---------------------------------------------------------------------------------------------
-// Arbitraries: every field over its whole legal range; keys in wire order.
-
-const u16 = fc.integer({ min: 0, max: 0xffff });
-const u32 = fc.integer({ min: 0, max: 0xffff_ffff });
-const i32 = fc.integer({ min: -0x8000_0000, max: 0x7fff_ffff });
-const replicaIndex = fc.integer({ min: 0, max: LIMITS.replicaIndexLimit - 1 });
-const text = (bytesMax: number): fc.Arbitrary<string> =>
-  fc.oneof(
-    fc.string({ unit: 'grapheme-ascii', maxLength: bytesMax }),
-    fc.string({ unit: 'binary-ascii', maxLength: bytesMax / 2 }),
-    fc.string({ unit: 'binary', maxLength: bytesMax / 4 }),
-    fc.string({ unit: 'binary', maxLength: bytesMax }).filter((s) => Buffer.byteLength(s) <= bytesMax),
-  );
-
-const ARBITRARY: { [K in MessageKind]: fc.Arbitrary<Extract<Message, { kind: K }>> } = {
-  hello: fc.record({
-    kind: fc.constant('hello'),
-    protocolVersion: u16,
-    replicaIndex,
-    lawId: u16,
-    lawParams: fc.array(i32, { maxLength: LIMITS.lawParamsMax }),
-  }),
-  helloAck: fc.record({
-    kind: fc.constant('helloAck'),
-    protocolVersion: u16,
-    replicaIndex,
-    implementation: text(LIMITS.implementationBytesMax),
-    lawId: u16,
-    lawHash: u32,
-  }),
-  refuse: fc.record({ kind: fc.constant('refuse'), reason: u16 }),
-  tick: fc.record({ kind: fc.constant('tick'), tick: u32, setpointMilliDeg: i32, positionMilliDeg: i32 }),
-  output: fc.record({
-    kind: fc.constant('output'),
-    tick: u32,
-    outputs: fc.array(i32, { minLength: 1, maxLength: LIMITS.outputChannelsMax }),
-    stateDigest: u32,
-  }),
-  heartbeat: fc.record({ kind: fc.constant('heartbeat'), lastTick: u32, stateDigest: u32 }),
-  stateRequest: fc.record({ kind: fc.constant('stateRequest'), tick: u32 }),
-  state: fc.record({
-    kind: fc.constant('state'),
-    tick: u32,
-    stateBytes: fc.uint8Array({ maxLength: LIMITS.stateBytesMax }),
-    stateDigest: u32,
-  }),
-  error: fc.record({ kind: fc.constant('error'), code: u16, detail: text(LIMITS.errorDetailBytesMax) }),
-  inject: fc.record({ kind: fc.constant('inject'), fault: u16, durationTicks: u32, param: i32 }),
-};
-const anyMessage: fc.Arbitrary<Message> = fc.oneof(...KINDS.map((kind) => ARBITRARY[kind] as fc.Arbitrary<Message>));
-
 /** A fixed pool of valid messages (fixed seed) for the fuzzers. */
 const POOL: Message[] = fc.sample(anyMessage, { numRuns: 300, seed: 42 });
-/** cbor-x with defaults except plain byte strings: an independent encoder for cross-checks. */
-const standardEncoder = new Encoder({ useRecords: false, tagUint8Array: false });
-/** The wire array of a message: the arbitraries list keys in wire order. */
-const wireOf = (m: Message): unknown[] => [MESSAGE_TYPE[m.kind], ...Object.values(m).slice(1)];
+const fromPool: MessageSource = (prng) => pick(prng, POOL);
 
 // ---------------------------------------------------------------------------------------------
 
@@ -363,109 +319,6 @@ function decodeOrReport(input: Uint8Array, what: string): DecodeResult {
   }
 }
 
-const pick = <T>(prng: Prng, items: readonly T[]): T => items[prng.nextBelow(items.length)] as T;
-const randomBytes = (prng: Prng, length: number): number[] => Array.from({ length }, () => prng.nextBelow(256));
-/** CBOR initial bytes that start interesting trouble: floats, tags, simple values, long heads, breaks. */
-const CBOR_HEADS = [0x00, 0x17, 0x18, 0x19, 0x1a, 0x1b, 0x1c, 0x1f, 0x20, 0x38, 0x3a, 0x3b, 0x40, 0x58, 0x5f, 0x60, 0x61, 0x78, 0x7f, 0x80, 0x81, 0x84, 0x98, 0x9f, 0xa0, 0xa1, 0xbf, 0xc0, 0xc1, 0xc2, 0xd8, 0xd9, 0xf4, 0xf5, 0xf6, 0xf7, 0xf9, 0xfa, 0xfb, 0xff];
-
-/** One random edit of a byte sequence. */
-function mutate(prng: Prng, bytes: number[], interesting: readonly number[]): void {
-  const at = prng.nextBelow(bytes.length + 1);
-  switch (prng.nextBelow(7)) {
-    case 0:
-      if (at < bytes.length) bytes[at] = (bytes[at] as number) ^ (1 << prng.nextBelow(8));
-      break;
-    case 1:
-      if (at < bytes.length) bytes[at] = prng.nextBelow(2) === 0 ? prng.nextBelow(256) : pick(prng, interesting);
-      break;
-    case 2:
-      bytes.splice(at, 0, prng.nextBelow(2) === 0 ? prng.nextBelow(256) : pick(prng, interesting));
-      break;
-    case 3:
-      bytes.splice(at, 1 + prng.nextBelow(3));
-      break;
-    case 4:
-      bytes.length = Math.min(bytes.length, at);
-      break;
-    case 5: {
-      const from = prng.nextBelow(bytes.length + 1);
-      bytes.splice(at, 0, ...bytes.slice(from, from + 1 + prng.nextBelow(6)));
-      break;
-    }
-    default: {
-      const other = prng.nextBelow(bytes.length + 1);
-      if (at < bytes.length && other < bytes.length) [bytes[at], bytes[other]] = [bytes[other] as number, bytes[at] as number];
-    }
-  }
-}
-
-/** A random JS value that a generic CBOR encoder can write, most of them wrong for any field. */
-function oddValue(prng: Prng): unknown {
-  switch (prng.nextBelow(24)) {
-    case 0: return 3.5;
-    case 1: return -0.25;
-    case 2: return 0x1_0000_0000 + prng.nextBelow(1000);
-    case 3: return -0x8000_0001 - prng.nextBelow(1000);
-    case 4: return BigInt(prng.nextU32()) * 0x1_0000_0000n;
-    case 5: return 'x'.repeat(prng.nextBelow(70));
-    case 6: return Uint8Array.from(randomBytes(prng, prng.nextBelow(70)));
-    case 7: return Array.from({ length: prng.nextBelow(11) }, () => prng.nextU32() | 0);
-    case 8: return [1, 'two', [3]];
-    case 9: return null;
-    case 10: return undefined;
-    case 11: return prng.nextBelow(2) === 0;
-    case 12: return new Map([[1, 2]]);
-    case 13: return { tick: 1 };
-    case 14: return new Date(prng.nextU32());
-    case 15: return new Set([1, 2]);
-    case 16: return Int32Array.of(1, -1);
-    case 17: return Number.NaN;
-    case 18: return Number.NEGATIVE_INFINITY;
-    case 19: return -prng.nextU32();
-    case 20: return prng.nextU32();
-    case 21: return prng.nextU32() | 0;
-    case 22: return prng.nextBelow(0x1_0000);
-    default: return prng.nextBelow(24);
-  }
-}
-
-/** Generic cbor-x encoders with extensions on: tags, records, packing, value sharing. */
-const looseEncoders = [
-  standardEncoder,
-  new Encoder({ useRecords: false }),
-  new Encoder({ useRecords: true }),
-  new Encoder({ useRecords: false, pack: true }),
-  new Encoder({ useRecords: false, structuredClone: true }),
-  new Encoder({ useRecords: false, useFloat32: 1 }),
-];
-
-/** A payload near the schema: a valid wire array with a field replaced, added or dropped. */
-function nearSchemaPayload(prng: Prng): Uint8Array | null {
-  const wire = wireOf(pick(prng, POOL));
-  for (let edits = 1 + prng.nextBelow(2); edits > 0; edits--) {
-    const choice = prng.nextBelow(10);
-    if (choice < 6) wire[prng.nextBelow(wire.length)] = oddValue(prng);
-    else if (choice < 7) wire.push(oddValue(prng));
-    else if (choice < 8) wire.pop();
-    else wire[0] = prng.nextBelow(14);
-  }
-  let encoded: Uint8Array;
-  try {
-    encoded = pick(prng, looseEncoders).encode(wire);
-  } catch {
-    return null; // some odd values cannot be encoded at all
-  }
-  return encoded.length >= 1 && encoded.length <= LIMITS.payloadBytesMax ? Uint8Array.from(encoded) : null;
-}
-
-/** A valid payload with byte-level edits. */
-function mutatedPayload(prng: Prng): Uint8Array {
-  const bytes = [...encodeMessagePayload(pick(prng, POOL))];
-  for (let edits = 1 + prng.nextBelow(3); edits > 0; edits--) mutate(prng, bytes, CBOR_HEADS);
-  if (bytes.length === 0) bytes.push(pick(prng, CBOR_HEADS));
-  return Uint8Array.from(bytes.slice(0, LIMITS.payloadBytesMax));
-}
-
 describe('decodeMessage never throws and accepts only canonical messages (fuzz)', () => {
   const generators: [string, number, (prng: Prng) => Uint8Array, readonly (DecodeError | 'ok')[]][] = [
     ['random bytes', 25_000, (prng) => Uint8Array.from(randomBytes(prng, prng.nextBelow(300))), ['COBS_INVALID', 'TOO_LONG']],
@@ -482,14 +335,14 @@ describe('decodeMessage never throws and accepts only canonical messages (fuzz)'
     [
       'valid CRC around mutated CBOR',
       30_000,
-      (prng) => body(encodeFrame(mutatedPayload(prng))),
+      (prng) => body(encodeFrame(mutatedPayload(prng, fromPool))),
       ['CBOR_INVALID', 'NOT_AN_ARRAY', 'UNKNOWN_TYPE', 'BAD_FIELD_COUNT', 'BAD_FIELD', 'ok'],
     ],
     [
       'valid CRC around near-schema CBOR',
       30_000,
       (prng) => {
-        const payload = nearSchemaPayload(prng);
+        const payload = nearSchemaPayload(prng, fromPool);
         return payload === null ? Uint8Array.from(randomBytes(prng, 8)) : body(encodeFrame(payload));
       },
       ['NOT_AN_ARRAY', 'UNKNOWN_TYPE', 'BAD_FIELD_COUNT', 'BAD_FIELD', 'ok'],
