@@ -10,11 +10,11 @@ export default defineConfig({
     projects: [
       {
         extends: true,
-        test: { name: 'unit', include: ['test/**/*.test.ts'], exclude: ['test/runtime/realtime.test.ts'], maxWorkers: 2 },
+        test: { name: 'unit', include: ['test/**/*.test.ts'], exclude: ['test/runtime/realtime.test.ts', 'test/runtime/boards.test.ts'], maxWorkers: 2 },
       },
       {
         extends: true,
-        test: { name: 'realtime', include: ['test/runtime/realtime.test.ts'], fileParallelism: false, testTimeout: 180_000 },
+        test: { name: 'realtime', include: ['test/runtime/realtime.test.ts', 'test/runtime/boards.test.ts'], fileParallelism: false, testTimeout: 180_000 },
       },
     ],
   },

@@ -2,11 +2,13 @@
  * Command-line options for `tmr run` and `tmr sim`: parsed strictly, validated with limits, and
  * every problem reported as a one-line UsageError naming the flag and what is wrong.
  */
+import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import type { SimplexPolicy } from '../core/degradation.js';
 import { REPLICA_COUNT_MAX } from '../core/voter.js';
 import { FAULT_KINDS, type FaultKind } from '../protocol/messages.js';
 import { DEFAULT_LOOP_OPTIONS, type FaultSpec, type LoopOptions } from '../runtime/loop-model.js';
+import type { ReplicaSpec } from '../runtime/replica-kinds.js';
 
 export class UsageError extends Error {
   override readonly name = 'UsageError';
@@ -20,10 +22,16 @@ export const INJECTS_MAX = 64;
 /** Faults that happen once and have no duration. */
 const ONE_SHOT_FAULTS: readonly FaultKind[] = ['crash', 'state'];
 
+export const BAUD_RATE_MIN = 50;
+export const BAUD_RATE_MAX = 4_000_000;
+export const CONFIG_BYTES_MAX = 64 * 1024;
+
 export interface CliRunOptions extends LoopOptions {
   readonly json: boolean;
   readonly deadlineUs: number;
   readonly traceFile: string | null;
+  /** What each replica is (tmr run); null: all Node processes. */
+  readonly replicas: readonly ReplicaSpec[] | null;
 }
 
 const FLAGS = {
@@ -36,15 +44,134 @@ const FLAGS = {
   'simplex-policy': { type: 'string' },
   'deadline-us': { type: 'string' },
   trace: { type: 'string' },
+  replica: { type: 'string', multiple: true },
+  config: { type: 'string' },
 } as const;
 
-function integerFlag(raw: string | undefined, flag: string, fallback: number, min: number, max: number): number {
-  if (raw === undefined) return fallback;
-  if (!/^\d+$/.test(raw)) throw new UsageError(`--${flag} must be a whole number, got '${raw}'`);
-  const value = Number(raw);
-  if (value < min || value > max) throw new UsageError(`--${flag} must be between ${min} and ${max}, got ${raw}`);
-  return value;
+/** A value to validate and the words that name it in an error: "--rate-hz" or "run.json: rateHz". */
+interface Field {
+  readonly label: string;
+  readonly value: unknown;
 }
+
+function show(value: unknown): string {
+  return typeof value === 'string' ? `'${value}'` : JSON.stringify(value) ?? String(value);
+}
+
+/** A whole number from a flag (text) or a config file (number), within [min, max]. */
+function wholeNumber(field: Field, fallback: number, min: number, max: number): number {
+  const { label, value } = field;
+  if (value === undefined) return fallback;
+  const number = typeof value === 'string' && /^\d+$/.test(value) ? Number(value) : value;
+  if (typeof number !== 'number' || !Number.isInteger(number)) throw new UsageError(`${label} must be a whole number, got ${show(value)}`);
+  if (number < min || number > max) throw new UsageError(`${label} must be between ${min} and ${max}, got ${number}`);
+  return number;
+}
+
+const SIM_BOARD_KEYS = ['boot-noise', 'law-hash', 'protocol-version', 'ber', 'noise', 'flood'] as const;
+
+/** node | sim-board[:boot-noise=0,law-hash=N,protocol-version=N,ber=X] | serial:PATH[@BAUD] */
+export function parseReplicaSpec(text: string, label: string): ReplicaSpec {
+  if (text === 'node') return { kind: 'node' };
+  const serial = /^serial:([^@]+)(?:@(.*))?$/.exec(text);
+  if (serial) {
+    const baudRate = wholeNumber({ label: `${label} '${text}': baud rate`, value: serial[2] }, 115_200, BAUD_RATE_MIN, BAUD_RATE_MAX);
+    return { kind: 'serial', path: serial[1]!, baudRate };
+  }
+  const board = /^sim-board(?::(.*))?$/.exec(text);
+  if (!board) throw new UsageError(`${label} '${text}': unknown replica kind (one of node, sim-board, serial:PATH@BAUD)`);
+  const settings: Record<string, string> = {};
+  for (const pair of (board[1] ?? '').split(',').filter(Boolean)) {
+    const [key, value] = pair.split('=');
+    if (!(SIM_BOARD_KEYS as readonly string[]).includes(key ?? '') || value === undefined) {
+      throw new UsageError(`${label} '${text}': '${pair}' is not one of ${SIM_BOARD_KEYS.map((k) => `${k}=VALUE`).join(', ')}`);
+    }
+    settings[key!] = value;
+  }
+  return simBoardSpec(
+    {
+      bootNoise: settings['boot-noise'] === undefined ? undefined : settings['boot-noise'] !== '0',
+      lawHash: settings['law-hash'],
+      protocolVersion: settings['protocol-version'],
+      bitErrorRate: settings.ber,
+      noiseDirection: settings.noise,
+      flood: settings.flood,
+    },
+    `${label} '${text}'`,
+  );
+}
+
+function simBoardSpec(
+  raw: { bootNoise: unknown; lawHash: unknown; protocolVersion: unknown; bitErrorRate: unknown; noiseDirection: unknown; flood: unknown },
+  label: string,
+): ReplicaSpec {
+  if (raw.noiseDirection !== undefined && !['both', 'to-host', 'to-board'].includes(raw.noiseDirection as string)) {
+    throw new UsageError(`${label}: noise direction must be both, to-host or to-board, got ${show(raw.noiseDirection)}`);
+  }
+  if (raw.flood !== undefined && raw.flood !== 'garbage' && raw.flood !== 'max-frames') throw new UsageError(`${label}: flood must be garbage or max-frames, got ${show(raw.flood)}`);
+  if (raw.bootNoise !== undefined && typeof raw.bootNoise !== 'boolean') throw new UsageError(`${label}: bootNoise must be true or false, got ${show(raw.bootNoise)}`);
+  const ber = raw.bitErrorRate === undefined ? undefined : typeof raw.bitErrorRate === 'string' ? Number(raw.bitErrorRate) : raw.bitErrorRate;
+  if (ber !== undefined && (typeof ber !== 'number' || !(ber >= 0 && ber <= 0.1))) throw new UsageError(`${label}: bit error rate must be a number from 0 to 0.1, got ${show(raw.bitErrorRate)}`);
+  return {
+    kind: 'sim-board',
+    ...(raw.bootNoise === undefined ? {} : { bootNoise: raw.bootNoise as boolean }),
+    ...(raw.lawHash === undefined ? {} : { lawHash: wholeNumber({ label: `${label}: law hash`, value: raw.lawHash }, 0, 0, 0xffff_ffff) }),
+    ...(raw.protocolVersion === undefined ? {} : { protocolVersion: wholeNumber({ label: `${label}: protocol version`, value: raw.protocolVersion }, 0, 0, 0xffff) }),
+    ...(ber === undefined ? {} : { bitErrorRate: ber }),
+    ...(raw.noiseDirection === undefined ? {} : { noiseDirection: raw.noiseDirection as 'both' | 'to-host' | 'to-board' }),
+    ...(raw.flood === undefined ? {} : { flood: raw.flood as 'garbage' | 'max-frames' }),
+  };
+}
+
+/** One replica from a config file's "replicas" array. */
+function replicaFromConfig(value: unknown, label: string): ReplicaSpec {
+  if (typeof value === 'string') return parseReplicaSpec(value, label);
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) throw new UsageError(`${label} must be an object with a "kind" (or a string such as "node"), got ${show(value)}`);
+  const entry = value as Record<string, unknown>;
+  const allowed: Record<string, readonly string[]> = {
+    node: ['kind'],
+    serial: ['kind', 'path', 'baudRate'],
+    'sim-board': ['kind', 'bootNoise', 'lawHash', 'protocolVersion', 'bitErrorRate', 'noiseDirection', 'flood'],
+  };
+  const keys = allowed[entry.kind as string];
+  if (keys === undefined) throw new UsageError(`${label}.kind must be one of ${Object.keys(allowed).join(', ')}, got ${show(entry.kind)}`);
+  const unknown = Object.keys(entry).find((k) => !keys.includes(k));
+  if (unknown !== undefined) throw new UsageError(`${label}.${unknown} is not a field of a ${entry.kind} replica (fields: ${keys.join(', ')})`);
+  if (entry.kind === 'node') return { kind: 'node' };
+  if (entry.kind === 'serial') {
+    if (typeof entry.path !== 'string' || entry.path === '') throw new UsageError(`${label}.path must be the serial port's path, got ${show(entry.path)}`);
+    return { kind: 'serial', path: entry.path, baudRate: wholeNumber({ label: `${label}.baudRate`, value: entry.baudRate }, 115_200, BAUD_RATE_MIN, BAUD_RATE_MAX) };
+  }
+  return simBoardSpec(
+    { bootNoise: entry.bootNoise, lawHash: entry.lawHash, protocolVersion: entry.protocolVersion, bitErrorRate: entry.bitErrorRate, noiseDirection: entry.noiseDirection, flood: entry.flood },
+    label,
+  );
+}
+
+const CONFIG_KEYS = ['replicas', 'rateHz', 'ticks', 'seed', 'inject', 'simplexPolicy', 'deadlineUs'] as const;
+
+/** Reads and checks a JSON run configuration; every problem names the file and the field. */
+function readConfig(path: string): Record<string, unknown> {
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch (error) {
+    throw new UsageError(`--config ${path}: cannot read (${(error as NodeJS.ErrnoException).code ?? 'error'})`);
+  }
+  if (text.length > CONFIG_BYTES_MAX) throw new UsageError(`${path}: larger than ${CONFIG_BYTES_MAX} bytes`);
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(text);
+  } catch (error) {
+    throw new UsageError(`${path}: not valid JSON (${error instanceof Error ? error.message : String(error)})`);
+  }
+  if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) throw new UsageError(`${path}: must hold one JSON object`);
+  const config = parsed as Record<string, unknown>;
+  const unknown = Object.keys(config).find((k) => !(CONFIG_KEYS as readonly string[]).includes(k));
+  if (unknown !== undefined) throw new UsageError(`${path}: ${unknown} is not a setting (settings: ${CONFIG_KEYS.join(', ')})`);
+  return config;
+}
+
 
 /** KIND:REPLICA@TICK[+TICKS], e.g. crash:1@500 or wrong:2@800+200. */
 export function parseInject(text: string, replicaCount: number, ticks: number): FaultSpec {
@@ -89,19 +216,83 @@ export function parseRunOptions(argv: readonly string[], mode: 'run' | 'sim'): C
     throw new UsageError(parseArgsProblem(error));
   }
   const v = parsed.values;
-  const replicaCount = integerFlag(v.replicas, 'replicas', DEFAULT_LOOP_OPTIONS.replicaCount, 0, REPLICA_COUNT_MAX);
-  if (replicaCount < 3 || replicaCount % 2 === 0) throw new UsageError(`--replicas must be odd and at least 3 (at most ${REPLICA_COUNT_MAX}), got ${replicaCount}`);
-  const rateHz = integerFlag(v['rate-hz'], 'rate-hz', DEFAULT_LOOP_OPTIONS.rateHz, RATE_HZ_MIN, RATE_HZ_MAX);
-  const ticks = integerFlag(v.ticks, 'ticks', DEFAULT_LOOP_OPTIONS.ticks, 1, mode === 'run' ? TICKS_MAX_RUN : TICKS_MAX_SIM);
-  const seed = integerFlag(v.seed, 'seed', DEFAULT_LOOP_OPTIONS.seed, 0, 0xffff_ffff);
+  if (v.config !== undefined) {
+    const others = Object.keys(v).filter((k) => k !== 'config' && k !== 'json');
+    if (others.length > 0) throw new UsageError(`--config cannot be combined with --${others[0]} (put it in the file)`);
+    return settle(configSettings(v.config), mode, v.json ?? false, null);
+  }
+  return settle(
+    {
+      replicaCount: { label: '--replicas', value: v.replicas },
+      rateHz: { label: '--rate-hz', value: v['rate-hz'] },
+      ticks: { label: '--ticks', value: v.ticks },
+      seed: { label: '--seed', value: v.seed },
+      deadlineUs: { label: '--deadline-us', value: v['deadline-us'] },
+      simplexPolicy: { label: '--simplex-policy', value: v['simplex-policy'] },
+      injects: { label: '--inject', value: v.inject },
+      replicas: v.replica?.map((text) => parseReplicaSpec(text, '--replica')) ?? null,
+    },
+    mode,
+    v.json ?? false,
+    v.trace ?? null,
+  );
+}
+
+interface RawSettings {
+  readonly replicaCount: Field;
+  readonly rateHz: Field;
+  readonly ticks: Field;
+  readonly seed: Field;
+  readonly deadlineUs: Field;
+  readonly simplexPolicy: Field;
+  readonly injects: Field;
+  readonly replicas: readonly ReplicaSpec[] | null;
+}
+
+function configSettings(path: string): RawSettings {
+  const c = readConfig(path);
+  const field = (key: string): Field => ({ label: `${path}: ${key}`, value: c[key] });
+  let replicas: ReplicaSpec[] | null = null;
+  if (c.replicas !== undefined) {
+    if (!Array.isArray(c.replicas)) throw new UsageError(`${path}: replicas must be an array, got ${show(c.replicas)}`);
+    replicas = c.replicas.map((entry, i) => replicaFromConfig(entry, `${path}: replicas[${i}]`));
+  }
+  if (c.inject !== undefined && (!Array.isArray(c.inject) || !c.inject.every((x) => typeof x === 'string'))) {
+    throw new UsageError(`${path}: inject must be an array of strings such as "crash:1@500", got ${show(c.inject)}`);
+  }
+  return {
+    replicaCount: { label: `${path}: replicas (count)`, value: undefined },
+    rateHz: field('rateHz'),
+    ticks: field('ticks'),
+    seed: field('seed'),
+    deadlineUs: field('deadlineUs'),
+    simplexPolicy: field('simplexPolicy'),
+    injects: field('inject'),
+    replicas,
+  };
+}
+
+/** Validates settings from either source into run options; the messages name the source. */
+function settle(raw: RawSettings, mode: 'run' | 'sim', json: boolean, traceFile: string | null): CliRunOptions {
+  let replicaCount = wholeNumber(raw.replicaCount, DEFAULT_LOOP_OPTIONS.replicaCount, 0, REPLICA_COUNT_MAX);
+  if (raw.replicas !== null) {
+    if (raw.replicaCount.value !== undefined && replicaCount !== raw.replicas.length) {
+      throw new UsageError(`${raw.replicaCount.label} says ${replicaCount} but ${raw.replicas.length} replicas are described`);
+    }
+    replicaCount = raw.replicas.length;
+  }
+  if (replicaCount < 3 || replicaCount % 2 === 0) throw new UsageError(`${raw.replicaCount.label} must be odd and at least 3 (at most ${REPLICA_COUNT_MAX}), got ${replicaCount}`);
+  const rateHz = wholeNumber(raw.rateHz, DEFAULT_LOOP_OPTIONS.rateHz, RATE_HZ_MIN, RATE_HZ_MAX);
+  const ticks = wholeNumber(raw.ticks, DEFAULT_LOOP_OPTIONS.ticks, 1, mode === 'run' ? TICKS_MAX_RUN : TICKS_MAX_SIM);
+  const seed = wholeNumber(raw.seed, DEFAULT_LOOP_OPTIONS.seed, 0, 0xffff_ffff);
   const periodUs = Math.floor(1e6 / rateHz);
-  const deadlineUs = integerFlag(v['deadline-us'], 'deadline-us', Math.floor(periodUs * 0.75), 100, periodUs - 1);
-  const policy = v['simplex-policy'] ?? DEFAULT_LOOP_OPTIONS.simplexPolicy;
-  if (policy !== 'safe' && policy !== 'simplex') throw new UsageError(`--simplex-policy must be 'safe' or 'simplex', got '${policy}'`);
-  const injectTexts = v.inject ?? [];
-  if (injectTexts.length > INJECTS_MAX) throw new UsageError(`at most ${INJECTS_MAX} --inject flags, got ${injectTexts.length}`);
+  const deadlineUs = wholeNumber(raw.deadlineUs, Math.floor(periodUs * 0.75), 100, periodUs - 1);
+  const policy = raw.simplexPolicy.value ?? DEFAULT_LOOP_OPTIONS.simplexPolicy;
+  if (policy !== 'safe' && policy !== 'simplex') throw new UsageError(`${raw.simplexPolicy.label} must be 'safe' or 'simplex', got ${show(policy)}`);
+  const injectTexts = (raw.injects.value ?? []) as string[];
+  if (injectTexts.length > INJECTS_MAX) throw new UsageError(`at most ${INJECTS_MAX} ${raw.injects.label} entries, got ${injectTexts.length}`);
   const injects = injectTexts.map((text) => parseInject(text, replicaCount, ticks));
-  if (mode === 'sim' && v['deadline-us'] !== undefined) throw new UsageError('--deadline-us applies to tmr run only (the simulator has no wall clock)');
+  if (mode === 'sim' && raw.deadlineUs.value !== undefined) throw new UsageError(`${raw.deadlineUs.label} applies to tmr run only (the simulator has no wall clock)`);
   return {
     ...DEFAULT_LOOP_OPTIONS,
     replicaCount,
@@ -110,8 +301,9 @@ export function parseRunOptions(argv: readonly string[], mode: 'run' | 'sim'): C
     seed,
     injects,
     simplexPolicy: policy as SimplexPolicy,
-    json: v.json ?? false,
+    json,
     deadlineUs,
-    traceFile: v.trace ?? null,
+    traceFile,
+    replicas: raw.replicas,
   };
 }

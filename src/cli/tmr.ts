@@ -8,6 +8,7 @@ import { closeSync, openSync, writeSync } from 'node:fs';
 import { TmrAssertionError } from '../core/assert.js';
 import type { StepResult } from '../core/tmr-core.js';
 import type { LoopModel, RunSummary } from '../runtime/loop-model.js';
+import type { ReplicaProvider, ReplicaSpec } from '../runtime/replica-kinds.js';
 import { runRealtime, type RealtimeSummary } from '../runtime/realtime-runner.js';
 import { runSimulation } from '../sim/simulator.js';
 import { parseRunOptions, UsageError, type CliRunOptions } from './options.js';
@@ -21,6 +22,7 @@ usage:
   tmr run  [options]   real replica processes, real time, the simulated actuator and plant
   tmr sim  [options]   the same loop in-process, simulated time, as fast as possible
   tmr demo             a 12-second run with two faults on two replicas, explained
+  tmr ports            the serial ports on this machine (for --replica serial:PATH)
   tmr help             this text
 
 options (run and sim):
@@ -32,6 +34,16 @@ options (run and sim):
                         crash hang wrong stuck late babble state bitflip; e.g. --inject crash:1@500
   --simplex-policy P    with one replica left: 'safe' (default) or 'simplex'
   --deadline-us D       run only: reply deadline after a tick starts (default 75% of the period)
+  --replica KIND        run: one per replica, in order (count must match --replicas):
+                          node                      a Node replica process (the default)
+                          sim-board[:OPTS]          a simulated board on a pseudo-terminal;
+                                                    OPTS: boot-noise=0, law-hash=N,
+                                                    protocol-version=N, ber=X (line noise),
+                                                    noise=both|to-host|to-board,
+                                                    flood=garbage|max-frames (a broken board)
+                          serial:PATH[@BAUD]        a board on a serial port (default 115200)
+  --config FILE         the same settings as a JSON file: replicas, rateHz, ticks, seed,
+                        inject, simplexPolicy, deadlineUs (only --json may be added)
   --trace FILE          sim only: write the canonical one-line-per-tick trace
   --json                print one JSON summary object instead of the text summary
 `;
@@ -76,6 +88,22 @@ function openTrace(path: string): number {
   }
 }
 
+/**
+ * Replica kinds that stand in for hardware live in firmware-sim/, which the runtime never imports;
+ * the CLI loads them when a run asks for one.
+ */
+async function providersFor(specs: readonly ReplicaSpec[] | null): Promise<ReplicaProvider[]> {
+  if (specs === null || !specs.some((spec) => spec.kind === 'sim-board')) return [];
+  const extension = import.meta.url.endsWith('.ts') ? 'ts' : 'js';
+  const module = (await import(new URL(`../../firmware-sim/replica-kinds.${extension}`, import.meta.url).href)) as { PROVIDERS: ReplicaProvider[] };
+  return module.PROVIDERS;
+}
+
+function withoutReplicas(options: CliRunOptions): Omit<CliRunOptions, 'replicas'> {
+  const { replicas: _replicas, ...rest } = options;
+  return rest;
+}
+
 type TickObserver = (model: LoopModel, result: StepResult) => void;
 
 async function runReal(options: CliRunOptions, title = 'tmr run', observe?: TickObserver): Promise<{ code: number; summary: RealtimeSummary }> {
@@ -87,7 +115,12 @@ async function runReal(options: CliRunOptions, title = 'tmr run', observe?: Tick
   let lastStatusMs = 0;
   try {
     const summary = await runRealtime(
-      { ...options, handshakeTimeoutMs: 10_000 },
+      {
+        ...withoutReplicas(options),
+        handshakeTimeoutMs: 10_000,
+        ...(options.replicas === null ? {} : { replicas: options.replicas }),
+        providers: await providersFor(options.replicas),
+      },
       {
         signal: controller.signal,
         // Without a terminal there is no status line: say once, for logs, when the loop starts.
@@ -183,6 +216,11 @@ export async function main(argv: readonly string[]): Promise<number> {
     case 'demo':
       if (rest.length > 0) throw new UsageError(`tmr demo takes no options, got '${rest[0]}'`);
       return demo();
+    case 'ports':
+      if (rest.length > 0) throw new UsageError(`tmr ports takes no options, got '${rest[0]}'`);
+      // Loaded on demand: the command lives in ports.ts.
+      process.stdout.write(await (await import('./ports.js')).listPorts());
+      return EXIT.ok;
     case undefined:
     case 'help':
     case '--help':

@@ -118,12 +118,16 @@ export function detectorUpdate(health: ReplicaHealth, config: DetectorConfig, ti
     // Silent at the deadline, but was it talking? A replica whose replies arrive late, or arrive
     // as garbage, is not dead; say which.
     const windowStart = tick - config.deadlineMissLimit;
-    if (health.lastProtocolErrorTick > windowStart) return 'PROTOCOL_ERROR';
-    if (health.lastLateTick > windowStart) return 'LATE_REPLY';
+    if (health.lastProtocolErrorTick >= 0 && health.lastProtocolErrorTick > windowStart) return 'PROTOCOL_ERROR';
+    if (health.lastLateTick >= 0 && health.lastLateTick > windowStart) return 'LATE_REPLY';
     return 'DEADLINE_MISSED';
   }
   if (health.errorDensity >= config.errorDensityLimit) {
     assert(health.lastErrorReason !== null, 'density limit reached with no recorded error');
+    // Corrupt frames within the window are the cause, whatever the last symptom was: a noisy
+    // line that loses a tick leaves a replica whose digest then disagrees, and the reason should
+    // name the line, not the digest.
+    if (health.lastProtocolErrorTick >= 0 && health.lastProtocolErrorTick > tick - 2 * config.errorDensityLimit) return 'PROTOCOL_ERROR';
     return health.lastErrorReason;
   }
   return null;

@@ -336,8 +336,11 @@ function setCommand(state: CoreState, commandMv: number, source: CommandSource):
 
 function modeReason(state: CoreState, to: Mode, tick: number): string {
   if (to === 'safe' && state.safeReason !== null) return state.safeReason;
-  const excluded = state.result.events.filter((e) => e.kind === 'replicaExcluded' && e.tick === tick);
-  if (excluded.length > 0) return excluded.map((e) => (e.kind === 'replicaExcluded' ? `replica ${e.replicaIndex} ${e.reason}` : '')).join(', ');
+  const excluded: string[] = [];
+  for (let i = 0; i < state.config.replicaCount; i++) {
+    if (state.status[i] === 'excluded' && state.excludedTick[i] === tick) excluded.push(`replica ${i} ${state.exclusionReason[i]}`);
+  }
+  if (excluded.length > 0) return excluded.join(', ');
   if (state.mode === 'safe' && !state.quorumLost) return 'QUORUM_REGAINED';
   return 'REPLICA_COUNT';
 }

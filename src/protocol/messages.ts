@@ -114,7 +114,7 @@ export interface TickMessage {
   readonly positionMilliDeg: number;
 }
 
-/** replica -> host: the step's result; also a heartbeat. [4, tick, [outputs…], stateDigest] */
+/** replica -> host: the step's result; its tick and digest prove progress. [4, tick, [outputs…], stateDigest] */
 export interface OutputMessage {
   readonly kind: 'output';
   readonly tick: number;
@@ -157,7 +157,7 @@ export interface InjectMessage {
   readonly fault: number;
   /** 0 = until the end of the run. */
   readonly durationTicks: number;
-  /** Fault-specific: offset in mV for wrong, delay in µs for late, PRNG seed for babble/state. */
+  /** Fault-specific: offset in mV for wrong and state, delay in µs for late, ticks back for stuck, PRNG seed for babble and bitflip. */
   readonly param: number;
 }
 

@@ -9,7 +9,7 @@ import { assert } from '../core/assert.js';
 import { crc32Update } from '../core/crc32.js';
 import { CHANNEL_COMMAND_MV, lawParamsForRate, OUTPUT_CHANNEL_COUNT, type LawParams } from '../core/control-law.js';
 import type { Mode, SimplexPolicy } from '../core/degradation.js';
-import type { ExclusionReason } from '../core/failure-detector.js';
+import type { DetectorCounters, ExclusionReason, ReplicaHealth } from '../core/failure-detector.js';
 import { deriveSeed, Prng } from '../core/prng.js';
 import {
   createCoreState,
@@ -98,6 +98,8 @@ export interface RunSummary {
     /** First tick of the run of missed deadlines that ended in the exclusion; null if it was never silent. */
     firstMissTick: number | null;
     detail: string | null;
+    /** What the failure detector saw of this replica over the run. */
+    counters: DetectorCounters;
   }[];
   commands: { voted: number; held: number; simplex: number; safe: number };
   protocolErrors: number;
@@ -298,6 +300,7 @@ export class LoopModel {
         reason: core.exclusionReason[index] ?? null,
         excludedTick: state === 'excluded' ? (core.excludedTick[index] as number) : null,
         firstMissTick: state === 'excluded' && (this.firstMissTickAtExclusion[index] as number) >= 0 ? (this.firstMissTickAtExclusion[index] as number) : null,
+        counters: { ...(core.health[index] as ReplicaHealth).counters },
         detail: this.replicaDetail[index] ?? null,
       })),
       commands: {

@@ -6,23 +6,25 @@
  */
 import { setPriority } from 'node:os';
 import { performance } from 'node:perf_hooks';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { LAW_ID } from '../core/control-law.js';
 import { excludeReplica, type StepResult } from '../core/tmr-core.js';
 import { encodeMessage } from '../protocol/codec.js';
 import { FAULT_KIND, PROTOCOL_VERSION, type HelloMessage } from '../protocol/messages.js';
 import { lawParamsToList } from '../replica/replica-logic.js';
-import { ChildProcessTransport } from '../transport/child-process-transport.js';
 import { faultParam, LoopModel, type LoopOptions, type RunSummary } from './loop-model.js';
-import { ReplicaLink } from './replica-link.js';
+import { ReplicaLink, type LinkCounters } from './replica-link.js';
+import type { TransportStats } from '../transport/transport.js';
+import { BUILT_IN_PROVIDERS, type ReplicaProvider, type ReplicaSpec, type StartedReplica } from './replica-kinds.js';
+import { assert } from '../core/assert.js';
 
 export interface RealtimeOptions extends LoopOptions {
   /** Time after the tick is sent by which replies must be in, µs. Below the tick period. */
   readonly deadlineUs: number;
   readonly handshakeTimeoutMs: number;
-  /** Extra arguments per replica process (tests use --law-hash=N). */
-  readonly replicaArgs?: (replicaIndex: number) => readonly string[];
+  /** What each replica is; all Node processes when absent. */
+  readonly replicas?: readonly ReplicaSpec[];
+  /** Providers for kinds beyond the built-in node and serial (firmware-sim adds sim-board). */
+  readonly providers?: readonly ReplicaProvider[];
 }
 
 export interface RealtimeHooks {
@@ -48,16 +50,11 @@ export interface RealtimeSummary extends RunSummary {
   interrupted: boolean;
   /** Process id of each replica, by index (null if it never started). */
   replicaPids: (number | null)[];
+  /** Per replica: what its link carried and refused (bytes and frames both ways, drops). */
+  links: (TransportStats & LinkCounters & { description: string })[];
 }
 
-/** How to start a Node replica: compiled JavaScript when we are compiled, tsx when run from source. */
-export function nodeReplicaCommand(): { command: string; args: string[] } {
-  const here = fileURLToPath(import.meta.url);
-  if (here.endsWith('.ts')) {
-    return { command: process.execPath, args: ['--import', import.meta.resolve('tsx'), join(dirname(here), '../replica/replica-main.ts')] };
-  }
-  return { command: process.execPath, args: [join(dirname(here), '../replica/replica-main.js')] };
-}
+export { nodeReplicaCommand } from './replica-command.js';
 
 const REPLY_SAMPLES_MAX = 100_000;
 /**
@@ -84,7 +81,8 @@ export async function runRealtime(options: RealtimeOptions, hooks: RealtimeHooks
   const periodMs = 1000 / options.rateHz;
   const deadlineMs = options.deadlineUs / 1000;
   const model = new LoopModel(options);
-  const transports: ChildProcessTransport[] = [];
+  const replicas: StartedReplica[] = [];
+  let links: ReplicaLink[] = [];
   const wallStartMs = performance.now();
   const replySamplesUs = new Float64Array(Math.min(options.ticks, REPLY_SAMPLES_MAX));
   let replySampleCount = 0;
@@ -92,24 +90,28 @@ export async function runRealtime(options: RealtimeOptions, hooks: RealtimeHooks
   let interrupted = false;
   let priorityRaised = false;
   try {
-    const replica = nodeReplicaCommand();
-    for (let i = 0; i < options.replicaCount; i++) {
-      transports.push(
-        await ChildProcessTransport.start({
-          command: replica.command,
-          args: [...replica.args, ...(options.replicaArgs?.(i) ?? [])],
-          name: `replica ${i}`,
-        }),
-      );
+    const specs = options.replicas ?? Array.from({ length: options.replicaCount }, (): ReplicaSpec => ({ kind: 'node' }));
+    assert(specs.length === options.replicaCount, 'one replica spec per replica');
+    const providers = [...BUILT_IN_PROVIDERS, ...(options.providers ?? [])];
+    for (let i = 0; i < specs.length; i++) {
+      const spec = specs[i]!;
+      const provider = providers.find((p) => p.kind === spec.kind);
+      if (provider === undefined) throw new Error(`replica ${i}: no provider for replica kind '${spec.kind}'`);
+      replicas.push(await provider.start(spec, i));
     }
     priorityRaised = raisePriority(0);
-    for (const t of transports) if (t.pid !== undefined) priorityRaised = raisePriority(t.pid) && priorityRaised;
-    hooks.onStarted?.(transports.map((t) => t.pid));
-    const links = transports.map((t, i) => new ReplicaLink(i, t, model.obs));
+    for (const pid of replicas.flatMap((r) => r.dataPathPids)) priorityRaised = raisePriority(pid) && priorityRaised;
+    hooks.onStarted?.(replicas.map((r) => r.pid));
+    links = replicas.map((r, i) => new ReplicaLink(i, r.transport, model.obs));
+    replicas.forEach((r, i) =>
+      r.onLinkUp(() => {
+        model.replicaDetail[i] = `${model.replicaDetail[i] ?? 'link down'}; link back up before tick ${model.ticksDone}`;
+      }),
+    );
     await prepareReplicas(model, links, options.handshakeTimeoutMs);
     hooks.onReady?.(
       model.core.status.filter((status) => status === 'inService').length,
-      transports.map((t) => t.pid),
+      replicas.map((r) => r.pid),
     );
 
     const resumeAt = new Map<number, number[]>();
@@ -121,7 +123,7 @@ export async function runRealtime(options: RealtimeOptions, hooks: RealtimeHooks
         break;
       }
       model.prepareTick(tick);
-      applyFaults(model, options, tick, transports, links, resumeAt);
+      applyFaults(model, options, tick, replicas, links, resumeAt);
       const frame = encodeMessage({ kind: 'tick', tick, setpointMilliDeg: model.setpointMilliDeg, positionMilliDeg: model.positionMilliDeg });
       const sentAtMs = performance.now();
       const active = links.filter((_, i) => model.core.status[i] === 'inService');
@@ -135,8 +137,8 @@ export async function runRealtime(options: RealtimeOptions, hooks: RealtimeHooks
       const result = model.completeTick(tick);
       for (const event of result.events) {
         if (event.kind === 'replicaExcluded') {
-          // Isolation: an excluded replica gets no more ticks and its process is stopped.
-          transports[event.replicaIndex]!.signal('SIGKILL');
+          // Isolation: an excluded replica gets no more ticks; a replica process is stopped.
+          replicas[event.replicaIndex]!.isolate();
           const link = links[event.replicaIndex]!;
           model.replicaDetail[event.replicaIndex] = link.linkDownReason ?? link.lastReplicaError;
         }
@@ -155,7 +157,7 @@ export async function runRealtime(options: RealtimeOptions, hooks: RealtimeHooks
     }
   } finally {
     model.actuator.enterSafeState();
-    await Promise.all(transports.map((t) => t.close()));
+    await Promise.all(replicas.map((r) => r.stop()));
   }
   const sorted = replySamplesUs.subarray(0, replySampleCount).sort();
   return {
@@ -169,7 +171,8 @@ export async function runRealtime(options: RealtimeOptions, hooks: RealtimeHooks
       priorityRaised,
     },
     interrupted,
-    replicaPids: Array.from({ length: options.replicaCount }, (_, i) => transports[i]?.pid ?? null),
+    replicaPids: Array.from({ length: options.replicaCount }, (_, i) => replicas[i]?.pid ?? null),
+    links: links.map((link) => ({ description: link.transport.description, ...link.transport.stats, ...link.counters })),
   };
 }
 
@@ -182,6 +185,7 @@ export async function prepareReplicas(model: LoopModel, links: readonly ReplicaL
   await Promise.all(links.map((link, i) => (model.core.status[i] === 'inService' ? link.warmUp(helloFor(model, i), WARM_UP_TICKS, timeoutMs) : true)));
   // The warm-up moved the replicas' controller state: a last handshake resets it to zero.
   await handshakeAll(model, links, timeoutMs);
+  for (const link of links) link.discardPending();
 }
 
 function helloFor(model: LoopModel, replicaIndex: number): HelloMessage {
@@ -193,7 +197,7 @@ async function handshakeAll(model: LoopModel, links: readonly ReplicaLink[], tim
   outcomes.forEach((outcome, i) => {
     if (outcome === null || outcome.ok) return;
     excludeReplica(model.core, i, 'HANDSHAKE_REFUSED', 0);
-    model.replicaDetail[i] = `${outcome.reason}: ${outcome.detail}`;
+    model.replicaDetail[i] = `${outcome.reason}: ${links[i]!.transport.description}: ${outcome.detail}`;
     links[i]!.transport.close().catch(() => {});
   });
 }
@@ -202,17 +206,17 @@ function applyFaults(
   model: LoopModel,
   options: RealtimeOptions,
   tick: number,
-  transports: ChildProcessTransport[],
-  links: ReplicaLink[],
+  replicas: readonly StartedReplica[],
+  links: readonly ReplicaLink[],
   resumeAt: Map<number, number[]>,
 ): void {
-  for (const replicaIndex of resumeAt.get(tick) ?? []) transports[replicaIndex]!.signal('SIGCONT');
+  for (const replicaIndex of resumeAt.get(tick) ?? []) replicas[replicaIndex]!.signal('SIGCONT');
   resumeAt.delete(tick);
   for (const fault of model.faultsStartingAt(tick)) {
     const i = fault.replicaIndex;
-    if (fault.kind === 'hang') {
-      // A hang is a stopped process: it keeps its pipes and says nothing.
-      transports[i]!.signal('SIGSTOP');
+    if (fault.kind === 'hang' && replicas[i]!.signal('SIGSTOP')) {
+      // A hang is a stopped process: it keeps its link and says nothing. (A replica with no
+      // process to stop, a real board, is asked to hang through an inject message instead.)
       if (fault.durationTicks > 0) {
         const list = resumeAt.get(tick + fault.durationTicks) ?? [];
         list.push(i);

@@ -24,7 +24,9 @@ export interface LinkCounters {
 
 const COUNT_MAX = 0xffff;
 const WARM_UP_SEED = 0x3a11;
-const WARM_UP_HELLO_EVERY_TICKS = 50;
+const WARM_UP_HELLO_EVERY_TICKS = 48;
+/** Tick frames in flight during warm-up (the serialport poller bug needs small windows). */
+const WARM_UP_WINDOW_FRAMES = 8;
 
 export class ReplicaLink {
   readonly counters: LinkCounters = { corruptFrames: 0, lateReplies: 0, unexpectedMessages: 0, heartbeats: 0, replicaErrors: 0 };
@@ -33,6 +35,10 @@ export class ReplicaLink {
   private lastTickSent = -1;
   private pendingHandshake: ((ack: HelloAckMessage | string) => void) | null = null;
   linkDownReason: string | null = null;
+  private readonly pending = { lateReplies: 0, protocolErrors: 0 };
+  private warmingUp = false;
+  private overlongSeen = 0;
+  private warmUpOutputs = 0;
   lastReplicaError: string | null = null;
   /** Called when this replica's on-time reply arrives or its link dies (so the loop can stop waiting). */
   onSettled: () => void = () => {};
@@ -95,47 +101,91 @@ export class ReplicaLink {
   async warmUp(hello: HelloMessage, ticks: number, timeoutMs: number): Promise<boolean> {
     const prng = new Prng(WARM_UP_SEED);
     const inputs = { setpointMilliDeg: 0, positionMilliDeg: 0 };
-    for (let k = 0; k < ticks && !this.isDown; k++) {
-      if (k % WARM_UP_HELLO_EVERY_TICKS === 0 && !(await this.handshake(hello, timeoutMs)).ok) return false;
-      drawLawInputs(prng, inputs.positionMilliDeg, inputs);
-      const frame = encodeMessage({ kind: 'tick', tick: k, ...inputs });
-      this.obs.onTime[this.replicaIndex] = 0;
-      const answered = await new Promise<boolean>((resolve) => {
-        const timer = setTimeout(() => resolve(false), timeoutMs);
-        this.onSettled = () => {
-          clearTimeout(timer);
-          resolve(true);
-        };
-        this.beginTick(k, frame);
-      });
+    let sent = 0;
+    this.warmUpOutputs = 0;
+    this.warmingUp = true;
+    try {
+      while (sent < ticks && !this.isDown) {
+        if (!(await this.handshake(hello, timeoutMs)).ok) return false;
+        // A window of ticks in flight, then wait for all their outputs: small enough for a serial
+        // port's driver, large enough that a slow link does not make start-up slow.
+        for (let windowStart = sent; sent < ticks && sent - windowStart < WARM_UP_HELLO_EVERY_TICKS; ) {
+          const count = Math.min(WARM_UP_WINDOW_FRAMES, ticks - sent);
+          for (let k = 0; k < count; k++, sent++) {
+            drawLawInputs(prng, inputs.positionMilliDeg, inputs);
+            this.transport.send(encodeMessage({ kind: 'tick', tick: sent, ...inputs }));
+          }
+          if (!(await this.waitForWarmUpOutputs(sent, timeoutMs))) return false;
+        }
+      }
+      return !this.isDown;
+    } finally {
+      this.warmingUp = false;
       this.onSettled = () => {};
-      this.endTick();
-      if (!answered || this.isDown) return false;
     }
-    this.obs.onTime[this.replicaIndex] = 0;
-    this.lastTickSent = -1;
-    return true;
+  }
+
+  private waitForWarmUpOutputs(count: number, timeoutMs: number): Promise<boolean> {
+    return new Promise((resolve) => {
+      const done = (answered: boolean): void => {
+        clearTimeout(timer);
+        this.onSettled = () => {};
+        resolve(answered);
+      };
+      const timer = setTimeout(() => done(false), timeoutMs);
+      this.onSettled = () => {
+        if (this.isDown) done(false);
+        else if (this.warmUpOutputs >= count) done(true);
+      };
+      this.onSettled();
+    });
   }
 
   /** Sends this tick's (pre-encoded, shared) tick frame and starts collecting its reply. */
   beginTick(tick: number, tickFrame: Uint8Array): void {
     this.collectingTick = tick;
+    for (const field of ['lateReplies', 'protocolErrors'] as const) {
+      for (; this.pending[field] > 0; this.pending[field]--) this.bump(field);
+    }
     this.lastTickSent = tick;
     if (this.isDown) this.obs.linkDown[this.replicaIndex] = 1;
     else this.transport.send(tickFrame);
+  }
+
+  /** Forgets counts carried between ticks: what arrived before tick 0 (boot noise) is not tick 0's. */
+  discardPending(): void {
+    this.pending.lateReplies = 0;
+    this.pending.protocolErrors = 0;
   }
 
   /** The deadline passed: anything for this tick from now on is late. */
   endTick(): void {
     this.collectingTick = -1;
     if (this.isDown) this.obs.linkDown[this.replicaIndex] = 1;
+    // Garbage with no delimiter never becomes a frame; the splitter drops it as over-long. That
+    // is a replica talking nonsense, not a silent one: tell the detector.
+    const overlong = this.transport.stats.overlongFramesDropped;
+    if (overlong > this.overlongSeen) {
+      this.overlongSeen = overlong;
+      this.counters.corruptFrames++;
+      this.bump('protocolErrors');
+    }
   }
 
   get settled(): boolean {
     return this.isDown || this.obs.onTime[this.replicaIndex] === 1;
   }
 
+  /**
+   * Counts a late reply or a protocol error into this tick's observations. Between ticks (after
+   * the deadline, before the next tick starts) the observations are about to be cleared, so the
+   * count waits and goes into the next tick instead of being lost.
+   */
   private bump(field: 'lateReplies' | 'protocolErrors'): void {
+    if (this.collectingTick === -1) {
+      this.pending[field]++;
+      return;
+    }
     const array = field === 'lateReplies' ? this.obs.lateReplies : this.obs.protocolErrors;
     const i = this.replicaIndex;
     array[i] = Math.min(COUNT_MAX, (array[i] as number) + 1);
@@ -173,6 +223,11 @@ export class ReplicaLink {
 
   private onOutput(tick: number, outputs: readonly number[], stateDigest: number): void {
     const i = this.replicaIndex;
+    if (this.warmingUp) {
+      this.warmUpOutputs++;
+      this.onSettled();
+      return;
+    }
     if (tick === this.collectingTick && this.obs.onTime[i] === 0 && outputs.length === OUTPUT_CHANNEL_COUNT) {
       const base = i * this.obs.channelCount;
       for (let c = 0; c < OUTPUT_CHANNEL_COUNT; c++) this.obs.outputs[base + c] = outputs[c] as number;

@@ -223,6 +223,21 @@ describe('failure detector', () => {
     expect(excluded).toBe('DIGEST_MISMATCH');
   });
 
+  it('names a noisy link PROTOCOL_ERROR even when the last symptom was a digest mismatch', () => {
+    const noisy = createReplicaHealth();
+    // A corrupt frame, then the digest disagrees (the lost tick left the state behind).
+    expect(detectorUpdate(noisy, cfg, 100, TICK_FLAG.PROTOCOL | TICK_FLAG.MISSED)).toBeNull();
+    expect(detectorUpdate(noisy, cfg, 101, TICK_FLAG.DIGEST)).toBeNull();
+    expect(detectorUpdate(noisy, cfg, 102, TICK_FLAG.DIGEST)).toBe('PROTOCOL_ERROR');
+    // Without a corrupt frame in the window, the digest is the reason.
+    const diverged = createReplicaHealth();
+    detectorUpdate(diverged, cfg, 0, TICK_FLAG.PROTOCOL);
+    for (let t = 1; t < 20; t++) detectorUpdate(diverged, cfg, t, 0);
+    detectorUpdate(diverged, cfg, 20, TICK_FLAG.DIGEST);
+    detectorUpdate(diverged, cfg, 21, TICK_FLAG.DIGEST);
+    expect(detectorUpdate(diverged, cfg, 22, TICK_FLAG.DIGEST)).toBe('DIGEST_MISMATCH');
+  });
+
   it('names a late replica LATE_REPLY and a garbling one PROTOCOL_ERROR, not DEADLINE_MISSED', () => {
     const late = createReplicaHealth();
     detectorUpdate(late, cfg, 0, TICK_FLAG.MISSED);

@@ -1,0 +1,33 @@
+/**
+ * Replica kinds that stand in for hardware, for `tmr run --replica sim-board`. The runtime never
+ * imports this module; the CLI loads it when a run asks for a simulated board.
+ */
+import type { ReplicaProvider } from '../src/runtime/replica-kinds.js';
+import { serialReplica } from '../src/runtime/replica-kinds.js';
+import { SerialTransport } from '../src/transport/serial-transport.js';
+import { SimBoard } from './sim-board.js';
+
+export const simBoardProvider: ReplicaProvider = {
+  kind: 'sim-board',
+  async start(spec, replicaIndex) {
+    if (spec.kind !== 'sim-board') throw new Error(`sim-board provider given a ${spec.kind} replica`);
+    const board = await SimBoard.start({
+      name: `sim-board-${replicaIndex}`,
+      bootNoise: spec.bootNoise ?? true,
+      ...(spec.lawHash === undefined ? {} : { lawHash: spec.lawHash }),
+      ...(spec.protocolVersion === undefined ? {} : { protocolVersion: spec.protocolVersion }),
+      ...(spec.bitErrorRate === undefined ? {} : { bitErrorRate: spec.bitErrorRate, noiseSeed: 1 + replicaIndex }),
+      ...(spec.noiseDirection === undefined ? {} : { noiseDirection: spec.noiseDirection }),
+      ...(spec.flood === undefined ? {} : { flood: spec.flood }),
+    });
+    try {
+      const transport = await SerialTransport.open({ path: board.hostPath, baudRate: 115_200, name: `replica ${replicaIndex} (sim-board)` });
+      return serialReplica(transport, () => board.stop(), board.pid, (signal) => board.signal(signal), board.dataPathPids);
+    } catch (error) {
+      await board.stop();
+      throw error;
+    }
+  },
+};
+
+export const PROVIDERS: readonly ReplicaProvider[] = [simBoardProvider];

@@ -1,0 +1,99 @@
+/**
+ * Kinds of replica the runtime can start: a Node process on pipes, a board on a serial port, and
+ * whatever a provider adds (firmware-sim/ adds simulated boards on pseudo-terminals; src/ never
+ * imports it, the CLI loads it). Each started replica is a Transport plus what the host may do to
+ * the thing behind it.
+ */
+import { ChildProcessTransport } from '../transport/child-process-transport.js';
+import { SerialTransport } from '../transport/serial-transport.js';
+import type { Transport } from '../transport/transport.js';
+import { nodeReplicaCommand } from './replica-command.js';
+
+export type ReplicaSpec =
+  | { readonly kind: 'node'; readonly args?: readonly string[] }
+  | { readonly kind: 'serial'; readonly path: string; readonly baudRate: number }
+  | {
+      readonly kind: 'sim-board';
+      readonly bootNoise?: boolean;
+      readonly lawHash?: number;
+      readonly protocolVersion?: number;
+      readonly bitErrorRate?: number;
+      readonly noiseDirection?: 'both' | 'to-host' | 'to-board';
+      readonly flood?: 'garbage' | 'max-frames';
+    };
+
+export type ReplicaKind = ReplicaSpec['kind'];
+export const REPLICA_KINDS: readonly ReplicaKind[] = ['node', 'serial', 'sim-board'];
+
+export interface StartedReplica {
+  readonly transport: Transport;
+  /** Process that can be signalled (SIGSTOP for a hang, SIGKILL to isolate), if any. */
+  readonly pid: number | undefined;
+  /** Every process of ours on this replica's data path (replica, socat, noise proxy): scheduled as control work. */
+  readonly dataPathPids: readonly number[];
+  signal(signal: NodeJS.Signals): boolean;
+  /** Out of the vote: a process is killed; a board is left alone (it may be reset and re-admitted). */
+  isolate(): void;
+  /** Called when a link that went down comes back (serial ports re-open). */
+  onLinkUp(handler: () => void): void;
+  /** Stops and releases everything started for this replica. */
+  stop(): Promise<void>;
+}
+
+export interface ReplicaProvider {
+  readonly kind: ReplicaKind;
+  start(spec: ReplicaSpec, replicaIndex: number): Promise<StartedReplica>;
+}
+
+function processReplica(transport: ChildProcessTransport): StartedReplica {
+  return {
+    transport,
+    pid: transport.pid,
+    dataPathPids: transport.pid === undefined ? [] : [transport.pid],
+    signal: (signal) => transport.signal(signal),
+    isolate: () => transport.signal('SIGKILL'),
+    onLinkUp: () => {},
+    stop: () => transport.close(),
+  };
+}
+
+export const nodeProvider: ReplicaProvider = {
+  kind: 'node',
+  async start(spec, replicaIndex) {
+    const command = nodeReplicaCommand();
+    const extra = spec.kind === 'node' ? (spec.args ?? []) : [];
+    return processReplica(await ChildProcessTransport.start({ command: command.command, args: [...command.args, ...extra], name: `replica ${replicaIndex}` }));
+  },
+};
+
+/** A board on a serial port: the host can only talk to it (and pulse DTR). */
+export function serialReplica(
+  transport: SerialTransport,
+  extraStop: () => Promise<void> = async () => {},
+  pid?: number,
+  signal?: (s: NodeJS.Signals) => boolean,
+  dataPathPids: readonly number[] = [],
+): StartedReplica {
+  return {
+    transport,
+    pid,
+    dataPathPids,
+    signal: signal ?? (() => false),
+    isolate: () => {},
+    onLinkUp: (handler) => transport.onUp(handler),
+    stop: async () => {
+      await transport.close();
+      await extraStop();
+    },
+  };
+}
+
+export const serialProvider: ReplicaProvider = {
+  kind: 'serial',
+  async start(spec, replicaIndex) {
+    if (spec.kind !== 'serial') throw new Error(`serial provider given a ${spec.kind} replica`);
+    return serialReplica(await SerialTransport.open({ path: spec.path, baudRate: spec.baudRate, name: `replica ${replicaIndex}` }));
+  },
+};
+
+export const BUILT_IN_PROVIDERS: readonly ReplicaProvider[] = [nodeProvider, serialProvider];

@@ -1,0 +1,127 @@
+/**
+ * Acceptance of serial-attached boards: simulated boards on real pseudo-terminals, opened through
+ * serialport by the real runtime. Driven through the compiled CLI where a user would use it, and
+ * through the runtime API where the test must act mid-run (pulling a cable).
+ */
+import { beforeAll, describe, expect, it } from 'vitest';
+import { SimBoard } from '../../firmware-sim/sim-board.js';
+import { DEFAULT_LOOP_OPTIONS, type RunSummary } from '../../src/runtime/loop-model.js';
+import { serialReplica, type ReplicaProvider, type ReplicaSpec } from '../../src/runtime/replica-kinds.js';
+import { runRealtime, type RealtimeSummary } from '../../src/runtime/realtime-runner.js';
+import { SerialTransport } from '../../src/transport/serial-transport.js';
+import { assertFreshBuild, runCli } from '../helpers/cli.js';
+
+beforeAll(() => assertFreshBuild());
+
+async function tmr<T extends RunSummary>(args: string[]): Promise<T> {
+  const result = await runCli([...args, '--json'], { timeoutMs: 170_000 });
+  expect(result.code, `tmr ${args.join(' ')}: ${result.stderr}`).toBe(0);
+  return JSON.parse(result.stdout) as T;
+}
+
+const boards = (...specs: string[]): string[] => specs.flatMap((spec) => ['--replica', spec]);
+
+describe('three simulated boards on pseudo-terminals', () => {
+  it('run 10,000 ticks with no exclusion, no missed deadline, and the simulation\'s exact trace', async () => {
+    const common = ['--rate-hz', '200', '--ticks', '10000', '--seed', '21'];
+    const sim = await tmr(['sim', ...common]);
+    const run = await tmr<RealtimeSummary>(['run', ...common, ...boards('sim-board', 'sim-board', 'sim-board')]);
+    expect(run.replicas.map((r) => r.state)).toEqual(['inService', 'inService', 'inService']);
+    expect(run.deadlineMisses, JSON.stringify(run.timing)).toBe(0);
+    expect(run.votedTraceHash).toBe(sim.votedTraceHash);
+    expect(run.unsafeCommands).toBe(0);
+    // Each board printed boot noise before its first frame; the splitter resynchronised on it.
+    for (const link of run.links) expect(link.bytesIn).toBeGreaterThan(10_000 * 20);
+  });
+});
+
+describe('a noisy line (bit-error rate 1e-3)', () => {
+  const common = ['--rate-hz', '200', '--ticks', '3000', '--seed', '8'];
+
+  it('toward the host: every corrupt frame is refused and counted, none is accepted, the trace is unchanged', async () => {
+    const sim = await tmr(['sim', ...common]);
+    const run = await tmr<RealtimeSummary>(['run', ...common, ...boards('sim-board', 'sim-board:ber=0.001,noise=to-host', 'sim-board')]);
+    expect(run.votedTraceHash).toBe(sim.votedTraceHash);
+    expect(run.unsafeCommands).toBe(0);
+    const noisy = run.replicas[1]!;
+    expect(run.links[1]!.corruptFrames, 'the noise damaged no frame: the test proves nothing').toBeGreaterThan(10);
+    // The board's state never diverged (the noise only goes toward the host), so any accepted
+    // corrupt frame would show as a disagreement or a digest mismatch.
+    expect(noisy.counters.disagreements).toBe(0);
+    expect(noisy.counters.digestMismatches).toBe(0);
+    if (noisy.state === 'excluded') expect(noisy.reason).toBe('PROTOCOL_ERROR');
+    expect(run.replicas[0]!.state).toBe('inService');
+    expect(run.replicas[2]!.state).toBe('inService');
+  });
+
+  it('both ways: a board that loses ticks is excluded naming the line, and the trace is unchanged', async () => {
+    const sim = await tmr(['sim', ...common]);
+    const run = await tmr<RealtimeSummary>(['run', ...common, ...boards('sim-board', 'sim-board:ber=0.001', 'sim-board')]);
+    expect(run.votedTraceHash).toBe(sim.votedTraceHash);
+    expect(run.unsafeCommands).toBe(0);
+    expect(run.links[1]!.corruptFrames).toBeGreaterThan(10);
+    const noisy = run.replicas[1]!;
+    if (noisy.state === 'excluded') expect(noisy.reason).toBe('PROTOCOL_ERROR');
+  });
+});
+
+describe('broken boards', () => {
+  it.each(['garbage', 'max-frames'])('a board flooding %s without pause neither slows the others nor is trusted', async (flood) => {
+    const run = await tmr<RealtimeSummary>(['run', '--rate-hz', '200', '--ticks', '1500', '--seed', '2', ...boards('sim-board', 'sim-board', `sim-board:flood=${flood}`)]);
+    expect(run.replicas[0]!.counters.missedDeadlines).toBe(0);
+    expect(run.replicas[1]!.counters.missedDeadlines).toBe(0);
+    expect(run.replicas[2]!.state).toBe('excluded');
+    expect(run.replicas[2]!.reason).toBe('PROTOCOL_ERROR');
+    expect(run.links[2]!.bytesIn).toBeGreaterThan(100_000);
+    expect(run.unsafeCommands).toBe(0);
+    expect(run.finalMode).toBe('duplex');
+  });
+
+  it('boards with the wrong control law or protocol version are refused, naming the board, what it sent and what was expected', async () => {
+    const run = await tmr<RealtimeSummary>(['run', '--ticks', '20', ...boards('sim-board:law-hash=123', 'sim-board:protocol-version=2', 'sim-board')]);
+    expect(run.replicas[0]!.reason).toBe('HANDSHAKE_REFUSED');
+    expect(run.replicas[0]!.detail).toMatch(/^LAW_HASH_MISMATCH: replica 0 \(sim-board\) \(\S+sim-board-0\.host@115200\): sim-board\/1 reports law hash 0x0000007b, expected 0x[0-9a-f]{8}$/);
+    expect(run.replicas[1]!.reason).toBe('HANDSHAKE_REFUSED');
+    expect(run.replicas[1]!.detail).toMatch(/^PROTOCOL_VERSION_MISMATCH: replica 1 \(sim-board\) \(\S+\): sim-board\/1 speaks protocol 2, expected 1$/);
+    expect(run.replicas[2]!.state).toBe('inService');
+  });
+});
+
+describe('an unplugged cable', () => {
+  it('is detected within 2 ticks, the loop keeps its rhythm while the port is retried, and the link comes back', async () => {
+    const started: SimBoard[] = [];
+    const provider: ReplicaProvider = {
+      kind: 'sim-board',
+      async start(_spec, i) {
+        const board = await SimBoard.start({ name: `unplug-${i}`, bootNoise: true });
+        started.push(board);
+        const transport = await SerialTransport.open({ path: board.hostPath, baudRate: 115_200, name: `replica ${i}` });
+        return serialReplica(transport, () => board.stop(), board.pid, (s) => board.signal(s), board.dataPathPids);
+      },
+    };
+    const spec: ReplicaSpec = { kind: 'sim-board' };
+    let unpluggedAt = -1;
+    let pluggedAt = -1;
+    const run = await runRealtime(
+      { ...DEFAULT_LOOP_OPTIONS, rateHz: 200, ticks: 1400, seed: 4, deadlineUs: 3_750, handshakeTimeoutMs: 15_000, replicas: [spec, spec, spec], providers: [provider] },
+      {
+        onTick: (_model, result) => {
+          if (result.tick === 300) void started[1]!.unplug().then(() => (unpluggedAt = result.tick));
+          if (result.tick === 700) void started[1]!.plugIn().then(() => (pluggedAt = result.tick));
+        },
+      },
+    );
+    expect(unpluggedAt).toBe(300);
+    expect(pluggedAt).toBe(700);
+    const victim = run.replicas[1]!;
+    expect(victim.state).toBe('excluded');
+    expect(victim.reason).toBe('LINK_DOWN');
+    expect(victim.excludedTick! - 300).toBeLessThanOrEqual(2);
+    expect(victim.detail).toMatch(/link back up/);
+    // The others never waited on the dead port.
+    expect(run.replicas[0]!.counters.missedDeadlines).toBe(0);
+    expect(run.replicas[2]!.counters.missedDeadlines).toBe(0);
+    expect(run.timing.tickOverruns).toBeLessThan(10);
+    expect(run.unsafeCommands).toBe(0);
+  });
+});
