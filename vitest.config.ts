@@ -14,7 +14,7 @@ export default defineConfig({
       },
       {
         extends: true,
-        test: { name: 'realtime', include: ['test/runtime/realtime.test.ts', 'test/runtime/boards.test.ts'], fileParallelism: false, testTimeout: 180_000 },
+        test: { name: 'realtime', include: ['test/runtime/realtime.test.ts', 'test/runtime/boards.test.ts'], fileParallelism: false, testTimeout: 420_000 },
       },
     ],
   },

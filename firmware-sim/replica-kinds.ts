@@ -18,7 +18,7 @@ export const simBoardProvider: ReplicaProvider = {
       ...(spec.protocolVersion === undefined ? {} : { protocolVersion: spec.protocolVersion }),
       ...(spec.bitErrorRate === undefined ? {} : { bitErrorRate: spec.bitErrorRate, noiseSeed: 1 + replicaIndex }),
       ...(spec.noiseDirection === undefined ? {} : { noiseDirection: spec.noiseDirection }),
-      ...(spec.flood === undefined ? {} : { flood: spec.flood }),
+      ...(spec.flood === undefined ? {} : { flood: spec.flood, floodAfterMs: spec.floodAfterMs ?? 0 }),
     });
     try {
       const transport = await SerialTransport.open({ path: board.hostPath, baudRate: 115_200, name: `replica ${replicaIndex} (sim-board)` });

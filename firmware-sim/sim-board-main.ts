@@ -8,9 +8,11 @@
  *
  *   sim-board --port PATH [--baud N] [--name NAME] [--boot-noise] [--law-hash N]
  *             [--protocol-version N] [--reboot-ms N] [--flood garbage|max-frames]
+ *             [--flood-after-ms N]
  *
  * --flood makes a broken board that writes without pause, whatever the host says: garbage with no
- * frame delimiter, or back-to-back frames of the maximum size whose payload is no valid message.
+ * frame delimiter, or back-to-back frames of the maximum size whose payload is no valid message;
+ * --flood-after-ms delays that until the board has run for a while (it goes bad mid-run).
  *
  * It prints "ready PATH" on stdout each time the port opens, and exits when its stdin closes
  * (whoever launched it is gone).
@@ -47,6 +49,7 @@ const OPTIONS = {
   'protocol-version': { type: 'string' },
   'reboot-ms': { type: 'string' },
   flood: { type: 'string' },
+  'flood-after-ms': { type: 'string' },
 } as const;
 
 function parseOptions(): ReturnType<typeof parseArgs<{ options: typeof OPTIONS; strict: true }>>['values'] {
@@ -161,4 +164,4 @@ process.stdin.resume();
 process.on('SIGTERM', () => process.exit(0));
 setInterval(() => endpoint.heartbeatIfIdle(Date.now()), HEARTBEAT_PERIOD_MS).unref();
 open();
-if (flood !== undefined) startFlood(flood);
+if (flood !== undefined) setTimeout(() => startFlood(flood), integer(values['flood-after-ms'], 'flood-after-ms', 0));

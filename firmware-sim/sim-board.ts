@@ -27,6 +27,8 @@ export interface SimBoardOptions {
   readonly noiseDirection?: 'both' | 'to-host' | 'to-board';
   /** A broken board that writes without pause (see sim-board-main). */
   readonly flood?: 'garbage' | 'max-frames';
+  /** Start the flood this long after the board starts. */
+  readonly floodAfterMs?: number;
 }
 
 const READY_TIMEOUT_MS = 15_000;
@@ -133,7 +135,7 @@ export class SimBoard {
       if (options.bootNoise) args.push('--boot-noise');
       if (options.lawHash !== undefined) args.push('--law-hash', String(options.lawHash >>> 0));
       if (options.protocolVersion !== undefined) args.push('--protocol-version', String(options.protocolVersion));
-      if (options.flood !== undefined) args.push('--flood', options.flood);
+      if (options.flood !== undefined) args.push('--flood', options.flood, '--flood-after-ms', String(options.floodAfterMs ?? 0));
       board = await OwnedProcess.start(name, 'sim-board-main', args, 'ready ');
       if (options.bitErrorRate !== undefined) {
         const linePair = await PtyPair.open({ name: `${name}-line`, ...directory });

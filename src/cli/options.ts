@@ -68,7 +68,7 @@ function wholeNumber(field: Field, fallback: number, min: number, max: number): 
   return number;
 }
 
-const SIM_BOARD_KEYS = ['boot-noise', 'law-hash', 'protocol-version', 'ber', 'noise', 'flood'] as const;
+const SIM_BOARD_KEYS = ['boot-noise', 'law-hash', 'protocol-version', 'ber', 'noise', 'flood', 'flood-after-ms'] as const;
 
 /** node | sim-board[:boot-noise=0,law-hash=N,protocol-version=N,ber=X] | serial:PATH[@BAUD] */
 export function parseReplicaSpec(text: string, label: string): ReplicaSpec {
@@ -96,13 +96,14 @@ export function parseReplicaSpec(text: string, label: string): ReplicaSpec {
       bitErrorRate: settings.ber,
       noiseDirection: settings.noise,
       flood: settings.flood,
+      floodAfterMs: settings['flood-after-ms'],
     },
     `${label} '${text}'`,
   );
 }
 
 function simBoardSpec(
-  raw: { bootNoise: unknown; lawHash: unknown; protocolVersion: unknown; bitErrorRate: unknown; noiseDirection: unknown; flood: unknown },
+  raw: { bootNoise: unknown; lawHash: unknown; protocolVersion: unknown; bitErrorRate: unknown; noiseDirection: unknown; flood: unknown; floodAfterMs: unknown },
   label: string,
 ): ReplicaSpec {
   if (raw.noiseDirection !== undefined && !['both', 'to-host', 'to-board'].includes(raw.noiseDirection as string)) {
@@ -120,6 +121,7 @@ function simBoardSpec(
     ...(ber === undefined ? {} : { bitErrorRate: ber }),
     ...(raw.noiseDirection === undefined ? {} : { noiseDirection: raw.noiseDirection as 'both' | 'to-host' | 'to-board' }),
     ...(raw.flood === undefined ? {} : { flood: raw.flood as 'garbage' | 'max-frames' }),
+    ...(raw.floodAfterMs === undefined ? {} : { floodAfterMs: wholeNumber({ label: `${label}: flood-after-ms`, value: raw.floodAfterMs }, 0, 0, 3_600_000) }),
   };
 }
 
@@ -131,7 +133,7 @@ function replicaFromConfig(value: unknown, label: string): ReplicaSpec {
   const allowed: Record<string, readonly string[]> = {
     node: ['kind'],
     serial: ['kind', 'path', 'baudRate'],
-    'sim-board': ['kind', 'bootNoise', 'lawHash', 'protocolVersion', 'bitErrorRate', 'noiseDirection', 'flood'],
+    'sim-board': ['kind', 'bootNoise', 'lawHash', 'protocolVersion', 'bitErrorRate', 'noiseDirection', 'flood', 'floodAfterMs'],
   };
   const keys = allowed[entry.kind as string];
   if (keys === undefined) throw new UsageError(`${label}.kind must be one of ${Object.keys(allowed).join(', ')}, got ${show(entry.kind)}`);
@@ -143,7 +145,15 @@ function replicaFromConfig(value: unknown, label: string): ReplicaSpec {
     return { kind: 'serial', path: entry.path, baudRate: wholeNumber({ label: `${label}.baudRate`, value: entry.baudRate }, 115_200, BAUD_RATE_MIN, BAUD_RATE_MAX) };
   }
   return simBoardSpec(
-    { bootNoise: entry.bootNoise, lawHash: entry.lawHash, protocolVersion: entry.protocolVersion, bitErrorRate: entry.bitErrorRate, noiseDirection: entry.noiseDirection, flood: entry.flood },
+    {
+      bootNoise: entry.bootNoise,
+      lawHash: entry.lawHash,
+      protocolVersion: entry.protocolVersion,
+      bitErrorRate: entry.bitErrorRate,
+      noiseDirection: entry.noiseDirection,
+      flood: entry.flood,
+      floodAfterMs: entry.floodAfterMs,
+    },
     label,
   );
 }
@@ -174,22 +184,22 @@ function readConfig(path: string): Record<string, unknown> {
 
 
 /** KIND:REPLICA@TICK[+TICKS], e.g. crash:1@500 or wrong:2@800+200. */
-export function parseInject(text: string, replicaCount: number, ticks: number): FaultSpec {
+export function parseInject(text: string, replicaCount: number, ticks: number, label = '--inject'): FaultSpec {
   const match = /^([a-z]+):(\d+)@(\d+)(?:\+(\d+))?$/.exec(text);
-  if (!match) throw new UsageError(`--inject '${text}' is not KIND:REPLICA@TICK[+TICKS] (e.g. crash:1@500, wrong:2@800+200)`);
+  if (!match) throw new UsageError(`${label} '${text}' is not KIND:REPLICA@TICK[+TICKS] (e.g. crash:1@500, wrong:2@800+200)`);
   const [, kindText, replicaText, tickText, durationText] = match;
   if (!(FAULT_KINDS as readonly string[]).includes(kindText!)) {
-    throw new UsageError(`--inject '${text}': unknown fault kind '${kindText}' (one of ${FAULT_KINDS.join(', ')})`);
+    throw new UsageError(`${label} '${text}': unknown fault kind '${kindText}' (one of ${FAULT_KINDS.join(', ')})`);
   }
   const kind = kindText as FaultKind;
   const replicaIndex = Number(replicaText);
-  if (replicaIndex >= replicaCount) throw new UsageError(`--inject '${text}': replica ${replicaIndex} does not exist (replicas are 0..${replicaCount - 1})`);
+  if (replicaIndex >= replicaCount) throw new UsageError(`${label} '${text}': replica ${replicaIndex} does not exist (replicas are 0..${replicaCount - 1})`);
   const startTick = Number(tickText);
-  if (startTick >= ticks) throw new UsageError(`--inject '${text}': tick ${startTick} is past the end of the run (${ticks} ticks)`);
-  if (durationText !== undefined && ONE_SHOT_FAULTS.includes(kind)) throw new UsageError(`--inject '${text}': a ${kind} fault takes no +TICKS duration`);
+  if (startTick >= ticks) throw new UsageError(`${label} '${text}': tick ${startTick} is past the end of the run (${ticks} ticks)`);
+  if (durationText !== undefined && ONE_SHOT_FAULTS.includes(kind)) throw new UsageError(`${label} '${text}': a ${kind} fault takes no +TICKS duration`);
   const durationTicks = durationText === undefined ? 0 : Number(durationText);
   if (durationText !== undefined && (durationTicks < 1 || durationTicks > ticks)) {
-    throw new UsageError(`--inject '${text}': duration must be between 1 and ${ticks} ticks`);
+    throw new UsageError(`${label} '${text}': duration must be between 1 and ${ticks} ticks`);
   }
   return { kind, replicaIndex, startTick, durationTicks };
 }
@@ -291,7 +301,7 @@ function settle(raw: RawSettings, mode: 'run' | 'sim', json: boolean, traceFile:
   if (policy !== 'safe' && policy !== 'simplex') throw new UsageError(`${raw.simplexPolicy.label} must be 'safe' or 'simplex', got ${show(policy)}`);
   const injectTexts = (raw.injects.value ?? []) as string[];
   if (injectTexts.length > INJECTS_MAX) throw new UsageError(`at most ${INJECTS_MAX} ${raw.injects.label} entries, got ${injectTexts.length}`);
-  const injects = injectTexts.map((text) => parseInject(text, replicaCount, ticks));
+  const injects = injectTexts.map((text) => parseInject(text, replicaCount, ticks, raw.injects.label));
   if (mode === 'sim' && raw.deadlineUs.value !== undefined) throw new UsageError(`${raw.deadlineUs.label} applies to tmr run only (the simulator has no wall clock)`);
   return {
     ...DEFAULT_LOOP_OPTIONS,

@@ -40,7 +40,8 @@ options (run and sim):
                                                     OPTS: boot-noise=0, law-hash=N,
                                                     protocol-version=N, ber=X (line noise),
                                                     noise=both|to-host|to-board,
-                                                    flood=garbage|max-frames (a broken board)
+                                                    flood=garbage|max-frames (a broken board),
+                                                    flood-after-ms=N (it breaks mid-run)
                           serial:PATH[@BAUD]        a board on a serial port (default 115200)
   --config FILE         the same settings as a JSON file: replicas, rateHz, ticks, seed,
                         inject, simplexPolicy, deadlineUs (only --json may be added)

@@ -74,6 +74,8 @@ function raisePriority(pid: number | undefined): boolean {
   }
 }
 
+/** Event-loop turns given to I/O at a deadline before missing replies count as missed. */
+const DEADLINE_DRAIN_TURNS = 4;
 /** Ticks per replica before tick 0 (see ReplicaLink.warmUp). */
 const WARM_UP_TICKS = 10_000;
 
@@ -256,12 +258,17 @@ function waitForReplies(links: readonly ReplicaLink[], deadlineAtMs: number): Pr
     const check = (): void => {
       if (links.every((l) => l.settled)) finish();
     };
+    // At the deadline, a few more event-loop turns let I/O deliver replies that reached the host
+    // in time while it was descheduled, so a stalled host does not blame every replica at once.
+    // Pipes deliver in the next poll phase; serialport reads in two hops (poll, then a threadpool
+    // read whose completion comes a turn later), hence more than one turn.
+    const drain = (turnsLeft: number): void => {
+      if (turnsLeft === 0 || links.every((l) => l.settled)) finish();
+      else immediate = setImmediate(() => drain(turnsLeft - 1));
+    };
     const onTimer = (): void => {
       const remainingMs = deadlineAtMs - performance.now();
-      // At the deadline, one more setImmediate lets the poll phase deliver replies that reached
-      // the pipes in time while this process was descheduled, so a stalled host does not blame
-      // every replica at once.
-      if (remainingMs <= 0) immediate = setImmediate(finish);
+      if (remainingMs <= 0) drain(DEADLINE_DRAIN_TURNS);
       else if (remainingMs >= 1) timer = setTimeout(onTimer, remainingMs);
       else immediate = setImmediate(onTimer);
     };

@@ -20,6 +20,7 @@ export type ReplicaSpec =
       readonly bitErrorRate?: number;
       readonly noiseDirection?: 'both' | 'to-host' | 'to-board';
       readonly flood?: 'garbage' | 'max-frames';
+      readonly floodAfterMs?: number;
     };
 
 export type ReplicaKind = ReplicaSpec['kind'];

@@ -7,6 +7,9 @@
  *   3. The pure core over 1,000,000 ticks: heap growth after GC (target < 1 byte/tick; runs in a
  *      child started with --expose-gc) and the voter step's cost for N = 3, 5, 7, 9.
  *   4. Where the TMR round trip's extra time goes, per tick, measured in-process.
+ *   5. TMR tick round trip over three simulated boards on ptys vs a bare pty echo, unpaced and
+ *      paced at 100 Hz with deadline misses (board-round-trip.ts). Target: TMR p50 ≤ 1.5× floor.
+ *   6. Bytes on the wire per tick per replica, both ways, vs the same fields in fixed-width binary.
  *
  * Prints one table (and writes it as JSON to $BENCH_OUT, else dist/bench-results.json). A MISS is
  * information: the exit code is 0 unless something failed. Every process started here is stopped
@@ -22,6 +25,7 @@ import { encodeMessage } from '../../src/protocol/codec.js';
 import { DEFAULT_LOOP_OPTIONS } from '../../src/runtime/loop-model.js';
 import { runSimulation } from '../../src/sim/simulator.js';
 import type { ChildProcessTransport } from '../../src/transport/child-process-transport.js';
+import { BOARD_TMR_P50_RATIO_MAX, boardNotes, boardRows, measureBoardRoundTrips, type BoardRoundTripReport } from './board-round-trip.js';
 import { formatNumber, formatTable, percentiles, type Percentiles, type ResultRow, type Verdict } from './bench-stats.js';
 import { runCoreProbe, type CoreProbeResult } from './core-probe.js';
 import { measureHostPathCost, type HostPathCost } from './host-path-cost.js';
@@ -336,16 +340,17 @@ function outputPath(root: string): string {
 }
 
 interface Measured {
-  /** Table order: round trips, where their time goes, simulation, core (measured in another order). */
+  /** Table order: round trips, where their time goes, boards, simulation, core (measured in another order). */
   readonly sections: ResultRow[][];
   readonly details: Record<string, unknown>;
   roundTrips: RoundTripReport | null;
+  boards: BoardRoundTripReport | null;
   failure: unknown;
 }
 
 /** Runs every part in turn; a failure stops the run and is kept, with whatever was measured before it. */
 async function measureAll(root: string, signal: AbortSignal): Promise<Measured> {
-  const m: Measured = { sections: [[], [], [], []], details: {}, roundTrips: null, failure: null };
+  const m: Measured = { sections: [[], [], [], [], []], details: {}, roundTrips: null, boards: null, failure: null };
   const checkAborted = (): void => {
     if (signal.aborted) throw new Error('interrupted');
   };
@@ -365,17 +370,24 @@ async function measureAll(root: string, signal: AbortSignal): Promise<Measured> 
 
     const sims = [measureSimulation(3), measureSimulation(5)];
     m.details['simulation'] = sims;
-    m.sections[2]!.push(...simRows(sims));
+    m.sections[3]!.push(...simRows(sims));
     checkAborted();
 
     const probe = await runCoreProbeChild();
     m.details['core'] = probe;
-    m.sections[3]!.push(...coreRows(probe));
+    m.sections[4]!.push(...coreRows(probe));
     checkAborted();
 
     const cost = await measureHostPathCost();
     m.details['hostPathCost'] = cost;
     m.sections[1]!.push(...costRows(cost, roundTrips.unpaced));
+    checkAborted();
+
+    // Last: it needs socat, and a failure here should not cost the sections above.
+    const boards = await measureBoardRoundTrips(root, signal);
+    m.boards = boards;
+    m.details['boardRoundTrips'] = boards;
+    m.sections[2]!.push(...boardRows(boards));
   } catch (error) {
     m.failure = error;
   }
@@ -398,6 +410,7 @@ function printNotes(m: Measured, host: Machine, totalMs: number): void {
         `slots skipped ${p.floor.slotsSkipped} floor / ${p.tmr.slotsSkipped} TMR`,
     );
   }
+  if (m.boards !== null) for (const line of boardNotes(m.boards)) console.log(line);
   console.log(
     `hot loop = the same code in a tight in-process loop (warm caches); in situ = scheduler CPU time of the main threads ` +
       `(/proc/<pid>/schedstat) during the interleaved blocks. ${host.cores} cores for the host and 3 children.`,
@@ -441,7 +454,7 @@ async function main(): Promise<number> {
     startedAt,
     machine: host,
     totalMs: Math.round(totalMs),
-    targets: { tmrP50RatioMax: TMR_P50_RATIO_MAX, simTicksPerSMin: SIM_TICKS_PER_S_MIN, heapGrowthBytesPerTickMax: HEAP_GROWTH_BYTES_PER_TICK_MAX, voterNsPerTickMax: VOTER_NS_PER_TICK_MAX },
+    targets: { tmrP50RatioMax: TMR_P50_RATIO_MAX, simTicksPerSMin: SIM_TICKS_PER_S_MIN, heapGrowthBytesPerTickMax: HEAP_GROWTH_BYTES_PER_TICK_MAX, voterNsPerTickMax: VOTER_NS_PER_TICK_MAX, boardTmrP50RatioMax: BOARD_TMR_P50_RATIO_MAX },
     rows,
     details: m.details,
     error: m.failure === null ? null : describeError(m.failure, true),

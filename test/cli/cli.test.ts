@@ -1,4 +1,4 @@
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
@@ -36,6 +36,14 @@ describe('bad input: one line naming the problem, exit code 2, never a stack tra
     [['launch'], /unknown command 'launch'/],
     [['demo', '--fast'], /tmr demo takes no options/],
     [['sim', '--trace', '/nonexistent-dir/x.trace', '--ticks', '10'], /--trace \/nonexistent-dir\/x\.trace: cannot write \(ENOENT\)/],
+    [['run', '--replica', 'board'], /--replica 'board': unknown replica kind \(one of node, sim-board, serial:PATH@BAUD\)/],
+    [['run', '--replica', 'node', '--replica', 'node'], /--replicas must be odd and at least 3/],
+    [['run', '--replicas', '5', '--replica', 'node', '--replica', 'node', '--replica', 'node'], /--replicas says 5 but 3 replicas are described/],
+    [['run', '--replica', 'serial:/dev/ttyS0@fast', '--replica', 'node', '--replica', 'node'], /--replica 'serial:\/dev\/ttyS0@fast': baud rate must be a whole number, got 'fast'/],
+    [['run', '--replica', 'sim-board:colour=red', '--replica', 'node', '--replica', 'node'], /'colour=red' is not one of boot-noise=VALUE/],
+    [['run', '--replica', 'sim-board:ber=2', '--replica', 'node', '--replica', 'node'], /bit error rate must be a number from 0 to 0\.1, got '2'/],
+    [['run', '--config', '/nonexistent/run.json'], /--config \/nonexistent\/run\.json: cannot read \(ENOENT\)/],
+    [['run', '--config', 'package.json', '--ticks', '5'], /--config cannot be combined with --ticks/],
   ];
 
   it.each(cases)('tmr %j', async (args, pattern) => {
@@ -47,6 +55,49 @@ describe('bad input: one line naming the problem, exit code 2, never a stack tra
     expect(lines[0]).toMatch(/^tmr: /);
     expect(lines[0]).toMatch(pattern);
     expect(result.stderr).not.toMatch(/\n\s+at /);
+  });
+});
+
+describe('--config files: every problem names the file and the field', () => {
+  const cases: [unknown, RegExp][] = [
+    ['not json', /: not valid JSON \(/],
+    [[1, 2], /: must hold one JSON object/],
+    [{ rate: 50 }, /: rate is not a setting \(settings: replicas, rateHz, ticks, seed, inject, simplexPolicy, deadlineUs\)/],
+    [{ rateHz: 'fast' }, /: rateHz must be a whole number, got 'fast'/],
+    [{ replicas: 'node' }, /: replicas must be an array, got 'node'/],
+    [{ replicas: [{ kind: 'node' }, { kind: 'usb' }, { kind: 'node' }] }, /: replicas\[1\]\.kind must be one of node, serial, sim-board, got 'usb'/],
+    [{ replicas: [{ kind: 'node' }, { kind: 'serial' }, { kind: 'node' }] }, /: replicas\[1\]\.path must be the serial port's path, got undefined/],
+    [{ replicas: [{ kind: 'node' }, { kind: 'serial', path: '/dev/ttyACM0', baud: 9600 }, { kind: 'node' }] }, /: replicas\[1\]\.baud is not a field of a serial replica \(fields: kind, path, baudRate\)/],
+    [{ replicas: ['node', 'node', 'node'], inject: ['crash:7@5'] }, /replica 7 does not exist/],
+  ];
+  it.each(cases)('%j', async (content, pattern) => {
+    const dir = mkdtempSync(join(tmpdir(), 'tmr-config-'));
+    try {
+      const file = join(dir, 'run.json');
+      writeFileSync(file, typeof content === 'string' ? content : JSON.stringify(content));
+      const result = await runCli(['run', '--config', file], { timeoutMs: 20_000 });
+      expect(result.code).toBe(2);
+      const lines = result.stderr.trimEnd().split('\n');
+      expect(lines, result.stderr).toHaveLength(1);
+      expect(lines[0]).toContain(file);
+      expect(lines[0]).toMatch(pattern);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('a valid file runs like the same flags would', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'tmr-config-'));
+    try {
+      const file = join(dir, 'run.json');
+      writeFileSync(file, JSON.stringify({ ticks: 300, seed: 5, inject: ['wrong:1@100'] }));
+      const fromFile = await runCli(['sim', '--config', file, '--json']);
+      const fromFlags = await runCli(['sim', '--ticks', '300', '--seed', '5', '--inject', 'wrong:1@100', '--json']);
+      expect(fromFile.code).toBe(0);
+      expect(JSON.parse(fromFile.stdout)).toEqual(JSON.parse(fromFlags.stdout));
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
 
