@@ -80,3 +80,11 @@ export function formatTable(rows: readonly ResultRow[]): string {
   }
   return out.join('\n');
 }
+
+export function verdict(pass: boolean): Verdict {
+  return pass ? 'PASS' : 'MISS';
+}
+
+export function infoRow(section: string, metric: string, measured: number, unit: string, floor: number | null = null): ResultRow {
+  return { section, metric, measured, unit, floor, ratio: floor === null || floor === 0 ? null : measured / floor, target: '-', verdict: 'INFO' };
+}

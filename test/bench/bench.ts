@@ -26,7 +26,7 @@ import { DEFAULT_LOOP_OPTIONS } from '../../src/runtime/loop-model.js';
 import { runSimulation } from '../../src/sim/simulator.js';
 import type { ChildProcessTransport } from '../../src/transport/child-process-transport.js';
 import { BOARD_TMR_P50_RATIO_MAX, boardNotes, boardRows, measureBoardRoundTrips, type BoardRoundTripReport } from './board-round-trip.js';
-import { formatNumber, formatTable, percentiles, type Percentiles, type ResultRow, type Verdict } from './bench-stats.js';
+import { formatNumber, formatTable, infoRow, percentiles, verdict, type Percentiles, type ResultRow } from './bench-stats.js';
 import { runCoreProbe, type CoreProbeResult } from './core-probe.js';
 import { measureHostPathCost, type HostPathCost } from './host-path-cost.js';
 import { EchoFloorRig, runBlocks, TmrRig, type BlockPlan, type RigSamples, type TmrRigTally } from './round-trip.js';
@@ -92,13 +92,7 @@ function echoCommand(root: string): { args: string[]; description: string } {
   return { args: ['-e', "process.stdin.on('data', (c) => process.stdout.write(c))"], description: 'inline node -e echo' };
 }
 
-function verdict(pass: boolean): Verdict {
-  return pass ? 'PASS' : 'MISS';
-}
 
-function infoRow(section: string, metric: string, measured: number, unit: string, floor: number | null = null): ResultRow {
-  return { section, metric, measured, unit, floor, ratio: floor === null || floor === 0 ? null : measured / floor, target: '-', verdict: 'INFO' };
-}
 
 // ---------------------------------------------------------------------------------------------
 // 1. Round trips.

@@ -27,8 +27,8 @@ import { DEFAULT_LOOP_OPTIONS, LoopModel } from '../../src/runtime/loop-model.js
 import { prepareReplicas } from '../../src/runtime/realtime-runner.js';
 import { ReplicaLink } from '../../src/runtime/replica-link.js';
 import { SerialTransport } from '../../src/transport/serial-transport.js';
-import { formatNumber, percentiles, type Percentiles, type ResultRow, type Verdict } from './bench-stats.js';
-import { RIG_REPLICA_COUNT, runBlocks, type BlockPlan, type Rig, type RigSamples, type TmrRigTally } from './round-trip.js';
+import { formatNumber, infoRow, percentiles, verdict, type Percentiles, type ResultRow } from './bench-stats.js';
+import { ReplyWait, RIG_REPLICA_COUNT, runBlocks, withStallLimit, type BlockPlan, type Rig, type RigSamples, type TmrRigTally } from './round-trip.js';
 import type { SchedStat } from './sched-stat.js';
 
 const BAUD_RATE = 115_200;
@@ -47,8 +47,6 @@ export const BOARD_TMR_P50_RATIO_MAX = 1.5;
 export const BOARD_DEADLINE_MS = 7.5;
 
 const HANDSHAKE_TIMEOUT_MS = 5_000;
-/** The first round trip of a rig must come back within this, ms. */
-const FIRST_ROUND_TRIP_LIMIT_MS = 5_000;
 const ECHO_READY_TIMEOUT_MS = 10_000;
 const ECHO_STOP_GRACE_MS = 1_000;
 const ECHO_STDERR_BYTES_MAX = 2_048;
@@ -73,49 +71,7 @@ const OUR_FRAMING_BYTES = FRAME_CRC_BYTES + 1 + 1;
 // ---------------------------------------------------------------------------------------------
 // Waiting for replies.
 
-/** One outstanding wait for replies, resolved by frame handlers, failed by a dead link or the stall check. */
-class ReplyWait {
-  private resolveWait: (() => void) | null = null;
-  private rejectWait: ((error: Error) => void) | null = null;
-  brokenBy: Error | null = null;
 
-  get pending(): boolean {
-    return this.resolveWait !== null;
-  }
-
-  start(): Promise<void> {
-    if (this.brokenBy !== null) return Promise.reject(this.brokenBy);
-    return new Promise((resolve, reject) => {
-      this.resolveWait = resolve;
-      this.rejectWait = reject;
-    });
-  }
-
-  settle(): void {
-    const resolve = this.resolveWait;
-    this.resolveWait = null;
-    this.rejectWait = null;
-    resolve?.();
-  }
-
-  fail(error: Error): void {
-    this.brokenBy ??= error;
-    const reject = this.rejectWait;
-    this.resolveWait = null;
-    this.rejectWait = null;
-    reject?.(error);
-  }
-}
-
-/** Fails the rig's wait if `work` has not finished within FIRST_ROUND_TRIP_LIMIT_MS. */
-async function withStallLimit<T>(rig: Rig, work: Promise<T>): Promise<T> {
-  const timer = setTimeout(() => rig.fail(new Error(`${rig.name}: no reply within ${FIRST_ROUND_TRIP_LIMIT_MS} ms`)), FIRST_ROUND_TRIP_LIMIT_MS);
-  try {
-    return await work;
-  } finally {
-    clearTimeout(timer);
-  }
-}
 
 /** Cleanups of everything started, run in reverse order whatever happened. */
 type Cleanup = () => Promise<void>;
@@ -559,13 +515,7 @@ export async function measureBoardRoundTrips(root: string, signal: AbortSignal):
   return report;
 }
 
-function verdict(pass: boolean): Verdict {
-  return pass ? 'PASS' : 'MISS';
-}
 
-function infoRow(section: string, metric: string, measured: number, unit: string, floor: number | null = null): ResultRow {
-  return { section, metric, measured, unit, floor, ratio: floor === null || floor === 0 ? null : measured / floor, target: '-', verdict: 'INFO' };
-}
 
 function roundTripRows(section: string, r: BoardRoundTrip, paced: boolean): ResultRow[] {
   const f = r.floor;

@@ -21,7 +21,7 @@ const STALL_LIMIT_MS = 5_000;
 const STALL_CHECK_MS = 500;
 
 /** One outstanding wait for replies, resolved by frame handlers, failed by a dead child or the stall check. */
-class ReplyWait {
+export class ReplyWait {
   private resolveWait: (() => void) | null = null;
   private rejectWait: ((error: Error) => void) | null = null;
   brokenBy: Error | null = null;
@@ -248,7 +248,7 @@ export class TmrRig implements Rig {
 }
 
 /** Fails the rig's wait if `work` has not finished within STALL_LIMIT_MS. */
-async function withStallLimit<T>(rig: Rig, work: Promise<T>): Promise<T> {
+export async function withStallLimit<T>(rig: Rig, work: Promise<T>): Promise<T> {
   const timer = setTimeout(() => rig.fail(new Error(`${rig.name}: no reply within ${STALL_LIMIT_MS} ms`)), STALL_LIMIT_MS);
   try {
     return await work;
