@@ -41,10 +41,6 @@ function programCommand(stem: string): { command: string; args: string[] } {
   return { command: process.execPath, args: [join(dirname(here), `${stem}.js`)] };
 }
 
-export function simBoardCommand(): { command: string; args: string[] } {
-  return programCommand('sim-board-main');
-}
-
 /** A child program we own: started, waited for until it prints its ready marker, stopped by PID. */
 class OwnedProcess {
   private readonly exited: Promise<void>;
@@ -183,11 +179,6 @@ export class SimBoard {
 
   plugIn(): Promise<void> {
     return this.pair.plugIn();
-  }
-
-  /** The noise proxy's counters (bits flipped, bytes dropped and inserted), printed when it stops. */
-  get noiseReport(): string | null {
-    return this.line === null ? null : this.line.proxy.stderr.trim();
   }
 
   async stop(): Promise<void> {

@@ -24,7 +24,6 @@ export type ReplicaSpec =
     };
 
 export type ReplicaKind = ReplicaSpec['kind'];
-export const REPLICA_KINDS: readonly ReplicaKind[] = ['node', 'serial', 'sim-board'];
 
 export interface StartedReplica {
   readonly transport: Transport;
