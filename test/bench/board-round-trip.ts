@@ -23,13 +23,11 @@ import { SimBoard } from '../../firmware-sim/sim-board.js';
 import { OUTPUT_CHANNEL_COUNT } from '../../src/core/control-law.js';
 import { encodeMessage } from '../../src/protocol/codec.js';
 import { FRAME_CRC_BYTES } from '../../src/protocol/frame.js';
-import { DEFAULT_LOOP_OPTIONS, LoopModel } from '../../src/runtime/loop-model.js';
-import { prepareReplicas } from '../../src/runtime/realtime-runner.js';
-import { ReplicaLink } from '../../src/runtime/replica-link.js';
 import { SerialTransport } from '../../src/transport/serial-transport.js';
 import { formatNumber, infoRow, percentiles, verdict, type Percentiles, type ResultRow } from './bench-stats.js';
-import { ReplyWait, RIG_REPLICA_COUNT, runBlocks, withStallLimit, type BlockPlan, type Rig, type RigSamples, type TmrRigTally } from './round-trip.js';
+import { ReplyWait, RIG_REPLICA_COUNT, runBlocks, TmrRig, withStallLimit, type BlockPlan, type Rig, type RigSamples, type TmrRigTally } from './round-trip.js';
 import type { SchedStat } from './sched-stat.js';
+import { runCleanups, type Cleanup } from '../helpers/processes.js';
 
 const BAUD_RATE = 115_200;
 
@@ -46,7 +44,6 @@ export const BOARD_TMR_P50_RATIO_MAX = 1.5;
 /** Paced: an iteration whose three replies (send → last reply) took longer than this missed, ms. */
 export const BOARD_DEADLINE_MS = 7.5;
 
-const HANDSHAKE_TIMEOUT_MS = 5_000;
 const ECHO_READY_TIMEOUT_MS = 10_000;
 const ECHO_STOP_GRACE_MS = 1_000;
 const ECHO_STDERR_BYTES_MAX = 2_048;
@@ -67,27 +64,6 @@ export const WIRE_FLOOR = {
 } as const;
 /** Our framing per frame beyond the CBOR payload: CRC-32, one COBS code byte (frames < 254 B), 0x00. */
 const OUR_FRAMING_BYTES = FRAME_CRC_BYTES + 1 + 1;
-
-// ---------------------------------------------------------------------------------------------
-// Waiting for replies.
-
-
-
-/** Cleanups of everything started, run in reverse order whatever happened. */
-type Cleanup = () => Promise<void>;
-
-async function runCleanups(cleanups: Cleanup[]): Promise<unknown[]> {
-  const errors: unknown[] = [];
-  // Bounded by the number of registered cleanups.
-  while (cleanups.length > 0) {
-    try {
-      await cleanups.pop()!();
-    } catch (error) {
-      errors.push(error);
-    }
-  }
-  return errors;
-}
 
 // ---------------------------------------------------------------------------------------------
 // The floor: a bare echo on each pty.
@@ -267,31 +243,17 @@ class WireTally {
   }
 }
 
-class BoardTmrRig implements Rig {
-  readonly name = 'TMR on sim boards';
-  lastRoundTripUs = 0;
-  readonly model: LoopModel;
+/** The same TMR rig as the pipe bench's, over serial ports to simulated boards, counting bytes on the wire. */
+class BoardTmrRig extends TmrRig {
   readonly wire: WireTally;
-  private readonly links: readonly ReplicaLink[];
-  private readonly wait = new ReplyWait();
-  private tick = 0;
-  private votedTicks = 0;
-  private events = 0;
 
-  private constructor(
-    transports: readonly SerialTransport[],
-    /** Each board and its socat. */
-    readonly childPids: readonly number[],
-    totalTicks: number,
-  ) {
-    // The runtime's defaults at the paced rate; ticks sizes the setpoint profile.
-    this.model = new LoopModel({ ...DEFAULT_LOOP_OPTIONS, rateHz: BOARD_PACED_RATE_HZ, ticks: totalTicks });
-    this.links = transports.map((t, i) => new ReplicaLink(i, t, this.model.obs));
+  private constructor(name: string, transports: readonly SerialTransport[], childPids: readonly number[], rateHz: number, totalTicks: number, replicaWord: string) {
+    super(name, transports, childPids, rateHz, totalTicks, replicaWord);
     this.wire = new WireTally(transports);
   }
 
   /** Boards and ports, each registered in `cleanups` as soon as it exists. */
-  static async start(totalTicks: number, cleanups: Cleanup[]): Promise<BoardTmrRig> {
+  static async startOnBoards(totalTicks: number, cleanups: Cleanup[]): Promise<BoardTmrRig> {
     const transports: SerialTransport[] = [];
     const pids: number[] = [];
     for (let i = 0; i < RIG_REPLICA_COUNT; i++) {
@@ -302,84 +264,17 @@ class BoardTmrRig implements Rig {
       transports.push(transport);
       pids.push(...board.dataPathPids);
     }
-    const rig = new BoardTmrRig(transports, pids, totalTicks);
+    const rig = new BoardTmrRig('TMR on sim boards', transports, pids, BOARD_PACED_RATE_HZ, totalTicks, 'board');
     await rig.handshake();
     return rig;
   }
 
-  /** Exactly what runRealtime does before tick 0 (prepareReplicas); any refusal voids the bench. */
-  private async handshake(): Promise<void> {
-    await prepareReplicas(this.model, this.links, HANDSHAKE_TIMEOUT_MS);
-    this.model.core.status.forEach((status, i) => {
-      if (status !== 'inService') throw new Error(`board ${i} was refused before the bench: ${this.model.replicaDetail[i] ?? 'no reason'}`);
-    });
-  }
-
-  /** Bound once; installed on every link before each tick (the link's warm-up replaces it). */
-  private readonly onLinkSettled = (): void => this.checkSettled();
-
-  private checkSettled(): void {
-    if (!this.wait.pending) return;
-    for (const link of this.links) if (!link.settled) return;
-    this.wait.settle();
-  }
-
-  async iterate(): Promise<number> {
+  override async iterate(): Promise<number> {
     // Outside the timed span: a few property reads, but not ours to charge to the host path.
     this.wire.mark();
-    const startMs = performance.now();
-    const model = this.model;
-    const tick = this.tick;
-    model.prepareTick(tick);
-    const frame = encodeMessage({ kind: 'tick', tick, setpointMilliDeg: model.setpointMilliDeg, positionMilliDeg: model.positionMilliDeg });
-    const replies = this.wait.start();
-    const sentAtMs = performance.now();
-    for (const link of this.links) {
-      link.onSettled = this.onLinkSettled;
-      link.beginTick(tick, frame);
-    }
-    this.checkSettled();
-    await replies;
-    const settledAtMs = performance.now();
-    for (const link of this.links) link.endTick();
-    const result = model.completeTick(tick);
-    this.tick++;
-    if (result.commandSource === 'voted') this.votedTicks++;
-    if (result.events.length > 0) {
-      this.events += result.events.length;
-      for (const event of result.events) {
-        if (event.kind !== 'replicaExcluded') continue;
-        const link = this.links[event.replicaIndex]!;
-        const detail = link.linkDownReason ?? link.lastReplicaError ?? 'no detail';
-        this.fail(new Error(`board ${event.replicaIndex} excluded at tick ${tick} (${event.reason}: ${detail}): the measurement is void`));
-      }
-    }
-    const endMs = performance.now();
+    const us = await super.iterate();
     this.wire.add();
-    this.lastRoundTripUs = (settledAtMs - sentAtMs) * 1000;
-    return (endMs - startMs) * 1000;
-  }
-
-  fail(error: Error): void {
-    this.wait.fail(error);
-  }
-
-  /** Throws if any iteration failed since the last check (an exclusion is noticed after its tick). */
-  assertHealthy(): void {
-    if (this.wait.brokenBy !== null) throw this.wait.brokenBy;
-  }
-
-  tally(): TmrRigTally {
-    let heartbeats = 0;
-    for (const link of this.links) heartbeats += link.counters.heartbeats;
-    return {
-      ticks: this.tick,
-      votedTicks: this.votedTicks,
-      events: this.events,
-      heartbeats,
-      lateReplies: this.model.lateReplies,
-      protocolErrors: this.model.protocolErrors,
-    };
+    return us;
   }
 }
 
@@ -503,7 +398,7 @@ export async function measureBoardRoundTrips(root: string, signal: AbortSignal):
   try {
     const floor = await PtyEchoFloorRig.start(script, floorFrame, cleanups);
     if (signal.aborted) throw new Error('interrupted');
-    const tmr = await BoardTmrRig.start(TMR_TICKS_TOTAL, cleanups);
+    const tmr = await BoardTmrRig.startOnBoards(TMR_TICKS_TOTAL, cleanups);
     report = { echo: 'test/bench/pty-echo.mjs', floorFrameBytes: floorFrame.length, ...(await runRigs(floor, tmr, signal)) };
   } catch (error) {
     failure = error;

@@ -12,6 +12,7 @@ import { DEFAULT_LOOP_OPTIONS, LoopModel } from '../../src/runtime/loop-model.js
 import { nodeReplicaCommand, prepareReplicas } from '../../src/runtime/realtime-runner.js';
 import { ReplicaLink } from '../../src/runtime/replica-link.js';
 import { ChildProcessTransport } from '../../src/transport/child-process-transport.js';
+import type { Transport } from '../../src/transport/transport.js';
 import { addSchedDelta, createSchedStat, readSchedStat, readSchedStatSum, type SchedStat } from './sched-stat.js';
 
 export const RIG_REPLICA_COUNT = 3;
@@ -147,10 +148,12 @@ export interface TmrRigTally {
   protocolErrors: number;
 }
 
+/**
+ * The full TMR host path over any transports (pipes to Node replicas here, serial ports to
+ * simulated boards in board-round-trip.ts): one rig, so both benches time the same code.
+ */
 export class TmrRig implements Rig {
-  readonly name = 'TMR';
   lastRoundTripUs = 0;
-  readonly childPids: readonly number[];
   readonly model: LoopModel;
   private readonly links: readonly ReplicaLink[];
   private readonly wait = new ReplyWait();
@@ -158,26 +161,36 @@ export class TmrRig implements Rig {
   private votedTicks = 0;
   private events = 0;
 
-  private constructor(transports: readonly ChildProcessTransport[], totalTicks: number) {
-    // The runtime's defaults, paced at the rate the bench runs at; ticks sizes the setpoint profile.
-    this.model = new LoopModel({ ...DEFAULT_LOOP_OPTIONS, rateHz: 1000, ticks: totalTicks });
+  /**
+   * @param childPids every process on the replicas' data path (for scheduler statistics)
+   * @param rateHz the rate the law's gains are derived for; totalTicks sizes the setpoint profile
+   * @param replicaWord how the replicas are named in failures ("replica", "board")
+   */
+  protected constructor(
+    readonly name: string,
+    transports: readonly Transport[],
+    readonly childPids: readonly number[],
+    rateHz: number,
+    totalTicks: number,
+    private readonly replicaWord: string,
+  ) {
+    this.model = new LoopModel({ ...DEFAULT_LOOP_OPTIONS, rateHz, ticks: totalTicks });
     this.links = transports.map((t, i) => new ReplicaLink(i, t, this.model.obs));
-    this.childPids = pidsOf(transports);
   }
 
   static async start(totalTicks: number, owned: ChildProcessTransport[]): Promise<TmrRig> {
     const replica = nodeReplicaCommand();
     const transports = await startChildren(RIG_REPLICA_COUNT, replica.command, replica.args, 'replica', owned);
-    const rig = new TmrRig(transports, totalTicks);
+    const rig = new TmrRig('TMR', transports, pidsOf(transports), 1000, totalTicks, 'replica');
     await rig.handshake();
     return rig;
   }
 
   /** Exactly what runRealtime does before tick 0 (prepareReplicas); any refusal voids the bench. */
-  private async handshake(): Promise<void> {
+  protected async handshake(): Promise<void> {
     await prepareReplicas(this.model, this.links, HANDSHAKE_TIMEOUT_MS);
     this.model.core.status.forEach((status, i) => {
-      if (status !== 'inService') throw new Error(`replica ${i} was refused before the bench: ${this.model.replicaDetail[i] ?? 'no reason'}`);
+      if (status !== 'inService') throw new Error(`${this.replicaWord} ${i} was refused before the bench: ${this.model.replicaDetail[i] ?? 'no reason'}`);
     });
   }
 
@@ -216,7 +229,7 @@ export class TmrRig implements Rig {
         if (event.kind !== 'replicaExcluded') continue;
         const link = this.links[event.replicaIndex]!;
         const detail = link.linkDownReason ?? link.lastReplicaError ?? 'no detail';
-        this.fail(new Error(`replica ${event.replicaIndex} excluded at tick ${tick} (${event.reason}: ${detail}): the measurement is void`));
+        this.fail(new Error(`${this.replicaWord} ${event.replicaIndex} excluded at tick ${tick} (${event.reason}: ${detail}): the measurement is void`));
       }
     }
     const endMs = performance.now();
