@@ -6,29 +6,19 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import type { ReplicaSpec } from '../src/runtime/replica-kinds.js';
 import { PtyPair } from './pty-pair.js';
 
-export interface SimBoardOptions {
+/** What a sim-board replica can be asked to be (the fields of `--replica sim-board:…`). */
+type SimBoardBehaviour = Omit<Extract<ReplicaSpec, { kind: 'sim-board' }>, 'kind'>;
+
+export interface SimBoardOptions extends SimBoardBehaviour {
   readonly name?: string;
-  /** Print boot-time noise on the line before the first frame, as real boards do. */
-  readonly bootNoise?: boolean;
-  /** Report this law self-test hash (a board built with another law). */
-  readonly lawHash?: number;
-  /** Speak this protocol version (a board built for another version). */
-  readonly protocolVersion?: number;
   readonly baudRate?: number;
   /** Directory for the pty links; a fresh temporary one by default. */
   readonly directory?: string;
-  /** Put a line-noise proxy between the host and the board with this bit-error rate. */
-  readonly bitErrorRate?: number;
   /** Seed of the line noise (default 1). */
   readonly noiseSeed?: number;
-  /** Which way the noise goes (default both). */
-  readonly noiseDirection?: 'both' | 'to-host' | 'to-board';
-  /** A broken board that writes without pause (see sim-board-main). */
-  readonly flood?: 'garbage' | 'max-frames';
-  /** Start the flood this long after the board starts. */
-  readonly floodAfterMs?: number;
 }
 
 const READY_TIMEOUT_MS = 15_000;

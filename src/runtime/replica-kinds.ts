@@ -14,12 +14,19 @@ export type ReplicaSpec =
   | { readonly kind: 'serial'; readonly path: string; readonly baudRate: number }
   | {
       readonly kind: 'sim-board';
+      /** Print boot-time noise on the line before the first frame, as real boards do. */
       readonly bootNoise?: boolean;
+      /** Report this law self-test hash (a board built with another law). */
       readonly lawHash?: number;
+      /** Speak this protocol version (a board built for another version). */
       readonly protocolVersion?: number;
+      /** Put a line-noise proxy between the host and the board with this bit-error rate. */
       readonly bitErrorRate?: number;
+      /** Which way the noise goes (default both). */
       readonly noiseDirection?: 'both' | 'to-host' | 'to-board';
+      /** A broken board that writes without pause (see firmware-sim/sim-board-main). */
       readonly flood?: 'garbage' | 'max-frames';
+      /** Start the flood this long after the board starts. */
       readonly floodAfterMs?: number;
     };
 

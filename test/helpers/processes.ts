@@ -21,3 +21,22 @@ export function processExists(pid: number): boolean {
     throw error;
   }
 }
+
+export type Cleanup = () => Promise<void>;
+
+/**
+ * Runs and empties a list of cleanups in reverse order of registration, every one of them
+ * whatever the others do; returns the errors they threw.
+ */
+export async function runCleanups(cleanups: Cleanup[]): Promise<unknown[]> {
+  const errors: unknown[] = [];
+  // Bounded by the number of registered cleanups.
+  while (cleanups.length > 0) {
+    try {
+      await cleanups.pop()!();
+    } catch (error) {
+      errors.push(error);
+    }
+  }
+  return errors;
+}

@@ -22,6 +22,7 @@ import { LIMITS } from '../../src/protocol/messages.js';
 import { SerialOpenError, SerialTransport, type SerialBinding, type SerialTransportOptions } from '../../src/transport/serial-transport.js';
 import { QUEUED_BYTES_MAX } from '../../src/transport/transport.js';
 import { ROOT } from '../helpers/cli.js';
+import { runCleanups } from '../helpers/processes.js';
 import { bodyOf, concatBytes, expectOneLine, sleepMs, transportContract, until, UNTIL_TIMEOUT_MS, type ContractLink } from './contract.js';
 
 const BAUD_RATE = 115_200;
@@ -108,16 +109,8 @@ class EchoBoard {
 /** Cleanups of everything a test started, run in reverse order after each test whatever happened. */
 const cleanups: (() => Promise<void>)[] = [];
 
-async function runCleanups(): Promise<void> {
-  const errors: unknown[] = [];
-  // Bounded by the number of registered cleanups.
-  while (cleanups.length > 0) {
-    try {
-      await cleanups.pop()!();
-    } catch (error) {
-      errors.push(error);
-    }
-  }
+async function runAllCleanups(): Promise<void> {
+  const errors = await runCleanups(cleanups);
   if (errors.length > 0) throw errors[0];
 }
 
@@ -154,10 +147,10 @@ transportContract('serial port on a pty pair, echo board, cable pulled', async (
       transport,
       peerWrite: (bytes) => board.write(bytes),
       killPeer: () => pair.unplug(),
-      cleanup: runCleanups,
+      cleanup: runAllCleanups,
     };
   } catch (error) {
-    await runCleanups();
+    await runAllCleanups();
     throw error;
   }
 });
@@ -238,7 +231,7 @@ class HangUpBinding implements SerialBinding {
 }
 
 describe('serial transport', () => {
-  afterEach(runCleanups);
+  afterEach(runAllCleanups);
 
   describe('open() errors: one line naming the path and the problem', () => {
     it('no such port', async () => {
