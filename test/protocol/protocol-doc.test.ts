@@ -10,7 +10,6 @@
  *     in wire order, and each field's type, probed at its boundaries with the encoder.
  * Changing the protocol code without the document fails here.
  */
-import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { TmrAssertionError } from '../../src/core/assert.js';
 import {
@@ -50,23 +49,11 @@ import { BABBLE_BYTES_MAX, STUCK_TICKS_BACK_MAX } from '../../src/replica/replic
 import { lawParamsFromList, ReplicaLogic } from '../../src/replica/replica-logic.js';
 import { DEFAULT_LOOP_OPTIONS } from '../../src/runtime/loop-model.js';
 
-const DOC = readFileSync(new URL('../../PROTOCOL.md', import.meta.url), 'utf8');
+import { DOC, EXAMPLES, decodedExample, docJson, parseHex, required, toHex, type Example } from '../helpers/protocol-examples.js';
 const KINDS = Object.keys(MESSAGE_TYPE) as MessageKind[];
 
 // ---------------------------------------------------------------------------------------------
 // Parsing the document.
-
-/** Hex bytes separated by whitespace; `xx*n` is n bytes xx. */
-function parseHex(text: string): Uint8Array {
-  const bytes: number[] = [];
-  for (const token of text.trim().split(/\s+/)) {
-    const match = /^([0-9a-f]{2})(?:\*(\d+))?$/.exec(token);
-    if (match === null) throw new Error(`PROTOCOL.md: bad hex token "${token}" in "${text}"`);
-    const count = match[2] === undefined ? 1 : Number(match[2]);
-    for (let i = 0; i < count; i++) bytes.push(parseInt(match[1] as string, 16));
-  }
-  return Uint8Array.from(bytes);
-}
 
 /** An integer written in the document: decimal or 0x hex, optionally in backticks. */
 function parseInteger(cell: string): number {
@@ -77,31 +64,6 @@ function parseInteger(cell: string): number {
 }
 
 const unquote = (cell: string): string => cell.replace(/`/g, '').trim();
-
-interface Example {
-  readonly name: string;
-  readonly fields: ReadonlyMap<string, string>;
-  /** Offset in the document, for ordering and for the exchange markers. */
-  readonly at: number;
-}
-
-function parseExamples(): Example[] {
-  const examples: Example[] = [];
-  for (const match of DOC.matchAll(/^```frame\n([\s\S]*?)^```$/gm)) {
-    const fields = new Map<string, string>();
-    for (const line of (match[1] as string).split('\n')) {
-      if (line.trim() === '') continue;
-      const kv = /^([a-z]+):\s*(.*)$/.exec(line);
-      if (kv === null) throw new Error(`PROTOCOL.md: bad example line "${line}"`);
-      if (fields.has(kv[1] as string)) throw new Error(`PROTOCOL.md: key ${kv[1]} twice in one example`);
-      fields.set(kv[1] as string, (kv[2] as string).trim());
-    }
-    const name = fields.get('example');
-    if (name === undefined) throw new Error(`PROTOCOL.md: example without a name:\n${match[0]}`);
-    examples.push({ name, fields, at: match.index });
-  }
-  return examples;
-}
 
 /** Rows (cells without the outer pipes) of the markdown table after `<!-- marker -->`, header excluded. */
 function tableAfter(marker: string): string[][] {
@@ -186,26 +148,8 @@ function cddlRanges(): Map<string, [number, number]> {
 // ---------------------------------------------------------------------------------------------
 // Helpers.
 
-const toHex = (bytes: Uint8Array): string => Buffer.from(bytes).toString('hex');
-/** The message as the document writes it: JSON, byte strings as hex. */
-const docJson = (message: Message): string =>
-  JSON.stringify(message, (_key, value: unknown) => (value instanceof Uint8Array ? toHex(value) : value));
 const sameJson = (json: string): string => JSON.stringify(JSON.parse(json));
 
-function required(example: Example, key: string): string {
-  const value = example.fields.get(key);
-  if (value === undefined) throw new Error(`PROTOCOL.md example ${example.name}: no ${key}:`);
-  return value;
-}
-
-function decodedExample(example: Example): Message {
-  const frame = parseHex(required(example, 'frame'));
-  const result = decodeMessage(frame.subarray(0, frame.length - 1));
-  if (!result.ok) throw new Error(`PROTOCOL.md example ${example.name} does not decode: ${result.error} ${result.detail}`);
-  return result.message;
-}
-
-const EXAMPLES = parseExamples();
 const VALID = EXAMPLES.filter((e) => e.fields.has('decoded'));
 const INVALID = EXAMPLES.filter((e) => e.fields.has('error'));
 

@@ -37,3 +37,9 @@ uint32_t prng_next_below(prng_t *prng, uint32_t bound) {
 int32_t prng_next_int(prng_t *prng, int32_t lo, int32_t hi) {
   return lo + (int32_t)prng_next_below(prng, (uint32_t)(hi - lo) + 1u);
 }
+
+static uint32_t splitmix32(uint32_t x) { return fmix32(x + 0x9e3779b9u); }
+
+uint32_t prng_derive_seed(uint32_t seed, uint32_t stream) {
+  return splitmix32(splitmix32(seed) ^ (stream * 0x9e3779b1u));
+}

@@ -16,4 +16,8 @@ uint32_t prng_next_below(prng_t *prng, uint32_t bound);
 /* lo + next_below(hi - lo + 1), both inclusive, hi - lo < 2^21. */
 int32_t prng_next_int(prng_t *prng, int32_t lo, int32_t hi);
 
+/* deriveSeed of src/core/prng.ts: an independent seed for stream `stream` of `seed` (faults use
+ * prng_derive_seed(param, start_tick)). */
+uint32_t prng_derive_seed(uint32_t seed, uint32_t stream);
+
 #endif
