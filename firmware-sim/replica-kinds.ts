@@ -5,6 +5,7 @@
 import type { ReplicaProvider } from '../src/runtime/replica-kinds.js';
 import { serialReplica } from '../src/runtime/replica-kinds.js';
 import { SerialTransport } from '../src/transport/serial-transport.js';
+import { AvrSim } from './avr-sim.js';
 import { SimBoard } from './sim-board.js';
 
 export const simBoardProvider: ReplicaProvider = {
@@ -30,4 +31,28 @@ export const simBoardProvider: ReplicaProvider = {
   },
 };
 
-export const PROVIDERS: readonly ReplicaProvider[] = [simBoardProvider];
+/**
+ * An emulated Uno. Every fault is injected through the firmware's own test hooks (inject
+ * messages), so the harness process is never signalled: SIGSTOP would freeze the emulator's clock
+ * rather than hang the firmware.
+ */
+export const avrSimProvider: ReplicaProvider = {
+  kind: 'avr-sim',
+  async start(spec, replicaIndex) {
+    if (spec.kind !== 'avr-sim') throw new Error(`avr-sim provider given a ${spec.kind} replica`);
+    const sim = await AvrSim.start({
+      name: `avr-sim-${replicaIndex}`,
+      ...(spec.baudRate === undefined ? {} : { baudRate: spec.baudRate }),
+      ...(spec.testHooks === undefined ? {} : { testHooks: spec.testHooks }),
+    });
+    try {
+      const transport = await SerialTransport.open({ path: sim.hostPath, baudRate: sim.baudRate, name: `replica ${replicaIndex} (avr-sim)` });
+      return serialReplica(transport, () => sim.stop(), sim.pid, () => false, sim.pid === undefined ? [] : [sim.pid]);
+    } catch (error) {
+      await sim.stop();
+      throw error;
+    }
+  },
+};
+
+export const PROVIDERS: readonly ReplicaProvider[] = [simBoardProvider, avrSimProvider];

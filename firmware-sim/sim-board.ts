@@ -3,10 +3,8 @@
  * starts: the board process and socat, both stopped by PID. The host opens `hostPath` with
  * serialport exactly as it would open a real board's /dev/ttyACM0.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import type { ReplicaSpec } from '../src/runtime/replica-kinds.js';
+import { OwnedProcess, programCommand } from './owned-process.js';
 import { PtyPair } from './pty-pair.js';
 
 /** What a sim-board replica can be asked to be (the fields of `--replica sim-board:…`). */
@@ -19,85 +17,6 @@ export interface SimBoardOptions extends SimBoardBehaviour {
   readonly directory?: string;
   /** Seed of the line noise (default 1). */
   readonly noiseSeed?: number;
-}
-
-const READY_TIMEOUT_MS = 15_000;
-const STOP_GRACE_MS = 1_000;
-
-/** A firmware-sim program: compiled JavaScript when we are compiled, tsx when run from source. */
-function programCommand(stem: string): { command: string; args: string[] } {
-  const here = fileURLToPath(import.meta.url);
-  if (here.endsWith('.ts')) return { command: process.execPath, args: ['--import', import.meta.resolve('tsx'), join(dirname(here), `${stem}.ts`)] };
-  return { command: process.execPath, args: [join(dirname(here), `${stem}.js`)] };
-}
-
-/** A child program we own: started, waited for until it prints its ready marker, stopped by PID. */
-class OwnedProcess {
-  private readonly exited: Promise<void>;
-  private stderrTail = '';
-
-  private constructor(
-    readonly label: string,
-    readonly child: ChildProcess,
-  ) {
-    this.exited = new Promise((resolve) => child.once('exit', () => resolve()));
-    child.stderr!.on('data', (c: Buffer) => (this.stderrTail = (this.stderrTail + c.toString()).slice(-2048)));
-  }
-
-  static async start(label: string, stem: string, args: readonly string[], readyMarker: string): Promise<OwnedProcess> {
-    const program = programCommand(stem);
-    const owned = new OwnedProcess(label, spawn(program.command, [...program.args, ...args], { stdio: ['pipe', 'pipe', 'pipe'] }));
-    try {
-      await owned.waitFor(readyMarker);
-    } catch (error) {
-      await owned.stop();
-      throw error;
-    }
-    return owned;
-  }
-
-  private waitFor(marker: string): Promise<void> {
-    return new Promise((resolve, reject) => {
-      let stdout = '';
-      const timer = setTimeout(() => reject(new Error(`${this.label}: not ready within ${READY_TIMEOUT_MS} ms: ${this.stderrTail.trim()}`)), READY_TIMEOUT_MS);
-      this.child.stdout!.on('data', (c: Buffer) => {
-        stdout = (stdout + c.toString()).slice(-4096);
-        if (stdout.includes(marker)) {
-          clearTimeout(timer);
-          resolve();
-        }
-      });
-      this.child.once('exit', (code, signal) => {
-        clearTimeout(timer);
-        reject(new Error(`${this.label}: exited (${signal ?? code}) before it was ready: ${this.stderrTail.trim()}`));
-      });
-    });
-  }
-
-  get stderr(): string {
-    return this.stderrTail;
-  }
-
-  signal(signal: NodeJS.Signals): boolean {
-    if (this.child.exitCode !== null || this.child.signalCode !== null || this.child.pid === undefined) return false;
-    try {
-      process.kill(this.child.pid, signal);
-      return true;
-    } catch {
-      return false;
-    }
-  }
-
-  async stop(): Promise<void> {
-    if (this.child.exitCode === null && this.child.signalCode === null) {
-      this.child.stdin!.end();
-      this.signal('SIGCONT');
-      this.signal('SIGTERM');
-      const timer = setTimeout(() => this.signal('SIGKILL'), STOP_GRACE_MS);
-      await this.exited;
-      clearTimeout(timer);
-    }
-  }
 }
 
 export class SimBoard {
@@ -122,12 +41,12 @@ export class SimBoard {
       if (options.lawHash !== undefined) args.push('--law-hash', String(options.lawHash >>> 0));
       if (options.protocolVersion !== undefined) args.push('--protocol-version', String(options.protocolVersion));
       if (options.flood !== undefined) args.push('--flood', options.flood, '--flood-after-ms', String(options.floodAfterMs ?? 0));
-      board = await OwnedProcess.start(name, 'sim-board-main', args, 'ready ');
+      board = await OwnedProcess.start(name, programCommand('sim-board-main', args), 'ready ');
       if (options.bitErrorRate !== undefined) {
         const linePair = await PtyPair.open({ name: `${name}-line`, ...directory });
         const proxyArgs = ['--host', linePair.boardPath, '--board', pair.hostPath, '--ber', String(options.bitErrorRate)];
         proxyArgs.push('--seed', String(options.noiseSeed ?? 1), '--direction', options.noiseDirection ?? 'both');
-        line = { pair: linePair, proxy: await OwnedProcess.start(`${name} line-noise proxy`, 'line-noise-proxy-main', proxyArgs, 'ready') };
+        line = { pair: linePair, proxy: await OwnedProcess.start(`${name} line-noise proxy`, programCommand('line-noise-proxy-main', proxyArgs), 'ready') };
       }
       return new SimBoard(name, pair, board, line);
     } catch (error) {

@@ -70,7 +70,34 @@ function wholeNumber(field: Field, fallback: number, min: number, max: number): 
 
 const SIM_BOARD_KEYS = ['boot-noise', 'law-hash', 'protocol-version', 'ber', 'noise', 'flood', 'flood-after-ms'] as const;
 
-/** node | sim-board[:boot-noise=0,law-hash=N,protocol-version=N,ber=X] | serial:PATH[@BAUD] */
+const AVR_SIM_KEYS = ['baud', 'hooks'] as const;
+const AVR_SIM_BAUD_RATES = [115_200, 1_000_000];
+
+/** `key=value,key=value` settings of a replica spec, each key one of `keys`. */
+function keyValues(text: string | undefined, keys: readonly string[], label: string): Record<string, string> {
+  const settings: Record<string, string> = {};
+  for (const pair of (text ?? '').split(',').filter(Boolean)) {
+    const [key, value] = pair.split('=');
+    if (!keys.includes(key ?? '') || value === undefined) throw new UsageError(`${label}: '${pair}' is not one of ${keys.map((k) => `${k}=VALUE`).join(', ')}`);
+    settings[key!] = value;
+  }
+  return settings;
+}
+
+function avrSimSpec(raw: { baudRate: unknown; testHooks: unknown }, label: string): ReplicaSpec {
+  if (raw.testHooks !== undefined && typeof raw.testHooks !== 'boolean') throw new UsageError(`${label}: testHooks must be true or false, got ${show(raw.testHooks)}`);
+  const baudRate = raw.baudRate === undefined ? undefined : wholeNumber({ label: `${label}: baud rate`, value: raw.baudRate }, 0, BAUD_RATE_MIN, BAUD_RATE_MAX);
+  if (baudRate !== undefined && !AVR_SIM_BAUD_RATES.includes(baudRate)) {
+    throw new UsageError(`${label}: the Uno firmware is built for ${AVR_SIM_BAUD_RATES.join(' or ')} baud, got ${baudRate}`);
+  }
+  return {
+    kind: 'avr-sim',
+    ...(baudRate === undefined ? {} : { baudRate }),
+    ...(raw.testHooks === undefined ? {} : { testHooks: raw.testHooks as boolean }),
+  };
+}
+
+/** node | sim-board[:boot-noise=0,law-hash=N,protocol-version=N,ber=X] | avr-sim[:baud=N,hooks=0] | serial:PATH[@BAUD] */
 export function parseReplicaSpec(text: string, label: string): ReplicaSpec {
   if (text === 'node') return { kind: 'node' };
   const serial = /^serial:([^@]+)(?:@(.*))?$/.exec(text);
@@ -78,16 +105,14 @@ export function parseReplicaSpec(text: string, label: string): ReplicaSpec {
     const baudRate = wholeNumber({ label: `${label} '${text}': baud rate`, value: serial[2] }, 115_200, BAUD_RATE_MIN, BAUD_RATE_MAX);
     return { kind: 'serial', path: serial[1]!, baudRate };
   }
-  const board = /^sim-board(?::(.*))?$/.exec(text);
-  if (!board) throw new UsageError(`${label} '${text}': unknown replica kind (one of node, sim-board, serial:PATH@BAUD)`);
-  const settings: Record<string, string> = {};
-  for (const pair of (board[1] ?? '').split(',').filter(Boolean)) {
-    const [key, value] = pair.split('=');
-    if (!(SIM_BOARD_KEYS as readonly string[]).includes(key ?? '') || value === undefined) {
-      throw new UsageError(`${label} '${text}': '${pair}' is not one of ${SIM_BOARD_KEYS.map((k) => `${k}=VALUE`).join(', ')}`);
-    }
-    settings[key!] = value;
+  const avr = /^avr-sim(?::(.*))?$/.exec(text);
+  if (avr) {
+    const settings = keyValues(avr[1], AVR_SIM_KEYS, `${label} '${text}'`);
+    return avrSimSpec({ baudRate: settings.baud, testHooks: settings.hooks === undefined ? undefined : settings.hooks !== '0' }, `${label} '${text}'`);
   }
+  const board = /^sim-board(?::(.*))?$/.exec(text);
+  if (!board) throw new UsageError(`${label} '${text}': unknown replica kind (one of node, sim-board, avr-sim, serial:PATH@BAUD)`);
+  const settings = keyValues(board[1], SIM_BOARD_KEYS, `${label} '${text}'`);
   return simBoardSpec(
     {
       bootNoise: settings['boot-noise'] === undefined ? undefined : settings['boot-noise'] !== '0',
@@ -134,12 +159,14 @@ function replicaFromConfig(value: unknown, label: string): ReplicaSpec {
     node: ['kind'],
     serial: ['kind', 'path', 'baudRate'],
     'sim-board': ['kind', 'bootNoise', 'lawHash', 'protocolVersion', 'bitErrorRate', 'noiseDirection', 'flood', 'floodAfterMs'],
+    'avr-sim': ['kind', 'baudRate', 'testHooks'],
   };
   const keys = allowed[entry.kind as string];
   if (keys === undefined) throw new UsageError(`${label}.kind must be one of ${Object.keys(allowed).join(', ')}, got ${show(entry.kind)}`);
   const unknown = Object.keys(entry).find((k) => !keys.includes(k));
   if (unknown !== undefined) throw new UsageError(`${label}.${unknown} is not a field of a ${entry.kind} replica (fields: ${keys.join(', ')})`);
   if (entry.kind === 'node') return { kind: 'node' };
+  if (entry.kind === 'avr-sim') return avrSimSpec({ baudRate: entry.baudRate, testHooks: entry.testHooks }, label);
   if (entry.kind === 'serial') {
     if (typeof entry.path !== 'string' || entry.path === '') throw new UsageError(`${label}.path must be the serial port's path, got ${show(entry.path)}`);
     return { kind: 'serial', path: entry.path, baudRate: wholeNumber({ label: `${label}.baudRate`, value: entry.baudRate }, 115_200, BAUD_RATE_MIN, BAUD_RATE_MAX) };

@@ -42,6 +42,9 @@ options (run and sim):
                                                     noise=both|to-host|to-board,
                                                     flood=garbage|max-frames (a broken board),
                                                     flood-after-ms=N (it breaks mid-run)
+                          avr-sim[:OPTS]            our Uno firmware in the AVR emulator on a
+                                                    pseudo-terminal; OPTS: baud=1000000|115200,
+                                                    hooks=0 (fault injection off, as shipped)
                           serial:PATH[@BAUD]        a board on a serial port (default 115200)
   --config FILE         the same settings as a JSON file: replicas, rateHz, ticks, seed,
                         inject, simplexPolicy, deadlineUs (only --json may be added)
@@ -94,7 +97,7 @@ function openTrace(path: string): number {
  * the CLI loads them when a run asks for one.
  */
 async function providersFor(specs: readonly ReplicaSpec[] | null): Promise<ReplicaProvider[]> {
-  if (specs === null || !specs.some((spec) => spec.kind === 'sim-board')) return [];
+  if (specs === null || !specs.some((spec) => spec.kind === 'sim-board' || spec.kind === 'avr-sim')) return [];
   const extension = import.meta.url.endsWith('.ts') ? 'ts' : 'js';
   const module = (await import(new URL(`../../firmware-sim/replica-kinds.${extension}`, import.meta.url).href)) as { PROVIDERS: ReplicaProvider[] };
   return module.PROVIDERS;

@@ -28,6 +28,14 @@ export type ReplicaSpec =
       readonly flood?: 'garbage' | 'max-frames';
       /** Start the flood this long after the board starts. */
       readonly floodAfterMs?: number;
+    }
+  | {
+      /** Our Uno firmware in the AVR emulator (firmware-sim/avr), on a pseudo-terminal. */
+      readonly kind: 'avr-sim';
+      /** Which firmware image (the board profile lists one per baud rate); the profile's default if absent. */
+      readonly baudRate?: number;
+      /** Enable the firmware's fault-injection hooks (default true). */
+      readonly testHooks?: boolean;
     };
 
 export type ReplicaKind = ReplicaSpec['kind'];
