@@ -3,6 +3,8 @@ import { defineConfig } from 'vitest/config';
 // Two projects, run one after the other by `npm test`: the unit suite (parallel, CPU-heavy
 // property tests) and the real-time suite (real replica processes against tick deadlines), which
 // must not share two cores with the property tests or it measures the machine, not tmr.
+const REALTIME = ['test/runtime/realtime.test.ts', 'test/runtime/boards.test.ts', 'test/runtime/avr-board.test.ts'];
+
 export default defineConfig({
   test: {
     testTimeout: 60_000,
@@ -10,11 +12,11 @@ export default defineConfig({
     projects: [
       {
         extends: true,
-        test: { name: 'unit', include: ['test/**/*.test.ts'], exclude: ['test/runtime/realtime.test.ts', 'test/runtime/boards.test.ts'], maxWorkers: 2 },
+        test: { name: 'unit', include: ['test/**/*.test.ts'], exclude: REALTIME, maxWorkers: 2 },
       },
       {
         extends: true,
-        test: { name: 'realtime', include: ['test/runtime/realtime.test.ts', 'test/runtime/boards.test.ts'], fileParallelism: false, testTimeout: 420_000 },
+        test: { name: 'realtime', include: REALTIME, fileParallelism: false, testTimeout: 420_000 },
       },
     ],
   },

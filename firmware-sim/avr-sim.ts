@@ -9,6 +9,7 @@
  */
 import { execFile } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
@@ -20,7 +21,7 @@ export const REPO_ROOT = fileURLToPath(new URL(import.meta.url.includes('/dist/'
 export const UNO_DIR = join(REPO_ROOT, 'boards', 'uno');
 export const HARNESS_DIR = join(REPO_ROOT, 'firmware-sim', 'avr');
 export const HARNESS_PATH = join(HARNESS_DIR, 'build', 'tmr-avr-sim');
-const BUILD_LOCK = join(REPO_ROOT, 'boards', 'uno', '.build.lock');
+const BUILD_LOCK = join(tmpdir(), 'tmr-avr-build.lock');
 const BUILD_TIMEOUT_MS = 180_000;
 
 /** Debian packages the AVR toolchain and emulator come from. */
@@ -219,6 +220,12 @@ export class AvrSim {
     const line = await this.command('peek tmr_diag', 'peek tmr_diag ');
     const hex = line.split(' ')[4] ?? '';
     return decodeFirmwareDiag(Buffer.from(hex, 'hex'));
+  }
+
+  /** The lowest stack pointer the emulator has seen since it started (an SRAM address). */
+  async lowestStackPointer(): Promise<number> {
+    const line = await this.command('stack', 'stack ');
+    return Number(line.split(' ')[1]);
   }
 
   signal(signal: NodeJS.Signals): boolean {

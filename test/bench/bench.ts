@@ -26,6 +26,7 @@ import { DEFAULT_LOOP_OPTIONS } from '../../src/runtime/loop-model.js';
 import { runSimulation } from '../../src/sim/simulator.js';
 import type { ChildProcessTransport } from '../../src/transport/child-process-transport.js';
 import { BOARD_TMR_P50_RATIO_MAX, boardNotes, boardRows, measureBoardRoundTrips, type BoardRoundTripReport } from './board-round-trip.js';
+import { avrRows, measureAvrRoundTrips } from './avr-round-trip.js';
 import { formatNumber, formatTable, infoRow, percentiles, verdict, type Percentiles, type ResultRow } from './bench-stats.js';
 import { runCoreProbe, type CoreProbeResult } from './core-probe.js';
 import { measureHostPathCost, type HostPathCost } from './host-path-cost.js';
@@ -382,6 +383,11 @@ async function measureAll(root: string, signal: AbortSignal): Promise<Measured> 
     m.boards = boards;
     m.details['boardRoundTrips'] = boards;
     m.sections[2]!.push(...boardRows(boards));
+    checkAborted();
+
+    const avr = await measureAvrRoundTrips();
+    m.details['avrRoundTrips'] = avr;
+    m.sections[2]!.push(...avrRows(avr));
   } catch (error) {
     m.failure = error;
   }

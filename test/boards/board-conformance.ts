@@ -11,71 +11,12 @@
 import { crc32, crc32Update } from '../../src/core/crc32.js';
 import { createLawState, drawLawInputs, lawSelfTestHash, lawStateDigest, lawStep, type LawParams } from '../../src/core/control-law.js';
 import { Prng } from '../../src/core/prng.js';
-import { decodeMessage, encodeMessage } from '../../src/protocol/codec.js';
+import { encodeMessage } from '../../src/protocol/codec.js';
 import { FAULT_KIND, type FaultKind, type Message } from '../../src/protocol/messages.js';
 import { ReplicaEndpoint } from '../../src/replica/replica-endpoint.js';
-import type { Transport } from '../../src/transport/transport.js';
 import type { VectorFile } from '../helpers/law-vectors.js';
+import { BoardClient, helloFor } from './board-client.js';
 import { decodedExample, docJson, EXAMPLES, exchangeExamples, parseHex, required } from '../helpers/protocol-examples.js';
-
-type Received = { raw: Uint8Array; message: Message | null };
-
-/** Frames from a board, kept in arrival order, taken by the checks. */
-export class BoardClient {
-  private inbox: Received[] = [];
-  private wake: (() => void) | null = null;
-
-  constructor(readonly transport: Transport) {
-    transport.onFrame((frame) => {
-      const raw = frame.slice();
-      const decoded = decodeMessage(raw);
-      this.inbox.push({ raw, message: decoded.ok ? decoded.message : null });
-      this.wake?.();
-    });
-  }
-
-  send(message: Message | Uint8Array): void {
-    const frame = message instanceof Uint8Array ? message : encodeMessage(message);
-    if (!this.transport.send(frame)) throw new Error(`${this.transport.description}: send failed (link down)`);
-  }
-
-  /** Waits for `count` frames (idle heartbeats skipped unless `keepHeartbeats`); throws on timeout. */
-  async take(count: number, timeoutMs: number, what: string, keepHeartbeats = false): Promise<Received[]> {
-    const deadline = Date.now() + timeoutMs;
-    const taken: Received[] = [];
-    while (taken.length < count) {
-      const next = this.inbox.shift();
-      if (next !== undefined) {
-        if (keepHeartbeats || next.message?.kind !== 'heartbeat') taken.push(next);
-        continue;
-      }
-      const left = deadline - Date.now();
-      if (left <= 0) throw new Error(`${what}: ${taken.length} of ${count} answers within ${timeoutMs} ms`);
-      await new Promise<void>((resolve) => {
-        const timer = setTimeout(resolve, left);
-        this.wake = () => {
-          clearTimeout(timer);
-          resolve();
-        };
-      });
-      this.wake = null;
-    }
-    return taken;
-  }
-
-  /** Everything that arrives within `ms` (heartbeats included). */
-  async drain(ms: number): Promise<Received[]> {
-    await new Promise((resolve) => setTimeout(resolve, ms));
-    return this.inbox.splice(0);
-  }
-
-  async request(message: Message, what: string, timeoutMs = 2_000): Promise<Message> {
-    this.send(message);
-    const [answer] = await this.take(1, timeoutMs, what, message.kind === 'state');
-    if (answer!.message === null) throw new Error(`${what}: the answer does not decode: ${Buffer.from(answer!.raw).toString('hex')}`);
-    return answer!.message;
-  }
-}
 
 /** A board's own texts (implementation, error detail) may differ from the Node replica's. */
 function comparable(message: Message): string {
@@ -116,9 +57,6 @@ export async function refuseInvalid(client: BoardClient, params: LawParams, time
   return invalid.length;
 }
 
-export function helloFor(params: LawParams, replicaIndex = 0): Message {
-  return { kind: 'hello', protocolVersion: 1, replicaIndex, lawId: 1, lawParams: [params.kpQ16, params.kiQ16, params.kdQ16, params.outputLimitMv] };
-}
 
 async function configure(client: BoardClient, params: LawParams, what: string): Promise<void> {
   const ack = await client.request(helloFor(params), `${what}: hello`);
@@ -278,3 +216,5 @@ function splitFrames(chunks: readonly Uint8Array[]): Uint8Array[] {
   }
   return out;
 }
+
+export { BoardClient, helloFor };

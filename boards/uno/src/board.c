@@ -33,6 +33,7 @@ static struct {
   uint32_t law_hash;
   pid_params_t params;
   pid_state_t state;
+  uint8_t rx_activity; /* a byte arrived since the last poll (cheaper than reading the clock per byte) */
   uint32_t last_rx_us;
   uint32_t last_heartbeat_us;
 } board;
@@ -456,7 +457,7 @@ void board_init(uint8_t test_hooks_enabled) {
 }
 
 void board_rx_byte(uint8_t byte) {
-  board.last_rx_us = hal_now_us();
+  board.rx_activity = 1;
   if (byte != 0) {
     if (rx_discarding) return;
     if (rx_length == BOARD_BODY_BYTES_MAX) {
@@ -481,6 +482,10 @@ void board_rx_byte(uint8_t byte) {
 
 void board_poll(void) {
   const uint32_t now = hal_now_us();
+  if (board.rx_activity) {
+    board.rx_activity = 0;
+    board.last_rx_us = now;
+  }
   for (uint8_t i = 0; i < BOARD_LATE_SLOTS; i++) {
     if (late[i].used && (int32_t)(now - late[i].due_us) >= 0) {
       late[i].used = 0;

@@ -1,6 +1,5 @@
 /* CRC-32 (IEEE 802.3 / zlib): reflected polynomial 0xEDB88320, init and final XOR 0xFFFFFFFF.
- * crc32_update(0, "123456789", 9) == 0xCBF43926. A 16-entry (nibble) table keeps it at 64 bytes
- * of flash on the ATmega328P. */
+ * crc32_update(0, "123456789", 9) == 0xCBF43926. Byte-wise, with its table in flash. */
 #ifndef TMR_CRC32_H
 #define TMR_CRC32_H
 #include <stddef.h>

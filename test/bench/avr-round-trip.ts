@@ -1,0 +1,124 @@
+/**
+ * Bench: the tick round trip to the Uno firmware in the AVR emulator, at 115200 and 1,000,000
+ * baud, next to its physical floor, the wire time of the two frames (bytes × 10 bits ÷ baud, both
+ * directions); and the firmware's worst tick in CPU cycles and its stack high-water mark, read
+ * from the emulated MCU.
+ */
+import { performance } from 'node:perf_hooks';
+import { AvrSim } from '../../firmware-sim/avr-sim.js';
+import { drawLawInputs, lawParamsForRate } from '../../src/core/control-law.js';
+import { Prng } from '../../src/core/prng.js';
+import { encodeMessage } from '../../src/protocol/codec.js';
+import { SerialTransport } from '../../src/transport/serial-transport.js';
+import { BoardClient, helloFor } from '../boards/board-client.js';
+import { formatNumber, infoRow, percentiles, verdict, type ResultRow } from './bench-stats.js';
+
+export const AVR_RATIO_MAX = 1.25;
+const TICKS = 600;
+const RAM_END = 0x8ff; // ATmega328P: SRAM 0x100..0x8ff
+const CLOCK_HZ = 16_000_000;
+
+export interface AvrBaudResult {
+  baudRate: number;
+  ticks: number;
+  roundTripUs: { p50: number; p99: number; max: number };
+  wireUs: { p50: number };
+  frameBytes: { tick: number; output: number };
+}
+
+export interface AvrReport {
+  bauds: AvrBaudResult[];
+  tickCyclesMax: number;
+  stackHighWaterBytes: number;
+  stackUnusedMinBytes: number;
+}
+
+async function measureBaud(baudRate: number): Promise<{ result: AvrBaudResult; cycles: number; stackBytes: number; unused: number }> {
+  const sim = await AvrSim.start({ name: `bench-avr-${baudRate}`, baudRate });
+  const transport = await SerialTransport.open({ path: sim.hostPath, baudRate, name: `bench avr ${baudRate}` });
+  try {
+    const client = new BoardClient(transport);
+    await client.request(helloFor(lawParamsForRate(100)), 'hello');
+    const prng = new Prng(0xbe4c);
+    const drawn = { setpointMilliDeg: 0, positionMilliDeg: 0 };
+    const rtt: number[] = [];
+    const wire: number[] = [];
+    let tickBytes = 0;
+    let outputBytes = 0;
+    for (let i = 0; i < TICKS; i++) {
+      drawLawInputs(prng, drawn.positionMilliDeg, drawn);
+      const frame = encodeMessage({ kind: 'tick', tick: 1000 + i, setpointMilliDeg: drawn.setpointMilliDeg, positionMilliDeg: drawn.positionMilliDeg });
+      const t0 = performance.now();
+      client.send(frame);
+      const [reply] = await client.take(1, 2_000, `bench tick ${i}`);
+      const elapsedUs = (performance.now() - t0) * 1000;
+      const replyBytes = reply!.raw.length + 1; // + delimiter
+      if (i >= 20) {
+        rtt.push(elapsedUs);
+        wire.push(((frame.length + replyBytes) * 10 * 1e6) / baudRate);
+        tickBytes += frame.length;
+        outputBytes += replyBytes;
+      }
+      await new Promise((resolve) => setTimeout(resolve, 2)); // an idle gap, as between ticks
+    }
+    const diag = await sim.diag();
+    const lowestSp = await sim.lowestStackPointer();
+    const r = percentiles(Float64Array.from(rtt));
+    const w = percentiles(Float64Array.from(wire));
+    return {
+      result: {
+        baudRate,
+        ticks: rtt.length,
+        roundTripUs: { p50: r.p50Us, p99: r.p99Us, max: r.maxUs },
+        wireUs: { p50: w.p50Us },
+        frameBytes: { tick: tickBytes / rtt.length, output: outputBytes / rtt.length },
+      },
+      cycles: diag.tickCyclesMax,
+      stackBytes: RAM_END - lowestSp,
+      unused: diag.stackUnusedMinBytes,
+    };
+  } finally {
+    await transport.close();
+    await sim.stop();
+  }
+}
+
+export async function measureAvrRoundTrips(): Promise<AvrReport> {
+  const bauds: AvrBaudResult[] = [];
+  let cycles = 0;
+  let stack = 0;
+  let unused = Number.MAX_SAFE_INTEGER;
+  for (const baud of [115_200, 1_000_000]) {
+    const m = await measureBaud(baud);
+    bauds.push(m.result);
+    cycles = Math.max(cycles, m.cycles);
+    stack = Math.max(stack, m.stackBytes);
+    unused = Math.min(unused, m.unused);
+  }
+  return { bauds, tickCyclesMax: cycles, stackHighWaterBytes: stack, stackUnusedMinBytes: unused };
+}
+
+export function avrRows(report: AvrReport): ResultRow[] {
+  const rows: ResultRow[] = [];
+  for (const b of report.bauds) {
+    const section = `emulated Uno (simavr) at ${formatNumber(b.baudRate)} baud, n=${b.ticks}; floor = wire time of tick + output`;
+    const ratio = b.roundTripUs.p50 / b.wireUs.p50;
+    rows.push({
+      section,
+      metric: `tick round trip p50 (${b.frameBytes.tick.toFixed(1)} + ${b.frameBytes.output.toFixed(1)} bytes)`,
+      measured: b.roundTripUs.p50,
+      unit: 'µs',
+      floor: b.wireUs.p50,
+      ratio,
+      target: `≤ ${AVR_RATIO_MAX.toFixed(2)}× floor`,
+      verdict: verdict(ratio <= AVR_RATIO_MAX),
+    });
+    rows.push(infoRow(section, 'tick round trip p99', b.roundTripUs.p99, 'µs', b.wireUs.p50));
+  }
+  const section = 'Uno firmware (ATmega328P, 16 MHz), read from the emulated MCU';
+  rows.push(infoRow(section, 'worst tick: frame delimiter → output queued, cycles', report.tickCyclesMax, 'cycles'));
+  rows.push(infoRow(section, 'worst tick, at 16 MHz', (report.tickCyclesMax / CLOCK_HZ) * 1e6, 'µs'));
+  rows.push(infoRow(section, 'stack high-water mark (RAMEND − lowest SP)', report.stackHighWaterBytes, 'B'));
+  rows.push(infoRow(section, 'RAM never touched (painted stack area)', report.stackUnusedMinBytes, 'B'));
+  return rows;
+}
