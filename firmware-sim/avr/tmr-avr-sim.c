@@ -137,15 +137,22 @@ static elf_firmware_t g_firmware; /* large; static keeps it off the stack */
 static void fail(int exit_code, const char *format, ...)
 	__attribute__((noreturn, format(printf, 2, 3)));
 
+static void vfail(int exit_code, const char *format, va_list ap)
+	__attribute__((noreturn, format(printf, 2, 0)));
+
+static void vfail(int exit_code, const char *format, va_list ap)
+{
+	fprintf(stderr, PROGRAM_NAME ": ");
+	vfprintf(stderr, format, ap);
+	fprintf(stderr, "\n");
+	exit(exit_code);
+}
+
 static void fail(int exit_code, const char *format, ...)
 {
 	va_list ap;
 	va_start(ap, format);
-	fprintf(stderr, PROGRAM_NAME ": ");
-	vfprintf(stderr, format, ap);
-	fprintf(stderr, "\n");
-	va_end(ap);
-	exit(exit_code);
+	vfail(exit_code, format, ap);
 }
 
 static void reply(const char *format, ...) __attribute__((format(printf, 1, 2)));
@@ -800,11 +807,7 @@ static void setup_fail(const char *format, ...)
 	library_output_to_stderr();
 	va_list ap;
 	va_start(ap, format);
-	fprintf(stderr, PROGRAM_NAME ": ");
-	vfprintf(stderr, format, ap);
-	fprintf(stderr, "\n");
-	va_end(ap);
-	exit(EXIT_SETUP_ERROR);
+	vfail(EXIT_SETUP_ERROR, format, ap);
 }
 
 static void load_eeprom(avr_t *avr)

@@ -85,3 +85,13 @@ export function killTree(pid: number | undefined): void {
     }
   }
 }
+
+/** Runs `tmr ARGS --json`, requires exit 0 (naming the command and its stderr), returns the summary. */
+export async function tmrJson<T = { votedTraceHash: string }>(args: readonly string[], timeoutMs = 400_000): Promise<T> {
+  const result = await runCli([...args, '--json'], { timeoutMs });
+  if (result.code !== 0) throw new Error(`tmr ${args.join(' ')}: exit ${result.code}: ${result.stderr}`);
+  return JSON.parse(result.stdout) as T;
+}
+
+/** `--replica` flags for each spec. */
+export const replicaFlags = (...specs: string[]): string[] => specs.flatMap((spec) => ['--replica', spec]);

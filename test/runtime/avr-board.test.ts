@@ -15,11 +15,11 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { AvrSim, UNO_DIR } from '../../firmware-sim/avr-sim.js';
 import { lawParamsForRate } from '../../src/core/control-law.js';
 import { FAULT_KIND, type FaultKind } from '../../src/protocol/messages.js';
-import { DEFAULT_LOOP_OPTIONS, type RunSummary } from '../../src/runtime/loop-model.js';
+import { DEFAULT_LOOP_OPTIONS } from '../../src/runtime/loop-model.js';
 import { serialReplica, type ReplicaProvider, type ReplicaSpec } from '../../src/runtime/replica-kinds.js';
 import { runRealtime, type RealtimeSummary } from '../../src/runtime/realtime-runner.js';
 import { SerialTransport } from '../../src/transport/serial-transport.js';
-import { assertFreshBuild, runCli } from '../helpers/cli.js';
+import { assertFreshBuild, replicaFlags, tmrJson } from '../helpers/cli.js';
 import { parseVectorFile } from '../helpers/law-vectors.js';
 import { BoardClient, checkVectors, faultBytes, helloFor, playExchange, refuseInvalid } from '../boards/board-conformance.js';
 
@@ -157,13 +157,8 @@ describe('one emulated Uno at 1,000,000 baud, talked to directly', () => {
   });
 });
 
-async function tmr<T extends RunSummary>(args: string[]): Promise<T> {
-  const result = await runCli([...args, '--json'], { timeoutMs: 400_000 });
-  expect(result.code, `tmr ${args.join(' ')}: ${result.stderr}`).toBe(0);
-  return JSON.parse(result.stdout) as T;
-}
-
-const replicas = (...specs: string[]): string[] => specs.flatMap((spec) => ['--replica', spec]);
+const tmr = tmrJson;
+const replicas = replicaFlags;
 
 describe('TMR runs with emulated Unos', () => {
   it('{Node replica, emulated Uno, simulated board} at 50 Hz for 2,000 ticks: no disagreement, no exclusion, the simulation\'s exact trace', async () => {

@@ -5,21 +5,16 @@
  */
 import { beforeAll, describe, expect, it } from 'vitest';
 import { SimBoard } from '../../firmware-sim/sim-board.js';
-import { DEFAULT_LOOP_OPTIONS, type RunSummary } from '../../src/runtime/loop-model.js';
+import { DEFAULT_LOOP_OPTIONS } from '../../src/runtime/loop-model.js';
 import { serialReplica, type ReplicaProvider, type ReplicaSpec } from '../../src/runtime/replica-kinds.js';
 import { runRealtime, type RealtimeSummary } from '../../src/runtime/realtime-runner.js';
 import { SerialTransport } from '../../src/transport/serial-transport.js';
-import { assertFreshBuild, runCli } from '../helpers/cli.js';
+import { assertFreshBuild, replicaFlags, tmrJson } from '../helpers/cli.js';
 
 beforeAll(() => assertFreshBuild());
 
-async function tmr<T extends RunSummary>(args: string[]): Promise<T> {
-  const result = await runCli([...args, '--json'], { timeoutMs: 400_000 });
-  expect(result.code, `tmr ${args.join(' ')}: ${result.stderr}`).toBe(0);
-  return JSON.parse(result.stdout) as T;
-}
-
-const boards = (...specs: string[]): string[] => specs.flatMap((spec) => ['--replica', spec]);
+const tmr = tmrJson;
+const boards = replicaFlags;
 
 describe('three simulated boards on pseudo-terminals', () => {
   // 50 Hz (15 ms deadline): each tick crosses socat twice and serialport's two-hop reads on both
