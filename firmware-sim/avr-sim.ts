@@ -237,15 +237,3 @@ export class AvrSim {
     await this.harness.stop();
   }
 }
-
-/** Starts `count` emulated Unos; stops the ones started if any fails. */
-export async function launchAvrSims(count: number, options: AvrSimOptions = {}): Promise<AvrSim[]> {
-  const sims: AvrSim[] = [];
-  try {
-    for (let i = 0; i < count; i++) sims.push(await AvrSim.start({ ...options, name: `${options.name ?? 'avr-sim'}-${i}` }));
-    return sims;
-  } catch (error) {
-    await Promise.all(sims.map((s) => s.stop()));
-    throw error;
-  }
-}

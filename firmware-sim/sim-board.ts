@@ -99,15 +99,3 @@ export class SimBoard {
     await this.pair.stop();
   }
 }
-
-/** Starts `count` boards, each on its own pty pair; stops the ones started if any fails. */
-export async function launchSimBoards(count: number, options: SimBoardOptions = {}): Promise<SimBoard[]> {
-  const boards: SimBoard[] = [];
-  try {
-    for (let i = 0; i < count; i++) boards.push(await SimBoard.start({ ...options, name: `${options.name ?? 'sim-board'}-${i}` }));
-    return boards;
-  } catch (error) {
-    await Promise.all(boards.map((b) => b.stop()));
-    throw error;
-  }
-}

@@ -216,5 +216,3 @@ function splitFrames(chunks: readonly Uint8Array[]): Uint8Array[] {
   }
   return out;
 }
-
-export { BoardClient, helloFor };

@@ -15,7 +15,8 @@ import { lawParamsForRate } from '../../src/core/control-law.js';
 import { FAULT_KIND, type FaultKind } from '../../src/protocol/messages.js';
 import { ChildProcessTransport } from '../../src/transport/child-process-transport.js';
 import { parseVectorFile } from '../helpers/law-vectors.js';
-import { BoardClient, checkVectors, faultBytes, helloFor, playExchange, refuseInvalid } from './board-conformance.js';
+import { BoardClient, helloFor } from './board-client.js';
+import { checkVectors, faultBytes, playExchange, refuseInvalid } from './board-conformance.js';
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 const BOARD = join(ROOT, 'boards', 'uno');

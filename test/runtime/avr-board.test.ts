@@ -21,7 +21,8 @@ import { runRealtime, type RealtimeSummary } from '../../src/runtime/realtime-ru
 import { SerialTransport } from '../../src/transport/serial-transport.js';
 import { assertFreshBuild, replicaFlags, tmrJson } from '../helpers/cli.js';
 import { parseVectorFile } from '../helpers/law-vectors.js';
-import { BoardClient, checkVectors, faultBytes, helloFor, playExchange, refuseInvalid } from '../boards/board-conformance.js';
+import { BoardClient, helloFor } from '../boards/board-client.js';
+import { checkVectors, faultBytes, playExchange, refuseInvalid } from '../boards/board-conformance.js';
 
 const VECTORS = parseVectorFile(readFileSync(new URL('../vectors/pid-q16-v1.txt', import.meta.url), 'utf8'));
 const PARAMS = lawParamsForRate(50);

@@ -418,7 +418,6 @@ static void on_payload(const uint8_t *payload, uint8_t length) {
       SEND_ERROR(ERR_UNEXPECTED_MESSAGE, "unexpected message");
       break;
   }
-  (void)c;
 }
 
 static void on_frame_body(uint8_t length) {
