@@ -10,7 +10,7 @@ import { crc32Update } from '../core/crc32.js';
 import { CHANNEL_COMMAND_MV, lawParamsForRate, OUTPUT_CHANNEL_COUNT, type LawParams } from '../core/control-law.js';
 import type { Mode, SimplexPolicy } from '../core/degradation.js';
 import type { DetectorCounters, ExclusionReason, ReplicaHealth } from '../core/failure-detector.js';
-import { deriveSeed, Prng } from '../core/prng.js';
+import { deriveSeed } from '../core/prng.js';
 import {
   createCoreState,
   createObservations,
@@ -23,8 +23,7 @@ import {
 } from '../core/tmr-core.js';
 import type { ChannelSpec } from '../core/voter.js';
 import type { FaultKind } from '../protocol/messages.js';
-import { Actuator, DEFAULT_ACTUATOR, type ActuatorConfig } from '../sim/actuator.js';
-import { DEFAULT_PLANT, DEFAULT_SENSOR, Plant, PositionSensor } from '../sim/plant.js';
+import { PlantWorld, SENSOR_NOISE_STREAM, type LoopWorld } from '../sim/plant-world.js';
 import { defaultProfile, type SetpointProfile } from '../sim/setpoint-profile.js';
 
 export interface FaultSpec {
@@ -66,7 +65,16 @@ export const LAW_CHANNELS: readonly ChannelSpec[] = [
 ];
 
 /** PRNG stream ids derived from the run's seed. */
-export const STREAM = { sensor: 1, babble: 100, bitflip: 200 } as const;
+export const STREAM = { sensor: SENSOR_NOISE_STREAM, babble: 100, bitflip: 200 } as const;
+
+/**
+ * What a run controls and follows, when it is not the default: the HIL bench brings its own world
+ * (models configured by a scenario, johnny-five in the command path, disturbances) and profile.
+ */
+export interface LoopBench {
+  readonly world?: LoopWorld;
+  readonly profile?: SetpointProfile;
+}
 
 export interface FaultRecord {
   kind: FaultKind;
@@ -114,9 +122,7 @@ export class LoopModel {
   readonly coreConfig: CoreConfig;
   readonly core: CoreState;
   readonly obs: Observations;
-  readonly plant: Plant;
-  readonly actuator: Actuator;
-  readonly sensor: PositionSensor;
+  readonly world: LoopWorld;
   readonly profile: SetpointProfile;
   readonly faults: FaultRecord[];
   private readonly faultsByTick = new Map<number, FaultSpec[]>();
@@ -142,8 +148,10 @@ export class LoopModel {
 
   constructor(
     readonly options: LoopOptions,
-    actuatorConfig: ActuatorConfig = DEFAULT_ACTUATOR,
+    bench: LoopBench = {},
   ) {
+    this.world = bench.world ?? new PlantWorld({ rateHz: options.rateHz, seed: options.seed });
+    const actuatorConfig = this.world.actuatorConfig;
     this.lawParams = lawParamsForRate(options.rateHz);
     assert(actuatorConfig.supplyMvMax >= this.lawParams.outputLimitMv, 'the law can command beyond the actuator supply');
     this.coreConfig = {
@@ -160,10 +168,7 @@ export class LoopModel {
     assert(LAW_CHANNELS.length === OUTPUT_CHANNEL_COUNT, 'channel table does not match the law');
     this.core = createCoreState(this.coreConfig);
     this.obs = createObservations(options.replicaCount, OUTPUT_CHANNEL_COUNT);
-    this.plant = new Plant(options.rateHz, DEFAULT_PLANT);
-    this.actuator = new Actuator(actuatorConfig);
-    this.sensor = new PositionSensor(DEFAULT_SENSOR, new Prng(deriveSeed(options.seed, STREAM.sensor)));
-    this.profile = defaultProfile(options.rateHz, options.ticks);
+    this.profile = bench.profile ?? defaultProfile(options.rateHz, options.ticks);
     this.lastAppliedMv = actuatorConfig.safeCommandMv;
     this.replicaDetail = new Array<string | null>(options.replicaCount).fill(null);
     this.missStreakStart = new Int32Array(options.replicaCount).fill(-1);
@@ -194,15 +199,14 @@ export class LoopModel {
   prepareTick(tick: number): void {
     resetObservations(this.obs);
     this.setpointMilliDeg = this.profile.setpointAt(tick);
-    this.positionMilliDeg = this.sensor.read(this.plant.positionMilliDeg);
+    this.positionMilliDeg = this.world.sense(tick);
   }
 
   /** Votes, audits, drives the actuator and advances the plant one step. */
   completeTick(tick: number): StepResult {
     const result = step(this.core, this.obs, tick);
     this.audit(result);
-    this.actuator.tick(result.commandMv);
-    this.plant.step(this.actuator.appliedMv, this.actuator.brakeEngaged, 0);
+    this.world.actuate(tick, result.commandMv);
     this.hashView.setInt32(0, result.commandMv, true);
     this.traceHash = crc32Update(this.traceHash, this.hashWord);
     for (let i = 0; i < this.options.replicaCount; i++) {
@@ -311,7 +315,7 @@ export class LoopModel {
       },
       protocolErrors: this.protocolErrors,
       lateReplies: this.lateReplies,
-      actuator: { watchdogTrips: this.actuator.watchdogTrips, commandsRejected: this.actuator.commandsRejected },
+      actuator: { ...this.world.actuatorCounters },
       tracking: { maxAbsErrorMilliDeg: this.maxAbsErrorMilliDeg, finalErrorMilliDeg: this.setpointMilliDeg - this.positionMilliDeg },
       votedTraceHash: this.votedTraceHash,
     };

@@ -11,7 +11,7 @@ import { excludeReplica, type StepResult } from '../core/tmr-core.js';
 import { encodeMessage } from '../protocol/codec.js';
 import { FAULT_KIND, PROTOCOL_VERSION, type HelloMessage } from '../protocol/messages.js';
 import { lawParamsToList } from '../replica/replica-logic.js';
-import { faultParam, LoopModel, type LoopOptions, type RunSummary } from './loop-model.js';
+import { faultParam, LoopModel, type LoopBench, type LoopOptions, type RunSummary } from './loop-model.js';
 import { ReplicaLink, type LinkCounters } from './replica-link.js';
 import type { TransportStats } from '../transport/transport.js';
 import { BUILT_IN_PROVIDERS, type ReplicaProvider, type ReplicaSpec, type StartedReplica } from './replica-kinds.js';
@@ -79,10 +79,10 @@ const DEADLINE_DRAIN_TURNS = 4;
 /** Ticks per replica before tick 0 (see ReplicaLink.warmUp). */
 const WARM_UP_TICKS = 10_000;
 
-export async function runRealtime(options: RealtimeOptions, hooks: RealtimeHooks = {}): Promise<RealtimeSummary> {
+export async function runRealtime(options: RealtimeOptions, hooks: RealtimeHooks = {}, bench: LoopBench = {}): Promise<RealtimeSummary> {
   const periodMs = 1000 / options.rateHz;
   const deadlineMs = options.deadlineUs / 1000;
-  const model = new LoopModel(options);
+  const model = new LoopModel(options, bench);
   const replicas: StartedReplica[] = [];
   let links: ReplicaLink[] = [];
   const wallStartMs = performance.now();
@@ -158,7 +158,7 @@ export async function runRealtime(options: RealtimeOptions, hooks: RealtimeHooks
       }
     }
   } finally {
-    model.actuator.enterSafeState();
+    model.world.enterSafeState();
     await Promise.all(replicas.map((r) => r.stop()));
   }
   const sorted = replySamplesUs.subarray(0, replySampleCount).sort();

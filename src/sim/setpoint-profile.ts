@@ -14,6 +14,11 @@
  *   triangle  centred on start, amplitude amplitudeMilliDeg, period periodTicks, rising first:
  *             start, up to start + A at a quarter period, down to start − A at three quarters,
  *             back to start; each value truncated towards zero from the exact rational
+ *   sine      the same shape as a sine: start + round(A · sin(2π · k / P)). The sine is a fixed
+ *             polynomial (Taylor to x^11 on [−π/2, π/2], error below 6e-8) evaluated with + − × ÷
+ *             only, which IEEE 754 rounds identically on every engine, never Math.sin (whose last
+ *             bit may differ between engines). The setpoint is computed on the host only and sent
+ *             to the replicas, so they never need to agree on it.
  * After the last segment the profile holds its final value forever.
  *
  * Exactness: every product below is an integer under 2^52 (|Δ| <= 2^20 times k + 1 <= 2^31;
@@ -28,7 +33,7 @@ export type ProfileSegment =
   | { readonly kind: 'step'; readonly toMilliDeg: number; readonly durationTicks: number }
   | { readonly kind: 'ramp'; readonly toMilliDeg: number; readonly durationTicks: number }
   | {
-      readonly kind: 'triangle';
+      readonly kind: 'triangle' | 'sine';
       readonly amplitudeMilliDeg: number;
       readonly periodTicks: number;
       readonly durationTicks: number;
@@ -77,6 +82,7 @@ const KIND_HOLD = 0;
 const KIND_STEP = 1;
 const KIND_RAMP = 2;
 const KIND_TRIANGLE = 3;
+const KIND_SINE = 4;
 
 function isIntegerIn(value: unknown, lo: number, hi: number): value is number {
   return typeof value === 'number' && Number.isInteger(value) && value >= lo && value <= hi;
@@ -96,6 +102,29 @@ function triangleOffset(amplitude: number, periodTicks: number, phaseTicks: numb
   else if (fourP < 3 * periodTicks) n = 2 * periodTicks - fourP;
   else n = fourP - 4 * periodTicks;
   return divTrunc(amplitude * n, periodTicks);
+}
+
+/** sin(x) for |x| <= π/2: Taylor to x^11, Horner form; |error| < 6e-8, never above 1. */
+function sinPolynomial(x: number): number {
+  const x2 = x * x;
+  return x * (1 - (x2 / 6) * (1 - (x2 / 20) * (1 - (x2 / 42) * (1 - (x2 / 72) * (1 - x2 / 110)))));
+}
+
+/** Offset of the sine wave at phase p in [0, P), amplitude A: round(A · sin(2πp/P)), engine-independent. */
+function sineOffset(amplitude: number, periodTicks: number, phaseTicks: number): number {
+  const fourP = 4 * phaseTicks;
+  let x: number;
+  if (fourP < periodTicks) x = (2 * Math.PI * phaseTicks) / periodTicks;
+  else if (fourP < 3 * periodTicks) x = (Math.PI * (periodTicks - 2 * phaseTicks)) / periodTicks;
+  else x = (2 * Math.PI * (phaseTicks - periodTicks)) / periodTicks;
+  // Rounded half away from zero, so the peaks are exact and the wave is odd-symmetric.
+  const value = amplitude * sinPolynomial(x);
+  return (value < 0 ? -Math.floor(-value + 0.5) : Math.floor(value + 0.5)) + 0;
+}
+
+/** The periodic shapes' offset from their centre. */
+function periodicOffset(kind: 'triangle' | 'sine', amplitude: number, periodTicks: number, phaseTicks: number): number {
+  return kind === 'sine' ? sineOffset(amplitude, periodTicks, phaseTicks) : triangleOffset(amplitude, periodTicks, phaseTicks);
 }
 
 /**
@@ -118,8 +147,8 @@ export function validateProfile(segments: readonly ProfileSegment[], initialMill
     const bad = (field: string, message: string): ProfileProblem => ({ segmentIndex: i, field, message });
     if (typeof s !== 'object' || s === null) return bad('kind', 'segment is not an object');
     const kind: unknown = s.kind;
-    if (kind !== 'hold' && kind !== 'step' && kind !== 'ramp' && kind !== 'triangle') {
-      return bad('kind', `must be hold, step, ramp or triangle, got ${JSON.stringify(kind)}`);
+    if (kind !== 'hold' && kind !== 'step' && kind !== 'ramp' && kind !== 'triangle' && kind !== 'sine') {
+      return bad('kind', `must be hold, step, ramp, triangle or sine, got ${JSON.stringify(kind)}`);
     }
     if (!isIntegerIn(s.durationTicks, 1, SEGMENT_TICKS_MAX)) {
       return bad('durationTicks', `must be an integer in [1, ${SEGMENT_TICKS_MAX}], got ${String(s.durationTicks)}`);
@@ -127,7 +156,7 @@ export function validateProfile(segments: readonly ProfileSegment[], initialMill
     if (s.kind === 'step' || s.kind === 'ramp') {
       if (!isIntegerIn(s.toMilliDeg, -limit, limit)) return bad('toMilliDeg', `must be an integer within ±${limit}, got ${String(s.toMilliDeg)}`);
       value = s.toMilliDeg;
-    } else if (s.kind === 'triangle') {
+    } else if (s.kind === 'triangle' || s.kind === 'sine') {
       if (!isIntegerIn(s.periodTicks, 2, SEGMENT_TICKS_MAX)) {
         return bad('periodTicks', `must be an integer in [2, ${SEGMENT_TICKS_MAX}], got ${String(s.periodTicks)}`);
       }
@@ -137,7 +166,7 @@ export function validateProfile(segments: readonly ProfileSegment[], initialMill
       if (Math.abs(value) + s.amplitudeMilliDeg > limit) {
         return bad('amplitudeMilliDeg', `centre ${value} ± ${s.amplitudeMilliDeg} leaves ±${limit}`);
       }
-      value += triangleOffset(s.amplitudeMilliDeg, s.periodTicks, (s.durationTicks - 1) % s.periodTicks);
+      value += periodicOffset(s.kind, s.amplitudeMilliDeg, s.periodTicks, (s.durationTicks - 1) % s.periodTicks);
     }
     totalTicks += s.durationTicks;
     if (totalTicks > PROFILE_TICKS_MAX) return bad('durationTicks', `profile longer than ${PROFILE_TICKS_MAX} ticks`);
@@ -182,10 +211,11 @@ class CompiledProfile implements SetpointProfile {
         case 'step': this.kind[i] = KIND_STEP; this.toMilliDeg[i] = s.toMilliDeg; break;
         case 'ramp': this.kind[i] = KIND_RAMP; this.toMilliDeg[i] = s.toMilliDeg; break;
         case 'triangle':
-          this.kind[i] = KIND_TRIANGLE;
+        case 'sine':
+          this.kind[i] = s.kind === 'sine' ? KIND_SINE : KIND_TRIANGLE;
           this.amplitudeMilliDeg[i] = s.amplitudeMilliDeg;
           this.periodTicks[i] = s.periodTicks;
-          this.toMilliDeg[i] = value + triangleOffset(s.amplitudeMilliDeg, s.periodTicks, (s.durationTicks - 1) % s.periodTicks);
+          this.toMilliDeg[i] = value + periodicOffset(s.kind, s.amplitudeMilliDeg, s.periodTicks, (s.durationTicks - 1) % s.periodTicks);
           break;
       }
       value = this.toMilliDeg[i] as number;
@@ -206,6 +236,11 @@ class CompiledProfile implements SetpointProfile {
       case KIND_HOLD: value = from; break;
       case KIND_STEP: value = this.toMilliDeg[i] as number; break;
       case KIND_RAMP: value = from + divTrunc(((this.toMilliDeg[i] as number) - from) * (k + 1), this.lengthTicks[i] as number); break;
+      case KIND_SINE: {
+        const period = this.periodTicks[i] as number;
+        value = from + sineOffset(this.amplitudeMilliDeg[i] as number, period, k % period);
+        break;
+      }
       default: {
         const period = this.periodTicks[i] as number;
         value = from + triangleOffset(this.amplitudeMilliDeg[i] as number, period, k % period);

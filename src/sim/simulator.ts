@@ -4,7 +4,7 @@
  * no I/O, no ambient randomness. Thousands of ticks run in milliseconds.
  */
 import type { StepResult } from '../core/tmr-core.js';
-import { faultParam, LoopModel, type LoopOptions, type RunSummary } from '../runtime/loop-model.js';
+import { faultParam, LoopModel, type LoopBench, type LoopOptions, type RunSummary } from '../runtime/loop-model.js';
 import { SimReplica } from './sim-replica.js';
 
 export interface SimulationHooks {
@@ -12,8 +12,8 @@ export interface SimulationHooks {
   readonly onTick?: (model: LoopModel, result: StepResult) => void;
 }
 
-export function runSimulation(options: LoopOptions, hooks: SimulationHooks = {}): RunSummary {
-  const model = new LoopModel(options);
+export function runSimulation(options: LoopOptions, hooks: SimulationHooks = {}, bench: LoopBench = {}): RunSummary {
+  const model = new LoopModel(options, bench);
   const replicas = Array.from({ length: options.replicaCount }, (_, i) => new SimReplica(i, model.lawParams));
   // The one bounded loop over simulated time.
   for (let tick = 0; tick < options.ticks; tick++) {

@@ -106,6 +106,37 @@ describe('ramp integer exactness', () => {
   });
 });
 
+describe('sine', () => {
+  it('stays within 1 m° of A·sin(2πk/P), within centre ± amplitude, odd-symmetric about the half period', () => {
+    fc.assert(
+      fc.property(
+        fc.integer({ min: -200_000, max: 200_000 }),
+        fc.integer({ min: 0, max: 300_000 }),
+        fc.integer({ min: 2, max: 10_000 }),
+        (centre, amplitude, periodTicks) => {
+          const profile = compileProfile([
+            { kind: 'step', toMilliDeg: centre, durationTicks: 1 },
+            { kind: 'sine', amplitudeMilliDeg: amplitude, periodTicks, durationTicks: 2 * periodTicks },
+          ]);
+          for (let p = 0; p < periodTicks; p += Math.max(1, Math.floor(periodTicks / 41))) {
+            const got = profile.setpointAt(1 + p);
+            if (!Number.isInteger(got) || got !== profile.setpointAt(1 + p + periodTicks)) return false;
+            if (Math.abs(got - centre - amplitude * Math.sin((2 * Math.PI * p) / periodTicks)) > 1) return false;
+            if (Math.abs(got - centre) > amplitude) return false;
+            if (p > 0 && got - centre !== -(profile.setpointAt(1 + periodTicks - p) - centre)) return false;
+          }
+          return true;
+        },
+      ),
+    );
+  });
+
+  it('peaks at exactly centre ± amplitude when 4 divides the period', () => {
+    const profile = compileProfile([{ kind: 'sine', amplitudeMilliDeg: 90_000, periodTicks: 400, durationTicks: 400 }], 1_000);
+    expect([0, 100, 200, 300].map((t) => profile.setpointAt(t))).toEqual([1_000, 91_000, 1_000, -89_000]);
+  });
+});
+
 describe('triangle', () => {
   it('matches the exact triangle, stays within centre ± amplitude and hits the peaks when 4 divides the period', () => {
     fc.assert(
@@ -142,7 +173,7 @@ describe('profile validation', () => {
     ['a zero duration', [{ kind: 'hold', durationTicks: 5 }, { kind: 'hold', durationTicks: 0 }], 0, 1, 'durationTicks'],
     ['a fractional duration', [{ kind: 'step', toMilliDeg: 0, durationTicks: 1.5 }], 0, 0, 'durationTicks'],
     ['a missing duration', [{ kind: 'step', toMilliDeg: 0 }], 0, 0, 'durationTicks'],
-    ['a sine', [{ kind: 'sine', durationTicks: 10 }], 0, 0, 'kind'],
+    ['an unknown kind', [{ kind: 'square', durationTicks: 10 }], 0, 0, 'kind'],
     ['a segment that is not an object', [{ kind: 'hold', durationTicks: 1 }, null], 0, 1, 'kind'],
     ['a step target out of range', [{ kind: 'step', toMilliDeg: POSITION_MILLIDEG_LIMIT + 1, durationTicks: 1 }], 0, 0, 'toMilliDeg'],
     ['a ramp target that is a string', [{ kind: 'ramp', toMilliDeg: '5', durationTicks: 1 }], 0, 0, 'toMilliDeg'],

@@ -1,0 +1,97 @@
+/**
+ * The world the voter controls: the actuator (drive), the plant and the position sensor, advanced
+ * one tick at a time. The loop model talks to it through `LoopWorld` only, so the HIL bench can
+ * put its own command path (johnny-five), disturbances and recorders around the same models.
+ *
+ * Per tick the loop calls sense(tick) once (the reading sent to the replicas), then actuate(tick,
+ * command) once (the voted command; the world delivers it to the drive and steps the plant).
+ * Deterministic: a pure function of the configuration, the seed and the commands.
+ */
+import { assert } from '../core/assert.js';
+import { deriveSeed, Prng } from '../core/prng.js';
+import { Actuator, DEFAULT_ACTUATOR, type ActuatorConfig } from './actuator.js';
+import { DEFAULT_PLANT, DEFAULT_SENSOR, Plant, PositionSensor, type PlantConfig, type SensorConfig } from './plant.js';
+
+export interface LoopWorld {
+  /** The drive's configuration: the loop takes its safe command and range check from it. */
+  readonly actuatorConfig: ActuatorConfig;
+  /** This tick's position reading, integer milli-degrees. Called once per tick, before actuate. */
+  sense(tick: number): number;
+  /** The voter's command for this tick, mV: deliver it to the drive and advance the plant one tick. */
+  actuate(tick: number, commandMv: number): void;
+  /** The runtime's emergency stop: the drive to its safe state now (an assertion failed, the run ended). */
+  enterSafeState(): void;
+  readonly actuatorCounters: { readonly watchdogTrips: number; readonly commandsRejected: number };
+}
+
+/** PRNG stream of the sensor noise, derived from the run's seed. */
+export const SENSOR_NOISE_STREAM = 1;
+
+export interface PlantWorldConfig {
+  readonly rateHz: number;
+  /** The run's seed: the sensor noise is drawn from a stream derived from it. */
+  readonly seed: number;
+  /** The noise seed, when it should differ from the run's (a scenario's `sensor.noiseSeed`). */
+  readonly sensorNoiseSeed?: number;
+  readonly plant?: PlantConfig;
+  readonly actuator?: ActuatorConfig;
+  readonly sensor?: SensorConfig;
+  /** External load torque on the output shaft at a tick, N·m (default none). */
+  readonly loadTorqueNmAt?: (tick: number) => number;
+  /** A faulty sensor: may replace the reading at a tick (default: the reading as it is). */
+  readonly glitchReading?: (tick: number, readingMilliDeg: number) => number;
+  /**
+   * How the voted command reaches the drive: returns what the drive received this tick, or null
+   * when nothing arrived (its watchdog counts those). Default: directly, every tick.
+   */
+  readonly commandPath?: (tick: number, commandMv: number) => number | null;
+}
+
+export class PlantWorld implements LoopWorld {
+  readonly plant: Plant;
+  readonly actuator: Actuator;
+  readonly sensor: PositionSensor;
+  readonly actuatorConfig: ActuatorConfig;
+  /** The command the drive received on the last tick (null: none). */
+  lastReceivedMv: number | null = null;
+  private readonly config: PlantWorldConfig;
+
+  constructor(config: PlantWorldConfig) {
+    this.config = config;
+    this.actuatorConfig = config.actuator ?? DEFAULT_ACTUATOR;
+    this.plant = new Plant(config.rateHz, config.plant ?? DEFAULT_PLANT);
+    this.actuator = new Actuator(this.actuatorConfig);
+    const noiseSeed = config.sensorNoiseSeed ?? deriveSeed(config.seed, SENSOR_NOISE_STREAM);
+    this.sensor = new PositionSensor(config.sensor ?? DEFAULT_SENSOR, new Prng(noiseSeed));
+  }
+
+  get actuatorCounters(): { watchdogTrips: number; commandsRejected: number } {
+    return { watchdogTrips: this.actuator.watchdogTrips, commandsRejected: this.actuator.commandsRejected };
+  }
+
+  sense(tick: number): number {
+    const reading = this.sensor.read(this.plant.positionMilliDeg);
+    return this.config.glitchReading === undefined ? reading : this.config.glitchReading(tick, reading);
+  }
+
+  actuate(tick: number, commandMv: number): void {
+    const path = this.config.commandPath;
+    this.stepWith(tick, path === undefined ? commandMv : path(tick, commandMv));
+  }
+
+  /**
+   * One tick in which the drive received `receivedMv` (null: nothing; a dead voter sends nothing).
+   * The HIL bench uses it directly to keep the plant running after the voter died.
+   */
+  stepWith(tick: number, receivedMv: number | null): void {
+    this.lastReceivedMv = receivedMv;
+    this.actuator.tick(receivedMv);
+    const loadNm = this.config.loadTorqueNmAt === undefined ? 0 : this.config.loadTorqueNmAt(tick);
+    assert(Number.isFinite(loadNm), 'load torque is not finite');
+    this.plant.step(this.actuator.appliedMv, this.actuator.brakeEngaged, loadNm);
+  }
+
+  enterSafeState(): void {
+    this.actuator.enterSafeState();
+  }
+}
