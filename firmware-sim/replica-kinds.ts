@@ -36,6 +36,8 @@ export const simBoardProvider: ReplicaProvider = {
  * messages), so the harness process is never signalled: SIGSTOP would freeze the emulator's clock
  * rather than hang the firmware.
  */
+const AVR_WARM_UP_TICKS = 400;
+
 export const avrSimProvider: ReplicaProvider = {
   kind: 'avr-sim',
   async start(spec, replicaIndex) {
@@ -47,7 +49,8 @@ export const avrSimProvider: ReplicaProvider = {
     });
     try {
       const transport = await SerialTransport.open({ path: sim.hostPath, baudRate: sim.baudRate, name: `replica ${replicaIndex} (avr-sim)` });
-      return serialReplica(transport, () => sim.stop(), sim.pid, () => false, sim.pid === undefined ? [] : [sim.pid]);
+      // Compiled firmware has no JIT to warm up; a short warm-up still proves the whole path.
+      return { ...serialReplica(transport, () => sim.stop(), sim.pid, () => false, sim.pid === undefined ? [] : [sim.pid]), warmUpTicks: AVR_WARM_UP_TICKS };
     } catch (error) {
       await sim.stop();
       throw error;

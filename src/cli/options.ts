@@ -151,7 +151,7 @@ function simBoardSpec(
 }
 
 /** One replica from a config file's "replicas" array. */
-function replicaFromConfig(value: unknown, label: string): ReplicaSpec {
+export function replicaFromConfig(value: unknown, label: string): ReplicaSpec {
   if (typeof value === 'string') return parseReplicaSpec(value, label);
   if (typeof value !== 'object' || value === null || Array.isArray(value)) throw new UsageError(`${label} must be an object with a "kind" (or a string such as "node"), got ${show(value)}`);
   const entry = value as Record<string, unknown>;

@@ -22,6 +22,8 @@ usage:
   tmr run  [options]   real replica processes, real time, the simulated actuator and plant
   tmr sim  [options]   the same loop in-process, simulated time, as fast as possible
   tmr demo             a 12-second run with two faults on two replicas, explained
+  tmr hil FILES|DIRS   run HIL scenarios (hil/scenarios): verdicts, JSON results, SVG plots,
+                       JUnit; options --out DIR, --junit FILE, --firmata PATH[@BAUD]
   tmr ports            the serial ports on this machine (for --replica serial:PATH)
   tmr help             this text
 
@@ -220,6 +222,12 @@ export async function main(argv: readonly string[]): Promise<number> {
     case 'demo':
       if (rest.length > 0) throw new UsageError(`tmr demo takes no options, got '${rest[0]}'`);
       return demo();
+    case 'hil': {
+      // The bench lives in hil/, which the runtime never imports; loaded on demand.
+      const extension = import.meta.url.endsWith('.ts') ? 'ts' : 'js';
+      const bench = (await import(new URL(`../../hil/hil-cli.${extension}`, import.meta.url).href)) as { runHil(argv: readonly string[]): Promise<number> };
+      return bench.runHil(rest);
+    }
     case 'ports':
       if (rest.length > 0) throw new UsageError(`tmr ports takes no options, got '${rest[0]}'`);
       // Loaded on demand: the command lives in ports.ts.

@@ -110,7 +110,7 @@ export async function runRealtime(options: RealtimeOptions, hooks: RealtimeHooks
         model.replicaDetail[i] = `${model.replicaDetail[i] ?? 'link down'}; link back up before tick ${model.ticksDone}`;
       }),
     );
-    await prepareReplicas(model, links, options.handshakeTimeoutMs);
+    await prepareReplicas(model, links, options.handshakeTimeoutMs, replicas.map((r) => r.warmUpTicks ?? WARM_UP_TICKS));
     hooks.onReady?.(
       model.core.status.filter((status) => status === 'inService').length,
       replicas.map((r) => r.pid),
@@ -182,9 +182,14 @@ export async function runRealtime(options: RealtimeOptions, hooks: RealtimeHooks
  * Handshake, warm-up and a final handshake that resets the controllers: what every replica goes
  * through before tick 0. Replicas that fail are excluded with HANDSHAKE_REFUSED and the reason.
  */
-export async function prepareReplicas(model: LoopModel, links: readonly ReplicaLink[], timeoutMs: number): Promise<void> {
+export async function prepareReplicas(
+  model: LoopModel,
+  links: readonly ReplicaLink[],
+  timeoutMs: number,
+  warmUpTicks: readonly number[] = links.map(() => WARM_UP_TICKS),
+): Promise<void> {
   await handshakeAll(model, links, timeoutMs);
-  await Promise.all(links.map((link, i) => (model.core.status[i] === 'inService' ? link.warmUp(helloFor(model, i), WARM_UP_TICKS, timeoutMs) : true)));
+  await Promise.all(links.map((link, i) => (model.core.status[i] === 'inService' ? link.warmUp(helloFor(model, i), warmUpTicks[i] ?? WARM_UP_TICKS, timeoutMs) : true)));
   // The warm-up moved the replicas' controller state: a last handshake resets it to zero.
   await handshakeAll(model, links, timeoutMs);
   for (const link of links) link.discardPending();

@@ -53,6 +53,11 @@ export interface StartedReplica {
   onLinkUp(handler: () => void): void;
   /** Stops and releases everything started for this replica. */
   stop(): Promise<void>;
+  /**
+   * Warm-up ticks before the run (default: the runner's, sized for a JIT-compiled replica). A
+   * board running compiled firmware has nothing to warm up, and its link is the slow part.
+   */
+  readonly warmUpTicks?: number;
 }
 
 export interface ReplicaProvider {

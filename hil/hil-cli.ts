@@ -1,0 +1,162 @@
+/**
+ * `tmr hil <scenario files or folders> [--out DIR] [--junit FILE] [--firmata PATH[@BAUD]]`
+ *
+ * Reads and checks every scenario first (nothing starts if one is wrong), then runs them one
+ * after another (real-time scenarios must not compete for the two cores), with a progress bar on
+ * a terminal or one line per scenario otherwise. Writes per scenario `<out>/<name>.json` (the
+ * whole result) and `<out>/<name>.svg` (the plot), and one JUnit file. Prints the verdict table.
+ * Exit: 0 every scenario passed; 1 one failed or could not run; 2 bad usage or a bad scenario
+ * file; 130 interrupted.
+ */
+import { mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { UsageError } from '../src/cli/options.js';
+import { FIRMATA_DEFAULTS, type ActuatorPathSpec } from './actuator-path.js';
+import { runScenario } from './bench.js';
+import { junitXml } from './report/junit.js';
+import { renderPlotSvg } from './report/plot-svg.js';
+import { formatVerdictTable } from './report/verdict-table.js';
+import type { ScenarioResult } from './result.js';
+import { parseScenario, ScenarioError, type Scenario } from './scenario.js';
+
+export const HIL_USAGE = `usage: tmr hil <scenario files or folders> [--out DIR] [--junit FILE] [--firmata PATH[@BAUD]]
+  --out DIR        where the JSON results and SVG plots go (default hil-results)
+  --junit FILE     the JUnit XML file (default DIR/junit.xml)
+  --firmata PATH   drive a Firmata board on PATH as well (StandardFirmata, default 57600 baud)`;
+
+const SCENARIO_FILES_MAX = 1_000;
+
+interface HilArgs {
+  readonly inputs: readonly string[];
+  readonly outDir: string;
+  readonly junitFile: string;
+  readonly firmata: ActuatorPathSpec | null;
+}
+
+function parseArgs(argv: readonly string[]): HilArgs {
+  const inputs: string[] = [];
+  let outDir = 'hil-results';
+  let junitFile: string | null = null;
+  let firmata: ActuatorPathSpec | null = null;
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i] as string;
+    const value = (): string => {
+      const v = argv[++i];
+      if (v === undefined || v.startsWith('--')) throw new UsageError(`${arg} needs a value\n${HIL_USAGE}`);
+      return v;
+    };
+    if (arg === '--out') outDir = value();
+    else if (arg === '--junit') junitFile = value();
+    else if (arg === '--firmata') firmata = firmataSpec(value());
+    else if (arg.startsWith('--')) throw new UsageError(`unknown option ${arg}\n${HIL_USAGE}`);
+    else inputs.push(arg);
+  }
+  if (inputs.length === 0) throw new UsageError(`no scenario files or folders given\n${HIL_USAGE}`);
+  return { inputs, outDir, junitFile: junitFile ?? join(outDir, 'junit.xml'), firmata };
+}
+
+function firmataSpec(text: string): ActuatorPathSpec {
+  const match = /^([^@]+)(?:@(\d+))?$/.exec(text);
+  if (match === null) throw new UsageError(`--firmata '${text}': expected PATH or PATH@BAUD`);
+  const baudRate = match[2] === undefined ? FIRMATA_DEFAULTS.baudRate : Number(match[2]);
+  if (!(baudRate >= 300 && baudRate <= 2_000_000)) throw new UsageError(`--firmata '${text}': baud rate must be 300..2000000`);
+  return { kind: 'firmata', path: match[1] as string, baudRate, pwmRangeUs: FIRMATA_DEFAULTS.pwmRangeUs, readyTimeoutMs: FIRMATA_DEFAULTS.readyTimeoutMs };
+}
+
+/** Files named on the command line, and the *.json files directly inside folders, in name order. */
+function scenarioFiles(inputs: readonly string[]): string[] {
+  const files: string[] = [];
+  for (const input of inputs) {
+    let isDirectory: boolean;
+    try {
+      isDirectory = statSync(input).isDirectory();
+    } catch {
+      throw new UsageError(`${input}: no such file or folder`);
+    }
+    if (!isDirectory) files.push(input);
+    else files.push(...readdirSync(input).filter((name) => name.endsWith('.json')).sort().map((name) => join(input, name)));
+  }
+  if (files.length === 0) throw new UsageError(`no scenario files (*.json) in ${inputs.join(', ')}`);
+  if (files.length > SCENARIO_FILES_MAX) throw new UsageError(`${files.length} scenario files; at most ${SCENARIO_FILES_MAX} in one run`);
+  return files;
+}
+
+/** Every file checked before anything runs; all problems reported, one line each. */
+function loadScenarios(files: readonly string[]): Scenario[] {
+  const problems: string[] = [];
+  const scenarios: Scenario[] = [];
+  const byName = new Map<string, string>();
+  for (const file of files) {
+    try {
+      let text: string;
+      try {
+        text = readFileSync(file, 'utf8');
+      } catch (error) {
+        throw new ScenarioError(file, '', `cannot read (${(error as NodeJS.ErrnoException).code ?? 'error'})`);
+      }
+      const scenario = parseScenario(text, file);
+      const other = byName.get(scenario.name);
+      if (other !== undefined) throw new ScenarioError(file, 'name', `"${scenario.name}" is also the name of ${other} (names must be unique: they name the result files)`);
+      byName.set(scenario.name, file);
+      scenarios.push(scenario);
+    } catch (error) {
+      if (!(error instanceof ScenarioError)) throw error;
+      problems.push(error.message);
+    }
+  }
+  if (problems.length > 0) throw new UsageError(problems.length === 1 ? (problems[0] as string) : `${problems.length} scenario files are wrong:\n  ${problems.join('\n  ')}`);
+  return scenarios;
+}
+
+function progressBar(index: number, count: number, name: string, fraction: number): string {
+  const width = 30;
+  const overall = (index + Math.min(1, fraction)) / count;
+  const filled = Math.round(overall * width);
+  return `\r\x1b[K[${'#'.repeat(filled)}${'.'.repeat(width - filled)}] ${index + 1}/${count} ${name} ${Math.floor(fraction * 100)}%`;
+}
+
+function writeOutputs(args: HilArgs, result: ScenarioResult): void {
+  writeFileSync(join(args.outDir, `${result.name}.json`), `${JSON.stringify(result)}\n`);
+  writeFileSync(join(args.outDir, `${result.name}.svg`), renderPlotSvg(result));
+}
+
+export async function runHil(argv: readonly string[]): Promise<number> {
+  const args = parseArgs(argv);
+  const scenarios = loadScenarios(scenarioFiles(args.inputs));
+  try {
+    mkdirSync(args.outDir, { recursive: true });
+    mkdirSync(resolve(args.junitFile, '..'), { recursive: true });
+  } catch (error) {
+    throw new UsageError(`--out ${args.outDir}: cannot create (${(error as NodeJS.ErrnoException).code ?? 'error'})`);
+  }
+  const controller = new AbortController();
+  const stop = (): void => controller.abort();
+  process.once('SIGINT', stop);
+  process.once('SIGTERM', stop);
+  const live = process.stderr.isTTY === true;
+  const results: ScenarioResult[] = [];
+  try {
+    for (const [index, scenario] of scenarios.entries()) {
+      if (controller.signal.aborted) break;
+      if (live) process.stderr.write(progressBar(index, scenarios.length, scenario.name, 0));
+      const result = await runScenario(scenario, {
+        signal: controller.signal,
+        ...(args.firmata === null ? {} : { actuatorPathOverride: args.firmata }),
+        ...(live ? { onProgress: (done: number) => process.stderr.write(progressBar(index, scenarios.length, scenario.name, done / scenario.ticks)) } : {}),
+      });
+      results.push(result);
+      writeOutputs(args, result);
+      const line = `[${index + 1}/${scenarios.length}] ${result.name}: ${result.verdict.toUpperCase()} in ${(result.wallMs / 1000).toFixed(1)} s (${result.realTimeFactor}× real time)`;
+      if (live) process.stderr.write(`\r\x1b[K${line}\n`);
+      else process.stderr.write(`tmr hil: ${line}\n`);
+    }
+  } finally {
+    process.off('SIGINT', stop);
+    process.off('SIGTERM', stop);
+  }
+  writeFileSync(args.junitFile, junitXml(results, 'tmr hil'));
+  process.stdout.write(`${formatVerdictTable(results)}\n`);
+  process.stdout.write(`results and plots: ${args.outDir}/  JUnit: ${args.junitFile}\n`);
+  if (controller.signal.aborted) return 130;
+  return results.every((r) => r.verdict === 'pass') ? 0 : 1;
+}

@@ -1,0 +1,430 @@
+/**
+ * Scenario files: what a HIL run is (replicas, rate, length, setpoints, models, noise,
+ * disturbances, faults, a dead voter) and what it must show (criteria). JSON, checked completely
+ * before anything starts: an unknown field, a wrong type, a fault on a replica that does not
+ * exist or a time past the end of the run is refused with the file, the field path and the
+ * problem, e.g. `hil/scenarios/x.json: faults[1].replica: replica 3 does not exist (replicas has 3 entries)`.
+ *
+ * Times are given in ticks or in seconds, never both: `atTick` or `atS`, `durationTicks` or
+ * `durationS`; seconds are converted with the scenario's rate and must land on a whole tick.
+ */
+import type { Mode } from '../src/core/degradation.js';
+import { MODES } from '../src/core/degradation.js';
+import { replicaFromConfig, UsageError } from '../src/cli/options.js';
+import { FAULT_KINDS, type FaultKind } from '../src/protocol/messages.js';
+import type { ReplicaSpec } from '../src/runtime/replica-kinds.js';
+import { actuatorConfigProblem, DEFAULT_ACTUATOR, type ActuatorConfig } from '../src/sim/actuator.js';
+import { DEFAULT_PLANT, DEFAULT_SENSOR, plantConfigProblem, sensorConfigProblem, type PlantConfig, type SensorConfig } from '../src/sim/plant.js';
+import { validateProfile, type ProfileSegment } from '../src/sim/setpoint-profile.js';
+import { FIRMATA_DEFAULTS, type ActuatorPathSpec } from './actuator-path.js';
+
+export const SCENARIO_BYTES_MAX = 256 * 1024;
+export const SCENARIO_TICKS_MAX = 1_000_000;
+export const SCENARIO_REPLICAS_MAX = 15;
+export const SCENARIO_FAULTS_MAX = 64;
+export const SCENARIO_DISTURBANCES_MAX = 64;
+export const SCENARIO_STEPS_MAX = 64;
+
+/** An in-process replica in simulated time (only in a set made of them). */
+export type ScenarioReplica = { readonly kind: 'sim' } | ReplicaSpec;
+
+export interface ScenarioFault {
+  readonly kind: FaultKind;
+  readonly replicaIndex: number;
+  readonly atTick: number;
+  /** 0: until the end of the run. */
+  readonly durationTicks: number;
+}
+
+export type Disturbance =
+  | { readonly kind: 'loadTorque'; readonly atTick: number; readonly durationTicks: number; readonly torqueNm: number }
+  | { readonly kind: 'sensorGlitch'; readonly atTick: number; readonly durationTicks: number; readonly mode: 'offset' | 'stuck'; readonly offsetMilliDeg: number };
+
+export interface StepCriterion {
+  readonly atTick: number;
+  readonly settleBandMilliDeg: number | null;
+  readonly settleWithinTicks: number | null;
+  readonly overshootPercentMax: number | null;
+}
+
+export interface Criteria {
+  readonly unsafeCommandsMax: number;
+  readonly trackingError: { readonly maxAbsMilliDeg: number; readonly fromTick: number; readonly toTick: number } | null;
+  readonly steps: readonly StepCriterion[];
+  readonly detectionLatencyTicksMax: number | null;
+  readonly modesMustReach: readonly Mode[];
+  readonly modesMustNotReach: readonly Mode[];
+  readonly votedIdenticalToFaultFree: boolean;
+  readonly actuatorSafeWithinTicks: number | null;
+  readonly deadlineMissesMax: number | null;
+}
+
+export interface Scenario {
+  readonly file: string;
+  readonly name: string;
+  readonly description: string;
+  readonly replicas: readonly ScenarioReplica[];
+  readonly rateHz: number;
+  readonly ticks: number;
+  readonly seed: number;
+  readonly simplexPolicy: 'safe' | 'simplex';
+  /** Reply deadline for real replicas, µs (default 75 % of the period). */
+  readonly deadlineUs: number;
+  readonly setpoint: { readonly initialMilliDeg: number; readonly segments: readonly ProfileSegment[] };
+  readonly plant: PlantConfig;
+  readonly actuator: ActuatorConfig;
+  readonly sensor: SensorConfig;
+  readonly sensorNoiseSeed: number | null;
+  readonly disturbances: readonly Disturbance[];
+  readonly faults: readonly ScenarioFault[];
+  readonly voterDeathTick: number | null;
+  readonly actuatorPath: ActuatorPathSpec;
+  readonly criteria: Criteria;
+}
+
+/** A scenario file that cannot be run, and exactly where it is wrong. */
+export class ScenarioError extends Error {
+  override readonly name = 'ScenarioError';
+  constructor(
+    readonly file: string,
+    readonly field: string,
+    problem: string,
+  ) {
+    super(`${file}: ${field === '' ? '' : `${field}: `}${problem}`);
+  }
+}
+
+type Json = Record<string, unknown>;
+
+function show(value: unknown): string {
+  const text = JSON.stringify(value);
+  return text === undefined ? String(value) : text.length > 60 ? `${text.slice(0, 57)}...` : text;
+}
+
+/** Field-by-field reading with the path of the field in every error. */
+class Reader {
+  constructor(
+    readonly file: string,
+    readonly rateHz: number,
+    readonly ticks: number,
+  ) {}
+
+  fail(field: string, problem: string): never {
+    throw new ScenarioError(this.file, field, problem);
+  }
+
+  object(value: unknown, field: string, allowed: readonly string[]): Json {
+    if (typeof value !== 'object' || value === null || Array.isArray(value)) this.fail(field, `must be an object, got ${show(value)}`);
+    const entry = value as Json;
+    for (const key of Object.keys(entry)) {
+      if (!allowed.includes(key)) this.fail(field === '' ? key : `${field}.${key}`, `unknown field (allowed: ${allowed.join(', ')})`);
+    }
+    return entry;
+  }
+
+  array(value: unknown, field: string, max: number): unknown[] {
+    if (!Array.isArray(value)) this.fail(field, `must be an array, got ${show(value)}`);
+    if (value.length > max) this.fail(field, `at most ${max} entries, got ${value.length}`);
+    return value;
+  }
+
+  integer(value: unknown, field: string, min: number, max: number): number {
+    if (typeof value !== 'number' || !Number.isInteger(value)) this.fail(field, `must be an integer, got ${show(value)}`);
+    if (value < min || value > max) this.fail(field, `must be in [${min}, ${max}], got ${value}`);
+    return value;
+  }
+
+  number(value: unknown, field: string, min: number, max: number): number {
+    if (typeof value !== 'number' || !Number.isFinite(value)) this.fail(field, `must be a number, got ${show(value)}`);
+    if (value < min || value > max) this.fail(field, `must be in [${min}, ${max}], got ${value}`);
+    return value;
+  }
+
+  string(value: unknown, field: string, pattern?: RegExp, patternText?: string): string {
+    if (typeof value !== 'string' || value.length === 0) this.fail(field, `must be a non-empty string, got ${show(value)}`);
+    if (pattern !== undefined && !pattern.test(value)) this.fail(field, `must be ${patternText ?? pattern.source}, got ${show(value)}`);
+    return value;
+  }
+
+  oneOf<T extends string>(value: unknown, field: string, options: readonly T[]): T {
+    if (typeof value !== 'string' || !options.includes(value as T)) this.fail(field, `must be one of ${options.join(', ')}, got ${show(value)}`);
+    return value as T;
+  }
+
+  boolean(value: unknown, field: string): boolean {
+    if (typeof value !== 'boolean') this.fail(field, `must be true or false, got ${show(value)}`);
+    return value;
+  }
+
+  /** Seconds to whole ticks at the scenario's rate. */
+  secondsToTicks(seconds: unknown, field: string, max: number): number {
+    const s = this.number(seconds, field, 0, max / this.rateHz);
+    const exact = s * this.rateHz;
+    const ticks = Math.round(exact);
+    if (Math.abs(exact - ticks) > 1e-6) this.fail(field, `${s} s is not a whole number of ticks at ${this.rateHz} Hz`);
+    return ticks;
+  }
+
+  /** `<stem>Tick` or `<stem>S` (exactly one; or neither when a default is given): a tick within the run. */
+  tickField(entry: Json, path: string, stem: string, fallback?: number): number {
+    const tickKey = `${stem}Tick`;
+    const secondsKey = `${stem}S`;
+    const hasTick = entry[tickKey] !== undefined;
+    const hasSeconds = entry[secondsKey] !== undefined;
+    if (hasTick && hasSeconds) this.fail(`${path}.${tickKey}`, `give ${tickKey} or ${secondsKey}, not both`);
+    if (!hasTick && !hasSeconds) {
+      if (fallback !== undefined) return fallback;
+      this.fail(`${path}.${tickKey}`, `missing (give ${tickKey} or ${secondsKey})`);
+    }
+    const field = `${path}.${hasTick ? tickKey : secondsKey}`;
+    const tick = hasTick ? this.integer(entry[tickKey], field, 0, SCENARIO_TICKS_MAX) : this.secondsToTicks(entry[secondsKey], field, SCENARIO_TICKS_MAX);
+    if (tick >= this.ticks) this.fail(field, `tick ${tick} is past the end of the run (${this.ticks} ticks, the last is ${this.ticks - 1})`);
+    return tick;
+  }
+
+  /** `durationTicks` or `durationS`; `zeroMeansForever` allows 0 (until the end). Must end within the run. */
+  durationField(entry: Json, path: string, startTick: number, zeroMeansForever: boolean, stem = 'duration'): number {
+    const tickKey = `${stem}Ticks`;
+    const secondsKey = `${stem}S`;
+    const hasTicks = entry[tickKey] !== undefined;
+    const hasSeconds = entry[secondsKey] !== undefined;
+    if (hasTicks && hasSeconds) this.fail(`${path}.${tickKey}`, `give ${tickKey} or ${secondsKey}, not both`);
+    if (!hasTicks && !hasSeconds) {
+      if (zeroMeansForever) return 0;
+      this.fail(`${path}.${tickKey}`, `missing (give ${tickKey} or ${secondsKey})`);
+    }
+    const field = `${path}.${hasTicks ? tickKey : secondsKey}`;
+    const min = zeroMeansForever ? 0 : 1;
+    const duration = hasTicks ? this.integer(entry[tickKey], field, min, SCENARIO_TICKS_MAX) : this.secondsToTicks(entry[secondsKey], field, SCENARIO_TICKS_MAX);
+    if (duration < min) this.fail(field, 'must be at least one tick');
+    if (startTick + duration > this.ticks) this.fail(field, `ends at tick ${startTick + duration}, past the end of the run (${this.ticks} ticks)`);
+    return duration;
+  }
+}
+
+const TOP_FIELDS = [
+  '$comment', 'name', 'description', 'replicas', 'rateHz', 'durationTicks', 'durationS', 'seed', 'simplexPolicy', 'deadlineUs', 'setpoint', 'plant',
+  'actuator', 'sensor', 'disturbances', 'faults', 'voterDeath', 'actuatorPath', 'criteria',
+] as const;
+
+/** Parses and checks one scenario file's text. Throws ScenarioError naming the file and field. */
+export function parseScenario(text: string, file: string): Scenario {
+  if (Buffer.byteLength(text) > SCENARIO_BYTES_MAX) throw new ScenarioError(file, '', `larger than ${SCENARIO_BYTES_MAX} bytes`);
+  let json: unknown;
+  try {
+    json = JSON.parse(text);
+  } catch (error) {
+    throw new ScenarioError(file, '', `not valid JSON (${(error as Error).message})`);
+  }
+  const head = new Reader(file, 1, SCENARIO_TICKS_MAX + 1);
+  const top = head.object(json, '', TOP_FIELDS);
+  const name = head.string(top.name, 'name', /^[a-z0-9][a-z0-9-]{0,63}$/, 'lower-case letters, digits and dashes (it names the result files)');
+  const description = head.string(top.description, 'description');
+  const rateHz = head.integer(top.rateHz, 'rateHz', 1, 2_000);
+  const durationReader = new Reader(file, rateHz, SCENARIO_TICKS_MAX + 1);
+  const ticks = durationReader.durationField(top, '', 0, false);
+  const r = new Reader(file, rateHz, ticks);
+  const replicas = readReplicas(r, top.replicas);
+  const seed = top.seed === undefined ? 1 : r.integer(top.seed, 'seed', 0, 0xffff_ffff);
+  const periodUs = Math.floor(1e6 / rateHz);
+  const actuator = readModel(r, top.actuator, 'actuator', DEFAULT_ACTUATOR, actuatorConfigProblem);
+  const faults = readFaults(r, top.faults, replicas.length);
+  const voterDeathTick = top.voterDeath === undefined ? null : r.tickField(r.object(top.voterDeath, 'voterDeath', ['atTick', 'atS']), 'voterDeath', 'at');
+  const scenario: Scenario = {
+    file,
+    name,
+    description,
+    replicas,
+    rateHz,
+    ticks,
+    seed,
+    simplexPolicy: top.simplexPolicy === undefined ? 'safe' : r.oneOf(top.simplexPolicy, 'simplexPolicy', ['safe', 'simplex'] as const),
+    deadlineUs: top.deadlineUs === undefined ? Math.floor(periodUs * 0.75) : r.integer(top.deadlineUs, 'deadlineUs', 100, periodUs - 1),
+    setpoint: readSetpoint(r, top.setpoint),
+    plant: readModel(r, top.plant, 'plant', DEFAULT_PLANT, plantConfigProblem),
+    actuator,
+    ...readSensor(r, top.sensor),
+    disturbances: readDisturbances(r, top.disturbances),
+    faults,
+    voterDeathTick,
+    actuatorPath: readActuatorPath(r, top.actuatorPath),
+    criteria: readCriteria(r, top.criteria, voterDeathTick),
+  };
+  for (const [i, fault] of faults.entries()) {
+    if (voterDeathTick !== null && fault.atTick >= voterDeathTick) r.fail(`faults[${i}].atTick`, `tick ${fault.atTick} is after the voter died (tick ${voterDeathTick})`);
+  }
+  return scenario;
+}
+
+function readReplicas(r: Reader, value: unknown): ScenarioReplica[] {
+  const list = r.array(value, 'replicas', SCENARIO_REPLICAS_MAX);
+  if (list.length < 3 || list.length % 2 === 0) r.fail('replicas', `must hold an odd number of replicas, 3..${SCENARIO_REPLICAS_MAX}, got ${list.length}`);
+  const replicas = list.map((entry, i): ScenarioReplica => {
+    const field = `replicas[${i}]`;
+    if (entry === 'sim' || (typeof entry === 'object' && entry !== null && (entry as Json).kind === 'sim')) {
+      if (typeof entry === 'object') r.object(entry, field, ['kind']);
+      return { kind: 'sim' };
+    }
+    try {
+      return replicaFromConfig(entry, field);
+    } catch (error) {
+      if (error instanceof UsageError) r.fail(field, error.message.startsWith(field) ? error.message.slice(field.length).replace(/^[:.\s]+/, '') : error.message);
+      throw error;
+    }
+  });
+  const simCount = replicas.filter((x) => x.kind === 'sim').length;
+  if (simCount > 0 && simCount < replicas.length) {
+    const i = replicas.findIndex((x) => x.kind !== 'sim');
+    r.fail(`replicas[${i}]`, `'sim' replicas run in simulated time and cannot be mixed with processes or boards (use 'node' for a real process)`);
+  }
+  return replicas;
+}
+
+function readSetpoint(r: Reader, value: unknown): Scenario['setpoint'] {
+  const entry = r.object(value, 'setpoint', ['initialMilliDeg', 'segments']);
+  const initialMilliDeg = entry.initialMilliDeg === undefined ? 0 : r.integer(entry.initialMilliDeg, 'setpoint.initialMilliDeg', -524_287, 524_287);
+  const list = r.array(entry.segments, 'setpoint.segments', 1024);
+  const segments = list.map((raw, i): ProfileSegment => {
+    const field = `setpoint.segments[${i}]`;
+    const s = r.object(raw, field, ['kind', 'toMilliDeg', 'amplitudeMilliDeg', 'periodTicks', 'periodS', 'durationTicks', 'durationS']);
+    const kind = r.oneOf(s.kind, `${field}.kind`, ['hold', 'step', 'ramp', 'triangle', 'sine'] as const);
+    const durationTicks = new Reader(r.file, r.rateHz, SCENARIO_TICKS_MAX + 1).durationField(s, field, 0, false);
+    const allowed: Record<typeof kind, readonly string[]> = {
+      hold: ['kind', 'durationTicks', 'durationS'],
+      step: ['kind', 'toMilliDeg', 'durationTicks', 'durationS'],
+      ramp: ['kind', 'toMilliDeg', 'durationTicks', 'durationS'],
+      triangle: ['kind', 'amplitudeMilliDeg', 'periodTicks', 'periodS', 'durationTicks', 'durationS'],
+      sine: ['kind', 'amplitudeMilliDeg', 'periodTicks', 'periodS', 'durationTicks', 'durationS'],
+    };
+    const extra = Object.keys(s).find((k) => !allowed[kind].includes(k));
+    if (extra !== undefined) r.fail(`${field}.${extra}`, `not a field of a ${kind} segment (fields: ${allowed[kind].join(', ')})`);
+    if (kind === 'hold') return { kind, durationTicks };
+    if (kind === 'step' || kind === 'ramp') return { kind, toMilliDeg: r.integer(s.toMilliDeg, `${field}.toMilliDeg`, -524_287, 524_287), durationTicks };
+    const periodTicks = new Reader(r.file, r.rateHz, SCENARIO_TICKS_MAX + 1).durationField(s, field, 0, false, 'period');
+    return { kind, amplitudeMilliDeg: r.integer(s.amplitudeMilliDeg, `${field}.amplitudeMilliDeg`, 0, 524_287), periodTicks, durationTicks };
+  });
+  const problem = validateProfile(segments, initialMilliDeg);
+  if (problem !== null) r.fail(problem.segmentIndex < 0 ? `setpoint.${problem.field}` : `setpoint.segments[${problem.segmentIndex}].${problem.field}`, problem.message);
+  return { initialMilliDeg, segments };
+}
+
+/** A partial model configuration over its defaults, checked field by field and then as a whole. */
+function readModel<T extends object>(r: Reader, value: unknown, field: string, defaults: T, problemOf: (c: T) => string | null): T {
+  if (value === undefined) return defaults;
+  const entry = r.object(value, field, Object.keys(defaults));
+  const merged: Record<string, unknown> = { ...(defaults as unknown as Record<string, unknown>) };
+  for (const [key, v] of Object.entries(entry)) merged[key] = r.number(v, `${field}.${key}`, -1e9, 1e9);
+  const problem = problemOf(merged as T);
+  if (problem !== null) {
+    const key = Object.keys(defaults).find((k) => problem.startsWith(k)) ?? '';
+    r.fail(key === '' ? field : `${field}.${key}`, problem.startsWith(key) ? problem.slice(key.length).trim() : problem);
+  }
+  return merged as T;
+}
+
+function readSensor(r: Reader, value: unknown): { sensor: SensorConfig; sensorNoiseSeed: number | null } {
+  if (value === undefined) return { sensor: DEFAULT_SENSOR, sensorNoiseSeed: null };
+  const entry = r.object(value, 'sensor', ['resolutionMilliDeg', 'noiseMilliDeg', 'noiseSeed']);
+  const { noiseSeed, ...model } = entry;
+  const sensor = readModel(r, model, 'sensor', DEFAULT_SENSOR, sensorConfigProblem);
+  return { sensor, sensorNoiseSeed: noiseSeed === undefined ? null : r.integer(noiseSeed, 'sensor.noiseSeed', 0, 0xffff_ffff) };
+}
+
+function readDisturbances(r: Reader, value: unknown): Disturbance[] {
+  if (value === undefined) return [];
+  return r.array(value, 'disturbances', SCENARIO_DISTURBANCES_MAX).map((raw, i): Disturbance => {
+    const field = `disturbances[${i}]`;
+    const kind = r.oneOf((raw as Json | null)?.kind, `${field}.kind`, ['loadTorque', 'sensorGlitch'] as const);
+    const timing = ['kind', 'atTick', 'atS', 'durationTicks', 'durationS'];
+    if (kind === 'loadTorque') {
+      const d = r.object(raw, field, [...timing, 'torqueNm']);
+      const atTick = r.tickField(d, field, 'at');
+      return { kind, atTick, durationTicks: r.durationField(d, field, atTick, false), torqueNm: r.number(d.torqueNm, `${field}.torqueNm`, -100, 100) };
+    }
+    const d = r.object(raw, field, [...timing, 'mode', 'offsetMilliDeg']);
+    const atTick = r.tickField(d, field, 'at');
+    const mode = r.oneOf(d.mode, `${field}.mode`, ['offset', 'stuck'] as const);
+    if (mode === 'stuck' && d.offsetMilliDeg !== undefined) r.fail(`${field}.offsetMilliDeg`, 'a stuck sensor repeats its last reading; it takes no offset');
+    const offsetMilliDeg = mode === 'offset' ? r.integer(d.offsetMilliDeg, `${field}.offsetMilliDeg`, -524_287, 524_287) : 0;
+    return { kind, atTick, durationTicks: r.durationField(d, field, atTick, false), mode, offsetMilliDeg };
+  });
+}
+
+function readFaults(r: Reader, value: unknown, replicaCount: number): ScenarioFault[] {
+  if (value === undefined) return [];
+  return r.array(value, 'faults', SCENARIO_FAULTS_MAX).map((raw, i): ScenarioFault => {
+    const field = `faults[${i}]`;
+    const f = r.object(raw, field, ['kind', 'replica', 'atTick', 'atS', 'durationTicks', 'durationS']);
+    const kind = r.oneOf(f.kind, `${field}.kind`, FAULT_KINDS);
+    if (typeof f.replica !== 'number' || !Number.isInteger(f.replica) || f.replica < 0) r.fail(`${field}.replica`, `must be a replica index (an integer from 0), got ${show(f.replica)}`);
+    if (f.replica >= replicaCount) r.fail(`${field}.replica`, `replica ${f.replica} does not exist (replicas has ${replicaCount} entries, 0..${replicaCount - 1})`);
+    const atTick = r.tickField(f, field, 'at');
+    return { kind, replicaIndex: f.replica, atTick, durationTicks: r.durationField(f, field, atTick, true) };
+  });
+}
+
+function readActuatorPath(r: Reader, value: unknown): ActuatorPathSpec {
+  if (value === undefined || value === 'sim') return { kind: 'sim' };
+  const entry = r.object(value, 'actuatorPath', ['kind', 'path', 'baudRate', 'pwmRangeUs', 'readyTimeoutMs']);
+  const kind = r.oneOf(entry.kind, 'actuatorPath.kind', ['sim', 'firmata'] as const);
+  if (kind === 'sim') {
+    if (Object.keys(entry).length > 1) r.fail('actuatorPath', "a 'sim' path takes no other fields");
+    return { kind };
+  }
+  const range = entry.pwmRangeUs === undefined ? FIRMATA_DEFAULTS.pwmRangeUs : r.array(entry.pwmRangeUs, 'actuatorPath.pwmRangeUs', 2);
+  const low = r.integer(range[0], 'actuatorPath.pwmRangeUs[0]', 400, 2_600);
+  const high = r.integer(range[1], 'actuatorPath.pwmRangeUs[1]', low + 1, 2_600);
+  return {
+    kind,
+    path: r.string(entry.path, 'actuatorPath.path'),
+    baudRate: entry.baudRate === undefined ? FIRMATA_DEFAULTS.baudRate : r.integer(entry.baudRate, 'actuatorPath.baudRate', 300, 2_000_000),
+    pwmRangeUs: [low, high],
+    readyTimeoutMs: entry.readyTimeoutMs === undefined ? FIRMATA_DEFAULTS.readyTimeoutMs : r.integer(entry.readyTimeoutMs, 'actuatorPath.readyTimeoutMs', 100, 60_000),
+  };
+}
+
+const CRITERIA_FIELDS = [
+  'unsafeCommandsMax', 'trackingError', 'steps', 'detectionLatencyTicksMax', 'modesMustReach', 'modesMustNotReach', 'votedIdenticalToFaultFree',
+  'actuatorSafeWithinTicks', 'deadlineMissesMax',
+] as const;
+
+function readCriteria(r: Reader, value: unknown, voterDeathTick: number | null): Criteria {
+  const c = r.object(value, 'criteria', CRITERIA_FIELDS);
+  const modes = (v: unknown, field: string): Mode[] =>
+    v === undefined ? [] : r.array(v, field, MODES.length).map((m, i) => r.oneOf(m, `${field}[${i}]`, MODES));
+  let trackingError: Criteria['trackingError'] = null;
+  if (c.trackingError !== undefined) {
+    const t = r.object(c.trackingError, 'criteria.trackingError', ['maxAbsMilliDeg', 'fromTick', 'fromS', 'toTick', 'toS']);
+    const fromTick = r.tickField(t, 'criteria.trackingError', 'from', 0);
+    const toTick = r.tickField(t, 'criteria.trackingError', 'to', r.ticks - 1);
+    if (toTick < fromTick) r.fail('criteria.trackingError.toTick', `ends (tick ${toTick}) before it starts (tick ${fromTick})`);
+    trackingError = { maxAbsMilliDeg: r.integer(t.maxAbsMilliDeg, 'criteria.trackingError.maxAbsMilliDeg', 0, 1_048_576), fromTick, toTick };
+  }
+  const actuatorSafeWithinTicks = c.actuatorSafeWithinTicks === undefined ? null : r.integer(c.actuatorSafeWithinTicks, 'criteria.actuatorSafeWithinTicks', 1, SCENARIO_TICKS_MAX);
+  if (actuatorSafeWithinTicks !== null && voterDeathTick === null) r.fail('criteria.actuatorSafeWithinTicks', 'needs a voterDeath to measure from');
+  return {
+    unsafeCommandsMax: c.unsafeCommandsMax === undefined ? 0 : r.integer(c.unsafeCommandsMax, 'criteria.unsafeCommandsMax', 0, 0),
+    trackingError,
+    steps: c.steps === undefined ? [] : r.array(c.steps, 'criteria.steps', SCENARIO_STEPS_MAX).map((raw, i) => readStep(r, raw, `criteria.steps[${i}]`)),
+    detectionLatencyTicksMax: c.detectionLatencyTicksMax === undefined ? null : r.integer(c.detectionLatencyTicksMax, 'criteria.detectionLatencyTicksMax', 0, SCENARIO_TICKS_MAX),
+    modesMustReach: modes(c.modesMustReach, 'criteria.modesMustReach'),
+    modesMustNotReach: modes(c.modesMustNotReach, 'criteria.modesMustNotReach'),
+    votedIdenticalToFaultFree: c.votedIdenticalToFaultFree === undefined ? false : r.boolean(c.votedIdenticalToFaultFree, 'criteria.votedIdenticalToFaultFree'),
+    actuatorSafeWithinTicks,
+    deadlineMissesMax: c.deadlineMissesMax === undefined ? null : r.integer(c.deadlineMissesMax, 'criteria.deadlineMissesMax', 0, SCENARIO_TICKS_MAX),
+  };
+}
+
+function readStep(r: Reader, raw: unknown, field: string): StepCriterion {
+  const s = r.object(raw, field, ['atTick', 'atS', 'settleBandMilliDeg', 'settleWithinTicks', 'settleWithinS', 'overshootPercentMax']);
+  const atTick = r.tickField(s, field, 'at');
+  const hasSettle = s.settleWithinTicks !== undefined || s.settleWithinS !== undefined;
+  if (hasSettle !== (s.settleBandMilliDeg !== undefined)) r.fail(`${field}.settleBandMilliDeg`, 'settling needs both settleBandMilliDeg and settleWithinTicks (or settleWithinS)');
+  if (!hasSettle && s.overshootPercentMax === undefined) r.fail(field, 'give settling (settleBandMilliDeg + settleWithinTicks/S), overshootPercentMax, or both');
+  return {
+    atTick,
+    settleBandMilliDeg: hasSettle ? r.integer(s.settleBandMilliDeg, `${field}.settleBandMilliDeg`, 1, 1_048_576) : null,
+    settleWithinTicks: hasSettle ? r.durationField(s, field, atTick, false, 'settleWithin') : null,
+    overshootPercentMax: s.overshootPercentMax === undefined ? null : r.number(s.overshootPercentMax, `${field}.overshootPercentMax`, 0, 1_000),
+  };
+}
