@@ -110,6 +110,7 @@ function recordPlant(recording: Recording, world: BenchWorld, t: number, setpoin
   recording.positionMilliDeg[t] = positionMilliDeg;
   recording.truePositionMilliDeg[t] = Math.round(world.plant.positionMilliDeg);
   recording.appliedMv[t] = world.actuator.appliedMv;
+  recording.receivedMv[t] = world.lastReceivedMv ?? NONE;
   recording.brakeEngaged[t] = world.actuator.brakeEngaged ? 1 : 0;
   recording.stopped[t] = world.plant.velocityMilliDegPerS === 0 ? 1 : 0;
   recording.ticksRecorded = t + 1;
@@ -260,7 +261,11 @@ function assemble(scenario: Scenario, o: Outcome): ScenarioResult {
   const s = o.summary;
   const plantSeconds = n / scenario.rateHz;
   let ticksWithoutCommand = 0;
-  for (let t = 0; t < n; t++) if (r.commandMv[t] === NONE) ticksWithoutCommand++;
+  let receivedNotVoted = 0;
+  for (let t = 0; t < n; t++) {
+    if (r.commandMv[t] === NONE) ticksWithoutCommand++;
+    if (r.receivedMv[t] !== r.commandMv[t]) receivedNotVoted++;
+  }
   return {
     name: scenario.name,
     description: scenario.description,
@@ -298,9 +303,12 @@ function assemble(scenario: Scenario, o: Outcome): ScenarioResult {
       actuatorCommandsRejected: s.actuator.commandsRejected,
       actuatorCommandWrites: o.commandWrites,
       ticksWithoutCommand,
+      // Ticks where what reached the drive through johnny-five differs from the voted command.
+      actuatorReceivedNotVoted: receivedNotVoted,
     },
     referenceTraceHash: o.referenceTraceHash,
     votedTraceHash: s === null ? '' : s.votedTraceHash,
     actuatorPath: o.actuatorPath,
+    replayCommand: `npx tmr hil ${scenario.file}`,
   };
 }

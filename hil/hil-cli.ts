@@ -149,6 +149,12 @@ export async function runHil(argv: readonly string[]): Promise<number> {
       const line = `[${index + 1}/${scenarios.length}] ${result.name}: ${result.verdict.toUpperCase()} in ${(result.wallMs / 1000).toFixed(1)} s (${result.realTimeFactor}× real time)`;
       if (live) process.stderr.write(`\r\x1b[K${line}\n`);
       else process.stderr.write(`tmr hil: ${line}\n`);
+      if (result.error !== null) process.stderr.write(`tmr hil: ${result.name}: ${result.error}\n`);
+      // A Firmata board that is not there will not be there for the next scenario either.
+      if (args.firmata !== null && result.error?.startsWith('ActuatorPathError') === true) {
+        process.stderr.write(`tmr hil: stopping: the actuator path failed; ${scenarios.length - index - 1} scenarios not run\n`);
+        break;
+      }
     }
   } finally {
     process.off('SIGINT', stop);
@@ -158,5 +164,5 @@ export async function runHil(argv: readonly string[]): Promise<number> {
   process.stdout.write(`${formatVerdictTable(results)}\n`);
   process.stdout.write(`results and plots: ${args.outDir}/  JUnit: ${args.junitFile}\n`);
   if (controller.signal.aborted) return 130;
-  return results.every((r) => r.verdict === 'pass') ? 0 : 1;
+  return results.length === scenarios.length && results.every((r) => r.verdict === 'pass') ? 0 : 1;
 }

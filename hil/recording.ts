@@ -17,6 +17,8 @@ export class Recording {
   readonly truePositionMilliDeg: Int32Array;
   readonly commandMv: Int32Array;
   readonly appliedMv: Int32Array;
+  /** What the drive received through johnny-five and the IO plugin (NONE: nothing). */
+  readonly receivedMv: Int32Array;
   readonly replicaCommandMv: Int32Array[];
   readonly mode: Uint8Array;
   /** 1 where the actuator's brake was engaged (safe state) after the tick. */
@@ -35,6 +37,7 @@ export class Recording {
     this.truePositionMilliDeg = new Int32Array(ticks);
     this.commandMv = new Int32Array(ticks).fill(NONE);
     this.appliedMv = new Int32Array(ticks);
+    this.receivedMv = new Int32Array(ticks).fill(NONE);
     this.replicaCommandMv = Array.from({ length: replicaCount }, () => new Int32Array(ticks).fill(NONE));
     this.mode = new Uint8Array(ticks).fill(MODE_NONE);
     this.brakeEngaged = new Uint8Array(ticks);

@@ -107,4 +107,6 @@ export interface ScenarioResult {
   readonly votedTraceHash: string;
   /** What the actuator path was: 'johnny-five Servo → tmr sim-drive IO plugin', or the Firmata port. */
   readonly actuatorPath: string;
+  /** One line that runs this scenario again (exactly, in simulated time; the same schedule in real time). */
+  readonly replayCommand: string;
 }

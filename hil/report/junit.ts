@@ -81,7 +81,7 @@ function failureElement(result: ScenarioResult): string {
     .slice(0, FAILED_CRITERIA_LISTED_MAX)
     .map((criterion) => truncateText(criterionFailureLine(criterion), BODY_LINE_LENGTH_MAX));
   if (failed.length > FAILED_CRITERIA_LISTED_MAX) body.push(`… ${failed.length - FAILED_CRITERIA_LISTED_MAX} more`);
-  body.push(`seed ${result.seed}, scenario ${result.file}`);
+  body.push(`seed ${result.seed}, scenario ${result.file}; replay: ${result.replayCommand}`);
   return (
     `      <failure message="${escapeXmlAttr(truncateText(message, MESSAGE_LENGTH_MAX))}" type="criterion">` +
     `${escapeXmlText(body.join('\n'))}</failure>`
@@ -91,7 +91,7 @@ function failureElement(result: ScenarioResult): string {
 function errorElement(result: ScenarioResult): string {
   const text = result.error ?? 'the run could not be made (no error text recorded)';
   const message = truncateText(oneLine(text), MESSAGE_LENGTH_MAX);
-  const body = `${truncateText(text, ERROR_BODY_LENGTH_MAX)}\nseed ${result.seed}, scenario ${result.file}`;
+  const body = `${truncateText(text, ERROR_BODY_LENGTH_MAX)}\nseed ${result.seed}, scenario ${result.file}; replay: ${result.replayCommand}`;
   return `      <error message="${escapeXmlAttr(message)}" type="error">${escapeXmlText(body)}</error>`;
 }
 
