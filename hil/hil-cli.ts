@@ -150,6 +150,7 @@ export async function runHil(argv: readonly string[]): Promise<number> {
       if (live) process.stderr.write(`\r\x1b[K${line}\n`);
       else process.stderr.write(`tmr hil: ${line}\n`);
       if (result.error !== null) process.stderr.write(`tmr hil: ${result.name}: ${result.error}\n`);
+      for (const retry of result.retries ?? []) process.stderr.write(`tmr hil: ${result.name}: ran again after a host stall: ${retry}\n`);
       // A Firmata board that is not there will not be there for the next scenario either.
       if (args.firmata !== null && result.error?.startsWith('ActuatorPathError') === true) {
         process.stderr.write(`tmr hil: stopping: the actuator path failed; ${scenarios.length - index - 1} scenarios not run\n`);
@@ -162,6 +163,12 @@ export async function runHil(argv: readonly string[]): Promise<number> {
   }
   writeFileSync(args.junitFile, junitXml(results, 'tmr hil'));
   process.stdout.write(`${formatVerdictTable(results)}\n`);
+  // The table cuts long messages; every failure in full, one line each.
+  for (const result of results) {
+    for (const c of result.criteria) if (!c.passed) process.stdout.write(`FAIL ${result.name}: ${c.message}\n`);
+    if (result.error !== null) process.stdout.write(`ERROR ${result.name}: ${result.error}\n`);
+    if (result.verdict !== 'pass') process.stdout.write(`  replay: ${result.replayCommand}\n`);
+  }
   process.stdout.write(`results and plots: ${args.outDir}/  JUnit: ${args.junitFile}\n`);
   if (controller.signal.aborted) return 130;
   return results.length === scenarios.length && results.every((r) => r.verdict === 'pass') ? 0 : 1;

@@ -107,6 +107,12 @@ export interface ScenarioResult {
   readonly votedTraceHash: string;
   /** What the actuator path was: 'johnny-five Servo → tmr sim-drive IO plugin', or the Firmata port. */
   readonly actuatorPath: string;
+  /**
+   * Earlier attempts of a real-time scenario that failed only because the host stalled (the voter
+   * held a command because every replica missed a deadline, and the voted trace then differed
+   * from the fault-free run): why each was run again. Empty or absent: the first attempt counted.
+   */
+  readonly retries?: readonly string[];
   /** One line that runs this scenario again (exactly, in simulated time; the same schedule in real time). */
   readonly replayCommand: string;
 }

@@ -1,0 +1,110 @@
+import { readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { FAULT_KINDS } from '../../src/protocol/messages.js';
+import { parseScenario, ScenarioError, type Scenario } from '../../hil/scenario.js';
+import { ROOT } from '../helpers/cli.js';
+
+const BASE = {
+  name: 'base',
+  description: 'a valid scenario the cases below break one field at a time',
+  replicas: ['sim', 'sim', 'sim'],
+  rateHz: 100,
+  durationTicks: 300,
+  setpoint: { segments: [{ kind: 'hold', durationTicks: 50 }, { kind: 'step', toMilliDeg: 10_000, durationTicks: 250 }] },
+  faults: [{ kind: 'wrong', replica: 1, atTick: 50, durationTicks: 20 }],
+  criteria: { detectionLatencyTicksMax: 3 },
+};
+
+function parse(value: unknown, file = 'x.json'): Scenario {
+  return parseScenario(JSON.stringify(value), file);
+}
+
+function refusal(value: unknown): ScenarioError {
+  try {
+    parse(value, 'scenarios/broken.json');
+  } catch (error) {
+    if (error instanceof ScenarioError) return error;
+    throw error;
+  }
+  throw new Error('the scenario was accepted');
+}
+
+describe('scenario files', () => {
+  it('reads a valid file, converting seconds to ticks at the scenario rate', () => {
+    const s = parse({ ...BASE, durationTicks: undefined, durationS: 3, faults: [{ kind: 'hang', replica: 2, atS: 0.5, durationS: 0.25 }] });
+    expect(s.ticks).toBe(300);
+    expect(s.faults).toEqual([{ kind: 'hang', replicaIndex: 2, atTick: 50, durationTicks: 25 }]);
+    expect(s.deadlineUs).toBe(7_500);
+    expect(s.actuatorPath).toEqual({ kind: 'sim' });
+  });
+
+  const cases: [string, unknown, string, RegExp][] = [
+    ['an unknown top-level field', { ...BASE, colour: 'red' }, 'colour', /unknown field/],
+    ['an unknown field in a fault', { ...BASE, faults: [{ ...BASE.faults[0], severity: 3 }] }, 'faults[0].severity', /unknown field/],
+    ['an unknown criterion', { ...BASE, criteria: { maxOvershoot: 5 } }, 'criteria.maxOvershoot', /unknown field/],
+    ['a string where a number belongs', { ...BASE, rateHz: '100' }, 'rateHz', /must be an integer, got "100"/],
+    ['a fractional tick', { ...BASE, faults: [{ ...BASE.faults[0], atTick: 50.5 }] }, 'faults[0].atTick', /must be an integer/],
+    ['a fault on a replica that does not exist', { ...BASE, faults: [{ ...BASE.faults[0], replica: 3 }] }, 'faults[0].replica', /replica 3 does not exist \(replicas has 3 entries/],
+    ['a fault time past the end', { ...BASE, faults: [{ ...BASE.faults[0], atTick: 300 }] }, 'faults[0].atTick', /past the end of the run \(300 ticks/],
+    ['a fault lasting past the end', { ...BASE, faults: [{ ...BASE.faults[0], atTick: 290, durationTicks: 20 }] }, 'faults[0].durationTicks', /ends at tick 310, past the end/],
+    ['seconds that are not a whole tick', { ...BASE, faults: [{ kind: 'crash', replica: 0, atS: 0.505 }] }, 'faults[0].atS', /not a whole number of ticks at 100 Hz/],
+    ['both ticks and seconds', { ...BASE, faults: [{ ...BASE.faults[0], atS: 0.5 }] }, 'faults[0].atTick', /not both/],
+    ['an unknown fault kind', { ...BASE, faults: [{ ...BASE.faults[0], kind: 'melt' }] }, 'faults[0].kind', /must be one of crash, hang/],
+    ['an even replica count', { ...BASE, replicas: ['sim', 'sim'] }, 'replicas', /odd number/],
+    ['in-process replicas mixed with processes', { ...BASE, replicas: ['sim', 'node', 'sim'] }, 'replicas[1]', /cannot be mixed/],
+    ['an unknown replica kind', { ...BASE, replicas: ['sim', 'sim', 'fpga'] }, 'replicas[2]', /kind/],
+    ['a setpoint segment field of another kind', { ...BASE, setpoint: { segments: [{ kind: 'hold', toMilliDeg: 5, durationTicks: 300 }] } }, 'setpoint.segments[0].toMilliDeg', /not a field of a hold segment/],
+    ['a setpoint beyond the position range', { ...BASE, setpoint: { segments: [{ kind: 'step', toMilliDeg: 600_000, durationTicks: 300 }] } }, 'setpoint.segments[0].toMilliDeg', /must be in/],
+    ['a plant model field with a wrong value', { ...BASE, plant: { inertiaKgM2: -1 } }, 'plant.inertiaKgM2', /> 0/],
+    ['an unknown actuator field', { ...BASE, actuator: { torque: 3 } }, 'actuator.torque', /unknown field/],
+    ['a disturbance past the end', { ...BASE, disturbances: [{ kind: 'loadTorque', atTick: 100, durationTicks: 250, torqueNm: 0.1 }] }, 'disturbances[0].durationTicks', /past the end/],
+    ['a stuck glitch with an offset', { ...BASE, disturbances: [{ kind: 'sensorGlitch', atTick: 10, durationTicks: 5, mode: 'stuck', offsetMilliDeg: 4 }] }, 'disturbances[0].offsetMilliDeg', /takes no offset/],
+    ['an actuator criterion without a dead voter', { ...BASE, criteria: { actuatorSafeWithinTicks: 5 } }, 'criteria.actuatorSafeWithinTicks', /needs a voterDeath/],
+    ['a fault after the voter died', { ...BASE, voterDeath: { atTick: 40 } }, 'faults[0].atTick', /after the voter died/],
+    ['an unknown mode', { ...BASE, criteria: { modesMustReach: ['triplex'] } }, 'criteria.modesMustReach[0]', /must be one of tmr, duplex, simplex, safe/],
+    ['a step criterion with neither settling nor overshoot', { ...BASE, criteria: { steps: [{ atTick: 50 }] } }, 'criteria.steps[0]', /give settling/],
+    ['a name that cannot name a file', { ...BASE, name: '../etc/passwd' }, 'name', /lower-case letters/],
+    ['a missing description', { ...BASE, description: undefined }, 'description', /non-empty string/],
+  ];
+
+  it.each(cases)('refuses %s, naming the file and the field', (_name, value, field, problem) => {
+    const error = refusal(value);
+    expect(error.file).toBe('scenarios/broken.json');
+    expect(error.field).toBe(field);
+    expect(error.message).toMatch(problem);
+    expect(error.message.startsWith(`scenarios/broken.json: ${field}: `)).toBe(true);
+    expect(error.message).not.toContain('\n');
+  });
+
+  it('refuses text that is not JSON, naming the file', () => {
+    expect(() => parseScenario('{ "name": ', 'a.json')).toThrow(/^a\.json: not valid JSON/);
+  });
+});
+
+describe('the scenario library (hil/scenarios)', () => {
+  const dir = join(ROOT, 'hil', 'scenarios');
+  const library = readdirSync(dir)
+    .filter((f) => f.endsWith('.json'))
+    .map((f) => parseScenario(readFileSync(join(dir, f), 'utf8'), `hil/scenarios/${f}`));
+
+  it('parses every file, with unique names matching the file names', () => {
+    expect(library.length).toBeGreaterThan(30);
+    for (const s of library) expect(s.file).toBe(`hil/scenarios/${s.name}.json`);
+  });
+
+  it('injects every fault kind on every replica kind', () => {
+    const covered = new Set(library.flatMap((s) => s.faults.map((f) => `${f.kind} on ${s.replicas[f.replicaIndex]!.kind}`)));
+    const missing = FAULT_KINDS.flatMap((kind) => ['sim', 'node', 'sim-board', 'avr-sim'].map((replica) => `${kind} on ${replica}`)).filter((k) => !covered.has(k));
+    expect(missing).toEqual([]);
+  });
+
+  it('has double faults that must end safe, faults during a setpoint step, and a dead voter', () => {
+    const doubleSafe = library.filter((s) => s.faults.length >= 2 && s.replicas.length === 3 && s.criteria.modesMustReach.includes('safe') && s.simplexPolicy === 'safe');
+    expect(doubleSafe.length).toBeGreaterThanOrEqual(2);
+    const duringStep = library.filter((s) => s.faults.some((f) => s.criteria.steps.some((step) => step.atTick === f.atTick)));
+    expect(duringStep.length).toBeGreaterThanOrEqual(8);
+    const deadVoter = library.filter((s) => s.voterDeathTick !== null && s.criteria.actuatorSafeWithinTicks !== null);
+    expect(deadVoter.map((s) => s.replicas[0]!.kind).sort()).toEqual(['node', 'sim']);
+  });
+});
