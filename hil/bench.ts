@@ -11,6 +11,7 @@
  */
 import { performance } from 'node:perf_hooks';
 import { CHANNEL_COMMAND_MV, OUTPUT_CHANNEL_COUNT } from '../src/core/control-law.js';
+import { TmrAssertionError } from '../src/core/assert.js';
 import { crc32Update } from '../src/core/crc32.js';
 import type { StepResult } from '../src/core/tmr-core.js';
 import { DEFAULT_LOOP_OPTIONS, type LoopModel, type LoopOptions, type RunSummary } from '../src/runtime/loop-model.js';
@@ -210,6 +211,8 @@ async function runScenarioOnce(scenario: Scenario, options: BenchOptions): Promi
       commandWrites: path.commandWrites,
     });
   } catch (error) {
+    // Our own bugs are not a scenario's verdict: they end the command (exit 3).
+    if (error instanceof TmrAssertionError) throw error;
     const message = error instanceof Error ? `${error.name === 'Error' ? '' : `${error.name}: `}${error.message}` : String(error);
     return assemble(scenario, {
       verdict: 'error', error: message, timeBase, wallMs: Math.round(performance.now() - startedMs), criteria: [], markers, recording,

@@ -101,6 +101,7 @@ interface LineStyle {
 }
 const SETPOINT_STYLE: LineStyle = { stroke: '#6e7781', widthPx: 1.3, dash: '6 3', opacity: 1 };
 const POSITION_STYLE: LineStyle = { stroke: '#0969da', widthPx: 1.4, dash: null, opacity: 1 };
+const TRUE_POSITION_STYLE: LineStyle = { stroke: '#8250df', widthPx: 1, dash: '2 2', opacity: 0.9 };
 const COMMAND_STYLE: LineStyle = { stroke: '#1f2328', widthPx: 1.6, dash: null, opacity: 1 };
 const APPLIED_STYLE: LineStyle = { stroke: '#0969da', widthPx: 1.2, dash: '4 2', opacity: 1 };
 const REPLICA_COLOURS: readonly string[] = [
@@ -356,6 +357,11 @@ function positionPanel(result: ScenarioResult, scale: XScale, layout: Layout): P
     { id: 'setpoint', legend: 'setpoint', columns: downsample(result.series.setpointMilliDeg, scale.columnCount), style: SETPOINT_STYLE },
     { id: 'position', legend: 'position (measured)', columns: downsample(result.series.positionMilliDeg, scale.columnCount), style: POSITION_STYLE },
   ];
+  // The shaft's true position: differs from the reading under sensor noise and glitches.
+  const truePosition = result.series.truePositionMilliDeg;
+  if (truePosition !== undefined && truePosition.length === result.ticks) {
+    series.push({ id: 'true-position', legend: 'position (true shaft)', columns: downsample(truePosition, scale.columnCount), style: TRUE_POSITION_STYLE });
+  }
   const y = yScaleFor(series, layout.positionTopPx, 1000);
   return { id: 'position', title: 'position (deg)', y, series };
 }

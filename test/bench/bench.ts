@@ -24,6 +24,8 @@ import { fileURLToPath } from 'node:url';
 import { encodeMessage } from '../../src/protocol/codec.js';
 import { DEFAULT_LOOP_OPTIONS } from '../../src/runtime/loop-model.js';
 import { runSimulation } from '../../src/sim/simulator.js';
+import { runScenario } from '../../hil/bench.js';
+import { parseScenario } from '../../hil/scenario.js';
 import type { ChildProcessTransport } from '../../src/transport/child-process-transport.js';
 import { BOARD_TMR_P50_RATIO_MAX, boardNotes, boardRows, measureBoardRoundTrips, type BoardRoundTripReport } from './board-round-trip.js';
 import { avrRows, measureAvrRoundTrips } from './avr-round-trip.js';
@@ -237,6 +239,28 @@ function simRows(results: readonly SimResult[]): ResultRow[] {
   ]);
 }
 
+/** The HIL bench's long scenario: the same loop plus johnny-five, the IO plugin and per-tick recording. */
+async function measureHilSpeed(root: string, bare: SimResult): Promise<ResultRow[]> {
+  const file = join(root, 'hil', 'scenarios', 'long-run-1khz.json');
+  const result = await runScenario(parseScenario(readFileSync(file, 'utf8'), 'hil/scenarios/long-run-1khz.json'));
+  if (result.verdict !== 'pass') throw new Error(`hil/scenarios/long-run-1khz.json did not pass: ${result.error ?? result.criteria.find((c) => !c.passed)?.message}`);
+  const section = `HIL bench, ${formatNumber(result.ticks)} ticks at ${result.rateHz} Hz (hil/scenarios/long-run-1khz.json)`;
+  const ticksPerS = (result.ticks * 1000) / result.wallMs;
+  return [
+    {
+      section,
+      metric: 'scenario incl. johnny-five path, recording, fault-free reference run',
+      measured: result.realTimeFactor,
+      unit: '× real time',
+      floor: bare.realTimeMultipleAt1kHz,
+      ratio: bare.realTimeMultipleAt1kHz / result.realTimeFactor,
+      target: '> 1× real time (faster than the plant)',
+      verdict: verdict(result.realTimeFactor > 1),
+    },
+    infoRow(section, 'ticks per second (two runs: the scenario and its reference)', ticksPerS, 'ticks/s'),
+  ];
+}
+
 // ---------------------------------------------------------------------------------------------
 // 3. The pure core, in a child with --expose-gc.
 
@@ -366,6 +390,7 @@ async function measureAll(root: string, signal: AbortSignal): Promise<Measured> 
     const sims = [measureSimulation(3), measureSimulation(5)];
     m.details['simulation'] = sims;
     m.sections[3]!.push(...simRows(sims));
+    m.sections[3]!.push(...(await measureHilSpeed(root, sims[0]!)));
     checkAborted();
 
     const probe = await runCoreProbeChild();

@@ -36,6 +36,7 @@ describe('tmr hil', () => {
     const plot = readFileSync(join(out, 'small-pass.svg'), 'utf8');
     expect(plot).toContain('wrong → r2');
     expect(plot).toContain('r2 out: OUTPUT_DISAGREE');
+    expect(plot).toContain('position (true shaft)');
     const result = JSON.parse(readFileSync(join(out, 'too-tight.json'), 'utf8')) as { verdict: string; series: { setpointMilliDeg: number[] } };
     expect(result.verdict).toBe('fail');
     expect(result.series.setpointMilliDeg).toHaveLength(300);
