@@ -165,37 +165,40 @@ class Reader {
     return ticks;
   }
 
+  /**
+   * The one of `tickKey` / `secondsKey` that is given, in ticks, and the field it came from;
+   * null when neither is. Both given is an error.
+   */
+  private ticksOrSeconds(entry: Json, path: string, tickKey: string, secondsKey: string): { ticks: number; field: string } | null {
+    const hasTicks = entry[tickKey] !== undefined;
+    const hasSeconds = entry[secondsKey] !== undefined;
+    if (hasTicks && hasSeconds) this.fail(`${path}.${tickKey}`, `give ${tickKey} or ${secondsKey}, not both`);
+    if (!hasTicks && !hasSeconds) return null;
+    const field = `${path}.${hasTicks ? tickKey : secondsKey}`;
+    const ticks = hasTicks ? this.integer(entry[tickKey], field, 0, SCENARIO_TICKS_MAX) : this.secondsToTicks(entry[secondsKey], field, SCENARIO_TICKS_MAX);
+    return { ticks, field };
+  }
+
   /** `<stem>Tick` or `<stem>S` (exactly one; or neither when a default is given): a tick within the run. */
   tickField(entry: Json, path: string, stem: string, fallback?: number): number {
-    const tickKey = `${stem}Tick`;
-    const secondsKey = `${stem}S`;
-    const hasTick = entry[tickKey] !== undefined;
-    const hasSeconds = entry[secondsKey] !== undefined;
-    if (hasTick && hasSeconds) this.fail(`${path}.${tickKey}`, `give ${tickKey} or ${secondsKey}, not both`);
-    if (!hasTick && !hasSeconds) {
+    const given = this.ticksOrSeconds(entry, path, `${stem}Tick`, `${stem}S`);
+    if (given === null) {
       if (fallback !== undefined) return fallback;
-      this.fail(`${path}.${tickKey}`, `missing (give ${tickKey} or ${secondsKey})`);
+      this.fail(`${path}.${stem}Tick`, `missing (give ${stem}Tick or ${stem}S)`);
     }
-    const field = `${path}.${hasTick ? tickKey : secondsKey}`;
-    const tick = hasTick ? this.integer(entry[tickKey], field, 0, SCENARIO_TICKS_MAX) : this.secondsToTicks(entry[secondsKey], field, SCENARIO_TICKS_MAX);
-    if (tick >= this.ticks) this.fail(field, `tick ${tick} is past the end of the run (${this.ticks} ticks, the last is ${this.ticks - 1})`);
-    return tick;
+    if (given.ticks >= this.ticks) this.fail(given.field, `tick ${given.ticks} is past the end of the run (${this.ticks} ticks, the last is ${this.ticks - 1})`);
+    return given.ticks;
   }
 
   /** `durationTicks` or `durationS`; `zeroMeansForever` allows 0 (until the end). Must end within the run. */
   durationField(entry: Json, path: string, startTick: number, zeroMeansForever: boolean, stem = 'duration'): number {
-    const tickKey = `${stem}Ticks`;
-    const secondsKey = `${stem}S`;
-    const hasTicks = entry[tickKey] !== undefined;
-    const hasSeconds = entry[secondsKey] !== undefined;
-    if (hasTicks && hasSeconds) this.fail(`${path}.${tickKey}`, `give ${tickKey} or ${secondsKey}, not both`);
-    if (!hasTicks && !hasSeconds) {
+    const given = this.ticksOrSeconds(entry, path, `${stem}Ticks`, `${stem}S`);
+    if (given === null) {
       if (zeroMeansForever) return 0;
-      this.fail(`${path}.${tickKey}`, `missing (give ${tickKey} or ${secondsKey})`);
+      this.fail(`${path}.${stem}Ticks`, `missing (give ${stem}Ticks or ${stem}S)`);
     }
-    const field = `${path}.${hasTicks ? tickKey : secondsKey}`;
+    const { ticks: duration, field } = given;
     const min = zeroMeansForever ? 0 : 1;
-    const duration = hasTicks ? this.integer(entry[tickKey], field, min, SCENARIO_TICKS_MAX) : this.secondsToTicks(entry[secondsKey], field, SCENARIO_TICKS_MAX);
     if (duration < min) this.fail(field, 'must be at least one tick');
     if (startTick + duration > this.ticks) this.fail(field, `ends at tick ${startTick + duration}, past the end of the run (${this.ticks} ticks)`);
     return duration;
