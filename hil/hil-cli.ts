@@ -15,6 +15,7 @@ import { FIRMATA_DEFAULTS, type ActuatorPathSpec } from './actuator-path.js';
 import { runScenario } from './bench.js';
 import { junitXml } from './report/junit.js';
 import { renderPlotSvg } from './report/plot-svg.js';
+import { formatRealTimeFactor } from './report/report-text.js';
 import { formatVerdictTable } from './report/verdict-table.js';
 import type { ScenarioResult } from './result.js';
 import { parseScenario, ScenarioError, type Scenario } from './scenario.js';
@@ -115,6 +116,19 @@ function progressBar(index: number, count: number, name: string, fraction: numbe
   return `\r\x1b[K[${'#'.repeat(filled)}${'.'.repeat(width - filled)}] ${index + 1}/${count} ${name} ${Math.floor(fraction * 100)}%`;
 }
 
+/** At most one progress update every PROGRESS_PERIOD_MS: a terminal needs no more. */
+const PROGRESS_PERIOD_MS = 100;
+
+function throttled(update: (done: number) => void): (done: number) => void {
+  let lastMs = 0;
+  return (done) => {
+    const nowMs = Date.now();
+    if (nowMs - lastMs < PROGRESS_PERIOD_MS) return;
+    lastMs = nowMs;
+    update(done);
+  };
+}
+
 function writeOutputs(args: HilArgs, result: ScenarioResult): void {
   writeFileSync(join(args.outDir, `${result.name}.json`), `${JSON.stringify(result)}\n`);
   writeFileSync(join(args.outDir, `${result.name}.svg`), renderPlotSvg(result));
@@ -142,11 +156,11 @@ export async function runHil(argv: readonly string[]): Promise<number> {
       const result = await runScenario(scenario, {
         signal: controller.signal,
         ...(args.firmata === null ? {} : { actuatorPathOverride: args.firmata }),
-        ...(live ? { onProgress: (done: number) => process.stderr.write(progressBar(index, scenarios.length, scenario.name, done / scenario.ticks)) } : {}),
+        ...(live ? { onProgress: throttled((done: number) => process.stderr.write(progressBar(index, scenarios.length, scenario.name, done / scenario.ticks))) } : {}),
       });
       results.push(result);
       writeOutputs(args, result);
-      const line = `[${index + 1}/${scenarios.length}] ${result.name}: ${result.verdict.toUpperCase()} in ${(result.wallMs / 1000).toFixed(1)} s (${result.realTimeFactor}× real time)`;
+      const line = `[${index + 1}/${scenarios.length}] ${result.name}: ${result.verdict.toUpperCase()} in ${(result.wallMs / 1000).toFixed(1)} s (${formatRealTimeFactor(result.realTimeFactor)} real time)`;
       if (live) process.stderr.write(`\r\x1b[K${line}\n`);
       else process.stderr.write(`tmr hil: ${line}\n`);
       if (result.error !== null) process.stderr.write(`tmr hil: ${result.name}: ${result.error}\n`);

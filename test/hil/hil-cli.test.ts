@@ -47,7 +47,7 @@ describe('tmr hil', () => {
     const run = await runCli(['hil', `${FIXTURES}/small-pass.json`, '--out', out]);
     expect(run.code).toBe(0);
     expect(existsSync(join(out, 'junit.xml'))).toBe(true);
-    expect(run.stderr).toMatch(/^tmr hil: \[1\/1\] small-pass: PASS in [\d.]+ s \([\d.]+× real time\)$/m);
+    expect(run.stderr).toMatch(/^tmr hil: \[1\/1\] small-pass: PASS in [\d.]+ s \(×[\d.]+ real time\)$/m);
   });
 
   it('refuses a malformed scenario before anything starts, naming the file and the field', async () => {
