@@ -271,7 +271,10 @@ function readReplicas(r: Reader, value: unknown): ScenarioReplica[] {
     try {
       return replicaFromConfig(entry, field);
     } catch (error) {
-      if (error instanceof UsageError) r.fail(field, error.message.startsWith(field) ? error.message.slice(field.length).replace(/^[:.\s]+/, '') : error.message);
+      if (error instanceof UsageError) {
+        const message = error.message.startsWith(field) ? error.message.slice(field.length).replace(/^[:.\s]+/, '') : error.message;
+        r.fail(field, message.replace('(one of node,', '(one of sim, node,'));
+      }
       throw error;
     }
   });

@@ -53,7 +53,7 @@ describe('scenario files', () => {
     ['an unknown fault kind', { ...BASE, faults: [{ ...BASE.faults[0], kind: 'melt' }] }, 'faults[0].kind', /must be one of crash, hang/],
     ['an even replica count', { ...BASE, replicas: ['sim', 'sim'] }, 'replicas', /odd number/],
     ['in-process replicas mixed with processes', { ...BASE, replicas: ['sim', 'node', 'sim'] }, 'replicas[1]', /cannot be mixed/],
-    ['an unknown replica kind', { ...BASE, replicas: ['sim', 'sim', 'fpga'] }, 'replicas[2]', /kind/],
+    ['an unknown replica kind', { ...BASE, replicas: ['sim', 'sim', 'fpga'] }, 'replicas[2]', /'fpga': unknown replica kind \(one of sim, node, sim-board, avr-sim/],
     ['a setpoint segment field of another kind', { ...BASE, setpoint: { segments: [{ kind: 'hold', toMilliDeg: 5, durationTicks: 300 }] } }, 'setpoint.segments[0].toMilliDeg', /not a field of a hold segment/],
     ['a setpoint beyond the position range', { ...BASE, setpoint: { segments: [{ kind: 'step', toMilliDeg: 600_000, durationTicks: 300 }] } }, 'setpoint.segments[0].toMilliDeg', /must be in/],
     ['a plant model field with a wrong value', { ...BASE, plant: { inertiaKgM2: -1 } }, 'plant.inertiaKgM2', /> 0/],
