@@ -30,6 +30,8 @@ export interface CliRunOptions extends LoopOptions {
   readonly json: boolean;
   readonly deadlineUs: number;
   readonly traceFile: string | null;
+  /** Black-box log to write (see src/runtime/black-box.ts); null: none. */
+  readonly logFile: string | null;
   /** What each replica is (tmr run); null: all Node processes. */
   readonly replicas: readonly ReplicaSpec[] | null;
 }
@@ -44,6 +46,7 @@ const FLAGS = {
   'simplex-policy': { type: 'string' },
   'deadline-us': { type: 'string' },
   trace: { type: 'string' },
+  log: { type: 'string' },
   replica: { type: 'string', multiple: true },
   config: { type: 'string' },
 } as const;
@@ -254,9 +257,9 @@ export function parseRunOptions(argv: readonly string[], mode: 'run' | 'sim'): C
   }
   const v = parsed.values;
   if (v.config !== undefined) {
-    const others = Object.keys(v).filter((k) => k !== 'config' && k !== 'json');
+    const others = Object.keys(v).filter((k) => k !== 'config' && k !== 'json' && k !== 'log');
     if (others.length > 0) throw new UsageError(`--config cannot be combined with --${others[0]} (put it in the file)`);
-    return settle(configSettings(v.config), mode, v.json ?? false, null);
+    return settle(configSettings(v.config), mode, v.json ?? false, null, v.log ?? null);
   }
   return settle(
     {
@@ -272,6 +275,7 @@ export function parseRunOptions(argv: readonly string[], mode: 'run' | 'sim'): C
     mode,
     v.json ?? false,
     v.trace ?? null,
+    v.log ?? null,
   );
 }
 
@@ -310,7 +314,7 @@ function configSettings(path: string): RawSettings {
 }
 
 /** Validates settings from either source into run options; the messages name the source. */
-function settle(raw: RawSettings, mode: 'run' | 'sim', json: boolean, traceFile: string | null): CliRunOptions {
+function settle(raw: RawSettings, mode: 'run' | 'sim', json: boolean, traceFile: string | null, logFile: string | null): CliRunOptions {
   let replicaCount = wholeNumber(raw.replicaCount, DEFAULT_LOOP_OPTIONS.replicaCount, 0, REPLICA_COUNT_MAX);
   if (raw.replicas !== null) {
     if (raw.replicaCount.value !== undefined && replicaCount !== raw.replicas.length) {
@@ -341,6 +345,7 @@ function settle(raw: RawSettings, mode: 'run' | 'sim', json: boolean, traceFile:
     json,
     deadlineUs,
     traceFile,
+    logFile,
     replicas: raw.replicas,
   };
 }

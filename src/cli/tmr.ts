@@ -13,6 +13,7 @@ import { runRealtime, type RealtimeSummary } from '../runtime/realtime-runner.js
 import { runSimulation } from '../sim/simulator.js';
 import { parseRunOptions, UsageError, type CliRunOptions } from './options.js';
 import { formatSummary, statusLine } from './report.js';
+import { logCommand, replayCommand, RunLog } from './black-box-cli.js';
 
 export const EXIT = { ok: 0, failed: 1, usage: 2, assertion: 3, interrupted: 130 } as const;
 
@@ -24,6 +25,10 @@ usage:
   tmr demo             a 12-second run with two faults on two replicas, explained
   tmr hil FILES|DIRS   run HIL scenarios (hil/scenarios): verdicts, JSON results, SVG plots,
                        JUnit; options --out DIR, --junit FILE, --firmata PATH[@BAUD]
+  tmr log FILE [--csv|--jsonl]
+                       summarise a black-box log (run/sim --log FILE), or export it
+  tmr replay FILE      re-run the voter and the control law over a log; every logged command
+                       must be reproduced bit for bit (exit 1 if not)
   tmr ports            the serial ports on this machine (for --replica serial:PATH)
   tmr help             this text
 
@@ -51,6 +56,8 @@ options (run and sim):
   --config FILE         the same settings as a JSON file: replicas, rateHz, ticks, seed,
                         inject, simplexPolicy, deadlineUs (only --json may be added)
   --trace FILE          sim only: write the canonical one-line-per-tick trace
+  --log FILE            write the black-box log: every tick's inputs, replies, vote, mode and
+                        command (CBOR records with CRCs; read with tmr log / tmr replay)
   --json                print one JSON summary object instead of the text summary
 `;
 
@@ -77,7 +84,20 @@ function runSim(options: CliRunOptions): number {
       pending = [];
     }
   };
-  const summary = runSimulation(options, fd === null ? {} : { onTick: writeTrace });
+  const log = options.logFile === null ? null : new RunLog(options.logFile);
+  let summary: RunSummary;
+  try {
+    summary = runSimulation(options, {
+      onTick: (model, result) => {
+        if (result.tick === 0) log?.start(options, model);
+        log?.tick(model, result);
+        if (fd !== null) writeTrace(model, result);
+      },
+    });
+    log?.end(summary, 'completed');
+  } finally {
+    log?.close();
+  }
   if (fd !== null) {
     if (pending.length > 0) writeSync(fd, `${pending.join('\n')}\n`);
     closeSync(fd);
@@ -119,6 +139,7 @@ async function runReal(options: CliRunOptions, title = 'tmr run', observe?: Tick
   process.once('SIGTERM', stop);
   const live = !options.json && process.stderr.isTTY === true;
   let lastStatusMs = 0;
+  const log = options.logFile === null ? null : new RunLog(options.logFile);
   try {
     const summary = await runRealtime(
       {
@@ -130,10 +151,12 @@ async function runReal(options: CliRunOptions, title = 'tmr run', observe?: Tick
       {
         signal: controller.signal,
         // Without a terminal there is no status line: say once, for logs, when the loop starts.
-        onReady: (inService, pids) => {
+        onReady: (inService, pids, model) => {
+          log?.start(options, model);
           if (!live) process.stderr.write(`${title}: ${inService} of ${options.replicaCount} replicas ready (pids ${pids.join(', ')}); ${options.ticks} ticks at ${options.rateHz} Hz\n`);
         },
         onTick: (model: LoopModel, result: StepResult) => {
+          log?.tick(model, result);
           observe?.(model, result);
           if (!live) return;
           const now = Date.now();
@@ -144,6 +167,7 @@ async function runReal(options: CliRunOptions, title = 'tmr run', observe?: Tick
       },
     );
     if (live) process.stderr.write('\r\x1b[K');
+    log?.end(summary, summary.interrupted ? 'interrupted' : 'completed');
     print(summary, options, title);
     if (!options.json) {
       const t = summary.timing;
@@ -152,6 +176,7 @@ async function runReal(options: CliRunOptions, title = 'tmr run', observe?: Tick
     if (summary.interrupted) return { code: EXIT.interrupted, summary };
     return { code: exitCodeFor(summary), summary };
   } finally {
+    log?.close();
     process.off('SIGINT', stop);
     process.off('SIGTERM', stop);
   }
@@ -228,6 +253,10 @@ export async function main(argv: readonly string[]): Promise<number> {
       const bench = (await import(new URL(`../../hil/hil-cli.${extension}`, import.meta.url).href)) as { runHil(argv: readonly string[]): Promise<number> };
       return bench.runHil(rest);
     }
+    case 'log':
+      return logCommand(rest);
+    case 'replay':
+      return replayCommand(rest);
     case 'ports':
       if (rest.length > 0) throw new UsageError(`tmr ports takes no options, got '${rest[0]}'`);
       // Loaded on demand: the command lives in ports.ts.
@@ -243,6 +272,12 @@ export async function main(argv: readonly string[]): Promise<number> {
       throw new UsageError(`unknown command '${command}' (try: tmr help)`);
   }
 }
+
+// A reader that went away (tmr log FILE --csv | head) is not an error.
+process.stdout.on('error', (error: NodeJS.ErrnoException) => {
+  if (error.code === 'EPIPE') process.exit(EXIT.ok);
+  throw error;
+});
 
 main(process.argv.slice(2)).then(
   (code) => {

@@ -117,6 +117,24 @@ export interface RunSummary {
   votedTraceHash: string;
 }
 
+/** The core's configuration for a run's options and its actuator's safe command (replay uses it too). */
+export function coreConfigFor(
+  options: Pick<LoopOptions, 'replicaCount' | 'rateHz' | 'deadlineMissLimit' | 'errorDensityLimit' | 'quorumLossTicksMax' | 'simplexPolicy'>,
+  safeCommandMv: number,
+): CoreConfig {
+  return {
+    replicaCount: options.replicaCount,
+    channels: LAW_CHANNELS,
+    commandChannel: CHANNEL_COMMAND_MV,
+    commandLimitMv: lawParamsForRate(options.rateHz).outputLimitMv,
+    safeCommandMv,
+    deadlineMissLimit: options.deadlineMissLimit,
+    errorDensityLimit: options.errorDensityLimit,
+    quorumLossTicksMax: options.quorumLossTicksMax,
+    simplexPolicy: options.simplexPolicy,
+  };
+}
+
 export class LoopModel {
   readonly lawParams: LawParams;
   readonly coreConfig: CoreConfig;
@@ -154,17 +172,7 @@ export class LoopModel {
     const actuatorConfig = this.world.actuatorConfig;
     this.lawParams = lawParamsForRate(options.rateHz);
     assert(actuatorConfig.supplyMvMax >= this.lawParams.outputLimitMv, 'the law can command beyond the actuator supply');
-    this.coreConfig = {
-      replicaCount: options.replicaCount,
-      channels: LAW_CHANNELS,
-      commandChannel: CHANNEL_COMMAND_MV,
-      commandLimitMv: this.lawParams.outputLimitMv,
-      safeCommandMv: actuatorConfig.safeCommandMv,
-      deadlineMissLimit: options.deadlineMissLimit,
-      errorDensityLimit: options.errorDensityLimit,
-      quorumLossTicksMax: options.quorumLossTicksMax,
-      simplexPolicy: options.simplexPolicy,
-    };
+    this.coreConfig = coreConfigFor(options, actuatorConfig.safeCommandMv);
     assert(LAW_CHANNELS.length === OUTPUT_CHANNEL_COUNT, 'channel table does not match the law');
     this.core = createCoreState(this.coreConfig);
     this.obs = createObservations(options.replicaCount, OUTPUT_CHANNEL_COUNT);

@@ -32,7 +32,7 @@ export interface RealtimeHooks {
   /** Called once replicas are up, with their PIDs (tests use it to signal them from outside). */
   readonly onStarted?: (pids: readonly (number | undefined)[]) => void;
   /** Called after handshakes and warm-up, just before tick 0, with the replicas in service. */
-  readonly onReady?: (inService: number, pids: readonly (number | undefined)[]) => void;
+  readonly onReady?: (inService: number, pids: readonly (number | undefined)[], model: LoopModel) => void;
   readonly signal?: AbortSignal;
 }
 
@@ -114,6 +114,7 @@ export async function runRealtime(options: RealtimeOptions, hooks: RealtimeHooks
     hooks.onReady?.(
       model.core.status.filter((status) => status === 'inService').length,
       replicas.map((r) => r.pid),
+      model,
     );
 
     const resumeAt = new Map<number, number[]>();

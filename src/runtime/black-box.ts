@@ -1,0 +1,274 @@
+/**
+ * The black-box log: an append-only binary record of every tick of a run, enough to re-run the
+ * voter and the control law over it bit for bit (`tmr replay`) and to see afterwards what
+ * happened (`tmr log`).
+ *
+ * File:    "TMRBBX1\n" (8 bytes), then records.
+ * Record:  payload length (uint32 LE, 1..RECORD_BYTES_MAX) · payload (CBOR) · CRC-32 of the payload
+ *          (uint32 LE). A record is valid only whole and with its CRC.
+ * Payload: a CBOR array whose first element is the record type:
+ *   [0, header]  once, first: { version, rateHz, replicaCount, seed, simplexPolicy, limits, injects,
+ *                safeCommandMv, initialExcluded: [[replica, reason, detail]…], wallClockStart }
+ *   [1, tick, setpointMilliDeg, positionMilliDeg, onTimeMask, outputs[], digests[], late[],
+ *       protocolErrors[], linkDownMask, commandMv, source, mode, inServiceMask, events[]]
+ *                every tick; outputs hold replicaCount × channels values (0 where not on time);
+ *                events are [kind, replica, reason] (replica −1 and reason '' where not applicable)
+ *   [2, end]     last, on an orderly end: { ticks, reason, unsafeCommands, votedTraceHash }
+ *
+ * Flush policy (stated in the README): records collect in one fixed buffer (BUFFER_BYTES) and are
+ * written with one write(2) when it is half full, when FLUSH_PERIOD_MS of wall time has passed
+ * since the last write, at once after a tick with a health or mode change, and at the end. A
+ * write(2) of whole records hands them to the kernel, so a voter killed by SIGKILL loses at most
+ * the records of the last FLUSH_PERIOD_MS (never part of a record, never anything before);
+ * fsync is called at the end and after health changes, so a power cut loses no health change.
+ * Memory is bounded by the buffer: a record that does not fit is a bug (asserted).
+ */
+import { closeSync, fsyncSync, openSync, readSync, writeSync } from 'node:fs';
+import { Encoder } from 'cbor-x';
+import { assert } from '../core/assert.js';
+import { crc32 } from '../core/crc32.js';
+import type { Mode } from '../core/degradation.js';
+import type { CommandSource, Observations, StepResult } from '../core/tmr-core.js';
+import type { LoopOptions } from './loop-model.js';
+
+export const BLACK_BOX_MAGIC = 'TMRBBX1\n';
+export const BLACK_BOX_VERSION = 1;
+/** Largest payload of one record. */
+export const RECORD_BYTES_MAX = 16 * 1024;
+const BUFFER_BYTES = 256 * 1024;
+const FLUSH_PERIOD_MS = 100;
+
+export const SOURCES: readonly CommandSource[] = ['voted', 'held', 'simplex', 'safe'];
+export const LOG_MODES: readonly Mode[] = ['tmr', 'duplex', 'simplex', 'safe'];
+
+export interface BlackBoxHeader {
+  readonly version: number;
+  readonly rateHz: number;
+  readonly replicaCount: number;
+  readonly seed: number;
+  readonly ticks: number;
+  readonly simplexPolicy: LoopOptions['simplexPolicy'];
+  readonly deadlineMissLimit: number;
+  readonly errorDensityLimit: number;
+  readonly quorumLossTicksMax: number;
+  readonly safeCommandMv: number;
+  readonly injects: LoopOptions['injects'];
+  /** Replicas out before tick 0 (refused at handshake): [replica, reason, detail]. */
+  readonly initialExcluded: readonly (readonly [number, string, string])[];
+  /** Wall-clock start, ISO 8601: for people, never used by replay. */
+  readonly wallClockStart: string;
+}
+
+export interface TickRecord {
+  readonly tick: number;
+  readonly setpointMilliDeg: number;
+  readonly positionMilliDeg: number;
+  readonly onTimeMask: number;
+  readonly outputs: readonly number[];
+  readonly digests: readonly number[];
+  readonly lateReplies: readonly number[];
+  readonly protocolErrors: readonly number[];
+  readonly linkDownMask: number;
+  readonly commandMv: number;
+  readonly source: CommandSource;
+  readonly mode: Mode;
+  readonly inServiceMask: number;
+  readonly events: readonly (readonly [string, number, string])[];
+}
+
+export interface EndRecord {
+  readonly ticks: number;
+  readonly reason: string;
+  readonly unsafeCommands: number;
+  readonly votedTraceHash: string;
+}
+
+/** A clock in milliseconds (injected, so tests decide when the writer flushes). */
+export type ClockMs = () => number;
+
+export class BlackBoxWriter {
+  private readonly fd: number;
+  private readonly buffer = Buffer.alloc(BUFFER_BYTES);
+  private used = 0;
+  private lastFlushMs: number;
+  private readonly encoder = new Encoder({ useRecords: false, tagUint8Array: false });
+  bytesWritten = 0;
+  recordsWritten = 0;
+
+  constructor(
+    readonly path: string,
+    private readonly clockMs: ClockMs,
+  ) {
+    this.fd = openSync(path, 'w');
+    this.buffer.write(BLACK_BOX_MAGIC, 0, 'latin1');
+    this.used = BLACK_BOX_MAGIC.length;
+    this.lastFlushMs = clockMs();
+  }
+
+  writeHeader(header: BlackBoxHeader): void {
+    this.append([0, header]);
+    this.flush(true);
+  }
+
+  /** One tick, from the observations and the step result (both valid until the next tick). */
+  writeTick(tick: number, setpointMilliDeg: number, positionMilliDeg: number, obs: Observations, result: StepResult): void {
+    let onTimeMask = 0;
+    let linkDownMask = 0;
+    for (let i = 0; i < obs.replicaCount; i++) {
+      if (obs.onTime[i] === 1) onTimeMask |= 1 << i;
+      if (obs.linkDown[i] === 1) linkDownMask |= 1 << i;
+    }
+    const outputs = Array.from(obs.outputs, (v, k) => ((onTimeMask >> Math.floor(k / obs.channelCount)) & 1 ? v : 0));
+    const digests = Array.from(obs.digests, (v, i) => ((onTimeMask >> i) & 1 ? v : 0));
+    const events = result.events.map((e) => [e.kind, 'replicaIndex' in e ? e.replicaIndex : -1, 'reason' in e ? String(e.reason) : ''] as const);
+    this.append([
+      1, tick, setpointMilliDeg, positionMilliDeg, onTimeMask, outputs, digests, Array.from(obs.lateReplies), Array.from(obs.protocolErrors),
+      linkDownMask, result.commandMv, SOURCES.indexOf(result.commandSource), LOG_MODES.indexOf(result.mode), result.inServiceMask, events,
+    ]);
+    const healthChanged = events.length > 0;
+    if (healthChanged || this.used >= BUFFER_BYTES / 2 || this.clockMs() - this.lastFlushMs >= FLUSH_PERIOD_MS) this.flush(healthChanged);
+  }
+
+  writeEnd(end: EndRecord): void {
+    this.append([2, end]);
+    this.flush(true);
+  }
+
+  close(): void {
+    this.flush(true);
+    closeSync(this.fd);
+  }
+
+  private append(payloadValue: unknown): void {
+    const payload = this.encoder.encode(payloadValue);
+    assert(payload.length >= 1 && payload.length <= RECORD_BYTES_MAX, `black-box record of ${payload.length} bytes`);
+    if (this.used + payload.length + 8 > BUFFER_BYTES) this.flush(false);
+    const b = this.buffer;
+    b.writeUInt32LE(payload.length, this.used);
+    payload.copy(b, this.used + 4);
+    b.writeUInt32LE(crc32(payload), this.used + 4 + payload.length);
+    this.used += payload.length + 8;
+    this.recordsWritten++;
+  }
+
+  private flush(sync: boolean): void {
+    let offset = 0;
+    // Bounded: each write moves at least one byte or throws.
+    while (offset < this.used) offset += writeSync(this.fd, this.buffer, offset, this.used - offset);
+    this.bytesWritten += this.used;
+    this.used = 0;
+    this.lastFlushMs = this.clockMs();
+    if (sync) fsyncSync(this.fd);
+  }
+}
+
+/** What reading a log found. */
+export interface BlackBoxContents {
+  readonly header: BlackBoxHeader | null;
+  readonly ticks: TickRecord[];
+  readonly end: EndRecord | null;
+  /** Bytes after the last complete record (a tail torn by a crash); 0 for a clean file. */
+  readonly tornBytes: number;
+  /** A bad record with more data after it (not a torn tail): where, and why reading stopped there. */
+  readonly corruption: string | null;
+  readonly fileBytes: number;
+}
+
+export class BlackBoxFormatError extends Error {
+  override readonly name = 'BlackBoxFormatError';
+}
+
+/**
+ * Reads a whole log. A torn tail is cut and measured; a bad record with data after it stops the
+ * reading there and is reported as corruption. Either way every record before it is returned.
+ */
+export function readBlackBox(path: string): BlackBoxContents {
+  const data = readWhole(path);
+  if (data.length < BLACK_BOX_MAGIC.length || data.toString('latin1', 0, BLACK_BOX_MAGIC.length) !== BLACK_BOX_MAGIC) {
+    throw new BlackBoxFormatError(`${path}: not a tmr black-box log (no ${JSON.stringify(BLACK_BOX_MAGIC.trim())} at the start)`);
+  }
+  const decoder = new Encoder({ useRecords: false });
+  let header: BlackBoxHeader | null = null;
+  let end: EndRecord | null = null;
+  const ticks: TickRecord[] = [];
+  let offset = BLACK_BOX_MAGIC.length;
+  let stopReason = '';
+  while (offset < data.length) {
+    if (data.length - offset < 4) break;
+    const length = data.readUInt32LE(offset);
+    if (length < 1 || length > RECORD_BYTES_MAX) {
+      stopReason = `record at byte ${offset} claims ${length} bytes`;
+      break;
+    }
+    if (data.length - offset < length + 8) break;
+    const payload = data.subarray(offset + 4, offset + 4 + length);
+    if (crc32(payload) !== data.readUInt32LE(offset + 4 + length)) {
+      stopReason = `record at byte ${offset} fails its CRC`;
+      break;
+    }
+    const value = decoder.decode(payload) as unknown[];
+    const type = value[0];
+    if (type === 0) header = value[1] as BlackBoxHeader;
+    else if (type === 1) ticks.push(tickRecord(value));
+    else if (type === 2) end = value[1] as EndRecord;
+    else {
+      stopReason = `record at byte ${offset} has unknown type ${String(type)}`;
+      break;
+    }
+    offset += length + 8;
+  }
+  const corrupt = stopReason !== '' && !isLastRecordTorn(data, offset);
+  return {
+    header, ticks, end, fileBytes: data.length,
+    tornBytes: corrupt ? 0 : data.length - offset,
+    corruption: corrupt ? `${stopReason}, with ${data.length - offset} bytes from there on: the log is damaged, not just cut short` : null,
+  };
+}
+
+/** A record that fails its checks is a torn tail only if nothing could follow it within the file. */
+function isLastRecordTorn(data: Buffer, offset: number): boolean {
+  const length = data.readUInt32LE(offset);
+  return length >= 1 && length <= RECORD_BYTES_MAX && offset + length + 8 >= data.length;
+}
+
+function tickRecord(v: unknown[]): TickRecord {
+  return {
+    tick: v[1] as number,
+    setpointMilliDeg: v[2] as number,
+    positionMilliDeg: v[3] as number,
+    onTimeMask: v[4] as number,
+    outputs: v[5] as number[],
+    digests: v[6] as number[],
+    lateReplies: v[7] as number[],
+    protocolErrors: v[8] as number[],
+    linkDownMask: v[9] as number,
+    commandMv: v[10] as number,
+    source: SOURCES[v[11] as number] as CommandSource,
+    mode: LOG_MODES[v[12] as number] as Mode,
+    inServiceMask: v[13] as number,
+    events: v[14] as [string, number, string][],
+  };
+}
+
+const READ_CHUNK_BYTES = 1 << 20;
+/** Largest log read at once (a 200 Hz run writes about 15 MB an hour). */
+export const LOG_BYTES_MAX = 1 << 30;
+
+function readWhole(path: string): Buffer {
+  const fd = openSync(path, 'r');
+  try {
+    const chunks: Buffer[] = [];
+    let total = 0;
+    for (;;) {
+      const chunk = Buffer.alloc(READ_CHUNK_BYTES);
+      const n = readSync(fd, chunk, 0, chunk.length, null);
+      if (n === 0) break;
+      total += n;
+      if (total > LOG_BYTES_MAX) throw new BlackBoxFormatError(`${path}: larger than ${LOG_BYTES_MAX} bytes`);
+      chunks.push(chunk.subarray(0, n));
+    }
+    return Buffer.concat(chunks, total);
+  } finally {
+    closeSync(fd);
+  }
+}

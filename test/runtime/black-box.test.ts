@@ -1,0 +1,177 @@
+import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { BLACK_BOX_VERSION, BlackBoxWriter, readBlackBox, type BlackBoxContents } from '../../src/runtime/black-box.js';
+import { DEFAULT_LOOP_OPTIONS, type FaultSpec, type LoopOptions } from '../../src/runtime/loop-model.js';
+import { replayBlackBox } from '../../src/runtime/replay.js';
+import { runSimulation } from '../../src/sim/simulator.js';
+import { assertFreshBuild, killTree, runCli } from '../helpers/cli.js';
+
+const dir = mkdtempSync(join(tmpdir(), 'tmr-black-box-'));
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+/** Simulates a run and logs it exactly as `tmr sim --log` does; the clock is a counter the test controls. */
+function logSimulation(name: string, options: Partial<LoopOptions>, clock: { ms: number } = { ms: 0 }): string {
+  const path = join(dir, `${name}.bbx`);
+  const run: LoopOptions = { ...DEFAULT_LOOP_OPTIONS, ticks: 1_500, ...options };
+  const writer = new BlackBoxWriter(path, () => clock.ms);
+  const summary = runSimulation(run, {
+    onTick: (model, result) => {
+      if (result.tick === 0) {
+        writer.writeHeader({
+          version: BLACK_BOX_VERSION, rateHz: run.rateHz, replicaCount: run.replicaCount, seed: run.seed, ticks: run.ticks,
+          simplexPolicy: run.simplexPolicy, deadlineMissLimit: run.deadlineMissLimit, errorDensityLimit: run.errorDensityLimit,
+          quorumLossTicksMax: run.quorumLossTicksMax, safeCommandMv: model.coreConfig.safeCommandMv, injects: run.injects,
+          initialExcluded: [], wallClockStart: 'test',
+        });
+      }
+      writer.writeTick(result.tick, model.setpointMilliDeg, model.positionMilliDeg, model.obs, result);
+      clock.ms += 5;
+    },
+  });
+  writer.writeEnd({ ticks: summary.ticks, reason: 'completed', unsafeCommands: summary.unsafeCommands, votedTraceHash: summary.votedTraceHash });
+  writer.close();
+  return path;
+}
+
+const FAULTS: FaultSpec[] = [
+  { kind: 'wrong', replicaIndex: 1, startTick: 300, durationTicks: 100 },
+  { kind: 'bitflip', replicaIndex: 3, startTick: 600, durationTicks: 0 },
+  { kind: 'crash', replicaIndex: 0, startTick: 900, durationTicks: 0 },
+  { kind: 'stuck', replicaIndex: 2, startTick: 1_200, durationTicks: 0 },
+];
+
+describe('the black-box log', () => {
+  it('reads back every tick of a run, and replay reproduces every command and checks every voted one against the law', () => {
+    const path = logSimulation('faults', { replicaCount: 5, injects: FAULTS });
+    const log = readBlackBox(path);
+    expect(log.header?.replicaCount).toBe(5);
+    expect(log.ticks).toHaveLength(1_500);
+    expect(log.end?.reason).toBe('completed');
+    expect(log.tornBytes).toBe(0);
+    expect(log.corruption).toBeNull();
+    const exclusions = log.ticks.flatMap((t) => t.events.filter((e) => e[0] === 'replicaExcluded').map((e) => e[1]));
+    expect(exclusions.sort()).toEqual([0, 1, 3]);
+    const report = replayBlackBox(log);
+    expect(report.mismatchCount).toBe(0);
+    expect(report.votedChecked).toBeGreaterThan(1_000);
+    expect(log.ticks.some((t) => t.source === 'safe')).toBe(true);
+  });
+
+  it('replay finds a command the voter would not have produced, and a voted command the law would not', () => {
+    const log = readBlackBox(logSimulation('tamper', { injects: [FAULTS[0]!] }));
+    const tamperedCommand: BlackBoxContents = { ...log, ticks: log.ticks.map((t) => (t.tick === 700 ? { ...t, commandMv: t.commandMv + 1 } : t)) };
+    const first = replayBlackBox(tamperedCommand).mismatches[0];
+    expect(first).toMatchObject({ tick: 700, what: 'command' });
+    // Other inputs for the law at tick 700, the same replies for the voter: only the law check can see it.
+    const tamperedInput: BlackBoxContents = { ...log, ticks: log.ticks.map((t) => (t.tick === 700 ? { ...t, positionMilliDeg: t.positionMilliDeg + 500 } : t)) };
+    expect(replayBlackBox(tamperedInput).mismatches[0]).toMatchObject({ tick: 700, what: 'law' });
+  });
+
+  it('reads a tail torn at any byte up to its last complete record, and says how much was cut', () => {
+    const path = logSimulation('torn', { ticks: 200 });
+    const whole = readFileSync(path);
+    const full = readBlackBox(path);
+    // Record boundaries, from the length prefixes: [end offset of record k].
+    const ends: number[] = [];
+    for (let offset = 8; offset < whole.length; offset += whole.readUInt32LE(offset) + 8) ends.push(offset + whole.readUInt32LE(offset) + 8);
+    expect(ends.at(-1)).toBe(whole.length);
+    for (let cut = ends.at(-4)! - 3; cut < whole.length; cut++) {
+      const torn = join(dir, 'torn-copy.bbx');
+      writeFileSync(torn, whole.subarray(0, cut));
+      const log = readBlackBox(torn);
+      const complete = ends.filter((e) => e <= cut);
+      expect(log.corruption).toBeNull();
+      expect(log.tornBytes).toBe(cut - (complete.at(-1) ?? 8));
+      // Records: the header, the ticks, the end record last.
+      expect(log.ticks.length).toBe(Math.min(complete.length - 1, full.ticks.length));
+      expect(log.ticks.every((t, i) => t.commandMv === full.ticks[i]!.commandMv)).toBe(true);
+      expect(replayBlackBox(log).mismatchCount).toBe(0);
+    }
+  });
+
+  it('reports a damaged record with data after it as damage, keeping every record before it', () => {
+    const path = logSimulation('damaged', { ticks: 200 });
+    const bytes = readFileSync(path);
+    bytes[Math.floor(bytes.length / 2)]! ^= 0x40;
+    const damaged = join(dir, 'damaged-copy.bbx');
+    writeFileSync(damaged, bytes);
+    const log = readBlackBox(damaged);
+    expect(log.corruption).toMatch(/record at byte \d+ (fails its CRC|claims \d+ bytes)/);
+    expect(log.ticks.length).toBeGreaterThan(80);
+    expect(log.ticks.length).toBeLessThan(200);
+  });
+
+  it('writes on its 100 ms period and at once after a health change, not every tick', () => {
+    const clock = { ms: 0 };
+    const path = join(dir, 'flush.bbx');
+    const writer = new BlackBoxWriter(path, () => clock.ms);
+    const flushedAt: number[] = [];
+    const eventTicks: number[] = [];
+    let size = 0;
+    runSimulation({ ...DEFAULT_LOOP_OPTIONS, ticks: 1_000, injects: [FAULTS[0]!] }, {
+      onTick: (model, result) => {
+        if (result.tick === 0) writer.writeHeader(readBlackBox(logSimulation('flush-header', { ticks: 1 })).header!);
+        size = statSync(path).size;
+        writer.writeTick(result.tick, model.setpointMilliDeg, model.positionMilliDeg, model.obs, result);
+        if (result.events.length > 0) eventTicks.push(result.tick);
+        if (statSync(path).size !== size) flushedAt.push(result.tick);
+        clock.ms += 1; // 1 ms a tick: the period elapses every 100 ticks
+      },
+    });
+    writer.close();
+    expect(eventTicks.length).toBeGreaterThan(0);
+    const expected: number[] = [];
+    let last = 0;
+    for (let tick = 0; tick < 1_000; tick++) {
+      // The clock reads `tick` ms while tick `tick` is written; the header was flushed at 0 ms.
+      if (eventTicks.includes(tick) || tick - last >= 100) {
+        expected.push(tick);
+        last = tick;
+      }
+    }
+    expect(flushedAt).toEqual(expected);
+    expect(readBlackBox(path).ticks).toHaveLength(1_000);
+  });
+});
+
+describe('tmr run --log, killed', () => {
+  it('SIGKILL of the voter mid-run: the log reads to its last complete record and replays bit for bit', async () => {
+    assertFreshBuild();
+    const path = join(dir, 'killed.bbx');
+    let pid: number | undefined;
+    const run = runCli(['run', '--rate-hz', '200', '--ticks', '4000', '--inject', 'wrong:1@200+50', '--log', path], {
+      timeoutMs: 30_000,
+      onSpawn: (child) => (pid = child.pid),
+    });
+    // Kill once the log has some ticks in it (start-up takes about a second).
+    for (let i = 0; i < 200 && (statSync(path, { throwIfNoEntry: false })?.size ?? 0) < 30_000; i++) await new Promise((r) => setTimeout(r, 50));
+    killTree(pid);
+    const result = await run;
+    expect(result.signal).toBe('SIGKILL');
+    const summary = await runCli(['log', path]);
+    expect(summary.code).toBe(0);
+    expect(summary.stdout).toContain('no end record: the run did not end in order');
+    expect(summary.stdout).toMatch(/tick 20\d: replica 1 excluded: OUTPUT_DISAGREE/);
+    const replay = await runCli(['replay', path, '--json']);
+    const report = JSON.parse(replay.stdout) as { ok: boolean; ticks: number; mismatchCount: number; ended: boolean };
+    expect(replay.code).toBe(0);
+    expect(report).toMatchObject({ ok: true, mismatchCount: 0, ended: false });
+    expect(report.ticks).toBeGreaterThan(300);
+  }, 40_000);
+
+  it('refuses a file that is not a log, and bad usage, in one line', async () => {
+    const notLog = join(dir, 'not-a-log.txt');
+    writeFileSync(notLog, 'hello\n');
+    const replay = await runCli(['replay', notLog]);
+    expect(replay.code).toBe(2);
+    expect(replay.stderr.trim()).toBe(`tmr: ${notLog}: not a tmr black-box log (no "TMRBBX1" at the start)`);
+    const usage = await runCli(['log']);
+    expect(usage.code).toBe(2);
+    expect(usage.stderr).toContain('usage: tmr log FILE [--csv | --jsonl]');
+    const missing = await runCli(['replay', join(dir, 'nope.bbx')]);
+    expect(missing.code).toBe(2);
+    expect(missing.stderr.trim()).toMatch(/nope\.bbx: cannot read \(ENOENT\)$/);
+  });
+});
