@@ -8,6 +8,7 @@ import type { SimplexPolicy } from '../core/degradation.js';
 import { REPLICA_COUNT_MAX } from '../core/voter.js';
 import { FAULT_KINDS, type FaultKind } from '../protocol/messages.js';
 import { DEFAULT_LOOP_OPTIONS, type FaultSpec, type LoopOptions } from '../runtime/loop-model.js';
+import { KILL_WINDOW_TICKS_MAX, type KillSwitchConfig } from '../runtime/kill-switch.js';
 import type { ReplicaSpec } from '../runtime/replica-kinds.js';
 
 export class UsageError extends Error {
@@ -32,6 +33,8 @@ export interface CliRunOptions extends LoopOptions {
   readonly traceFile: string | null;
   /** Black-box log to write (see src/runtime/black-box.ts); null: none. */
   readonly logFile: string | null;
+  /** Kill-switch triggers (see src/runtime/kill-switch.ts); null: none armed. */
+  readonly killSwitch: KillSwitchConfig | null;
   /** What each replica is (tmr run); null: all Node processes. */
   readonly replicas: readonly ReplicaSpec[] | null;
 }
@@ -47,6 +50,10 @@ const FLAGS = {
   'deadline-us': { type: 'string' },
   trace: { type: 'string' },
   log: { type: 'string' },
+  'kill-error-rate': { type: 'string' },
+  'kill-quorum-loss': { type: 'string' },
+  'kill-after-ticks': { type: 'string' },
+  'kill-after-ms': { type: 'string' },
   replica: { type: 'string', multiple: true },
   config: { type: 'string' },
 } as const;
@@ -248,6 +255,31 @@ function parseArgsProblem(error: unknown): string {
   return message.split('\n')[0]!;
 }
 
+/** --kill-error-rate N/W, --kill-quorum-loss K, --kill-after-ticks N, --kill-after-ms MS; null when none is given. */
+function killSwitchFrom(v: Record<string, unknown>, mode: 'run' | 'sim'): KillSwitchConfig | null {
+  const text = (key: string): string | undefined => v[key] as string | undefined;
+  const config: { -readonly [K in keyof KillSwitchConfig]: KillSwitchConfig[K] } = {};
+  const rate = text('kill-error-rate');
+  if (rate !== undefined) {
+    const m = /^(\d+)\/(\d+)$/.exec(rate);
+    if (m === null) throw new UsageError(`--kill-error-rate must be ERRORS/TICKS (e.g. 20/200: more than 20 replica errors in 200 ticks), got ${show(rate)}`);
+    config.errorRate = {
+      errorsMax: wholeNumber({ label: '--kill-error-rate errors', value: m[1] }, 0, 0, 1_000_000),
+      windowTicks: wholeNumber({ label: '--kill-error-rate window', value: m[2] }, 1, 1, KILL_WINDOW_TICKS_MAX),
+    };
+  }
+  const quorum = text('kill-quorum-loss');
+  if (quorum !== undefined) config.quorumLossTicksMax = wholeNumber({ label: '--kill-quorum-loss', value: quorum }, 0, 0, 1_000_000);
+  const ticks = text('kill-after-ticks');
+  if (ticks !== undefined) config.tickBudget = wholeNumber({ label: '--kill-after-ticks', value: ticks }, 1, 1, TICKS_MAX_SIM);
+  const ms = text('kill-after-ms');
+  if (ms !== undefined) {
+    if (mode === 'sim') throw new UsageError('--kill-after-ms applies to tmr run only (the simulator has no wall clock)');
+    config.wallBudgetMs = wholeNumber({ label: '--kill-after-ms', value: ms }, 1, 1, 7 * 24 * 3_600_000);
+  }
+  return Object.keys(config).length === 0 ? null : config;
+}
+
 export function parseRunOptions(argv: readonly string[], mode: 'run' | 'sim'): CliRunOptions {
   let parsed;
   try {
@@ -257,11 +289,11 @@ export function parseRunOptions(argv: readonly string[], mode: 'run' | 'sim'): C
   }
   const v = parsed.values;
   if (v.config !== undefined) {
-    const others = Object.keys(v).filter((k) => k !== 'config' && k !== 'json' && k !== 'log');
+    const others = Object.keys(v).filter((k) => k !== 'config' && k !== 'json' && k !== 'log' && !k.startsWith('kill-'));
     if (others.length > 0) throw new UsageError(`--config cannot be combined with --${others[0]} (put it in the file)`);
-    return settle(configSettings(v.config), mode, v.json ?? false, null, v.log ?? null);
+    return { ...settle(configSettings(v.config), mode, v.json ?? false, null, v.log ?? null), killSwitch: killSwitchFrom(v, mode) };
   }
-  return settle(
+  const settled = settle(
     {
       replicaCount: { label: '--replicas', value: v.replicas },
       rateHz: { label: '--rate-hz', value: v['rate-hz'] },
@@ -277,6 +309,7 @@ export function parseRunOptions(argv: readonly string[], mode: 'run' | 'sim'): C
     v.trace ?? null,
     v.log ?? null,
   );
+  return { ...settled, killSwitch: killSwitchFrom(v, mode) };
 }
 
 interface RawSettings {
@@ -346,6 +379,7 @@ function settle(raw: RawSettings, mode: 'run' | 'sim', json: boolean, traceFile:
     deadlineUs,
     traceFile,
     logFile,
+    killSwitch: null,
     replicas: raw.replicas,
   };
 }

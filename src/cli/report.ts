@@ -46,6 +46,8 @@ export function formatSummary(summary: RunSummary, title: string): string {
   lines.push(`deadline misses: ${summary.deadlineMisses}, late replies: ${summary.lateReplies}, corrupt or invalid frames: ${summary.protocolErrors}`);
   lines.push(`tracking: max error ${degrees(summary.tracking.maxAbsErrorMilliDeg)}, final error ${degrees(summary.tracking.finalErrorMilliDeg)}`);
   lines.push(`voted trace hash: ${summary.votedTraceHash}`);
+  const k = summary.killSwitch;
+  if (k !== null) lines.push(`KILL SWITCH: ${k.trigger} after tick ${k.tick}: ${k.detail} — the actuator was sent to its safe state and the replicas stopped`);
   return lines.join('\n');
 }
 

@@ -2,7 +2,7 @@
 /**
  * The `tmr` command. Exit codes: 0 success; 1 the run failed (unsafe commands, could not start);
  * 2 bad usage; 3 an internal assertion failed (a bug: the actuator was sent to its safe state);
- * 130 interrupted.
+ * 4 the kill switch stopped the run (actuator safe, replicas stopped, log flushed); 130 interrupted.
  */
 import { closeSync, openSync, writeSync } from 'node:fs';
 import { TmrAssertionError } from '../core/assert.js';
@@ -14,8 +14,9 @@ import { runSimulation } from '../sim/simulator.js';
 import { parseRunOptions, UsageError, type CliRunOptions } from './options.js';
 import { formatSummary, statusLine } from './report.js';
 import { logCommand, replayCommand, RunLog } from './black-box-cli.js';
+import { KillSwitch } from '../runtime/kill-switch.js';
 
-export const EXIT = { ok: 0, failed: 1, usage: 2, assertion: 3, interrupted: 130 } as const;
+export const EXIT = { ok: 0, failed: 1, usage: 2, assertion: 3, killSwitch: 4, interrupted: 130 } as const;
 
 const HELP = `tmr — triple-modular-redundancy control runtime
 
@@ -58,13 +59,18 @@ options (run and sim):
   --trace FILE          sim only: write the canonical one-line-per-tick trace
   --log FILE            write the black-box log: every tick's inputs, replies, vote, mode and
                         command (CBOR records with CRCs; read with tmr log / tmr replay)
+  --kill-error-rate N/W stop (exit 4, actuator safe) on more than N replica errors in W ticks
+  --kill-quorum-loss K  stop when no majority-backed command was sent for more than K ticks
+  --kill-after-ticks N  stop after N ticks (a tick budget)
+  --kill-after-ms MS    run only: stop after MS of wall time; SIGUSR2 stops a run the same way
   --json                print one JSON summary object instead of the text summary
 `;
 
 const STATUS_PERIOD_MS = 100;
 
 function exitCodeFor(summary: RunSummary): number {
-  return summary.unsafeCommands === 0 ? EXIT.ok : EXIT.failed;
+  if (summary.unsafeCommands !== 0) return EXIT.failed;
+  return summary.killSwitch === null ? EXIT.ok : EXIT.killSwitch;
 }
 
 function print(summary: RunSummary, options: CliRunOptions, title: string): void {
@@ -93,8 +99,9 @@ function runSim(options: CliRunOptions): number {
         log?.tick(model, result);
         if (fd !== null) writeTrace(model, result);
       },
+      ...(options.killSwitch === null ? {} : { killSwitch: new KillSwitch(options.killSwitch) }),
     });
-    log?.end(summary, 'completed');
+    log?.end(summary, summary.killSwitch === null ? 'completed' : `killSwitch:${summary.killSwitch.trigger}`);
   } finally {
     log?.close();
   }
@@ -137,6 +144,10 @@ async function runReal(options: CliRunOptions, title = 'tmr run', observe?: Tick
   const stop = (): void => controller.abort();
   process.once('SIGINT', stop);
   process.once('SIGTERM', stop);
+  // SIGUSR2 is the operator's kill switch: safe command, replicas stopped, log flushed, exit 4.
+  const killSwitch = new KillSwitch(options.killSwitch ?? {});
+  const kill = (): void => killSwitch.trip('SIGUSR2 from outside (the operator kill switch)');
+  process.on('SIGUSR2', kill);
   const live = !options.json && process.stderr.isTTY === true;
   let lastStatusMs = 0;
   const log = options.logFile === null ? null : new RunLog(options.logFile);
@@ -150,6 +161,7 @@ async function runReal(options: CliRunOptions, title = 'tmr run', observe?: Tick
       },
       {
         signal: controller.signal,
+        killSwitch,
         // Without a terminal there is no status line: say once, for logs, when the loop starts.
         onReady: (inService, pids, model) => {
           log?.start(options, model);
@@ -167,7 +179,7 @@ async function runReal(options: CliRunOptions, title = 'tmr run', observe?: Tick
       },
     );
     if (live) process.stderr.write('\r\x1b[K');
-    log?.end(summary, summary.interrupted ? 'interrupted' : 'completed');
+    log?.end(summary, summary.interrupted ? 'interrupted' : summary.killSwitch !== null ? `killSwitch:${summary.killSwitch.trigger}` : 'completed');
     print(summary, options, title);
     if (!options.json) {
       const t = summary.timing;
@@ -179,6 +191,7 @@ async function runReal(options: CliRunOptions, title = 'tmr run', observe?: Tick
     log?.close();
     process.off('SIGINT', stop);
     process.off('SIGTERM', stop);
+    process.off('SIGUSR2', kill);
   }
 }
 

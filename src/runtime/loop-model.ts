@@ -22,6 +22,7 @@ import {
   type StepResult,
 } from '../core/tmr-core.js';
 import type { ChannelSpec } from '../core/voter.js';
+import type { KillSwitchTrip } from './kill-switch.js';
 import type { FaultKind } from '../protocol/messages.js';
 import { PlantWorld, SENSOR_NOISE_STREAM, type LoopWorld } from '../sim/plant-world.js';
 import { defaultProfile, type SetpointProfile } from '../sim/setpoint-profile.js';
@@ -115,6 +116,8 @@ export interface RunSummary {
   actuator: { watchdogTrips: number; commandsRejected: number };
   tracking: { maxAbsErrorMilliDeg: number; finalErrorMilliDeg: number };
   votedTraceHash: string;
+  /** Why the kill switch stopped the run, or null if it did not. */
+  killSwitch: KillSwitchTrip | null;
 }
 
 /** The core's configuration for a run's options and its actuator's safe command (replay uses it too). */
@@ -161,6 +164,8 @@ export class LoopModel {
   lateReplies = 0;
   maxAbsErrorMilliDeg = 0;
   ticksDone = 0;
+  /** Set by the runner when the kill switch stopped the run. */
+  killSwitchTrip: KillSwitchTrip | null = null;
   private consecutiveHolds = 0;
   private lastAppliedMv: number;
 
@@ -326,6 +331,7 @@ export class LoopModel {
       actuator: { ...this.world.actuatorCounters },
       tracking: { maxAbsErrorMilliDeg: this.maxAbsErrorMilliDeg, finalErrorMilliDeg: this.setpointMilliDeg - this.positionMilliDeg },
       votedTraceHash: this.votedTraceHash,
+      killSwitch: this.killSwitchTrip,
     };
   }
 

@@ -16,6 +16,7 @@ import { ReplicaLink, type LinkCounters } from './replica-link.js';
 import type { TransportStats } from '../transport/transport.js';
 import { BUILT_IN_PROVIDERS, type ReplicaProvider, type ReplicaSpec, type StartedReplica } from './replica-kinds.js';
 import { assert } from '../core/assert.js';
+import type { KillSwitch } from './kill-switch.js';
 
 export interface RealtimeOptions extends LoopOptions {
   /** Time after the tick is sent by which replies must be in, µs. Below the tick period. */
@@ -34,6 +35,8 @@ export interface RealtimeHooks {
   /** Called after handshakes and warm-up, just before tick 0, with the replicas in service. */
   readonly onReady?: (inService: number, pids: readonly (number | undefined)[], model: LoopModel) => void;
   readonly signal?: AbortSignal;
+  /** Stops the run when a trigger trips (the actuator is sent to its safe state). */
+  readonly killSwitch?: KillSwitch;
 }
 
 export interface RealtimeSummary extends RunSummary {
@@ -147,6 +150,12 @@ export async function runRealtime(options: RealtimeOptions, hooks: RealtimeHooks
         }
       }
       hooks.onTick?.(model, result);
+      const trip = hooks.killSwitch?.afterTick(result, performance.now()) ?? null;
+      if (trip !== null) {
+        model.killSwitchTrip = trip;
+        model.world.enterSafeState();
+        break;
+      }
 
       const nextStartMs = tickStartMs + periodMs;
       const nowMs = performance.now();

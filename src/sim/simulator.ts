@@ -5,11 +5,14 @@
  */
 import type { StepResult } from '../core/tmr-core.js';
 import { faultParam, LoopModel, type LoopBench, type LoopOptions, type RunSummary } from '../runtime/loop-model.js';
+import type { KillSwitch } from '../runtime/kill-switch.js';
 import { SimReplica } from './sim-replica.js';
 
 export interface SimulationHooks {
   /** Called after every tick with the model and the step's result (valid until the next tick). */
   readonly onTick?: (model: LoopModel, result: StepResult) => void;
+  /** Stops the run when a trigger trips; its wall clock is simulated time here. */
+  readonly killSwitch?: KillSwitch;
 }
 
 export function runSimulation(options: LoopOptions, hooks: SimulationHooks = {}, bench: LoopBench = {}): RunSummary {
@@ -27,6 +30,12 @@ export function runSimulation(options: LoopOptions, hooks: SimulationHooks = {},
     }
     const result = model.completeTick(tick);
     hooks.onTick?.(model, result);
+    const trip = hooks.killSwitch?.afterTick(result, (tick * 1000) / options.rateHz) ?? null;
+    if (trip !== null) {
+      model.killSwitchTrip = trip;
+      model.world.enterSafeState();
+      break;
+    }
   }
   return model.summary('sim');
 }
