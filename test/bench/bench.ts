@@ -32,7 +32,7 @@ import { avrRows, measureAvrRoundTrips } from './avr-round-trip.js';
 import { formatNumber, formatTable, infoRow, percentiles, verdict, type Percentiles, type ResultRow } from './bench-stats.js';
 import { runCoreProbe, type CoreProbeResult } from './core-probe.js';
 import { measureHostPathCost, type HostPathCost } from './host-path-cost.js';
-import { EchoFloorRig, runBlocks, TmrRig, type BlockPlan, type RigSamples, type TmrRigTally } from './round-trip.js';
+import { runBlocks, startEchoFloorRig, TmrRig, type BlockPlan, type RigSamples, type TmrRigTally } from './round-trip.js';
 import type { SchedStat } from './sched-stat.js';
 
 const HEAP_PROBE_FLAG = '--heap-probe';
@@ -157,7 +157,7 @@ function summarise(floor: RigSamples, tmr: RigSamples): RoundTripResult {
 async function measureRoundTrips(root: string, owned: ChildProcessTransport[], signal: AbortSignal): Promise<RoundTripReport> {
   const echo = echoCommand(root);
   const floorFrame = encodeMessage(FLOOR_TICK);
-  const floor = await EchoFloorRig.start(process.execPath, echo.args, floorFrame, owned);
+  const floor = await startEchoFloorRig(process.execPath, echo.args, floorFrame, owned);
   const tmr = await TmrRig.start(TMR_TICKS_TOTAL, owned);
   const rigs = [floor, tmr];
   await runBlocks(rigs, UNPACED_WARM_UP, false, signal);

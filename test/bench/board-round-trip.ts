@@ -1,7 +1,7 @@
 /**
  * Tick round trips over pseudo-terminals, and the bytes a tick costs on the wire.
  *
- *  - PtyEchoFloorRig (the floor): three socat pty pairs, test/bench/pty-echo.mjs on each board end
+ *  - startPtyEchoFloorRig (the floor, an EchoRig): three socat pty pairs, test/bench/pty-echo.mjs on each board end
  *    (serialport, as the simulated board holds its end), SerialTransport on each host end. One
  *    iteration sends a pre-encoded 19-byte tick frame to all three and ends when all three are back.
  *  - BoardTmrRig: three firmware-sim boards (boot noise on) opened with SerialTransport behind
@@ -17,7 +17,6 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { performance } from 'node:perf_hooks';
 import { PtyPair } from '../../firmware-sim/pty-pair.js';
 import { SimBoard } from '../../firmware-sim/sim-board.js';
 import { OUTPUT_CHANNEL_COUNT } from '../../src/core/control-law.js';
@@ -25,7 +24,7 @@ import { encodeMessage } from '../../src/protocol/codec.js';
 import { FRAME_CRC_BYTES } from '../../src/protocol/frame.js';
 import { SerialTransport } from '../../src/transport/serial-transport.js';
 import { formatNumber, infoRow, percentiles, verdict, type Percentiles, type ResultRow } from './bench-stats.js';
-import { ReplyWait, RIG_REPLICA_COUNT, runBlocks, TmrRig, withStallLimit, type BlockPlan, type Rig, type RigSamples, type TmrRigTally } from './round-trip.js';
+import { EchoRig, RIG_REPLICA_COUNT, runBlocks, TmrRig, type BlockPlan, type RigSamples, type TmrRigTally } from './round-trip.js';
 import type { SchedStat } from './sched-stat.js';
 import { runCleanups, type Cleanup } from '../helpers/processes.js';
 
@@ -139,66 +138,22 @@ function definedPids(pids: readonly (number | undefined)[]): number[] {
   return pids.filter((pid): pid is number => pid !== undefined);
 }
 
-class PtyEchoFloorRig implements Rig {
-  readonly name = 'pty echo floor';
-  lastRoundTripUs = 0;
-  private readonly wait = new ReplyWait();
-  private readonly arrived: Uint8Array;
-  private arrivedCount = 0;
-
-  private constructor(
-    private readonly transports: readonly SerialTransport[],
-    private readonly frame: Uint8Array,
-    /** The echo processes and their socat processes: every process the bytes pass through. */
-    readonly childPids: readonly number[],
-  ) {
-    this.arrived = new Uint8Array(transports.length);
-    transports.forEach((transport, i) => {
-      transport.onFrame(() => this.onEcho(i));
-      transport.onDown((reason) => this.fail(new Error(`echo board ${i}: ${reason}`)));
-    });
+/** Pairs, echoes and ports, each registered in `cleanups` as soon as it exists. */
+async function startPtyEchoFloorRig(script: string, frame: Uint8Array, cleanups: Cleanup[]): Promise<EchoRig> {
+  const transports: SerialTransport[] = [];
+  const pids: (number | undefined)[] = [];
+  for (let i = 0; i < RIG_REPLICA_COUNT; i++) {
+    const pair = await PtyPair.open({ name: `bench-echo-${i}` });
+    cleanups.push(() => pair.stop());
+    const echo = await PtyEcho.start(script, pair.boardPath);
+    cleanups.push(() => echo.stop());
+    const transport = await SerialTransport.open({ path: pair.hostPath, baudRate: BAUD_RATE, name: `echo board ${i}` });
+    cleanups.push(() => transport.close());
+    transports.push(transport);
+    pids.push(echo.pid, pair.pid);
   }
-
-  /** Pairs, echoes and ports, each registered in `cleanups` as soon as it exists. */
-  static async start(script: string, frame: Uint8Array, cleanups: Cleanup[]): Promise<PtyEchoFloorRig> {
-    const transports: SerialTransport[] = [];
-    const pids: (number | undefined)[] = [];
-    for (let i = 0; i < RIG_REPLICA_COUNT; i++) {
-      const pair = await PtyPair.open({ name: `bench-echo-${i}` });
-      cleanups.push(() => pair.stop());
-      const echo = await PtyEcho.start(script, pair.boardPath);
-      cleanups.push(() => echo.stop());
-      const transport = await SerialTransport.open({ path: pair.hostPath, baudRate: BAUD_RATE, name: `echo board ${i}` });
-      cleanups.push(() => transport.close());
-      transports.push(transport);
-      pids.push(echo.pid, pair.pid);
-    }
-    const rig = new PtyEchoFloorRig(transports, frame, definedPids(pids));
-    // One round trip proves the echoes answer before anything is timed.
-    await withStallLimit(rig, rig.iterate());
-    return rig;
-  }
-
-  private onEcho(i: number): void {
-    if (!this.wait.pending || this.arrived[i] === 1) return;
-    this.arrived[i] = 1;
-    if (++this.arrivedCount === this.transports.length) this.wait.settle();
-  }
-
-  async iterate(): Promise<number> {
-    const startMs = performance.now();
-    this.arrived.fill(0);
-    this.arrivedCount = 0;
-    const replies = this.wait.start();
-    for (const transport of this.transports) transport.send(this.frame);
-    await replies;
-    this.lastRoundTripUs = (performance.now() - startMs) * 1000;
-    return this.lastRoundTripUs;
-  }
-
-  fail(error: Error): void {
-    this.wait.fail(error);
-  }
+  // The echo processes and their socat processes: every process the bytes pass through.
+  return new EchoRig('pty echo floor', transports, frame, definedPids(pids), (i, reason) => `echo board ${i}: ${reason}`).proven();
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -372,7 +327,7 @@ function echoScript(root: string): string {
   return script;
 }
 
-async function runRigs(floor: PtyEchoFloorRig, tmr: BoardTmrRig, signal: AbortSignal): Promise<Omit<BoardRoundTripReport, 'echo' | 'floorFrameBytes'>> {
+async function runRigs(floor: EchoRig, tmr: BoardTmrRig, signal: AbortSignal): Promise<Omit<BoardRoundTripReport, 'echo' | 'floorFrameBytes'>> {
   const rigs = [floor, tmr];
   await runBlocks(rigs, UNPACED_WARM_UP, false, signal);
   tmr.wire.counting = true;
@@ -396,7 +351,7 @@ export async function measureBoardRoundTrips(root: string, signal: AbortSignal):
   let report: BoardRoundTripReport | null = null;
   let failure: unknown = null;
   try {
-    const floor = await PtyEchoFloorRig.start(script, floorFrame, cleanups);
+    const floor = await startPtyEchoFloorRig(script, floorFrame, cleanups);
     if (signal.aborted) throw new Error('interrupted');
     const tmr = await BoardTmrRig.startOnBoards(TMR_TICKS_TOTAL, cleanups);
     report = { echo: 'test/bench/pty-echo.mjs', floorFrameBytes: floorFrame.length, ...(await runRigs(floor, tmr, signal)) };

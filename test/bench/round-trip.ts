@@ -1,6 +1,6 @@
 /**
  * Tick round trips over child-process pipes, two rigs measured the same way:
- *  - EchoFloorRig: three echo children; one iteration sends a pre-encoded tick frame to all three
+ *  - startEchoFloorRig (an EchoRig): three echo children; one iteration sends a pre-encoded tick frame to all three
  *    and ends when all three frames are back. Transport and scheduling only: the floor.
  *  - TmrRig: three real Node replicas behind ReplicaLinks; one iteration is the full host path
  *    (prepareTick, encode, beginTick ×3, wait until settled, endTick ×3, completeTick).
@@ -88,32 +88,36 @@ async function startChildren(
   return started;
 }
 
-export class EchoFloorRig implements Rig {
-  readonly name = 'echo floor';
+/**
+ * Three echoes over any transport (child-process pipes, serial ports on ptys): one iteration sends
+ * one pre-encoded frame to all and waits for every echo. The floor a TMR tick is measured against.
+ */
+export class EchoRig implements Rig {
   lastRoundTripUs = 0;
-  readonly childPids: readonly number[];
   private readonly wait = new ReplyWait();
   private readonly arrived: Uint8Array;
   private arrivedCount = 0;
 
-  private constructor(
-    private readonly transports: readonly ChildProcessTransport[],
+  constructor(
+    readonly name: string,
+    private readonly transports: readonly Transport[],
     private readonly frame: Uint8Array,
+    /** Every process the bytes pass through. */
+    readonly childPids: readonly number[],
+    /** The error for an echo whose link went down. */
+    downMessage: (index: number, reason: string) => string,
   ) {
     this.arrived = new Uint8Array(transports.length);
-    this.childPids = pidsOf(transports);
     transports.forEach((transport, i) => {
       transport.onFrame(() => this.onEcho(i));
-      transport.onDown((reason) => this.fail(new Error(`echo child ${i}: ${reason}; stderr: ${transport.stderr.trim() || '(empty)'}`)));
+      transport.onDown((reason) => this.fail(new Error(downMessage(i, reason))));
     });
   }
 
-  static async start(command: string, args: readonly string[], frame: Uint8Array, owned: ChildProcessTransport[]): Promise<EchoFloorRig> {
-    const transports = await startChildren(RIG_REPLICA_COUNT, command, args, 'echo child', owned);
-    const rig = new EchoFloorRig(transports, frame);
-    // One round trip proves the children echo before anything is timed.
-    await withStallLimit(rig, rig.iterate());
-    return rig;
+  /** One round trip proves the echoes answer before anything is timed. */
+  async proven(): Promise<this> {
+    await withStallLimit(this, this.iterate());
+    return this;
   }
 
   private onEcho(i: number): void {
@@ -136,6 +140,13 @@ export class EchoFloorRig implements Rig {
   fail(error: Error): void {
     this.wait.fail(error);
   }
+}
+
+/** Three echo children on pipes. */
+export async function startEchoFloorRig(command: string, args: readonly string[], frame: Uint8Array, owned: ChildProcessTransport[]): Promise<EchoRig> {
+  const transports = await startChildren(RIG_REPLICA_COUNT, command, args, 'echo child', owned);
+  const down = (i: number, reason: string): string => `echo child ${i}: ${reason}; stderr: ${transports[i]!.stderr.trim() || '(empty)'}`;
+  return new EchoRig('echo floor', transports, frame, pidsOf(transports), down).proven();
 }
 
 export interface TmrRigTally {
