@@ -12,7 +12,6 @@
 import { performance } from 'node:perf_hooks';
 import { CHANNEL_COMMAND_MV, OUTPUT_CHANNEL_COUNT } from '../src/core/control-law.js';
 import { TmrAssertionError } from '../src/core/assert.js';
-import { crc32Update } from '../src/core/crc32.js';
 import type { StepResult } from '../src/core/tmr-core.js';
 import { DEFAULT_LOOP_OPTIONS, type LoopModel, type LoopOptions, type RunSummary } from '../src/runtime/loop-model.js';
 import { runRealtime } from '../src/runtime/realtime-runner.js';
@@ -142,14 +141,14 @@ async function runLoop(
   return summary;
 }
 
-/** Voted commands of the same bench without faults, in simulated time (the reference). */
-async function referenceRun(scenario: Scenario, loopTicks: number, profile: SetpointProfile): Promise<Int32Array> {
+/** Voted commands of the same bench without faults, in simulated time (the reference), and their trace hash. */
+async function referenceRun(scenario: Scenario, loopTicks: number, profile: SetpointProfile): Promise<{ commands: Int32Array; traceHash: string }> {
   const path = await openActuatorPath({ kind: 'sim' }, scenario.actuator.supplyMvMax);
   const world = makeWorld(scenario, path);
   const commands = new Int32Array(loopTicks);
-  runSimulation(loopOptions(scenario, loopTicks, false), { onTick: (_, result) => (commands[result.tick] = result.commandMv) }, { world, profile });
+  const summary = runSimulation(loopOptions(scenario, loopTicks, false), { onTick: (_, result) => (commands[result.tick] = result.commandMv) }, { world, profile });
   await path.close();
-  return commands;
+  return { commands, traceHash: summary.votedTraceHash };
 }
 
 /** Attempts of a real-time scenario whose only failure is a host stall (see ScenarioResult.retries). */
@@ -195,7 +194,7 @@ async function runScenarioOnce(scenario: Scenario, options: BenchOptions): Promi
       recordPlant(recording, world, t, profile.setpointAt(t), reading);
     }
     const reference = scenario.criteria.votedIdenticalToFaultFree ? await referenceRun(scenario, loopTicks, profile) : null;
-    const criteria = evaluateCriteria({ scenario, recording, summary, loopTicks, reference });
+    const criteria = evaluateCriteria({ scenario, recording, summary, loopTicks, reference: reference?.commands ?? null });
     const wallMs = Math.round(performance.now() - startedMs);
     return assemble(scenario, {
       verdict: criteria.every((c) => c.passed) ? 'pass' : 'fail',
@@ -206,7 +205,7 @@ async function runScenarioOnce(scenario: Scenario, options: BenchOptions): Promi
       markers: [...markers, ...safeMarker(recording, world)].sort((a, b) => a.tick - b.tick),
       recording,
       summary,
-      referenceTraceHash: reference === null ? null : traceHashOf(reference),
+      referenceTraceHash: reference?.traceHash ?? null,
       actuatorPath: path.description,
       commandWrites: path.commandWrites,
     });
@@ -242,14 +241,6 @@ function safeMarker(recording: Recording, world: BenchWorld): Marker[] {
   const first = recording.brakeEngaged.subarray(0, recording.ticksRecorded).indexOf(1);
   if (first < 0) return [];
   return [{ tick: first, kind: 'actuatorSafe', replicaIndex: null, label: `actuator safe (${world.actuator.safeReason})`, endTick: null }];
-}
-
-/** The same hash as LoopModel.votedTraceHash: CRC-32 over the commands as little-endian int32. */
-function traceHashOf(commands: Int32Array): string {
-  const bytes = new Uint8Array(commands.length * 4);
-  const view = new DataView(bytes.buffer);
-  commands.forEach((command, i) => view.setInt32(i * 4, command, true));
-  return crc32Update(0, bytes).toString(16).padStart(8, '0');
 }
 
 interface Outcome {

@@ -4,7 +4,7 @@
  */
 import type { RunSummary } from '../src/runtime/loop-model.js';
 import { MODES } from '../src/core/degradation.js';
-import { MODE_NONE, NONE, type Recording } from './recording.js';
+import { NONE, type Recording } from './recording.js';
 import type { CriterionOutcome } from './result.js';
 import type { Scenario, StepCriterion } from './scenario.js';
 
@@ -128,7 +128,7 @@ function modeReached(e: Evidence, mode: (typeof MODES)[number], must: boolean): 
   const code = MODES.indexOf(mode);
   const modes = e.recording.mode;
   let first = -1;
-  for (let t = 0; t < e.recording.ticksRecorded && first < 0; t++) if (modes[t] === code && modes[t] !== MODE_NONE) first = t;
+  for (let t = 0; t < e.recording.ticksRecorded && first < 0; t++) if (modes[t] === code) first = t;
   const reached = first >= 0;
   const name = must ? 'modesMustReach' : 'modesMustNotReach';
   const passed = reached === must;

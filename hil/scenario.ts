@@ -290,11 +290,13 @@ function readSetpoint(r: Reader, value: unknown): Scenario['setpoint'] {
   const entry = r.object(value, 'setpoint', ['initialMilliDeg', 'segments']);
   const initialMilliDeg = entry.initialMilliDeg === undefined ? 0 : r.integer(entry.initialMilliDeg, 'setpoint.initialMilliDeg', -524_287, 524_287);
   const list = r.array(entry.segments, 'setpoint.segments', 1024);
+  // Segment lengths are bounded by the profile, not the run: the profile holds its last value.
+  const lengths = new Reader(r.file, r.rateHz, SCENARIO_TICKS_MAX + 1);
   const segments = list.map((raw, i): ProfileSegment => {
     const field = `setpoint.segments[${i}]`;
     const s = r.object(raw, field, ['kind', 'toMilliDeg', 'amplitudeMilliDeg', 'periodTicks', 'periodS', 'durationTicks', 'durationS']);
     const kind = r.oneOf(s.kind, `${field}.kind`, ['hold', 'step', 'ramp', 'triangle', 'sine'] as const);
-    const durationTicks = new Reader(r.file, r.rateHz, SCENARIO_TICKS_MAX + 1).durationField(s, field, 0, false);
+    const durationTicks = lengths.durationField(s, field, 0, false);
     const allowed: Record<typeof kind, readonly string[]> = {
       hold: ['kind', 'durationTicks', 'durationS'],
       step: ['kind', 'toMilliDeg', 'durationTicks', 'durationS'],
@@ -306,7 +308,7 @@ function readSetpoint(r: Reader, value: unknown): Scenario['setpoint'] {
     if (extra !== undefined) r.fail(`${field}.${extra}`, `not a field of a ${kind} segment (fields: ${allowed[kind].join(', ')})`);
     if (kind === 'hold') return { kind, durationTicks };
     if (kind === 'step' || kind === 'ramp') return { kind, toMilliDeg: r.integer(s.toMilliDeg, `${field}.toMilliDeg`, -524_287, 524_287), durationTicks };
-    const periodTicks = new Reader(r.file, r.rateHz, SCENARIO_TICKS_MAX + 1).durationField(s, field, 0, false, 'period');
+    const periodTicks = lengths.durationField(s, field, 0, false, 'period');
     return { kind, amplitudeMilliDeg: r.integer(s.amplitudeMilliDeg, `${field}.amplitudeMilliDeg`, 0, 524_287), periodTicks, durationTicks };
   });
   const problem = validateProfile(segments, initialMilliDeg);

@@ -164,7 +164,7 @@ export class LoopModel {
   lateReplies = 0;
   maxAbsErrorMilliDeg = 0;
   ticksDone = 0;
-  /** Set by the runner when the kill switch stopped the run. */
+  /** Why the kill switch stopped the run (see halt); null while it runs. */
   killSwitchTrip: KillSwitchTrip | null = null;
   private consecutiveHolds = 0;
   private lastAppliedMv: number;
@@ -202,6 +202,12 @@ export class LoopModel {
       list.push(f);
       this.faultsByTick.set(f.startTick, list);
     }
+  }
+
+  /** The kill switch tripped after this tick: the actuator goes to its safe state; the runner stops. */
+  halt(trip: KillSwitchTrip): void {
+    this.killSwitchTrip = trip;
+    this.world.enterSafeState();
   }
 
   faultsStartingAt(tick: number): readonly FaultSpec[] {

@@ -152,8 +152,7 @@ export async function runRealtime(options: RealtimeOptions, hooks: RealtimeHooks
       hooks.onTick?.(model, result);
       const trip = hooks.killSwitch?.afterTick(result, performance.now()) ?? null;
       if (trip !== null) {
-        model.killSwitchTrip = trip;
-        model.world.enterSafeState();
+        model.halt(trip);
         break;
       }
 

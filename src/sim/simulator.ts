@@ -32,8 +32,7 @@ export function runSimulation(options: LoopOptions, hooks: SimulationHooks = {},
     hooks.onTick?.(model, result);
     const trip = hooks.killSwitch?.afterTick(result, (tick * 1000) / options.rateHz) ?? null;
     if (trip !== null) {
-      model.killSwitchTrip = trip;
-      model.world.enterSafeState();
+      model.halt(trip);
       break;
     }
   }

@@ -99,6 +99,8 @@ describe('runScenario', () => {
     expect(result.counters.ticksWithoutCommand).toBe(0);
     expect(result.counters.actuatorCommandWrites).toBeGreaterThan(50);
     expect(result.actuatorPath).toMatch(/johnny-five Servo/);
+    // Every voted command equals the fault-free run's, so the two traces hash alike.
+    expect(result.referenceTraceHash).toBe(result.votedTraceHash);
   });
 
   it('is a pure function of the scenario in simulated time', async () => {

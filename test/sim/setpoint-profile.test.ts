@@ -9,6 +9,7 @@ import {
   ProfileError,
   validateProfile,
   type ProfileSegment,
+  type SetpointProfile,
 } from '../../src/sim/setpoint-profile.js';
 
 /** trunc(a / b) in BigInt: the reference the profile's double arithmetic must match exactly. */
@@ -106,29 +107,36 @@ describe('ramp integer exactness', () => {
   });
 });
 
+/** Property over a periodic segment after a one-tick step to its centre: (centre, amplitude, period) → ok. */
+function periodicProperty(kind: 'sine' | 'triangle', check: (profile: SetpointProfile, centre: number, amplitude: number, periodTicks: number) => boolean): void {
+  fc.assert(
+    fc.property(
+      fc.integer({ min: -200_000, max: 200_000 }),
+      fc.integer({ min: 0, max: 300_000 }),
+      fc.integer({ min: 2, max: 10_000 }),
+      (centre, amplitude, periodTicks) => {
+        const profile = compileProfile([
+          { kind: 'step', toMilliDeg: centre, durationTicks: 1 },
+          { kind, amplitudeMilliDeg: amplitude, periodTicks, durationTicks: 2 * periodTicks },
+        ]);
+        return check(profile, centre, amplitude, periodTicks);
+      },
+    ),
+  );
+}
+
 describe('sine', () => {
   it('stays within 1 m° of A·sin(2πk/P), within centre ± amplitude, odd-symmetric about the half period', () => {
-    fc.assert(
-      fc.property(
-        fc.integer({ min: -200_000, max: 200_000 }),
-        fc.integer({ min: 0, max: 300_000 }),
-        fc.integer({ min: 2, max: 10_000 }),
-        (centre, amplitude, periodTicks) => {
-          const profile = compileProfile([
-            { kind: 'step', toMilliDeg: centre, durationTicks: 1 },
-            { kind: 'sine', amplitudeMilliDeg: amplitude, periodTicks, durationTicks: 2 * periodTicks },
-          ]);
-          for (let p = 0; p < periodTicks; p += Math.max(1, Math.floor(periodTicks / 41))) {
-            const got = profile.setpointAt(1 + p);
-            if (!Number.isInteger(got) || got !== profile.setpointAt(1 + p + periodTicks)) return false;
-            if (Math.abs(got - centre - amplitude * Math.sin((2 * Math.PI * p) / periodTicks)) > 1) return false;
-            if (Math.abs(got - centre) > amplitude) return false;
-            if (p > 0 && got - centre !== -(profile.setpointAt(1 + periodTicks - p) - centre)) return false;
-          }
-          return true;
-        },
-      ),
-    );
+    periodicProperty('sine', (profile, centre, amplitude, periodTicks) => {
+      for (let p = 0; p < periodTicks; p += Math.max(1, Math.floor(periodTicks / 41))) {
+        const got = profile.setpointAt(1 + p);
+        if (!Number.isInteger(got) || got !== profile.setpointAt(1 + p + periodTicks)) return false;
+        if (Math.abs(got - centre - amplitude * Math.sin((2 * Math.PI * p) / periodTicks)) > 1) return false;
+        if (Math.abs(got - centre) > amplitude) return false;
+        if (p > 0 && got - centre !== -(profile.setpointAt(1 + periodTicks - p) - centre)) return false;
+      }
+      return true;
+    });
   });
 
   it('peaks at exactly centre ± amplitude when 4 divides the period', () => {
@@ -139,31 +147,20 @@ describe('sine', () => {
 
 describe('triangle', () => {
   it('matches the exact triangle, stays within centre ± amplitude and hits the peaks when 4 divides the period', () => {
-    fc.assert(
-      fc.property(
-        fc.integer({ min: -200_000, max: 200_000 }),
-        fc.integer({ min: 0, max: 300_000 }),
-        fc.integer({ min: 2, max: 10_000 }),
-        (centre, amplitude, periodTicks) => {
-          const profile = compileProfile([
-            { kind: 'step', toMilliDeg: centre, durationTicks: 1 },
-            { kind: 'triangle', amplitudeMilliDeg: amplitude, periodTicks, durationTicks: 2 * periodTicks },
-          ]);
-          for (let p = 0; p < periodTicks; p += Math.max(1, Math.floor(periodTicks / 37))) {
-            const four = 4 * p;
-            const n = four < periodTicks ? four : four < 3 * periodTicks ? 2 * periodTicks - four : four - 4 * periodTicks;
-            const expected = centre + truncDiv(amplitude * n, periodTicks);
-            if (profile.setpointAt(1 + p) !== expected || profile.setpointAt(1 + p + periodTicks) !== expected) return false;
-            if (Math.abs(expected - centre) > amplitude) return false;
-          }
-          if (periodTicks % 4 === 0) {
-            if (profile.setpointAt(1 + periodTicks / 4) !== centre + amplitude) return false;
-            if (profile.setpointAt(1 + (3 * periodTicks) / 4) !== centre - amplitude) return false;
-          }
-          return true;
-        },
-      ),
-    );
+    periodicProperty('triangle', (profile, centre, amplitude, periodTicks) => {
+      for (let p = 0; p < periodTicks; p += Math.max(1, Math.floor(periodTicks / 37))) {
+        const four = 4 * p;
+        const n = four < periodTicks ? four : four < 3 * periodTicks ? 2 * periodTicks - four : four - 4 * periodTicks;
+        const expected = centre + truncDiv(amplitude * n, periodTicks);
+        if (profile.setpointAt(1 + p) !== expected || profile.setpointAt(1 + p + periodTicks) !== expected) return false;
+        if (Math.abs(expected - centre) > amplitude) return false;
+      }
+      if (periodTicks % 4 === 0) {
+        if (profile.setpointAt(1 + periodTicks / 4) !== centre + amplitude) return false;
+        if (profile.setpointAt(1 + (3 * periodTicks) / 4) !== centre - amplitude) return false;
+      }
+      return true;
+    });
   });
 });
 
