@@ -151,12 +151,13 @@ async function referenceRun(scenario: Scenario, loopTicks: number, profile: Setp
   return { commands, traceHash: summary.votedTraceHash };
 }
 
-/** Attempts of a real-time scenario whose only failure is a host stall (see ScenarioResult.retries). */
+/** Attempts of a real-time scenario whose only failure is a timing hold (see ScenarioResult.retries). */
 const REALTIME_ATTEMPTS_MAX = 2;
 
 /**
  * Runs a scenario. A real-time run that failed only on the voted-trace comparison, with commands
- * held because every replica missed a deadline (the host or emulator stalled, not the fault), is
+ * held because no majority answered on time (a survivor's late reply in duplex, or a stalled host or
+ * emulator: timing, not the injected fault), is
  * run once more; the result says so.
  */
 export async function runScenario(scenario: Scenario, options: BenchOptions = {}): Promise<ScenarioResult> {
@@ -169,7 +170,7 @@ export async function runScenario(scenario: Scenario, options: BenchOptions = {}
     if (!(stalled && onlyTrace) || attempt >= REALTIME_ATTEMPTS_MAX || options.signal?.aborted === true) {
       return retries.length === 0 ? result : { ...result, retries };
     }
-    retries.push(`attempt ${attempt}: ${result.counters.heldCommands} commands held (every replica missed a deadline); ${failed[0]!.message}`);
+    retries.push(`attempt ${attempt}: ${result.counters.heldCommands} commands held (no majority on time); ${failed[0]!.message}`);
   }
 }
 

@@ -164,7 +164,7 @@ export async function runHil(argv: readonly string[]): Promise<number> {
       if (live) process.stderr.write(`\r\x1b[K${line}\n`);
       else process.stderr.write(`tmr hil: ${line}\n`);
       if (result.error !== null) process.stderr.write(`tmr hil: ${result.name}: ${result.error}\n`);
-      for (const retry of result.retries ?? []) process.stderr.write(`tmr hil: ${result.name}: ran again after a host stall: ${retry}\n`);
+      for (const retry of result.retries ?? []) process.stderr.write(`tmr hil: ${result.name}: ran again after a timing hold: ${retry}\n`);
       // A Firmata board that is not there will not be there for the next scenario either.
       if (args.firmata !== null && result.error?.startsWith('ActuatorPathError') === true) {
         process.stderr.write(`tmr hil: stopping: the actuator path failed; ${scenarios.length - index - 1} scenarios not run\n`);

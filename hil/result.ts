@@ -108,8 +108,8 @@ export interface ScenarioResult {
   /** What the actuator path was: 'johnny-five Servo → tmr sim-drive IO plugin', or the Firmata port. */
   readonly actuatorPath: string;
   /**
-   * Earlier attempts of a real-time scenario that failed only because the host stalled (the voter
-   * held a command because every replica missed a deadline, and the voted trace then differed
+   * Earlier attempts of a real-time scenario that failed only on timing (the voter held a command
+   * because no majority answered on time, so the plant and the voted trace then differed
    * from the fault-free run): why each was run again. Empty or absent: the first attempt counted.
    */
   readonly retries?: readonly string[];
