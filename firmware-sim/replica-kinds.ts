@@ -2,7 +2,7 @@
  * Replica kinds that stand in for hardware, for `tmr run --replica sim-board`. The runtime never
  * imports this module; the CLI loads it when a run asks for a simulated board.
  */
-import type { ReplicaProvider } from '../src/runtime/replica-kinds.js';
+import type { ReplicaProvider, StartedReplica } from '../src/runtime/replica-kinds.js';
 import { serialReplica } from '../src/runtime/replica-kinds.js';
 import { SerialTransport } from '../src/transport/serial-transport.js';
 import { AvrSim } from './avr-sim.js';
@@ -50,7 +50,17 @@ export const avrSimProvider: ReplicaProvider = {
     try {
       const transport = await SerialTransport.open({ path: sim.hostPath, baudRate: sim.baudRate, name: `replica ${replicaIndex} (avr-sim)` });
       // Compiled firmware has no JIT to warm up; a short warm-up still proves the whole path.
-      return { ...serialReplica(transport, () => sim.stop(), sim.pid, () => false, sim.pid === undefined ? [] : [sim.pid]), warmUpTicks: AVR_WARM_UP_TICKS };
+      const replica: StartedReplica = {
+        ...serialReplica(transport, () => sim.stop(), sim.pid, () => false, sim.pid === undefined ? [] : [sim.pid]),
+        warmUpTicks: AVR_WARM_UP_TICKS,
+        restartWarmUpTicks: 0,
+        // The emulator's reset line: the MCU restarts from its reset vector, RAM (and any fault) gone.
+        async restart() {
+          await sim.reset();
+          return replica;
+        },
+      };
+      return replica;
     } catch (error) {
       await sim.stop();
       throw error;

@@ -34,6 +34,7 @@ export class RunLog {
       deadlineMissLimit: options.deadlineMissLimit,
       errorDensityLimit: options.errorDensityLimit,
       quorumLossTicksMax: options.quorumLossTicksMax,
+      recovery: options.recovery,
       safeCommandMv: model.coreConfig.safeCommandMv,
       injects: options.injects,
       initialExcluded: model.core.status.flatMap((status, i) =>

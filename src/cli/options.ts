@@ -10,6 +10,9 @@ import { FAULT_KINDS, type FaultKind } from '../protocol/messages.js';
 import { DEFAULT_LOOP_OPTIONS, type FaultSpec, type LoopOptions } from '../runtime/loop-model.js';
 import { KILL_WINDOW_TICKS_MAX, type KillSwitchConfig } from '../runtime/kill-switch.js';
 import type { ReplicaSpec } from '../runtime/replica-kinds.js';
+import { DEFAULT_RECOVERY, type RecoveryOptions } from '../runtime/recovery.js';
+import { RESTARTS_MAX_LIMIT } from '../core/restart-policy.js';
+import { PROBATION_TICKS_MAX } from '../core/tmr-core.js';
 
 export class UsageError extends Error {
   override readonly name = 'UsageError';
@@ -56,7 +59,14 @@ const FLAGS = {
   'kill-after-ms': { type: 'string' },
   replica: { type: 'string', multiple: true },
   config: { type: 'string' },
+  recover: { type: 'boolean' },
+  'probation-ticks': { type: 'string' },
+  'restart-limit': { type: 'string' },
+  'restart-backoff-ms': { type: 'string' },
 } as const;
+
+/** Longest restart window or back-off accepted, ms (an hour). */
+const RECOVERY_MS_MAX = 3_600_000;
 
 /** A value to validate and the words that name it in an error: "--rate-hz" or "run.json: rateHz". */
 interface Field {
@@ -81,6 +91,16 @@ function wholeNumber(field: Field, fallback: number, min: number, max: number): 
 const SIM_BOARD_KEYS = ['boot-noise', 'law-hash', 'protocol-version', 'ber', 'noise', 'flood', 'flood-after-ms'] as const;
 
 const AVR_SIM_KEYS = ['baud', 'hooks'] as const;
+/** Test hooks of the Node replica (see src/replica/replica-main.ts): how a replica misbehaves after a restart. */
+const NODE_KEYS = ['crash-after-state', 'corrupt-state'] as const;
+
+function nodeSpec(raw: { crashAfterStateTicks: unknown; corruptState: unknown }, label: string): ReplicaSpec {
+  if (raw.corruptState !== undefined && typeof raw.corruptState !== 'boolean') throw new UsageError(`${label}: corruptState must be true or false, got ${show(raw.corruptState)}`);
+  const args: string[] = [];
+  if (raw.crashAfterStateTicks !== undefined) args.push(`--crash-ticks-after-state=${wholeNumber({ label: `${label}: crash-after-state`, value: raw.crashAfterStateTicks }, 0, 0, 1_000_000)}`);
+  if (raw.corruptState === true) args.push('--corrupt-state-transfer');
+  return args.length === 0 ? { kind: 'node' } : { kind: 'node', args };
+}
 const AVR_SIM_BAUD_RATES = [115_200, 1_000_000];
 
 /** `key=value,key=value` settings of a replica spec, each key one of `keys`. */
@@ -109,7 +129,11 @@ function avrSimSpec(raw: { baudRate: unknown; testHooks: unknown }, label: strin
 
 /** node | sim-board[:boot-noise=0,law-hash=N,protocol-version=N,ber=X] | avr-sim[:baud=N,hooks=0] | serial:PATH[@BAUD] */
 export function parseReplicaSpec(text: string, label: string): ReplicaSpec {
-  if (text === 'node') return { kind: 'node' };
+  const node = /^node(?::(.*))?$/.exec(text);
+  if (node) {
+    const settings = keyValues(node[1], NODE_KEYS, `${label} '${text}'`);
+    return nodeSpec({ crashAfterStateTicks: settings['crash-after-state'], corruptState: settings['corrupt-state'] === undefined ? undefined : settings['corrupt-state'] !== '0' }, `${label} '${text}'`);
+  }
   const serial = /^serial:([^@]+)(?:@(.*))?$/.exec(text);
   if (serial) {
     const baudRate = wholeNumber({ label: `${label} '${text}': baud rate`, value: serial[2] }, 115_200, BAUD_RATE_MIN, BAUD_RATE_MAX);
@@ -166,7 +190,7 @@ export function replicaFromConfig(value: unknown, label: string): ReplicaSpec {
   if (typeof value !== 'object' || value === null || Array.isArray(value)) throw new UsageError(`${label} must be an object with a "kind" (or a string such as "node"), got ${show(value)}`);
   const entry = value as Record<string, unknown>;
   const allowed: Record<string, readonly string[]> = {
-    node: ['kind'],
+    node: ['kind', 'crashAfterStateTicks', 'corruptState'],
     serial: ['kind', 'path', 'baudRate'],
     'sim-board': ['kind', 'bootNoise', 'lawHash', 'protocolVersion', 'bitErrorRate', 'noiseDirection', 'flood', 'floodAfterMs'],
     'avr-sim': ['kind', 'baudRate', 'testHooks'],
@@ -175,7 +199,7 @@ export function replicaFromConfig(value: unknown, label: string): ReplicaSpec {
   if (keys === undefined) throw new UsageError(`${label}.kind must be one of ${Object.keys(allowed).join(', ')}, got ${show(entry.kind)}`);
   const unknown = Object.keys(entry).find((k) => !keys.includes(k));
   if (unknown !== undefined) throw new UsageError(`${label}.${unknown} is not a field of a ${entry.kind} replica (fields: ${keys.join(', ')})`);
-  if (entry.kind === 'node') return { kind: 'node' };
+  if (entry.kind === 'node') return nodeSpec({ crashAfterStateTicks: entry.crashAfterStateTicks, corruptState: entry.corruptState }, label);
   if (entry.kind === 'avr-sim') return avrSimSpec({ baudRate: entry.baudRate, testHooks: entry.testHooks }, label);
   if (entry.kind === 'serial') {
     if (typeof entry.path !== 'string' || entry.path === '') throw new UsageError(`${label}.path must be the serial port's path, got ${show(entry.path)}`);
@@ -195,7 +219,8 @@ export function replicaFromConfig(value: unknown, label: string): ReplicaSpec {
   );
 }
 
-const CONFIG_KEYS = ['replicas', 'rateHz', 'ticks', 'seed', 'inject', 'simplexPolicy', 'deadlineUs'] as const;
+const CONFIG_KEYS = ['replicas', 'rateHz', 'ticks', 'seed', 'inject', 'simplexPolicy', 'deadlineUs', 'recovery'] as const;
+const RECOVERY_KEYS = ['probationTicks', 'restartsMax', 'restartWindowMs', 'backoffMsBase', 'backoffMsMax'] as const;
 
 /** Reads and checks a JSON run configuration; every problem names the file and the field. */
 function readConfig(path: string): Record<string, unknown> {
@@ -280,6 +305,73 @@ function killSwitchFrom(v: Record<string, unknown>, mode: 'run' | 'sim'): KillSw
   return Object.keys(config).length === 0 ? null : config;
 }
 
+/** Recovery settings, from flags or a config file's "recovery" object; null when recovery is off. */
+interface RawRecovery {
+  readonly label: string;
+  readonly probationTicks: Field;
+  readonly restartsMax: Field;
+  readonly restartWindowMs: Field;
+  readonly backoffMsBase: Field;
+  readonly backoffMsMax: Field;
+}
+
+function settleRecovery(raw: RawRecovery | null, rateHz: number): RecoveryOptions {
+  if (raw === null) return DEFAULT_RECOVERY;
+  const d = DEFAULT_RECOVERY;
+  const backoffMsBase = wholeNumber(raw.backoffMsBase, d.backoffMsBase, 1, RECOVERY_MS_MAX);
+  const recovery: RecoveryOptions = {
+    ...d,
+    enabled: true,
+    probationTicks: wholeNumber(raw.probationTicks, d.probationTicks, 1, PROBATION_TICKS_MAX),
+    restartsMax: wholeNumber(raw.restartsMax, d.restartsMax, 1, RESTARTS_MAX_LIMIT),
+    restartWindowMs: wholeNumber(raw.restartWindowMs, d.restartWindowMs, Math.ceil(1000 / rateHz), RECOVERY_MS_MAX),
+    backoffMsBase,
+    backoffMsMax: wholeNumber(raw.backoffMsMax, Math.max(d.backoffMsMax, backoffMsBase), backoffMsBase, RECOVERY_MS_MAX),
+  };
+  return recovery;
+}
+
+/** --recover [--probation-ticks P] [--restart-limit R/MS] [--restart-backoff-ms BASE[/MAX]] */
+function recoveryFlags(v: Record<string, unknown>): RawRecovery | null {
+  const given = ['probation-ticks', 'restart-limit', 'restart-backoff-ms'].find((k) => v[k] !== undefined);
+  if (v.recover !== true) {
+    if (given !== undefined) throw new UsageError(`--${given} needs --recover (recovery is off unless asked for)`);
+    return null;
+  }
+  const limit = v['restart-limit'] as string | undefined;
+  const limitMatch = limit === undefined ? null : /^(\d+)\/(\d+)$/.exec(limit);
+  if (limit !== undefined && limitMatch === null) throw new UsageError(`--restart-limit must be RESTARTS/MS (e.g. 3/5000: at most 3 restarts in any 5 s), got ${show(limit)}`);
+  const backoff = v['restart-backoff-ms'] as string | undefined;
+  const backoffMatch = backoff === undefined ? null : /^(\d+)(?:\/(\d+))?$/.exec(backoff);
+  if (backoff !== undefined && backoffMatch === null) throw new UsageError(`--restart-backoff-ms must be BASE or BASE/MAX in ms (e.g. 100/2000), got ${show(backoff)}`);
+  return {
+    label: '--recover',
+    probationTicks: { label: '--probation-ticks', value: v['probation-ticks'] },
+    restartsMax: { label: '--restart-limit restarts', value: limitMatch?.[1] },
+    restartWindowMs: { label: '--restart-limit window (ms)', value: limitMatch?.[2] },
+    backoffMsBase: { label: '--restart-backoff-ms base', value: backoffMatch?.[1] },
+    backoffMsMax: { label: '--restart-backoff-ms max', value: backoffMatch?.[2] },
+  };
+}
+
+function recoveryFromConfig(path: string, value: unknown): RawRecovery | null {
+  if (value === undefined || value === false) return null;
+  if (value === true) value = {};
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) throw new UsageError(`${path}: recovery must be true, false or an object with ${RECOVERY_KEYS.join(', ')}, got ${show(value)}`);
+  const entry = value as Record<string, unknown>;
+  const unknown = Object.keys(entry).find((k) => !(RECOVERY_KEYS as readonly string[]).includes(k));
+  if (unknown !== undefined) throw new UsageError(`${path}: recovery.${unknown} is not a setting (settings: ${RECOVERY_KEYS.join(', ')})`);
+  const field = (key: string): Field => ({ label: `${path}: recovery.${key}`, value: entry[key] });
+  return {
+    label: `${path}: recovery`,
+    probationTicks: field('probationTicks'),
+    restartsMax: field('restartsMax'),
+    restartWindowMs: field('restartWindowMs'),
+    backoffMsBase: field('backoffMsBase'),
+    backoffMsMax: field('backoffMsMax'),
+  };
+}
+
 export function parseRunOptions(argv: readonly string[], mode: 'run' | 'sim'): CliRunOptions {
   let parsed;
   try {
@@ -303,6 +395,7 @@ export function parseRunOptions(argv: readonly string[], mode: 'run' | 'sim'): C
       simplexPolicy: { label: '--simplex-policy', value: v['simplex-policy'] },
       injects: { label: '--inject', value: v.inject },
       replicas: v.replica?.map((text) => parseReplicaSpec(text, '--replica')) ?? null,
+      recovery: recoveryFlags(v),
     },
     mode,
     v.json ?? false,
@@ -321,6 +414,7 @@ interface RawSettings {
   readonly simplexPolicy: Field;
   readonly injects: Field;
   readonly replicas: readonly ReplicaSpec[] | null;
+  readonly recovery: RawRecovery | null;
 }
 
 function configSettings(path: string): RawSettings {
@@ -343,6 +437,7 @@ function configSettings(path: string): RawSettings {
     simplexPolicy: field('simplexPolicy'),
     injects: field('inject'),
     replicas,
+    recovery: recoveryFromConfig(path, c.recovery),
   };
 }
 
@@ -381,5 +476,6 @@ function settle(raw: RawSettings, mode: 'run' | 'sim', json: boolean, traceFile:
     logFile,
     killSwitch: null,
     replicas: raw.replicas,
+    recovery: settleRecovery(raw.recovery, rateHz),
   };
 }

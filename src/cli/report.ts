@@ -32,9 +32,20 @@ export function formatSummary(summary: RunSummary, title: string): string {
   }
   lines.push('modes:');
   for (const m of summary.modeHistory) lines.push(`  tick ${String(m.tick).padStart(7)}  ${MODE_WORDS[m.mode] ?? m.mode}${m.reason === 'START' ? '' : `  ← ${m.reason}`}`);
+  const recovery = summary.recovery;
   for (const r of summary.replicas) {
-    const state = r.state === 'inService' ? 'in service' : `excluded at tick ${r.excludedTick}: ${r.reason}${r.detail ? ` (${r.detail})` : ''}`;
-    lines.push(`replica ${r.index}: ${state}`);
+    const state =
+      r.state === 'inService' ? 'in service' : r.state === 'probation' ? 'on probation' : `excluded at tick ${r.excludedTick}: ${r.reason}${r.detail ? ` (${r.detail})` : ''}`;
+    const supervised = recovery?.replicas[r.index];
+    const restarts = supervised === undefined || supervised.restarts === 0 ? '' : `; restarted ${supervised.restarts}×`;
+    const retired = supervised?.retired ? `; OUT FOR GOOD: ${supervised.retired} (${supervised.detail})` : '';
+    lines.push(`replica ${r.index}: ${state}${restarts}${retired}`);
+  }
+  if (recovery !== null) {
+    const times = recovery.recoveryTicksMedian === null ? '' : `; exclusion to counted again: median ${recovery.recoveryTicksMedian} ticks, worst ${recovery.recoveryTicksMax} ticks`;
+    lines.push(
+      `recovery: ${recovery.restarts} restarts (${recovery.restartFailures} failed), ${recovery.readmissions} re-admitted, ${recovery.probationFailures} failed probation, ${recovery.stateTransfersRefused} state transfers refused${times}`,
+    );
   }
   const c = summary.commands;
   lines.push(`commands to the actuator: ${c.voted} voted, ${c.held} held, ${c.simplex} simplex, ${c.safe} safe`);

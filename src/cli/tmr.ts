@@ -42,8 +42,17 @@ options (run and sim):
                         crash hang wrong stuck late babble state bitflip; e.g. --inject crash:1@500
   --simplex-policy P    with one replica left: 'safe' (default) or 'simplex'
   --deadline-us D       run only: reply deadline after a tick starts (default 75% of the period)
+  --recover             restart excluded replicas, re-synchronise them from the majority's
+                        state and re-admit them after probation (off unless asked for)
+  --probation-ticks P   with --recover: agreeing ticks before a returning replica counts (50)
+  --restart-limit R/MS  with --recover: at most R restarts in any MS, else out for good (3/5000)
+  --restart-backoff-ms B[/M]
+                        with --recover: back-off after a quick failure, doubling to M (100/2000)
   --replica KIND        run: one per replica, in order (count must match --replicas):
-                          node                      a Node replica process (the default)
+                          node[:OPTS]               a Node replica process (the default); test
+                                                    hooks: crash-after-state=N (crash N ticks
+                                                    after a state transfer), corrupt-state=1
+                                                    (apply transferred state wrongly)
                           sim-board[:OPTS]          a simulated board on a pseudo-terminal;
                                                     OPTS: boot-noise=0, law-hash=N,
                                                     protocol-version=N, ber=X (line noise),
@@ -55,7 +64,9 @@ options (run and sim):
                                                     hooks=0 (fault injection off, as shipped)
                           serial:PATH[@BAUD]        a board on a serial port (default 115200)
   --config FILE         the same settings as a JSON file: replicas, rateHz, ticks, seed,
-                        inject, simplexPolicy, deadlineUs (only --json may be added)
+                        inject, simplexPolicy, deadlineUs, recovery (true or {probationTicks,
+                        restartsMax, restartWindowMs, backoffMsBase, backoffMsMax});
+                        only --json, --log and --kill-* may be added
   --trace FILE          sim only: write the canonical one-line-per-tick trace
   --log FILE            write the black-box log: every tick's inputs, replies, vote, mode and
                         command (CBOR records with CRCs; read with tmr log / tmr replay)

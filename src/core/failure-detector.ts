@@ -73,8 +73,20 @@ export function checkDetectorConfig(config: DetectorConfig): void {
   assert(Number.isInteger(config.errorDensityLimit) && config.errorDensityLimit >= 1 && config.errorDensityLimit <= 1000, 'errorDensityLimit out of range');
 }
 
+/**
+ * A clean slate for a replica coming back (probation, re-admission): its counts of errors
+ * stay, for the summary; what it did before it was restarted no longer counts against it.
+ */
+export function resetReplicaHealth(health: ReplicaHealth): void {
+  health.consecutiveMisses = 0;
+  health.errorDensity = 0;
+  health.lastLateTick = -1;
+  health.lastProtocolErrorTick = -1;
+  health.lastErrorReason = null;
+}
+
 /** The most telling reason among one tick's flags: what the replica said beats that it was silent. */
-function reasonFor(flags: number): ExclusionReason {
+export function exclusionReasonFor(flags: number): ExclusionReason {
   if (flags & TICK_FLAG.PROTOCOL) return 'PROTOCOL_ERROR';
   if (flags & TICK_FLAG.RANGE) return 'OUTPUT_OUT_OF_RANGE';
   if (flags & TICK_FLAG.DIGEST) return 'DIGEST_MISMATCH';
@@ -109,7 +121,7 @@ export function detectorUpdate(health: ReplicaHealth, config: DetectorConfig, ti
 
   if (flags & ANY_ERROR) {
     if (health.errorDensity < config.errorDensityLimit) health.errorDensity++;
-    health.lastErrorReason = reasonFor(flags);
+    health.lastErrorReason = exclusionReasonFor(flags);
   } else if (health.errorDensity > 0) {
     health.errorDensity--;
   }

@@ -15,6 +15,8 @@ import {
   checkDetectorConfig,
   createReplicaHealth,
   detectorUpdate,
+  exclusionReasonFor,
+  resetReplicaHealth,
   TICK_FLAG,
   type ExclusionReason,
   type ReplicaHealth,
@@ -45,7 +47,12 @@ export interface CoreConfig {
   /** Ticks the last voted command may be held while no quorum forms, before latching safe. */
   readonly quorumLossTicksMax: number;
   readonly simplexPolicy: SimplexPolicy;
+  /** Consecutive agreeing ticks a returning replica serves on probation before it counts again. */
+  readonly probationTicks: number;
 }
+
+/** Bound on probationTicks (at 1 kHz, 100 s). */
+export const PROBATION_TICKS_MAX = 100_000;
 
 export type CommandSource = 'voted' | 'held' | 'simplex' | 'safe';
 
@@ -53,7 +60,11 @@ export type CoreEvent =
   | { readonly kind: 'replicaExcluded'; readonly replicaIndex: number; readonly reason: ExclusionReason; readonly tick: number }
   | { readonly kind: 'modeChanged'; readonly from: Mode; readonly to: Mode; readonly reason: string; readonly tick: number }
   | { readonly kind: 'quorumLost'; readonly tick: number }
-  | { readonly kind: 'quorumRegained'; readonly tick: number };
+  | { readonly kind: 'quorumRegained'; readonly tick: number }
+  /** A restarted, re-synchronised replica is compared from this tick but not counted. */
+  | { readonly kind: 'probationStarted'; readonly replicaIndex: number; readonly tick: number }
+  /** It agreed for probationTicks consecutive ticks: counted in the vote from the next tick. */
+  | { readonly kind: 'replicaReadmitted'; readonly replicaIndex: number; readonly tick: number };
 
 /** Per-replica inputs for one tick. Struct of arrays, preallocated, reset each tick by the shell. */
 export interface Observations {
@@ -71,6 +82,11 @@ export interface Observations {
   readonly protocolErrors: Uint16Array;
   /** 1 if the link is known dead (process exited, port vanished). */
   readonly linkDown: Uint8Array;
+  /**
+   * 1 if the shell re-synchronised this excluded replica from the majority's state before this
+   * tick: it starts probation now. Set by the shell, logged as the probationStarted event.
+   */
+  readonly probationStart: Uint8Array;
 }
 
 export function createObservations(replicaCount: number, channelCount: number): Observations {
@@ -83,6 +99,7 @@ export function createObservations(replicaCount: number, channelCount: number): 
     lateReplies: new Uint16Array(replicaCount),
     protocolErrors: new Uint16Array(replicaCount),
     linkDown: new Uint8Array(replicaCount),
+    probationStart: new Uint8Array(replicaCount),
   };
 }
 
@@ -91,9 +108,14 @@ export function resetObservations(obs: Observations): void {
   obs.lateReplies.fill(0);
   obs.protocolErrors.fill(0);
   obs.linkDown.fill(0);
+  obs.probationStart.fill(0);
 }
 
-export type ReplicaStatus = 'inService' | 'excluded';
+/**
+ * inService: counted in the vote. excluded: out (the shell may restart it). probation: back after
+ * a restart and a state transfer; its replies are compared with the vote but never counted.
+ */
+export type ReplicaStatus = 'inService' | 'excluded' | 'probation';
 
 export interface StepResult {
   tick: number;
@@ -103,6 +125,8 @@ export interface StepResult {
   mode: Mode;
   /** Replicas in service when this tick was voted. */
   inServiceMask: number;
+  /** Replicas on probation this tick (compared, not counted). */
+  probationMask: number;
   /** In-service replicas whose on-time, in-range outputs took part in the vote. */
   participantMask: number;
   /** Per channel: the voted value and whether it had a quorum. */
@@ -135,6 +159,8 @@ export interface CoreState {
   readonly status: ReplicaStatus[];
   readonly exclusionReason: (ExclusionReason | null)[];
   readonly excludedTick: Int32Array;
+  /** Per replica on probation: consecutive ticks it has agreed with the vote. */
+  readonly probationAgreedTicks: Int32Array;
   readonly health: ReplicaHealth[];
   lastCommandMv: number;
   quorumLossTicks: number;
@@ -154,6 +180,7 @@ export function checkCoreConfig(config: CoreConfig): void {
   assert(config.commandLimitMv > 0 && Number.isInteger(config.commandLimitMv), 'command limit must be a positive integer');
   assert(Math.abs(config.safeCommandMv) <= config.commandLimitMv, 'safe command beyond the command limit');
   assert(config.quorumLossTicksMax >= 0 && config.quorumLossTicksMax <= 100, 'quorumLossTicksMax out of range');
+  assert(Number.isInteger(config.probationTicks) && config.probationTicks >= 1 && config.probationTicks <= PROBATION_TICKS_MAX, 'probationTicks out of range');
   checkDetectorConfig(config);
 }
 
@@ -173,6 +200,7 @@ export function createCoreState(config: CoreConfig, initialStatus?: readonly Rep
     status,
     exclusionReason: new Array<ExclusionReason | null>(n).fill(null),
     excludedTick: new Int32Array(n).fill(-1),
+    probationAgreedTicks: new Int32Array(n),
     health: Array.from({ length: n }, createReplicaHealth),
     lastCommandMv: config.safeCommandMv,
     quorumLossTicks: 0,
@@ -183,6 +211,7 @@ export function createCoreState(config: CoreConfig, initialStatus?: readonly Rep
       commandSource: 'safe',
       mode: 'safe',
       inServiceMask: 0,
+      probationMask: 0,
       participantMask: 0,
       votedOutputs: new Int32Array(config.channels.length),
       votedOutputsOk: new Uint8Array(config.channels.length),
@@ -336,6 +365,8 @@ function setCommand(state: CoreState, commandMv: number, source: CommandSource):
 
 function modeReason(state: CoreState, to: Mode, tick: number): string {
   if (to === 'safe' && state.safeReason !== null) return state.safeReason;
+  const readmitted = state.result.events.filter((e) => e.kind === 'replicaReadmitted' && e.tick === tick);
+  if (readmitted.length > 0) return readmitted.map((e) => `replica ${'replicaIndex' in e ? e.replicaIndex : -1} READMITTED`).join(', ');
   const excluded: string[] = [];
   for (let i = 0; i < state.config.replicaCount; i++) {
     if (state.status[i] === 'excluded' && state.excludedTick[i] === tick) excluded.push(`replica ${i} ${state.exclusionReason[i]}`);
@@ -343,6 +374,76 @@ function modeReason(state: CoreState, to: Mode, tick: number): string {
   if (excluded.length > 0) return excluded.join(', ');
   if (state.mode === 'safe' && !state.quorumLost) return 'QUORUM_REGAINED';
   return 'REPLICA_COUNT';
+}
+
+/** Replicas the shell re-synchronised before this tick go on probation from this tick. */
+function startProbations(state: CoreState, obs: Observations, tick: number): void {
+  for (let i = 0; i < state.config.replicaCount; i++) {
+    if (obs.probationStart[i] !== 1) continue;
+    assert(state.status[i] === 'excluded', 'probation asked for a replica that is not excluded');
+    state.status[i] = 'probation';
+    state.probationAgreedTicks[i] = 0;
+    resetReplicaHealth(state.health[i] as ReplicaHealth);
+    state.result.events.push({ kind: 'probationStarted', replicaIndex: i, tick });
+  }
+}
+
+/** Whether a probation replica's reply equals the vote: exact channels bit for bit, analog ones within tolerance, and the digest. */
+function agreesWithVote(state: CoreState, obs: Observations, replicaIndex: number): number {
+  const { config, result } = state;
+  let flags = 0;
+  for (let c = 0; c < config.channels.length; c++) {
+    const spec = config.channels[c] as ChannelSpec;
+    const value = obs.outputs[replicaIndex * obs.channelCount + c] as number;
+    const voted = result.votedOutputs[c] as number;
+    if (spec.kind === 'exact' ? value !== voted : Math.abs(value - voted) > spec.toleranceCounts) flags |= TICK_FLAG.DISAGREE;
+  }
+  if ((obs.digests[replicaIndex] as number) !== result.votedDigest) flags |= TICK_FLAG.DIGEST;
+  return flags;
+}
+
+/**
+ * A half-open breaker for each replica on probation. Its reply is compared with what the
+ * majority voted and is never counted. A wrong output, a wrong digest or an out-of-range command
+ * sends it straight back out; silence and late or corrupt replies go through the failure
+ * detector and reset the run of agreeing ticks. Ticks without a commanding majority prove nothing
+ * and leave the count as it is. After probationTicks agreeing ticks in a row it is back in
+ * service from the next tick. Returns the probation mask this tick was judged with.
+ */
+function judgeProbation(state: CoreState, obs: Observations, tick: number): number {
+  const { config, result } = state;
+  const majority = (result.commandSource === 'voted' || result.commandSource === 'simplex') && result.digestOk && result.votedOutputsOk.every((ok) => ok === 1);
+  let mask = 0;
+  for (let i = 0; i < config.replicaCount; i++) {
+    if (state.status[i] !== 'probation') continue;
+    mask |= 1 << i;
+    let flags = 0;
+    if (obs.onTime[i] === 1) {
+      if (Math.abs(obs.outputs[i * obs.channelCount + config.commandChannel] as number) > config.commandLimitMv) flags |= TICK_FLAG.RANGE;
+      else if (majority) flags |= agreesWithVote(state, obs, i);
+    } else {
+      flags |= TICK_FLAG.MISSED;
+    }
+    if ((obs.lateReplies[i] as number) > 0) flags |= TICK_FLAG.LATE;
+    if ((obs.protocolErrors[i] as number) > 0) flags |= TICK_FLAG.PROTOCOL;
+    result.flags[i] = flags;
+    const health = state.health[i] as ReplicaHealth;
+    const detected = detectorUpdate(health, config, tick, flags);
+    if ((flags & (TICK_FLAG.DISAGREE | TICK_FLAG.DIGEST | TICK_FLAG.RANGE)) !== 0) excludeReplica(state, i, exclusionReasonFor(flags), tick);
+    else if (detected !== null) excludeReplica(state, i, detected, tick);
+    else if (flags !== 0) state.probationAgreedTicks[i] = 0;
+    else if (majority && ++(state.probationAgreedTicks[i] as number) >= config.probationTicks) readmit(state, i, tick);
+  }
+  return mask;
+}
+
+function readmit(state: CoreState, replicaIndex: number, tick: number): void {
+  state.status[replicaIndex] = 'inService';
+  state.probationAgreedTicks[replicaIndex] = 0;
+  state.exclusionReason[replicaIndex] = null;
+  state.excludedTick[replicaIndex] = -1;
+  resetReplicaHealth(state.health[replicaIndex] as ReplicaHealth);
+  state.result.events.push({ kind: 'replicaReadmitted', replicaIndex, tick });
 }
 
 export function step(state: CoreState, obs: Observations, tick: number): StepResult {
@@ -355,8 +456,9 @@ export function step(state: CoreState, obs: Observations, tick: number): StepRes
   result.events.length = 0;
 
   for (let i = 0; i < config.replicaCount; i++) {
-    if (state.status[i] === 'inService' && obs.linkDown[i] === 1) excludeReplica(state, i, 'LINK_DOWN', tick);
+    if (state.status[i] !== 'excluded' && obs.linkDown[i] === 1) excludeReplica(state, i, 'LINK_DOWN', tick);
   }
+  startProbations(state, obs, tick);
   const inServiceMask = inServiceMaskOf(state);
   const inServiceCount = popcount(inServiceMask);
   const ladder = modeFor(inServiceCount, config.simplexPolicy, state.safeLatched);
@@ -372,6 +474,7 @@ export function step(state: CoreState, obs: Observations, tick: number): StepRes
   decideCommand(state, ladder, participants, inServiceMask, tick);
   changeMode(state, effectiveMode(state), tick);
   result.mode = state.mode;
+  result.probationMask = judgeProbation(state, obs, tick);
 
   // Health and exclusions take effect from the next tick; this tick was voted with them.
   for (let i = 0; i < config.replicaCount; i++) {

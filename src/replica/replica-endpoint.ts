@@ -26,6 +26,10 @@ export interface EndpointOptions {
   readonly lawHash?: number;
   /** Protocol version to speak instead of ours (a board built for another version). */
   readonly protocolVersion?: number;
+  /** Test hook: crash this many ticks after each state transfer (a replica that fails once re-admitted). */
+  readonly crashTicksAfterState?: number;
+  /** Test hook: apply a transferred state wrongly (integral off by 1 mV), as a faulty restore would. */
+  readonly corruptStateTransfer?: boolean;
 }
 
 export class ReplicaEndpoint {
@@ -35,6 +39,8 @@ export class ReplicaEndpoint {
   private readonly onFrameBound = (frame: Uint8Array): void => this.onFrame(frame);
   private lastMessageMs = Date.now();
   malformedFrames = 0;
+  /** Ticks left before the crash-after-state test hook fires; -1 when not armed. */
+  private crashCountdownTicks = -1;
 
   constructor(
     private readonly carrier: EndpointCarrier,
@@ -87,12 +93,22 @@ export class ReplicaEndpoint {
       else this.faults.arm(kind, message.durationTicks, message.param);
     } else {
       const reply = this.logic.handleControl(message);
+      if (message.kind === 'state' && reply?.kind === 'heartbeat') this.afterStateTransfer();
       if (reply !== null) this.send(reply);
     }
   }
 
+  private afterStateTransfer(): void {
+    if (this.options.corruptStateTransfer === true) this.logic.state.integralQ16 += 1 << 16;
+    if (this.options.crashTicksAfterState !== undefined) this.crashCountdownTicks = this.options.crashTicksAfterState;
+  }
+
   private onTick(tick: number, setpointMilliDeg: number, positionMilliDeg: number): void {
     const { logic, faults } = this;
+    if (this.crashCountdownTicks >= 0 && this.crashCountdownTicks-- === 0) {
+      this.carrier.crash();
+      return;
+    }
     faults.beforeStep(tick, logic);
     const outcome = logic.onTick(tick, setpointMilliDeg, positionMilliDeg);
     if (!outcome.ok) {

@@ -51,6 +51,8 @@ export interface BlackBoxHeader {
   readonly deadlineMissLimit: number;
   readonly errorDensityLimit: number;
   readonly quorumLossTicksMax: number;
+  /** Recovery settings (probation length matters to replay); absent in logs from before recovery. */
+  readonly recovery?: LoopOptions['recovery'];
   readonly safeCommandMv: number;
   readonly injects: LoopOptions['injects'];
   /** Replicas out before tick 0 (refused at handshake): [replica, reason, detail]. */

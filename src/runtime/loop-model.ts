@@ -23,6 +23,7 @@ import {
 } from '../core/tmr-core.js';
 import type { ChannelSpec } from '../core/voter.js';
 import type { KillSwitchTrip } from './kill-switch.js';
+import { DEFAULT_RECOVERY, Recovery, type RecoveryOptions, type RecoverySummary } from './recovery.js';
 import type { FaultKind } from '../protocol/messages.js';
 import { PlantWorld, SENSOR_NOISE_STREAM, type LoopWorld } from '../sim/plant-world.js';
 import { defaultProfile, type SetpointProfile } from '../sim/setpoint-profile.js';
@@ -45,6 +46,8 @@ export interface LoopOptions {
   readonly deadlineMissLimit: number;
   readonly errorDensityLimit: number;
   readonly quorumLossTicksMax: number;
+  /** Restart, re-synchronise and re-admit excluded replicas (off by default: see DEFAULT_RECOVERY). */
+  readonly recovery: RecoveryOptions;
 }
 
 export const DEFAULT_LOOP_OPTIONS: LoopOptions = {
@@ -57,6 +60,7 @@ export const DEFAULT_LOOP_OPTIONS: LoopOptions = {
   deadlineMissLimit: 3,
   errorDensityLimit: 3,
   quorumLossTicksMax: 2,
+  recovery: DEFAULT_RECOVERY,
 };
 
 /** The law's output channels and how each is voted. */
@@ -101,7 +105,7 @@ export interface RunSummary {
   faults: FaultRecord[];
   replicas: {
     index: number;
-    state: 'inService' | 'excluded';
+    state: 'inService' | 'excluded' | 'probation';
     reason: ExclusionReason | null;
     excludedTick: number | null;
     /** First tick of the run of missed deadlines that ended in the exclusion; null if it was never silent. */
@@ -118,11 +122,13 @@ export interface RunSummary {
   votedTraceHash: string;
   /** Why the kill switch stopped the run, or null if it did not. */
   killSwitch: KillSwitchTrip | null;
+  /** Restarts, re-admissions and retirements; null when recovery is off. */
+  recovery: RecoverySummary | null;
 }
 
 /** The core's configuration for a run's options and its actuator's safe command (replay uses it too). */
 export function coreConfigFor(
-  options: Pick<LoopOptions, 'replicaCount' | 'rateHz' | 'deadlineMissLimit' | 'errorDensityLimit' | 'quorumLossTicksMax' | 'simplexPolicy'>,
+  options: Pick<LoopOptions, 'replicaCount' | 'rateHz' | 'deadlineMissLimit' | 'errorDensityLimit' | 'quorumLossTicksMax' | 'simplexPolicy'> & { readonly recovery?: RecoveryOptions },
   safeCommandMv: number,
 ): CoreConfig {
   return {
@@ -135,6 +141,8 @@ export function coreConfigFor(
     errorDensityLimit: options.errorDensityLimit,
     quorumLossTicksMax: options.quorumLossTicksMax,
     simplexPolicy: options.simplexPolicy,
+    // Logs written before recovery existed carry no recovery options: the default applies.
+    probationTicks: (options.recovery ?? DEFAULT_RECOVERY).probationTicks,
   };
 }
 
@@ -166,6 +174,8 @@ export class LoopModel {
   ticksDone = 0;
   /** Why the kill switch stopped the run (see halt); null while it runs. */
   killSwitchTrip: KillSwitchTrip | null = null;
+  /** The supervisor's bookkeeping when recovery is on; the runner does the restarts. */
+  readonly recovery: Recovery | null;
   private consecutiveHolds = 0;
   private lastAppliedMv: number;
 
@@ -180,6 +190,7 @@ export class LoopModel {
     this.coreConfig = coreConfigFor(options, actuatorConfig.safeCommandMv);
     assert(LAW_CHANNELS.length === OUTPUT_CHANNEL_COUNT, 'channel table does not match the law');
     this.core = createCoreState(this.coreConfig);
+    this.recovery = options.recovery.enabled ? new Recovery(options.recovery, options.rateHz, this.core) : null;
     this.obs = createObservations(options.replicaCount, OUTPUT_CHANNEL_COUNT);
     this.profile = bench.profile ?? defaultProfile(options.rateHz, options.ticks);
     this.lastAppliedMv = actuatorConfig.safeCommandMv;
@@ -286,6 +297,7 @@ export class LoopModel {
   private recordEvents(result: StepResult): void {
     for (const event of result.events) {
       if (event.kind === 'modeChanged') this.modeHistory.push({ tick: event.tick, mode: event.to, reason: event.reason });
+      if (event.kind === 'replicaReadmitted') this.replicaDetail[event.replicaIndex] = null;
       if (event.kind === 'replicaExcluded') {
         this.firstMissTickAtExclusion[event.replicaIndex] = this.missStreakStart[event.replicaIndex] as number;
         for (const fault of this.faults) {
@@ -338,6 +350,7 @@ export class LoopModel {
       tracking: { maxAbsErrorMilliDeg: this.maxAbsErrorMilliDeg, finalErrorMilliDeg: this.setpointMilliDeg - this.positionMilliDeg },
       votedTraceHash: this.votedTraceHash,
       killSwitch: this.killSwitchTrip,
+      recovery: this.recovery?.summary() ?? null,
     };
   }
 

@@ -17,6 +17,7 @@ import type { TransportStats } from '../transport/transport.js';
 import { BUILT_IN_PROVIDERS, type ReplicaProvider, type ReplicaSpec, type StartedReplica } from './replica-kinds.js';
 import { assert } from '../core/assert.js';
 import type { KillSwitch } from './kill-switch.js';
+import { RealtimeRecovery } from './realtime-recovery.js';
 
 export interface RealtimeOptions extends LoopOptions {
   /** Time after the tick is sent by which replies must be in, µs. Below the tick period. */
@@ -68,7 +69,7 @@ const REPLY_SAMPLES_MAX = 100_000;
 export const CONTROL_NICE = -10;
 
 /** Tries to raise a process's priority; true if it worked. */
-function raisePriority(pid: number | undefined): boolean {
+export function raisePriority(pid: number | undefined): boolean {
   try {
     setPriority(pid ?? 0, CONTROL_NICE);
     return true;
@@ -87,7 +88,8 @@ export async function runRealtime(options: RealtimeOptions, hooks: RealtimeHooks
   const deadlineMs = options.deadlineUs / 1000;
   const model = new LoopModel(options, bench);
   const replicas: StartedReplica[] = [];
-  let links: ReplicaLink[] = [];
+  const links: ReplicaLink[] = [];
+  let recovery: RealtimeRecovery | null = null;
   const wallStartMs = performance.now();
   const replySamplesUs = new Float64Array(Math.min(options.ticks, REPLY_SAMPLES_MAX));
   let replySampleCount = 0;
@@ -107,7 +109,7 @@ export async function runRealtime(options: RealtimeOptions, hooks: RealtimeHooks
     priorityRaised = raisePriority(0);
     for (const pid of replicas.flatMap((r) => r.dataPathPids)) priorityRaised = raisePriority(pid) && priorityRaised;
     hooks.onStarted?.(replicas.map((r) => r.pid));
-    links = replicas.map((r, i) => new ReplicaLink(i, r.transport, model.obs));
+    links.push(...replicas.map((r, i) => new ReplicaLink(i, r.transport, model.obs)));
     replicas.forEach((r, i) =>
       r.onLinkUp(() => {
         model.replicaDetail[i] = `${model.replicaDetail[i] ?? 'link down'}; link back up before tick ${model.ticksDone}`;
@@ -120,6 +122,13 @@ export async function runRealtime(options: RealtimeOptions, hooks: RealtimeHooks
       model,
     );
 
+    if (model.recovery !== null) {
+      recovery = new RealtimeRecovery(model, model.recovery, replicas, links, {
+        handshakeTimeoutMs: options.handshakeTimeoutMs,
+        hello: (i) => helloFor(model, i),
+        raisePriority: (pid) => priorityRaised && raisePriority(pid),
+      });
+    }
     const resumeAt = new Map<number, number[]>();
     let tickStartMs = performance.now();
     // The tick loop: bounded by options.ticks.
@@ -129,10 +138,12 @@ export async function runRealtime(options: RealtimeOptions, hooks: RealtimeHooks
         break;
       }
       model.prepareTick(tick);
+      recovery?.beforeTick(tick);
       applyFaults(model, options, tick, replicas, links, resumeAt);
       const frame = encodeMessage({ kind: 'tick', tick, setpointMilliDeg: model.setpointMilliDeg, positionMilliDeg: model.positionMilliDeg });
       const sentAtMs = performance.now();
-      const active = links.filter((_, i) => model.core.status[i] === 'inService');
+      // In service, and on probation (compared, not counted): both get every tick.
+      const active = links.filter((_, i) => model.core.status[i] !== 'excluded' || model.obs.probationStart[i] === 1);
       for (const link of active) link.beginTick(tick, frame);
       // The deadline runs from when the replicas were sent the tick, not from when the tick was
       // due: a host that woke late must not shrink every replica's time to answer at once.
@@ -149,6 +160,7 @@ export async function runRealtime(options: RealtimeOptions, hooks: RealtimeHooks
           model.replicaDetail[event.replicaIndex] = link.linkDownReason ?? link.lastReplicaError;
         }
       }
+      recovery?.afterTick(result);
       hooks.onTick?.(model, result);
       const trip = hooks.killSwitch?.afterTick(result, performance.now()) ?? null;
       if (trip !== null) {
@@ -168,6 +180,7 @@ export async function runRealtime(options: RealtimeOptions, hooks: RealtimeHooks
     }
   } finally {
     model.world.enterSafeState();
+    await recovery?.stop();
     await Promise.all(replicas.map((r) => r.stop()));
   }
   const sorted = replySamplesUs.subarray(0, replySampleCount).sort();

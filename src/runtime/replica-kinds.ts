@@ -54,10 +54,19 @@ export interface StartedReplica {
   /** Stops and releases everything started for this replica. */
   stop(): Promise<void>;
   /**
+   * Brings the replica back after it was taken out: a process is killed if still alive and
+   * started again (a new transport), a board is reset (by DTR, by the emulator's reset line) or,
+   * where nothing can reset it, simply waited for (the same transport). Resolves with what to
+   * talk to now. Absent: this replica cannot be restarted.
+   */
+  restart?(): Promise<StartedReplica>;
+  /**
    * Warm-up ticks before the run (default: the runner's, sized for a JIT-compiled replica). A
    * board running compiled firmware has nothing to warm up, and its link is the slow part.
    */
   readonly warmUpTicks?: number;
+  /** Warm-up ticks after a restart, before the state transfer (default: the runner's). */
+  readonly restartWarmUpTicks?: number;
 }
 
 export interface ReplicaProvider {
@@ -65,7 +74,7 @@ export interface ReplicaProvider {
   start(spec: ReplicaSpec, replicaIndex: number): Promise<StartedReplica>;
 }
 
-function processReplica(transport: ChildProcessTransport): StartedReplica {
+function processReplica(transport: ChildProcessTransport, startAgain: () => Promise<ChildProcessTransport>): StartedReplica {
   return {
     transport,
     pid: transport.pid,
@@ -74,15 +83,23 @@ function processReplica(transport: ChildProcessTransport): StartedReplica {
     isolate: () => transport.signal('SIGKILL'),
     onLinkUp: () => {},
     stop: () => transport.close(),
+    async restart() {
+      transport.signal('SIGKILL');
+      await transport.close();
+      return processReplica(await startAgain(), startAgain);
+    },
   };
 }
 
 export const nodeProvider: ReplicaProvider = {
   kind: 'node',
   async start(spec, replicaIndex) {
+    // Compiled JavaScript whenever it is built: a restart must not wait for a TypeScript loader.
     const command = nodeReplicaCommand();
     const extra = spec.kind === 'node' ? (spec.args ?? []) : [];
-    return processReplica(await ChildProcessTransport.start({ command: command.command, args: [...command.args, ...extra], name: `replica ${replicaIndex}` }));
+    const startAgain = (): Promise<ChildProcessTransport> =>
+      ChildProcessTransport.start({ command: command.command, args: [...command.args, ...extra], name: `replica ${replicaIndex}` });
+    return processReplica(await startAgain(), startAgain);
   },
 };
 
@@ -94,7 +111,7 @@ export function serialReplica(
   signal?: (s: NodeJS.Signals) => boolean,
   dataPathPids: readonly number[] = [],
 ): StartedReplica {
-  return {
+  const replica: StartedReplica = {
     transport,
     pid,
     dataPathPids,
@@ -105,7 +122,14 @@ export function serialReplica(
       await transport.close();
       await extraStop();
     },
+    // DTR where the port has it (an Arduino resets on its falling edge); otherwise the board is
+    // waited for: the handshake that follows retries until it answers or times out.
+    async restart() {
+      await transport.resetBoard();
+      return replica;
+    },
   };
+  return replica;
 }
 
 export const serialProvider: ReplicaProvider = {

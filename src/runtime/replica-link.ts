@@ -7,7 +7,7 @@ import { drawLawInputs, LAW_ID, lawSelfTestHash, OUTPUT_CHANNEL_COUNT } from '..
 import { Prng } from '../core/prng.js';
 import type { Observations } from '../core/tmr-core.js';
 import { decodeMessage, encodeMessage } from '../protocol/codec.js';
-import { PROTOCOL_VERSION, REFUSE_REASON, type HelloAckMessage, type HelloMessage, type RefuseReason } from '../protocol/messages.js';
+import { PROTOCOL_VERSION, REFUSE_REASON, type HelloAckMessage, type HelloMessage, type RefuseReason, type StateMessage } from '../protocol/messages.js';
 import type { Transport } from '../transport/transport.js';
 
 export type HandshakeOutcome =
@@ -50,6 +50,8 @@ export class ReplicaLink {
   lastReplicaError: string | null = null;
   /** Called when this replica's on-time reply arrives or its link dies (so the loop can stop waiting). */
   onSettled: () => void = () => {};
+  /** Waiting for the answer to a stateRequest (a state transfer's donor side). */
+  private pendingState: ((state: StateMessage | null) => void) | null = null;
 
   constructor(
     readonly replicaIndex: number,
@@ -60,6 +62,7 @@ export class ReplicaLink {
     transport.onDown((reason) => {
       this.linkDownReason = reason;
       this.pendingHandshake?.(`link down: ${reason}`);
+      this.pendingState?.(null);
       this.onSettled();
     });
   }
@@ -187,6 +190,36 @@ export class ReplicaLink {
     });
   }
 
+  /**
+   * Asks the replica for its controller state as of its last completed tick. Resolves with the
+   * state message, or null if the link dies or the replica answers with an error. The caller
+   * bounds the wait (a transfer happens between two ticks or not at all).
+   */
+  requestState(tick: number): Promise<StateMessage | null> {
+    this.pendingState?.(null);
+    return new Promise((resolve) => {
+      if (this.isDown) {
+        resolve(null);
+        return;
+      }
+      this.pendingState = (state) => {
+        this.pendingState = null;
+        resolve(state);
+      };
+      this.transport.send(encodeMessage({ kind: 'stateRequest', tick }));
+    });
+  }
+
+  /** Gives up on an unanswered stateRequest: its answer, if it comes, is then unexpected. */
+  cancelStateRequest(): void {
+    this.pendingState?.(null);
+  }
+
+  /** Sends a state transfer (the replica answers with a heartbeat, or an error if it refuses it). */
+  sendState(state: StateMessage): void {
+    this.transport.send(encodeMessage(state));
+  }
+
   /** Sends this tick's (pre-encoded, shared) tick frame and starts collecting its reply. */
   beginTick(tick: number, tickFrame: Uint8Array): void {
     this.collectingTick = tick;
@@ -256,10 +289,15 @@ export class ReplicaLink {
         if (this.pendingHandshake !== null) this.pendingHandshake(message);
         else this.unexpected();
         return;
+      case 'state':
+        if (this.pendingState !== null) this.pendingState(message);
+        else this.unexpected();
+        return;
       case 'error':
         this.counters.replicaErrors++;
         this.lastReplicaError = `code ${message.code}: ${message.detail}`;
         this.pendingHandshake?.(`replica error ${this.lastReplicaError}`);
+        this.pendingState?.(null);
         this.bump('protocolErrors');
         return;
       default:

@@ -60,6 +60,7 @@ export function benchCoreConfig(replicaCount: number): CoreConfig {
     errorDensityLimit: DEFAULT_LOOP_OPTIONS.errorDensityLimit,
     quorumLossTicksMax: DEFAULT_LOOP_OPTIONS.quorumLossTicksMax,
     simplexPolicy: DEFAULT_LOOP_OPTIONS.simplexPolicy,
+    probationTicks: DEFAULT_LOOP_OPTIONS.recovery.probationTicks,
   };
 }
 

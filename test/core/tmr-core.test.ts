@@ -16,6 +16,7 @@ const CONFIG: CoreConfig = {
   errorDensityLimit: 3,
   quorumLossTicksMax: 2,
   simplexPolicy: 'safe',
+  probationTicks: 5,
 };
 
 /** A reply: [command, rate, digest], or null for no reply by the deadline. */

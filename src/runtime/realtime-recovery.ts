@@ -1,0 +1,160 @@
+/**
+ * Recovery in `tmr run`: the I/O half of the supervisor (src/runtime/recovery.ts keeps the
+ * books). It restarts replicas in the background while the loop goes on, takes their outcome in
+ * at a tick boundary, and moves the majority's controller state into a ready replica between two
+ * ticks without holding the loop up:
+ *
+ *   after tick t-1   stateRequest to a donor whose reply at t-1 agreed with the majority
+ *   (the loop sleeps until tick t; the donor answers within a fraction of a millisecond)
+ *   before tick t    the state is checked (tick t-1, the digest the majority voted at t-1), sent
+ *                    to the returning replica, and the replica gets tick t like the others: it
+ *                    is on probation from tick t. A state that is late or wrong is dropped and
+ *                    the transfer tried again at a later boundary.
+ */
+import { setPriority } from 'node:os';
+import type { StepResult } from '../core/tmr-core.js';
+import type { HelloMessage, StateMessage } from '../protocol/messages.js';
+import type { LoopModel } from './loop-model.js';
+import type { Recovery } from './recovery.js';
+import { ReplicaLink } from './replica-link.js';
+import type { StartedReplica } from './replica-kinds.js';
+
+/**
+ * Warm-up ticks for a restarted Node replica before its state transfer. Its outputs on probation
+ * are not counted, so a cold JIT costs nothing but a late reply or two there; a short warm-up
+ * keeps those off the probation count without making recovery slow.
+ */
+export const RESTART_WARM_UP_TICKS = 300;
+/**
+ * Nice value of a replica while it restarts and warms up: below the loop's (it must not take a
+ * core from the replicas in service on a small host), raised to the control priority when it
+ * joins the loop on probation.
+ */
+export const RESTART_NICE = 10;
+
+export interface RealtimeRecoveryOptions {
+  readonly handshakeTimeoutMs: number;
+  readonly hello: (replicaIndex: number) => HelloMessage;
+  /** Gives a replica's processes the control priority (returns false if it could not). */
+  readonly raisePriority: (pid: number) => boolean;
+}
+
+type RestartOutcome = Parameters<Recovery['restarted']>[2];
+
+interface Transfer {
+  readonly replica: number;
+  readonly donor: number;
+  readonly fromTick: number;
+  readonly votedDigest: number;
+  state: StateMessage | null;
+}
+
+export class RealtimeRecovery {
+  private readonly finished: { replica: number; outcome: RestartOutcome }[] = [];
+  private readonly tasks = new Set<Promise<void>>();
+  private transfer: Transfer | null = null;
+  private stopping = false;
+  /** Restarts that took a new process or a board reset, and how long each took to be ready, ms. */
+  readonly restartMs: number[] = [];
+
+  constructor(
+    private readonly model: LoopModel,
+    private readonly recovery: Recovery,
+    /** The runner's arrays: replaced entries are seen by the loop at once. */
+    private readonly replicas: StartedReplica[],
+    private readonly links: ReplicaLink[],
+    private readonly options: RealtimeRecoveryOptions,
+  ) {}
+
+  /** Before tick `tick` is sent (after prepareTick): completes a transfer prepared after the previous tick. */
+  beforeTick(tick: number): void {
+    const t = this.transfer;
+    this.transfer = null;
+    if (t === null) return;
+    const link = this.links[t.replica]!;
+    const state = t.state;
+    if (state === null || state.tick !== tick - 1 || state.stateDigest !== t.votedDigest || link.isDown || this.recovery.phase[t.replica] !== 'ready') {
+      this.links[t.donor]!.cancelStateRequest();
+      this.recovery.transferRefused();
+      return;
+    }
+    link.discardPending();
+    link.sendState(state);
+    this.model.obs.probationStart[t.replica] = 1;
+    this.recovery.probationBegins(t.replica, tick);
+    for (const pid of this.replicas[t.replica]!.dataPathPids) this.options.raisePriority(pid);
+  }
+
+  /** After each tick: starts due restarts, takes in finished ones, prepares a state transfer. */
+  afterTick(result: StepResult): void {
+    for (const replica of this.recovery.afterTick(result)) this.startRestart(replica);
+    for (const { replica, outcome } of this.finished.splice(0)) this.recovery.restarted(replica, result.tick, outcome);
+    for (let i = 0; i < this.links.length; i++) {
+      const link = this.links[i]!;
+      if (this.recovery.phase[i] === 'ready' && link.isDown) this.recovery.lostWhileReady(i, result.tick, `link down while waiting for its state: ${link.linkDownReason}`);
+    }
+    const candidate = this.recovery.transferCandidate(result);
+    if (candidate === null) return;
+    const transfer: Transfer = { ...candidate, fromTick: result.tick, votedDigest: result.votedDigest, state: null };
+    this.transfer = transfer;
+    void this.links[candidate.donor]!.requestState(result.tick).then((state) => {
+      transfer.state = state;
+    });
+  }
+
+  /** Waits for restarts in flight; what they started is in the runner's arrays, to be stopped there. */
+  async stop(): Promise<void> {
+    this.stopping = true;
+    this.transfer = null;
+    await Promise.allSettled([...this.tasks]);
+  }
+
+  private startRestart(replicaIndex: number): void {
+    const task = this.restart(replicaIndex).then((outcome) => {
+      this.finished.push({ replica: replicaIndex, outcome });
+    });
+    this.tasks.add(task);
+    void task.finally(() => this.tasks.delete(task));
+  }
+
+  private async restart(i: number): Promise<RestartOutcome> {
+    const old = this.replicas[i]!;
+    if (old.restart === undefined) return { ok: false, permanent: true, reason: 'NOT_RESTARTABLE', detail: `${old.transport.description} cannot be restarted` };
+    const startedMs = performance.now();
+    let fresh: StartedReplica;
+    try {
+      fresh = await old.restart();
+    } catch (error) {
+      return { ok: false, permanent: false, detail: `restart failed: ${error instanceof Error ? error.message : String(error)}` };
+    }
+    this.replicas[i] = fresh;
+    for (const pid of fresh.pid === old.pid ? [] : fresh.dataPathPids) lowerPriority(pid);
+    const link = fresh.transport === old.transport ? this.links[i]! : new ReplicaLink(i, fresh.transport, this.model.obs);
+    this.links[i] = link;
+    if (this.stopping) return { ok: false, permanent: false, detail: 'the run ended' };
+    const hello = this.options.hello(i);
+    const first = await link.handshake(hello, this.options.handshakeTimeoutMs);
+    if (!first.ok) {
+      // A replica that refuses our protocol or law will refuse it again: out for good.
+      const permanent = first.reason !== 'NO_ANSWER' && first.reason !== 'LINK_DOWN' && first.reason !== 'REPLICA_ERROR';
+      return { ok: false, permanent, detail: `${first.reason}: ${first.detail}` };
+    }
+    const warmUpTicks = fresh.restartWarmUpTicks ?? RESTART_WARM_UP_TICKS;
+    if (warmUpTicks > 0 && !this.stopping) {
+      if (!(await link.warmUp(hello, warmUpTicks, this.options.handshakeTimeoutMs))) return { ok: false, permanent: false, detail: 'stopped answering while warming up' };
+      // The warm-up moved its controller state; a last hello resets it for the transfer.
+      const last = await link.handshake(hello, this.options.handshakeTimeoutMs);
+      if (!last.ok) return { ok: false, permanent: false, detail: `${last.reason}: ${last.detail}` };
+    }
+    this.restartMs.push(performance.now() - startedMs);
+    return { ok: true };
+  }
+}
+
+function lowerPriority(pid: number): void {
+  try {
+    setPriority(pid, RESTART_NICE);
+  } catch {
+    // Not allowed to change it: it restarts at the priority it inherited.
+  }
+}

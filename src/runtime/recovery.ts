@@ -1,0 +1,288 @@
+/**
+ * The supervisor's bookkeeping for bringing replicas back, shared by `tmr sim` and `tmr run`.
+ * Deterministic and tick-driven: the shell tells it what happened (a tick's result, a restart
+ * that finished), it says what to do next (which replicas to restart now, whom to re-synchronise
+ * from whom). Starting processes, resetting boards and moving state are the shell's business.
+ *
+ * A replica's way back:
+ *   serving ──excluded──▶ waiting (back-off) ──due──▶ restarting ──up, handshaken──▶ ready
+ *   ready ──state from a replica that agreed with the majority──▶ probation (core: compared, not counted)
+ *   probation ──agreed for P ticks──▶ serving     probation ──disagreed──▶ waiting (longer back-off)
+ *   any failure past the restart limit ──▶ retired (for good; the summary says why)
+ */
+import { assert } from '../core/assert.js';
+import type { ExclusionReason } from '../core/failure-detector.js';
+import {
+  createRestartState,
+  decideRestart,
+  noteReadmitted,
+  retire,
+  type FailureContext,
+  type ReplicaRestartState,
+  type RestartPolicyConfig,
+  type RetireReason,
+} from '../core/restart-policy.js';
+import type { CoreState, StepResult } from '../core/tmr-core.js';
+
+export interface RecoveryOptions {
+  /** Restart, re-synchronise and re-admit excluded replicas. Off: an excluded replica stays out. */
+  readonly enabled: boolean;
+  /** Consecutive agreeing ticks on probation (P). */
+  readonly probationTicks: number;
+  /** At most this many restarts (R) ... */
+  readonly restartsMax: number;
+  /** ... in any window this long (T). */
+  readonly restartWindowMs: number;
+  readonly backoffMsBase: number;
+  readonly backoffMsMax: number;
+  /** In service this long, a replica's next failure is not a quick one: its back-off starts over. */
+  readonly stableMs: number;
+  /** `tmr sim` only: the simulated time a restart takes (process start and handshake). */
+  readonly simRestartMs: number;
+}
+
+export const DEFAULT_RECOVERY: RecoveryOptions = {
+  enabled: false,
+  probationTicks: 50,
+  restartsMax: 3,
+  restartWindowMs: 5_000,
+  backoffMsBase: 100,
+  backoffMsMax: 2_000,
+  stableMs: 1_000,
+  simRestartMs: 60,
+};
+
+/** Milliseconds to whole ticks (rounded up): the one place recovery converts wall time. */
+export function ticksForMs(ms: number, rateHz: number): number {
+  return Math.max(1, Math.ceil((ms * rateHz) / 1000 - 1e-9));
+}
+
+export function restartPolicyFor(recovery: RecoveryOptions, rateHz: number): RestartPolicyConfig {
+  return {
+    restartsMax: recovery.restartsMax,
+    restartWindowTicks: ticksForMs(recovery.restartWindowMs, rateHz),
+    backoffTicksBase: ticksForMs(recovery.backoffMsBase, rateHz),
+    backoffTicksMax: ticksForMs(Math.max(recovery.backoffMsMax, recovery.backoffMsBase), rateHz),
+    stableTicks: ticksForMs(recovery.stableMs, rateHz),
+  };
+}
+
+export type RecoveryPhase = 'serving' | 'waiting' | 'restarting' | 'ready' | 'probation' | 'retired';
+
+/** One trip out and (perhaps) back. */
+export interface RecoveryRecord {
+  readonly replica: number;
+  readonly excludedTick: number;
+  readonly reason: ExclusionReason;
+  /** Where it was when it failed: in service, on probation, or in a restart that failed. */
+  readonly context: FailureContext;
+  restartTick: number | null;
+  readyTick: number | null;
+  probationTick: number | null;
+  readmittedTick: number | null;
+  outcome: 'pending' | 'readmitted' | 'failedAgain' | 'retired';
+}
+
+/** Records kept per run; later trips are counted, not kept. */
+export const RECOVERY_RECORDS_MAX = 1_000;
+
+export interface RecoverySummary {
+  restarts: number;
+  restartFailures: number;
+  readmissions: number;
+  probationFailures: number;
+  stateTransfersRefused: number;
+  /** Ticks from exclusion to the first tick counted again (re-admission tick + 1), over re-admissions. */
+  recoveryTicksMedian: number | null;
+  recoveryTicksMax: number | null;
+  replicas: { index: number; phase: RecoveryPhase; restarts: number; retired: RetireReason | null; detail: string | null }[];
+  records: RecoveryRecord[];
+  recordsDropped: number;
+}
+
+export class Recovery {
+  readonly policy: RestartPolicyConfig;
+  readonly phase: RecoveryPhase[];
+  private readonly restartStates: ReplicaRestartState[];
+  private readonly dueTick: Int32Array;
+  private readonly current: (RecoveryRecord | null)[];
+  readonly detail: (string | null)[];
+  readonly records: RecoveryRecord[] = [];
+  private recordsDropped = 0;
+  private readonly counters = { restarts: 0, restartFailures: 0, readmissions: 0, probationFailures: 0, stateTransfersRefused: 0 };
+
+  constructor(
+    readonly options: RecoveryOptions,
+    rateHz: number,
+    private readonly core: CoreState,
+  ) {
+    assert(options.enabled, 'recovery bookkeeping for a run without recovery');
+    this.policy = restartPolicyFor(options, rateHz);
+    const n = core.config.replicaCount;
+    this.phase = new Array<RecoveryPhase>(n).fill('serving');
+    this.restartStates = Array.from({ length: n }, () => createRestartState(this.policy));
+    this.dueTick = new Int32Array(n).fill(-1);
+    this.current = new Array<RecoveryRecord | null>(n).fill(null);
+    this.detail = new Array<string | null>(n).fill(null);
+  }
+
+  /**
+   * After each tick: exclusions become restarts (or retirements), probation outcomes are noted.
+   * Returns the replicas whose restart is due now; they are 'restarting' until `restarted`.
+   */
+  afterTick(result: StepResult): number[] {
+    const tick = result.tick;
+    for (const event of result.events) {
+      if (event.kind === 'replicaExcluded') this.onExcluded(event.replicaIndex, event.reason, tick);
+      else if (event.kind === 'replicaReadmitted') this.onReadmitted(event.replicaIndex, tick);
+    }
+    const due: number[] = [];
+    for (let i = 0; i < this.phase.length; i++) {
+      // Out before the run began (a refused handshake): nothing to restart into agreement.
+      if (this.phase[i] === 'serving' && this.core.status[i] === 'excluded') this.retireNow(i, 'HANDSHAKE_REFUSED', `out since tick ${this.core.excludedTick[i]}: ${this.core.exclusionReason[i]}`);
+      if (this.phase[i] === 'waiting' && tick + 1 >= (this.dueTick[i] as number)) {
+        this.phase[i] = 'restarting';
+        const record = this.current[i] ?? null;
+        if (record !== null) record.restartTick = tick + 1;
+        due.push(i);
+      }
+    }
+    return due;
+  }
+
+  /**
+   * The shell finished a restart before `tick`: up and handshaken (ready for a state transfer),
+   * or failed. A permanent failure (the replica refuses our law or protocol) retires it.
+   */
+  restarted(replicaIndex: number, tick: number, outcome: { ok: true } | { ok: false; permanent: boolean; detail: string; reason?: RetireReason }): void {
+    assert(this.phase[replicaIndex] === 'restarting', 'restart finished for a replica that was not restarting');
+    if (outcome.ok) {
+      this.phase[replicaIndex] = 'ready';
+      const record = this.current[replicaIndex] ?? null;
+      if (record !== null) record.readyTick = tick;
+      return;
+    }
+    this.counters.restartFailures++;
+    this.detail[replicaIndex] = outcome.detail;
+    if (outcome.permanent) {
+      this.retireNow(replicaIndex, outcome.reason ?? 'HANDSHAKE_REFUSED', outcome.detail);
+      return;
+    }
+    this.schedule(replicaIndex, tick, 'restartFailed', this.current[replicaIndex]?.reason ?? 'LINK_DOWN');
+  }
+
+  /**
+   * Whom to re-synchronise after this tick, and from whom: the first ready replica, from an
+   * in-service replica whose reply this tick agreed with a commanding majority (a voted or
+   * simplex command, outputs and digest both voted). Null if nobody is ready or nobody is fit
+   * to give: state is never taken from a replica the vote did not back.
+   */
+  transferCandidate(result: StepResult): { replica: number; donor: number } | null {
+    const replica = this.phase.indexOf('ready');
+    if (replica < 0) return null;
+    const commanding = result.commandSource === 'voted' || result.commandSource === 'simplex';
+    if (!commanding || !result.digestOk || !result.votedOutputsOk.every((ok) => ok === 1)) return null;
+    for (let donor = 0; donor < this.phase.length; donor++) {
+      if ((result.participantMask & (1 << donor)) !== 0 && result.flags[donor] === 0 && this.core.status[donor] === 'inService') return { replica, donor };
+    }
+    return null;
+  }
+
+  /** The shell moved the majority's state into the replica; the core starts its probation this tick. */
+  probationBegins(replicaIndex: number, tick: number): void {
+    assert(this.phase[replicaIndex] === 'ready', 'probation for a replica that was not ready');
+    this.phase[replicaIndex] = 'probation';
+    const record = this.current[replicaIndex] ?? null;
+    if (record !== null) record.probationTick = tick;
+  }
+
+  /** A state transfer did not happen (no answer, wrong tick, digest not the voted one): try again later. */
+  transferRefused(): void {
+    this.counters.stateTransfersRefused++;
+  }
+
+  /** A ready replica whose link died before it could be re-synchronised: restart it again. */
+  lostWhileReady(replicaIndex: number, tick: number, detail: string): void {
+    assert(this.phase[replicaIndex] === 'ready', 'lost a replica that was not ready');
+    this.phase[replicaIndex] = 'restarting';
+    this.restarted(replicaIndex, tick, { ok: false, permanent: false, detail });
+  }
+
+  private onExcluded(replicaIndex: number, reason: ExclusionReason, tick: number): void {
+    const onProbation = this.phase[replicaIndex] === 'probation';
+    if (onProbation) this.counters.probationFailures++;
+    const previous = this.current[replicaIndex] ?? null;
+    if (previous !== null && previous.outcome === 'pending') previous.outcome = 'failedAgain';
+    this.schedule(replicaIndex, tick, onProbation ? 'probation' : 'serving', reason);
+  }
+
+  private schedule(replicaIndex: number, tick: number, context: FailureContext, reason: ExclusionReason): void {
+    const record: RecoveryRecord = {
+      replica: replicaIndex,
+      excludedTick: tick,
+      reason,
+      context,
+      restartTick: null,
+      readyTick: null,
+      probationTick: null,
+      readmittedTick: null,
+      outcome: 'pending',
+    };
+    const previous = this.current[replicaIndex] ?? null;
+    if (previous !== null && previous.outcome === 'pending') previous.outcome = 'failedAgain';
+    this.current[replicaIndex] = record;
+    if (this.records.length < RECOVERY_RECORDS_MAX) this.records.push(record);
+    else this.recordsDropped++;
+    const decision = decideRestart(this.restartStates[replicaIndex]!, this.policy, tick, context);
+    if (decision.kind === 'retire') {
+      record.outcome = 'retired';
+      this.phase[replicaIndex] = 'retired';
+      this.detail[replicaIndex] = decision.detail;
+      return;
+    }
+    this.counters.restarts++;
+    this.phase[replicaIndex] = 'waiting';
+    this.dueTick[replicaIndex] = decision.atTick;
+  }
+
+  private onReadmitted(replicaIndex: number, tick: number): void {
+    assert(this.phase[replicaIndex] === 'probation', 'readmitted a replica that was not on probation');
+    this.phase[replicaIndex] = 'serving';
+    this.counters.readmissions++;
+    noteReadmitted(this.restartStates[replicaIndex]!, tick);
+    const record = this.current[replicaIndex] ?? null;
+    if (record !== null) {
+      record.readmittedTick = tick;
+      record.outcome = 'readmitted';
+    }
+  }
+
+  private retireNow(replicaIndex: number, reason: RetireReason, detail: string): void {
+    retire(this.restartStates[replicaIndex]!, reason);
+    this.phase[replicaIndex] = 'retired';
+    this.detail[replicaIndex] = detail;
+    const record = this.current[replicaIndex] ?? null;
+    if (record !== null && record.outcome === 'pending') record.outcome = 'retired';
+  }
+
+  summary(): RecoverySummary {
+    const recoveryTicks = this.records
+      .filter((r) => r.readmittedTick !== null)
+      .map((r) => (r.readmittedTick as number) + 1 - r.excludedTick)
+      .sort((a, b) => a - b);
+    return {
+      ...this.counters,
+      recoveryTicksMedian: recoveryTicks.length > 0 ? (recoveryTicks[Math.floor((recoveryTicks.length - 1) / 2)] as number) : null,
+      recoveryTicksMax: recoveryTicks.length > 0 ? (recoveryTicks[recoveryTicks.length - 1] as number) : null,
+      replicas: this.phase.map((phase, index) => ({
+        index,
+        phase,
+        restarts: this.restartStates[index]!.restartCount,
+        retired: this.restartStates[index]!.retired,
+        detail: this.detail[index] ?? null,
+      })),
+      records: this.records,
+      recordsDropped: this.recordsDropped,
+    };
+  }
+}
