@@ -150,6 +150,18 @@ function withoutReplicas(options: CliRunOptions): Omit<CliRunOptions, 'replicas'
 
 type TickObserver = (model: LoopModel, result: StepResult) => void;
 
+/** With recovery on, one stderr line per exclusion, probation and re-admission, with the process that is replica i now. */
+function reportRecovery(title: string, result: StepResult, pidOf: (replicaIndex: number) => number | undefined, live: boolean): void {
+  for (const event of result.events) {
+    const pid = 'replicaIndex' in event ? ` (pid ${pidOf(event.replicaIndex) ?? '-'})` : '';
+    let text: string | null = null;
+    if (event.kind === 'replicaExcluded') text = `replica ${event.replicaIndex} excluded: ${event.reason}${pid}`;
+    else if (event.kind === 'probationStarted') text = `replica ${event.replicaIndex} restarted and re-synchronised, on probation${pid}`;
+    else if (event.kind === 'replicaReadmitted') text = `replica ${event.replicaIndex} re-admitted to the vote${pid}`;
+    if (text !== null) process.stderr.write(`${live ? '\r\x1b[K' : ''}${title}: tick ${event.tick}: ${text}\n`);
+  }
+}
+
 async function runReal(options: CliRunOptions, title = 'tmr run', observe?: TickObserver): Promise<{ code: number; summary: RealtimeSummary }> {
   const controller = new AbortController();
   const stop = (): void => controller.abort();
@@ -161,6 +173,7 @@ async function runReal(options: CliRunOptions, title = 'tmr run', observe?: Tick
   process.on('SIGUSR2', kill);
   const live = !options.json && process.stderr.isTTY === true;
   let lastStatusMs = 0;
+  let pidOf: (replicaIndex: number) => number | undefined = () => undefined;
   const log = options.logFile === null ? null : new RunLog(options.logFile);
   try {
     const summary = await runRealtime(
@@ -174,13 +187,15 @@ async function runReal(options: CliRunOptions, title = 'tmr run', observe?: Tick
         signal: controller.signal,
         killSwitch,
         // Without a terminal there is no status line: say once, for logs, when the loop starts.
-        onReady: (inService, pids, model) => {
+        onReady: (inService, pids, model, currentPid) => {
+          pidOf = currentPid;
           log?.start(options, model);
           if (!live) process.stderr.write(`${title}: ${inService} of ${options.replicaCount} replicas ready (pids ${pids.join(', ')}); ${options.ticks} ticks at ${options.rateHz} Hz\n`);
         },
         onTick: (model: LoopModel, result: StepResult) => {
           log?.tick(model, result);
           observe?.(model, result);
+          if (options.recovery.enabled && result.events.length > 0) reportRecovery(title, result, pidOf, live);
           if (!live) return;
           const now = Date.now();
           if (now - lastStatusMs < STATUS_PERIOD_MS) return;

@@ -10,6 +10,14 @@
  *                    to the returning replica, and the replica gets tick t like the others: it
  *                    is on probation from tick t. A state that is late or wrong is dropped and
  *                    the transfer tried again at a later boundary.
+ *
+ * Restarting a process is the disruptive part on a small host: spawning blocks the host's event
+ * loop for 1.5–5 ms (measured: fork of an 85 MB process), and a booting, JIT-warming replica
+ * competes for the cores. In duplex, one late reply from a survivor holds a command. So a Node
+ * replica restarts from a warm standby: a spare process, started, handshaken and warmed up ahead
+ * of time at a low priority, which a restart takes over at once. Spares are started before tick
+ * 0 and replaced only while the loop is in full TMR with nobody out, right after a tick's vote,
+ * where a late reply is outvoted and the spawn's pause falls in the tick's slack.
  */
 import { setPriority } from 'node:os';
 import type { StepResult } from '../core/tmr-core.js';
@@ -17,7 +25,7 @@ import type { HelloMessage, StateMessage } from '../protocol/messages.js';
 import type { LoopModel } from './loop-model.js';
 import type { Recovery } from './recovery.js';
 import { ReplicaLink } from './replica-link.js';
-import type { StartedReplica } from './replica-kinds.js';
+import { RESTART_NICE, type StartedReplica } from './replica-kinds.js';
 
 /**
  * Warm-up ticks for a restarted Node replica before its state transfer. Its outputs on probation
@@ -25,12 +33,6 @@ import type { StartedReplica } from './replica-kinds.js';
  * keeps those off the probation count without making recovery slow.
  */
 export const RESTART_WARM_UP_TICKS = 300;
-/**
- * Nice value of a replica while it restarts and warms up: below the loop's (it must not take a
- * core from the replicas in service on a small host), raised to the control priority when it
- * joins the loop on probation.
- */
-export const RESTART_NICE = 10;
 
 export interface RealtimeRecoveryOptions {
   readonly handshakeTimeoutMs: number;
@@ -40,6 +42,11 @@ export interface RealtimeRecoveryOptions {
 }
 
 type RestartOutcome = Parameters<Recovery['restarted']>[2];
+
+interface Spare {
+  readonly replica: StartedReplica;
+  readonly link: ReplicaLink;
+}
 
 interface Transfer {
   readonly replica: number;
@@ -54,6 +61,9 @@ export class RealtimeRecovery {
   private readonly tasks = new Set<Promise<void>>();
   private transfer: Transfer | null = null;
   private stopping = false;
+  /** Warm standbys by replica (Node replicas only); null while none is ready. */
+  private readonly spares: (Spare | null)[];
+  private sparePreparing = false;
   /** Restarts that took a new process or a board reset, and how long each took to be ready, ms. */
   readonly restartMs: number[] = [];
 
@@ -64,7 +74,44 @@ export class RealtimeRecovery {
     private readonly replicas: StartedReplica[],
     private readonly links: ReplicaLink[],
     private readonly options: RealtimeRecoveryOptions,
-  ) {}
+  ) {
+    this.spares = replicas.map(() => null);
+  }
+
+  /** Before tick 0: a warm standby for every replica that can have one, prepared in parallel. */
+  async prepareSpares(): Promise<void> {
+    await Promise.all(this.replicas.map((replica, i) => (replica.spawnSpare !== undefined && this.model.core.status[i] === 'inService' ? this.prepareSpare(i) : undefined)));
+  }
+
+  private async prepareSpare(i: number): Promise<void> {
+    let spare: StartedReplica;
+    try {
+      spare = await this.replicas[i]!.spawnSpare!();
+    } catch {
+      return;
+    }
+    const link = new ReplicaLink(i, spare.transport, this.model.obs);
+    const ok = !this.stopping && (await this.bringUp(link, spare, this.options.hello(i))) === null;
+    if (ok && !this.stopping && this.spares[i] === null) this.spares[i] = { replica: spare, link };
+    else await spare.stop();
+  }
+
+  /** Handshake, warm-up and a last handshake (which resets the controller): null when it answered throughout. */
+  private async bringUp(link: ReplicaLink, replica: StartedReplica, hello: HelloMessage): Promise<RestartOutcome | null> {
+    const first = await link.handshake(hello, this.options.handshakeTimeoutMs);
+    if (!first.ok) {
+      // A replica that refuses our protocol or law will refuse it again: out for good.
+      const permanent = first.reason !== 'NO_ANSWER' && first.reason !== 'LINK_DOWN' && first.reason !== 'REPLICA_ERROR';
+      return { ok: false, permanent, detail: `${first.reason}: ${first.detail}` };
+    }
+    const warmUpTicks = replica.restartWarmUpTicks ?? RESTART_WARM_UP_TICKS;
+    if (warmUpTicks > 0 && !this.stopping) {
+      if (!(await link.warmUp(hello, warmUpTicks, this.options.handshakeTimeoutMs))) return { ok: false, permanent: false, detail: 'stopped answering while warming up' };
+      const last = await link.handshake(hello, this.options.handshakeTimeoutMs);
+      if (!last.ok) return { ok: false, permanent: false, detail: `${last.reason}: ${last.detail}` };
+    }
+    return null;
+  }
 
   /** Before tick `tick` is sent (after prepareTick): completes a transfer prepared after the previous tick. */
   beforeTick(tick: number): void {
@@ -88,6 +135,7 @@ export class RealtimeRecovery {
   /** After each tick: starts due restarts, takes in finished ones, prepares a state transfer. */
   afterTick(result: StepResult): void {
     for (const replica of this.recovery.afterTick(result)) this.startRestart(replica);
+    this.replenishSpare(result);
     for (const { replica, outcome } of this.finished.splice(0)) this.recovery.restarted(replica, result.tick, outcome);
     for (let i = 0; i < this.links.length; i++) {
       const link = this.links[i]!;
@@ -102,11 +150,27 @@ export class RealtimeRecovery {
     });
   }
 
-  /** Waits for restarts in flight; what they started is in the runner's arrays, to be stopped there. */
+  /** Starts one missing spare, only in full TMR with every replica serving (see the file comment). */
+  private replenishSpare(result: StepResult): void {
+    if (this.sparePreparing || this.stopping || result.mode !== 'tmr') return;
+    if (!this.recovery.phase.every((phase) => phase === 'serving')) return;
+    const i = this.spares.findIndex((spare, k) => spare === null && this.replicas[k]!.spawnSpare !== undefined);
+    if (i < 0) return;
+    this.sparePreparing = true;
+    const task = this.prepareSpare(i).finally(() => {
+      this.sparePreparing = false;
+    });
+    this.tasks.add(task);
+    void task.finally(() => this.tasks.delete(task));
+  }
+
+  /** Waits for restarts in flight and stops the spares; what restarts started is in the runner's arrays, stopped there. */
   async stop(): Promise<void> {
     this.stopping = true;
     this.transfer = null;
     await Promise.allSettled([...this.tasks]);
+    await Promise.all(this.spares.map((spare) => spare?.replica.stop()));
+    this.spares.fill(null);
   }
 
   private startRestart(replicaIndex: number): void {
@@ -119,6 +183,20 @@ export class RealtimeRecovery {
 
   private async restart(i: number): Promise<RestartOutcome> {
     const old = this.replicas[i]!;
+    const spare = this.spares[i] ?? null;
+    this.spares[i] = null;
+    if (spare !== null && !spare.link.isDown) {
+      const startedMs = performance.now();
+      await old.stop();
+      this.replicas[i] = spare.replica;
+      this.links[i] = spare.link;
+      // Its controller was reset by the last hello of its bring-up; one more proves it is alive.
+      const alive = await spare.link.handshake(this.options.hello(i), this.options.handshakeTimeoutMs);
+      if (!alive.ok) return { ok: false, permanent: false, detail: `standby: ${alive.reason}: ${alive.detail}` };
+      this.restartMs.push(performance.now() - startedMs);
+      return { ok: true };
+    }
+    if (spare !== null) await spare.replica.stop();
     if (old.restart === undefined) return { ok: false, permanent: true, reason: 'NOT_RESTARTABLE', detail: `${old.transport.description} cannot be restarted` };
     const startedMs = performance.now();
     let fresh: StartedReplica;
@@ -132,20 +210,8 @@ export class RealtimeRecovery {
     const link = fresh.transport === old.transport ? this.links[i]! : new ReplicaLink(i, fresh.transport, this.model.obs);
     this.links[i] = link;
     if (this.stopping) return { ok: false, permanent: false, detail: 'the run ended' };
-    const hello = this.options.hello(i);
-    const first = await link.handshake(hello, this.options.handshakeTimeoutMs);
-    if (!first.ok) {
-      // A replica that refuses our protocol or law will refuse it again: out for good.
-      const permanent = first.reason !== 'NO_ANSWER' && first.reason !== 'LINK_DOWN' && first.reason !== 'REPLICA_ERROR';
-      return { ok: false, permanent, detail: `${first.reason}: ${first.detail}` };
-    }
-    const warmUpTicks = fresh.restartWarmUpTicks ?? RESTART_WARM_UP_TICKS;
-    if (warmUpTicks > 0 && !this.stopping) {
-      if (!(await link.warmUp(hello, warmUpTicks, this.options.handshakeTimeoutMs))) return { ok: false, permanent: false, detail: 'stopped answering while warming up' };
-      // The warm-up moved its controller state; a last hello resets it for the transfer.
-      const last = await link.handshake(hello, this.options.handshakeTimeoutMs);
-      if (!last.ok) return { ok: false, permanent: false, detail: `${last.reason}: ${last.detail}` };
-    }
+    const failed = await this.bringUp(link, fresh, this.options.hello(i));
+    if (failed !== null) return failed;
     this.restartMs.push(performance.now() - startedMs);
     return { ok: true };
   }

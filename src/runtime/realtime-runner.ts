@@ -34,7 +34,7 @@ export interface RealtimeHooks {
   /** Called once replicas are up, with their PIDs (tests use it to signal them from outside). */
   readonly onStarted?: (pids: readonly (number | undefined)[]) => void;
   /** Called after handshakes and warm-up, just before tick 0, with the replicas in service. */
-  readonly onReady?: (inService: number, pids: readonly (number | undefined)[], model: LoopModel) => void;
+  readonly onReady?: (inService: number, pids: readonly (number | undefined)[], model: LoopModel, pidOf: (replicaIndex: number) => number | undefined) => void;
   readonly signal?: AbortSignal;
   /** Stops the run when a trigger trips (the actuator is sent to its safe state). */
   readonly killSwitch?: KillSwitch;
@@ -120,6 +120,8 @@ export async function runRealtime(options: RealtimeOptions, hooks: RealtimeHooks
       model.core.status.filter((status) => status === 'inService').length,
       replicas.map((r) => r.pid),
       model,
+      // Restarts replace processes: this says who replica i is now.
+      (i) => replicas[i]?.pid,
     );
 
     if (model.recovery !== null) {
@@ -128,6 +130,7 @@ export async function runRealtime(options: RealtimeOptions, hooks: RealtimeHooks
         hello: (i) => helloFor(model, i),
         raisePriority: (pid) => priorityRaised && raisePriority(pid),
       });
+      await recovery.prepareSpares();
     }
     const resumeAt = new Map<number, number[]>();
     let tickStartMs = performance.now();

@@ -61,6 +61,11 @@ export interface StartedReplica {
    */
   restart?(): Promise<StartedReplica>;
   /**
+   * Starts a standby for this replica (a process of the same kind and arguments, at RESTART_NICE)
+   * that a restart can take over at once. Absent for boards: a board is not duplicated.
+   */
+  spawnSpare?(): Promise<StartedReplica>;
+  /**
    * Warm-up ticks before the run (default: the runner's, sized for a JIT-compiled replica). A
    * board running compiled firmware has nothing to warm up, and its link is the slow part.
    */
@@ -74,7 +79,15 @@ export interface ReplicaProvider {
   start(spec: ReplicaSpec, replicaIndex: number): Promise<StartedReplica>;
 }
 
-function processReplica(transport: ChildProcessTransport, startAgain: () => Promise<ChildProcessTransport>): StartedReplica {
+/**
+ * Nice value of a replica process restarted mid-run, while it boots and warms up: below the
+ * loop's, so on a small host it does not take a core from the replicas in service (measured: at
+ * the inherited priority, a booting replica made a survivor miss its deadline). The runner raises
+ * it to the control priority when the replica joins the loop on probation.
+ */
+export const RESTART_NICE = 10;
+
+function processReplica(transport: ChildProcessTransport, startAgain: (nice?: number) => Promise<ChildProcessTransport>): StartedReplica {
   return {
     transport,
     pid: transport.pid,
@@ -86,8 +99,10 @@ function processReplica(transport: ChildProcessTransport, startAgain: () => Prom
     async restart() {
       transport.signal('SIGKILL');
       await transport.close();
-      return processReplica(await startAgain(), startAgain);
+      return processReplica(await startAgain(RESTART_NICE), startAgain);
     },
+    // startAgain spawns synchronously, before its first await: the fork happens when this is called.
+    spawnSpare: async () => processReplica(await startAgain(RESTART_NICE), startAgain),
   };
 }
 
@@ -97,8 +112,8 @@ export const nodeProvider: ReplicaProvider = {
     // Compiled JavaScript whenever it is built: a restart must not wait for a TypeScript loader.
     const command = nodeReplicaCommand();
     const extra = spec.kind === 'node' ? (spec.args ?? []) : [];
-    const startAgain = (): Promise<ChildProcessTransport> =>
-      ChildProcessTransport.start({ command: command.command, args: [...command.args, ...extra], name: `replica ${replicaIndex}` });
+    const startAgain = (nice?: number): Promise<ChildProcessTransport> =>
+      ChildProcessTransport.start({ command: command.command, args: [...command.args, ...extra], name: `replica ${replicaIndex}`, ...(nice === undefined ? {} : { nice }) });
     return processReplica(await startAgain(), startAgain);
   },
 };

@@ -4,6 +4,7 @@
  * by close(). The child's stderr is kept as a bounded tail for error messages.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
+import { setPriority } from 'node:os';
 import { FrameSplitter } from '../protocol/bounded-delimiter-parser.js';
 import { LIMITS } from '../protocol/messages.js';
 import { createTransportStats, QUEUED_BYTES_MAX, type DownHandler, type FrameHandler, type Transport } from './transport.js';
@@ -23,6 +24,11 @@ export interface ChildProcessTransportOptions {
   /** Prefix for messages, e.g. "replica 1". */
   readonly name: string;
   readonly env?: NodeJS.ProcessEnv;
+  /**
+   * Nice value to give the process the moment it exists (a process we start inherits ours; a
+   * replica that restarts mid-run must not compete with the loop while it boots). Best effort.
+   */
+  readonly nice?: number;
 }
 
 export class ChildProcessTransport implements Transport {
@@ -79,6 +85,13 @@ export class ChildProcessTransport implements Transport {
         stdio: ['pipe', 'pipe', 'pipe'],
         env: options.env ?? process.env,
       });
+      if (options.nice !== undefined && child.pid !== undefined) {
+        try {
+          setPriority(child.pid, options.nice);
+        } catch {
+          // Not permitted here: it runs at the priority it inherited.
+        }
+      }
       child.once('error', (error: NodeJS.ErrnoException) => reject(new Error(`${options.name}: cannot start ${options.command}: ${error.code ?? error.message}`)));
       child.once('spawn', () => resolve(new ChildProcessTransport(child, options.name)));
     });
