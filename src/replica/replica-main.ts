@@ -8,7 +8,32 @@
  * transferred state wrongly (a faulty restore).
  */
 import { HEARTBEAT_PERIOD_MS, ReplicaEndpoint } from './replica-endpoint.js';
-import { NODE_REPLICA_IMPLEMENTATION } from './replica-logic.js';
+import { lawParamsToList, NODE_REPLICA_IMPLEMENTATION } from './replica-logic.js';
+import { drawLawInputs, LAW_ID, lawParamsForRate } from '../core/control-law.js';
+import { Prng } from '../core/prng.js';
+import { encodeMessage } from '../protocol/codec.js';
+import { PROTOCOL_VERSION } from '../protocol/messages.js';
+
+const SELF_WARM_UP_TICKS_MAX = 100_000;
+
+/**
+ * Runs the whole message path (decode, law, encode) over frames built here, through a throwaway
+ * endpoint whose output goes nowhere: a standby started ahead of a restart answers its first real
+ * ticks at full speed. Inputs come from the law's coverage generator, with hellos between, as the
+ * host's warm-up does (see ReplicaLink.warmUp: identical straight-line input once made V8
+ * deoptimise mid-run).
+ */
+function selfWarmUp(ticks: number): void {
+  const scratch = new ReplicaEndpoint({ write: () => {}, crash: () => {} }, { implementation: NODE_REPLICA_IMPLEMENTATION });
+  const hello = encodeMessage({ kind: 'hello', protocolVersion: PROTOCOL_VERSION, replicaIndex: 0, lawId: LAW_ID, lawParams: lawParamsToList(lawParamsForRate(200)) });
+  const prng = new Prng(0x5e1f);
+  const inputs = { setpointMilliDeg: 0, positionMilliDeg: 0 };
+  for (let tick = 0; tick < ticks; tick++) {
+    if (tick % 48 === 0) scratch.push(hello);
+    drawLawInputs(prng, inputs.positionMilliDeg, inputs);
+    scratch.push(encodeMessage({ kind: 'tick', tick, ...inputs }));
+  }
+}
 
 /** Exit code of a simulated crash. */
 export const CRASH_EXIT_CODE = 70;
@@ -16,17 +41,22 @@ export const CRASH_EXIT_CODE = 70;
 let lawHash: number | undefined;
 let crashTicksAfterState: number | undefined;
 let corruptStateTransfer = false;
+let selfWarmUpTicks = 0;
 for (const arg of process.argv.slice(2)) {
   const match = /^--law-hash=(\d+)$/.exec(arg);
   const crashAfter = /^--crash-ticks-after-state=(\d+)$/.exec(arg);
   if (match) lawHash = Number(match[1]);
   else if (crashAfter) crashTicksAfterState = Number(crashAfter[1]);
   else if (arg === '--corrupt-state-transfer') corruptStateTransfer = true;
+  else if (/^--self-warm-up-ticks=\d+$/.test(arg)) selfWarmUpTicks = Math.min(SELF_WARM_UP_TICKS_MAX, Number(arg.split('=')[1]));
   else {
     process.stderr.write(`replica: unknown argument ${arg}\n`);
     process.exit(2);
   }
 }
+
+// A standby warms its own JIT before it answers anything: no host time, no pipe traffic.
+if (selfWarmUpTicks > 0) selfWarmUp(selfWarmUpTicks);
 
 const endpoint = new ReplicaEndpoint(
   { write: (bytes) => process.stdout.write(bytes), crash: () => process.exit(CRASH_EXIT_CODE) },

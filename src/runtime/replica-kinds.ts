@@ -87,7 +87,10 @@ export interface ReplicaProvider {
  */
 export const RESTART_NICE = 10;
 
-function processReplica(transport: ChildProcessTransport, startAgain: (nice?: number) => Promise<ChildProcessTransport>): StartedReplica {
+/** Ticks a standby runs through its own message path before it answers (replica-main --self-warm-up-ticks). */
+export const SPARE_SELF_WARM_UP_TICKS = 10_000;
+
+function processReplica(transport: ChildProcessTransport, startAgain: (nice?: number, extraArgs?: readonly string[]) => Promise<ChildProcessTransport>): StartedReplica {
   return {
     transport,
     pid: transport.pid,
@@ -102,7 +105,11 @@ function processReplica(transport: ChildProcessTransport, startAgain: (nice?: nu
       return processReplica(await startAgain(RESTART_NICE), startAgain);
     },
     // startAgain spawns synchronously, before its first await: the fork happens when this is called.
-    spawnSpare: async () => processReplica(await startAgain(RESTART_NICE), startAgain),
+    // A standby warms itself up (no host time, no pipe traffic): the host only shakes hands with it.
+    spawnSpare: async () => ({
+      ...processReplica(await startAgain(RESTART_NICE, [`--self-warm-up-ticks=${SPARE_SELF_WARM_UP_TICKS}`]), startAgain),
+      restartWarmUpTicks: 0,
+    }),
   };
 }
 
@@ -112,8 +119,13 @@ export const nodeProvider: ReplicaProvider = {
     // Compiled JavaScript whenever it is built: a restart must not wait for a TypeScript loader.
     const command = nodeReplicaCommand();
     const extra = spec.kind === 'node' ? (spec.args ?? []) : [];
-    const startAgain = (nice?: number): Promise<ChildProcessTransport> =>
-      ChildProcessTransport.start({ command: command.command, args: [...command.args, ...extra], name: `replica ${replicaIndex}`, ...(nice === undefined ? {} : { nice }) });
+    const startAgain = (nice?: number, extraArgs: readonly string[] = []): Promise<ChildProcessTransport> =>
+      ChildProcessTransport.start({
+        command: command.command,
+        args: [...command.args, ...extra, ...extraArgs],
+        name: `replica ${replicaIndex}`,
+        ...(nice === undefined ? {} : { nice }),
+      });
     return processReplica(await startAgain(), startAgain);
   },
 };

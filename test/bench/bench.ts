@@ -10,6 +10,9 @@
  *   5. TMR tick round trip over three simulated boards on ptys vs a bare pty echo, unpaced and
  *      paced at 100 Hz with deadline misses (board-round-trip.ts). Target: TMR p50 ≤ 1.5× floor.
  *   6. Bytes on the wire per tick per replica, both ways, vs the same fields in fixed-width binary.
+ *   7. Recovery time: a replica's crash to its first counted vote again (restart, state transfer,
+ *      probation), 21 crashes each over 3 Node replicas at 200 Hz and 3 emulated Unos at 50 Hz
+ *      (recovery-time.ts). Targets: ≤ 250 ms + probation (Node), ≤ 100 ms + probation (Uno).
  *
  * Prints one table (and writes it as JSON to $BENCH_OUT, else dist/bench-results.json). A MISS is
  * information: the exit code is 0 unless something failed. Every process started here is stopped
@@ -32,6 +35,7 @@ import { avrRows, measureAvrRoundTrips } from './avr-round-trip.js';
 import { formatNumber, formatTable, infoRow, percentiles, verdict, type Percentiles, type ResultRow } from './bench-stats.js';
 import { runCoreProbe, type CoreProbeResult } from './core-probe.js';
 import { measureHostPathCost, type HostPathCost } from './host-path-cost.js';
+import { measureRecoveryTimes, NODE_RECOVERY_BEYOND_PROBATION_MS_MAX, recoveryNotes, recoveryRows, UNO_RECOVERY_BEYOND_PROBATION_MS_MAX, type RecoveryReport } from './recovery-time.js';
 import { runBlocks, startEchoFloorRig, TmrRig, type BlockPlan, type RigSamples, type TmrRigTally } from './round-trip.js';
 import type { SchedStat } from './sched-stat.js';
 
@@ -359,17 +363,18 @@ function outputPath(root: string): string {
 }
 
 interface Measured {
-  /** Table order: round trips, where their time goes, boards, simulation, core (measured in another order). */
+  /** Table order: round trips, where their time goes, boards, simulation, core, recovery (measured in another order). */
   readonly sections: ResultRow[][];
   readonly details: Record<string, unknown>;
   roundTrips: RoundTripReport | null;
   boards: BoardRoundTripReport | null;
+  recovery: RecoveryReport | null;
   failure: unknown;
 }
 
 /** Runs every part in turn; a failure stops the run and is kept, with whatever was measured before it. */
 async function measureAll(root: string, signal: AbortSignal): Promise<Measured> {
-  const m: Measured = { sections: [[], [], [], [], []], details: {}, roundTrips: null, boards: null, failure: null };
+  const m: Measured = { sections: [[], [], [], [], [], []], details: {}, roundTrips: null, boards: null, recovery: null, failure: null };
   const checkAborted = (): void => {
     if (signal.aborted) throw new Error('interrupted');
   };
@@ -413,6 +418,13 @@ async function measureAll(root: string, signal: AbortSignal): Promise<Measured> 
     const avr = await measureAvrRoundTrips();
     m.details['avrRoundTrips'] = avr;
     m.sections[2]!.push(...avrRows(avr));
+    checkAborted();
+
+    // About two minutes: 21 crashes at 2 s (Node) and 2.5 s (Uno) spacing, plus start-up.
+    const recovery = await measureRecoveryTimes(signal);
+    m.recovery = recovery;
+    m.details['recoveryTimes'] = recovery;
+    m.sections[5]!.push(...recoveryRows(recovery));
   } catch (error) {
     m.failure = error;
   }
@@ -436,6 +448,7 @@ function printNotes(m: Measured, host: Machine, totalMs: number): void {
     );
   }
   if (m.boards !== null) for (const line of boardNotes(m.boards)) console.log(line);
+  if (m.recovery !== null) for (const line of recoveryNotes(m.recovery)) console.log(line);
   console.log(
     `hot loop = the same code in a tight in-process loop (warm caches); in situ = scheduler CPU time of the main threads ` +
       `(/proc/<pid>/schedstat) during the interleaved blocks. ${host.cores} cores for the host and 3 children.`,
@@ -479,7 +492,8 @@ async function main(): Promise<number> {
     startedAt,
     machine: host,
     totalMs: Math.round(totalMs),
-    targets: { tmrP50RatioMax: TMR_P50_RATIO_MAX, simTicksPerSMin: SIM_TICKS_PER_S_MIN, heapGrowthBytesPerTickMax: HEAP_GROWTH_BYTES_PER_TICK_MAX, voterNsPerTickMax: VOTER_NS_PER_TICK_MAX, boardTmrP50RatioMax: BOARD_TMR_P50_RATIO_MAX },
+    targets: { tmrP50RatioMax: TMR_P50_RATIO_MAX, simTicksPerSMin: SIM_TICKS_PER_S_MIN, heapGrowthBytesPerTickMax: HEAP_GROWTH_BYTES_PER_TICK_MAX, voterNsPerTickMax: VOTER_NS_PER_TICK_MAX, boardTmrP50RatioMax: BOARD_TMR_P50_RATIO_MAX,
+      nodeRecoveryBeyondProbationMsMax: NODE_RECOVERY_BEYOND_PROBATION_MS_MAX, unoRecoveryBeyondProbationMsMax: UNO_RECOVERY_BEYOND_PROBATION_MS_MAX },
     rows,
     details: m.details,
     error: m.failure === null ? null : describeError(m.failure, true),

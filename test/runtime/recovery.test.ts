@@ -141,7 +141,9 @@ describe('recovery under fire (issue 6, item 1)', () => {
         const recoveryMs = ((kill.readmittedTick! + 1 - kill.excludedTick!) * 1000) / RATE_HZ;
         expect(recoveryMs, `replica ${kill.replica} excluded at tick ${kill.excludedTick}`).toBeLessThanOrEqual(RECOVERY_BOUND_MS);
       }
-      expect(run.recovery!.readmissions).toBe(kills.length);
+      // Every victim came back; a survivor the machine stalled past its deadlines may also have
+      // been excluded and brought back (more re-admissions than kills), which is recovery too.
+      expect(run.recovery!.readmissions).toBeGreaterThanOrEqual(kills.length);
       expect(run.replicas.every((r) => r.state === 'inService' || r.state === 'probation')).toBe(true);
       // The log of this run replays bit for bit, probations and re-admissions included.
       const report = replayBlackBox(readBlackBox(log));
