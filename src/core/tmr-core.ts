@@ -376,6 +376,17 @@ function modeReason(state: CoreState, to: Mode, tick: number): string {
   return 'REPLICA_COUNT';
 }
 
+/**
+ * Whether this tick's command had a majority behind it that a returning replica may be judged
+ * against or take its state from: a voted (or, by policy, simplex) command with every channel and
+ * the digest voted. Never a held or safe command.
+ */
+export function commandingMajority(result: StepResult): boolean {
+  if (!(result.commandSource === 'voted' || result.commandSource === 'simplex') || !result.digestOk) return false;
+  for (let c = 0; c < result.votedOutputsOk.length; c++) if (result.votedOutputsOk[c] !== 1) return false;
+  return true;
+}
+
 /** Replicas the shell re-synchronised before this tick go on probation from this tick. */
 function startProbations(state: CoreState, obs: Observations, tick: number): void {
   for (let i = 0; i < state.config.replicaCount; i++) {
@@ -412,7 +423,7 @@ function agreesWithVote(state: CoreState, obs: Observations, replicaIndex: numbe
  */
 function judgeProbation(state: CoreState, obs: Observations, tick: number): number {
   const { config, result } = state;
-  const majority = (result.commandSource === 'voted' || result.commandSource === 'simplex') && result.digestOk && result.votedOutputsOk.every((ok) => ok === 1);
+  const majority = commandingMajority(result);
   let mask = 0;
   for (let i = 0; i < config.replicaCount; i++) {
     if (state.status[i] !== 'probation') continue;

@@ -19,13 +19,12 @@
  * 0 and replaced only while the loop is in full TMR with nobody out, right after a tick's vote,
  * where a late reply is outvoted and the spawn's pause falls in the tick's slack.
  */
-import { setPriority } from 'node:os';
 import type { StepResult } from '../core/tmr-core.js';
 import type { HelloMessage, StateMessage } from '../protocol/messages.js';
 import type { LoopModel } from './loop-model.js';
-import type { Recovery } from './recovery.js';
+import { stateFitForTransfer, type Recovery } from './recovery.js';
 import { ReplicaLink } from './replica-link.js';
-import { RESTART_NICE, type StartedReplica } from './replica-kinds.js';
+import type { StartedReplica } from './replica-kinds.js';
 
 /**
  * Warm-up ticks for a restarted Node replica before its state transfer. Its outputs on probation
@@ -51,7 +50,6 @@ interface Spare {
 interface Transfer {
   readonly replica: number;
   readonly donor: number;
-  readonly fromTick: number;
   readonly votedDigest: number;
   state: StateMessage | null;
 }
@@ -64,8 +62,6 @@ export class RealtimeRecovery {
   /** Warm standbys by replica (Node replicas only); null while none is ready. */
   private readonly spares: (Spare | null)[];
   private sparePreparing = false;
-  /** Restarts that took a new process or a board reset, and how long each took to be ready, ms. */
-  readonly restartMs: number[] = [];
 
   constructor(
     private readonly model: LoopModel,
@@ -120,7 +116,7 @@ export class RealtimeRecovery {
     if (t === null) return;
     const link = this.links[t.replica]!;
     const state = t.state;
-    if (state === null || state.tick !== tick - 1 || state.stateDigest !== t.votedDigest || link.isDown || this.recovery.phase[t.replica] !== 'ready') {
+    if (state === null || !stateFitForTransfer(state, tick, t.votedDigest) || link.isDown || this.recovery.phase[t.replica] !== 'ready') {
       this.links[t.donor]!.cancelStateRequest();
       this.recovery.transferRefused();
       return;
@@ -143,7 +139,7 @@ export class RealtimeRecovery {
     }
     const candidate = this.recovery.transferCandidate(result);
     if (candidate === null) return;
-    const transfer: Transfer = { ...candidate, fromTick: result.tick, votedDigest: result.votedDigest, state: null };
+    const transfer: Transfer = { ...candidate, votedDigest: result.votedDigest, state: null };
     this.transfer = transfer;
     void this.links[candidate.donor]!.requestState(result.tick).then((state) => {
       transfer.state = state;
@@ -157,9 +153,15 @@ export class RealtimeRecovery {
     const i = this.spares.findIndex((spare, k) => spare === null && this.replicas[k]!.spawnSpare !== undefined);
     if (i < 0) return;
     this.sparePreparing = true;
-    const task = this.prepareSpare(i).finally(() => {
-      this.sparePreparing = false;
-    });
+    this.track(
+      this.prepareSpare(i).finally(() => {
+        this.sparePreparing = false;
+      }),
+    );
+  }
+
+  /** Background work that stop() waits for. */
+  private track(task: Promise<void>): void {
     this.tasks.add(task);
     void task.finally(() => this.tasks.delete(task));
   }
@@ -174,11 +176,11 @@ export class RealtimeRecovery {
   }
 
   private startRestart(replicaIndex: number): void {
-    const task = this.restart(replicaIndex).then((outcome) => {
-      this.finished.push({ replica: replicaIndex, outcome });
-    });
-    this.tasks.add(task);
-    void task.finally(() => this.tasks.delete(task));
+    this.track(
+      this.restart(replicaIndex).then((outcome) => {
+        this.finished.push({ replica: replicaIndex, outcome });
+      }),
+    );
   }
 
   private async restart(i: number): Promise<RestartOutcome> {
@@ -186,41 +188,26 @@ export class RealtimeRecovery {
     const spare = this.spares[i] ?? null;
     this.spares[i] = null;
     if (spare !== null && !spare.link.isDown) {
-      const startedMs = performance.now();
       await old.stop();
       this.replicas[i] = spare.replica;
       this.links[i] = spare.link;
       // Its controller was reset by the last hello of its bring-up; one more proves it is alive.
       const alive = await spare.link.handshake(this.options.hello(i), this.options.handshakeTimeoutMs);
-      if (!alive.ok) return { ok: false, permanent: false, detail: `standby: ${alive.reason}: ${alive.detail}` };
-      this.restartMs.push(performance.now() - startedMs);
-      return { ok: true };
+      return alive.ok ? { ok: true } : { ok: false, permanent: false, detail: `standby: ${alive.reason}: ${alive.detail}` };
     }
     if (spare !== null) await spare.replica.stop();
     if (old.restart === undefined) return { ok: false, permanent: true, reason: 'NOT_RESTARTABLE', detail: `${old.transport.description} cannot be restarted` };
-    const startedMs = performance.now();
     let fresh: StartedReplica;
     try {
       fresh = await old.restart();
     } catch (error) {
       return { ok: false, permanent: false, detail: `restart failed: ${error instanceof Error ? error.message : String(error)}` };
     }
+    // A new process was started at RESTART_NICE by its transport; a reset board keeps its own.
     this.replicas[i] = fresh;
-    for (const pid of fresh.pid === old.pid ? [] : fresh.dataPathPids) lowerPriority(pid);
     const link = fresh.transport === old.transport ? this.links[i]! : new ReplicaLink(i, fresh.transport, this.model.obs);
     this.links[i] = link;
     if (this.stopping) return { ok: false, permanent: false, detail: 'the run ended' };
-    const failed = await this.bringUp(link, fresh, this.options.hello(i));
-    if (failed !== null) return failed;
-    this.restartMs.push(performance.now() - startedMs);
-    return { ok: true };
-  }
-}
-
-function lowerPriority(pid: number): void {
-  try {
-    setPriority(pid, RESTART_NICE);
-  } catch {
-    // Not allowed to change it: it restarts at the priority it inherited.
+    return (await this.bringUp(link, fresh, this.options.hello(i))) ?? { ok: true };
   }
 }

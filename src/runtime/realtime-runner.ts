@@ -69,7 +69,7 @@ const REPLY_SAMPLES_MAX = 100_000;
 export const CONTROL_NICE = -10;
 
 /** Tries to raise a process's priority; true if it worked. */
-export function raisePriority(pid: number | undefined): boolean {
+function raisePriority(pid: number | undefined): boolean {
   try {
     setPriority(pid ?? 0, CONTROL_NICE);
     return true;

@@ -22,7 +22,8 @@ import {
   type RestartPolicyConfig,
   type RetireReason,
 } from '../core/restart-policy.js';
-import type { CoreState, StepResult } from '../core/tmr-core.js';
+import { commandingMajority, type CoreState, type StepResult } from '../core/tmr-core.js';
+import type { StateMessage } from '../protocol/messages.js';
 
 export interface RecoveryOptions {
   /** Restart, re-synchronise and re-admit excluded replicas. Off: an excluded replica stays out. */
@@ -65,6 +66,11 @@ export function restartPolicyFor(recovery: RecoveryOptions, rateHz: number): Res
     backoffTicksMax: ticksForMs(Math.max(recovery.backoffMsMax, recovery.backoffMsBase), rateHz),
     stableTicks: ticksForMs(recovery.stableMs, rateHz),
   };
+}
+
+/** A donor's state fit to transfer before `tick`: taken at the tick boundary just passed, with the digest the majority voted there. */
+export function stateFitForTransfer(state: StateMessage, tick: number, votedDigest: number): boolean {
+  return state.tick === tick - 1 && state.stateDigest === votedDigest;
 }
 
 export type RecoveryPhase = 'serving' | 'waiting' | 'restarting' | 'ready' | 'probation' | 'retired';
@@ -180,8 +186,7 @@ export class Recovery {
   transferCandidate(result: StepResult): { replica: number; donor: number } | null {
     const replica = this.phase.indexOf('ready');
     if (replica < 0) return null;
-    const commanding = result.commandSource === 'voted' || result.commandSource === 'simplex';
-    if (!commanding || !result.digestOk || !result.votedOutputsOk.every((ok) => ok === 1)) return null;
+    if (!commandingMajority(result)) return null;
     for (let donor = 0; donor < this.phase.length; donor++) {
       if ((result.participantMask & (1 << donor)) !== 0 && result.flags[donor] === 0 && this.core.status[donor] === 'inService') return { replica, donor };
     }
@@ -211,8 +216,6 @@ export class Recovery {
   private onExcluded(replicaIndex: number, reason: ExclusionReason, tick: number): void {
     const onProbation = this.phase[replicaIndex] === 'probation';
     if (onProbation) this.counters.probationFailures++;
-    const previous = this.current[replicaIndex] ?? null;
-    if (previous !== null && previous.outcome === 'pending') previous.outcome = 'failedAgain';
     this.schedule(replicaIndex, tick, onProbation ? 'probation' : 'serving', reason);
   }
 

@@ -5,7 +5,7 @@
  */
 import { assert } from '../core/assert.js';
 import type { StepResult } from '../core/tmr-core.js';
-import { ticksForMs } from '../runtime/recovery.js';
+import { stateFitForTransfer, ticksForMs } from '../runtime/recovery.js';
 import { faultParam, LoopModel, type LoopBench, type LoopOptions, type RunSummary } from '../runtime/loop-model.js';
 import type { KillSwitch } from '../runtime/kill-switch.js';
 import { SimReplica } from './sim-replica.js';
@@ -66,7 +66,7 @@ function resynchronise(model: LoopModel, replicas: SimReplica[], previous: StepR
   const candidate = model.recovery?.transferCandidate(previous) ?? null;
   if (candidate === null) return;
   const snapshot = replicas[candidate.donor]!.logic.snapshot();
-  if (snapshot.tick !== tick - 1 || snapshot.stateDigest !== previous.votedDigest) {
+  if (!stateFitForTransfer(snapshot, tick, previous.votedDigest)) {
     model.recovery!.transferRefused();
     return;
   }
