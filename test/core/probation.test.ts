@@ -1,45 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { createCoreState, createObservations, resetObservations, step, type CoreConfig, type Observations } from '../../src/core/tmr-core.js';
+import { CONFIG, harness, type Reply } from '../helpers/core-harness.js';
 
-const CONFIG: CoreConfig = {
-  replicaCount: 3,
-  channels: [
-    { name: 'commandMv', kind: 'exact', toleranceCounts: 0 },
-    { name: 'rate', kind: 'midValue', toleranceCounts: 2 },
-  ],
-  commandChannel: 0,
-  commandLimitMv: 12_000,
-  safeCommandMv: 0,
-  deadlineMissLimit: 3,
-  errorDensityLimit: 3,
-  quorumLossTicksMax: 2,
-  simplexPolicy: 'safe',
-  probationTicks: 4,
-};
-
-type Reply = [number, number, number] | null;
 const good: Reply = [500, 3, 0xabc];
-
-function harness(config: CoreConfig = CONFIG) {
-  const state = createCoreState(config);
-  const obs: Observations = createObservations(config.replicaCount, config.channels.length);
-  let t = 0;
-  const tick = (replies: Reply[], extra: { down?: number[]; start?: number[]; late?: number[] } = {}) => {
-    resetObservations(obs);
-    replies.forEach((r, i) => {
-      if (r === null) return;
-      obs.onTime[i] = 1;
-      obs.outputs[i * 2] = r[0];
-      obs.outputs[i * 2 + 1] = r[1];
-      obs.digests[i] = r[2];
-    });
-    for (const i of extra.down ?? []) obs.linkDown[i] = 1;
-    for (const i of extra.start ?? []) obs.probationStart[i] = 1;
-    for (const i of extra.late ?? []) obs.lateReplies[i] = 1;
-    return step(state, obs, t++);
-  };
-  return { state, tick };
-}
 
 /** Crash replica 2 at tick 1 (link down): the loop runs in duplex. */
 function afterCrash() {

@@ -1,54 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { modeFor, MODES, type Mode } from '../../src/core/degradation.js';
 import { createReplicaHealth, detectorUpdate, TICK_FLAG } from '../../src/core/failure-detector.js';
-import { createCoreState, createObservations, excludeReplica, resetObservations, step, type CoreConfig, type CoreState, type Observations } from '../../src/core/tmr-core.js';
-
-const CONFIG: CoreConfig = {
-  replicaCount: 3,
-  channels: [
-    { name: 'commandMv', kind: 'exact', toleranceCounts: 0 },
-    { name: 'rate', kind: 'midValue', toleranceCounts: 2 },
-  ],
-  commandChannel: 0,
-  commandLimitMv: 12_000,
-  safeCommandMv: 0,
-  deadlineMissLimit: 3,
-  errorDensityLimit: 3,
-  quorumLossTicksMax: 2,
-  simplexPolicy: 'safe',
-  probationTicks: 5,
-};
-
-/** A reply: [command, rate, digest], or null for no reply by the deadline. */
-type Reply = [number, number, number] | null;
-
-function feed(obs: Observations, replies: Reply[], extra: { late?: number[]; corrupt?: number[]; down?: number[] } = {}): void {
-  resetObservations(obs);
-  replies.forEach((reply, i) => {
-    if (reply === null) return;
-    obs.onTime[i] = 1;
-    obs.outputs[i * 2] = reply[0];
-    obs.outputs[i * 2 + 1] = reply[1];
-    obs.digests[i] = reply[2];
-  });
-  for (const i of extra.late ?? []) obs.lateReplies[i] = 1;
-  for (const i of extra.corrupt ?? []) obs.protocolErrors[i] = 1;
-  for (const i of extra.down ?? []) obs.linkDown[i] = 1;
-}
-
-function harness(config: CoreConfig = CONFIG): { state: CoreState; obs: Observations; tick: (replies: Reply[], extra?: Parameters<typeof feed>[2]) => ReturnType<typeof step> } {
-  const state = createCoreState(config);
-  const obs = createObservations(config.replicaCount, config.channels.length);
-  let t = 0;
-  return {
-    state,
-    obs,
-    tick: (replies, extra) => {
-      feed(obs, replies, extra);
-      return step(state, obs, t++);
-    },
-  };
-}
+import { createCoreState, createObservations, excludeReplica, step } from '../../src/core/tmr-core.js';
+import { CONFIG, feed, harness, type Reply } from '../helpers/core-harness.js';
 
 const good = (cmd = 500): Reply => [cmd, 3, 0xabc];
 
