@@ -4,7 +4,7 @@
  * by close(). The child's stderr is kept as a bounded tail for error messages.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { setPriority } from 'node:os';
+import { getPriority } from 'node:os';
 import { FrameSplitter } from '../protocol/bounded-delimiter-parser.js';
 import { LIMITS } from '../protocol/messages.js';
 import { createTransportStats, QUEUED_BYTES_MAX, type DownHandler, type FrameHandler, type Transport } from './transport.js';
@@ -25,8 +25,8 @@ export interface ChildProcessTransportOptions {
   readonly name: string;
   readonly env?: NodeJS.ProcessEnv;
   /**
-   * Nice value to give the process the moment it exists (a process we start inherits ours; a
-   * replica that restarts mid-run must not compete with the loop while it boots). Best effort.
+   * Nice value to start the process at, through nice(1) (a process we start inherits ours; a
+   * replica that restarts mid-run must not compete with the loop while it boots).
    */
   readonly nice?: number;
 }
@@ -81,17 +81,16 @@ export class ChildProcessTransport implements Transport {
   /** Starts the process; resolves once it is running, rejects with a one-line message if it cannot start. */
   static start(options: ChildProcessTransportOptions): Promise<ChildProcessTransport> {
     return new Promise((resolve, reject) => {
-      const child = spawn(options.command, [...options.args], {
+      // nice(1) sets the priority before exec, so every thread the process ever has gets it:
+      // os.setPriority(pid) after spawn reaches only the main thread, and threads Node starts
+      // before it (V8's compiler and GC helpers) keep ours.
+      const lowered = options.nice !== undefined;
+      const command = lowered ? 'nice' : options.command;
+      const args = lowered ? ['-n', String((options.nice as number) - getPriority()), options.command, ...options.args] : [...options.args];
+      const child = spawn(command, args, {
         stdio: ['pipe', 'pipe', 'pipe'],
         env: options.env ?? process.env,
       });
-      if (options.nice !== undefined && child.pid !== undefined) {
-        try {
-          setPriority(child.pid, options.nice);
-        } catch {
-          // Not permitted here: it runs at the priority it inherited.
-        }
-      }
       child.once('error', (error: NodeJS.ErrnoException) => reject(new Error(`${options.name}: cannot start ${options.command}: ${error.code ?? error.message}`)));
       child.once('spawn', () => resolve(new ChildProcessTransport(child, options.name)));
     });
