@@ -33,7 +33,10 @@ interface Kill {
 
 /**
  * `tmr run --recover` for `seconds` at 200 Hz while a user SIGKILLs a random replica process every
- * 2 s from outside. Who is replica i now is read from the runtime's stderr lines (a restart
+ * 2 s from outside. With the simplex policy: under the test runner, a host stall has excluded
+ * both survivors at once as LATE_REPLY (3 runs in 4, about 45 ticks after a re-admission; an
+ * open problem, see the issue 6 note), and with the safe policy a loop left with one replica
+ * stays safe for good, which is not what this test is about; with simplex it climbs back. Who is replica i now is read from the runtime's stderr lines (a restart
  * replaces the process), so every victim is a replica in the vote, never a standby.
  */
 async function runUnderFire(seconds: number, seed: number, log: string): Promise<{ result: CliResult; kills: Kill[] }> {
@@ -42,7 +45,7 @@ async function runUnderFire(seconds: number, seed: number, log: string): Promise
   let timer: NodeJS.Timeout | undefined;
   let stderr = '';
   const random = mulberry(seed);
-  const result = await runCli(['run', '--recover', '--rate-hz', String(RATE_HZ), '--ticks', String(seconds * RATE_HZ), '--seed', String(seed), '--log', log, '--json'], {
+  const result = await runCli(['run', '--recover', '--simplex-policy', 'simplex', '--rate-hz', String(RATE_HZ), '--ticks', String(seconds * RATE_HZ), '--seed', String(seed), '--log', log, '--json'], {
     timeoutMs: (seconds + 60) * 1000,
     onSpawn: (child) => {
       child.stderr!.on('data', (chunk: Buffer) => {
@@ -63,8 +66,8 @@ async function runUnderFire(seconds: number, seed: number, log: string): Promise
               try {
                 process.kill(pid, 'SIGKILL');
                 kills.push({ replica, pid, excludedTick: null, readmittedTick: null });
-              } catch {
-                // Gone already (the run is ending).
+              } catch (error) {
+                console.info(`kill of replica ${replica} (pid ${pid}) failed: ${(error as NodeJS.ErrnoException).code}`);
               }
             }, KILL_PERIOD_MS);
           }
@@ -123,17 +126,17 @@ describe('recovery under fire (issue 6, item 1)', () => {
 
   it(`a 60 s run at 200 Hz with a replica SIGKILLed from outside every 2 s: each victim is back in the vote within 250 ms + probation, no unsafe command, the fault-free trace`, async () => {
     const seed = 6;
-    const sim = await tmrJson<RunSummary>(['sim', '--rate-hz', String(RATE_HZ), '--ticks', String(SECONDS * RATE_HZ), '--seed', String(seed)]);
+    const sim = await tmrJson<RunSummary>(['sim', '--simplex-policy', 'simplex', '--rate-hz', String(RATE_HZ), '--ticks', String(SECONDS * RATE_HZ), '--seed', String(seed)]);
     let attempt = 0;
     for (;;) {
       attempt++;
       const log = join(dir, `under-fire-${attempt}.tmrlog`);
       const { result, kills } = await runUnderFire(SECONDS, seed, log);
-      const replay = `node dist/src/cli/tmr.js run --recover --rate-hz ${RATE_HZ} --ticks ${SECONDS * RATE_HZ} --seed ${seed} (victims drawn with seed ${seed})`;
+      const replay = `node dist/src/cli/tmr.js run --recover --simplex-policy simplex --rate-hz ${RATE_HZ} --ticks ${SECONDS * RATE_HZ} --seed ${seed} (victims drawn with seed ${seed})`;
       expect(result.code, `${replay}\n${result.stderr}`).toBe(0);
       const run = JSON.parse(result.stdout) as RealtimeSummary;
       expect(run.unsafeCommands).toBe(0);
-      expect(kills.length, 'kills sent').toBeGreaterThanOrEqual(SECONDS / (KILL_PERIOD_MS / 1000) - 2);
+      expect(kills.length, `kills sent; replicas: ${JSON.stringify(run.recovery?.replicas)}`).toBeGreaterThanOrEqual(SECONDS / (KILL_PERIOD_MS / 1000) - 2);
       for (const kill of kills) {
         expect(kill.excludedTick, `replica ${kill.replica} (pid ${kill.pid}) was never excluded`).not.toBeNull();
         expect(kill.readmittedTick, `replica ${kill.replica} (pid ${kill.pid}) killed, excluded at ${kill.excludedTick}, never re-admitted`).not.toBeNull();
@@ -158,7 +161,8 @@ describe('recovery under fire (issue 6, item 1)', () => {
       expect(held.length, `${replay}: a different trace with no held command`).toBeGreaterThan(0);
       if (attempt < ATTEMPTS_MAX) continue;
       expect(held.filter((h) => !h.replyMissing), `${replay}: held with every reply on time`).toEqual([]);
-      expect(report.votedChecked).toBeGreaterThan(run.ticks - held.length - 10);
+      // Replay checked every voted command against the law (0 mismatches above).
+      expect(report.votedChecked).toBe(run.commands.voted);
       return;
     }
   }, 400_000);
