@@ -13,6 +13,7 @@ import type { RunSummary } from '../../src/runtime/loop-model.js';
 import type { RealtimeSummary } from '../../src/runtime/realtime-runner.js';
 import { replayBlackBox } from '../../src/runtime/replay.js';
 import { assertFreshBuild, killTree, replicaFlags, runCli, tmrJson, type CliResult } from '../helpers/cli.js';
+import { compareWithFaultFree, runAgainstSim, runUntilFaultFree } from '../helpers/fault-free-trace.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'tmr-recovery-'));
 beforeAll(() => assertFreshBuild());
@@ -22,6 +23,12 @@ const RATE_HZ = 200;
 const PROBATION_TICKS = 50;
 const RECOVERY_BOUND_MS = 250 + (PROBATION_TICKS * 1000) / RATE_HZ;
 const KILL_PERIOD_MS = 2_000;
+/**
+ * The simplex policy: see runUnderFire. A restart limit of 10 in 5 s: the default 3 in 5 s puts out
+ * a replica the seeded draw happened to kill three times running if a machine stall excluded it
+ * once more (seen in fresh-clone CI); that limit has its own test below.
+ */
+const UNDER_FIRE_FLAGS = ['--recover', '--simplex-policy', 'simplex', '--restart-limit', '10/5000'];
 
 interface Kill {
   readonly replica: number;
@@ -45,7 +52,7 @@ async function runUnderFire(seconds: number, seed: number, log: string): Promise
   let timer: NodeJS.Timeout | undefined;
   let stderr = '';
   const random = mulberry(seed);
-  const result = await runCli(['run', '--recover', '--simplex-policy', 'simplex', '--rate-hz', String(RATE_HZ), '--ticks', String(seconds * RATE_HZ), '--seed', String(seed), '--log', log, '--json'], {
+  const result = await runCli(['run', ...UNDER_FIRE_FLAGS, '--rate-hz', String(RATE_HZ), '--ticks', String(seconds * RATE_HZ), '--seed', String(seed), '--log', log, '--json'], {
     timeoutMs: (seconds + 60) * 1000,
     onSpawn: (child) => {
       child.stderr!.on('data', (chunk: Buffer) => {
@@ -100,39 +107,27 @@ function mulberry(seed: number): () => number {
   };
 }
 
-/**
- * Held commands (no majority on time) and whether each one had an in-service replica whose reply
- * was simply missing at the deadline (a late survivor), as opposed to replies that disagreed.
- */
-function heldTicks(log: string): { tick: number; replyMissing: boolean }[] {
-  return readBlackBox(log)
-    .ticks.filter((r) => r.source === 'held')
-    .map((r) => ({ tick: r.tick, replyMissing: (r.inServiceMask & ~r.onTimeMask) !== 0 }));
-}
-
 describe('recovery under fire (issue 6, item 1)', () => {
   const SECONDS = 60;
   /**
    * A late reply from one of the two survivors while a victim is out holds the last command, and
    * the plant then leaves the fault-free trajectory. On this shared 2-core VM at 200 Hz a reply
    * misses its 3.75 ms deadline about 3 times in 1,000 replica-ticks with nothing out at all (in
-   * TMR it is outvoted); the ~1,600 duplex ticks of this run then give 0–3 held commands. So: a
-   * run without a held command must reproduce the fault-free trace exactly; a run with held
-   * commands is repeated, and if every attempt had one, each held command must be a survivor's
-   * missing reply (never a disagreement), and replay must still show every voted command equal
-   * to the control law's output for the logged inputs. The note of issue 6 reports this.
+   * TMR it is outvoted), and the ~1,600 duplex ticks of this run then give 0–15 held commands. So
+   * each attempt must match the fault-free trace up to the first tick the machine held a command
+   * with a reply missing, never differ with every reply on time, and replay bit for bit; a
+   * disturbed run is repeated once (test/helpers/fault-free-trace.ts). The issue 6 note reports it.
    */
   const ATTEMPTS_MAX = 2;
 
   it(`a 60 s run at 200 Hz with a replica SIGKILLed from outside every 2 s: each victim is back in the vote within 250 ms + probation, no unsafe command, the fault-free trace`, async () => {
     const seed = 6;
-    const sim = await tmrJson<RunSummary>(['sim', '--simplex-policy', 'simplex', '--rate-hz', String(RATE_HZ), '--ticks', String(SECONDS * RATE_HZ), '--seed', String(seed)]);
-    let attempt = 0;
-    for (;;) {
-      attempt++;
+    const simLog = join(dir, 'under-fire-sim.tmrlog');
+    await tmrJson<RunSummary>(['sim', '--simplex-policy', 'simplex', '--rate-hz', String(RATE_HZ), '--ticks', String(SECONDS * RATE_HZ), '--seed', String(seed), '--log', simLog]);
+    const replay = `node dist/src/cli/tmr.js run ${UNDER_FIRE_FLAGS.join(' ')} --rate-hz ${RATE_HZ} --ticks ${SECONDS * RATE_HZ} --seed ${seed} (victims drawn with seed ${seed})`;
+    await runUntilFaultFree(ATTEMPTS_MAX, `under fire: ${replay}`, async (attempt) => {
       const log = join(dir, `under-fire-${attempt}.tmrlog`);
       const { result, kills } = await runUnderFire(SECONDS, seed, log);
-      const replay = `node dist/src/cli/tmr.js run --recover --simplex-policy simplex --rate-hz ${RATE_HZ} --ticks ${SECONDS * RATE_HZ} --seed ${seed} (victims drawn with seed ${seed})`;
       expect(result.code, `${replay}\n${result.stderr}`).toBe(0);
       const run = JSON.parse(result.stdout) as RealtimeSummary;
       expect(run.unsafeCommands).toBe(0);
@@ -148,23 +143,14 @@ describe('recovery under fire (issue 6, item 1)', () => {
       // been excluded and brought back (more re-admissions than kills), which is recovery too.
       expect(run.recovery!.readmissions).toBeGreaterThanOrEqual(kills.length);
       expect(run.replicas.every((r) => r.state === 'inService' || r.state === 'probation')).toBe(true);
-      // The log of this run replays bit for bit, probations and re-admissions included.
+      // The log of this run replays bit for bit, probations and re-admissions included, and replay
+      // checked every voted command against the control law.
       const report = replayBlackBox(readBlackBox(log));
       expect(report.mismatchCount, JSON.stringify(report.mismatches)).toBe(0);
-      if (run.votedTraceHash === sim.votedTraceHash) {
-        console.info(`under fire: ${kills.length} kills, recovery median ${run.recovery!.recoveryTicksMedian} ticks, worst ${run.recovery!.recoveryTicksMax} ticks (probation ${PROBATION_TICKS}); attempt ${attempt}`);
-        return;
-      }
-      const held = heldTicks(log);
-      const ticks = held.map((h) => h.tick).join(', ');
-      console.info(`under fire attempt ${attempt}: trace ${run.votedTraceHash} ≠ fault-free ${sim.votedTraceHash}; held commands at ticks ${ticks || 'none'}`);
-      expect(held.length, `${replay}: a different trace with no held command`).toBeGreaterThan(0);
-      if (attempt < ATTEMPTS_MAX) continue;
-      expect(held.filter((h) => !h.replyMissing), `${replay}: held with every reply on time`).toEqual([]);
-      // Replay checked every voted command against the law (0 mismatches above).
       expect(report.votedChecked).toBe(run.commands.voted);
-      return;
-    }
+      console.info(`under fire attempt ${attempt}: ${kills.length} kills, recovery median ${run.recovery!.recoveryTicksMedian} ticks, worst ${run.recovery!.recoveryTicksMax} ticks (probation ${PROBATION_TICKS}); ${run.commands.held} held`);
+      return { value: run, comparison: compareWithFaultFree(log, simLog) };
+    });
   }, 400_000);
 });
 
@@ -215,8 +201,8 @@ describe('restart limit and state transfer (issue 6, items 2 and 3)', () => {
 describe('an emulated Uno is reset and re-admitted', () => {
   it('firmware crash (watchdog reboot): excluded, reset, re-synchronised, on probation, back in TMR; the fault-free trace', async () => {
     const args = ['--recover', '--rate-hz', '50', '--ticks', '500', '--seed', '4'];
-    const sim = await tmrJson<RunSummary>(['sim', ...args]);
-    const run = await tmrJson<RealtimeSummary>(['run', ...args, ...replicaFlags('avr-sim', 'avr-sim', 'avr-sim'), '--inject', 'crash:1@100'], 120_000);
+    // One attempt: a held command (a late reply in duplex) must come after the trace matched the fault-free one.
+    const { last: run } = await runAgainstSim(args, [...replicaFlags('avr-sim', 'avr-sim', 'avr-sim'), '--inject', 'crash:1@100'], { attemptsMax: 1, label: 'avr-sim recovery', runTmr: (a) => tmrJson<RealtimeSummary>(a, 120_000) });
     expect(run.unsafeCommands).toBe(0);
     const record = run.recovery!.records[0]!;
     expect(record).toMatchObject({ replica: 1, outcome: 'readmitted' });
@@ -225,7 +211,5 @@ describe('an emulated Uno is reset and re-admitted', () => {
     // 7 ticks (140 ms) at 50 Hz; bounded at 10. Then 50 ticks of probation.
     expect(record.probationTick! - record.excludedTick).toBeLessThanOrEqual(10);
     expect(record.readmittedTick! - record.probationTick!).toBe(PROBATION_TICKS - 1);
-    if (run.commands.held === 0) expect(run.votedTraceHash).toBe(sim.votedTraceHash);
-    else console.info(`avr-sim recovery: ${run.commands.held} held commands (a late reply in duplex); trace not compared`);
   }, 180_000);
 });
