@@ -17,6 +17,7 @@
 import { SerialPort } from 'serialport';
 import firmataIo from 'firmata-io';
 import five from 'johnny-five';
+import { FIRMATA_BAUD_DEFAULT } from '../src/cli/options.js';
 import { assert } from '../src/core/assert.js';
 import { DEFAULT_WIRING, SimDriveIo, type DriveWiring } from './sim-drive-io.js';
 
@@ -32,7 +33,7 @@ export type ActuatorPathSpec =
       readonly readyTimeoutMs: number;
     };
 
-export const FIRMATA_DEFAULTS = { baudRate: 57_600, pwmRangeUs: [1000, 2000] as const, readyTimeoutMs: 5_000 };
+export const FIRMATA_DEFAULTS = { baudRate: FIRMATA_BAUD_DEFAULT, pwmRangeUs: [1000, 2000] as const, readyTimeoutMs: 5_000 };
 
 /** The world's fault, not ours: a board that is not there, a port that cannot be opened. */
 export class ActuatorPathError extends Error {
@@ -95,6 +96,10 @@ async function openFirmataBoard(spec: Extract<ActuatorPathSpec, { kind: 'firmata
   );
   const io = new firmataIo.Firmata(port, { reportVersionTimeout: Math.max(100, Math.floor(spec.readyTimeoutMs / 2)) });
   const board = new five.Board({ io, repl: false, debug: false, sigint: false, timeout: spec.readyTimeoutMs * 4, id: `tmr-firmata-${spec.path}` });
+  // firmata-io announces 'connect' when its transport opens, and johnny-five holds back 'ready'
+  // until it has seen 'connect'. The port was opened above (to name an open failure), before the
+  // Firmata instance existed, so say it here; without this the board was never ready.
+  io.emit('connect');
   try {
     await waitReady(board, spec.readyTimeoutMs, `${what} (${spec.baudRate} baud)`);
   } catch (error) {
@@ -113,6 +118,30 @@ function closePort(port: SerialPort): Promise<void> {
     if (!port.isOpen) resolve();
     else port.close(() => resolve());
   });
+}
+
+/** The voted command's way out to a drive board: johnny-five over Firmata (tmr run --actuator). */
+export interface FirmataDrivePath {
+  readonly description: string;
+  /** This tick's command on the Servo, and a heartbeat edge for the drive's watchdog. */
+  deliver(commandMv: number): void;
+  close(): Promise<void>;
+}
+
+export async function openFirmataDrive(spec: Extract<ActuatorPathSpec, { kind: 'firmata' }>, supplyMvMax: number, wiring: DriveWiring = DEFAULT_WIRING): Promise<FirmataDrivePath> {
+  const { board, port } = await openFirmataBoard(spec);
+  const drive = attachDrive(board, wiring, supplyMvMax, spec.pwmRangeUs);
+  let level = false;
+  return {
+    description: `johnny-five Servo (pin ${wiring.commandPin}) + heartbeat Pin (pin ${wiring.heartbeatPin}) → Firmata on ${spec.path} @${spec.baudRate} (${spec.pwmRangeUs[0]}–${spec.pwmRangeUs[1]} µs)`,
+    deliver(commandMv) {
+      level = !level;
+      drive.servo.to(commandMv);
+      if (level) drive.heartbeat.high();
+      else drive.heartbeat.low();
+    },
+    close: () => closePort(port),
+  };
 }
 
 export async function openActuatorPath(spec: ActuatorPathSpec, supplyMvMax: number, wiring: DriveWiring = DEFAULT_WIRING): Promise<ActuatorPath> {

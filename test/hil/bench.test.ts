@@ -4,6 +4,7 @@ import five from 'johnny-five';
 import { afterAll, describe, expect, it } from 'vitest';
 import { PlantWorld } from '../../src/sim/plant-world.js';
 import { DEFAULT_ACTUATOR } from '../../src/sim/actuator.js';
+import { SimFirmataDrive } from '../../firmware-sim/firmata-drive-board.js';
 import { PtyPair } from '../../firmware-sim/pty-pair.js';
 import { ActuatorPathError, openActuatorPath } from '../../hil/actuator-path.js';
 import { runScenario } from '../../hil/bench.js';
@@ -87,6 +88,31 @@ describe('the johnny-five actuator path', () => {
       await expect(attempt).rejects.toThrow(ActuatorPathError);
       await expect(attempt).rejects.toThrow(new RegExp(`firmata:${pair.hostPath}.*no board answered within 800 ms.*StandardFirmata`));
       expect(Date.now() - started).toBeLessThan(5_000);
+    });
+  });
+
+  describe('with the simulated Firmata drive on a pty (firmware-sim/firmata-drive)', () => {
+    it('johnny-five gets it ready and moves it: every command arrives as a pulse (full scale both ways exactly), a heartbeat edge each tick, nothing refused', async () => {
+      const drive = await SimFirmataDrive.start({ name: 'bench-firmata', rateHz: 100, watchdogTicks: 1_000 });
+      try {
+        const path = await openActuatorPath({ kind: 'firmata', path: drive.hostPath, baudRate: 57_600, pwmRangeUs: [1000, 2000], readyTimeoutMs: 3_000 }, DEFAULT_ACTUATOR.supplyMvMax);
+        const commandsMv = [-12_000, -5_000, 0, 37, 4_950, 12_000];
+        for (const mv of commandsMv) {
+          path.deliver(mv);
+          await new Promise((r) => setTimeout(r, 20));
+        }
+        await path.close();
+        const first = await drive.waitFor('firstCommand', 2_000);
+        expect(first!.commandMv).toBe(-12_000);
+        const status = await drive.stop();
+        expect(status!.refusedBytes).toBe(0);
+        expect(status!.commandWrites).toBe(commandsMv.length);
+        // The first write sets the heartbeat's level; every later one is an edge.
+        expect(status!.heartbeatEdges).toBe(commandsMv.length - 1);
+        expect(status!.lastCommandMv).toBe(12_000);
+      } finally {
+        await drive.stop();
+      }
     });
   });
 });
