@@ -10,7 +10,7 @@
  */
 import { mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { UsageError } from '../src/cli/options.js';
+import { parseFirmataTarget, UsageError } from '../src/cli/options.js';
 import { FIRMATA_DEFAULTS, type ActuatorPathSpec } from './actuator-path.js';
 import { runScenario } from './bench.js';
 import { junitXml } from './report/junit.js';
@@ -57,11 +57,8 @@ function parseArgs(argv: readonly string[]): HilArgs {
 }
 
 function firmataSpec(text: string): ActuatorPathSpec {
-  const match = /^([^@]+)(?:@(\d+))?$/.exec(text);
-  if (match === null) throw new UsageError(`--firmata '${text}': expected PATH or PATH@BAUD`);
-  const baudRate = match[2] === undefined ? FIRMATA_DEFAULTS.baudRate : Number(match[2]);
-  if (!(baudRate >= 300 && baudRate <= 2_000_000)) throw new UsageError(`--firmata '${text}': baud rate must be 300..2000000`);
-  return { kind: 'firmata', path: match[1] as string, baudRate, pwmRangeUs: FIRMATA_DEFAULTS.pwmRangeUs, readyTimeoutMs: FIRMATA_DEFAULTS.readyTimeoutMs };
+  const { path, baudRate } = parseFirmataTarget(text, '--firmata');
+  return { kind: 'firmata', path, baudRate, pwmRangeUs: FIRMATA_DEFAULTS.pwmRangeUs, readyTimeoutMs: FIRMATA_DEFAULTS.readyTimeoutMs };
 }
 
 /** Files named on the command line, and the *.json files directly inside folders, in name order. */

@@ -40,6 +40,33 @@ export interface CliRunOptions extends LoopOptions {
   readonly killSwitch: KillSwitchConfig | null;
   /** What each replica is (tmr run); null: all Node processes. */
   readonly replicas: readonly ReplicaSpec[] | null;
+  /** tmr run: a drive board the voted command also goes to, through johnny-five over Firmata; null: none. */
+  readonly actuator: FirmataTarget | null;
+}
+
+/** A Firmata board on a serial port: `PATH` or `PATH@BAUD`. */
+export interface FirmataTarget {
+  readonly path: string;
+  readonly baudRate: number;
+}
+
+/** StandardFirmata's baud rate. */
+export const FIRMATA_BAUD_DEFAULT = 57_600;
+
+/** Parses `PATH[@BAUD]` for `label` (a flag), or throws a UsageError naming it. */
+export function parseFirmataTarget(text: string, label: string): FirmataTarget {
+  const match = /^([^@]+)(?:@(\d+))?$/.exec(text);
+  if (match === null) throw new UsageError(`${label} '${text}': expected PATH or PATH@BAUD`);
+  const baudRate = match[2] === undefined ? FIRMATA_BAUD_DEFAULT : Number(match[2]);
+  if (!(baudRate >= 300 && baudRate <= 2_000_000)) throw new UsageError(`${label} '${text}': baud rate must be 300..2000000`);
+  return { path: match[1]!, baudRate };
+}
+
+function actuatorFrom(text: string | undefined, mode: 'run' | 'sim'): FirmataTarget | null {
+  if (text === undefined) return null;
+  if (mode === 'sim') throw new UsageError('--actuator applies to tmr run only (the simulator drives its actuator model directly)');
+  if (!text.startsWith('firmata:')) throw new UsageError(`--actuator '${text}': expected firmata:PATH[@BAUD]`);
+  return parseFirmataTarget(text.slice('firmata:'.length), '--actuator');
 }
 
 const FLAGS = {
@@ -58,6 +85,7 @@ const FLAGS = {
   'kill-after-ticks': { type: 'string' },
   'kill-after-ms': { type: 'string' },
   replica: { type: 'string', multiple: true },
+  actuator: { type: 'string' },
   config: { type: 'string' },
   recover: { type: 'boolean' },
   'probation-ticks': { type: 'string' },
@@ -381,9 +409,9 @@ export function parseRunOptions(argv: readonly string[], mode: 'run' | 'sim'): C
   }
   const v = parsed.values;
   if (v.config !== undefined) {
-    const others = Object.keys(v).filter((k) => k !== 'config' && k !== 'json' && k !== 'log' && !k.startsWith('kill-'));
+    const others = Object.keys(v).filter((k) => k !== 'config' && k !== 'json' && k !== 'log' && k !== 'actuator' && !k.startsWith('kill-'));
     if (others.length > 0) throw new UsageError(`--config cannot be combined with --${others[0]} (put it in the file)`);
-    return { ...settle(configSettings(v.config), mode, v.json ?? false, null, v.log ?? null), killSwitch: killSwitchFrom(v, mode) };
+    return { ...settle(configSettings(v.config), mode, v.json ?? false, null, v.log ?? null), killSwitch: killSwitchFrom(v, mode), actuator: actuatorFrom(v.actuator, mode) };
   }
   const settled = settle(
     {
@@ -402,7 +430,7 @@ export function parseRunOptions(argv: readonly string[], mode: 'run' | 'sim'): C
     v.trace ?? null,
     v.log ?? null,
   );
-  return { ...settled, killSwitch: killSwitchFrom(v, mode) };
+  return { ...settled, killSwitch: killSwitchFrom(v, mode), actuator: actuatorFrom(v.actuator, mode) };
 }
 
 interface RawSettings {
@@ -475,6 +503,7 @@ function settle(raw: RawSettings, mode: 'run' | 'sim', json: boolean, traceFile:
     traceFile,
     logFile,
     killSwitch: null,
+    actuator: null,
     replicas: raw.replicas,
     recovery: settleRecovery(raw.recovery, rateHz),
   };

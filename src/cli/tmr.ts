@@ -11,7 +11,8 @@ import type { LoopModel, RunSummary } from '../runtime/loop-model.js';
 import type { ReplicaProvider, ReplicaSpec } from '../runtime/replica-kinds.js';
 import { runRealtime, type RealtimeSummary } from '../runtime/realtime-runner.js';
 import { runSimulation } from '../sim/simulator.js';
-import { parseRunOptions, UsageError, type CliRunOptions } from './options.js';
+import { parseRunOptions, UsageError, type CliRunOptions, type FirmataTarget } from './options.js';
+import { DEFAULT_ACTUATOR } from '../sim/actuator.js';
 import { formatSummary, statusLine } from './report.js';
 import { logCommand, replayCommand, RunLog } from './black-box-cli.js';
 import { KillSwitch } from '../runtime/kill-switch.js';
@@ -66,7 +67,7 @@ options (run and sim):
   --config FILE         the same settings as a JSON file: replicas, rateHz, ticks, seed,
                         inject, simplexPolicy, deadlineUs, recovery (true or {probationTicks,
                         restartsMax, restartWindowMs, backoffMsBase, backoffMsMax});
-                        only --json, --log and --kill-* may be added
+                        only --json, --log, --actuator and --kill-* may be added
   --trace FILE          sim only: write the canonical one-line-per-tick trace
   --log FILE            write the black-box log: every tick's inputs, replies, vote, mode and
                         command (CBOR records with CRCs; read with tmr log / tmr replay)
@@ -74,6 +75,11 @@ options (run and sim):
   --kill-quorum-loss K  stop when no majority-backed command was sent for more than K ticks
   --kill-after-ticks N  stop after N ticks (a tick budget)
   --kill-after-ms MS    run only: stop after MS of wall time; SIGUSR2 stops a run the same way
+  --actuator firmata:PATH[@BAUD]
+                        run only: also drive a motor drive board on PATH (StandardFirmata,
+                        57600 baud by default) through johnny-five: the voted command on a
+                        Servo (pin 9), a heartbeat toggled every tick on pin 8 for the drive's
+                        watchdog; the loop still closes through the actuator and plant models
   --json                print one JSON summary object instead of the text summary
 `;
 
@@ -162,6 +168,14 @@ function reportRecovery(title: string, result: StepResult, pidOf: (replicaIndex:
   }
 }
 
+/** `--actuator firmata:PATH`: the drive board, ready before the replicas start (johnny-five is loaded only then). */
+async function openDrive(target: FirmataTarget, title: string): Promise<{ deliver(commandMv: number): void; close(): Promise<void> }> {
+  const { FIRMATA_DEFAULTS, openFirmataDrive } = await import('../../hil/actuator-path.js');
+  const drive = await openFirmataDrive({ kind: 'firmata', ...target, pwmRangeUs: FIRMATA_DEFAULTS.pwmRangeUs, readyTimeoutMs: FIRMATA_DEFAULTS.readyTimeoutMs }, DEFAULT_ACTUATOR.supplyMvMax);
+  process.stderr.write(`${title}: actuator: ${drive.description}\n`);
+  return drive;
+}
+
 async function runReal(options: CliRunOptions, title = 'tmr run', observe?: TickObserver): Promise<{ code: number; summary: RealtimeSummary }> {
   const controller = new AbortController();
   const stop = (): void => controller.abort();
@@ -175,6 +189,7 @@ async function runReal(options: CliRunOptions, title = 'tmr run', observe?: Tick
   let lastStatusMs = 0;
   let pidOf: (replicaIndex: number) => number | undefined = () => undefined;
   const log = options.logFile === null ? null : new RunLog(options.logFile);
+  const drive = options.actuator === null ? null : await openDrive(options.actuator, title);
   try {
     const summary = await runRealtime(
       {
@@ -186,6 +201,7 @@ async function runReal(options: CliRunOptions, title = 'tmr run', observe?: Tick
       {
         signal: controller.signal,
         killSwitch,
+        ...(drive === null ? {} : { actuatorOut: (commandMv: number) => drive.deliver(commandMv) }),
         // Without a terminal there is no status line: say once, for logs, when the loop starts.
         onReady: (inService, pids, model, currentPid) => {
           pidOf = currentPid;
@@ -215,6 +231,7 @@ async function runReal(options: CliRunOptions, title = 'tmr run', observe?: Tick
     return { code: exitCodeFor(summary), summary };
   } finally {
     log?.close();
+    await drive?.close();
     process.off('SIGINT', stop);
     process.off('SIGTERM', stop);
     process.off('SIGUSR2', kill);

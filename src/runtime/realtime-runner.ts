@@ -38,6 +38,11 @@ export interface RealtimeHooks {
   readonly signal?: AbortSignal;
   /** Stops the run when a trigger trips (the actuator is sent to its safe state). */
   readonly killSwitch?: KillSwitch;
+  /**
+   * A real actuator path the command also goes to (a drive board through johnny-five): called
+   * with every tick's command, and with the safe command once when the run ends for any reason.
+   */
+  readonly actuatorOut?: (commandMv: number) => void;
 }
 
 export interface RealtimeSummary extends RunSummary {
@@ -163,6 +168,7 @@ export async function runRealtime(options: RealtimeOptions, hooks: RealtimeHooks
           model.replicaDetail[event.replicaIndex] = link.linkDownReason ?? link.lastReplicaError;
         }
       }
+      hooks.actuatorOut?.(result.commandMv);
       recovery?.afterTick(result);
       hooks.onTick?.(model, result);
       const trip = hooks.killSwitch?.afterTick(result, performance.now()) ?? null;
@@ -183,6 +189,7 @@ export async function runRealtime(options: RealtimeOptions, hooks: RealtimeHooks
     }
   } finally {
     model.world.enterSafeState();
+    hooks.actuatorOut?.(model.coreConfig.safeCommandMv);
     await recovery?.stop();
     await Promise.all(replicas.map((r) => r.stop()));
   }

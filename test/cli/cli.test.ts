@@ -52,6 +52,9 @@ describe('bad input: one line naming the problem, exit code 2, never a stack tra
     [['run', '--replica', 'node:crash-after-state=soon', '--replica', 'node', '--replica', 'node'], /--replica 'node:crash-after-state=soon': crash-after-state must be a whole number, got 'soon'/],
     [['run', '--config', '/nonexistent/run.json'], /--config \/nonexistent\/run\.json: cannot read \(ENOENT\)/],
     [['run', '--config', 'package.json', '--ticks', '5'], /--config cannot be combined with --ticks/],
+    [['sim', '--actuator', 'firmata:/dev/ttyACM0'], /--actuator applies to tmr run only/],
+    [['run', '--actuator', '/dev/ttyACM0'], /--actuator '\/dev\/ttyACM0': expected firmata:PATH\[@BAUD\]/],
+    [['run', '--actuator', 'firmata:/dev/ttyACM0@9'], /--actuator '\/dev\/ttyACM0@9': baud rate must be 300\.\.2000000/],
   ];
 
   it.each(cases)('tmr %j', async (args, pattern) => {
@@ -63,6 +66,15 @@ describe('bad input: one line naming the problem, exit code 2, never a stack tra
     expect(lines[0]).toMatch(/^tmr: /);
     expect(lines[0]).toMatch(pattern);
     expect(result.stderr).not.toMatch(/\n\s+at /);
+  });
+});
+
+describe('tmr run --actuator with no drive there', () => {
+  it('fails in one line naming the port, before any replica starts', async () => {
+    const result = await runCli(['run', '--ticks', '10', '--actuator', 'firmata:/nonexistent/ttyACM9'], { timeoutMs: 20_000 });
+    expect(result.code).toBe(1);
+    expect(result.stderr.trimEnd().split('\n')).toEqual([expect.stringMatching(/^tmr: actuator firmata:\/nonexistent\/ttyACM9: cannot open the port: /)]);
+    expect(result.stdout).toBe('');
   });
 });
 
