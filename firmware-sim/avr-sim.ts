@@ -222,6 +222,17 @@ export class AvrSim {
     return decodeFirmwareDiag(Buffer.from(hex, 'hex'));
   }
 
+  /** The bytes of a data symbol in the firmware's RAM, as hex (little-endian, as stored). */
+  async peek(symbol: string): Promise<string> {
+    const line = await this.command(`peek ${symbol}`, `peek ${symbol} `);
+    return line.split(' ')[4] ?? '';
+  }
+
+  /** Test hook: overwrites a data symbol's RAM with `hex` (its exact size), as an upset would. */
+  async poke(symbol: string, hex: string): Promise<void> {
+    await this.command(`poke ${symbol} ${hex}`, `ok poke ${symbol}`);
+  }
+
   /** The lowest stack pointer the emulator has seen since it started (an SRAM address). */
   async lowestStackPointer(): Promise<number> {
     const line = await this.command('stack', 'stack ');

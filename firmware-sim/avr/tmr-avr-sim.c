@@ -572,11 +572,12 @@ static void reset_mcu(void)
 
 /* ------------------------------------------------------------------ stdin commands */
 
-static void command_peek(const char *name)
+/* The RAM address of a data symbol, or NULL after replying with what is wrong. */
+static const elf_symbol_t *ram_symbol(const char *verb, const char *name, uint32_t *address)
 {
 	if (!name) {
-		reply("error peek needs a symbol name");
-		return;
+		reply("error %s needs a symbol name", verb);
+		return NULL;
 	}
 	int exists_elsewhere = 0;
 	const elf_symbol_t *symbol = find_data_symbol(name, &exists_elsewhere);
@@ -585,18 +586,49 @@ static void command_peek(const char *name)
 			reply("error not a data symbol %s", name);
 		else
 			reply("error unknown symbol %s", name);
-		return;
+		return NULL;
 	}
-	uint32_t address = symbol->value - AVR_DATA_SYMBOL_OFFSET;
-	if ((uint64_t)address + symbol->size_bytes > (uint64_t)g.avr->ramend + 1) {
+	*address = symbol->value - AVR_DATA_SYMBOL_OFFSET;
+	if ((uint64_t)*address + symbol->size_bytes > (uint64_t)g.avr->ramend + 1) {
 		reply("error symbol out of ram %s", name);
-		return;
+		return NULL;
 	}
+	return symbol;
+}
+
+static void command_peek(const char *name)
+{
+	uint32_t address = 0;
+	const elf_symbol_t *symbol = ram_symbol("peek", name, &address);
+	if (!symbol)
+		return;
 	fprintf(g.out, "peek %s %u %u%s", name, address, symbol->size_bytes,
 	        symbol->size_bytes > 0 ? " " : "");
 	for (uint32_t i = 0; i < symbol->size_bytes; i++)
 		fprintf(g.out, "%02x", g.avr->data[address + i]);
 	reply("%s", "");
+}
+
+/* Test hook: overwrites a data symbol's RAM with HEX (exactly its size), as an upset would. */
+static void command_poke(const char *name, const char *hex)
+{
+	uint32_t address = 0;
+	const elf_symbol_t *symbol = ram_symbol("poke", name, &address);
+	if (!symbol)
+		return;
+	if (!hex || strlen(hex) != 2u * symbol->size_bytes) {
+		reply("error poke %s needs %u hex bytes", name, symbol->size_bytes);
+		return;
+	}
+	for (uint32_t i = 0; i < symbol->size_bytes; i++) {
+		unsigned byte = 0;
+		if (sscanf(hex + 2 * i, "%2x", &byte) != 1) {
+			reply("error poke %s: not hex", name);
+			return;
+		}
+		g.avr->data[address + i] = (uint8_t)byte;
+	}
+	reply("ok poke %s", name);
 }
 
 static void execute_command(char *line)
@@ -606,11 +638,14 @@ static void execute_command(char *line)
 	if (!verb)
 		return; /* blank line */
 	char *argument = strtok_r(NULL, " \t\r", &save);
+	char *second = strtok_r(NULL, " \t\r", &save);
 	if (strcmp(verb, "reset") == 0) {
 		reset_mcu();
 		reply("ok reset");
 	} else if (strcmp(verb, "peek") == 0) {
 		command_peek(argument);
+	} else if (strcmp(verb, "poke") == 0) {
+		command_poke(argument, second);
 	} else if (strcmp(verb, "stack") == 0) {
 		reply("stack %u", (unsigned)g.sp_lowest);
 	} else if (strcmp(verb, "stats") == 0) {

@@ -13,7 +13,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { AvrSim, UNO_DIR } from '../../firmware-sim/avr-sim.js';
-import { lawParamsForRate } from '../../src/core/control-law.js';
+import { lawParamsForRate, lawSelfTestHash } from '../../src/core/control-law.js';
 import { FAULT_KIND, type FaultKind } from '../../src/protocol/messages.js';
 import { DEFAULT_LOOP_OPTIONS } from '../../src/runtime/loop-model.js';
 import { serialReplica, type ReplicaProvider, type ReplicaSpec } from '../../src/runtime/replica-kinds.js';
@@ -145,6 +145,43 @@ describe('one emulated Uno at 1,000,000 baud, talked to directly', () => {
     await new Promise((resolve) => setTimeout(resolve, 300));
     const answer = await client.request({ kind: 'tick', tick: 0, setpointMilliDeg: 0, positionMilliDeg: 0 }, 'tick after reset');
     expect(answer).toMatchObject({ kind: 'error', code: 3 });
+  });
+
+  it('a warm reset keeps the law self-test\'s hash (the board answers at once); an upset of the kept copy makes it run the test again; a power-on always does', async () => {
+    const hex = (n: number): string => Buffer.from(Uint32Array.of(n >>> 0).buffer).toString('hex');
+    const expected = lawSelfTestHash() >>> 0;
+    const ackHash = async (): Promise<number> => ((await client.request(helloFor(PARAMS), 'hello', 3_000)) as { lawHash: number }).lawHash >>> 0;
+    expect(await ackHash()).toBe(expected); // booted: the self-test has run
+    expect(await sim.peek('law_hash_kept')).toBe(hex(expected));
+    expect(await sim.peek('law_hash_kept_complement')).toBe(hex(~expected));
+    // An upset that breaks the pair: the next (warm) boot runs the self-test again.
+    await sim.poke('law_hash_kept', hex(0xdeadbeef));
+    await sim.reset();
+    expect(await ackHash()).toBe(expected);
+    expect(await sim.peek('law_hash_kept')).toBe(hex(expected));
+    // A consistent wrong pair is believed on a warm boot (the trade-off, shown): the host refuses
+    // the board for its law hash, which is the safe outcome; a power-on reset runs the test.
+    await sim.poke('law_hash_kept', hex(0x12345678));
+    await sim.poke('law_hash_kept_complement', hex(~0x12345678));
+    await sim.reset();
+    expect(await ackHash()).toBe(0x12345678);
+    const fresh = await AvrSim.start({ name: 'cold-boot', baudRate: 1_000_000 });
+    try {
+      // Its boot runs the 256-step self-test (about 105 ms of emulated time) before it stores the hash.
+      let kept = '';
+      for (let i = 0; i < 40 && kept !== hex(expected); i++) {
+        await new Promise((resolve) => setTimeout(resolve, 50));
+        kept = await fresh.peek('law_hash_kept');
+      }
+      expect(kept).toBe(hex(expected));
+    } finally {
+      await fresh.stop();
+    }
+    // Leave this board as the other tests expect it.
+    await sim.poke('law_hash_kept', hex(expected));
+    await sim.poke('law_hash_kept_complement', hex(~expected));
+    await sim.reset();
+    expect(await ackHash()).toBe(expected);
   });
 
   it('without the EEPROM switch (as shipped) inject is refused with UNEXPECTED_MESSAGE', async () => {

@@ -42,7 +42,8 @@ uint32_t hal_now_us(void);                           /* wrapping microsecond clo
 uint32_t hal_cycles(void);                           /* wrapping CPU cycle counter */
 void hal_reboot(void);                               /* reset the MCU; never returns */
 
-void board_init(uint8_t test_hooks_enabled);
+/* law_hash: the law's self-test hash, pid_self_test_hash(), which the caller runs or has kept (see main.c). */
+void board_init(uint8_t test_hooks_enabled, uint32_t law_hash);
 void board_rx_byte(uint8_t byte);
 /* Time-driven work: heartbeats, held-back outputs. Call after each batch of received bytes and
  * on every timer wake-up. */

@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "../src/board.h"
+#include "../src/pid_q16.h"
 
 void hal_send(const uint8_t *bytes, uint8_t length) {
   size_t done = 0;
@@ -31,7 +32,7 @@ void hal_reboot(void) { exit(70); }
 
 int main(int argc, char **argv) {
   const int test_hooks = argc > 1 && strcmp(argv[1], "--test-hooks") == 0;
-  board_init((uint8_t)test_hooks);
+  board_init((uint8_t)test_hooks, pid_self_test_hash());
   uint8_t buffer[256];
   for (;;) {
     struct pollfd in = {0, POLLIN, 0};
