@@ -11,7 +11,7 @@
  *      paced at 100 Hz with deadline misses (board-round-trip.ts). Target: TMR p50 ≤ 1.5× floor.
  *   6. Bytes on the wire per tick per replica, both ways, vs the same fields in fixed-width binary.
  *   7. Recovery time: a replica's crash to its first counted vote again (restart, state transfer,
- *      probation), 21 crashes each over 3 Node replicas at 200 Hz and 3 emulated Unos at 50 Hz
+ *      probation), 21 crashes each over 3 Node replicas at 200 Hz and 3 emulated Unos at 100 Hz
  *      (recovery-time.ts). Targets: ≤ 250 ms + probation (Node), ≤ 100 ms + probation (Uno).
  *
  * Prints one table (and writes it as JSON to $BENCH_OUT, else dist/bench-results.json). A MISS is

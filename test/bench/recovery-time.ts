@@ -47,10 +47,13 @@ interface RecoveryPlan {
 /**
  * Node: 200 Hz, a crash every 2 s, so each replica crashes every 6 s: past restartWindowMs
  * (5 s, 3 restarts) and stableMs (1 s), so every crash is a first, un-backed-off restart.
- * Uno: 50 Hz (boards on ptys), probation 50 ticks = 1 s, a crash every 2.5 s.
+ * Uno: 100 Hz, the rate boards/uno/profile.json gives the default (1,000,000-baud) image;
+ * probation 50 ticks = 0.5 s, a crash every 2.5 s. At 50 Hz a recovery is 55 ticks whatever the
+ * firmware does (2 to detect, 2 to restart and transfer, 50 of probation, 1 to count): 1,100 ms
+ * against a limit of exactly 1,100 ms, a tie decided by timer jitter (measured 1,100–1,102 ms).
  */
 const NODE_PLAN: RecoveryPlan = { label: '3 Node replicas, 200 Hz', replica: null, rateHz: 200, crashSpacingTicks: 400, beyondProbationMsMax: NODE_RECOVERY_BEYOND_PROBATION_MS_MAX };
-const UNO_PLAN: RecoveryPlan = { label: '3 emulated Unos, 50 Hz', replica: { kind: 'avr-sim' }, rateHz: 50, crashSpacingTicks: 125, beyondProbationMsMax: UNO_RECOVERY_BEYOND_PROBATION_MS_MAX };
+const UNO_PLAN: RecoveryPlan = { label: '3 emulated Unos, 100 Hz', replica: { kind: 'avr-sim' }, rateHz: 100, crashSpacingTicks: 250, beyondProbationMsMax: UNO_RECOVERY_BEYOND_PROBATION_MS_MAX };
 
 export interface CrashOutcome {
   replicaIndex: number;
