@@ -60,9 +60,20 @@ describe('detection at 500 Hz', () => {
   const PREMISE_ATTEMPTS_MAX = 3;
 
   it.each(['crash', 'hang'] as const)('an injected %s is excluded within 2 ticks of its first missed deadline', async (kind) => {
-    const run = await tmr(['run', ...fast, '--inject', `${kind}:2@600`]);
+    const FAULT_TICK = 600;
+    const args = ['run', ...fast, '--inject', `${kind}:2@${FAULT_TICK}`];
+    // Premise: replica 2 is still in the vote when the fault is injected. A machine stall can take
+    // it out earlier (LATE_REPLY before tick 600); then this run shows nothing about detection.
+    const premiseFailed = (r: RunSummary): boolean => r.replicas[2]!.excludedTick !== null && r.replicas[2]!.excludedTick < FAULT_TICK;
+    let run = await tmr(args);
+    for (let n = 2; premiseFailed(run) && n <= PREMISE_ATTEMPTS_MAX; n++) {
+      console.info(`500 Hz ${kind} run: replica 2 was out at tick ${run.replicas[2]!.excludedTick} (${run.replicas[2]!.reason}), before the fault; running again`);
+      run = await tmr(args);
+    }
+    expect(premiseFailed(run), `in ${PREMISE_ATTEMPTS_MAX} runs replica 2 was always out before tick ${FAULT_TICK}: tmr ${args.join(' ')}`).toBe(false);
     const replica = run.replicas[2]!;
     expect(replica.state).toBe('excluded');
+    expect(run.faults[0]!.detectedTick, `tmr ${args.join(' ')}: ${JSON.stringify(run.faults)}`).not.toBeNull();
     expect(run.faults[0]!.detectionLatencyTicks!).toBeLessThanOrEqual(2);
     if (replica.firstMissTick !== null) expect(replica.excludedTick! - replica.firstMissTick).toBeLessThanOrEqual(2);
     expect(run.unsafeCommands).toBe(0);

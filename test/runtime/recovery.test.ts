@@ -155,14 +155,26 @@ describe('recovery under fire (issue 6, item 1)', () => {
 });
 
 describe('restart limit and state transfer (issue 6, items 2 and 3)', () => {
+  /** Runs tried when a machine stall also took out a healthy replica (a second fault, not this test's). */
+  const PREMISE_ATTEMPTS_MAX = 3;
+
   it('a replica that crashes as soon as it is re-admitted is put out for good after the restart limit; the run goes on in duplex', async () => {
     // Crashes 50 ticks after each state transfer: the tick after its 50th agreeing probation tick.
     const args = ['run', '--recover', '--probation-ticks', '50', '--restart-limit', '3/5000', '--ticks', '1600', ...replicaFlags('node', 'node:crash-after-state=50', 'node'), '--inject', 'crash:1@200'];
-    const run = await tmrJson<RealtimeSummary>(args, 60_000);
+    // Premise: only replica 1 fails. A machine stall that also takes out a healthy replica while
+    // replica 1 is out is a second fault: the loop then goes to the (latched) safe state, nobody
+    // can give replica 1 its state, and this run shows nothing about the restart limit. Run again.
+    const othersFailed = (x: RealtimeSummary): boolean => x.recovery!.records.some((rec) => rec.replica !== 1);
+    let run = await tmrJson<RealtimeSummary>(args, 60_000);
+    for (let n = 2; othersFailed(run) && n <= PREMISE_ATTEMPTS_MAX; n++) {
+      console.info(`restart-limit run: a healthy replica was also excluded (${JSON.stringify(run.recovery!.records.filter((rec) => rec.replica !== 1))}); running again`);
+      run = await tmrJson<RealtimeSummary>(args, 60_000);
+    }
+    expect(othersFailed(run), `in ${PREMISE_ATTEMPTS_MAX} runs a healthy replica was always excluded too: tmr ${args.join(' ')}`).toBe(false);
     expect(run.unsafeCommands).toBe(0);
     const r = run.recovery!;
     expect(r.readmissions, 'it was re-admitted before it crashed again').toBeGreaterThanOrEqual(1);
-    expect(r.replicas[1]).toMatchObject({ phase: 'retired', retired: 'RESTART_LIMIT', restarts: 3 });
+    expect(r.replicas[1], `records: ${JSON.stringify(r.records)}; mode history ${JSON.stringify(run.modeHistory)}`).toMatchObject({ phase: 'retired', retired: 'RESTART_LIMIT', restarts: 3 });
     expect(r.replicas[1]!.detail).toMatch(/3 restarts within 1000 ticks \(the limit is 3\)/);
     expect(run.replicas[1]!.state).toBe('excluded');
     expect(run.finalMode).toBe('duplex');
