@@ -16,6 +16,7 @@ import { DEFAULT_ACTUATOR } from '../sim/actuator.js';
 import { formatSummary, statusLine } from './report.js';
 import { logCommand, replayCommand, RunLog } from './black-box-cli.js';
 import { KillSwitch } from '../runtime/kill-switch.js';
+import { campaignCommand } from './campaign-cli.js';
 
 export const EXIT = { ok: 0, failed: 1, usage: 2, assertion: 3, killSwitch: 4, interrupted: 130 } as const;
 
@@ -31,6 +32,12 @@ usage:
                        summarise a black-box log (run/sim --log FILE), or export it
   tmr replay FILE      re-run the voter and the control law over a log; every logged command
                        must be reproduced bit for bit (exit 1 if not)
+  tmr campaign --seeds N [--from S] [--faults single|double|mixed] [--ticks T] [--workers W] [--json]
+                       N seeded fault schedules in the simulator, checked every tick, on W
+                       worker threads (default: one per core); a failure prints its seed and
+                       a command that replays it
+  tmr campaign --seed S [--faults F] [--ticks T] --trace FILE|-
+                       replay one seed of a campaign with its per-tick trace
   tmr ports            the serial ports on this machine (for --replica serial:PATH)
   tmr help             this text
 
@@ -313,6 +320,8 @@ export async function main(argv: readonly string[]): Promise<number> {
       return logCommand(rest);
     case 'replay':
       return replayCommand(rest);
+    case 'campaign':
+      return campaignCommand(rest);
     case 'ports':
       if (rest.length > 0) throw new UsageError(`tmr ports takes no options, got '${rest[0]}'`);
       // Loaded on demand: the command lives in ports.ts.

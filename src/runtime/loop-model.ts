@@ -79,6 +79,12 @@ export const STREAM = { sensor: SENSOR_NOISE_STREAM, babble: 100, bitflip: 200 }
 export interface LoopBench {
   readonly world?: LoopWorld;
   readonly profile?: SetpointProfile;
+  /**
+   * TEST HOOK ONLY (the campaign's deliberately broken voter, `tmr campaign --test-hook-broken-voter`):
+   * may rewrite the step's command after the vote and before the audit and the actuator, so tests
+   * can show the campaign's checkers catch a voter that is wrong. Never set outside tests.
+   */
+  readonly testHookAfterVote?: (result: StepResult, obs: Observations) => void;
 }
 
 export interface FaultRecord {
@@ -178,11 +184,13 @@ export class LoopModel {
   readonly recovery: Recovery | null;
   private consecutiveHolds = 0;
   private lastAppliedMv: number;
+  private readonly testHookAfterVote: LoopBench['testHookAfterVote'];
 
   constructor(
     readonly options: LoopOptions,
     bench: LoopBench = {},
   ) {
+    this.testHookAfterVote = bench.testHookAfterVote;
     this.world = bench.world ?? new PlantWorld({ rateHz: options.rateHz, seed: options.seed });
     const actuatorConfig = this.world.actuatorConfig;
     this.lawParams = lawParamsForRate(options.rateHz);
@@ -235,6 +243,7 @@ export class LoopModel {
   /** Votes, audits, drives the actuator and advances the plant one step. */
   completeTick(tick: number): StepResult {
     const result = step(this.core, this.obs, tick);
+    this.testHookAfterVote?.(result, this.obs);
     this.audit(result);
     this.world.actuate(tick, result.commandMv);
     this.hashView.setInt32(0, result.commandMv, true);

@@ -1,0 +1,181 @@
+/**
+ * `tmr campaign`: many seeded fault schedules in the deterministic simulator, checked every tick
+ * (src/sim/campaign.ts), spread over worker threads (src/sim/campaign-runner.ts); or, with --seed,
+ * one seed replayed with its per-tick trace.
+ */
+import { closeSync, openSync, writeSync } from 'node:fs';
+import { parseArgs } from 'node:util';
+import { CAMPAIGN_FAULTS, CAMPAIGN_SEEDS_MAX, CAMPAIGN_TICKS_DEFAULT, CAMPAIGN_TICKS_MAX, CAMPAIGN_TICKS_MIN, checkSeed, type CampaignFaults, type SeedResult } from '../sim/campaign.js';
+import { CampaignError, defaultWorkers, runCampaign, WORKERS_MAX, type CampaignReport } from '../sim/campaign-runner.js';
+import { UsageError } from './options.js';
+
+const FLAGS = {
+  seeds: { type: 'string' },
+  from: { type: 'string' },
+  faults: { type: 'string' },
+  ticks: { type: 'string' },
+  workers: { type: 'string' },
+  json: { type: 'boolean' },
+  seed: { type: 'string' },
+  trace: { type: 'string' },
+  // TEST HOOK, deliberately absent from `tmr help`: the broken voter of campaign.ts.
+  'test-hook-broken-voter': { type: 'boolean' },
+} as const;
+
+/** Failed seeds printed in the text report; the JSON report keeps up to FAILURES_KEPT_MAX. */
+const FAILURES_PRINTED_MAX = 20;
+const PROGRESS_PERIOD_MS = 100;
+const PROGRESS_BAR_CELLS = 30;
+const FROM_DEFAULT = 1;
+const TRACE_LINES_PER_WRITE = 4096;
+/** tmr's exit code for a failed internal assertion (see tmr.ts EXIT). */
+const EXIT_ASSERTION = 3;
+
+function whole(flag: string, text: string | undefined, fallback: number, min: number, max: number): number {
+  if (text === undefined) return fallback;
+  if (!/^\d+$/.test(text)) throw new UsageError(`${flag} must be a whole number, got '${text}'`);
+  const value = Number(text);
+  if (value < min || value > max) throw new UsageError(`${flag} must be between ${min} and ${max}, got ${value}`);
+  return value;
+}
+
+function parse(argv: readonly string[]): Record<string, string | boolean | undefined> {
+  try {
+    return parseArgs({ args: [...argv], options: FLAGS, strict: true, allowPositionals: false }).values;
+  } catch (error) {
+    const message = error instanceof Error ? error.message : String(error);
+    const code = (error as { code?: string }).code;
+    const flag = /'(--?[a-z-]+)/.exec(message)?.[1] ?? 'an option';
+    if (code === 'ERR_PARSE_ARGS_UNKNOWN_OPTION') throw new UsageError(`unknown option '${flag}' for tmr campaign (try: tmr help)`);
+    if (code === 'ERR_PARSE_ARGS_UNEXPECTED_POSITIONAL') throw new UsageError(`unexpected argument ${/'[^']*'/.exec(message)?.[0] ?? ''} (options start with --)`);
+    if (code === 'ERR_PARSE_ARGS_INVALID_OPTION_VALUE') throw new UsageError(`${flag} needs a value`);
+    throw new UsageError(message.split('\n')[0]!);
+  }
+}
+
+/** The one-line command that replays exactly this seed's run with its per-tick trace. */
+export function replayCommand(seed: number, faults: CampaignFaults, ticks: number, brokenVoter: boolean): string {
+  return `npx tmr campaign --seed ${seed} --faults ${faults} --ticks ${ticks} --trace -${brokenVoter ? ' --test-hook-broken-voter' : ''}`;
+}
+
+function failureLines(r: SeedResult, faults: CampaignFaults, ticks: number, brokenVoter: boolean): string[] {
+  const v = r.violation!;
+  return [
+    `FAILED seed ${r.seed}: ${v.invariant} at tick ${v.tick}: ${v.detail}`,
+    `  schedule: ${r.schedule || '(no faults)'} (policy ${r.simplexPolicy}, recovery ${r.recovery ? 'on' : 'off'})`,
+    `  replay:   ${replayCommand(r.seed, faults, ticks, brokenVoter)}`,
+  ];
+}
+
+export async function campaignCommand(argv: readonly string[]): Promise<number> {
+  const v = parse(argv);
+  const faultsText = (v.faults as string | undefined) ?? 'single';
+  if (!(CAMPAIGN_FAULTS as readonly string[]).includes(faultsText)) throw new UsageError(`--faults must be one of ${CAMPAIGN_FAULTS.join(', ')}, got '${faultsText}'`);
+  const faults = faultsText as CampaignFaults;
+  const ticks = whole('--ticks', v.ticks as string | undefined, CAMPAIGN_TICKS_DEFAULT[faults], CAMPAIGN_TICKS_MIN[faults], CAMPAIGN_TICKS_MAX);
+  const brokenVoter = v['test-hook-broken-voter'] === true;
+  const json = v.json === true;
+  if (v.seed !== undefined) {
+    const other = ['seeds', 'from', 'workers'].find((k) => v[k] !== undefined);
+    if (other !== undefined) throw new UsageError(`--seed replays one seed; --${other} applies to a campaign (--seeds N)`);
+    return replay(whole('--seed', v.seed as string, 0, 0, 0xffff_ffff), faults, ticks, (v.trace as string | undefined) ?? null, json, brokenVoter);
+  }
+  if (v.trace !== undefined) throw new UsageError('--trace replays one seed: give it with --seed S');
+  if (v.seeds === undefined) throw new UsageError('tmr campaign needs --seeds N (or --seed S to replay one seed)');
+  const seeds = whole('--seeds', v.seeds as string, 0, 1, CAMPAIGN_SEEDS_MAX);
+  const from = whole('--from', v.from as string | undefined, FROM_DEFAULT, 0, 0xffff_ffff);
+  if (from + seeds - 1 > 0xffff_ffff) throw new UsageError(`--from ${from} --seeds ${seeds} runs past seed 4294967295`);
+  const workers = whole('--workers', v.workers as string | undefined, defaultWorkers(), 1, WORKERS_MAX);
+  const live = process.stderr.isTTY === true;
+  const startMs = Date.now();
+  let lastDrawMs = 0;
+  const progress = (done: number, failed: number): void => {
+    if (!live) return;
+    const now = Date.now();
+    if (now - lastDrawMs < PROGRESS_PERIOD_MS && done < seeds) return;
+    lastDrawMs = now;
+    const cells = Math.round((done / seeds) * PROGRESS_BAR_CELLS);
+    const rate = done / Math.max(0.001, (now - startMs) / 1000);
+    process.stderr.write(`\r\x1b[Kcampaign [${'#'.repeat(cells)}${'.'.repeat(PROGRESS_BAR_CELLS - cells)}] ${done}/${seeds} seeds, ${failed} failed, ${Math.round(rate)} seeds/s`);
+  };
+  let report: CampaignReport;
+  try {
+    report = await runCampaign({ from, seeds, faults, ticks, workers, testHookBrokenVoter: brokenVoter }, progress);
+  } catch (error) {
+    // A seed that throws (an assertion inside the simulator) is a bug: name it and how to replay it.
+    if (!(error instanceof CampaignError)) throw error;
+    if (live) process.stderr.write('\r\x1b[K');
+    process.stderr.write(`tmr: campaign stopped: ${error.message}\n  replay: ${replayCommand(error.seed, faults, ticks, brokenVoter)}\n`);
+    return EXIT_ASSERTION;
+  }
+  const wallMs = Date.now() - startMs;
+  const seedsPerSecond = Math.round(seeds / Math.max(0.001, wallMs / 1000));
+  if (live) process.stderr.write('\r\x1b[K');
+  process.stderr.write(`tmr campaign: ${seeds} seeds in ${(wallMs / 1000).toFixed(1)} s on ${workers} worker${workers === 1 ? '' : 's'} (${seedsPerSecond} seeds/s): ${report.passed} passed, ${report.failed} failed\n`);
+  if (json) {
+    process.stdout.write(`${JSON.stringify({ ...report, timing: { wallMs, workers, seedsPerSecond } })}\n`);
+  } else {
+    process.stdout.write(textReport(report, brokenVoter));
+  }
+  return report.failed === 0 ? 0 : 1;
+}
+
+function textReport(report: CampaignReport, brokenVoter: boolean): string {
+  const { faults, ticks } = report;
+  const lines = [
+    `tmr campaign: seeds ${report.from}..${report.from + report.seeds - 1}, faults ${faults}, ${ticks} ticks each`,
+    `passed ${report.passed}, failed ${report.failed}`,
+    `checked every tick: no minority command, the law's command${faults === 'single' ? ', the fault-free run\'s command' : ''}; safe-state bound on ${report.safeBoundChecked} seeds; TMR after healing on ${report.livenessChecked}; faults that hit a replica on probation: ${report.probationHits}`,
+    `digest ${report.digest}`,
+  ];
+  for (const r of report.failures.slice(0, FAILURES_PRINTED_MAX)) lines.push(...failureLines(r, faults, ticks, brokenVoter));
+  if (report.failed > FAILURES_PRINTED_MAX) lines.push(`… and ${report.failed - FAILURES_PRINTED_MAX} more failed seeds (--json lists up to 1000)`);
+  return `${lines.join('\n')}\n`;
+}
+
+function openTrace(path: string): number {
+  try {
+    return openSync(path, 'w');
+  } catch (error) {
+    throw new UsageError(`--trace ${path}: cannot write (${(error as NodeJS.ErrnoException).code ?? 'error'})`);
+  }
+}
+
+/** One seed, with its per-tick trace to FILE or stdout ('-'); the verdict goes to stdout, or to stderr when the trace does. */
+function replay(seed: number, faults: CampaignFaults, ticks: number, trace: string | null, json: boolean, brokenVoter: boolean): number {
+  const fd = trace === null || trace === '-' ? null : openTrace(trace);
+  let pending: string[] = [];
+  const flush = (): void => {
+    if (pending.length === 0) return;
+    const text = `${pending.join('\n')}\n`;
+    // stdout through its stream (a pipe may be non-blocking); a file with plain writes.
+    if (fd === null) process.stdout.write(text);
+    else writeSync(fd, text);
+    pending = [];
+  };
+  let result: SeedResult;
+  try {
+    result = checkSeed(seed, faults, ticks, {
+      testHookBrokenVoter: brokenVoter,
+      ...(trace === null
+        ? {}
+        : {
+            onTraceLine: (line: string) => {
+              pending.push(line);
+              if (pending.length >= TRACE_LINES_PER_WRITE) flush();
+            },
+          }),
+    });
+    flush();
+  } finally {
+    if (fd !== null) closeSync(fd);
+  }
+  const out = trace === '-' ? process.stderr : process.stdout;
+  if (json) out.write(`${JSON.stringify(result)}\n`);
+  else if (result.violation === null) {
+    out.write(`seed ${seed} (${faults}, ${ticks} ticks): ok; schedule ${result.schedule || '(no faults)'} (policy ${result.simplexPolicy}, recovery ${result.recovery ? 'on' : 'off'}); trace ${result.traceHash}\n`);
+  } else {
+    out.write(`${failureLines(result, faults, ticks, brokenVoter).join('\n')}\n  trace ${result.traceHash}\n`);
+  }
+  return result.ok ? 0 : 1;
+}

@@ -1,0 +1,170 @@
+/**
+ * Fault campaigns: the CI campaign (2,000 seeds single, 2,000 double), determinism across worker
+ * counts, a deliberately broken voter that the checkers must catch and whose replay reproduces the
+ * failure, and usage errors. The CLI tests run the compiled `tmr` (npm run build first).
+ */
+import { beforeAll, describe, expect, it } from 'vitest';
+import { checkSeed, drawSchedule, livenessBoundTick, safeBoundTick, scheduleText } from '../../src/sim/campaign.js';
+import { assertFreshBuild, runCli } from '../helpers/cli.js';
+
+interface Report {
+  seeds: number;
+  passed: number;
+  failed: number;
+  failures: { seed: number; violation: { invariant: string; tick: number } }[];
+  safeBoundChecked: number;
+  livenessChecked: number;
+  probationHits: number;
+  digest: string;
+  results: { seed: number; ok: boolean; traceHash: string }[] | null;
+  timing: { wallMs: number; workers: number; seedsPerSecond: number };
+}
+
+async function campaignJson(args: readonly string[], expectedCode = 0): Promise<Report> {
+  const result = await runCli(['campaign', ...args, '--json'], { timeoutMs: 120_000 });
+  if (result.code !== expectedCode) throw new Error(`tmr campaign ${args.join(' ')}: exit ${result.code}: ${result.stderr}`);
+  return JSON.parse(result.stdout) as Report;
+}
+
+describe('campaign schedules and checks (in-process)', () => {
+  it('a seed always draws the same schedule and gives the same result and trace hash', () => {
+    for (const faults of ['single', 'double', 'mixed'] as const) {
+      const ticks = faults === 'mixed' ? 3_000 : 1_000;
+      for (const seed of [0, 1, 77, 4_294_967_295]) {
+        expect(drawSchedule(seed, faults, ticks)).toEqual(drawSchedule(seed, faults, ticks));
+        expect(checkSeed(seed, faults, ticks)).toEqual(checkSeed(seed, faults, ticks));
+      }
+    }
+  });
+
+  it('schedules differ between seeds and stay inside the run', () => {
+    const texts = new Set<string>();
+    for (let seed = 1; seed <= 200; seed++) {
+      const options = drawSchedule(seed, 'double', 1_000);
+      texts.add(scheduleText(options.injects));
+      for (const f of options.injects) expect(f.startTick).toBeLessThan(1_000);
+      expect(new Set(options.injects.map((f) => f.replicaIndex)).size).toBeLessThanOrEqual(2);
+    }
+    expect(texts.size).toBeGreaterThan(190);
+  });
+
+  it('every mixed schedule leaves room for the healing bound, so liveness is checked on every mixed seed', () => {
+    for (let seed = 1; seed <= 200; seed++) expect(livenessBoundTick(drawSchedule(seed, 'mixed', 3_000))).not.toBeNull();
+  });
+
+  it('the safe-state bound is second fault start + quorumLossTicksMax, and only for two persistent visible faults', () => {
+    const base = drawSchedule(1, 'double', 1_000);
+    const options = {
+      ...base,
+      simplexPolicy: 'safe' as const,
+      recovery: { ...base.recovery, enabled: false },
+      injects: [
+        { kind: 'hang' as const, replicaIndex: 0, startTick: 100, durationTicks: 0 },
+        { kind: 'wrong' as const, replicaIndex: 2, startTick: 130, durationTicks: 0 },
+      ],
+    };
+    expect(safeBoundTick(options)).toBe(130 + options.quorumLossTicksMax);
+    expect(safeBoundTick({ ...options, injects: [options.injects[0]!, { ...options.injects[1]!, kind: 'stuck' }] })).toBeNull();
+    expect(safeBoundTick({ ...options, simplexPolicy: 'simplex' })).toBeNull();
+    expect(safeBoundTick({ ...options, injects: [options.injects[0]!, { ...options.injects[1]!, durationTicks: 50 }] })).toBeNull();
+  });
+
+  it('the broken voter (test hook) is caught in-process: a fault on replica 0 makes a seed fail', () => {
+    let failures = 0;
+    for (let seed = 1; seed <= 60; seed++) {
+      const r = checkSeed(seed, 'single', 1_000, { testHookBrokenVoter: true });
+      if (!r.ok) {
+        failures++;
+        expect(r.schedule).toMatch(/:0@/);
+      }
+    }
+    expect(failures).toBeGreaterThan(0);
+  });
+});
+
+describe('tmr campaign (the compiled CLI)', () => {
+  beforeAll(() => assertFreshBuild());
+
+  it('CI campaign: 2000 seeds of single faults pass', async () => {
+    const report = await campaignJson(['--seeds', '2000', '--faults', 'single']);
+    expect(report).toMatchObject({ seeds: 2000, passed: 2000, failed: 0, failures: [] });
+    expect(report.livenessChecked).toBeGreaterThan(100);
+    expect(report.probationHits).toBeGreaterThan(100);
+  });
+
+  it('CI campaign: 2000 seeds of double faults pass', async () => {
+    const report = await campaignJson(['--seeds', '2000', '--faults', 'double']);
+    expect(report).toMatchObject({ seeds: 2000, passed: 2000, failed: 0, failures: [] });
+    expect(report.safeBoundChecked).toBeGreaterThan(200);
+  });
+
+  it('the same seeds give the same results, digest and per-tick traces with 1 and 2 workers', async () => {
+    const args = ['--seeds', '60', '--from', '500', '--faults', 'mixed'];
+    const one = await campaignJson([...args, '--workers', '1']);
+    const two = await campaignJson([...args, '--workers', '2']);
+    expect(one.timing.workers).toBe(1);
+    expect(two.timing.workers).toBe(2);
+    const { timing: _1, ...a } = one;
+    const { timing: _2, ...b } = two;
+    expect(b).toEqual(a);
+    expect(a.results).toHaveLength(60);
+    // A replay's trace is the trace the campaign hashed for that seed, byte for byte, every time.
+    const seed = 517;
+    const first = await runCli(['campaign', '--seed', String(seed), '--faults', 'mixed', '--trace', '-']);
+    const second = await runCli(['campaign', '--seed', String(seed), '--faults', 'mixed', '--trace', '-']);
+    expect(first.code).toBe(0);
+    expect(second.stdout).toBe(first.stdout);
+    expect(first.stdout.trimEnd().split('\n')).toHaveLength(3_000);
+    const hash = a.results!.find((r) => r.seed === seed)!.traceHash;
+    expect(first.stderr).toContain(`trace ${hash}`);
+  });
+
+  it('a broken voter fails --faults single with a seed whose replay reproduces the violation at the same tick', async () => {
+    const result = await runCli(['campaign', '--seeds', '100', '--faults', 'single', '--test-hook-broken-voter'], { timeoutMs: 60_000 });
+    expect(result.code).toBe(1);
+    const failed = /FAILED seed (\d+): ([A-Z_]+) at tick (\d+)/.exec(result.stdout);
+    expect(failed, result.stdout).not.toBeNull();
+    const [, seed, invariant, tick] = failed!;
+    const replayLine = /replay: +npx tmr (campaign --seed \d+ .*)$/m.exec(result.stdout);
+    expect(replayLine).not.toBeNull();
+    const replayArgs = replayLine![1]!.split(' ');
+    expect(replayArgs).toContain(seed);
+    const replay = await runCli(replayArgs);
+    expect(replay.code).toBe(1);
+    expect(replay.stderr).toContain(`FAILED seed ${seed}: ${invariant} at tick ${tick}:`);
+    const traceLines = replay.stdout.trimEnd().split('\n');
+    expect(traceLines).toHaveLength(1_000);
+    expect(traceLines[Number(tick)]).toMatch(new RegExp(`^${tick} `));
+    // Without the hook the same seed passes: the failure is the voter's, not the schedule's.
+    const healthy = await runCli(replayArgs.filter((a) => a !== '--test-hook-broken-voter'));
+    expect(healthy.code).toBe(0);
+  });
+
+  it('the test hook stays out of the help text', async () => {
+    const help = await runCli(['help']);
+    expect(help.stdout).toContain('tmr campaign --seeds N');
+    expect(help.stdout).not.toContain('test-hook');
+  });
+
+  it.each([
+    [[], /needs --seeds N/],
+    [['--seeds', '0'], /--seeds must be between 1 and 1000000/],
+    [['--seeds', '1000001'], /--seeds must be between 1 and 1000000/],
+    [['--seeds', 'ten'], /--seeds must be a whole number/],
+    [['--seeds', '10', '--faults', 'triple'], /--faults must be one of single, double, mixed/],
+    [['--seeds', '10', '--ticks', '100001'], /--ticks must be between/],
+    [['--seeds', '10', '--faults', 'mixed', '--ticks', '500'], /--ticks must be between 1000 and/],
+    [['--seeds', '10', '--workers', '0'], /--workers must be between 1 and 64/],
+    [['--seeds', '10', '--from', '4294967290'], /runs past seed 4294967295/],
+    [['--seeds', '10', '--seed', '3'], /--seed replays one seed; --seeds applies to a campaign/],
+    [['--seeds', '10', '--trace', '-'], /--trace replays one seed/],
+    [['--seeds', '10', '--bogus'], /unknown option '--bogus'/],
+    [['--seed', '3', '--trace', '/nonexistent-dir/x.trace'], /--trace \/nonexistent-dir\/x.trace: cannot write/],
+  ])('usage error %j: one line, exit 2', async (args, message) => {
+    const result = await runCli(['campaign', ...args]);
+    expect(result.code).toBe(2);
+    expect(result.stderr).toMatch(/^tmr: .+\n$/);
+    expect(result.stderr).toMatch(message);
+    expect(result.stdout).toBe('');
+  });
+});
