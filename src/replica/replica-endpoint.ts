@@ -115,7 +115,8 @@ export class ReplicaEndpoint {
       this.send(outcome.error);
       return;
     }
-    const { action, stateDigest } = faults.afterStep(logic.outputs, outcome.stateDigest, logic);
+    const action = faults.afterStep(logic.outputs, outcome.stateDigest, logic);
+    const stateDigest = faults.replyDigest;
     switch (action) {
       case 'crash':
         this.carrier.crash();

@@ -78,38 +78,43 @@ export class ReplicaFaults {
     }
   }
 
+  /** The state digest to send with this tick's reply; set by afterStep. */
+  replyDigest = 0;
+
   /**
-   * Called after the law stepped with its outputs and digest; rewrites them for wrong/stuck and
-   * says what to do with the reply. Returns the digest to send.
+   * Called after the law stepped with its outputs and digest; rewrites them for wrong/stuck, sets
+   * replyDigest and says what to do with the reply. Allocates nothing (it runs every tick).
    */
-  afterStep(outputs: Int32Array, stateDigest: number, logic: ReplicaLogic): { action: FaultAction; stateDigest: number } {
-    const slot = this.historyCount % STUCK_TICKS_BACK_MAX;
-    this.historyOutputs.set(outputs.subarray(0, OUTPUT_CHANNEL_COUNT), slot * OUTPUT_CHANNEL_COUNT);
-    this.historyDigests[slot] = stateDigest;
+  afterStep(outputs: Int32Array, stateDigest: number, logic: ReplicaLogic): FaultAction {
+    const base = (this.historyCount % STUCK_TICKS_BACK_MAX) * OUTPUT_CHANNEL_COUNT;
+    for (let c = 0; c < OUTPUT_CHANNEL_COUNT; c++) this.historyOutputs[base + c] = outputs[c] as number;
+    this.historyDigests[base / OUTPUT_CHANNEL_COUNT] = stateDigest;
     this.historyCount++;
+    this.replyDigest = stateDigest;
     switch (this.kind) {
       case null:
       case 'state':
-        return { action: 'reply', stateDigest };
+        return 'reply';
       case 'crash':
-        return { action: 'crash', stateDigest };
+        return 'crash';
       case 'hang':
-        return { action: 'silent', stateDigest };
+        return 'silent';
       case 'late':
-        return { action: 'late', stateDigest };
+        return 'late';
       case 'babble':
-        return { action: 'garbage', stateDigest };
+        return 'garbage';
       case 'bitflip':
-        return { action: 'bitflip', stateDigest };
+        return 'bitflip';
       case 'wrong': {
         const limit = logic.params?.outputLimitMv ?? 0;
         const shifted = (outputs[0] as number) + this.param;
         outputs[0] = Math.abs(shifted) <= limit ? shifted : (outputs[0] as number) - this.param;
-        return { action: 'reply', stateDigest };
+        return 'reply';
       }
       case 'stuck':
         outputs.set(this.stuckOutputs);
-        return { action: 'reply', stateDigest: this.stuckDigest };
+        this.replyDigest = this.stuckDigest;
+        return 'reply';
     }
   }
 

@@ -55,7 +55,8 @@ export class SimReplica {
     this.faults.beforeStep(tick, this.logic);
     const outcome = this.logic.onTick(tick, setpointMilliDeg, positionMilliDeg);
     if (!(outcome.ok)) fail(`simulated replica ${i} rejected tick ${tick}`);
-    const { action, stateDigest } = this.faults.afterStep(this.logic.outputs, outcome.stateDigest, this.logic);
+    const action = this.faults.afterStep(this.logic.outputs, outcome.stateDigest, this.logic);
+    const stateDigest = this.faults.replyDigest;
     if (action !== 'silent' && this.hungOwed > 0) {
       obs.lateReplies[i] = (obs.lateReplies[i] as number) + this.hungOwed;
       this.hungOwed = 0;
