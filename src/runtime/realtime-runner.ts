@@ -84,7 +84,7 @@ function raisePriority(pid: number | undefined): boolean {
 }
 
 /** Event-loop turns given to I/O at a deadline before missing replies count as missed. */
-const DEADLINE_DRAIN_TURNS = 4;
+export const DEADLINE_DRAIN_TURNS = 4;
 /** Ticks per replica before tick 0 (see ReplicaLink.warmUp). */
 const WARM_UP_TICKS = 10_000;
 

@@ -9,6 +9,7 @@ import { CHANNEL_COMMAND_MV, lawParamsForRate } from '../../src/core/control-law
 import { createCoreState, createObservations, resetObservations, step, type CoreConfig, type CoreState, type Observations } from '../../src/core/tmr-core.js';
 import { DEFAULT_LOOP_OPTIONS, LAW_CHANNELS } from '../../src/runtime/loop-model.js';
 import { DEFAULT_ACTUATOR } from '../../src/sim/actuator.js';
+import { runSimulation } from '../../src/sim/simulator.js';
 
 /** Ticks before the "before" heap reading, so JIT compilation and inline caches are done. */
 const WARM_UP_TICKS = 200_000;
@@ -24,6 +25,11 @@ export interface HeapProbeResult {
   readonly heapUsedAfterBytes: number;
   readonly growthBytes: number;
   readonly growthBytesPerTick: number;
+  /**
+   * Steady state: growth after GC over a second million ticks, per tick. The first million can
+   * keep one-off data (optimised code, inline caches, feedback vectors) that never grows again.
+   */
+  readonly steadyGrowthBytesPerTick: number;
   /** Scavenges (minor GCs) while the million ticks ran: > 0 means short-lived per-tick garbage. */
   readonly minorGcs: number;
   readonly majorGcs: number;
@@ -43,9 +49,28 @@ export interface VoterCost {
   readonly nsPerTick: number;
 }
 
+/** The whole simulated loop (LoopModel, three replicas, actuator, plant) over a long run. */
+export interface LoopProbeResult {
+  readonly ticks: number;
+  readonly rateHz: number;
+  /** Heap after GC at the end of the warm-up, half-way and at the last tick (the model still alive). */
+  readonly heapUsedBeforeBytes: number;
+  readonly heapUsedMidBytes: number;
+  readonly heapUsedAfterBytes: number;
+  readonly growthBytesPerTick: number;
+  /** Over the second half only: the steady state. */
+  readonly steadyGrowthBytesPerTick: number;
+  /** GCs (all kinds) between those two points, and their pauses. */
+  readonly gcs: number;
+  readonly gcPauseTotalMs: number;
+  readonly gcPauseMaxMs: number;
+  readonly wallMs: number;
+}
+
 export interface CoreProbeResult {
   readonly heap: HeapProbeResult;
   readonly voter: readonly VoterCost[];
+  readonly loop: LoopProbeResult;
 }
 
 /** The core configuration the runtime uses (LoopModel's), for N replicas at 1 kHz. */
@@ -158,7 +183,9 @@ export async function probeHeap(gc: () => void): Promise<HeapProbeResult> {
   counting = false;
   observer.disconnect();
   const after = forceGc(gc);
-  const transient = transientBytesPerTick(state, obs, WARM_UP_TICKS + PROBE_TICKS);
+  runTicks(state, obs, WARM_UP_TICKS + PROBE_TICKS, WARM_UP_TICKS + 2 * PROBE_TICKS);
+  const afterSecond = forceGc(gc);
+  const transient = transientBytesPerTick(state, obs, WARM_UP_TICKS + 2 * PROBE_TICKS);
   const excluded = state.status.filter((s) => s === 'excluded').length;
   return {
     ticks: PROBE_TICKS,
@@ -166,6 +193,7 @@ export async function probeHeap(gc: () => void): Promise<HeapProbeResult> {
     heapUsedAfterBytes: after,
     growthBytes: after - before,
     growthBytesPerTick: (after - before) / PROBE_TICKS,
+    steadyGrowthBytesPerTick: (afterSecond - after) / PROBE_TICKS,
     minorGcs,
     majorGcs,
     transientBytesPerTick: transient.bytesPerTick,
@@ -201,10 +229,71 @@ export function voterCost(replicaCount: number): VoterCost {
   return { replicaCount, nsPerTick: bestNs };
 }
 
+export const LOOP_PROBE_TICKS = 2_000_000;
+// Long enough that one-off growth (optimised code, inline caches) is over before the first reading (measured: it settles by about 3,000,000 ticks).
+const LOOP_PROBE_WARM_UP_TICKS = 2_000_000;
+const LOOP_PROBE_RATE_HZ = 1000;
+
+/**
+ * The simulated loop for LOOP_PROBE_TICKS ticks at 1 kHz after a 2,000,000-tick warm-up (67 minutes of plant time in all): heap after GC
+ * once warmed up and at the end, and every GC pause in between (the forced ones excluded).
+ */
+export async function probeLoop(gc: () => void): Promise<LoopProbeResult> {
+  // The run is synchronous, so GC entries arrive after it: they are picked by their start time.
+  const entries: { startTime: number; duration: number }[] = [];
+  const observer = new PerformanceObserver((list) => {
+    for (const entry of list.getEntries()) entries.push({ startTime: entry.startTime, duration: entry.duration });
+  });
+  observer.observe({ entryTypes: ['gc'] });
+  let before = 0;
+  let mid = 0;
+  let after = 0;
+  let startMs = 0;
+  let endMs = 0;
+  let midPauseStartMs = 0;
+  let midPauseEndMs = 0;
+  const lastTick = LOOP_PROBE_WARM_UP_TICKS + LOOP_PROBE_TICKS - 1;
+  const midTick = LOOP_PROBE_WARM_UP_TICKS + LOOP_PROBE_TICKS / 2 - 1;
+  runSimulation({ ...DEFAULT_LOOP_OPTIONS, rateHz: LOOP_PROBE_RATE_HZ, ticks: lastTick + 1, seed: 1 }, {
+    onTick: (_, result) => {
+      if (result.tick === LOOP_PROBE_WARM_UP_TICKS - 1) {
+        before = forceGc(gc);
+        startMs = performance.now();
+      } else if (result.tick === midTick) {
+        midPauseStartMs = performance.now();
+        mid = forceGc(gc);
+        midPauseEndMs = performance.now();
+      } else if (result.tick === lastTick) {
+        endMs = performance.now();
+        after = forceGc(gc);
+      }
+    },
+  });
+  await waitMs(50);
+  observer.disconnect();
+  // The forced GCs half-way are ours, not the loop's: left out.
+  const inRun = (t: number): boolean => t >= startMs && t < endMs && !(t >= midPauseStartMs && t < midPauseEndMs);
+  const pausesMs = entries.filter((e) => inRun(e.startTime)).map((e) => e.duration);
+  return {
+    ticks: LOOP_PROBE_TICKS,
+    rateHz: LOOP_PROBE_RATE_HZ,
+    heapUsedBeforeBytes: before,
+    heapUsedMidBytes: mid,
+    heapUsedAfterBytes: after,
+    growthBytesPerTick: (after - before) / LOOP_PROBE_TICKS,
+    steadyGrowthBytesPerTick: (after - mid) / (LOOP_PROBE_TICKS / 2),
+    gcs: pausesMs.length,
+    gcPauseTotalMs: pausesMs.reduce((a, b) => a + b, 0),
+    gcPauseMaxMs: pausesMs.length > 0 ? Math.max(...pausesMs) : 0,
+    wallMs: endMs - startMs - (midPauseEndMs - midPauseStartMs),
+  };
+}
+
 export async function runCoreProbe(): Promise<CoreProbeResult> {
   const gc = (globalThis as { gc?: () => void }).gc;
   if (gc === undefined) throw new Error('the core probe needs node --expose-gc');
   const heap = await probeHeap(gc);
   const voter = [3, 5, 7, 9].map(voterCost);
-  return { heap, voter };
+  const loop = await probeLoop(gc);
+  return { heap, voter, loop };
 }
