@@ -20,8 +20,11 @@ interface Report {
   timing: { wallMs: number; workers: number; seedsPerSecond: number };
 }
 
+/** Generous: the unit suite runs two files at once on two cores while a campaign wants both. */
+const CAMPAIGN_TIMEOUT_MS = 240_000;
+
 async function campaignJson(args: readonly string[], expectedCode = 0): Promise<Report> {
-  const result = await runCli(['campaign', ...args, '--json'], { timeoutMs: 120_000 });
+  const result = await runCli(['campaign', ...args, '--json'], { timeoutMs: CAMPAIGN_TIMEOUT_MS });
   if (result.code !== expectedCode) throw new Error(`tmr campaign ${args.join(' ')}: exit ${result.code}: ${result.stderr}`);
   return JSON.parse(result.stdout) as Report;
 }
@@ -90,23 +93,28 @@ describe('tmr campaign (the compiled CLI)', () => {
     expect(report).toMatchObject({ seeds: 2000, passed: 2000, failed: 0, failures: [] });
     expect(report.livenessChecked).toBeGreaterThan(100);
     expect(report.probationHits).toBeGreaterThan(100);
-  });
+  }, CAMPAIGN_TIMEOUT_MS);
 
   it('CI campaign: 2000 seeds of double faults pass', async () => {
     const report = await campaignJson(['--seeds', '2000', '--faults', 'double']);
     expect(report).toMatchObject({ seeds: 2000, passed: 2000, failed: 0, failures: [] });
     expect(report.safeBoundChecked).toBeGreaterThan(200);
-  });
+  }, CAMPAIGN_TIMEOUT_MS);
 
-  it('the same seeds give the same results, digest and per-tick traces with 1 and 2 workers', async () => {
+  it('the same seeds give the same results, digest and per-tick traces with 1, 2 and 5 workers', async () => {
     const args = ['--seeds', '60', '--from', '500', '--faults', 'mixed'];
     const one = await campaignJson([...args, '--workers', '1']);
     const two = await campaignJson([...args, '--workers', '2']);
+    // More workers than cores (and than batches in flight at once): still the same report.
+    const five = await campaignJson([...args, '--workers', '5']);
     expect(one.timing.workers).toBe(1);
     expect(two.timing.workers).toBe(2);
+    expect(five.timing.workers).toBe(5);
     const { timing: _1, ...a } = one;
     const { timing: _2, ...b } = two;
+    const { timing: _5, ...c } = five;
     expect(b).toEqual(a);
+    expect(c).toEqual(a);
     expect(a.results).toHaveLength(60);
     // A replay's trace is the trace the campaign hashed for that seed, byte for byte, every time.
     const seed = 517;
@@ -117,10 +125,10 @@ describe('tmr campaign (the compiled CLI)', () => {
     expect(first.stdout.trimEnd().split('\n')).toHaveLength(3_000);
     const hash = a.results!.find((r) => r.seed === seed)!.traceHash;
     expect(first.stderr).toContain(`trace ${hash}`);
-  });
+  }, CAMPAIGN_TIMEOUT_MS);
 
   it('a broken voter fails --faults single with a seed whose replay reproduces the violation at the same tick', async () => {
-    const result = await runCli(['campaign', '--seeds', '100', '--faults', 'single', '--test-hook-broken-voter'], { timeoutMs: 60_000 });
+    const result = await runCli(['campaign', '--seeds', '100', '--faults', 'single', '--test-hook-broken-voter'], { timeoutMs: CAMPAIGN_TIMEOUT_MS });
     expect(result.code).toBe(1);
     const failed = /FAILED seed (\d+): ([A-Z_]+) at tick (\d+)/.exec(result.stdout);
     expect(failed, result.stdout).not.toBeNull();
@@ -138,7 +146,7 @@ describe('tmr campaign (the compiled CLI)', () => {
     // Without the hook the same seed passes: the failure is the voter's, not the schedule's.
     const healthy = await runCli(replayArgs.filter((a) => a !== '--test-hook-broken-voter'));
     expect(healthy.code).toBe(0);
-  });
+  }, CAMPAIGN_TIMEOUT_MS);
 
   it('the test hook stays out of the help text', async () => {
     const help = await runCli(['help']);
