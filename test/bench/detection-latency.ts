@@ -4,12 +4,11 @@
  * detector's own latency with perfect timing (the anchor). A fault is injected into replica 1 at
  * a fixed tick; latency = the tick it was excluded minus the tick it was injected.
  */
-import { spawn } from 'node:child_process';
-import { join } from 'node:path';
 import { FAULT_KINDS, type FaultKind } from '../../src/protocol/messages.js';
 import { DEFAULT_LOOP_OPTIONS, type RunSummary } from '../../src/runtime/loop-model.js';
 import { runSimulation } from '../../src/sim/simulator.js';
 import type { ResultRow } from './bench-stats.js';
+import { runTmrJson } from './tmr-process.js';
 
 const RATE_HZ = 200;
 const TICKS = 300;
@@ -41,32 +40,15 @@ function simLatency(kind: FaultKind, seed: number): number | null {
   return latencyOf(summary);
 }
 
-function runLatency(root: string, kind: FaultKind, seed: number, signal: AbortSignal): Promise<number | null> {
-  const cli = join(root, 'dist', 'src', 'cli', 'tmr.js');
-  const args = [cli, 'run', '--rate-hz', String(RATE_HZ), '--ticks', String(TICKS), '--seed', String(seed), '--inject', `${kind}:${FAULTY_REPLICA}@${FAULT_TICK}`, '--json'];
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (c: Buffer) => (stdout += c.toString('utf8')));
-    child.stderr.on('data', (c: Buffer) => (stderr = (stderr + c.toString('utf8')).slice(-2048)));
-    const stop = (): void => {
-      if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM');
-    };
-    const timer = setTimeout(stop, RUN_TIMEOUT_MS);
-    signal.addEventListener('abort', stop, { once: true });
-    child.once('error', (error) => {
-      clearTimeout(timer);
-      reject(new Error(`detection latency: cannot start tmr run: ${error.message}`));
-    });
-    child.once('close', (code) => {
-      clearTimeout(timer);
-      signal.removeEventListener('abort', stop);
-      if (signal.aborted) return reject(new Error('interrupted'));
-      if (code !== 0) return reject(new Error(`detection latency: tmr run --inject ${kind} exited ${code}: ${stderr.trim().split('\n').pop() ?? ''}`));
-      resolve(latencyOf(JSON.parse(stdout) as RunSummary));
-    });
+async function runLatency(root: string, kind: FaultKind, seed: number, signal: AbortSignal): Promise<number | null> {
+  const summary = await runTmrJson<RunSummary>({
+    root,
+    args: ['run', '--rate-hz', String(RATE_HZ), '--ticks', String(TICKS), '--seed', String(seed), '--inject', `${kind}:${FAULTY_REPLICA}@${FAULT_TICK}`],
+    timeoutMs: RUN_TIMEOUT_MS,
+    signal,
+    label: 'detection latency',
   });
+  return latencyOf(summary);
 }
 
 export async function measureDetectionLatency(root: string, signal: AbortSignal): Promise<DetectionReport> {

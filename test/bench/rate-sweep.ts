@@ -12,15 +12,14 @@
  * first miss (tmr run through its kill switch, `--kill-error-rate 0/1`), so only the rate that
  * passes costs its full length. Both run at the priority tmr run asks for.
  */
-import { spawn } from 'node:child_process';
 import { getPriority, setPriority } from 'node:os';
-import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { encodeMessage } from '../../src/protocol/codec.js';
 import { CONTROL_NICE, DEADLINE_DRAIN_TURNS } from '../../src/runtime/realtime-runner.js';
 import type { ChildProcessTransport } from '../../src/transport/child-process-transport.js';
 import type { ResultRow } from './bench-stats.js';
 import { startEchoFloorRig, withStallLimit, type EchoRig } from './round-trip.js';
+import { runTmrJson } from './tmr-process.js';
 
 /** Highest first; tmr run accepts at most 2,000 Hz. */
 export const SWEEP_RATES_HZ: readonly number[] = [2000, 1500, 1000, 750, 500, 300, 200, 150, 100];
@@ -134,41 +133,16 @@ interface TmrRunJson {
 }
 
 /** One `tmr run` at `rateHz`; its kill switch ends it at the first replica error. */
-function tmrTrial(root: string, rateHz: number, signal: AbortSignal): Promise<Trial> {
-  const cli = join(root, 'dist', 'src', 'cli', 'tmr.js');
-  const args = [cli, 'run', '--rate-hz', String(rateHz), '--ticks', String(SWEEP_TICKS), '--seed', '1', '--kill-error-rate', '0/1', '--json'];
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (c: Buffer) => (stdout += c.toString('utf8')));
-    child.stderr.on('data', (c: Buffer) => (stderr = (stderr + c.toString('utf8')).slice(-2048)));
-    const limitMs = (SWEEP_TICKS * 1000) / rateHz + TRIAL_OVERHEAD_MS;
-    const stop = (): void => {
-      // tmr run stops its replicas on SIGTERM (by PID) and exits.
-      if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM');
-    };
-    const timer = setTimeout(stop, limitMs);
-    signal.addEventListener('abort', stop, { once: true });
-    child.once('error', (error) => {
-      clearTimeout(timer);
-      reject(new Error(`rate sweep: cannot start tmr run: ${error.message}`));
-    });
-    child.once('close', (code) => {
-      clearTimeout(timer);
-      signal.removeEventListener('abort', stop);
-      if (signal.aborted) return reject(new Error('interrupted'));
-      if (code !== 0 && code !== EXIT_KILL_SWITCH) return reject(new Error(`rate sweep: tmr run at ${rateHz} Hz exited ${code}: ${stderr.trim().split('\n').pop() ?? ''}`));
-      let run: TmrRunJson;
-      try {
-        run = JSON.parse(stdout) as TmrRunJson;
-      } catch {
-        return reject(new Error(`rate sweep: tmr run at ${rateHz} Hz printed no summary: ${stderr.trim().split('\n').pop() ?? ''}`));
-      }
-      const overruns = run.timing.tickOverruns;
-      resolve({ rateHz, ticks: run.ticks, misses: run.deadlineMisses, overruns, sustained: sustained(run.ticks, run.deadlineMisses), wallMs: run.timing.wallMs });
-    });
+async function tmrTrial(root: string, rateHz: number, signal: AbortSignal): Promise<Trial> {
+  const run = await runTmrJson<TmrRunJson>({
+    root,
+    args: ['run', '--rate-hz', String(rateHz), '--ticks', String(SWEEP_TICKS), '--seed', '1', '--kill-error-rate', '0/1'],
+    timeoutMs: (SWEEP_TICKS * 1000) / rateHz + TRIAL_OVERHEAD_MS,
+    signal,
+    acceptCodes: [EXIT_KILL_SWITCH],
+    label: `rate sweep at ${rateHz} Hz`,
   });
+  return { rateHz, ticks: run.ticks, misses: run.deadlineMisses, overruns: run.timing.tickOverruns, sustained: sustained(run.ticks, run.deadlineMisses), wallMs: run.timing.wallMs };
 }
 
 /** Tries rates from the highest down; the first sustained one is the answer. */

@@ -1,5 +1,5 @@
 /**
- * Fault campaigns: the CI campaign (2,000 seeds single, 2,000 double), determinism across worker
+ * Fault campaigns: the CI campaign (2,000 seeds each of single, double and mixed), determinism across worker
  * counts, a deliberately broken voter that the checkers must catch and whose replay reproduces the
  * failure, and usage errors. The CLI tests run the compiled `tmr` (npm run build first).
  */
@@ -99,6 +99,13 @@ describe('tmr campaign (the compiled CLI)', () => {
     const report = await campaignJson(['--seeds', '2000', '--faults', 'double']);
     expect(report).toMatchObject({ seeds: 2000, passed: 2000, failed: 0, failures: [] });
     expect(report.safeBoundChecked).toBeGreaterThan(200);
+  }, CAMPAIGN_TIMEOUT_MS);
+
+  it('CI campaign: 2000 seeds of mixed faults with recovery pass, liveness after healing checked on every one', async () => {
+    const report = await campaignJson(['--seeds', '2000', '--faults', 'mixed']);
+    expect(report).toMatchObject({ seeds: 2000, passed: 2000, failed: 0, failures: [] });
+    expect(report.livenessChecked).toBe(2000);
+    expect(report.probationHits).toBeGreaterThan(1000);
   }, CAMPAIGN_TIMEOUT_MS);
 
   it('the same seeds give the same results, digest and per-tick traces with 1, 2 and 5 workers', async () => {
