@@ -81,6 +81,7 @@ function loopOptions(scenario: Scenario, loopTicks: number, withFaults: boolean)
     ticks: loopTicks,
     seed: scenario.seed,
     simplexPolicy: scenario.simplexPolicy,
+    recovery: scenario.recovery ?? DEFAULT_LOOP_OPTIONS.recovery,
     injects: withFaults ? scenario.faults.map((f) => ({ kind: f.kind, replicaIndex: f.replicaIndex, startTick: f.atTick, durationTicks: f.durationTicks })) : [],
   };
 }

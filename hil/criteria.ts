@@ -34,6 +34,18 @@ export function evaluateCriteria(e: Evidence): CriterionOutcome[] {
   for (const mode of c.modesMustNotReach) out.push(modeReached(e, mode, false));
   if (c.votedIdenticalToFaultFree) out.push(identicalToReference(e));
   if (c.actuatorSafeWithinTicks !== null) out.push(actuatorSafe(e, c.actuatorSafeWithinTicks));
+  if (c.readmissionsMin !== null) {
+    const n = e.summary.recovery?.readmissions ?? 0;
+    out.push(outcome('readmissionsMin', n >= c.readmissionsMin, n, c.readmissionsMin, null, `${n} re-admissions (at least ${c.readmissionsMin})`));
+  }
+  if (c.probationFailuresMin !== null) {
+    const n = e.summary.recovery?.probationFailures ?? 0;
+    out.push(outcome('probationFailuresMin', n >= c.probationFailuresMin, n, c.probationFailuresMin, null, `${n} replicas sent back out from probation (at least ${c.probationFailuresMin})`));
+  }
+  if (c.finalMode !== null) {
+    const mode = e.summary.finalMode;
+    out.push(outcome('finalMode', mode === c.finalMode, mode, c.finalMode, null, `the run ended in ${mode} (must end in ${c.finalMode})`));
+  }
   if (c.deadlineMissesMax !== null) {
     const misses = e.summary.deadlineMisses;
     out.push(outcome('deadlineMissesMax', misses <= c.deadlineMissesMax, misses, c.deadlineMissesMax, null, `${misses} deadline misses (bound ${c.deadlineMissesMax})`));

@@ -12,6 +12,7 @@ import type { Mode } from '../src/core/degradation.js';
 import { MODES } from '../src/core/degradation.js';
 import { replicaFromConfig, UsageError } from '../src/cli/options.js';
 import { FAULT_KINDS, type FaultKind } from '../src/protocol/messages.js';
+import { DEFAULT_RECOVERY, type RecoveryOptions } from '../src/runtime/recovery.js';
 import type { ReplicaSpec } from '../src/runtime/replica-kinds.js';
 import { actuatorConfigProblem, DEFAULT_ACTUATOR, type ActuatorConfig } from '../src/sim/actuator.js';
 import { DEFAULT_PLANT, DEFAULT_SENSOR, plantConfigProblem, sensorConfigProblem, type PlantConfig, type SensorConfig } from '../src/sim/plant.js';
@@ -57,6 +58,12 @@ export interface Criteria {
   readonly votedIdenticalToFaultFree: boolean;
   readonly actuatorSafeWithinTicks: number | null;
   readonly deadlineMissesMax: number | null;
+  /** With recovery: at least this many re-admissions over the run. */
+  readonly readmissionsMin: number | null;
+  /** With recovery: at least this many replicas sent back out from probation (a fault during re-admission). */
+  readonly probationFailuresMin: number | null;
+  /** The mode the loop must be in at the end of the run. */
+  readonly finalMode: Mode | null;
 }
 
 export interface Scenario {
@@ -79,6 +86,8 @@ export interface Scenario {
   readonly faults: readonly ScenarioFault[];
   readonly voterDeathTick: number | null;
   readonly actuatorPath: ActuatorPathSpec;
+  /** Restart, re-synchronise and re-admit excluded replicas (as `--recover`); null: off. */
+  readonly recovery: RecoveryOptions | null;
   readonly criteria: Criteria;
 }
 
@@ -207,8 +216,28 @@ class Reader {
 
 const TOP_FIELDS = [
   '$comment', 'name', 'description', 'replicas', 'rateHz', 'durationTicks', 'durationS', 'seed', 'simplexPolicy', 'deadlineUs', 'setpoint', 'plant',
-  'actuator', 'sensor', 'disturbances', 'faults', 'voterDeath', 'actuatorPath', 'criteria',
+  'actuator', 'sensor', 'disturbances', 'faults', 'voterDeath', 'actuatorPath', 'recovery', 'criteria',
 ] as const;
+
+/** `recovery: {}` turns it on with the defaults; each field overrides one (see RecoveryOptions). */
+function readRecovery(r: Reader, value: unknown): RecoveryOptions | null {
+  if (value === undefined) return null;
+  const v = r.object(value, 'recovery', ['probationTicks', 'restartsMax', 'restartWindowMs', 'backoffMsBase', 'backoffMsMax', 'simRestartMs']);
+  const int = (field: keyof typeof v & keyof RecoveryOptions, min: number, max: number): number =>
+    v[field] === undefined ? (DEFAULT_RECOVERY[field] as number) : r.integer(v[field], `recovery.${field}`, min, max);
+  const recovery: RecoveryOptions = {
+    ...DEFAULT_RECOVERY,
+    enabled: true,
+    probationTicks: int('probationTicks', 1, 100_000),
+    restartsMax: int('restartsMax', 1, 1_000),
+    restartWindowMs: int('restartWindowMs', 1, 3_600_000),
+    backoffMsBase: int('backoffMsBase', 0, 60_000),
+    backoffMsMax: int('backoffMsMax', 0, 600_000),
+    simRestartMs: int('simRestartMs', 1, 60_000),
+  };
+  if (recovery.backoffMsMax < recovery.backoffMsBase) r.fail('recovery.backoffMsMax', `is less than backoffMsBase (${recovery.backoffMsBase})`);
+  return recovery;
+}
 
 /** Parses and checks one scenario file's text. Throws ScenarioError naming the file and field. */
 export function parseScenario(text: string, file: string): Scenario {
@@ -251,7 +280,8 @@ export function parseScenario(text: string, file: string): Scenario {
     faults,
     voterDeathTick,
     actuatorPath: readActuatorPath(r, top.actuatorPath),
-    criteria: readCriteria(r, top.criteria, voterDeathTick),
+    recovery: readRecovery(r, top.recovery),
+    criteria: readCriteria(r, top.criteria, voterDeathTick, top.recovery !== undefined),
   };
   for (const [i, fault] of faults.entries()) {
     if (voterDeathTick !== null && fault.atTick >= voterDeathTick) r.fail(`faults[${i}].atTick`, `tick ${fault.atTick} is after the voter died (tick ${voterDeathTick})`);
@@ -393,10 +423,10 @@ function readActuatorPath(r: Reader, value: unknown): ActuatorPathSpec {
 
 const CRITERIA_FIELDS = [
   'unsafeCommandsMax', 'trackingError', 'steps', 'detectionLatencyTicksMax', 'modesMustReach', 'modesMustNotReach', 'votedIdenticalToFaultFree',
-  'actuatorSafeWithinTicks', 'deadlineMissesMax',
+  'actuatorSafeWithinTicks', 'deadlineMissesMax', 'readmissionsMin', 'probationFailuresMin', 'finalMode',
 ] as const;
 
-function readCriteria(r: Reader, value: unknown, voterDeathTick: number | null): Criteria {
+function readCriteria(r: Reader, value: unknown, voterDeathTick: number | null, recovery: boolean): Criteria {
   const c = r.object(value, 'criteria', CRITERIA_FIELDS);
   const modes = (v: unknown, field: string): Mode[] =>
     v === undefined ? [] : r.array(v, field, MODES.length).map((m, i) => r.oneOf(m, `${field}[${i}]`, MODES));
@@ -410,6 +440,10 @@ function readCriteria(r: Reader, value: unknown, voterDeathTick: number | null):
   }
   const actuatorSafeWithinTicks = c.actuatorSafeWithinTicks === undefined ? null : r.integer(c.actuatorSafeWithinTicks, 'criteria.actuatorSafeWithinTicks', 1, SCENARIO_TICKS_MAX);
   if (actuatorSafeWithinTicks !== null && voterDeathTick === null) r.fail('criteria.actuatorSafeWithinTicks', 'needs a voterDeath to measure from');
+  const readmissionsMin = c.readmissionsMin === undefined ? null : r.integer(c.readmissionsMin, 'criteria.readmissionsMin', 1, SCENARIO_TICKS_MAX);
+  if (readmissionsMin !== null && !recovery) r.fail('criteria.readmissionsMin', 'needs recovery (add "recovery": {})');
+  const probationFailuresMin = c.probationFailuresMin === undefined ? null : r.integer(c.probationFailuresMin, 'criteria.probationFailuresMin', 1, SCENARIO_TICKS_MAX);
+  if (probationFailuresMin !== null && !recovery) r.fail('criteria.probationFailuresMin', 'needs recovery (add "recovery": {})');
   return {
     unsafeCommandsMax: c.unsafeCommandsMax === undefined ? 0 : r.integer(c.unsafeCommandsMax, 'criteria.unsafeCommandsMax', 0, 0),
     trackingError,
@@ -420,6 +454,9 @@ function readCriteria(r: Reader, value: unknown, voterDeathTick: number | null):
     votedIdenticalToFaultFree: c.votedIdenticalToFaultFree === undefined ? false : r.boolean(c.votedIdenticalToFaultFree, 'criteria.votedIdenticalToFaultFree'),
     actuatorSafeWithinTicks,
     deadlineMissesMax: c.deadlineMissesMax === undefined ? null : r.integer(c.deadlineMissesMax, 'criteria.deadlineMissesMax', 0, SCENARIO_TICKS_MAX),
+    readmissionsMin,
+    probationFailuresMin,
+    finalMode: c.finalMode === undefined ? null : r.oneOf(c.finalMode, 'criteria.finalMode', MODES),
   };
 }
 

@@ -64,6 +64,11 @@ describe('scenario files', () => {
     ['a fault after the voter died', { ...BASE, voterDeath: { atTick: 40 } }, 'faults[0].atTick', /after the voter died/],
     ['an unknown mode', { ...BASE, criteria: { modesMustReach: ['triplex'] } }, 'criteria.modesMustReach[0]', /must be one of tmr, duplex, simplex, safe/],
     ['a step criterion with neither settling nor overshoot', { ...BASE, criteria: { steps: [{ atTick: 50 }] } }, 'criteria.steps[0]', /give settling/],
+    ['an unknown recovery field', { ...BASE, recovery: { probation: 5 } }, 'recovery.probation', /unknown field/],
+    ['a back-off ceiling under its base', { ...BASE, recovery: { backoffMsBase: 500, backoffMsMax: 100 } }, 'recovery.backoffMsMax', /less than backoffMsBase \(500\)/],
+    ['a re-admission criterion without recovery', { ...BASE, criteria: { readmissionsMin: 1 } }, 'criteria.readmissionsMin', /needs recovery/],
+    ['a probation criterion without recovery', { ...BASE, criteria: { probationFailuresMin: 1 } }, 'criteria.probationFailuresMin', /needs recovery/],
+    ['an unknown final mode', { ...BASE, criteria: { finalMode: 'quad' } }, 'criteria.finalMode', /must be one of tmr, duplex, simplex, safe/],
     ['a name that cannot name a file', { ...BASE, name: '../etc/passwd' }, 'name', /lower-case letters/],
     ['a missing description', { ...BASE, description: undefined }, 'description', /non-empty string/],
   ];
