@@ -358,16 +358,20 @@ function coreRows(probe: CoreProbeResult): ResultRow[] {
     infoRow(section, 'minor GCs while the ticks ran', h.minorGcs, 'GCs'),
     infoRow(section, 'short-lived allocation (dies young), per tick', h.transientBytesPerTick, 'B/tick'),
     infoRow(section, 'realistic loop (fill observations + step), N=3', h.loopNsPerTick, 'ns/tick'),
-    ...probe.voter.map((v) => ({
-      section,
-      metric: `voter step, N=${v.replicaCount}`,
-      measured: v.nsPerTick,
-      unit: 'ns/tick',
-      floor: null,
-      ratio: null,
-      target: `≤ ${formatNumber(VOTER_NS_PER_TICK_MAX)} ns/tick`,
-      verdict: verdict(v.nsPerTick <= VOTER_NS_PER_TICK_MAX),
-    })),
+    // Anchor: N=3, the smallest voter; the ratio beside N/3 shows how far from linear each step is.
+    ...probe.voter.map((v) => {
+      const base = probe.voter[0]!.nsPerTick;
+      return {
+        section,
+        metric: `voter step, N=${v.replicaCount} (anchor N=3; linear would be ${(v.replicaCount / 3).toFixed(2)}×)`,
+        measured: v.nsPerTick,
+        unit: 'ns/tick',
+        floor: base,
+        ratio: v.nsPerTick / base,
+        target: `≤ ${formatNumber(VOTER_NS_PER_TICK_MAX)} ns/tick`,
+        verdict: verdict(v.nsPerTick <= VOTER_NS_PER_TICK_MAX),
+      };
+    }),
     voterLinearityRow(probe),
     ...loopRows(probe),
   ];
