@@ -54,7 +54,7 @@ function parse(argv: readonly string[]): Record<string, string | boolean | undef
 }
 
 /** The one-line command that replays exactly this seed's run with its per-tick trace. */
-export function replayCommand(seed: number, faults: CampaignFaults, ticks: number, brokenVoter: boolean): string {
+function campaignReplayLine(seed: number, faults: CampaignFaults, ticks: number, brokenVoter: boolean): string {
   return `npx tmr campaign --seed ${seed} --faults ${faults} --ticks ${ticks} --trace -${brokenVoter ? ' --test-hook-broken-voter' : ''}`;
 }
 
@@ -63,7 +63,7 @@ function failureLines(r: SeedResult, faults: CampaignFaults, ticks: number, brok
   return [
     `FAILED seed ${r.seed}: ${v.invariant} at tick ${v.tick}: ${v.detail}`,
     `  schedule: ${r.schedule || '(no faults)'} (policy ${r.simplexPolicy}, recovery ${r.recovery ? 'on' : 'off'})`,
-    `  replay:   ${replayCommand(r.seed, faults, ticks, brokenVoter)}`,
+    `  replay:   ${campaignReplayLine(r.seed, faults, ticks, brokenVoter)}`,
   ];
 }
 
@@ -105,7 +105,7 @@ export async function campaignCommand(argv: readonly string[]): Promise<number> 
     // A seed that throws (an assertion inside the simulator) is a bug: name it and how to replay it.
     if (!(error instanceof CampaignError)) throw error;
     if (live) process.stderr.write('\r\x1b[K');
-    process.stderr.write(`tmr: campaign stopped: ${error.message}\n  replay: ${replayCommand(error.seed, faults, ticks, brokenVoter)}\n`);
+    process.stderr.write(`tmr: campaign stopped: ${error.message}\n  replay: ${campaignReplayLine(error.seed, faults, ticks, brokenVoter)}\n`);
     return EXIT_ASSERTION;
   }
   const wallMs = Date.now() - startMs;

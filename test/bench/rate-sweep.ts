@@ -93,7 +93,7 @@ function sleepUntil(atMs: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, delayMs));
 }
 
-/** One paced echo trial; stops at its first miss or overrun. */
+/** One paced echo trial; stops at its first miss (overruns are counted, as tmr run counts them). */
 async function echoTrial(rig: EchoRig, rateHz: number, signal: AbortSignal): Promise<Trial> {
   const periodMs = 1000 / rateHz;
   const deadlineMs = periodMs * DEADLINE_FRACTION;
@@ -115,9 +115,10 @@ async function echoTrial(rig: EchoRig, rateHz: number, signal: AbortSignal): Pro
     await replies;
     ticks++;
     const nextMs = slotMs + periodMs;
-    if (performance.now() > nextMs) {
+    const nowMs = performance.now();
+    if (nowMs > nextMs) {
       overruns++;
-      slotMs = performance.now();
+      slotMs = nowMs;
     } else {
       slotMs = nextMs;
       await sleepUntil(nextMs);
