@@ -8,6 +8,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { formatSummary } from '../../src/cli/report.js';
 import { readBlackBox } from '../../src/runtime/black-box.js';
 import type { RunSummary } from '../../src/runtime/loop-model.js';
 import type { RealtimeSummary } from '../../src/runtime/realtime-runner.js';
@@ -183,8 +184,9 @@ describe('restart limit and state transfer (issue 6, items 2 and 3)', () => {
     const restartDelays = r.records.filter((x) => x.restartTick !== null).map((x) => x.restartTick! - x.excludedTick);
     expect(restartDelays[0]).toBe(1);
     expect(Math.max(...restartDelays)).toBeGreaterThan(restartDelays[0]!);
-    const text = await runCli(args.filter((a) => a !== '--json'), { timeoutMs: 60_000 });
-    expect(text.stdout).toMatch(/replica 1: excluded at tick \d+: LINK_DOWN .*OUT FOR GOOD: RESTART_LIMIT/);
+    // The text summary of this same run (tmr run without --json prints formatSummary's text). A
+    // second real-time run here could meet a stall of its own and prove nothing (seen in CI).
+    expect(formatSummary(run, 'tmr run')).toMatch(/replica 1: excluded at tick \d+: LINK_DOWN .*OUT FOR GOOD: RESTART_LIMIT/);
   }, 120_000);
 
   it('a replica restarted with a corrupted state is caught on probation and never counted in a vote', async () => {
