@@ -13,6 +13,7 @@ import type { ReplicaSpec } from '../runtime/replica-kinds.js';
 import { DEFAULT_RECOVERY, type RecoveryOptions } from '../runtime/recovery.js';
 import { RESTARTS_MAX_LIMIT } from '../core/restart-policy.js';
 import { PROBATION_TICKS_MAX } from '../core/tmr-core.js';
+import { QUORUM_GRACE_PERIODS_DEFAULT } from '../runtime/realtime-runner.js';
 
 export class UsageError extends Error {
   override readonly name = 'UsageError';
@@ -29,10 +30,14 @@ const ONE_SHOT_FAULTS: readonly FaultKind[] = ['crash', 'state'];
 export const BAUD_RATE_MIN = 50;
 export const BAUD_RATE_MAX = 4_000_000;
 export const CONFIG_BYTES_MAX = 64 * 1024;
+/** The quorum grace is at most this many tick periods: past that the loop is not keeping time. */
+export const QUORUM_GRACE_PERIODS_MAX = 4;
 
 export interface CliRunOptions extends LoopOptions {
   readonly json: boolean;
   readonly deadlineUs: number;
+  /** Quorum grace after the deadline, µs (see RealtimeOptions.quorumGraceUs); tmr run only. */
+  readonly quorumGraceUs: number;
   readonly traceFile: string | null;
   /** Black-box log to write (see src/runtime/black-box.ts); null: none. */
   readonly logFile: string | null;
@@ -78,6 +83,7 @@ const FLAGS = {
   json: { type: 'boolean' },
   'simplex-policy': { type: 'string' },
   'deadline-us': { type: 'string' },
+  'quorum-grace-us': { type: 'string' },
   trace: { type: 'string' },
   log: { type: 'string' },
   'kill-error-rate': { type: 'string' },
@@ -247,7 +253,7 @@ export function replicaFromConfig(value: unknown, label: string): ReplicaSpec {
   );
 }
 
-const CONFIG_KEYS = ['replicas', 'rateHz', 'ticks', 'seed', 'inject', 'simplexPolicy', 'deadlineUs', 'recovery'] as const;
+const CONFIG_KEYS = ['replicas', 'rateHz', 'ticks', 'seed', 'inject', 'simplexPolicy', 'deadlineUs', 'quorumGraceUs', 'recovery'] as const;
 const RECOVERY_KEYS = ['probationTicks', 'restartsMax', 'restartWindowMs', 'backoffMsBase', 'backoffMsMax'] as const;
 
 /** Reads and checks a JSON run configuration; every problem names the file and the field. */
@@ -420,6 +426,7 @@ export function parseRunOptions(argv: readonly string[], mode: 'run' | 'sim'): C
       ticks: { label: '--ticks', value: v.ticks },
       seed: { label: '--seed', value: v.seed },
       deadlineUs: { label: '--deadline-us', value: v['deadline-us'] },
+      quorumGraceUs: { label: '--quorum-grace-us', value: v['quorum-grace-us'] },
       simplexPolicy: { label: '--simplex-policy', value: v['simplex-policy'] },
       injects: { label: '--inject', value: v.inject },
       replicas: v.replica?.map((text) => parseReplicaSpec(text, '--replica')) ?? null,
@@ -439,6 +446,7 @@ interface RawSettings {
   readonly ticks: Field;
   readonly seed: Field;
   readonly deadlineUs: Field;
+  readonly quorumGraceUs: Field;
   readonly simplexPolicy: Field;
   readonly injects: Field;
   readonly replicas: readonly ReplicaSpec[] | null;
@@ -462,6 +470,7 @@ function configSettings(path: string): RawSettings {
     ticks: field('ticks'),
     seed: field('seed'),
     deadlineUs: field('deadlineUs'),
+    quorumGraceUs: field('quorumGraceUs'),
     simplexPolicy: field('simplexPolicy'),
     injects: field('inject'),
     replicas,
@@ -484,12 +493,15 @@ function settle(raw: RawSettings, mode: 'run' | 'sim', json: boolean, traceFile:
   const seed = wholeNumber(raw.seed, DEFAULT_LOOP_OPTIONS.seed, 0, 0xffff_ffff);
   const periodUs = Math.floor(1e6 / rateHz);
   const deadlineUs = wholeNumber(raw.deadlineUs, Math.floor(periodUs * 0.75), 100, periodUs - 1);
+  const quorumGraceUs = wholeNumber(raw.quorumGraceUs, QUORUM_GRACE_PERIODS_DEFAULT * periodUs, 0, QUORUM_GRACE_PERIODS_MAX * periodUs);
   const policy = raw.simplexPolicy.value ?? DEFAULT_LOOP_OPTIONS.simplexPolicy;
   if (policy !== 'safe' && policy !== 'simplex') throw new UsageError(`${raw.simplexPolicy.label} must be 'safe' or 'simplex', got ${show(policy)}`);
   const injectTexts = (raw.injects.value ?? []) as string[];
   if (injectTexts.length > INJECTS_MAX) throw new UsageError(`at most ${INJECTS_MAX} ${raw.injects.label} entries, got ${injectTexts.length}`);
   const injects = injectTexts.map((text) => parseInject(text, replicaCount, ticks, raw.injects.label));
-  if (mode === 'sim' && raw.deadlineUs.value !== undefined) throw new UsageError(`${raw.deadlineUs.label} applies to tmr run only (the simulator has no wall clock)`);
+  for (const f of [raw.deadlineUs, raw.quorumGraceUs]) {
+    if (mode === 'sim' && f.value !== undefined) throw new UsageError(`${f.label} applies to tmr run only (the simulator has no wall clock)`);
+  }
   return {
     ...DEFAULT_LOOP_OPTIONS,
     replicaCount,
@@ -500,6 +512,7 @@ function settle(raw: RawSettings, mode: 'run' | 'sim', json: boolean, traceFile:
     simplexPolicy: policy as SimplexPolicy,
     json,
     deadlineUs,
+    quorumGraceUs,
     traceFile,
     logFile,
     killSwitch: null,

@@ -50,6 +50,9 @@ options (run and sim):
                         crash hang wrong stuck late babble state bitflip; e.g. --inject crash:1@500
   --simplex-policy P    with one replica left: 'safe' (default) or 'simplex'
   --deadline-us D       run only: reply deadline after a tick starts (default 75% of the period)
+  --quorum-grace-us G   run only: when too few replies for a vote are in at the deadline, wait
+                        up to G µs more for them rather than hold the last command; they count
+                        as late all the same (default two periods; 0: never; at most 4)
   --recover             restart excluded replicas, re-synchronise them from the majority's
                         state and re-admit them after probation (off unless asked for)
   --probation-ticks P   with --recover: agreeing ticks before a returning replica counts (50)
@@ -72,7 +75,7 @@ options (run and sim):
                                                     hooks=0 (fault injection off, as shipped)
                           serial:PATH[@BAUD]        a board on a serial port (default 115200)
   --config FILE         the same settings as a JSON file: replicas, rateHz, ticks, seed,
-                        inject, simplexPolicy, deadlineUs, recovery (true or {probationTicks,
+                        inject, simplexPolicy, deadlineUs, quorumGraceUs, recovery (true or {probationTicks,
                         restartsMax, restartWindowMs, backoffMsBase, backoffMsMax});
                         only --json, --log, --actuator and --kill-* may be added
   --trace FILE          sim only: write the canonical one-line-per-tick trace
@@ -232,7 +235,7 @@ async function runReal(options: CliRunOptions, title = 'tmr run', observe?: Tick
     print(summary, options, title);
     if (!options.json) {
       const t = summary.timing;
-      process.stdout.write(`timing: reply p50 ${t.replyP50Us} µs, p99 ${t.replyP99Us} µs, max ${t.replyMaxUs} µs; tick overruns ${t.tickOverruns}; wall ${t.wallMs} ms\n`);
+      process.stdout.write(`timing: reply p50 ${t.replyP50Us} µs, p99 ${t.replyP99Us} µs, max ${t.replyMaxUs} µs; tick overruns ${t.tickOverruns}; quorum grace ${t.quorumGraceVoted} of ${t.quorumGraceTicks} ticks voted; wall ${t.wallMs} ms\n`);
     }
     if (summary.interrupted) return { code: EXIT.interrupted, summary };
     return { code: exitCodeFor(summary), summary };

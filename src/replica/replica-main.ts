@@ -56,7 +56,12 @@ for (const arg of process.argv.slice(2)) {
 }
 
 // A standby warms its own JIT before it answers anything: no host time, no pipe traffic.
-if (selfWarmUpTicks > 0) selfWarmUp(selfWarmUpTicks);
+if (selfWarmUpTicks > 0) {
+  selfWarmUp(selfWarmUpTicks);
+  // The warm-up's garbage is collected now, while nobody waits on this process, not in a full
+  // collection some ticks into its probation (started with --expose-gc by replica-command).
+  (globalThis as { gc?: () => void }).gc?.();
+}
 
 const endpoint = new ReplicaEndpoint(
   { write: (bytes) => process.stdout.write(bytes), crash: () => process.exit(CRASH_EXIT_CODE) },

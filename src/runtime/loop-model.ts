@@ -241,6 +241,24 @@ export class LoopModel {
   }
 
   /** Votes, audits, drives the actuator and advances the plant one step. */
+  /**
+   * Whether enough replicas in service have answered this tick for a vote: two (TMR, duplex), or
+   * the one left (simplex). A replica whose link is down will not answer and is not waited for
+   * (`isDown`: the shell's current view; by default this tick's observations). Below this at the
+   * deadline, the real-time host waits on for its quorum grace.
+   */
+  quorumAnswered(isDown?: (replicaIndex: number) => boolean): boolean {
+    let serving = 0;
+    let answered = 0;
+    for (let i = 0; i < this.obs.replicaCount; i++) {
+      if (this.core.status[i] !== 'inService') continue;
+      if (isDown === undefined ? this.obs.linkDown[i] === 1 : isDown(i)) continue;
+      serving++;
+      if (this.obs.onTime[i] === 1) answered++;
+    }
+    return answered >= Math.min(2, serving);
+  }
+
   completeTick(tick: number): StepResult {
     const result = step(this.core, this.obs, tick);
     this.testHookAfterVote?.(result, this.obs);

@@ -2,6 +2,9 @@ import { existsSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
+/** A standby collects the garbage of its self-warm-up before it waits (replica-main). */
+const NODE_FLAGS = ['--expose-gc'];
+
 /**
  * How to start a Node replica: compiled JavaScript whenever it is built (a replica that starts
  * through a TypeScript loader takes several times longer, and restarts must be fast); tsx from
@@ -11,8 +14,8 @@ export function nodeReplicaCommand(): { command: string; args: string[] } {
   const here = fileURLToPath(import.meta.url);
   if (here.endsWith('.ts')) {
     const compiled = join(dirname(here), '../../dist/src/replica/replica-main.js');
-    if (existsSync(compiled)) return { command: process.execPath, args: [compiled] };
-    return { command: process.execPath, args: ['--import', import.meta.resolve('tsx'), join(dirname(here), '../replica/replica-main.ts')] };
+    if (existsSync(compiled)) return { command: process.execPath, args: [...NODE_FLAGS, compiled] };
+    return { command: process.execPath, args: [...NODE_FLAGS, '--import', import.meta.resolve('tsx'), join(dirname(here), '../replica/replica-main.ts')] };
   }
-  return { command: process.execPath, args: [join(dirname(here), '../replica/replica-main.js')] };
+  return { command: process.execPath, args: [...NODE_FLAGS, join(dirname(here), '../replica/replica-main.js')] };
 }

@@ -40,6 +40,8 @@ export class ReplicaLink {
   readonly counters: LinkCounters = { corruptFrames: 0, lateReplies: 0, unexpectedMessages: 0, heartbeats: 0, replicaErrors: 0 };
   /** Tick whose replies are being collected; -1 when not collecting. */
   private collectingTick = -1;
+  /** The tick whose reply, if it comes now, is past its deadline but still voted (quorum grace); -1 for none. */
+  private graceForTick = -1;
   private lastTickSent = -1;
   private pendingHandshake: ((ack: HelloAckMessage | string) => void) | null = null;
   linkDownReason: string | null = null;
@@ -237,9 +239,18 @@ export class ReplicaLink {
     this.pending.protocolErrors = 0;
   }
 
-  /** The deadline passed: anything for this tick from now on is late. */
+  /**
+   * The deadline passed without this replica's reply, but the host waits on for a quorum (the
+   * runner's quorum grace): a reply for this tick is still taken into the vote, and counted late.
+   */
+  pastDeadline(): void {
+    if (this.collectingTick !== -1 && this.obs.onTime[this.replicaIndex] === 0) this.graceForTick = this.collectingTick;
+  }
+
+  /** The tick is closed: anything for it from now on is late. */
   endTick(): void {
     this.collectingTick = -1;
+    this.graceForTick = -1;
     if (this.isDown) this.obs.linkDown[this.replicaIndex] = 1;
     // Garbage with no delimiter never becomes a frame; the splitter drops it as over-long. That
     // is a replica talking nonsense, not a silent one: tell the detector.
@@ -317,6 +328,11 @@ export class ReplicaLink {
       for (let c = 0; c < OUTPUT_CHANNEL_COUNT; c++) this.obs.outputs[base + c] = outputs[c] as number;
       this.obs.digests[i] = stateDigest;
       this.obs.onTime[i] = 1;
+      if (tick === this.graceForTick) {
+        // In the vote, and late all the same: the failure detector sees the timing fault.
+        this.counters.lateReplies++;
+        this.bump('lateReplies');
+      }
       this.onSettled();
     } else if (tick < this.lastTickSent || (tick === this.lastTickSent && this.collectingTick === -1)) {
       this.counters.lateReplies++;

@@ -252,14 +252,19 @@ function lawCommandCheckable(options: LoopOptions): boolean {
  * count exceeds quorumLossTicksMax. So the command is 'safe' at tick t2 + quorumLossTicksMax at the
  * latest and at every tick after it (no quorum forms again and nothing unlatches). The detector
  * limits (deadlineMissLimit, errorDensityLimit) only decide whether exclusions reach the safe mode
- * sooner; they do not enter the bound. Returns t2 + quorumLossTicksMax, or null where not checked.
+ * sooner; they do not enter the bound. The exception is a late fault: its replies carry the law's
+ * command, and where they would make the quorum the host waits for them (the quorum grace), so it
+ * is the failure detector that ends them: errorDensityLimit late ticks exclude the replica, and the
+ * tick after it the loop is safe. Returns t2 + quorumLossTicksMax (t2 + errorDensityLimit if that
+ * is later and a fault is late), or null where not checked.
  */
 export function safeBoundTick(options: LoopOptions): number | null {
   if (options.simplexPolicy !== 'safe' || options.recovery.enabled || options.injects.length !== 2) return null;
   const [a, b] = options.injects as [FaultSpec, FaultSpec];
   if (a.replicaIndex === b.replicaIndex) return null;
   if (!(a.durationTicks === 0 && b.durationTicks === 0 && VISIBLE_KINDS.includes(a.kind) && VISIBLE_KINDS.includes(b.kind))) return null;
-  const bound = Math.max(a.startTick, b.startTick) + options.quorumLossTicksMax;
+  const anyLate = a.kind === 'late' || b.kind === 'late';
+  const bound = Math.max(a.startTick, b.startTick) + Math.max(options.quorumLossTicksMax, anyLate ? options.errorDensityLimit : 0);
   return bound < options.ticks ? bound : null;
 }
 

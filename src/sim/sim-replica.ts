@@ -19,6 +19,10 @@ export class SimReplica {
   private alive = true;
   /** Replies held back by a late fault, delivered (late) during the next tick. */
   private lateOwed = 0;
+  /** The tick whose reply a late fault held back last: the host may still take it in its quorum grace. */
+  private lateTick = -1;
+  private readonly lateOutputs: Int32Array;
+  private lateDigest = 0;
   /** Replies swallowed while hung, delivered late when the hang ends (as a SIGCONT'd process does). */
   private hungOwed = 0;
   private readonly splitter = new FrameSplitter(LIMITS.frameBytesMax);
@@ -35,6 +39,24 @@ export class SimReplica {
       lawParams: lawParamsToList(lawParams),
     });
     if (!(reply.kind === 'helloAck')) fail(`simulated replica ${replicaIndex} refused its own parameters`);
+    this.lateOutputs = new Int32Array(this.logic.outputs.length);
+  }
+
+  /**
+   * The host found no quorum at the deadline and waits on (the runtime's quorum grace, which a
+   * late fault's reply, 1.5 periods after the tick, always falls within): this tick's late reply
+   * is taken into the vote, counted late. Nothing happens if it had none.
+   */
+  deliverInGrace(tick: number, obs: Observations): void {
+    if (this.lateTick !== tick) return;
+    const i = this.replicaIndex;
+    this.lateTick = -1;
+    this.lateOwed--;
+    obs.onTime[i] = 1;
+    const base = i * obs.channelCount;
+    for (let c = 0; c < obs.channelCount; c++) obs.outputs[base + c] = this.lateOutputs[c] as number;
+    obs.digests[i] = this.lateDigest;
+    obs.lateReplies[i] = (obs.lateReplies[i] as number) + 1;
   }
 
   arm(kind: FaultKind, durationTicks: number, param: number): void {
@@ -78,6 +100,9 @@ export class SimReplica {
         return;
       case 'late':
         this.lateOwed++;
+        this.lateTick = tick;
+        this.lateOutputs.set(this.logic.outputs);
+        this.lateDigest = stateDigest;
         return;
       case 'garbage':
         this.receive(this.faults.garbage(), tick, obs);

@@ -82,7 +82,7 @@ describe('--config files: every problem names the file and the field', () => {
   const cases: [unknown, RegExp][] = [
     ['not json', /: not valid JSON \(/],
     [[1, 2], /: must hold one JSON object/],
-    [{ rate: 50 }, /: rate is not a setting \(settings: replicas, rateHz, ticks, seed, inject, simplexPolicy, deadlineUs, recovery\)/],
+    [{ rate: 50 }, /: rate is not a setting \(settings: replicas, rateHz, ticks, seed, inject, simplexPolicy, deadlineUs, quorumGraceUs, recovery\)/],
     [{ recovery: 'yes' }, /: recovery must be true, false or an object with probationTicks, restartsMax, restartWindowMs, backoffMsBase, backoffMsMax, got 'yes'/],
     [{ recovery: { probation: 5 } }, /: recovery\.probation is not a setting/],
     [{ recovery: { probationTicks: 0 } }, /: recovery\.probationTicks must be between 1 and 100000, got 0/],

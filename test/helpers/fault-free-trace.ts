@@ -14,7 +14,8 @@
  *
  * `runUntilFaultFree` repeats a disturbed run up to a limit and passes on the first run that is
  * identical to the simulation; if every attempt was disturbed, each attempt still had to satisfy
- * both rules above, so a masking failure fails the test whatever the machine does.
+ * both rules above, so a masking failure fails the test whatever the machine does (and with
+ * `requireIdentical`, a test that promises the fault-free trace fails).
  */
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -89,7 +90,12 @@ export interface FaultFreeAttempt<T> {
  * identical to the fault-free run or `attemptsMax` were made. Throws at the first attempt whose
  * difference is not explained by a timing intervention. Returns every attempt, the last one last.
  */
-export async function runUntilFaultFree<T>(attemptsMax: number, label: string, attempt: (n: number) => Promise<FaultFreeAttempt<T>>): Promise<FaultFreeAttempt<T>[]> {
+export async function runUntilFaultFree<T>(
+  attemptsMax: number,
+  label: string,
+  attempt: (n: number) => Promise<FaultFreeAttempt<T>>,
+  options: { requireIdentical?: boolean } = {},
+): Promise<FaultFreeAttempt<T>[]> {
   const done: FaultFreeAttempt<T>[] = [];
   for (let n = 1; n <= attemptsMax; n++) {
     const result = await attempt(n);
@@ -99,7 +105,9 @@ export async function runUntilFaultFree<T>(attemptsMax: number, label: string, a
     if (c.identical) return done;
     console.info(`${label}, attempt ${n} of ${attemptsMax}: the machine intervened at tick ${c.firstInterventionTick} (unvoted at ${c.unvotedTicks.slice(0, 12).join(', ')}${c.unvotedTicks.length > 12 ? ', …' : ''}); identical to the fault-free run until then`);
   }
-  console.info(`${label}: every one of ${attemptsMax} attempts was disturbed by the machine; each matched the fault-free run up to its first timing intervention`);
+  const summary = `every one of ${attemptsMax} attempts was disturbed by the machine; each matched the fault-free run up to its first timing intervention`;
+  if (options.requireIdentical === true) throw new Error(`${label}: ${summary}, and this test requires one identical run`);
+  console.info(`${label}: ${summary}`);
   return done;
 }
 

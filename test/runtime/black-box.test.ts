@@ -149,16 +149,16 @@ describe('tmr run --log, killed', () => {
     for (let i = 0; i < 200 && (statSync(path, { throwIfNoEntry: false })?.size ?? 0) < 30_000; i++) await new Promise((r) => setTimeout(r, 50));
     killTree(pid);
     const result = await run;
-    expect(result.signal).toBe('SIGKILL');
+    expect(result.signal, result.stderr).toBe('SIGKILL');
     const summary = await runCli(['log', path]);
     expect(summary.code).toBe(0);
     expect(summary.stdout).toContain('no end record: the run did not end in order');
-    expect(summary.stdout).toMatch(/tick 20\d: replica 1 excluded: OUTPUT_DISAGREE/);
+    expect(summary.stdout, summary.stdout).toMatch(/tick 20\d: replica 1 excluded: OUTPUT_DISAGREE/);
     const replay = await runCli(['replay', path, '--json']);
     const report = JSON.parse(replay.stdout) as { ok: boolean; ticks: number; mismatchCount: number; ended: boolean };
     expect(replay.code).toBe(0);
-    expect(report).toMatchObject({ ok: true, mismatchCount: 0, ended: false });
-    expect(report.ticks).toBeGreaterThan(300);
+    expect(report, replay.stdout).toMatchObject({ ok: true, mismatchCount: 0, ended: false });
+    expect(report.ticks, `${result.stderr}\n${summary.stdout}`).toBeGreaterThan(300);
   }, 40_000);
 
   it('refuses a file that is not a log, and bad usage, in one line', async () => {

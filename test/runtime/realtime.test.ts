@@ -135,6 +135,30 @@ describe('detection at 500 Hz', () => {
   });
 });
 
+describe('quorum grace (a late survivor in duplex)', () => {
+  const args = ['--rate-hz', '100', '--ticks', '300', '--seed', '7', '--inject', 'crash:0@100', '--inject', 'late:1@200'];
+
+  it('waits for the late reply: voted and counted late, excluded by the detector as LATE_REPLY, the simulation\'s trace', async () => {
+    const sim = await tmr(['sim', ...args]);
+    expect(sim.commands.held).toBe(0);
+    const { run, identical } = await runMatchingSim(args, 'quorum grace');
+    if (identical) expect(run.votedTraceHash).toBe(sim.votedTraceHash);
+    const timing = (run as RealtimeSummary).timing;
+    expect(timing.quorumGraceVoted, JSON.stringify(timing)).toBeGreaterThanOrEqual(1);
+    expect(run.replicas[1]).toMatchObject({ state: 'excluded', reason: 'LATE_REPLY' });
+    expect(run.faults[1]!.detectionLatencyTicks!).toBeLessThanOrEqual(3);
+    expect(run.unsafeCommands).toBe(0);
+  });
+
+  it('without it (--quorum-grace-us 0) the same fault holds commands until the replica is out', async () => {
+    const run = (await tmr(['run', ...args, '--quorum-grace-us', '0'])) as RealtimeSummary;
+    expect(run.commands.held).toBeGreaterThanOrEqual(1);
+    expect(run.timing.quorumGraceTicks).toBe(0);
+    expect(run.replicas[1]).toMatchObject({ state: 'excluded', reason: 'LATE_REPLY' });
+    expect(run.unsafeCommands).toBe(0);
+  });
+});
+
 describe('two faulty replicas', () => {
   it.each([
     ['wrong:1@100', 'wrong:2@100'],

@@ -94,6 +94,26 @@ describe('deterministic simulation', () => {
     }
   });
 
+  it('the quorum grace: a late survivor in duplex is voted, counted late and excluded by the detector, never a held command', () => {
+    const crash: FaultSpec = { kind: 'crash', replicaIndex: 0, startTick: 100, durationTicks: 0 };
+    const late: FaultSpec = { kind: 'late', replicaIndex: 1, startTick: 200, durationTicks: 0 };
+    const onlyCrash = commands({ ...BASE, injects: [crash] });
+    const both = commands({ ...BASE, injects: [crash, late] });
+    // Its replies carry the law's command: up to its exclusion the commands are the duplex run's.
+    const excludedAt = 200 + BASE.errorDensityLimit - 1;
+    expect(both.commands.slice(0, excludedAt + 1)).toEqual(onlyCrash.commands.slice(0, excludedAt + 1));
+    expect(both.summary.commands.held).toBe(0);
+    expect(both.summary.lateReplies).toBe(BASE.errorDensityLimit);
+    expect(both.summary.replicas[1]).toMatchObject({ state: 'excluded', reason: 'LATE_REPLY', excludedTick: excludedAt });
+    expect(both.summary.modeHistory.at(-1)).toMatchObject({ mode: 'safe', tick: excludedAt });
+    expect(both.summary.commands.safe).toBe(TICKS - excludedAt - 1);
+    expect(both.summary.unsafeCommands).toBe(0);
+    // In TMR the two others make the quorum: no grace, the late reply misses its tick.
+    const alone = runSimulation({ ...BASE, injects: [late] });
+    expect(alone.deadlineMisses).toBeGreaterThan(0);
+    expect(alone.replicas[1]).toMatchObject({ state: 'excluded', reason: 'LATE_REPLY' });
+  });
+
   it('property: any single fault of any kind, replica, tick and duration leaves the voted commands identical to the fault-free run', () => {
     for (const replicaCount of [3, 5]) {
       const options = { ...BASE, replicaCount };
