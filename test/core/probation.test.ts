@@ -64,13 +64,14 @@ describe('probation (a half-open breaker in the core)', () => {
     expect(beyond.state.status[2]).toBe('excluded');
   });
 
-  it('a missed tick restarts the count; misses up to the limit exclude it as DEADLINE_MISSED', () => {
+  it('a missed tick proves nothing: the count neither grows nor restarts; misses up to the limit exclude it as DEADLINE_MISSED', () => {
     const h = afterCrash();
     h.tick([good, good, good], { start: [2] });
     h.tick([good, good, good]);
     h.tick([good, good, null]);
-    expect(h.state.probationAgreedTicks[2]).toBe(0);
-    for (let k = 0; k < 3; k++) h.tick([good, good, good]);
+    expect(h.state.probationAgreedTicks[2]).toBe(2);
+    expect(h.state.status[2]).toBe('probation');
+    h.tick([good, good, good]);
     expect(h.state.status[2]).toBe('probation');
     const readmitted = h.tick([good, good, good]);
     expect(readmitted.events.some((e) => e.kind === 'replicaReadmitted')).toBe(true);
@@ -80,6 +81,18 @@ describe('probation (a half-open breaker in the core)', () => {
     silent.tick([good, good, null]);
     const out = silent.tick([good, good, null]);
     expect(out.events).toContainEqual({ kind: 'replicaExcluded', replicaIndex: 2, reason: 'DEADLINE_MISSED', tick: 4 });
+  });
+
+  it('a reply voted late (the quorum grace) leaves the count; a corrupt frame restarts it', () => {
+    const h = afterCrash();
+    h.tick([good, good, good], { start: [2] });
+    h.tick([good, good, good], { late: [2] });
+    expect(h.state.probationAgreedTicks[2]).toBe(1);
+    h.tick([good, good, good]);
+    expect(h.state.probationAgreedTicks[2]).toBe(2);
+    h.tick([good, good, good], { corrupt: [2] });
+    expect(h.state.probationAgreedTicks[2]).toBe(0);
+    expect(h.state.status[2]).toBe('probation');
   });
 
   it('ticks without a commanding majority prove nothing: the count neither grows nor resets', () => {
