@@ -52,10 +52,7 @@ export class SimReplica {
     const i = this.replicaIndex;
     this.lateTick = -1;
     this.lateOwed--;
-    obs.onTime[i] = 1;
-    const base = i * obs.channelCount;
-    for (let c = 0; c < obs.channelCount; c++) obs.outputs[base + c] = this.lateOutputs[c] as number;
-    obs.digests[i] = this.lateDigest;
+    this.answer(obs, this.lateOutputs, this.lateDigest);
     obs.lateReplies[i] = (obs.lateReplies[i] as number) + 1;
   }
 
@@ -84,13 +81,9 @@ export class SimReplica {
       this.hungOwed = 0;
     }
     switch (action) {
-      case 'reply': {
-        obs.onTime[i] = 1;
-        const base = i * obs.channelCount;
-        for (let c = 0; c < obs.channelCount; c++) obs.outputs[base + c] = this.logic.outputs[c] as number;
-        obs.digests[i] = stateDigest;
+      case 'reply':
+        this.answer(obs, this.logic.outputs, stateDigest);
         return;
-      }
       case 'crash':
         this.alive = false;
         obs.linkDown[i] = 1;
@@ -117,6 +110,15 @@ export class SimReplica {
       default:
         assertNever(action, 'fault action');
     }
+  }
+
+  /** This tick's reply, in the vote: what the host records for a reply that made its deadline. */
+  private answer(obs: Observations, outputs: Int32Array, stateDigest: number): void {
+    const i = this.replicaIndex;
+    obs.onTime[i] = 1;
+    const base = i * obs.channelCount;
+    for (let c = 0; c < obs.channelCount; c++) obs.outputs[base + c] = outputs[c] as number;
+    obs.digests[i] = stateDigest;
   }
 
   /** Bytes as the host would receive them: split, decoded, and counted unless they are this tick's output. */
