@@ -13,7 +13,7 @@ import type { ReplicaSpec } from '../runtime/replica-kinds.js';
 import { DEFAULT_RECOVERY, type RecoveryOptions } from '../runtime/recovery.js';
 import { RESTARTS_MAX_LIMIT } from '../core/restart-policy.js';
 import { PROBATION_TICKS_MAX } from '../core/tmr-core.js';
-import { QUORUM_GRACE_PERIODS_DEFAULT } from '../runtime/realtime-runner.js';
+import { defaultQuorumGraceUs } from '../runtime/realtime-runner.js';
 
 export class UsageError extends Error {
   override readonly name = 'UsageError';
@@ -493,7 +493,7 @@ function settle(raw: RawSettings, mode: 'run' | 'sim', json: boolean, traceFile:
   const seed = wholeNumber(raw.seed, DEFAULT_LOOP_OPTIONS.seed, 0, 0xffff_ffff);
   const periodUs = Math.floor(1e6 / rateHz);
   const deadlineUs = wholeNumber(raw.deadlineUs, Math.floor(periodUs * 0.75), 100, periodUs - 1);
-  const quorumGraceUs = wholeNumber(raw.quorumGraceUs, QUORUM_GRACE_PERIODS_DEFAULT * periodUs, 0, QUORUM_GRACE_PERIODS_MAX * periodUs);
+  const quorumGraceUs = wholeNumber(raw.quorumGraceUs, defaultQuorumGraceUs(rateHz), 0, QUORUM_GRACE_PERIODS_MAX * periodUs);
   const policy = raw.simplexPolicy.value ?? DEFAULT_LOOP_OPTIONS.simplexPolicy;
   if (policy !== 'safe' && policy !== 'simplex') throw new UsageError(`${raw.simplexPolicy.label} must be 'safe' or 'simplex', got ${show(policy)}`);
   const injectTexts = (raw.injects.value ?? []) as string[];

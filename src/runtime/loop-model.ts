@@ -21,7 +21,7 @@ import {
   type Observations,
   type StepResult,
 } from '../core/tmr-core.js';
-import type { ChannelSpec } from '../core/voter.js';
+import { requiredAgreeingFor, type ChannelSpec } from '../core/voter.js';
 import type { KillSwitchTrip } from './kill-switch.js';
 import { DEFAULT_RECOVERY, Recovery, type RecoveryOptions, type RecoverySummary } from './recovery.js';
 import type { FaultKind } from '../protocol/messages.js';
@@ -240,25 +240,28 @@ export class LoopModel {
     this.positionMilliDeg = this.world.sense(tick);
   }
 
-  /** Votes, audits, drives the actuator and advances the plant one step. */
   /**
-   * Whether enough replicas in service have answered this tick for a vote: two (TMR, duplex), or
-   * the one left (simplex). A replica whose link is down will not answer and is not waited for
-   * (`isDown`: the shell's current view; by default this tick's observations). Below this at the
-   * deadline, the real-time host waits on for its quorum grace.
+   * Whether enough replicas in service have answered this tick for a vote: the core's strict
+   * majority of those in service (two of three, both in duplex, the one left in simplex), or every
+   * one that can still answer if fewer can. A replica whose link is down will not answer and is not
+   * waited for (`isDown`: the shell's current view; by default this tick's observations). Below
+   * this at the deadline, the real-time host waits on for its quorum grace.
    */
   quorumAnswered(isDown?: (replicaIndex: number) => boolean): boolean {
-    let serving = 0;
+    let inService = 0;
+    let answerable = 0;
     let answered = 0;
     for (let i = 0; i < this.obs.replicaCount; i++) {
       if (this.core.status[i] !== 'inService') continue;
+      inService++;
       if (isDown === undefined ? this.obs.linkDown[i] === 1 : isDown(i)) continue;
-      serving++;
+      answerable++;
       if (this.obs.onTime[i] === 1) answered++;
     }
-    return answered >= Math.min(2, serving);
+    return inService === 0 || answered >= Math.min(requiredAgreeingFor(inService), answerable);
   }
 
+  /** Votes, audits, drives the actuator and advances the plant one step. */
   completeTick(tick: number): StepResult {
     const result = step(this.core, this.obs, tick);
     this.testHookAfterVote?.(result, this.obs);

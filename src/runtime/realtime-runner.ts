@@ -25,7 +25,7 @@ export interface RealtimeOptions extends LoopOptions {
   readonly deadlineUs: number;
   /**
    * Quorum grace, µs after the deadline (default: two tick periods; 0: none). When the deadline
-   * passes without enough replies for a vote (two in TMR and duplex, one in simplex), the host
+   * passes without enough replies for a vote (LoopModel.quorumAnswered), the host
    * waits up to this much longer for them instead of holding the last command. Replies taken in
    * the grace are voted and still count as late for their replicas.
    */
@@ -117,7 +117,12 @@ function raisePriority(pid: number | undefined): boolean {
  * Default quorum grace, in tick periods. Measured on a 2-core VM at 200 Hz with a replica killed
  * every 2 s: one period (5 ms) still held a command in about one 60 s run in two; two held none.
  */
-export const QUORUM_GRACE_PERIODS_DEFAULT = 2;
+const QUORUM_GRACE_PERIODS_DEFAULT = 2;
+
+/** The default quorum grace at a tick rate, µs (the CLI's default too). */
+export function defaultQuorumGraceUs(rateHz: number): number {
+  return QUORUM_GRACE_PERIODS_DEFAULT * Math.floor(1e6 / rateHz);
+}
 
 /** Event-loop turns given to I/O at a deadline before missing replies count as missed. */
 export const DEADLINE_DRAIN_TURNS = 4;
@@ -127,7 +132,7 @@ const WARM_UP_TICKS = 10_000;
 export async function runRealtime(options: RealtimeOptions, hooks: RealtimeHooks = {}, bench: LoopBench = {}): Promise<RealtimeSummary> {
   const periodMs = 1000 / options.rateHz;
   const deadlineMs = options.deadlineUs / 1000;
-  const quorumGraceMs = (options.quorumGraceUs ?? Math.round(QUORUM_GRACE_PERIODS_DEFAULT * periodMs * 1000)) / 1000;
+  const quorumGraceMs = (options.quorumGraceUs ?? defaultQuorumGraceUs(options.rateHz)) / 1000;
   assert(quorumGraceMs >= 0 && Number.isFinite(quorumGraceMs), 'quorum grace must be a non-negative time');
   const model = new LoopModel(options, bench);
   const replicas: StartedReplica[] = [];
@@ -323,7 +328,7 @@ function applyFaults(
 }
 
 /**
- * Resolves when `done()` holds (checked whenever a link settles), or at the deadline. Returns
+ * Resolves when `ready()` holds (checked whenever a link settles), or at the deadline. Returns
  * the time every link had settled by, or null if some had not.
  *
  * Node's timers have millisecond granularity and measure from the event loop's cached time, so a

@@ -114,6 +114,17 @@ describe('deterministic simulation', () => {
     expect(alone.replicas[1]).toMatchObject({ state: 'excluded', reason: 'LATE_REPLY' });
   });
 
+  it('the quorum grace waits for a strict majority of those in service: three of five late in one tick are voted, not held', () => {
+    const five: LoopOptions = { ...BASE, replicaCount: 5 };
+    const late = [0, 1, 2].map((replicaIndex): FaultSpec => ({ kind: 'late', replicaIndex, startTick: 200, durationTicks: 1 }));
+    const faultFree = commands(five);
+    const stalled = commands({ ...five, injects: late });
+    expect(stalled.summary.commands.held).toBe(0);
+    expect(stalled.commands).toEqual(faultFree.commands);
+    expect(stalled.summary.lateReplies).toBe(3);
+    expect(stalled.summary.finalMode).toBe('tmr');
+  });
+
   it('property: any single fault of any kind, replica, tick and duration leaves the voted commands identical to the fault-free run', () => {
     for (const replicaCount of [3, 5]) {
       const options = { ...BASE, replicaCount };
