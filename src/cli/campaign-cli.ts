@@ -1,6 +1,6 @@
 /**
  * `tmr campaign`: many seeded fault schedules in the deterministic simulator, checked every tick
- * (src/sim/campaign.ts), spread over worker threads (src/sim/campaign-runner.ts); or, with --seed,
+ * (src/sim/campaign.ts), spread over worker processes (src/sim/campaign-runner.ts); or, with --seed,
  * one seed replayed with its per-tick trace.
  */
 import { closeSync, openSync, writeSync } from 'node:fs';

@@ -34,7 +34,7 @@ usage:
                        must be reproduced bit for bit (exit 1 if not)
   tmr campaign --seeds N [--from S] [--faults single|double|mixed] [--ticks T] [--workers W] [--json]
                        N seeded fault schedules in the simulator, checked every tick, on W
-                       worker threads (default: one per core); a failure prints its seed and
+                       worker processes (default: one per core); a failure prints its seed and
                        a command that replays it
   tmr campaign --seed S [--faults F] [--ticks T] --trace FILE|-
                        replay one seed of a campaign with its per-tick trace

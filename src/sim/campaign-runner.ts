@@ -1,11 +1,14 @@
 /**
- * Runs a campaign's seeds across worker threads. Seeds go out in batches to whichever worker is
+ * Runs a campaign's seeds across worker processes. Seeds go out in batches to whichever worker is
  * idle; results come back in any order and are folded in seed order through a reorder buffer, so
  * the report (and its digest) is the same for any number of workers. Memory is bounded by the
- * batches in flight, not by the number of seeds.
+ * batches in flight, not by the number of seeds. Workers are separate Node processes (forked, one
+ * IPC channel each), so a worker that dies (out of memory, a native crash) is a named error for
+ * the campaign, not the end of the host process, and each gets its own heap and collector.
  */
+import { fork, type ChildProcess } from 'node:child_process';
 import { availableParallelism } from 'node:os';
-import { Worker } from 'node:worker_threads';
+import { fileURLToPath } from 'node:url';
 import { assert } from '../core/assert.js';
 import { crc32Update } from '../core/crc32.js';
 import { CAMPAIGN_SEEDS_MAX, checkSeed, type CampaignFaults, type SeedResult } from './campaign.js';
@@ -157,8 +160,8 @@ export async function runCampaign(spec: CampaignSpec, onProgress?: (done: number
 /** Hands batches to idle workers; replies are accepted strictly in batch order (a reorder buffer). */
 function runOnWorkers(workerCount: number, batchCount: number, request: (index: number) => BatchRequest, accept: (reply: BatchReply) => void): Promise<void> {
   const extension = import.meta.url.endsWith('.ts') ? 'ts' : 'js';
-  const url = new URL(`./campaign-worker.${extension}`, import.meta.url);
-  const workers: Worker[] = [];
+  const workerPath = fileURLToPath(new URL(`./campaign-worker.${extension}`, import.meta.url));
+  const workers: ChildProcess[] = [];
   const waiting = new Map<number, BatchReply>();
   let nextToSend = 0;
   let nextToAccept = 0;
@@ -167,19 +170,21 @@ function runOnWorkers(workerCount: number, batchCount: number, request: (index: 
     const finish = (error: unknown): void => {
       if (settled) return;
       settled = true;
-      for (const w of workers) void w.terminate();
+      // Stopped by PID; a worker also exits by itself when its channel to us closes.
+      for (const w of workers) if (w.exitCode === null && w.signalCode === null) w.kill('SIGKILL');
       if (error === null) resolve();
       else reject(error);
     };
     // A worker appears once per free slot; batches go out only while the window of batches not
     // yet accepted is small, so a slow batch cannot make the reorder buffer grow.
-    const idle: Worker[] = [];
+    const idle: ChildProcess[] = [];
     const windowBatches = workerCount * 4;
     const pump = (): void => {
-      while (idle.length > 0 && nextToSend < batchCount && nextToSend - nextToAccept < windowBatches) idle.pop()!.postMessage(request(nextToSend++));
+      while (idle.length > 0 && nextToSend < batchCount && nextToSend - nextToAccept < windowBatches) idle.pop()!.send(request(nextToSend++));
     };
     for (let w = 0; w < workerCount; w++) {
-      const worker = new Worker(url);
+      // The parent's execArgv carries a TypeScript loader when the runner itself runs from source.
+      const worker = fork(workerPath, [], { serialization: 'advanced', stdio: ['ignore', 'ignore', 'inherit', 'ipc'] });
       workers.push(worker);
       worker.on('message', (reply: BatchReply) => {
         if (settled) return;
@@ -198,11 +203,11 @@ function runOnWorkers(workerCount: number, batchCount: number, request: (index: 
         if (nextToAccept === batchCount) finish(null);
         else pump();
       });
-      worker.on('error', (error) => finish(error));
-      worker.on('exit', (code) => {
-        if (!settled) finish(new Error(`campaign worker ${w} exited (code ${code}) before the campaign finished`));
+      worker.on('error', (error) => finish(new Error(`campaign worker ${w} (pid ${worker.pid ?? '?'}): ${error.message}`)));
+      worker.on('exit', (code, signal) => {
+        if (!settled) finish(new Error(`campaign worker ${w} (pid ${worker.pid ?? '?'}) exited (${signal ?? `code ${code}`}) before the campaign finished`));
       });
-      // Two slots per worker, so no worker waits on the main thread between batches.
+      // Two slots per worker, so no worker waits on the main process between batches.
       idle.push(worker, worker);
     }
     pump();

@@ -1,13 +1,17 @@
 /**
- * A campaign worker thread: runs the batches of seeds the runner sends and posts their results
- * back. Pure work, no I/O of its own; the runner puts results in seed order.
+ * A campaign worker process: runs the batches of seeds the runner sends over its IPC channel and
+ * sends their results back. Pure work, no I/O of its own; the runner puts results in seed order.
+ * It exits when the channel closes (the runner finished, or died).
  */
-import { parentPort } from 'node:worker_threads';
 import { runBatch, type BatchReply, type BatchRequest } from './campaign-runner.js';
 
-if (parentPort === null) throw new Error('campaign-worker must run in a worker thread');
-const port = parentPort;
-port.on('message', (request: BatchRequest) => {
+if (process.send === undefined) {
+  process.stderr.write('campaign-worker: must be started by the campaign runner (it needs an IPC channel)\n');
+  process.exit(2);
+}
+const send = process.send.bind(process);
+process.on('message', (request: BatchRequest) => {
   const reply: BatchReply = runBatch(request);
-  port.postMessage(reply);
+  send(reply);
 });
+process.on('disconnect', () => process.exit(0));

@@ -5,7 +5,8 @@
  */
 import { beforeAll, describe, expect, it } from 'vitest';
 import { checkSeed, drawSchedule, livenessBoundTick, safeBoundTick, scheduleText } from '../../src/sim/campaign.js';
-import { assertFreshBuild, runCli } from '../helpers/cli.js';
+import { assertFreshBuild, childPids, runCli } from '../helpers/cli.js';
+import { processExists } from '../helpers/processes.js';
 
 interface Report {
   seeds: number;
@@ -132,6 +133,34 @@ describe('tmr campaign (the compiled CLI)', () => {
     expect(first.stdout.trimEnd().split('\n')).toHaveLength(3_000);
     const hash = a.results!.find((r) => r.seed === seed)!.traceHash;
     expect(first.stderr).toContain(`trace ${hash}`);
+  }, CAMPAIGN_TIMEOUT_MS);
+
+  it('workers are separate processes: one that dies stops the campaign with a one-line error naming it, and none outlives the campaign', async () => {
+    let cliPid = 0;
+    let workerPids: number[] = [];
+    let victim = 0;
+    const run = runCli(['campaign', '--seeds', '100000', '--faults', 'mixed', '--workers', '2'], {
+      timeoutMs: CAMPAIGN_TIMEOUT_MS,
+      onSpawn: (child) => {
+        cliPid = child.pid!;
+        const poll = setInterval(() => {
+          workerPids = childPids(cliPid);
+          if (workerPids.length < 2) return;
+          clearInterval(poll);
+          victim = workerPids[1]!;
+          process.kill(victim, 'SIGKILL');
+        }, 50);
+        child.once('exit', () => clearInterval(poll));
+      },
+    });
+    const result = await run;
+    expect(victim, result.stderr).not.toBe(0);
+    expect(result.code).toBe(1);
+    const lines = result.stderr.trimEnd().split('\n');
+    expect(lines).toHaveLength(1);
+    expect(lines[0]).toMatch(new RegExp(`^tmr: campaign worker [01] \\(pid ${victim}\\) exited \\(SIGKILL\\) before the campaign finished$`));
+    // The other worker was stopped by PID, not left running a 100,000-seed campaign.
+    for (const pid of workerPids) expect(processExists(pid), `worker ${pid} still running`).toBe(false);
   }, CAMPAIGN_TIMEOUT_MS);
 
   it('a broken voter fails --faults single with a seed whose replay reproduces the violation at the same tick', async () => {
