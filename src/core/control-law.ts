@@ -32,7 +32,7 @@
  * command is not the law's business (see the actuator model).
  */
 import { assert, fail, isInt32 } from './assert.js';
-import { crc32, crc32Update } from './crc32.js';
+import { crc32FeedByte, crc32FeedU32Le, crc32Finish, crc32Update, CRC32_REGISTER_START } from './crc32.js';
 import { Prng } from './prng.js';
 
 export const LAW_ID = 1;
@@ -183,12 +183,18 @@ export function deserializeLawState(bytes: Uint8Array, into: LawState, params: L
   return null;
 }
 
-const digestScratch = new Uint8Array(LAW_STATE_SIZE_BYTES);
-
-/** CRC-32 of the serialised state: the per-tick state digest every reply carries. */
+/**
+ * CRC-32 of the serialised state (serializeLawState's bytes): the per-tick state digest every
+ * reply carries. Fed field by field, so it needs no buffer (every replica computes it every tick);
+ * a test holds it equal to crc32 of the serialised bytes.
+ */
 export function lawStateDigest(state: LawState): number {
-  serializeLawState(state, digestScratch);
-  return crc32(digestScratch);
+  let c = crc32FeedByte(CRC32_REGISTER_START, LAW_STATE_FORMAT_VERSION);
+  c = crc32FeedU32Le(c, state.integralQ16 >>> 0);
+  c = crc32FeedU32Le(c, state.previousPositionMilliDeg >>> 0);
+  c = crc32FeedU32Le(c, state.lastTick >>> 0);
+  c = crc32FeedByte(c, state.primed);
+  return crc32Finish(c);
 }
 
 function writeU32Le(out: Uint8Array, at: number, value: number): void {

@@ -1,7 +1,7 @@
 import { crc32 as zlibCrc32 } from 'node:zlib';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { crc32, crc32Update } from '../../src/core/crc32.js';
+import { CRC32_REGISTER_START, crc32, crc32FeedByte, crc32FeedU32Le, crc32Finish, crc32Update } from '../../src/core/crc32.js';
 
 const ascii = (text: string): Uint8Array => new TextEncoder().encode(text);
 
@@ -35,6 +35,27 @@ describe('crc32', () => {
         expect(crc32Update(crc32(bytes.subarray(0, cut1)), bytes.subarray(cut1))).toBe(zlibCrc32(bytes));
       }),
       { numRuns: 500 },
+    );
+  });
+
+  it('feeding bytes and little-endian words into the register equals crc32 over the same bytes', () => {
+    fc.assert(
+      fc.property(fc.array(fc.oneof(fc.integer({ min: 0, max: 0xff }).map((b) => ({ byte: b })), fc.integer({ min: -(2 ** 31), max: 2 ** 32 - 1 }).map((w) => ({ word: w }))), { maxLength: 64 }), (items) => {
+        const bytes: number[] = [];
+        let register = CRC32_REGISTER_START;
+        for (const item of items) {
+          if ('byte' in item) {
+            bytes.push(item.byte);
+            register = crc32FeedByte(register, item.byte);
+          } else {
+            const w = item.word >>> 0;
+            bytes.push(w & 0xff, (w >>> 8) & 0xff, (w >>> 16) & 0xff, w >>> 24);
+            register = crc32FeedU32Le(register, item.word >>> 0);
+          }
+        }
+        expect(crc32Finish(register)).toBe(zlibCrc32(Uint8Array.from(bytes)));
+      }),
+      { numRuns: 1_000 },
     );
   });
 
