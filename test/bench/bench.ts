@@ -48,6 +48,7 @@ import { runBlocks, startEchoFloorRig, TmrRig, type BlockPlan, type RigSamples, 
 import type { SchedStat } from './sched-stat.js';
 
 const HEAP_PROBE_FLAG = '--heap-probe';
+const SIM_PROBE_FLAG = '--sim-probe';
 
 // Round-trip plan: iterations per rig.
 const UNPACED_WARM_UP: BlockPlan = { blocks: 1, iterationsPerBlock: 2_000, periodMs: null };
@@ -73,7 +74,7 @@ const CAMPAIGN_BENCH_SEEDS = 1000;
 /** A voter step above the whole per-tick budget of the simulation target could never meet it. */
 const VOTER_NS_PER_TICK_MAX = 1e9 / SIM_TICKS_PER_S_MIN;
 
-const HEAP_PROBE_TIMEOUT_MS = 60_000;
+const PROBE_TIMEOUT_MS = 60_000;
 /** The tick frame the floor echoes: a representative tick, 19 bytes on the wire. */
 const FLOOR_TICK = { kind: 'tick', tick: 1000, setpointMilliDeg: 90_000, positionMilliDeg: 45_000 } as const;
 
@@ -243,7 +244,7 @@ function measureSimulation(replicaCount: number): SimResult {
 }
 
 function simRows(results: readonly SimResult[]): ResultRow[] {
-  const section = `simulation, ${formatNumber(SIM_TICKS)} ticks of a 1 kHz loop, one core; anchor = real time`;
+  const section = `simulation, ${formatNumber(SIM_TICKS)} ticks of a 1 kHz loop, one core, a fresh process; anchor = real time`;
   return results.flatMap((s) => [
     {
       section,
@@ -310,9 +311,14 @@ async function measureHilSpeed(root: string, bare: SimResult): Promise<ResultRow
 // ---------------------------------------------------------------------------------------------
 // 3. The pure core, in a child with --expose-gc.
 
-async function runCoreProbeChild(): Promise<CoreProbeResult> {
+/**
+ * Runs one of the bench's probes in a fresh Node process (`flag` selects it) and returns the JSON
+ * it prints: the heap probe needs --expose-gc, and a timed run should not inherit this process's
+ * heap and compiled code from the parts measured before it.
+ */
+async function runProbeChild<T>(flag: string, label: string): Promise<T> {
   const self = fileURLToPath(import.meta.url);
-  const args = self.endsWith('.ts') ? ['--expose-gc', '--import', import.meta.resolve('tsx'), self, HEAP_PROBE_FLAG] : ['--expose-gc', self, HEAP_PROBE_FLAG];
+  const args = self.endsWith('.ts') ? ['--expose-gc', '--import', import.meta.resolve('tsx'), self, flag] : ['--expose-gc', self, flag];
   const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'] });
   let stdout = '';
   let stderr = '';
@@ -321,13 +327,13 @@ async function runCoreProbeChild(): Promise<CoreProbeResult> {
   let timer: NodeJS.Timeout | undefined;
   try {
     const exit = await new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve, reject) => {
-      child.once('error', (error) => reject(new Error(`cannot start the core probe: ${error.message}`)));
+      child.once('error', (error) => reject(new Error(`cannot start the ${label}: ${error.message}`)));
       child.once('exit', (code, signal) => resolve({ code, signal }));
-      timer = setTimeout(() => reject(new Error(`core probe still running after ${HEAP_PROBE_TIMEOUT_MS} ms`)), HEAP_PROBE_TIMEOUT_MS);
+      timer = setTimeout(() => reject(new Error(`${label} still running after ${PROBE_TIMEOUT_MS} ms`)), PROBE_TIMEOUT_MS);
     });
-    if (exit.code !== 0) throw new Error(`core probe exited with ${exit.signal ?? exit.code}: ${stderr.trim()}`);
+    if (exit.code !== 0) throw new Error(`${label} exited with ${exit.signal ?? exit.code}: ${stderr.trim()}`);
     const lastLine = stdout.trim().split('\n').pop() ?? '';
-    return JSON.parse(lastLine) as CoreProbeResult;
+    return JSON.parse(lastLine) as T;
   } finally {
     clearTimeout(timer);
     if (child.exitCode === null && child.signalCode === null && child.pid !== undefined) {
@@ -489,7 +495,7 @@ async function measureAll(root: string, signal: AbortSignal): Promise<Measured> 
     roundTripSection.push(...roundTripRows(`tick round trip, paced ${PACED_RATE_HZ} Hz, n=${formatNumber(roundTrips.paced.tmr.iteration.count)} each`, roundTrips.paced));
     checkAborted();
 
-    const sims = [measureSimulation(3), measureSimulation(5)];
+    const sims = await runProbeChild<SimResult[]>(SIM_PROBE_FLAG, 'simulation probe');
     m.details['simulation'] = sims;
     simSection.push(...simRows(sims));
     const campaign = await measureCampaignSpeed();
@@ -498,7 +504,7 @@ async function measureAll(root: string, signal: AbortSignal): Promise<Measured> 
     simSection.push(...(await measureHilSpeed(root, sims[0]!)));
     checkAborted();
 
-    const probe = await runCoreProbeChild();
+    const probe = await runProbeChild<CoreProbeResult>(HEAP_PROBE_FLAG, 'core probe');
     m.details['core'] = probe;
     coreSection.push(...coreRows(probe));
     checkAborted();
@@ -619,7 +625,14 @@ async function main(): Promise<number> {
   return 1;
 }
 
-if (process.argv.includes(HEAP_PROBE_FLAG)) {
+if (process.argv.includes(SIM_PROBE_FLAG)) {
+  try {
+    process.stdout.write(`${JSON.stringify([measureSimulation(3), measureSimulation(5)])}\n`);
+  } catch (error) {
+    process.stderr.write(`${describeError(error, true)}\n`);
+    process.exitCode = 1;
+  }
+} else if (process.argv.includes(HEAP_PROBE_FLAG)) {
   runCoreProbe().then(
     (result) => process.stdout.write(`${JSON.stringify(result)}\n`),
     (error: unknown) => {
