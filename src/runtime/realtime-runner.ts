@@ -19,6 +19,7 @@ import { BUILT_IN_PROVIDERS, type ReplicaProvider, type ReplicaSpec, type Starte
 import { assert } from '../core/assert.js';
 import type { KillSwitch } from './kill-switch.js';
 import { RealtimeRecovery } from './realtime-recovery.js';
+import { armDeadline, sleepUntil, type Deadline } from './pacing.js';
 
 export interface RealtimeOptions extends LoopOptions {
   /** Time after the tick is sent by which replies must be in, µs. Below the tick period. */
@@ -124,8 +125,6 @@ export function defaultQuorumGraceUs(rateHz: number): number {
   return QUORUM_GRACE_PERIODS_DEFAULT * Math.floor(1e6 / rateHz);
 }
 
-/** Event-loop turns given to I/O at a deadline before missing replies count as missed. */
-export const DEADLINE_DRAIN_TURNS = 4;
 /** Ticks per replica before tick 0 (see ReplicaLink.warmUp). */
 const WARM_UP_TICKS = 10_000;
 
@@ -328,24 +327,18 @@ function applyFaults(
 }
 
 /**
- * Resolves when `ready()` holds (checked whenever a link settles), or at the deadline. Returns
- * the time every link had settled by, or null if some had not.
- *
- * Node's timers have millisecond granularity and measure from the event loop's cached time, so a
- * setTimeout can fire up to a millisecond early in real time. The deadline is therefore checked
- * against performance.now() when the timer fires and re-armed for what is left (by setImmediate
- * below a millisecond; that polling only happens while a reply is actually missing).
+ * Resolves when `ready()` holds (checked whenever a link settles), or at the deadline (see
+ * armDeadline: checked against performance.now(), then a few event-loop turns for replies that
+ * reached the host in time). Returns the time every link had settled by, or null if some had not.
  */
 function waitForLinks(links: readonly ReplicaLink[], ready: () => boolean, deadlineAtMs: number): Promise<number | null> {
   return new Promise((resolve) => {
     let finished = false;
-    let timer: NodeJS.Timeout | undefined;
-    let immediate: NodeJS.Immediate | undefined;
+    let deadline: Deadline | null = null;
     const finish = (): void => {
       if (finished) return;
       finished = true;
-      clearTimeout(timer);
-      clearImmediate(immediate);
+      deadline?.cancel();
       for (const link of links) link.onSettled = () => {};
       const allIn = links.every((l) => l.settled);
       resolve(allIn ? performance.now() : null);
@@ -353,30 +346,10 @@ function waitForLinks(links: readonly ReplicaLink[], ready: () => boolean, deadl
     const check = (): void => {
       if (ready()) finish();
     };
-    // At the deadline, a few more event-loop turns let I/O deliver replies that reached the host
-    // in time while it was descheduled, so a stalled host does not blame every replica at once.
-    // Pipes deliver in the next poll phase; serialport reads in two hops (poll, then a threadpool
-    // read whose completion comes a turn later), hence more than one turn.
-    const drain = (turnsLeft: number): void => {
-      if (turnsLeft === 0 || ready()) finish();
-      else immediate = setImmediate(() => drain(turnsLeft - 1));
-    };
-    const onTimer = (): void => {
-      const remainingMs = deadlineAtMs - performance.now();
-      if (remainingMs <= 0) drain(DEADLINE_DRAIN_TURNS);
-      else if (remainingMs >= 1) timer = setTimeout(onTimer, remainingMs);
-      else immediate = setImmediate(onTimer);
-    };
     for (const link of links) link.onSettled = check;
     check();
-    if (!finished) onTimer();
+    if (!finished) deadline = armDeadline(deadlineAtMs, finish);
   });
-}
-
-function sleepUntil(atMs: number): Promise<void> {
-  const delayMs = atMs - performance.now();
-  if (delayMs <= 0) return Promise.resolve();
-  return new Promise((resolve) => setTimeout(resolve, delayMs));
 }
 
 function percentile(sorted: Float64Array, q: number): number {

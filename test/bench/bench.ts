@@ -560,7 +560,7 @@ function printNotes(m: Measured, host: Machine, totalMs: number): void {
         `${t.votedTicks} voted, ${t.events} core events, ${t.lateReplies} late, ${t.protocolErrors} protocol errors`,
     );
     console.log(
-      `paced: ${PACED_RATE_HZ} Hz slot grid, setTimeout; every tick follows an idle gap (missed slots are skipped): achieved ` +
+      `paced: ${PACED_RATE_HZ} Hz slot grid, paced as tmr run paces (timer, then a precise wait); every tick follows an idle gap (missed slots are skipped): achieved ` +
         `${achievedHz(p.floor.iteration.count, p.floor.elapsedMs)} Hz floor / ${achievedHz(p.tmr.iteration.count, p.tmr.elapsedMs)} Hz TMR, ` +
         `slots skipped ${p.floor.slotsSkipped} floor / ${p.tmr.slotsSkipped} TMR`,
     );

@@ -15,11 +15,12 @@
 import { getPriority, setPriority } from 'node:os';
 import { performance } from 'node:perf_hooks';
 import { encodeMessage } from '../../src/protocol/codec.js';
-import { CONTROL_NICE, DEADLINE_DRAIN_TURNS } from '../../src/runtime/realtime-runner.js';
+import { CONTROL_NICE } from '../../src/runtime/realtime-runner.js';
 import type { ChildProcessTransport } from '../../src/transport/child-process-transport.js';
 import type { ResultRow } from './bench-stats.js';
 import { startEchoFloorRig, withStallLimit, type EchoRig } from './round-trip.js';
 import { runTmrJson } from './tmr-process.js';
+import { armDeadline, sleepUntil, type Deadline } from '../../src/runtime/pacing.js';
 
 /** Highest first; tmr run accepts at most 2,000 Hz. */
 export const SWEEP_RATES_HZ: readonly number[] = [2000, 1500, 1000, 750, 500, 300, 200, 150, 100];
@@ -58,39 +59,13 @@ function sustained(ticks: number, misses: number): boolean {
   return ticks >= SWEEP_TICKS && misses < SWEEP_TICKS * MISS_RATE_MAX;
 }
 
-/**
- * Resolves false at `atMs` plus DEADLINE_DRAIN_TURNS event-loop turns (tmr run's deadline rule);
- * `cancel` stops its timers once the replies are in.
- */
+/** Resolves false at `atMs` by tmr run's own deadline rule (armDeadline); `cancel` stops it once the replies are in. */
 function deadline(atMs: number): { expired: Promise<false>; cancel: () => void } {
-  let timer: NodeJS.Timeout | undefined;
-  let immediate: NodeJS.Immediate | undefined;
+  let armed: Deadline | null = null;
   const expired = new Promise<false>((resolve) => {
-    const drain = (turnsLeft: number): void => {
-      if (turnsLeft === 0) resolve(false);
-      else immediate = setImmediate(() => drain(turnsLeft - 1));
-    };
-    const onTimer = (): void => {
-      const remainingMs = atMs - performance.now();
-      if (remainingMs <= 0) drain(DEADLINE_DRAIN_TURNS);
-      else if (remainingMs >= 1) timer = setTimeout(onTimer, remainingMs);
-      else immediate = setImmediate(onTimer);
-    };
-    onTimer();
+    armed = armDeadline(atMs, () => resolve(false));
   });
-  return {
-    expired,
-    cancel: () => {
-      clearTimeout(timer);
-      clearImmediate(immediate);
-    },
-  };
-}
-
-function sleepUntil(atMs: number): Promise<void> {
-  const delayMs = atMs - performance.now();
-  if (delayMs <= 0) return Promise.resolve();
-  return new Promise((resolve) => setTimeout(resolve, delayMs));
+  return { expired, cancel: () => armed?.cancel() };
 }
 
 /** One paced echo trial; stops at its first miss (overruns are counted, as tmr run counts them). */

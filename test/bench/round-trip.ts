@@ -14,6 +14,7 @@ import { ReplicaLink } from '../../src/runtime/replica-link.js';
 import { ChildProcessTransport } from '../../src/transport/child-process-transport.js';
 import type { Transport } from '../../src/transport/transport.js';
 import { addSchedDelta, createSchedStat, readSchedStat, readSchedStatSum, type SchedStat } from './sched-stat.js';
+import { sleepUntil } from '../../src/runtime/pacing.js';
 
 export const RIG_REPLICA_COUNT = 3;
 const HANDSHAKE_TIMEOUT_MS = 5_000;
@@ -285,7 +286,7 @@ export interface BlockPlan {
   readonly blocks: number;
   readonly iterationsPerBlock: number;
   /**
-   * null: back to back. Else iterations start on a grid of this period (setTimeout pacing); an
+   * null: back to back. Else iterations start on a grid of this period (sleepUntil, as tmr run paces); an
    * iteration that ends past its slot skips the slots it missed rather than starting the next
    * one at once, so every paced iteration follows an idle gap, as in a real 1 kHz loop.
    */
@@ -305,11 +306,6 @@ export interface RigSamples {
   childSched: SchedStat | null;
 }
 
-function sleepUntil(atMs: number): Promise<void> {
-  const delayMs = atMs - performance.now();
-  if (delayMs <= 0) return Promise.resolve();
-  return new Promise((resolve) => setTimeout(resolve, delayMs));
-}
 
 /** Iterations finished, across all blocks; the stall check watches it. */
 interface Progress {
