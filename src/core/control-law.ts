@@ -32,7 +32,7 @@
  * command is not the law's business (see the actuator model).
  */
 import { assert, fail, isInt32 } from './assert.js';
-import { crc32FeedByte, crc32FeedU32Le, crc32Finish, crc32Update, CRC32_REGISTER_START } from './crc32.js';
+import { crc32FeedByte, crc32FeedU32Le, crc32Finish, crc32UpdateU32Le, CRC32_REGISTER_START } from './crc32.js';
 import { Prng } from './prng.js';
 
 export const LAW_ID = 1;
@@ -286,14 +286,12 @@ export function lawSelfTestHash(): number {
   const state = createLawState();
   const outputs = new Int32Array(OUTPUT_CHANNEL_COUNT);
   const inputs = { setpointMilliDeg: 0, positionMilliDeg: 0 };
-  const word = new Uint8Array(4);
   let hash = 0;
   for (let step = 0; step < SELF_TEST_STEPS; step++) {
     drawLawInputs(prng, inputs.positionMilliDeg, inputs);
     lawStep(SELF_TEST_PARAMS, state, step, inputs.setpointMilliDeg, inputs.positionMilliDeg, outputs);
     for (const value of [outputs[0]!, outputs[1]!, lawStateDigest(state)]) {
-      writeU32Le(word, 0, value >>> 0);
-      hash = crc32Update(hash, word);
+      hash = crc32UpdateU32Le(hash, value >>> 0);
     }
   }
   cachedLawHash = hash;

@@ -41,6 +41,11 @@ export function crc32Finish(register: number): number {
   return (register ^ 0xffffffff) >>> 0;
 }
 
+/** Continues a running CRC (as crc32Update) with a uint32's four little-endian bytes. */
+export function crc32UpdateU32Le(crcPrevious: number, word: number): number {
+  return crc32Finish(crc32FeedU32Le((crcPrevious ^ 0xffffffff) >>> 0, word));
+}
+
 /** Continue a running CRC (pass the previous result; start from 0). */
 export function crc32Update(crcPrevious: number, bytes: Uint8Array, start = 0, end = bytes.length): number {
   let c = (crcPrevious ^ 0xffffffff) >>> 0;

@@ -6,7 +6,7 @@
  * voted command sequence whenever the replicas' replies agree.
  */
 import { assert } from '../core/assert.js';
-import { crc32FeedU32Le, crc32Finish } from '../core/crc32.js';
+import { crc32UpdateU32Le } from '../core/crc32.js';
 import { CHANNEL_COMMAND_MV, lawParamsForRate, OUTPUT_CHANNEL_COUNT, type LawParams } from '../core/control-law.js';
 import type { Mode, SimplexPolicy } from '../core/degradation.js';
 import type { DetectorCounters, ExclusionReason, ReplicaHealth } from '../core/failure-detector.js';
@@ -265,8 +265,8 @@ export class LoopModel {
     this.testHookAfterVote?.(result, this.obs);
     this.audit(result);
     this.world.actuate(tick, result.commandMv);
-    // The command's four little-endian bytes (two's complement), as crc32Update over them.
-    this.traceHash = crc32Finish(crc32FeedU32Le(this.traceHash ^ 0xffffffff, result.commandMv >>> 0));
+    // The command's four little-endian bytes (two's complement).
+    this.traceHash = crc32UpdateU32Le(this.traceHash, result.commandMv >>> 0);
     for (let i = 0; i < this.options.replicaCount; i++) {
       const flags = result.flags[i] as number;
       if ((result.inServiceMask & (1 << i)) !== 0) {

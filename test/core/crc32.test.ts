@@ -1,7 +1,7 @@
 import { crc32 as zlibCrc32 } from 'node:zlib';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { CRC32_REGISTER_START, crc32, crc32FeedByte, crc32FeedU32Le, crc32Finish, crc32Update } from '../../src/core/crc32.js';
+import { CRC32_REGISTER_START, crc32, crc32FeedByte, crc32FeedU32Le, crc32Finish, crc32Update, crc32UpdateU32Le } from '../../src/core/crc32.js';
 
 const ascii = (text: string): Uint8Array => new TextEncoder().encode(text);
 
@@ -54,6 +54,16 @@ describe('crc32', () => {
           }
         }
         expect(crc32Finish(register)).toBe(zlibCrc32(Uint8Array.from(bytes)));
+      }),
+      { numRuns: 1_000 },
+    );
+  });
+
+  it('crc32UpdateU32Le continues a running CRC exactly as crc32Update over the word\'s little-endian bytes', () => {
+    fc.assert(
+      fc.property(fc.uint8Array({ maxLength: 64 }), fc.integer({ min: 0, max: 2 ** 32 - 1 }), (prefix, word) => {
+        const bytes = Uint8Array.of(word & 0xff, (word >>> 8) & 0xff, (word >>> 16) & 0xff, word >>> 24);
+        expect(crc32UpdateU32Le(crc32(prefix), word)).toBe(crc32Update(crc32(prefix), bytes));
       }),
       { numRuns: 1_000 },
     );
