@@ -31,7 +31,7 @@ const TRACE_LINES_PER_WRITE = 4096;
 /** tmr's exit code for a failed internal assertion (see tmr.ts EXIT). */
 const EXIT_ASSERTION = 3;
 
-function whole(flag: string, text: string | undefined, fallback: number, min: number, max: number): number {
+export function whole(flag: string, text: string | undefined, fallback: number, min: number, max: number): number {
   if (text === undefined) return fallback;
   if (!/^\d+$/.test(text)) throw new UsageError(`${flag} must be a whole number, got '${text}'`);
   const value = Number(text);

@@ -17,6 +17,7 @@ import { formatSummary, statusLine } from './report.js';
 import { logCommand, replayCommand, RunLog } from './black-box-cli.js';
 import { KillSwitch } from '../runtime/kill-switch.js';
 import { campaignCommand } from './campaign-cli.js';
+import { LAW_HELP, lawCommand } from './law-cli.js';
 
 export const EXIT = { ok: 0, failed: 1, usage: 2, assertion: 3, killSwitch: 4, interrupted: 130 } as const;
 
@@ -39,7 +40,7 @@ usage:
   tmr campaign --seed S [--faults F] [--ticks T] --trace FILE|-
                        replay one seed of a campaign with its per-tick trace
   tmr ports            the serial ports on this machine (for --replica serial:PATH)
-  tmr help             this text
+${LAW_HELP}  tmr help             this text
 
 options (run and sim):
   --replicas N          odd, 3..15 (default 3)
@@ -325,6 +326,8 @@ export async function main(argv: readonly string[]): Promise<number> {
       return replayCommand(rest);
     case 'campaign':
       return campaignCommand(rest);
+    case 'law':
+      return lawCommand(rest);
     case 'ports':
       if (rest.length > 0) throw new UsageError(`tmr ports takes no options, got '${rest[0]}'`);
       // Loaded on demand: the command lives in ports.ts.

@@ -1,0 +1,7 @@
+/**
+ * tmr as a library. `import { defineLaw } from 'tmr'` to write a control law; loadLaw and
+ * LoadedLaw to run a law's load-time checks and read what the runtime derives from it.
+ */
+export { defineLaw, readI32Le, writeI32Le, LawError, LAW_CHANNELS_MAX, LAW_PARAMS_MAX, LAW_STATE_BYTES_MAX } from './law/law.js';
+export type { LawDefinition, LawSpec, InputChannel, OutputChannel, LawParam, VotePolicy } from './law/law.js';
+export { loadLaw, LoadedLaw, runSelfTest, SELF_TEST_SEED, SELF_TEST_STEPS } from './law/law-runtime.js';
