@@ -147,6 +147,8 @@ export default defineLaw<TankState>({
     if (flags > 3) return `flags ${flags} has unknown bits`;
     const integralQ16 = readI32Le(bytes, 3);
     if (integralQ16 < 0 || integralQ16 > INTEGRAL_Q16_MAX) return 'integral outside [0, 1000 ‰]';
+    // The alarm stops pump and valve and empties the integral: a state with both is not one step() makes.
+    if (flags > 1 && (flags !== 2 || integralQ16 !== 0)) return 'alarm raised with the pump on or the integral not empty';
     s.pumpOn = flags & 1;
     s.alarm = flags >> 1;
     s.switchWetTicks = bytes[2] as number;

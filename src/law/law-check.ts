@@ -230,8 +230,16 @@ export async function checkLawPair(law: LoadedLaw, lawC: string, options: CheckO
     const differences = declarationDifferences(declarationOf(law.definition), cDeclaration);
     if (differences.length > 0) throw new LawMismatch(`the declarations differ: ${differences.join('; ')}`);
     if (selfTestError !== undefined) throw new LawMismatch(`the C law fails its self-test: ${selfTestError}`);
-    if (selfTestHash !== law.selfTestHash) throw new LawMismatch(`self-test hashes differ: ts ${hex(law.selfTestHash)}, c ${hex(selfTestHash ?? 0)}`);
-    const counts = await compareSteps(law, harness, options, onProgress);
+    // The steps first: a differing step says where the two part, which a differing hash cannot.
+    const hashes = selfTestHash === law.selfTestHash ? null : `self-test hashes differ: ts ${hex(law.selfTestHash)}, c ${hex(selfTestHash ?? 0)}`;
+    let counts: { parameterSets: number; transfers: number };
+    try {
+      counts = await compareSteps(law, harness, options, onProgress);
+    } catch (error) {
+      if (error instanceof LawMismatch && hashes !== null) throw new LawMismatch(`${error.message} (and the ${hashes})`);
+      throw error;
+    }
+    if (hashes !== null) throw new LawMismatch(`${hashes}, though ${options.steps} seeded steps agree`);
     return { ...counts, steps: options.steps, selfTestHash: law.selfTestHash, elapsedMs: Date.now() - started };
   } finally {
     harness?.close();
@@ -276,6 +284,8 @@ async function compareSteps(law: LoadedLaw, harness: CLawHarness, options: Check
       const recordBytes = 4 * outputCount + stateSize;
       for (let k = 0; k < count; k++) {
         def.serialize(state, before);
+        // As the harness does: an output the law forgets to write reads 0 on both sides.
+        outputs.fill(0);
         const stepInputs = inputs.subarray(k * inputCount, (k + 1) * inputCount);
         def.step(state, stepInputs, outputs);
         def.serialize(state, after);

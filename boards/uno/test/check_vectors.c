@@ -14,9 +14,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../src/crc32.h"
 #include "../src/pid_q16.h"
-#include "../src/prng.h"
+#include "crc32.h"
+#include "prng.h"
 
 #define SETS_MAX 16
 #define LINE_BYTES_MAX 256
