@@ -10,10 +10,11 @@ import { SimBoard } from './sim-board.js';
 
 export const simBoardProvider: ReplicaProvider = {
   kind: 'sim-board',
-  async start(spec, replicaIndex) {
+  async start(spec, replicaIndex, law) {
     if (spec.kind !== 'sim-board') throw new Error(`sim-board provider given a ${spec.kind} replica`);
     const board = await SimBoard.start({
       name: `sim-board-${replicaIndex}`,
+      law: law.source,
       bootNoise: spec.bootNoise ?? true,
       ...(spec.lawHash === undefined ? {} : { lawHash: spec.lawHash }),
       ...(spec.protocolVersion === undefined ? {} : { protocolVersion: spec.protocolVersion }),
@@ -40,10 +41,12 @@ const AVR_WARM_UP_TICKS = 400;
 
 export const avrSimProvider: ReplicaProvider = {
   kind: 'avr-sim',
-  async start(spec, replicaIndex) {
+  async start(spec, replicaIndex, law) {
     if (spec.kind !== 'avr-sim') throw new Error(`avr-sim provider given a ${spec.kind} replica`);
     const sim = await AvrSim.start({
       name: `avr-sim-${replicaIndex}`,
+      // The firmware is built for one shipped law: the replica's own law=NAME, else the run's.
+      law: spec.law ?? law.name,
       ...(spec.baudRate === undefined ? {} : { baudRate: spec.baudRate }),
       ...(spec.testHooks === undefined ? {} : { testHooks: spec.testHooks }),
     });

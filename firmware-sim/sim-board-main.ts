@@ -6,7 +6,7 @@
  * When its tty vanishes (the cable is pulled) it keeps trying to re-open it; when it comes back the
  * board boots again, as a USB board does when it is powered anew.
  *
- *   sim-board --port PATH [--baud N] [--name NAME] [--boot-noise] [--law-hash N]
+ *   sim-board --port PATH [--baud N] [--name NAME] [--boot-noise] [--law NAME|PATH] [--law-hash N]
  *             [--protocol-version N] [--reboot-ms N] [--flood garbage|max-frames]
  *             [--flood-after-ms N]
  *
@@ -17,6 +17,8 @@
  * It prints "ready PATH" on stdout each time the port opens, and exits when its stdin closes
  * (whoever launched it is gone).
  */
+import { DEFAULT_LAW, importLaw } from '../src/law/law-loader.js';
+import type { LoadedLaw } from '../src/law/law-runtime.js';
 import { parseArgs } from 'node:util';
 import { SerialPort } from 'serialport';
 import { deriveSeed, Prng } from '../src/core/prng.js';
@@ -45,6 +47,7 @@ const OPTIONS = {
   baud: { type: 'string' },
   name: { type: 'string' },
   'boot-noise': { type: 'boolean' },
+  law: { type: 'string' },
   'law-hash': { type: 'string' },
   'protocol-version': { type: 'string' },
   'reboot-ms': { type: 'string' },
@@ -67,6 +70,12 @@ const name = values.name ?? 'sim-board';
 const rebootMs = integer(values['reboot-ms'], 'reboot-ms', 200);
 const lawHash = values['law-hash'] === undefined ? undefined : integer(values['law-hash'], 'law-hash', 0);
 const protocolVersion = values['protocol-version'] === undefined ? undefined : integer(values['protocol-version'], 'protocol-version', 0);
+let law: LoadedLaw;
+try {
+  law = await importLaw(values.law ?? DEFAULT_LAW);
+} catch (error) {
+  fatal(error instanceof Error ? error.message : String(error));
+}
 
 const flood = values.flood;
 if (flood !== undefined && flood !== 'garbage' && flood !== 'max-frames') fatal(`--flood must be garbage or max-frames, got '${flood}'`);
@@ -87,6 +96,7 @@ const endpoint = new ReplicaEndpoint(
     crash: () => boot('crash'),
   },
   {
+    law,
     implementation: SIM_BOARD_IMPLEMENTATION,
     ...(lawHash === undefined ? {} : { lawHash }),
     ...(protocolVersion === undefined ? {} : { protocolVersion }),

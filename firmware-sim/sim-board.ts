@@ -12,6 +12,8 @@ type SimBoardBehaviour = Omit<Extract<ReplicaSpec, { kind: 'sim-board' }>, 'kind
 
 export interface SimBoardOptions extends SimBoardBehaviour {
   readonly name?: string;
+  /** The law it runs: a shipped name or a module path (LoadedLaw.source); default pid-q16. */
+  readonly law?: string;
   readonly baudRate?: number;
   /** Directory for the pty links; a fresh temporary one by default. */
   readonly directory?: string;
@@ -38,6 +40,7 @@ export class SimBoard {
     try {
       const args = ['--port', pair.boardPath, '--name', name, '--baud', String(options.baudRate ?? 115_200)];
       if (options.bootNoise) args.push('--boot-noise');
+      if (options.law !== undefined) args.push('--law', options.law);
       if (options.lawHash !== undefined) args.push('--law-hash', String(options.lawHash >>> 0));
       if (options.protocolVersion !== undefined) args.push('--protocol-version', String(options.protocolVersion));
       if (options.flood !== undefined) args.push('--flood', options.flood, '--flood-after-ms', String(options.floodAfterMs ?? 0));

@@ -10,7 +10,6 @@
  * can make it safe.
  */
 import { performance } from 'node:perf_hooks';
-import { CHANNEL_COMMAND_MV, OUTPUT_CHANNEL_COUNT } from '../src/core/control-law.js';
 import { TmrAssertionError } from '../src/core/assert.js';
 import type { StepResult } from '../src/core/tmr-core.js';
 import { DEFAULT_LOOP_OPTIONS, type LoopModel, type LoopOptions, type RunSummary } from '../src/runtime/loop-model.js';
@@ -45,13 +44,14 @@ class BenchWorld extends PlantWorld {
   }
 }
 
-function makeWorld(scenario: Scenario, path: ActuatorPath): BenchWorld {
+function makeWorld(scenario: Scenario, path: ActuatorPath, profile: SetpointProfile): BenchWorld {
   const loads = scenario.disturbances.filter((d) => d.kind === 'loadTorque');
   const glitches = scenario.disturbances.filter((d) => d.kind === 'sensorGlitch');
   let lastGoodReading = 0;
   return new BenchWorld({
     rateHz: scenario.rateHz,
     seed: scenario.seed,
+    profile,
     ...(scenario.sensorNoiseSeed === null ? {} : { sensorNoiseSeed: scenario.sensorNoiseSeed }),
     plant: scenario.plant,
     actuator: scenario.actuator,
@@ -91,11 +91,12 @@ function recorder(recording: Recording, world: BenchWorld, markers: Marker[], on
   const progressEvery = Math.max(1, Math.floor(recording.ticks / 200));
   return (model: LoopModel, result: StepResult): void => {
     const t = result.tick;
-    recordPlant(recording, world, t, model.setpointMilliDeg, model.positionMilliDeg);
-    recording.commandMv[t] = result.commandMv;
+    // pid-q16's channels: inputs [setpoint, position], output 0 the motor command.
+    recordPlant(recording, world, t, model.inputs[0] as number, model.inputs[1] as number);
+    recording.commandMv[t] = result.commands[0] as number;
     recording.mode[t] = Recording.modeCode(result.mode);
     for (let i = 0; i < recording.replicaCount; i++) {
-      if (model.obs.onTime[i] === 1) (recording.replicaCommandMv[i] as Int32Array)[t] = model.obs.outputs[i * OUTPUT_CHANNEL_COUNT + CHANNEL_COMMAND_MV] as number;
+      if (model.obs.onTime[i] === 1) (recording.replicaCommandMv[i] as Int32Array)[t] = model.obs.outputs[i * model.obs.channelCount] as number;
     }
     for (const event of result.events) {
       if (event.kind === 'replicaExcluded') {
@@ -121,11 +122,10 @@ async function runLoop(
   scenario: Scenario,
   options: LoopOptions,
   world: BenchWorld,
-  profile: SetpointProfile,
   onTick: (model: LoopModel, result: StepResult) => void,
   signal: AbortSignal | undefined,
 ): Promise<RunSummary> {
-  const bench = { world, profile };
+  const bench = { world };
   if (scenario.replicas.every((r) => r.kind === 'sim')) return runSimulation(options, { onTick }, bench);
   const summary = await runRealtime(
     {
@@ -145,9 +145,9 @@ async function runLoop(
 /** Voted commands of the same bench without faults, in simulated time (the reference), and their trace hash. */
 async function referenceRun(scenario: Scenario, loopTicks: number, profile: SetpointProfile): Promise<{ commands: Int32Array; traceHash: string }> {
   const path = await openActuatorPath({ kind: 'sim' }, scenario.actuator.supplyMvMax);
-  const world = makeWorld(scenario, path);
+  const world = makeWorld(scenario, path, profile);
   const commands = new Int32Array(loopTicks);
-  const summary = runSimulation(loopOptions(scenario, loopTicks, false), { onTick: (_, result) => (commands[result.tick] = result.commandMv) }, { world, profile });
+  const summary = runSimulation(loopOptions(scenario, loopTicks, false), { onTick: (_, result) => (commands[result.tick] = result.commands[0] as number) }, { world });
   await path.close();
   return { commands, traceHash: summary.votedTraceHash };
 }
@@ -186,14 +186,15 @@ async function runScenarioOnce(scenario: Scenario, options: BenchOptions): Promi
   let path: ActuatorPath | null = null;
   try {
     path = await openActuatorPath(pathSpec, scenario.actuator.supplyMvMax);
-    const world = makeWorld(scenario, path);
+    const world = makeWorld(scenario, path, profile);
     world.voterDead = scenario.voterDeathTick !== null;
-    const summary = await runLoop(scenario, loopOptions(scenario, loopTicks, true), world, profile, recorder(recording, world, markers, options.onProgress), options.signal);
+    const summary = await runLoop(scenario, loopOptions(scenario, loopTicks, true), world, recorder(recording, world, markers, options.onProgress), options.signal);
     // The voter is dead (or the run is over): the plant goes on, the drive hears nothing.
+    const inputs = new Int32Array(2);
     for (let t = loopTicks; t < scenario.ticks; t++) {
-      const reading = world.sense(t);
+      world.sense(t, inputs);
       world.stepWith(t, path.silentTick());
-      recordPlant(recording, world, t, profile.setpointAt(t), reading);
+      recordPlant(recording, world, t, inputs[0] as number, inputs[1] as number);
     }
     const reference = scenario.criteria.votedIdenticalToFaultFree ? await referenceRun(scenario, loopTicks, profile) : null;
     const criteria = evaluateCriteria({ scenario, recording, summary, loopTicks, reference: reference?.commands ?? null });

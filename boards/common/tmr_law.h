@@ -2,7 +2,7 @@
  *
  * A law is a deterministic function over integers: each tick the runtime hands it one int32 per
  * input channel and it writes one int32 per output channel, advancing its own state in place.
- * The same law exists twice, here in C and in TypeScript (examples/NAME/law.ts); `tmr law check`
+ * The same law exists twice, here in C and in TypeScript (src/laws/NAME/law.ts); `tmr law check`
  * drives both and requires identical outputs and serialised states, bit for bit. The runtime
  * derives the state digest (CRC-32 of serialize()'s bytes) and the self-test hash from these
  * functions (law_runtime.h); a law never computes either.

@@ -4,10 +4,12 @@
  */
 import { performance } from 'node:perf_hooks';
 import type { StepResult } from '../core/tmr-core.js';
-import { BLACK_BOX_VERSION, BlackBoxFormatError, BlackBoxWriter, readBlackBox, type BlackBoxContents } from '../runtime/black-box.js';
-import type { LoopModel, RunSummary } from '../runtime/loop-model.js';
+import { BLACK_BOX_VERSION, BlackBoxFormatError, BlackBoxWriter, readBlackBox, type BlackBoxContents, type BlackBoxHeader } from '../runtime/black-box.js';
+import type { LoopModel, LoopOptions, RunSummary } from '../runtime/loop-model.js';
 import { replayBlackBox, ReplayError } from '../runtime/replay.js';
-import { UsageError, type CliRunOptions } from './options.js';
+import { UsageError } from './options.js';
+import { importLaw } from '../law/law-loader.js';
+import { hex, type LoadedLaw } from '../law/law-runtime.js';
 
 /** Writes one run's log: the header once the replicas are known, a record per tick, the end. */
 export class RunLog {
@@ -23,31 +25,14 @@ export class RunLog {
   }
 
   /** Before tick 0: the options and the replicas already out (refused at handshake). */
-  start(options: CliRunOptions, model: LoopModel): void {
-    this.writer.writeHeader({
-      version: BLACK_BOX_VERSION,
-      rateHz: options.rateHz,
-      replicaCount: options.replicaCount,
-      seed: options.seed,
-      ticks: options.ticks,
-      simplexPolicy: options.simplexPolicy,
-      deadlineMissLimit: options.deadlineMissLimit,
-      errorDensityLimit: options.errorDensityLimit,
-      quorumLossTicksMax: options.quorumLossTicksMax,
-      recovery: options.recovery,
-      safeCommandMv: model.coreConfig.safeCommandMv,
-      injects: options.injects,
-      initialExcluded: model.core.status.flatMap((status, i) =>
-        status === 'excluded' ? [[i, model.core.exclusionReason[i] ?? 'HANDSHAKE_REFUSED', model.replicaDetail[i] ?? ''] as const] : [],
-      ),
-      wallClockStart: new Date().toISOString(),
-    });
+  start(options: LoopOptions, model: LoopModel): void {
+    this.writer.writeHeader(blackBoxHeader(options, model, new Date().toISOString()));
     this.headerWritten = true;
   }
 
   tick(model: LoopModel, result: StepResult): void {
     if (!this.headerWritten) return;
-    this.writer.writeTick(result.tick, model.setpointMilliDeg, model.positionMilliDeg, model.obs, result);
+    this.writer.writeTick(result.tick, model.inputs, model.obs, result);
   }
 
   end(summary: RunSummary, reason: string): void {
@@ -89,13 +74,17 @@ export function logCommand(argv: readonly string[]): number {
     if (log.end !== null) process.stdout.write(`${JSON.stringify({ record: 'end', ...log.end })}\n`);
   } else if (format === '--csv') {
     const n = log.header?.replicaCount ?? 0;
-    const replicaColumns = Array.from({ length: n }, (_, i) => `r${i}_on_time,r${i}_command_mv`).join(',');
-    process.stdout.write(`tick,setpoint_millideg,position_millideg,command_mv,source,mode,in_service_mask,${replicaColumns},events\n`);
-    const channels = n === 0 ? 0 : Math.floor((log.ticks[0]?.outputs.length ?? 0) / n);
+    const inputNames = log.header?.law.inputs ?? [];
+    const outputNames = log.header?.law.outputs ?? [];
+    const channels = outputNames.length;
+    // One column per input and per commanded channel; each replica's on-time flag and its first output channel.
+    const replicaColumns = Array.from({ length: n }, (_, i) => `r${i}_on_time,r${i}_${outputNames[0] ?? 'output'}`).join(',');
+    const named = [...inputNames.map((c) => `in_${c}`), ...outputNames.map((c) => `cmd_${c}`)].join(',');
+    process.stdout.write(`tick,${named},source,mode,in_service_mask,${replicaColumns},events\n`);
     for (const t of log.ticks) {
       const replicas = Array.from({ length: n }, (_, i) => ((t.onTimeMask >> i) & 1 ? `1,${t.outputs[i * channels]}` : '0,')).join(',');
       const events = t.events.map((e) => `${e[0]}${e[1] >= 0 ? `:r${e[1]}` : ''}${e[2] === '' ? '' : `:${e[2]}`}`).join(' ');
-      process.stdout.write(`${t.tick},${t.setpointMilliDeg},${t.positionMilliDeg},${t.commandMv},${t.source},${t.mode},${t.inServiceMask},${replicas},${events}\n`);
+      process.stdout.write(`${t.tick},${t.inputs.join(',')},${t.commands.join(',')},${t.source},${t.mode},${t.inServiceMask},${replicas},${events}\n`);
     }
   } else {
     process.stdout.write(`${summarise(path, log).join('\n')}\n`);
@@ -108,7 +97,7 @@ function summarise(path: string, log: BlackBoxContents): string[] {
   const lines = [`${path}: ${log.fileBytes} bytes, ${log.ticks.length} tick records`];
   if (h === null) lines.push('no header record');
   else {
-    lines.push(`run: ${h.replicaCount} replicas at ${h.rateHz} Hz, seed ${h.seed}, ${h.ticks} ticks planned, started ${h.wallClockStart}`);
+    lines.push(`run: law ${h.law.name} v${h.law.version} on plant ${h.plant}, ${h.replicaCount} replicas at ${h.rateHz} Hz, seed ${h.seed}, ${h.ticks} ticks planned, started ${h.wallClockStart}`);
     for (const [replica, reason, detail] of h.initialExcluded) lines.push(`  replica ${replica} refused before tick 0: ${reason} ${detail}`);
   }
   const sources: Record<string, number> = {};
@@ -125,13 +114,13 @@ function summarise(path: string, log: BlackBoxContents): string[] {
 }
 
 /** `tmr replay FILE [--json]`: exit 0 when every logged command is reproduced, 1 otherwise. */
-export function replayCommand(argv: readonly string[]): number {
+export async function replayCommand(argv: readonly string[]): Promise<number> {
   const [path, flag, ...extra] = argv;
   if (path === undefined || path.startsWith('--') || extra.length > 0 || (flag !== undefined && flag !== '--json')) throw new UsageError('usage: tmr replay FILE [--json]');
   const log = readLog(path);
   let report;
   try {
-    report = replayBlackBox(log);
+    report = replayBlackBox(log, await lawOfLog(path, log));
   } catch (error) {
     if (error instanceof ReplayError) throw new UsageError(`${path}: ${error.message}`);
     throw error;
@@ -152,4 +141,52 @@ export function replayCommand(argv: readonly string[]): number {
   }
   process.stdout.write(`${lines.join('\n')}\n`);
   return ok ? 0 : 1;
+}
+
+/** The law a log was written with, loaded by its source and checked against the logged self-test hash. */
+async function lawOfLog(path: string, log: BlackBoxContents): Promise<LoadedLaw> {
+  const h = log.header;
+  if (h === null) throw new UsageError(`${path}: no header record, so no law to replay with`);
+  let law: LoadedLaw;
+  try {
+    law = await importLaw(h.law.source);
+  } catch (error) {
+    throw new UsageError(`${path}: cannot load law ${h.law.name} from ${h.law.source}: ${error instanceof Error ? error.message : String(error)}`);
+  }
+  if (law.name !== h.law.name || law.version !== h.law.version || law.selfTestHash !== h.law.selfTestHash) {
+    throw new UsageError(`${path}: the log was written with law ${h.law.name} v${h.law.version} (hash ${hex(h.law.selfTestHash)}); ${h.law.source} now gives ${law.name} v${law.version} (hash ${hex(law.selfTestHash)})`);
+  }
+  return law;
+}
+
+/** The header record of a run's log: its options, its law and plant, and the replicas out before tick 0. */
+export function blackBoxHeader(options: LoopOptions, model: LoopModel, wallClockStart: string): BlackBoxHeader {
+  const law = model.law;
+  return {
+    version: BLACK_BOX_VERSION,
+    law: {
+      name: law.name,
+      version: law.version,
+      selfTestHash: law.selfTestHash,
+      source: law.source,
+      inputs: law.definition.inputs.map((c) => c.name),
+      outputs: law.definition.outputs.map((c) => c.name),
+    },
+    plant: options.plant.name,
+    rateHz: options.rateHz,
+    replicaCount: options.replicaCount,
+    seed: options.seed,
+    ticks: options.ticks,
+    simplexPolicy: options.simplexPolicy,
+    deadlineMissLimit: options.deadlineMissLimit,
+    errorDensityLimit: options.errorDensityLimit,
+    quorumLossTicksMax: options.quorumLossTicksMax,
+    recovery: options.recovery,
+    safeOutputs: model.coreConfig.channels.map((c) => c.safe),
+    injects: options.injects,
+    initialExcluded: model.core.status.flatMap((status, i) =>
+      status === 'excluded' ? [[i, model.core.exclusionReason[i] ?? 'HANDSHAKE_REFUSED', model.replicaDetail[i] ?? ''] as const] : [],
+    ),
+    wallClockStart,
+  };
 }

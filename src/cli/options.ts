@@ -7,6 +7,9 @@ import { parseArgs } from 'node:util';
 import type { SimplexPolicy } from '../core/degradation.js';
 import { REPLICA_COUNT_MAX } from '../core/voter.js';
 import { FAULT_KINDS, type FaultKind } from '../protocol/messages.js';
+import { DEFAULT_LAW, importLaw } from '../law/law-loader.js';
+import { LawError } from '../law/law.js';
+import { importPlant } from '../sim/plants.js';
 import { DEFAULT_LOOP_OPTIONS, type FaultSpec, type LoopOptions } from '../runtime/loop-model.js';
 import { KILL_WINDOW_TICKS_MAX, type KillSwitchConfig } from '../runtime/kill-switch.js';
 import type { ReplicaSpec } from '../runtime/replica-kinds.js';
@@ -47,6 +50,9 @@ export interface CliRunOptions extends LoopOptions {
   readonly replicas: readonly ReplicaSpec[] | null;
   /** tmr run: a drive board the voted command also goes to, through johnny-five over Firmata; null: none. */
   readonly actuator: FirmataTarget | null;
+  /** --law NAME|PATH as given (loaded into `law` by withLawAndPlant), and --plant (null: the law's default). */
+  readonly lawRef: string;
+  readonly plantRef: string | null;
 }
 
 /** A Firmata board on a serial port: `PATH` or `PATH@BAUD`. */
@@ -97,6 +103,8 @@ const FLAGS = {
   'probation-ticks': { type: 'string' },
   'restart-limit': { type: 'string' },
   'restart-backoff-ms': { type: 'string' },
+  law: { type: 'string' },
+  plant: { type: 'string' },
 } as const;
 
 /** Longest restart window or back-off accepted, ms (an hour). */
@@ -253,7 +261,7 @@ export function replicaFromConfig(value: unknown, label: string): ReplicaSpec {
   );
 }
 
-const CONFIG_KEYS = ['replicas', 'rateHz', 'ticks', 'seed', 'inject', 'simplexPolicy', 'deadlineUs', 'quorumGraceUs', 'recovery'] as const;
+const CONFIG_KEYS = ['law', 'plant', 'replicas', 'rateHz', 'ticks', 'seed', 'inject', 'simplexPolicy', 'deadlineUs', 'quorumGraceUs', 'recovery'] as const;
 const RECOVERY_KEYS = ['probationTicks', 'restartsMax', 'restartWindowMs', 'backoffMsBase', 'backoffMsMax'] as const;
 
 /** Reads and checks a JSON run configuration; every problem names the file and the field. */
@@ -431,6 +439,8 @@ export function parseRunOptions(argv: readonly string[], mode: 'run' | 'sim'): C
       injects: { label: '--inject', value: v.inject },
       replicas: v.replica?.map((text) => parseReplicaSpec(text, '--replica')) ?? null,
       recovery: recoveryFlags(v),
+      law: { label: '--law', value: v.law },
+      plant: { label: '--plant', value: v.plant },
     },
     mode,
     v.json ?? false,
@@ -451,6 +461,8 @@ interface RawSettings {
   readonly injects: Field;
   readonly replicas: readonly ReplicaSpec[] | null;
   readonly recovery: RawRecovery | null;
+  readonly law: Field;
+  readonly plant: Field;
 }
 
 function configSettings(path: string): RawSettings {
@@ -475,6 +487,8 @@ function configSettings(path: string): RawSettings {
     injects: field('inject'),
     replicas,
     recovery: recoveryFromConfig(path, c.recovery),
+    law: field('law'),
+    plant: field('plant'),
   };
 }
 
@@ -502,8 +516,12 @@ function settle(raw: RawSettings, mode: 'run' | 'sim', json: boolean, traceFile:
   for (const f of [raw.deadlineUs, raw.quorumGraceUs]) {
     if (mode === 'sim' && f.value !== undefined) throw new UsageError(`${f.label} applies to tmr run only (the simulator has no wall clock)`);
   }
+  const lawRef = textOrDefault(raw.law, DEFAULT_LAW);
+  const plantRef = raw.plant.value === undefined ? null : textOrDefault(raw.plant, '');
   return {
     ...DEFAULT_LOOP_OPTIONS,
+    lawRef,
+    plantRef,
     replicaCount,
     rateHz,
     ticks,
@@ -520,4 +538,28 @@ function settle(raw: RawSettings, mode: 'run' | 'sim', json: boolean, traceFile:
     replicas: raw.replicas,
     recovery: settleRecovery(raw.recovery, rateHz),
   };
+}
+
+/** A non-empty text setting (a law or plant name or path). */
+function textOrDefault(field: Field, fallback: string): string {
+  if (field.value === undefined) return fallback;
+  if (typeof field.value !== 'string' || field.value === '') throw new UsageError(`${field.label} must be a law or plant name or a file path, got ${show(field.value)}`);
+  return field.value;
+}
+
+/**
+ * Loads the law and plant the options name (a user's file is imported, shipped ones are looked
+ * up) and checks them against each other. A law or plant that cannot be loaded is a usage error
+ * naming it: nothing has started yet.
+ */
+export async function withLawAndPlant(options: CliRunOptions): Promise<CliRunOptions> {
+  try {
+    const law = await importLaw(options.lawRef);
+    const plant = await importPlant(law, options.plantRef ?? undefined);
+    if (options.actuator !== null && plant.name !== 'motor') throw new UsageError(`--actuator drives a motor (pid-q16 on the motor plant); plant '${plant.name}' has no drive board yet`);
+    return { ...options, law, plant };
+  } catch (error) {
+    if (error instanceof LawError) throw new UsageError(error.message);
+    throw error;
+  }
 }

@@ -55,7 +55,8 @@ export function formatSummary(summary: RunSummary, title: string): string {
       : `UNSAFE COMMANDS: ${summary.unsafeCommands} (first at tick ${summary.firstUnsafeTick})`,
   );
   lines.push(`deadline misses: ${summary.deadlineMisses}, late replies: ${summary.lateReplies}, corrupt or invalid frames: ${summary.protocolErrors}`);
-  lines.push(`tracking: max error ${degrees(summary.tracking.maxAbsErrorMilliDeg)}, final error ${degrees(summary.tracking.finalErrorMilliDeg)}`);
+  const t = summary.tracking;
+  lines.push(`tracking (${t.measured} against ${t.setpoint}): max error ${quantity(t.maxAbsError, t.unit)}, final error ${quantity(t.finalError, t.unit)}`);
   lines.push(`voted trace hash: ${summary.votedTraceHash}`);
   const k = summary.killSwitch;
   if (k !== null) lines.push(`KILL SWITCH: ${k.trigger} after tick ${k.tick}: ${k.detail} — the actuator was sent to its safe state and the replicas stopped`);
@@ -66,5 +67,10 @@ export function statusLine(model: LoopModel, totalTicks: number): string {
   const core = model.core;
   const inService = core.status.filter((s) => s === 'inService').length;
   const detected = model.faults.filter((f) => f.detectedTick !== null).length;
-  return `tick ${model.ticksDone}/${totalTicks}  mode ${core.mode}  in service ${inService}/${core.config.replicaCount}  faults ${detected}/${model.faults.length} detected  unsafe ${model.unsafeCommands}  sp ${degrees(model.setpointMilliDeg)} pos ${degrees(model.positionMilliDeg)}`;
+  return `tick ${model.ticksDone}/${totalTicks}  mode ${core.mode}  in service ${inService}/${core.config.replicaCount}  faults ${detected}/${model.faults.length} detected  unsafe ${model.unsafeCommands}  inputs ${model.inputs.join(' ')}`;
+}
+
+/** A value in its channel's unit, milli-degrees shown as degrees. */
+function quantity(value: number, unit: string): string {
+  return unit === 'mdeg' ? degrees(value) : `${value} ${unit}`;
 }

@@ -11,7 +11,7 @@ import type { LoopModel, RunSummary } from '../runtime/loop-model.js';
 import type { ReplicaProvider, ReplicaSpec } from '../runtime/replica-kinds.js';
 import { runRealtime, type RealtimeSummary } from '../runtime/realtime-runner.js';
 import { runSimulation } from '../sim/simulator.js';
-import { parseRunOptions, UsageError, type CliRunOptions, type FirmataTarget } from './options.js';
+import { parseRunOptions, UsageError, withLawAndPlant, type CliRunOptions, type FirmataTarget } from './options.js';
 import { DEFAULT_ACTUATOR } from '../sim/actuator.js';
 import { formatSummary, statusLine } from './report.js';
 import { logCommand, replayCommand, RunLog } from './black-box-cli.js';
@@ -43,6 +43,9 @@ usage:
 ${LAW_HELP}  tmr help             this text
 
 options (run and sim):
+  --law NAME|PATH       the control law: a shipped one (pid-q16, the default; tank) or your
+                        module (.js or .ts, default export defineLaw({...}), see README)
+  --plant NAME|PATH     the world it controls (default: the law's own; motor, tank, or a module)
   --replicas N          odd, 3..15 (default 3)
   --rate-hz R           tick rate, 1..2000 (default 200)
   --ticks N             run length in ticks (default 2000)
@@ -212,7 +215,7 @@ async function runReal(options: CliRunOptions, title = 'tmr run', observe?: Tick
       {
         signal: controller.signal,
         killSwitch,
-        ...(drive === null ? {} : { actuatorOut: (commandMv: number) => drive.deliver(commandMv) }),
+        ...(drive === null ? {} : { actuatorOut: (commands: Int32Array) => drive.deliver(commands[0] as number) }),
         // Without a terminal there is no status line: say once, for logs, when the loop starts.
         onReady: (inService, pids, model, currentPid) => {
           pidOf = currentPid;
@@ -266,7 +269,7 @@ async function demo(): Promise<number> {
   );
   const runTicks: string[] = [];
   const simTicks: string[] = [];
-  const record = (into: string[]) => (_: LoopModel, r: StepResult) => into.push(`${r.commandMv} ${r.commandSource} ${Array.from(r.flags).join('')}`);
+  const record = (into: string[]) => (_: LoopModel, r: StepResult) => into.push(`${r.commands.join(',')} ${r.commandSource} ${Array.from(r.flags).join('')}`);
   const { code, summary } = await runReal(options, 'tmr demo', record(runTicks));
   const sim = runSimulation(options, { onTick: record(simTicks) });
   const firstDifference = runTicks.findIndex((line, tick) => line.split(' ')[0] !== simTicks[tick]?.split(' ')[0]);
@@ -308,9 +311,9 @@ export async function main(argv: readonly string[]): Promise<number> {
   }
   switch (command) {
     case 'run':
-      return (await runReal(parseRunOptions(rest, 'run'))).code;
+      return (await runReal(await withLawAndPlant(parseRunOptions(rest, 'run')))).code;
     case 'sim':
-      return runSim(parseRunOptions(rest, 'sim'));
+      return runSim(await withLawAndPlant(parseRunOptions(rest, 'sim')));
     case 'demo':
       if (rest.length > 0) throw new UsageError(`tmr demo takes no options, got '${rest[0]}'`);
       return demo();

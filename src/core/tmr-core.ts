@@ -1,11 +1,12 @@
 /**
  * The TMR core: one pure, deterministic step per tick.
  *
- *   step(state, observations, tick) -> { command, mode, events }
+ *   step(state, observations, tick) -> { commands, mode, events }
  *
  * Observations say, per replica, what arrived before the tick's deadline; the step votes every
- * output channel and the state digest, feeds the failure detector, walks the degradation ladder
- * and decides the actuator command. It never reads a clock, a socket or a random source; time is
+ * output channel of the law and the state digest, feeds the failure detector, walks the
+ * degradation ladder and decides the command on every channel (all voted, all held, or all safe:
+ * the channels of one tick always come from one decision). It never reads a clock, a socket or a random source; time is
  * the integer tick. The returned result is owned by `state` and overwritten by the next step
  * (no per-tick allocation except for events, which only happen on changes).
  */
@@ -32,16 +33,19 @@ import {
   type VoteResult,
 } from './voter.js';
 
+/** An output channel as the core sees it: how it is voted, its range and its safe value (the law's declaration). */
+export interface CoreChannel extends ChannelSpec {
+  /** Inclusive range: a reply outside it is out of range (paired with the actuator's own check). */
+  readonly min: number;
+  readonly max: number;
+  /** What the actuator gets on this channel when no majority backs a command. */
+  readonly safe: number;
+}
+
 export interface CoreConfig {
   /** Odd, 3..15. */
   readonly replicaCount: number;
-  readonly channels: readonly ChannelSpec[];
-  /** Index of the channel that drives the actuator. */
-  readonly commandChannel: number;
-  /** A command beyond ±this is out of range (paired with the actuator's own check). */
-  readonly commandLimitMv: number;
-  /** The actuator's configured safe command. */
-  readonly safeCommandMv: number;
+  readonly channels: readonly CoreChannel[];
   readonly deadlineMissLimit: number;
   readonly errorDensityLimit: number;
   /** Ticks the last voted command may be held while no quorum forms, before latching safe. */
@@ -122,7 +126,8 @@ export type ReplicaStatus = 'inService' | 'excluded' | 'probation';
 
 export interface StepResult {
   tick: number;
-  commandMv: number;
+  /** The command on every output channel, in the law's order (voted, held, simplex or safe values). */
+  readonly commands: Int32Array;
   commandSource: CommandSource;
   /** Mode in force for this tick's command. */
   mode: Mode;
@@ -165,7 +170,7 @@ export interface CoreState {
   /** Per replica on probation: consecutive ticks it has agreed with the vote. */
   readonly probationAgreedTicks: Int32Array;
   readonly health: ReplicaHealth[];
-  lastCommandMv: number;
+  readonly lastCommands: Int32Array;
   quorumLossTicks: number;
   readonly counters: CoreCounters;
   readonly result: StepResult;
@@ -179,9 +184,10 @@ export function checkCoreConfig(config: CoreConfig): void {
   if (!(Number.isInteger(n) && n >= 3 && n <= REPLICA_COUNT_MAX && n % 2 === 1)) fail(`replicaCount ${n} must be odd, 3..${REPLICA_COUNT_MAX}`);
   assert(requiredAgreeingFor(n) * 2 > n, 'quorum must be a strict majority');
   assert(config.channels.length >= 1 && config.channels.length <= 8, 'channel count out of range');
-  assert(config.commandChannel >= 0 && config.commandChannel < config.channels.length, 'command channel out of range');
-  assert(config.commandLimitMv > 0 && Number.isInteger(config.commandLimitMv), 'command limit must be a positive integer');
-  assert(Math.abs(config.safeCommandMv) <= config.commandLimitMv, 'safe command beyond the command limit');
+  for (const c of config.channels) {
+    assert(Number.isInteger(c.min) && Number.isInteger(c.max) && c.min <= c.max, `channel ${c.name}: range is not min <= max`);
+    assert(Number.isInteger(c.safe) && c.safe >= c.min && c.safe <= c.max, `channel ${c.name}: safe value outside its range`);
+  }
   assert(config.quorumLossTicksMax >= 0 && config.quorumLossTicksMax <= 100, 'quorumLossTicksMax out of range');
   assert(Number.isInteger(config.probationTicks) && config.probationTicks >= 1 && config.probationTicks <= PROBATION_TICKS_MAX, 'probationTicks out of range');
   checkDetectorConfig(config);
@@ -205,12 +211,12 @@ export function createCoreState(config: CoreConfig, initialStatus?: readonly Rep
     excludedTick: new Int32Array(n).fill(-1),
     probationAgreedTicks: new Int32Array(n),
     health: Array.from({ length: n }, createReplicaHealth),
-    lastCommandMv: config.safeCommandMv,
+    lastCommands: safeCommands(config),
     quorumLossTicks: 0,
     counters: { votedCommands: 0, heldCommands: 0, simplexCommands: 0, safeCommands: 0, noQuorumTicks: 0 },
     result: {
       tick: -1,
-      commandMv: config.safeCommandMv,
+      commands: safeCommands(config),
       commandSource: 'safe',
       mode: 'safe',
       inServiceMask: 0,
@@ -227,6 +233,22 @@ export function createCoreState(config: CoreConfig, initialStatus?: readonly Rep
     scratchSort: new Float64Array(n),
     vote: createVoteResult(),
   };
+}
+
+/** Every channel's safe value, in order. */
+export function safeCommands(config: Pick<CoreConfig, 'channels'>): Int32Array {
+  return Int32Array.from(config.channels.map((c) => c.safe));
+}
+
+/** Whether every channel of a replica's on-time reply lies within its declared range. */
+function outputsInRange(config: CoreConfig, obs: Observations, replicaIndex: number): boolean {
+  const base = replicaIndex * obs.channelCount;
+  for (let c = 0; c < config.channels.length; c++) {
+    const channel = config.channels[c] as CoreChannel;
+    const value = obs.outputs[base + c] as number;
+    if (value < channel.min || value > channel.max) return false;
+  }
+  return true;
 }
 
 /** Takes a replica out of service (also used by the shell for a refused handshake). */
@@ -253,8 +275,7 @@ function observe(state: CoreState, obs: Observations, inServiceMask: number): nu
     let flags = 0;
     if ((inServiceMask & (1 << i)) !== 0) {
       if (obs.onTime[i] === 1) {
-        const command = obs.outputs[i * obs.channelCount + config.commandChannel] as number;
-        if (Math.abs(command) > config.commandLimitMv) flags |= TICK_FLAG.RANGE;
+        if (!outputsInRange(config, obs, i)) flags |= TICK_FLAG.RANGE;
         else participants |= 1 << i;
       } else {
         flags |= TICK_FLAG.MISSED;
@@ -305,10 +326,11 @@ function latchSafe(state: CoreState, reason: SafeReason): void {
  * is right.
  */
 function decideCommand(state: CoreState, ladder: Mode, participants: number, inServiceMask: number, tick: number): void {
-  const { config, result, counters } = state;
-  const commandOk = result.votedOutputsOk[config.commandChannel] === 1;
+  const { result, counters } = state;
+  let commandOk = true;
+  for (let c = 0; c < result.votedOutputsOk.length; c++) if (result.votedOutputsOk[c] !== 1) commandOk = false;
   if (ladder === 'safe') {
-    setCommand(state, config.safeCommandMv, 'safe');
+    setCommand(state, 'safe');
     return;
   }
   const quorum = ladder === 'simplex' ? commandOk : commandOk && result.digestOk;
@@ -319,27 +341,27 @@ function decideCommand(state: CoreState, ladder: Mode, participants: number, inS
       state.quorumLost = false;
       state.safeReason = null;
     }
-    setCommand(state, result.votedOutputs[config.commandChannel] as number, ladder === 'simplex' ? 'simplex' : 'voted');
+    setCommand(state, ladder === 'simplex' ? 'simplex' : 'voted');
     return;
   }
   counters.noQuorumTicks++;
   // Two replicas that both answered and differ: nobody can tell who is right.
   if (ladder === 'duplex' && participants === inServiceMask) {
     latchSafe(state, 'DUPLEX_DISAGREEMENT');
-    setCommand(state, config.safeCommandMv, 'safe');
+    setCommand(state, 'safe');
     return;
   }
   if (state.quorumLossTicks === 0) result.events.push({ kind: 'quorumLost', tick });
   state.quorumLossTicks++;
-  if (state.quorumLost || state.quorumLossTicks > config.quorumLossTicksMax) {
+  if (state.quorumLost || state.quorumLossTicks > state.config.quorumLossTicksMax) {
     state.quorumLost = true;
     state.safeReason = 'QUORUM_LOST';
-    setCommand(state, config.safeCommandMv, 'safe');
+    setCommand(state, 'safe');
     return;
   }
   // A short gap (a replica late while another is out): repeat the last voted command, which had
   // a majority behind it when it was voted. Never a value from a minority.
-  setCommand(state, state.lastCommandMv, 'held');
+  setCommand(state, 'held');
 }
 
 /** The mode in force: the ladder's, or safe while no quorum has formed for too long. */
@@ -354,12 +376,21 @@ function changeMode(state: CoreState, to: Mode, tick: number): void {
   state.mode = to;
 }
 
-function setCommand(state: CoreState, commandMv: number, source: CommandSource): void {
-  const { result, counters, config } = state;
-  if (Math.abs(commandMv) > config.commandLimitMv) fail(`command ${commandMv} mV beyond the limit`);
-  result.commandMv = commandMv;
+/**
+ * Sets every channel's command from one source: the vote (voted, simplex), the last command
+ * (held) or the safe values (safe).
+ */
+function setCommand(state: CoreState, source: CommandSource): void {
+  const { result, counters, config, lastCommands } = state;
+  const commands = result.commands;
+  for (let c = 0; c < config.channels.length; c++) {
+    const channel = config.channels[c] as CoreChannel;
+    const value = source === 'safe' ? channel.safe : source === 'held' ? (lastCommands[c] as number) : (result.votedOutputs[c] as number);
+    if (value < channel.min || value > channel.max) fail(`command ${value} on channel ${channel.name} beyond its range`);
+    commands[c] = value;
+    lastCommands[c] = value;
+  }
   result.commandSource = source;
-  state.lastCommandMv = commandMv;
   if (source === 'voted') counters.votedCommands++;
   else if (source === 'held') counters.heldCommands++;
   else if (source === 'simplex') counters.simplexCommands++;
@@ -438,7 +469,7 @@ function judgeProbation(state: CoreState, obs: Observations, tick: number): numb
     mask |= 1 << i;
     let flags = 0;
     if (obs.onTime[i] === 1) {
-      if (Math.abs(obs.outputs[i * obs.channelCount + config.commandChannel] as number) > config.commandLimitMv) flags |= TICK_FLAG.RANGE;
+      if (!outputsInRange(config, obs, i)) flags |= TICK_FLAG.RANGE;
       else if (majority) flags |= agreesWithVote(state, obs, i);
     } else {
       flags |= TICK_FLAG.MISSED;

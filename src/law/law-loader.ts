@@ -1,18 +1,32 @@
 /**
  * Finds a law by name or path and loads it: `--law pid-q16` (a shipped law), `--law ./my-law.js`
  * or `--law ./my-law.ts` (a user's module whose default export, or export `law`, is a defineLaw()
- * result). Shipped laws live in examples/NAME/ (law.ts and its C twin law.c), where a user can
- * copy them; the runtime finds them by that convention and never imports examples/ statically.
+ * result). Shipped laws live in src/laws/NAME/ (law.ts and its C twin law.c, in the package too),
+ * where a user can copy them: change the import of defineLaw to 'tmr'.
  */
 import { existsSync, readFileSync, statSync } from 'node:fs';
 import { dirname, extname, join, resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
-import { LawError } from './law.js';
+import pidQ16 from '../laws/pid-q16/law.js';
+import tank from '../laws/tank/law.js';
+import { LawError, type LawDefinition } from './law.js';
 import { loadLaw, type LoadedLaw } from './law-runtime.js';
 
+const SHIPPED: Readonly<Record<string, LawDefinition<never>>> = { 'pid-q16': pidQ16 as LawDefinition<never>, tank: tank as LawDefinition<never> };
 export const SHIPPED_LAWS = ['pid-q16', 'tank'] as const;
 export type ShippedLawName = (typeof SHIPPED_LAWS)[number];
 export const DEFAULT_LAW: ShippedLawName = 'pid-q16';
+const loadedShipped = new Map<string, LoadedLaw>();
+
+/** A shipped law, loaded once (its load-time checks run on first use). */
+export function shippedLaw(name: ShippedLawName): LoadedLaw {
+  let law = loadedShipped.get(name);
+  if (law === undefined) {
+    law = loadLaw(SHIPPED[name], `law ${name}`);
+    loadedShipped.set(name, law);
+  }
+  return law;
+}
 
 const LAW_MODULE_EXTENSIONS = ['.js', '.mjs', '.ts', '.mts'];
 /** Running from TypeScript source (vitest, tsx): the module loader already takes .ts files. */
@@ -35,14 +49,8 @@ export function isShippedLaw(ref: string): ref is ShippedLawName {
 
 /** The source files of a shipped law: its TypeScript module and its C twin. */
 export function shippedLawSources(name: ShippedLawName): { readonly ts: string; readonly c: string } {
-  const dir = join(packageRoot(), 'examples', name);
+  const dir = join(packageRoot(), 'src', 'laws', name);
   return { ts: join(dir, 'law.ts'), c: join(dir, 'law.c') };
-}
-
-/** The module to import for a shipped law: the compiled one when running compiled code. */
-function shippedLawModule(name: ShippedLawName): string {
-  if (RUNNING_FROM_SOURCE) return shippedLawSources(name).ts;
-  return join(packageRoot(), 'dist', 'examples', name, 'law.js');
 }
 
 /** Checks that a law path names a readable module file; returns its absolute path. */
@@ -61,7 +69,8 @@ export function lawModulePath(ref: string, cwd = process.cwd()): string {
   return path;
 }
 
-async function importModule(path: string): Promise<Record<string, unknown>> {
+/** Imports a .js or .ts module file (a law, a plant): tsx loads TypeScript when tmr runs compiled. */
+export async function importModule(path: string): Promise<Record<string, unknown>> {
   const ext = extname(path);
   if ((ext === '.ts' || ext === '.mts') && !RUNNING_FROM_SOURCE) {
     // Compiled tmr and a TypeScript law: tsx loads it (and the tmr it imports) without a build step.
@@ -81,7 +90,7 @@ export interface LawReference {
 }
 
 export function resolveLawReference(ref: string, cwd = process.cwd()): LawReference {
-  if (isShippedLaw(ref)) return { ref, path: shippedLawModule(ref), shipped: ref };
+  if (isShippedLaw(ref)) return { ref, path: shippedLawSources(ref).ts, shipped: ref };
   return { ref, path: lawModulePath(ref, cwd), shipped: null };
 }
 
@@ -92,6 +101,7 @@ export function resolveLawReference(ref: string, cwd = process.cwd()): LawRefere
  */
 export async function importLaw(ref: string, cwd = process.cwd()): Promise<LoadedLaw & { readonly reference: LawReference }> {
   const reference = resolveLawReference(ref, cwd);
+  if (reference.shipped !== null) return Object.assign(shippedLaw(reference.shipped), { reference });
   let module: Record<string, unknown>;
   try {
     module = await importModule(reference.path);
@@ -101,5 +111,6 @@ export async function importLaw(ref: string, cwd = process.cwd()): Promise<Loade
   }
   const candidate = module.default ?? module.law;
   const loaded = loadLaw(candidate, `--law ${ref}`);
+  loaded.source = reference.path;
   return Object.assign(loaded, { reference });
 }

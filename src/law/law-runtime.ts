@@ -81,12 +81,18 @@ export class LoadedLaw<S = unknown> {
   readonly selfTestHash: number;
   /** The voter's channel table, from the output declarations. */
   readonly channels: readonly ChannelSpec[];
+  /**
+   * How another process loads this same law (`--law` of a replica process, a campaign worker):
+   * a shipped law's name, or the absolute path of a user's module.
+   */
+  source: string;
   private readonly scratch: Uint8Array;
 
   constructor(readonly definition: LawDefinition<S>) {
     this.scratch = new Uint8Array(definition.stateSizeBytes);
     this.channels = definition.outputs.map((c) => ({ name: c.name, kind: c.vote === 'exact' ? 'exact' : 'midValue', toleranceCounts: c.tolerance ?? 0 }));
     this.selfTestHash = checkedSelfTestHash(definition);
+    this.source = definition.name;
   }
 
   get name(): string {

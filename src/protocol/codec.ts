@@ -96,18 +96,23 @@ const SCHEMA: { readonly [K in MessageKind]: readonly FieldSpec[] } = {
   hello: [
     uint16('protocolVersion'),
     replicaIndex,
-    uint16('lawId'),
+    { name: 'lawName', kind: 'text', bytesMax: LIMITS.lawNameBytesMax },
+    uint16('lawVersion'),
+    { name: 'inputCount', kind: 'uint', max: LIMITS.inputChannelsMax, what: `uint <= ${LIMITS.inputChannelsMax}` },
+    { name: 'outputCount', kind: 'uint', max: LIMITS.outputChannelsMax, what: `uint <= ${LIMITS.outputChannelsMax}` },
+    uint32('lawHash'),
     { name: 'lawParams', kind: 'int32List', countMin: 0, countMax: LIMITS.lawParamsMax },
   ],
   helloAck: [
     uint16('protocolVersion'),
     replicaIndex,
     { name: 'implementation', kind: 'text', bytesMax: LIMITS.implementationBytesMax },
-    uint16('lawId'),
+    { name: 'lawName', kind: 'text', bytesMax: LIMITS.lawNameBytesMax },
+    uint16('lawVersion'),
     uint32('lawHash'),
   ],
   refuse: [uint16('reason')],
-  tick: [uint32('tick'), int32('setpointMilliDeg'), int32('positionMilliDeg')],
+  tick: [uint32('tick'), { name: 'inputs', kind: 'int32List', countMin: 1, countMax: LIMITS.inputChannelsMax }],
   output: [
     uint32('tick'),
     { name: 'outputs', kind: 'int32List', countMin: 1, countMax: LIMITS.outputChannelsMax },
@@ -157,7 +162,7 @@ function checkField(spec: FieldSpec, value: unknown): string | null {
       return typeof value === 'number' && isInt32(value) ? null : 'expected int32';
     case 'int32List': {
       const expected = `expected an array of ${spec.countMin}..${spec.countMax} int32`;
-      if (!Array.isArray(value) || value.length < spec.countMin || value.length > spec.countMax) return expected;
+      if (!(Array.isArray(value) || value instanceof Int32Array) || value.length < spec.countMin || value.length > spec.countMax) return expected;
       for (let i = 0; i < value.length; i++) {
         const item: unknown = value[i];
         if (typeof item !== 'number' || !isInt32(item)) return `${expected} (item ${i})`;
@@ -337,13 +342,14 @@ function scanPayload(bytes: Uint8Array, end: number): number {
 function toWire(msg: Message): unknown[] {
   switch (msg.kind) {
     case 'hello':
-      return [MESSAGE_TYPE.hello, msg.protocolVersion, msg.replicaIndex, msg.lawId, msg.lawParams];
+      return [MESSAGE_TYPE.hello, msg.protocolVersion, msg.replicaIndex, msg.lawName, msg.lawVersion, msg.inputCount, msg.outputCount, msg.lawHash, msg.lawParams];
     case 'helloAck':
-      return [MESSAGE_TYPE.helloAck, msg.protocolVersion, msg.replicaIndex, msg.implementation, msg.lawId, msg.lawHash];
+      return [MESSAGE_TYPE.helloAck, msg.protocolVersion, msg.replicaIndex, msg.implementation, msg.lawName, msg.lawVersion, msg.lawHash];
     case 'refuse':
       return [MESSAGE_TYPE.refuse, msg.reason];
     case 'tick':
-      return [MESSAGE_TYPE.tick, msg.tick, msg.setpointMilliDeg, msg.positionMilliDeg];
+      // A plain array: cbor-x would tag a typed array.
+      return [MESSAGE_TYPE.tick, msg.tick, Array.from(msg.inputs)];
     case 'output':
       return [MESSAGE_TYPE.output, msg.tick, msg.outputs, msg.stateDigest];
     case 'heartbeat':
@@ -428,20 +434,31 @@ function badCount(kind: MessageKind, count: number): DecodeResult {
 function fromWire(kind: MessageKind, w: readonly unknown[]): Message {
   switch (kind) {
     case 'hello':
-      return { kind, protocolVersion: w[1] as number, replicaIndex: w[2] as number, lawId: w[3] as number, lawParams: w[4] as number[] };
+      return {
+        kind,
+        protocolVersion: w[1] as number,
+        replicaIndex: w[2] as number,
+        lawName: w[3] as string,
+        lawVersion: w[4] as number,
+        inputCount: w[5] as number,
+        outputCount: w[6] as number,
+        lawHash: w[7] as number,
+        lawParams: w[8] as number[],
+      };
     case 'helloAck':
       return {
         kind,
         protocolVersion: w[1] as number,
         replicaIndex: w[2] as number,
         implementation: w[3] as string,
-        lawId: w[4] as number,
-        lawHash: w[5] as number,
+        lawName: w[4] as string,
+        lawVersion: w[5] as number,
+        lawHash: w[6] as number,
       };
     case 'refuse':
       return { kind, reason: w[1] as number };
     case 'tick':
-      return { kind, tick: w[1] as number, setpointMilliDeg: w[2] as number, positionMilliDeg: w[3] as number };
+      return { kind, tick: w[1] as number, inputs: w[2] as number[] };
     case 'output':
       return { kind, tick: w[1] as number, outputs: w[2] as number[], stateDigest: w[3] as number };
     case 'heartbeat':

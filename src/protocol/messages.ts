@@ -1,11 +1,12 @@
 /**
- * Protocol v1 messages. On the wire each message is a CBOR array whose first element is the
+ * Protocol v2 messages (v2: the tick carries the law's input channels, hello and helloAck name the
+ * law by name, version, channel counts and self-test hash; any law, PROTOCOL.md). On the wire each message is a CBOR array whose first element is the
  * message type number and whose remaining elements are the fields, in the order listed here.
  * Only unsigned/negative integers, one short text string and one byte string appear, so a
  * microcontroller needs a very small CBOR subset. Framing (CRC-32, COBS, 0x00) is in frame.ts.
  */
 
-export const PROTOCOL_VERSION = 1;
+export const PROTOCOL_VERSION = 2;
 
 /** Message type numbers (first array element on the wire). */
 export const MESSAGE_TYPE = {
@@ -30,6 +31,10 @@ export const LIMITS = {
   frameBytesMax: 256,
   /** Output channels in one output message. */
   outputChannelsMax: 8,
+  /** Input channels in one tick message. */
+  inputChannelsMax: 8,
+  /** UTF-8 bytes of a law's name in hello and helloAck. */
+  lawNameBytesMax: 24,
   /** Law parameters in one hello. */
   lawParamsMax: 8,
   /** UTF-8 bytes of the implementation name in helloAck. */
@@ -45,7 +50,8 @@ export const LIMITS = {
 /** Why the host refused a replica at the handshake (refuse.reason, also in events and summaries). */
 export const REFUSE_REASON = {
   PROTOCOL_VERSION_MISMATCH: 1,
-  LAW_ID_MISMATCH: 2,
+  /** The law's name, version or channel counts differ. */
+  LAW_MISMATCH: 2,
   LAW_HASH_MISMATCH: 3,
   REPLICA_INDEX_MISMATCH: 4,
   LAW_PARAMS_REJECTED: 5,
@@ -77,24 +83,33 @@ export const FAULT_KIND = {
 export type FaultKind = keyof typeof FAULT_KIND;
 export const FAULT_KINDS = Object.keys(FAULT_KIND) as FaultKind[];
 
-/** host -> replica: start of the handshake. [0, protocolVersion, replicaIndex, lawId, [lawParams…]] */
+/**
+ * host -> replica: start of the handshake.
+ * [0, protocolVersion, replicaIndex, lawName, lawVersion, inputCount, outputCount, lawHash, [lawParams…]]
+ */
 export interface HelloMessage {
   readonly kind: 'hello';
   readonly protocolVersion: number;
   readonly replicaIndex: number;
-  readonly lawId: number;
-  /** Law parameters as int32 values, in the law's own order (pid-q16: kp, ki, kd, outputLimitMv). */
+  readonly lawName: string;
+  readonly lawVersion: number;
+  readonly inputCount: number;
+  readonly outputCount: number;
+  /** The host's self-test hash of the law (uint32): what the replica's own must equal. */
+  readonly lawHash: number;
+  /** Law parameters as int32 values, in the law's declared order. */
   readonly lawParams: readonly number[];
 }
 
-/** replica -> host. [1, protocolVersion, replicaIndex, implementation, lawId, lawHash] */
+/** replica -> host. [1, protocolVersion, replicaIndex, implementation, lawName, lawVersion, lawHash] */
 export interface HelloAckMessage {
   readonly kind: 'helloAck';
   readonly protocolVersion: number;
   readonly replicaIndex: number;
-  /** Short free text naming the implementation, e.g. "node-replica/0.1.0". */
+  /** Short free text naming the implementation, e.g. "node-replica/2". */
   readonly implementation: string;
-  readonly lawId: number;
+  readonly lawName: string;
+  readonly lawVersion: number;
   /** The law's self-test hash (uint32), computed by the replica itself. */
   readonly lawHash: number;
 }
@@ -105,13 +120,13 @@ export interface RefuseMessage {
   readonly reason: number;
 }
 
-/** host -> replica: one control step. [3, tick, setpointMilliDeg, positionMilliDeg] */
+/** host -> replica: one control step. [3, tick, [inputs…]] */
 export interface TickMessage {
   readonly kind: 'tick';
   /** uint32 */
   readonly tick: number;
-  readonly setpointMilliDeg: number;
-  readonly positionMilliDeg: number;
+  /** One int32 per input channel of the law, in declared order. */
+  readonly inputs: ArrayLike<number>;
 }
 
 /** replica -> host: the step's result; its tick and digest prove progress. [4, tick, [outputs…], stateDigest] */
@@ -157,7 +172,7 @@ export interface InjectMessage {
   readonly fault: number;
   /** 0 = until the end of the run. */
   readonly durationTicks: number;
-  /** Fault-specific: offset in mV for wrong and state, delay in µs for late, ticks back for stuck, PRNG seed for babble and bitflip. */
+  /** Fault-specific: offset of output 0 for wrong, the state byte and bit for state, delay in µs for late, ticks back for stuck, PRNG seed for babble and bitflip. */
   readonly param: number;
 }
 

@@ -7,7 +7,8 @@
 import { FrameSplitter } from '../protocol/bounded-delimiter-parser.js';
 import { decodeMessage, encodeMessage } from '../protocol/codec.js';
 import { ERROR_CODE, LIMITS, type Message } from '../protocol/messages.js';
-import { faultKindFromCode, ReplicaFaults } from './replica-faults.js';
+import type { LoadedLaw } from '../law/law-runtime.js';
+import { corruptState, faultKindFromCode, ReplicaFaults } from './replica-faults.js';
 import { ReplicaLogic } from './replica-logic.js';
 
 /** While no message arrives for this long, a configured replica sends a heartbeat at this period. */
@@ -21,6 +22,8 @@ export interface EndpointCarrier {
 }
 
 export interface EndpointOptions {
+  /** The law this replica runs (a board is built with one). */
+  readonly law: LoadedLaw;
   readonly implementation: string;
   /** Self-test hash to report instead of our own (a replica built with another law). */
   readonly lawHash?: number;
@@ -28,13 +31,13 @@ export interface EndpointOptions {
   readonly protocolVersion?: number;
   /** Test hook: crash this many ticks after each state transfer (a replica that fails once re-admitted). */
   readonly crashTicksAfterState?: number;
-  /** Test hook: apply a transferred state wrongly (integral off by 1 mV), as a faulty restore would. */
+  /** Test hook: apply a transferred state wrongly (one bit flipped, as the state fault does), as a faulty restore would. */
   readonly corruptStateTransfer?: boolean;
 }
 
 export class ReplicaEndpoint {
   logic: ReplicaLogic;
-  faults = new ReplicaFaults();
+  faults: ReplicaFaults;
   private readonly splitter = new FrameSplitter(LIMITS.frameBytesMax);
   private readonly onFrameBound = (frame: Uint8Array): void => this.onFrame(frame);
   private lastMessageMs = Date.now();
@@ -47,10 +50,11 @@ export class ReplicaEndpoint {
     private readonly options: EndpointOptions,
   ) {
     this.logic = this.freshLogic();
+    this.faults = new ReplicaFaults(options.law.outputCount);
   }
 
   private freshLogic(): ReplicaLogic {
-    const logic = new ReplicaLogic(this.options.implementation);
+    const logic = new ReplicaLogic(this.options.law, this.options.implementation);
     if (this.options.lawHash !== undefined) logic.lawHash = this.options.lawHash >>> 0;
     if (this.options.protocolVersion !== undefined) logic.protocolVersion = this.options.protocolVersion;
     return logic;
@@ -64,7 +68,7 @@ export class ReplicaEndpoint {
   /** A reboot: controller state, configuration and faults are gone; half-received bytes too. */
   reset(): void {
     this.logic = this.freshLogic();
-    this.faults = new ReplicaFaults();
+    this.faults = new ReplicaFaults(this.options.law.outputCount);
     this.splitter.push(new Uint8Array([0]), () => {});
   }
 
@@ -86,7 +90,7 @@ export class ReplicaEndpoint {
       return;
     }
     const message = decoded.message;
-    if (message.kind === 'tick') this.onTick(message.tick, message.setpointMilliDeg, message.positionMilliDeg);
+    if (message.kind === 'tick') this.onTick(message.tick, message.inputs);
     else if (message.kind === 'inject') {
       const kind = faultKindFromCode(message.fault);
       if (kind === null) this.send({ kind: 'error', code: ERROR_CODE.UNEXPECTED_MESSAGE, detail: `unknown fault ${message.fault}` });
@@ -99,18 +103,18 @@ export class ReplicaEndpoint {
   }
 
   private afterStateTransfer(): void {
-    if (this.options.corruptStateTransfer === true) this.logic.state.integralQ16 += 1 << 16;
+    if (this.options.corruptStateTransfer === true) corruptState(this.logic, 1);
     if (this.options.crashTicksAfterState !== undefined) this.crashCountdownTicks = this.options.crashTicksAfterState;
   }
 
-  private onTick(tick: number, setpointMilliDeg: number, positionMilliDeg: number): void {
+  private onTick(tick: number, inputs: ArrayLike<number>): void {
     const { logic, faults } = this;
     if (this.crashCountdownTicks >= 0 && this.crashCountdownTicks-- === 0) {
       this.carrier.crash();
       return;
     }
     faults.beforeStep(tick, logic);
-    const outcome = logic.onTick(tick, setpointMilliDeg, positionMilliDeg);
+    const outcome = logic.onTick(tick, inputs);
     if (!outcome.ok) {
       this.send(outcome.error);
       return;

@@ -6,17 +6,18 @@
  * A fault armed before tick T is active for ticks T .. T+duration-1 (duration 0: to the end).
  *   crash   the replica exits at T.
  *   hang    silent from T (a process is stopped with SIGSTOP by the host; in-process: silent).
- *   wrong   command output offset by `param` mV (folded back inside the output limit).
+ *   wrong   output channel 0 offset by `param`, wrapped into the channel's declared range
+ *           (min + ((v - min + param) mod span)); a one-value channel is left alone.
  *   stuck   repeats the reply of `param` ticks before T (1..STUCK_TICKS_BACK_MAX): same outputs,
  *           same digest, current tick number.
  *   late    each reply is held back `param` µs (in-process: delivered one tick late).
  *   babble  garbage bytes (seeded by `param`) instead of replies.
- *   state   at T the integral is moved by `param` mV: silent state corruption.
+ *   state   at T one bit of the serialised state is flipped (byte param mod size, bit param mod
+ *           8; the next byte if the law refuses the result) and read back: silent corruption.
  *   bitflip one bit of every reply frame is flipped on the wire (seeded by `param`): a noisy
  *           line or a failing UART. The CRC refuses every such frame.
  */
 import { assert } from '../core/assert.js';
-import { OUTPUT_CHANNEL_COUNT } from '../core/control-law.js';
 import { deriveSeed, Prng } from '../core/prng.js';
 import { FAULT_KIND, type FaultKind } from '../protocol/messages.js';
 import type { ReplicaLogic } from './replica-logic.js';
@@ -49,12 +50,17 @@ export class ReplicaFaults {
   private startTick = -1;
   private durationTicks = 0;
   /** Ring of the last STUCK_TICKS_BACK_MAX replies (outputs and digests), for stuck faults. */
-  private readonly historyOutputs = new Int32Array(STUCK_TICKS_BACK_MAX * OUTPUT_CHANNEL_COUNT);
+  private readonly historyOutputs: Int32Array;
   private readonly historyDigests = new Float64Array(STUCK_TICKS_BACK_MAX);
   private historyCount = 0;
-  private readonly stuckOutputs = new Int32Array(OUTPUT_CHANNEL_COUNT);
+  private readonly stuckOutputs: Int32Array;
   private stuckDigest = 0;
   private prng: Prng | null = null;
+
+  constructor(private readonly outputCount: number) {
+    this.historyOutputs = new Int32Array(STUCK_TICKS_BACK_MAX * outputCount);
+    this.stuckOutputs = new Int32Array(outputCount);
+  }
 
   /** Arms a fault that takes effect at the next tick. */
   arm(kind: FaultKind, durationTicks: number, param: number): void {
@@ -72,7 +78,7 @@ export class ReplicaFaults {
       this.armed = null;
       this.prng = new Prng(deriveSeed(this.param, tick));
       if (this.kind === 'stuck') this.freezeFromHistory(this.param);
-      if (this.kind === 'state' && logic.params !== null) corruptIntegral(logic, this.param);
+      if (this.kind === 'state') corruptState(logic, this.param);
     } else if (this.kind !== null && this.durationTicks > 0 && tick >= this.startTick + this.durationTicks) {
       this.kind = null;
     }
@@ -86,9 +92,10 @@ export class ReplicaFaults {
    * replyDigest and says what to do with the reply. Allocates nothing (it runs every tick).
    */
   afterStep(outputs: Int32Array, stateDigest: number, logic: ReplicaLogic): FaultAction {
-    const base = (this.historyCount % STUCK_TICKS_BACK_MAX) * OUTPUT_CHANNEL_COUNT;
-    for (let c = 0; c < OUTPUT_CHANNEL_COUNT; c++) this.historyOutputs[base + c] = outputs[c] as number;
-    this.historyDigests[base / OUTPUT_CHANNEL_COUNT] = stateDigest;
+    const slot = this.historyCount % STUCK_TICKS_BACK_MAX;
+    const base = slot * this.outputCount;
+    for (let c = 0; c < this.outputCount; c++) this.historyOutputs[base + c] = outputs[c] as number;
+    this.historyDigests[slot] = stateDigest;
     this.historyCount++;
     this.replyDigest = stateDigest;
     switch (this.kind) {
@@ -106,9 +113,10 @@ export class ReplicaFaults {
       case 'bitflip':
         return 'bitflip';
       case 'wrong': {
-        const limit = logic.params?.outputLimitMv ?? 0;
-        const shifted = (outputs[0] as number) + this.param;
-        outputs[0] = Math.abs(shifted) <= limit ? shifted : (outputs[0] as number) - this.param;
+        const channel = logic.law.definition.outputs[0]!;
+        const span = channel.max - channel.min + 1;
+        const offset = ((((outputs[0] as number) - channel.min + this.param) % span) + span) % span;
+        outputs[0] = channel.min + offset;
         return 'reply';
       }
       case 'stuck':
@@ -127,7 +135,7 @@ export class ReplicaFaults {
       return;
     }
     const slot = (this.historyCount - back) % STUCK_TICKS_BACK_MAX;
-    this.stuckOutputs.set(this.historyOutputs.subarray(slot * OUTPUT_CHANNEL_COUNT, (slot + 1) * OUTPUT_CHANNEL_COUNT));
+    this.stuckOutputs.set(this.historyOutputs.subarray(slot * this.outputCount, (slot + 1) * this.outputCount));
     this.stuckDigest = this.historyDigests[slot] as number;
   }
 
@@ -152,13 +160,20 @@ export class ReplicaFaults {
   }
 }
 
-/** Moves the integral by `offsetMv`, kept inside its legal range so the corruption stays silent. */
-function corruptIntegral(logic: ReplicaLogic, offsetMv: number): void {
-  const limitQ16 = (logic.params?.outputLimitMv ?? 0) * 65536;
-  let integral = logic.state.integralQ16 + offsetMv * 65536;
-  if (integral > limitQ16 || integral < -limitQ16) integral = logic.state.integralQ16 - offsetMv * 65536;
-  if (integral > limitQ16) integral = limitQ16;
-  if (integral < -limitQ16) integral = -limitQ16;
-  if (integral === logic.state.integralQ16) integral = integral > 0 ? integral - 65536 : integral + 65536;
-  logic.state.integralQ16 = integral;
+/**
+ * Flips one bit of the serialised state and reads it back into the law: byte (param + a) mod size
+ * for the first a the law accepts, bit param mod 8. Nothing changes if the law refuses every one.
+ */
+export function corruptState(logic: ReplicaLogic, param: number): void {
+  const state = logic.state;
+  if (state === null) return;
+  const bytes = logic.law.stateBytes(state);
+  const size = bytes.length;
+  const mask = 1 << ((param >>> 0) % 8);
+  for (let a = 0; a < size; a++) {
+    const i = ((param >>> 0) + a) % size;
+    bytes[i] = (bytes[i] as number) ^ mask;
+    if (logic.law.definition.deserialize(state, bytes) === null) return;
+    bytes[i] = (bytes[i] as number) ^ mask;
+  }
 }

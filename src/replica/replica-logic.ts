@@ -1,100 +1,121 @@
 /**
- * What a replica does with each protocol message, independent of how bytes arrive. The Node
- * child-process replica and the in-process simulated replica both run this; the C firmware
- * implements the same behaviour from PROTOCOL.md.
+ * What a replica does with each protocol message, independent of how bytes arrive and of which
+ * law it runs. The Node child-process replica and the in-process simulated replica both run this;
+ * the C firmware implements the same behaviour from PROTOCOL.md (over boards/common/tmr_law.h).
  */
-import { isInt32, isUint32 } from '../core/assert.js';
-import {
-  createLawState,
-  deserializeLawState,
-  LAW_ID,
-  LAW_STATE_SIZE_BYTES,
-  lawParamsValid,
-  lawSelfTestHash,
-  lawStateDigest,
-  lawStep,
-  OUTPUT_CHANNEL_COUNT,
-  positionValid,
-  serializeLawState,
-  type LawParams,
-  type LawState,
-} from '../core/control-law.js';
+import { isUint32 } from '../core/assert.js';
+import { crc32 } from '../core/crc32.js';
+import type { LoadedLaw } from '../law/law-runtime.js';
 import { ERROR_CODE, PROTOCOL_VERSION, type ErrorMessage, type HelloAckMessage, type HelloMessage, type Message, type StateMessage } from '../protocol/messages.js';
 
-export const NODE_REPLICA_IMPLEMENTATION = 'node-replica/1';
-
-/** Decodes pid-q16's parameter list from a hello; null if the list is not a valid parameter set. */
-export function lawParamsFromList(list: readonly number[]): LawParams | null {
-  if (list.length !== 4 || !list.every(isInt32)) return null;
-  const params: LawParams = { kpQ16: list[0]!, kiQ16: list[1]!, kdQ16: list[2]!, outputLimitMv: list[3]! };
-  return lawParamsValid(params) === null ? params : null;
-}
-
-export function lawParamsToList(params: LawParams): number[] {
-  return [params.kpQ16, params.kiQ16, params.kdQ16, params.outputLimitMv];
-}
+export const NODE_REPLICA_IMPLEMENTATION = 'node-replica/2';
 
 export type TickOutcome = { ok: true; stateDigest: number } | { ok: false; error: ErrorMessage };
 
-export class ReplicaLogic {
-  readonly outputs = new Int32Array(OUTPUT_CHANNEL_COUNT);
-  readonly state: LawState = createLawState();
-  params: LawParams | null = null;
+/** The hello a host sends for a law and its parameters (the host's runtime and the simulator build it the same way). */
+export function helloFor(law: LoadedLaw, replicaIndex: number, params: ArrayLike<number>): HelloMessage {
+  return {
+    kind: 'hello',
+    protocolVersion: PROTOCOL_VERSION,
+    replicaIndex,
+    lawName: law.name,
+    lawVersion: law.version,
+    inputCount: law.inputCount,
+    outputCount: law.outputCount,
+    lawHash: law.selfTestHash,
+    lawParams: Array.from(params),
+  };
+}
+
+export class ReplicaLogic<S = unknown> {
+  readonly outputs: Int32Array;
+  /** The law's state; null until an accepted hello. */
+  state: S | null = null;
+  params: Int32Array | null = null;
   replicaIndex = -1;
+  /** Tick of the last step taken (uint32), or of the state transferred in. */
+  lastTick = 0;
   /** Self-test hash this replica reports; overridable to simulate a replica built with another law. */
   lawHash: number;
   /** Protocol version this replica speaks; overridable to simulate a board built for another. */
   protocolVersion: number = PROTOCOL_VERSION;
 
-  constructor(readonly implementation: string = NODE_REPLICA_IMPLEMENTATION) {
-    this.lawHash = lawSelfTestHash();
+  constructor(
+    readonly law: LoadedLaw<S>,
+    readonly implementation: string = NODE_REPLICA_IMPLEMENTATION,
+  ) {
+    this.lawHash = law.selfTestHash;
+    this.outputs = new Int32Array(law.outputCount);
   }
 
-  onHello(msg: HelloMessage): HelloAckMessage | ErrorMessage {
-    if (msg.protocolVersion !== this.protocolVersion) {
-      // Not our version: say which one we speak and stay unconfigured; the host refuses us.
-      this.params = null;
-      return { kind: 'helloAck', protocolVersion: this.protocolVersion, replicaIndex: msg.replicaIndex, implementation: this.implementation, lawId: LAW_ID, lawHash: this.lawHash };
-    }
-    const params = msg.lawId === LAW_ID ? lawParamsFromList(msg.lawParams) : null;
-    if (params === null) return { kind: 'error', code: ERROR_CODE.BAD_LAW_PARAMS, detail: `law ${msg.lawId} parameters rejected` };
-    this.params = params;
-    this.replicaIndex = msg.replicaIndex;
-    Object.assign(this.state, createLawState());
+  private ack(replicaIndex: number): HelloAckMessage {
     return {
       kind: 'helloAck',
       protocolVersion: this.protocolVersion,
-      replicaIndex: msg.replicaIndex,
+      replicaIndex,
       implementation: this.implementation,
-      lawId: LAW_ID,
+      lawName: this.law.name,
+      lawVersion: this.law.version,
       lawHash: this.lawHash,
     };
   }
 
+  /** PROTOCOL.md's hello rules, in order: version, law identity, parameters; then configured. */
+  onHello(msg: HelloMessage): HelloAckMessage | ErrorMessage {
+    const law = this.law;
+    if (msg.protocolVersion !== this.protocolVersion || msg.lawName !== law.name || msg.lawVersion !== law.version || msg.inputCount !== law.inputCount || msg.outputCount !== law.outputCount) {
+      // Not our version or not our law: say what we are and stay unconfigured; the host refuses us.
+      this.unconfigure();
+      return this.ack(msg.replicaIndex);
+    }
+    const problem = law.paramsProblem(msg.lawParams);
+    if (problem !== null) {
+      this.unconfigure();
+      return { kind: 'error', code: ERROR_CODE.BAD_LAW_PARAMS, detail: `law ${law.name} parameters rejected: ${problem}`.slice(0, 60) };
+    }
+    this.params = Int32Array.from(msg.lawParams);
+    this.state = law.definition.init(this.params);
+    this.replicaIndex = msg.replicaIndex;
+    this.lastTick = 0;
+    return this.ack(msg.replicaIndex);
+  }
+
+  private unconfigure(): void {
+    this.params = null;
+    this.state = null;
+  }
+
   /** One control step; outputs land in this.outputs. */
-  onTick(tick: number, setpointMilliDeg: number, positionMilliDeg: number): TickOutcome {
-    if (this.params === null) return { ok: false, error: { kind: 'error', code: ERROR_CODE.NOT_CONFIGURED, detail: 'tick before hello' } };
-    if (!isUint32(tick) || !positionValid(setpointMilliDeg) || !positionValid(positionMilliDeg)) {
+  onTick(tick: number, inputs: ArrayLike<number>): TickOutcome {
+    if (this.state === null) return { ok: false, error: { kind: 'error', code: ERROR_CODE.NOT_CONFIGURED, detail: 'tick before hello' } };
+    if (!isUint32(tick) || inputs.length !== this.law.inputCount || !this.law.inputsValid(inputs)) {
       return { ok: false, error: { kind: 'error', code: ERROR_CODE.INPUT_OUT_OF_RANGE, detail: `tick ${tick} inputs out of range` } };
     }
-    lawStep(this.params, this.state, tick, setpointMilliDeg, positionMilliDeg, this.outputs);
-    return { ok: true, stateDigest: lawStateDigest(this.state) };
+    this.law.definition.step(this.state, inputs as Int32Array, this.outputs);
+    this.lastTick = tick;
+    return { ok: true, stateDigest: this.law.digest(this.state) };
+  }
+
+  /** The state digest now (0 before a hello). */
+  digest(): number {
+    return this.state === null ? 0 : this.law.digest(this.state);
   }
 
   snapshot(): StateMessage {
-    const bytes = new Uint8Array(LAW_STATE_SIZE_BYTES);
-    serializeLawState(this.state, bytes);
-    return { kind: 'state', tick: this.state.lastTick, stateBytes: bytes, stateDigest: lawStateDigest(this.state) };
+    const state = this.state;
+    if (state === null) return { kind: 'state', tick: this.lastTick, stateBytes: new Uint8Array(this.law.definition.stateSizeBytes), stateDigest: 0 };
+    return { kind: 'state', tick: this.lastTick, stateBytes: this.law.stateBytes(state), stateDigest: this.law.digest(state) };
   }
 
-  /** Applies a transferred state; the digest must match the bytes, or nothing changes. */
+  /** Applies a transferred state: the bytes' CRC must be the digest and the law must accept them, or nothing changes. */
   applyState(msg: StateMessage): ErrorMessage | null {
-    if (this.params === null) return { kind: 'error', code: ERROR_CODE.NOT_CONFIGURED, detail: 'state before hello' };
-    const candidate = createLawState();
-    const problem = deserializeLawState(msg.stateBytes, candidate, this.params);
-    if (problem !== null) return { kind: 'error', code: ERROR_CODE.BAD_STATE, detail: problem.slice(0, 60) };
-    if (lawStateDigest(candidate) !== msg.stateDigest) return { kind: 'error', code: ERROR_CODE.BAD_STATE, detail: 'state digest mismatch' };
-    Object.assign(this.state, candidate);
+    if (this.state === null) return { kind: 'error', code: ERROR_CODE.NOT_CONFIGURED, detail: 'state before hello' };
+    const expected = this.law.definition.stateSizeBytes;
+    if (msg.stateBytes.length !== expected) return { kind: 'error', code: ERROR_CODE.BAD_STATE, detail: `state is ${msg.stateBytes.length} bytes, expected ${expected}` };
+    if (crc32(msg.stateBytes) !== msg.stateDigest) return { kind: 'error', code: ERROR_CODE.BAD_STATE, detail: 'state digest mismatch' };
+    const refused = this.law.definition.deserialize(this.state, msg.stateBytes);
+    if (refused !== null) return { kind: 'error', code: ERROR_CODE.BAD_STATE, detail: refused.slice(0, 60) };
+    this.lastTick = msg.tick;
     return null;
   }
 
@@ -107,10 +128,10 @@ export class ReplicaLogic {
       case 'hello':
         return this.onHello(msg);
       case 'refuse':
-        this.params = null;
+        this.unconfigure();
         return null;
       case 'stateRequest':
-        return this.params === null ? { kind: 'error', code: ERROR_CODE.NOT_CONFIGURED, detail: 'state request before hello' } : this.snapshot();
+        return this.state === null ? { kind: 'error', code: ERROR_CODE.NOT_CONFIGURED, detail: 'state request before hello' } : this.snapshot();
       case 'state':
         return this.applyState(msg) ?? this.heartbeat();
       default:
@@ -119,6 +140,6 @@ export class ReplicaLogic {
   }
 
   heartbeat(): Message {
-    return { kind: 'heartbeat', lastTick: this.state.lastTick, stateDigest: lawStateDigest(this.state) };
+    return { kind: 'heartbeat', lastTick: this.lastTick, stateDigest: this.digest() };
   }
 }

@@ -1,6 +1,8 @@
 /**
- * The Node replica process: speaks protocol v1 on stdin/stdout through a ReplicaEndpoint, and
+ * The Node replica process: speaks protocol v2 on stdin/stdout through a ReplicaEndpoint, and
  * exits when its stdin closes (the host is gone: a replica never outlives its voter).
+ *
+ * --law=NAME|PATH: the law it runs (a shipped law's name or a module file; default pid-q16).
  *
  * Options (test hooks): --law-hash=N reports another law self-test hash, as a replica built with a
  * different control law would; --crash-ticks-after-state=N crashes N ticks after every state
@@ -8,11 +10,11 @@
  * transferred state wrongly (a faulty restore).
  */
 import { HEARTBEAT_PERIOD_MS, ReplicaEndpoint } from './replica-endpoint.js';
-import { lawParamsToList, NODE_REPLICA_IMPLEMENTATION } from './replica-logic.js';
-import { drawLawInputs, LAW_ID, lawParamsForRate } from '../core/control-law.js';
+import { helloFor, NODE_REPLICA_IMPLEMENTATION } from './replica-logic.js';
 import { Prng } from '../core/prng.js';
+import { DEFAULT_LAW, importLaw } from '../law/law-loader.js';
+import { drawInputs, resetWalk, type LoadedLaw } from '../law/law-runtime.js';
 import { encodeMessage } from '../protocol/codec.js';
-import { PROTOCOL_VERSION } from '../protocol/messages.js';
 
 const SELF_WARM_UP_TICKS_MAX = 100_000;
 
@@ -23,15 +25,17 @@ const SELF_WARM_UP_TICKS_MAX = 100_000;
  * host's warm-up does (see ReplicaLink.warmUp: identical straight-line input once made V8
  * deoptimise mid-run).
  */
-function selfWarmUp(ticks: number): void {
-  const scratch = new ReplicaEndpoint({ write: () => {}, crash: () => {} }, { implementation: NODE_REPLICA_IMPLEMENTATION });
-  const hello = encodeMessage({ kind: 'hello', protocolVersion: PROTOCOL_VERSION, replicaIndex: 0, lawId: LAW_ID, lawParams: lawParamsToList(lawParamsForRate(200)) });
+function selfWarmUp(law: LoadedLaw, ticks: number): void {
+  const scratch = new ReplicaEndpoint({ write: () => {}, crash: () => {} }, { law, implementation: NODE_REPLICA_IMPLEMENTATION });
+  const hello = encodeMessage(helloFor(law, 0, law.paramsForRate(200)));
   const prng = new Prng(0x5e1f);
-  const inputs = { setpointMilliDeg: 0, positionMilliDeg: 0 };
+  const inputs = new Int32Array(law.inputCount);
+  const previous = new Float64Array(law.inputCount);
+  resetWalk(law.definition, previous);
   for (let tick = 0; tick < ticks; tick++) {
     if (tick % 48 === 0) scratch.push(hello);
-    drawLawInputs(prng, inputs.positionMilliDeg, inputs);
-    scratch.push(encodeMessage({ kind: 'tick', tick, ...inputs }));
+    drawInputs(prng, law.definition, previous, inputs);
+    scratch.push(encodeMessage({ kind: 'tick', tick, inputs }));
   }
 }
 
@@ -42,12 +46,14 @@ let lawHash: number | undefined;
 let crashTicksAfterState: number | undefined;
 let corruptStateTransfer = false;
 let selfWarmUpTicks = 0;
+let lawRef: string = DEFAULT_LAW;
 for (const arg of process.argv.slice(2)) {
   const match = /^--law-hash=(\d+)$/.exec(arg);
   const crashAfter = /^--crash-ticks-after-state=(\d+)$/.exec(arg);
   if (match) lawHash = Number(match[1]);
   else if (crashAfter) crashTicksAfterState = Number(crashAfter[1]);
   else if (arg === '--corrupt-state-transfer') corruptStateTransfer = true;
+  else if (arg.startsWith('--law=')) lawRef = arg.slice('--law='.length);
   else if (/^--self-warm-up-ticks=\d+$/.test(arg)) selfWarmUpTicks = Math.min(SELF_WARM_UP_TICKS_MAX, Number(arg.split('=')[1]));
   else {
     process.stderr.write(`replica: unknown argument ${arg}\n`);
@@ -55,9 +61,17 @@ for (const arg of process.argv.slice(2)) {
   }
 }
 
+let law: LoadedLaw;
+try {
+  law = await importLaw(lawRef);
+} catch (error) {
+  process.stderr.write(`replica: ${error instanceof Error ? error.message : String(error)}\n`);
+  process.exit(2);
+}
+
 // A standby warms its own JIT before it answers anything: no host time, no pipe traffic.
 if (selfWarmUpTicks > 0) {
-  selfWarmUp(selfWarmUpTicks);
+  selfWarmUp(law, selfWarmUpTicks);
   // The warm-up's garbage is collected now, while nobody waits on this process, not in a full
   // collection some ticks into its probation (started with --expose-gc by replica-command).
   (globalThis as { gc?: () => void }).gc?.();
@@ -66,6 +80,7 @@ if (selfWarmUpTicks > 0) {
 const endpoint = new ReplicaEndpoint(
   { write: (bytes) => process.stdout.write(bytes), crash: () => process.exit(CRASH_EXIT_CODE) },
   {
+    law,
     implementation: NODE_REPLICA_IMPLEMENTATION,
     ...(lawHash === undefined ? {} : { lawHash }),
     ...(crashTicksAfterState === undefined ? {} : { crashTicksAfterState }),

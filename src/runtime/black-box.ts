@@ -7,10 +7,11 @@
  * Record:  payload length (uint32 LE, 1..RECORD_BYTES_MAX) · payload (CBOR) · CRC-32 of the payload
  *          (uint32 LE). A record is valid only whole and with its CRC.
  * Payload: a CBOR array whose first element is the record type:
- *   [0, header]  once, first: { version, rateHz, replicaCount, seed, simplexPolicy, limits, injects,
- *                safeCommandMv, initialExcluded: [[replica, reason, detail]…], wallClockStart }
- *   [1, tick, setpointMilliDeg, positionMilliDeg, onTimeMask, outputs[], digests[], late[],
- *       protocolErrors[], linkDownMask, commandMv, source, mode, inServiceMask, events[]]
+ *   [0, header]  once, first: { version, law: { name, version, selfTestHash, source }, plant,
+ *                rateHz, replicaCount, seed, simplexPolicy, limits, injects, safeOutputs,
+ *                initialExcluded: [[replica, reason, detail]…], wallClockStart }
+ *   [1, tick, inputs[], onTimeMask, outputs[], digests[], late[], protocolErrors[], linkDownMask,
+ *       commands[], source, mode, inServiceMask, events[]]
  *                every tick; outputs hold replicaCount × channels values (0 where not on time);
  *                events are [kind, replica, reason] (replica −1 and reason '' where not applicable)
  *   [2, end]     last, on an orderly end: { ticks, reason, unsafeCommands, votedTraceHash }
@@ -32,7 +33,8 @@ import type { CommandSource, Observations, StepResult } from '../core/tmr-core.j
 import type { LoopOptions } from './loop-model.js';
 
 export const BLACK_BOX_MAGIC = 'TMRBBX1\n';
-export const BLACK_BOX_VERSION = 1;
+/** 2: any law (inputs and commands per channel, the law named in the header). */
+export const BLACK_BOX_VERSION = 2;
 /** Largest payload of one record. */
 export const RECORD_BYTES_MAX = 16 * 1024;
 const BUFFER_BYTES = 256 * 1024;
@@ -43,6 +45,16 @@ export const LOG_MODES: readonly Mode[] = ['tmr', 'duplex', 'simplex', 'safe'];
 
 export interface BlackBoxHeader {
   readonly version: number;
+  /** The law the replicas ran; replay loads it by `source` (a shipped name or a module path) and checks the hash. */
+  readonly law: {
+    readonly name: string;
+    readonly version: number;
+    readonly selfTestHash: number;
+    readonly source: string;
+    readonly inputs: readonly string[];
+    readonly outputs: readonly string[];
+  };
+  readonly plant: string;
   readonly rateHz: number;
   readonly replicaCount: number;
   readonly seed: number;
@@ -53,7 +65,8 @@ export interface BlackBoxHeader {
   readonly quorumLossTicksMax: number;
   /** Recovery settings (probation length matters to replay); absent in logs from before recovery. */
   readonly recovery?: LoopOptions['recovery'];
-  readonly safeCommandMv: number;
+  /** Each output channel's safe value. */
+  readonly safeOutputs: readonly number[];
   readonly injects: LoopOptions['injects'];
   /** Replicas out before tick 0 (refused at handshake): [replica, reason, detail]. */
   readonly initialExcluded: readonly (readonly [number, string, string])[];
@@ -63,15 +76,16 @@ export interface BlackBoxHeader {
 
 export interface TickRecord {
   readonly tick: number;
-  readonly setpointMilliDeg: number;
-  readonly positionMilliDeg: number;
+  /** The inputs every replica was sent, one per law input channel. */
+  readonly inputs: readonly number[];
   readonly onTimeMask: number;
   readonly outputs: readonly number[];
   readonly digests: readonly number[];
   readonly lateReplies: readonly number[];
   readonly protocolErrors: readonly number[];
   readonly linkDownMask: number;
-  readonly commandMv: number;
+  /** The command on every output channel. */
+  readonly commands: readonly number[];
   readonly source: CommandSource;
   readonly mode: Mode;
   readonly inServiceMask: number;
@@ -113,7 +127,7 @@ export class BlackBoxWriter {
   }
 
   /** One tick, from the observations and the step result (both valid until the next tick). */
-  writeTick(tick: number, setpointMilliDeg: number, positionMilliDeg: number, obs: Observations, result: StepResult): void {
+  writeTick(tick: number, inputs: Int32Array, obs: Observations, result: StepResult): void {
     let onTimeMask = 0;
     let linkDownMask = 0;
     for (let i = 0; i < obs.replicaCount; i++) {
@@ -124,8 +138,8 @@ export class BlackBoxWriter {
     const digests = Array.from(obs.digests, (v, i) => ((onTimeMask >> i) & 1 ? v : 0));
     const events = result.events.map((e) => [e.kind, 'replicaIndex' in e ? e.replicaIndex : -1, 'reason' in e ? String(e.reason) : ''] as const);
     this.append([
-      1, tick, setpointMilliDeg, positionMilliDeg, onTimeMask, outputs, digests, Array.from(obs.lateReplies), Array.from(obs.protocolErrors),
-      linkDownMask, result.commandMv, SOURCES.indexOf(result.commandSource), LOG_MODES.indexOf(result.mode), result.inServiceMask, events,
+      1, tick, Array.from(inputs), onTimeMask, outputs, digests, Array.from(obs.lateReplies), Array.from(obs.protocolErrors),
+      linkDownMask, Array.from(result.commands), SOURCES.indexOf(result.commandSource), LOG_MODES.indexOf(result.mode), result.inServiceMask, events,
     ]);
     const healthChanged = events.length > 0;
     if (healthChanged || this.used >= BUFFER_BYTES / 2 || this.clockMs() - this.lastFlushMs >= FLUSH_PERIOD_MS) this.flush(healthChanged);
@@ -236,19 +250,18 @@ function isLastRecordTorn(data: Buffer, offset: number): boolean {
 function tickRecord(v: unknown[]): TickRecord {
   return {
     tick: v[1] as number,
-    setpointMilliDeg: v[2] as number,
-    positionMilliDeg: v[3] as number,
-    onTimeMask: v[4] as number,
-    outputs: v[5] as number[],
-    digests: v[6] as number[],
-    lateReplies: v[7] as number[],
-    protocolErrors: v[8] as number[],
-    linkDownMask: v[9] as number,
-    commandMv: v[10] as number,
-    source: SOURCES[v[11] as number] as CommandSource,
-    mode: LOG_MODES[v[12] as number] as Mode,
-    inServiceMask: v[13] as number,
-    events: v[14] as [string, number, string][],
+    inputs: v[2] as number[],
+    onTimeMask: v[3] as number,
+    outputs: v[4] as number[],
+    digests: v[5] as number[],
+    lateReplies: v[6] as number[],
+    protocolErrors: v[7] as number[],
+    linkDownMask: v[8] as number,
+    commands: v[9] as number[],
+    source: SOURCES[v[10] as number] as CommandSource,
+    mode: LOG_MODES[v[11] as number] as Mode,
+    inServiceMask: v[12] as number,
+    events: v[13] as [string, number, string][],
   };
 }
 

@@ -1,13 +1,12 @@
 /**
- * Everything about one TMR run that is independent of how replicas are reached: the core, the
- * plant, the actuator, the sensor, the setpoint profile, the fault schedule, the unsafe-command
- * audit, the voted-trace hash and the summary. `tmr sim` (in-process replicas, simulated time) and
+ * Everything about one TMR run that is independent of how replicas are reached: the law, the core,
+ * the world (plant, actuators, sensors, setpoints), the fault schedule, the unsafe-command audit,
+ * the voted-trace hash and the summary. `tmr sim` (in-process replicas, simulated time) and
  * `tmr run` (real processes, real time) both drive this, tick by tick, so the two compute the same
  * voted command sequence whenever the replicas' replies agree.
  */
-import { assert } from '../core/assert.js';
+import { assert, fail } from '../core/assert.js';
 import { crc32UpdateU32Le } from '../core/crc32.js';
-import { CHANNEL_COMMAND_MV, lawParamsForRate, OUTPUT_CHANNEL_COUNT, type LawParams } from '../core/control-law.js';
 import type { Mode, SimplexPolicy } from '../core/degradation.js';
 import type { DetectorCounters, ExclusionReason, ReplicaHealth } from '../core/failure-detector.js';
 import { deriveSeed } from '../core/prng.js';
@@ -16,17 +15,20 @@ import {
   createObservations,
   resetObservations,
   step,
+  type CoreChannel,
   type CoreConfig,
   type CoreState,
   type Observations,
   type StepResult,
 } from '../core/tmr-core.js';
-import { requiredAgreeingFor, type ChannelSpec } from '../core/voter.js';
+import { requiredAgreeingFor } from '../core/voter.js';
+import { DEFAULT_LAW, shippedLaw } from '../law/law-loader.js';
+import { hex, type LoadedLaw } from '../law/law-runtime.js';
 import type { KillSwitchTrip } from './kill-switch.js';
 import { DEFAULT_RECOVERY, Recovery, type RecoveryOptions, type RecoverySummary } from './recovery.js';
 import type { FaultKind } from '../protocol/messages.js';
-import { PlantWorld, SENSOR_NOISE_STREAM, type LoopWorld } from '../sim/plant-world.js';
-import { defaultProfile, type SetpointProfile } from '../sim/setpoint-profile.js';
+import { MOTOR_PLANT, SENSOR_NOISE_STREAM } from '../sim/plant-world.js';
+import { checkPlantFitsLaw, type LoopWorld, type PlantDefinition } from '../sim/world.js';
 
 export interface FaultSpec {
   readonly kind: FaultKind;
@@ -37,6 +39,10 @@ export interface FaultSpec {
 }
 
 export interface LoopOptions {
+  /** The control law every replica runs (loaded: its checks passed). */
+  readonly law: LoadedLaw;
+  /** The world it controls, unless the bench brings its own. */
+  readonly plant: PlantDefinition;
   readonly replicaCount: number;
   readonly rateHz: number;
   readonly ticks: number;
@@ -51,6 +57,8 @@ export interface LoopOptions {
 }
 
 export const DEFAULT_LOOP_OPTIONS: LoopOptions = {
+  law: shippedLaw(DEFAULT_LAW),
+  plant: MOTOR_PLANT,
   replicaCount: 3,
   rateHz: 200,
   ticks: 2_000,
@@ -63,11 +71,10 @@ export const DEFAULT_LOOP_OPTIONS: LoopOptions = {
   recovery: DEFAULT_RECOVERY,
 };
 
-/** The law's output channels and how each is voted. */
-export const LAW_CHANNELS: readonly ChannelSpec[] = [
-  { name: 'commandMv', kind: 'exact', toleranceCounts: 0 },
-  { name: 'rateMilliDegPerTick', kind: 'midValue', toleranceCounts: 2 },
-];
+/** The core's channel table from a law's output declarations: vote policy, range, safe value. */
+export function coreChannelsFor(law: LoadedLaw): CoreChannel[] {
+  return law.definition.outputs.map((c, i) => ({ ...(law.channels[i] as CoreChannel), min: c.min, max: c.max, safe: c.safe }));
+}
 
 /** PRNG stream ids derived from the run's seed. */
 export const STREAM = { sensor: SENSOR_NOISE_STREAM, babble: 100, bitflip: 200 } as const;
@@ -77,8 +84,8 @@ export const STREAM = { sensor: SENSOR_NOISE_STREAM, babble: 100, bitflip: 200 }
  * (models configured by a scenario, johnny-five in the command path, disturbances) and profile.
  */
 export interface LoopBench {
+  /** A world of the bench's own (it must supply and take the law's channels); default: the plant's. */
   readonly world?: LoopWorld;
-  readonly profile?: SetpointProfile;
   /**
    * TEST HOOK ONLY (the campaign's deliberately broken voter, `tmr campaign --test-hook-broken-voter`):
    * may rewrite the step's command after the vote and before the audit and the actuator, so tests
@@ -99,6 +106,8 @@ export interface FaultRecord {
 
 export interface RunSummary {
   kind: 'sim' | 'run';
+  law: { name: string; version: number; selfTestHash: string };
+  plant: string;
   seed: number;
   replicaCount: number;
   rateHz: number;
@@ -124,7 +133,8 @@ export interface RunSummary {
   protocolErrors: number;
   lateReplies: number;
   actuator: { watchdogTrips: number; commandsRejected: number };
-  tracking: { maxAbsErrorMilliDeg: number; finalErrorMilliDeg: number };
+  /** How the plant's measured input followed its setpoint input, in their unit. */
+  tracking: { setpoint: string; measured: string; unit: string; maxAbsError: number; finalError: number };
   votedTraceHash: string;
   /** Why the kill switch stopped the run, or null if it did not. */
   killSwitch: KillSwitchTrip | null;
@@ -132,17 +142,13 @@ export interface RunSummary {
   recovery: RecoverySummary | null;
 }
 
-/** The core's configuration for a run's options and its actuator's safe command (replay uses it too). */
+/** The core's configuration for a run's options and law (replay uses it too). */
 export function coreConfigFor(
-  options: Pick<LoopOptions, 'replicaCount' | 'rateHz' | 'deadlineMissLimit' | 'errorDensityLimit' | 'quorumLossTicksMax' | 'simplexPolicy'> & { readonly recovery?: RecoveryOptions },
-  safeCommandMv: number,
+  options: Pick<LoopOptions, 'replicaCount' | 'deadlineMissLimit' | 'errorDensityLimit' | 'quorumLossTicksMax' | 'simplexPolicy' | 'law'> & { readonly recovery?: RecoveryOptions },
 ): CoreConfig {
   return {
     replicaCount: options.replicaCount,
-    channels: LAW_CHANNELS,
-    commandChannel: CHANNEL_COMMAND_MV,
-    commandLimitMv: lawParamsForRate(options.rateHz).outputLimitMv,
-    safeCommandMv,
+    channels: coreChannelsFor(options.law),
     deadlineMissLimit: options.deadlineMissLimit,
     errorDensityLimit: options.errorDensityLimit,
     quorumLossTicksMax: options.quorumLossTicksMax,
@@ -153,12 +159,15 @@ export function coreConfigFor(
 }
 
 export class LoopModel {
-  readonly lawParams: LawParams;
+  readonly law: LoadedLaw;
+  /** The law's parameters for this run (the law's defaults at its rate), sent in every hello. */
+  readonly lawParams: Int32Array;
   readonly coreConfig: CoreConfig;
   readonly core: CoreState;
   readonly obs: Observations;
   readonly world: LoopWorld;
-  readonly profile: SetpointProfile;
+  /** This tick's input channels, sent to every replica (set by prepareTick). */
+  readonly inputs: Int32Array;
   readonly faults: FaultRecord[];
   private readonly faultsByTick = new Map<number, FaultSpec[]>();
   readonly modeHistory: RunSummary['modeHistory'] = [];
@@ -166,22 +175,22 @@ export class LoopModel {
   /** Per replica: first tick of the current run of missed deadlines, -1 if none. */
   private readonly missStreakStart: Int32Array;
   private readonly firstMissTickAtExclusion: Int32Array;
-  setpointMilliDeg = 0;
-  positionMilliDeg = 0;
+  private readonly setpointIndex: number;
+  private readonly measuredIndex: number;
   private traceHash = 0;
   unsafeCommands = 0;
   firstUnsafeTick: number | null = null;
   deadlineMisses = 0;
   protocolErrors = 0;
   lateReplies = 0;
-  maxAbsErrorMilliDeg = 0;
+  maxAbsError = 0;
   ticksDone = 0;
   /** Why the kill switch stopped the run (see halt); null while it runs. */
   killSwitchTrip: KillSwitchTrip | null = null;
   /** The supervisor's bookkeeping when recovery is on; the runner does the restarts. */
   readonly recovery: Recovery | null;
   private consecutiveHolds = 0;
-  private lastAppliedMv: number;
+  private readonly lastApplied: Int32Array;
   private readonly testHookAfterVote: LoopBench['testHookAfterVote'];
 
   constructor(
@@ -189,17 +198,19 @@ export class LoopModel {
     bench: LoopBench = {},
   ) {
     this.testHookAfterVote = bench.testHookAfterVote;
-    this.world = bench.world ?? new PlantWorld({ rateHz: options.rateHz, seed: options.seed });
-    const actuatorConfig = this.world.actuatorConfig;
-    this.lawParams = lawParamsForRate(options.rateHz);
-    assert(actuatorConfig.supplyMvMax >= this.lawParams.outputLimitMv, 'the law can command beyond the actuator supply');
-    this.coreConfig = coreConfigFor(options, actuatorConfig.safeCommandMv);
-    assert(LAW_CHANNELS.length === OUTPUT_CHANNEL_COUNT, 'channel table does not match the law');
+    this.law = options.law;
+    checkPlantFitsLaw(options.plant, this.law);
+    this.world = bench.world ?? options.plant.create({ rateHz: options.rateHz, seed: options.seed, ticks: options.ticks });
+    this.lawParams = this.law.paramsForRate(options.rateHz);
+    this.coreConfig = coreConfigFor(options);
     this.core = createCoreState(this.coreConfig);
     this.recovery = options.recovery.enabled ? new Recovery(options.recovery, options.rateHz, this.core) : null;
-    this.obs = createObservations(options.replicaCount, OUTPUT_CHANNEL_COUNT);
-    this.profile = bench.profile ?? defaultProfile(options.rateHz, options.ticks);
-    this.lastAppliedMv = actuatorConfig.safeCommandMv;
+    this.obs = createObservations(options.replicaCount, this.law.outputCount);
+    this.inputs = new Int32Array(this.law.inputCount);
+    const inputNames = this.law.definition.inputs.map((c) => c.name);
+    this.setpointIndex = inputNames.indexOf(options.plant.tracking.setpoint);
+    this.measuredIndex = inputNames.indexOf(options.plant.tracking.measured);
+    this.lastApplied = Int32Array.from(this.coreConfig.channels.map((c) => c.safe));
     this.replicaDetail = new Array<string | null>(options.replicaCount).fill(null);
     this.missStreakStart = new Int32Array(options.replicaCount).fill(-1);
     this.firstMissTickAtExclusion = new Int32Array(options.replicaCount).fill(-1);
@@ -231,11 +242,11 @@ export class LoopModel {
     return this.faultsByTick.get(tick) ?? [];
   }
 
-  /** Reads the sensor and the profile for this tick and clears the observations. */
+  /** Reads this tick's inputs from the world and clears the observations. */
   prepareTick(tick: number): void {
     resetObservations(this.obs);
-    this.setpointMilliDeg = this.profile.setpointAt(tick);
-    this.positionMilliDeg = this.world.sense(tick);
+    this.world.sense(tick, this.inputs);
+    if (!this.law.inputsValid(this.inputs)) fail(`the world gave inputs [${this.inputs.join(', ')}] outside law ${this.law.name}'s declared ranges at tick ${tick}`);
   }
 
   /**
@@ -264,9 +275,9 @@ export class LoopModel {
     const result = step(this.core, this.obs, tick);
     this.testHookAfterVote?.(result, this.obs);
     this.audit(result);
-    this.world.actuate(tick, result.commandMv);
-    // The command's four little-endian bytes (two's complement).
-    this.traceHash = crc32UpdateU32Le(this.traceHash, result.commandMv >>> 0);
+    this.world.actuate(tick, result.commands);
+    // Each channel's command as four little-endian bytes (two's complement), channel 0 first.
+    for (let c = 0; c < result.commands.length; c++) this.traceHash = crc32UpdateU32Le(this.traceHash, (result.commands[c] as number) >>> 0);
     for (let i = 0; i < this.options.replicaCount; i++) {
       const flags = result.flags[i] as number;
       if ((result.inServiceMask & (1 << i)) !== 0) {
@@ -277,49 +288,67 @@ export class LoopModel {
       this.protocolErrors += this.obs.protocolErrors[i] as number;
       this.lateReplies += this.obs.lateReplies[i] as number;
     }
-    const errorMilliDeg = Math.abs(this.setpointMilliDeg - this.positionMilliDeg);
-    if (errorMilliDeg > this.maxAbsErrorMilliDeg) this.maxAbsErrorMilliDeg = errorMilliDeg;
+    const error = Math.abs(this.trackingError());
+    if (error > this.maxAbsError) this.maxAbsError = error;
     if (result.events.length > 0) this.recordEvents(result);
     this.ticksDone = tick + 1;
     return result;
   }
 
+  /** Setpoint minus measurement this tick, in the plant's tracking unit. */
+  trackingError(): number {
+    return (this.inputs[this.setpointIndex] as number) - (this.inputs[this.measuredIndex] as number);
+  }
+
   /**
-   * An independent check of every command that reaches the actuator, written without the voter:
-   * a voted command must equal the on-time output of a strict majority of the replicas in
-   * service; a held command must repeat the previous one, for a bounded number of ticks; a safe
-   * command must be the safe value; a simplex command must come from the only replica in service.
+   * An independent check of every command that reaches the actuators, written without the voter,
+   * channel by channel: a voted command must equal (an exact channel) or lie within tolerance of
+   * (a mid-value channel) the on-time output of a strict majority of the replicas in service; a
+   * held command must repeat the previous one, for a bounded number of ticks; a safe command must
+   * be the safe value; a simplex command must come from the only replica in service.
    */
   private audit(result: StepResult): void {
-    const n = this.options.replicaCount;
-    let inService = 0;
-    let agreeing = 0;
-    for (let i = 0; i < n; i++) {
-      if ((result.inServiceMask & (1 << i)) === 0) continue;
-      inService++;
-      if (this.obs.onTime[i] === 1 && this.obs.outputs[i * OUTPUT_CHANNEL_COUNT + CHANNEL_COMMAND_MV] === result.commandMv) agreeing++;
-    }
-    let safe: boolean;
-    switch (result.commandSource) {
-      case 'voted':
-        safe = inService >= 2 && agreeing * 2 > inService;
-        break;
-      case 'simplex':
-        safe = inService === 1 && agreeing === 1 && this.options.simplexPolicy === 'simplex';
-        break;
-      case 'held':
-        safe = result.commandMv === this.lastAppliedMv && this.consecutiveHolds < this.options.quorumLossTicksMax;
-        break;
-      case 'safe':
-        safe = result.commandMv === this.coreConfig.safeCommandMv;
-        break;
+    let safe = true;
+    const channels = this.coreConfig.channels;
+    for (let c = 0; c < channels.length; c++) {
+      const commanded = result.commands[c] as number;
+      switch (result.commandSource) {
+        case 'voted':
+        case 'simplex': {
+          const { inService, agreeing } = this.backing(result, c);
+          safe &&= result.commandSource === 'voted' ? inService >= 2 && agreeing * 2 > inService : inService === 1 && agreeing === 1 && this.options.simplexPolicy === 'simplex';
+          break;
+        }
+        case 'held':
+          safe &&= commanded === this.lastApplied[c] && this.consecutiveHolds < this.options.quorumLossTicksMax;
+          break;
+        case 'safe':
+          safe &&= commanded === (channels[c] as CoreChannel).safe;
+          break;
+      }
     }
     this.consecutiveHolds = result.commandSource === 'held' ? this.consecutiveHolds + 1 : 0;
-    this.lastAppliedMv = result.commandMv;
+    this.lastApplied.set(result.commands);
     if (!safe) {
       this.unsafeCommands++;
       if (this.firstUnsafeTick === null) this.firstUnsafeTick = result.tick;
     }
+  }
+
+  /** Replicas in service, and those of them whose on-time output on channel c backs the command. */
+  private backing(result: StepResult, c: number): { inService: number; agreeing: number } {
+    const channel = this.coreConfig.channels[c] as CoreChannel;
+    const tolerance = channel.kind === 'exact' ? 0 : channel.toleranceCounts;
+    const commanded = result.commands[c] as number;
+    const width = this.obs.channelCount;
+    let inService = 0;
+    let agreeing = 0;
+    for (let i = 0; i < this.options.replicaCount; i++) {
+      if ((result.inServiceMask & (1 << i)) === 0) continue;
+      inService++;
+      if (this.obs.onTime[i] === 1 && Math.abs((this.obs.outputs[i * width + c] as number) - commanded) <= tolerance) agreeing++;
+    }
+    return { inService, agreeing };
   }
 
   private recordEvents(result: StepResult): void {
@@ -347,6 +376,8 @@ export class LoopModel {
     const core = this.core;
     return {
       kind,
+      law: { name: this.law.name, version: this.law.version, selfTestHash: hex(this.law.selfTestHash) },
+      plant: this.options.plant.name,
       seed: this.options.seed,
       replicaCount: this.options.replicaCount,
       rateHz: this.options.rateHz,
@@ -375,7 +406,7 @@ export class LoopModel {
       protocolErrors: this.protocolErrors,
       lateReplies: this.lateReplies,
       actuator: { ...this.world.actuatorCounters },
-      tracking: { maxAbsErrorMilliDeg: this.maxAbsErrorMilliDeg, finalErrorMilliDeg: this.setpointMilliDeg - this.positionMilliDeg },
+      tracking: { ...this.options.plant.tracking, maxAbsError: this.maxAbsError, finalError: this.trackingError() },
       votedTraceHash: this.votedTraceHash,
       killSwitch: this.killSwitchTrip,
       recovery: this.recovery?.summary() ?? null,
@@ -392,7 +423,7 @@ export class LoopModel {
       inService += (result.inServiceMask >> i) & 1;
     }
     const events = result.events.map((e) => (e.kind === 'replicaExcluded' ? ` excluded:${e.replicaIndex}:${e.reason}` : e.kind === 'modeChanged' ? ` mode:${e.to}` : ` ${e.kind}`)).join('');
-    return `${result.tick} sp=${this.setpointMilliDeg} pos=${this.positionMilliDeg} cmd=${result.commandMv} src=${result.commandSource} mode=${result.mode} in=${inService} flags=${flags}${events}`;
+    return `${result.tick} inputs=${this.inputs.join(',')} cmd=${result.commands.join(',')} src=${result.commandSource} mode=${result.mode} in=${inService} flags=${flags}${events}`;
   }
 }
 
@@ -405,8 +436,14 @@ export function faultParam(spec: FaultSpec, options: LoopOptions): number {
   // (identical failures of a majority are common-mode faults no voter can see).
   const i = spec.replicaIndex;
   switch (spec.kind) {
-    case 'wrong':
-      return 1_500 + 500 * i;
+    case 'wrong': {
+      // pid-q16's commands are off by 1.5 V, 2 V, …; a narrower channel by a third of its span (a
+      // wrap of the span itself would be no offset at all), well beyond a mid-value tolerance.
+      const channel = options.law.definition.outputs[0]!;
+      const span = channel.max - channel.min + 1;
+      const offset = 1_500 + 500 * i;
+      return span > 4 * offset ? offset : Math.floor(span / 3) + i;
+    }
     case 'state':
       return 50 * (i + 1);
     case 'stuck':

@@ -86,7 +86,7 @@ export class RealtimeRecovery {
     } catch {
       return;
     }
-    const link = new ReplicaLink(i, spare.transport, this.model.obs);
+    const link = new ReplicaLink(i, spare.transport, this.model.obs, this.model.law);
     const ok = !this.stopping && (await this.bringUp(link, spare, this.options.hello(i))) === null;
     if (ok && !this.stopping && this.spares[i] === null) this.spares[i] = { replica: spare, link };
     else await spare.stop();
@@ -205,7 +205,7 @@ export class RealtimeRecovery {
     }
     // A new process was started at RESTART_NICE by its transport; a reset board keeps its own.
     this.replicas[i] = fresh;
-    const link = fresh.transport === old.transport ? this.links[i]! : new ReplicaLink(i, fresh.transport, this.model.obs);
+    const link = fresh.transport === old.transport ? this.links[i]! : new ReplicaLink(i, fresh.transport, this.model.obs, this.model.law);
     this.links[i] = link;
     if (this.stopping) return { ok: false, permanent: false, detail: 'the run ended' };
     return (await this.bringUp(link, fresh, this.options.hello(i))) ?? { ok: true };

@@ -7,11 +7,11 @@
 import { readdirSync } from 'node:fs';
 import { setPriority } from 'node:os';
 import { performance } from 'node:perf_hooks';
-import { LAW_ID } from '../core/control-law.js';
 import { excludeReplica, type StepResult } from '../core/tmr-core.js';
 import { encodeMessage } from '../protocol/codec.js';
-import { FAULT_KIND, PROTOCOL_VERSION, type HelloMessage } from '../protocol/messages.js';
-import { lawParamsToList } from '../replica/replica-logic.js';
+import { FAULT_KIND, type HelloMessage } from '../protocol/messages.js';
+import { helloFor as lawHello } from '../replica/replica-logic.js';
+import { safeCommands } from '../core/tmr-core.js';
 import { faultParam, LoopModel, type LoopBench, type LoopOptions, type RunSummary } from './loop-model.js';
 import { ReplicaLink, type LinkCounters } from './replica-link.js';
 import type { TransportStats } from '../transport/transport.js';
@@ -48,10 +48,11 @@ export interface RealtimeHooks {
   /** Stops the run when a trigger trips (the actuator is sent to its safe state). */
   readonly killSwitch?: KillSwitch;
   /**
-   * A real actuator path the command also goes to (a drive board through johnny-five): called
-   * with every tick's command, and with the safe command once when the run ends for any reason.
+   * A real actuator path the commands also go to (a drive board through johnny-five): called
+   * with every tick's commands (every output channel), and with the safe values once when the
+   * run ends for any reason.
    */
-  readonly actuatorOut?: (commandMv: number) => void;
+  readonly actuatorOut?: (commands: Int32Array) => void;
 }
 
 export interface RealtimeSummary extends RunSummary {
@@ -153,12 +154,12 @@ export async function runRealtime(options: RealtimeOptions, hooks: RealtimeHooks
       const spec = specs[i]!;
       const provider = providers.find((p) => p.kind === spec.kind);
       if (provider === undefined) throw new Error(`replica ${i}: no provider for replica kind '${spec.kind}'`);
-      replicas.push(await provider.start(spec, i));
+      replicas.push(await provider.start(spec, i, model.law));
     }
     priorityRaised = raisePriority(0);
     for (const pid of replicas.flatMap((r) => r.dataPathPids)) priorityRaised = raisePriority(pid) && priorityRaised;
     hooks.onStarted?.(replicas.map((r) => r.pid));
-    links.push(...replicas.map((r, i) => new ReplicaLink(i, r.transport, model.obs)));
+    links.push(...replicas.map((r, i) => new ReplicaLink(i, r.transport, model.obs, model.law)));
     replicas.forEach((r, i) =>
       r.onLinkUp(() => {
         model.replicaDetail[i] = `${model.replicaDetail[i] ?? 'link down'}; link back up before tick ${model.ticksDone}`;
@@ -194,7 +195,7 @@ export async function runRealtime(options: RealtimeOptions, hooks: RealtimeHooks
       model.prepareTick(tick);
       recovery?.beforeTick(tick);
       applyFaults(model, options, tick, replicas, links, resumeAt);
-      const frame = encodeMessage({ kind: 'tick', tick, setpointMilliDeg: model.setpointMilliDeg, positionMilliDeg: model.positionMilliDeg });
+      const frame = encodeMessage({ kind: 'tick', tick, inputs: model.inputs });
       const sentAtMs = performance.now();
       // In service, and on probation (compared, not counted): both get every tick.
       const active = links.filter((_, i) => model.core.status[i] !== 'excluded' || model.obs.probationStart[i] === 1);
@@ -223,7 +224,7 @@ export async function runRealtime(options: RealtimeOptions, hooks: RealtimeHooks
           model.replicaDetail[event.replicaIndex] = link.linkDownReason ?? link.lastReplicaError;
         }
       }
-      hooks.actuatorOut?.(result.commandMv);
+      hooks.actuatorOut?.(result.commands);
       recovery?.afterTick(result);
       hooks.onTick?.(model, result);
       const trip = hooks.killSwitch?.afterTick(result, performance.now()) ?? null;
@@ -244,7 +245,7 @@ export async function runRealtime(options: RealtimeOptions, hooks: RealtimeHooks
     }
   } finally {
     model.world.enterSafeState();
-    hooks.actuatorOut?.(model.coreConfig.safeCommandMv);
+    hooks.actuatorOut?.(safeCommands(model.coreConfig));
     await recovery?.stop();
     await Promise.all(replicas.map((r) => r.stop()));
   }
@@ -285,7 +286,7 @@ export async function prepareReplicas(
 }
 
 function helloFor(model: LoopModel, replicaIndex: number): HelloMessage {
-  return { kind: 'hello', protocolVersion: PROTOCOL_VERSION, replicaIndex, lawId: LAW_ID, lawParams: lawParamsToList(model.lawParams) };
+  return lawHello(model.law, replicaIndex, model.lawParams);
 }
 
 async function handshakeAll(model: LoopModel, links: readonly ReplicaLink[], timeoutMs: number): Promise<void> {

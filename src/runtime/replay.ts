@@ -3,11 +3,12 @@
  * control law over the logged inputs, and checks every logged command bit for bit:
  *   - the core, given the same observations, must produce the same command, source, mode and
  *     in-service set (the voter's decisions are a pure function of what it saw);
- *   - every voted command must equal the control law's output for the logged setpoints and
- *     positions from tick 0 (a correct replica's answer: the majority was right).
+ *   - every voted command must equal the control law's output for the logged inputs from tick 0
+ *     (a correct replica's answer: the majority was right), on every channel (a mid-value channel
+ *     within its tolerance).
  * Deterministic and allocation-light; stops listing mismatches after MISMATCHES_LISTED_MAX.
  */
-import { CHANNEL_COMMAND_MV, createLawState, lawParamsForRate, lawStep, OUTPUT_CHANNEL_COUNT } from '../core/control-law.js';
+import type { LoadedLaw } from '../law/law-runtime.js';
 import type { ExclusionReason } from '../core/failure-detector.js';
 import { createCoreState, createObservations, excludeReplica, resetObservations, step } from '../core/tmr-core.js';
 import type { BlackBoxContents, TickRecord } from './black-box.js';
@@ -34,16 +35,17 @@ export class ReplayError extends Error {
   override readonly name = 'ReplayError';
 }
 
-export function replayBlackBox(log: BlackBoxContents): ReplayReport {
+/** Replays a log with the law it was written with (the caller loads it and checks its hash). */
+export function replayBlackBox(log: BlackBoxContents, law: LoadedLaw): ReplayReport {
   const h = log.header;
   if (h === null) throw new ReplayError('the log has no header record: nothing to replay');
-  const config = coreConfigFor(h, h.safeCommandMv);
+  const config = coreConfigFor({ ...h, law });
   const core = createCoreState(config);
   for (const [replica, reason] of h.initialExcluded) excludeReplica(core, replica, reason as ExclusionReason, 0);
-  const obs = createObservations(h.replicaCount, OUTPUT_CHANNEL_COUNT);
-  const lawParams = lawParamsForRate(h.rateHz);
-  const lawState = createLawState();
-  const lawOut = new Int32Array(OUTPUT_CHANNEL_COUNT);
+  const obs = createObservations(h.replicaCount, law.outputCount);
+  const lawState = law.definition.init(law.paramsForRate(h.rateHz));
+  const lawOut = new Int32Array(law.outputCount);
+  const lawIn = new Int32Array(law.inputCount);
   const mismatches: ReplayMismatch[] = [];
   let mismatchCount = 0;
   let votedChecked = 0;
@@ -58,15 +60,16 @@ export function replayBlackBox(log: BlackBoxContents): ReplayReport {
     }
     fillObservations(obs, r);
     const result = step(core, obs, r.tick);
-    if (result.commandMv !== r.commandMv) differ(r.tick, 'command', `${r.commandMv} mV`, `${result.commandMv} mV`);
+    if (!sameValues(result.commands, r.commands)) differ(r.tick, 'command', `[${r.commands.join(', ')}]`, `[${result.commands.join(', ')}]`);
     if (result.commandSource !== r.source) differ(r.tick, 'source', r.source, result.commandSource);
     if (result.mode !== r.mode) differ(r.tick, 'mode', r.mode, result.mode);
     if (result.inServiceMask !== r.inServiceMask) differ(r.tick, 'inService', r.inServiceMask.toString(2), result.inServiceMask.toString(2));
-    lawStep(lawParams, lawState, r.tick, r.setpointMilliDeg, r.positionMilliDeg, lawOut);
+    for (let c = 0; c < lawIn.length; c++) lawIn[c] = r.inputs[c] ?? 0;
+    law.definition.step(lawState, lawIn, lawOut);
     if (r.source === 'voted') {
       votedChecked++;
-      const expected = lawOut[CHANNEL_COMMAND_MV] as number;
-      if (expected !== r.commandMv) differ(r.tick, 'law', `${r.commandMv} mV voted`, `${expected} mV from the law`);
+      const agrees = config.channels.every((channel, c) => Math.abs((lawOut[c] as number) - (r.commands[c] ?? NaN)) <= (channel.kind === 'exact' ? 0 : channel.toleranceCounts));
+      if (!agrees) differ(r.tick, 'law', `[${r.commands.join(', ')}] voted`, `[${lawOut.join(', ')}] from the law`);
     }
   }
   return { ticks: log.ticks.length, votedChecked, mismatchCount, mismatches };
@@ -84,4 +87,10 @@ function fillObservations(obs: ReturnType<typeof createObservations>, r: TickRec
   for (let k = 0; k < obs.outputs.length; k++) obs.outputs[k] = r.outputs[k] ?? 0;
   // The shell's one input besides replies: a replica re-synchronised before this tick.
   for (const [kind, replica] of r.events) if (kind === 'probationStarted' && replica >= 0 && replica < obs.replicaCount) obs.probationStart[replica] = 1;
+}
+
+function sameValues(a: ArrayLike<number>, b: ArrayLike<number>): boolean {
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
 }

@@ -7,6 +7,7 @@
 import { ChildProcessTransport } from '../transport/child-process-transport.js';
 import { SerialTransport } from '../transport/serial-transport.js';
 import type { Transport } from '../transport/transport.js';
+import type { LoadedLaw } from '../law/law-runtime.js';
 import { nodeReplicaCommand } from './replica-command.js';
 
 export type ReplicaSpec =
@@ -36,6 +37,8 @@ export type ReplicaSpec =
       readonly baudRate?: number;
       /** Enable the firmware's fault-injection hooks (default true). */
       readonly testHooks?: boolean;
+      /** The shipped law the firmware is built with (src/laws/NAME/law.c); the run's law if absent. */
+      readonly law?: string;
     };
 
 export type ReplicaKind = ReplicaSpec['kind'];
@@ -76,7 +79,8 @@ export interface StartedReplica {
 
 export interface ReplicaProvider {
   readonly kind: ReplicaKind;
-  start(spec: ReplicaSpec, replicaIndex: number): Promise<StartedReplica>;
+  /** Starts replica `replicaIndex` running `law` (a process is told which; a board must have been built with it). */
+  start(spec: ReplicaSpec, replicaIndex: number, law: LoadedLaw): Promise<StartedReplica>;
 }
 
 /**
@@ -115,10 +119,10 @@ function processReplica(transport: ChildProcessTransport, startAgain: (nice?: nu
 
 export const nodeProvider: ReplicaProvider = {
   kind: 'node',
-  async start(spec, replicaIndex) {
+  async start(spec, replicaIndex, law) {
     // Compiled JavaScript whenever it is built: a restart must not wait for a TypeScript loader.
     const command = nodeReplicaCommand();
-    const extra = spec.kind === 'node' ? (spec.args ?? []) : [];
+    const extra = [`--law=${law.source}`, ...(spec.kind === 'node' ? (spec.args ?? []) : [])];
     const startAgain = (nice?: number, extraArgs: readonly string[] = []): Promise<ChildProcessTransport> =>
       ChildProcessTransport.start({
         command: command.command,

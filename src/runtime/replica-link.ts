@@ -3,11 +3,11 @@
  * observations, and counting of everything that is not a timely, valid reply. Works over any
  * Transport (child process, serial port, memory).
  */
-import { drawLawInputs, LAW_ID, lawSelfTestHash, OUTPUT_CHANNEL_COUNT } from '../core/control-law.js';
+import { drawInputs, hex, resetWalk, type LoadedLaw } from '../law/law-runtime.js';
 import { Prng } from '../core/prng.js';
 import type { Observations } from '../core/tmr-core.js';
 import { decodeMessage, encodeMessage } from '../protocol/codec.js';
-import { PROTOCOL_VERSION, REFUSE_REASON, type HelloAckMessage, type HelloMessage, type RefuseReason, type StateMessage } from '../protocol/messages.js';
+import { REFUSE_REASON, type HelloAckMessage, type HelloMessage, type RefuseReason, type StateMessage } from '../protocol/messages.js';
 import type { Transport } from '../transport/transport.js';
 
 export type HandshakeOutcome =
@@ -59,6 +59,7 @@ export class ReplicaLink {
     readonly replicaIndex: number,
     readonly transport: Transport,
     private readonly obs: Observations,
+    private readonly law: LoadedLaw,
   ) {
     transport.onFrame((frame) => this.onFrame(frame));
     transport.onDown((reason) => {
@@ -112,7 +113,7 @@ export class ReplicaLink {
         }
         answers++;
         if (accepted === null) {
-          const refusal = checkHelloAck(answer, this.replicaIndex);
+          const refusal = checkHelloAck(answer, hello);
           if (refusal !== null) {
             clearTimeout(timer);
             clearInterval(retry);
@@ -148,7 +149,9 @@ export class ReplicaLink {
    */
   async warmUp(hello: HelloMessage, ticks: number, timeoutMs: number): Promise<boolean> {
     const prng = new Prng(WARM_UP_SEED);
-    const inputs = { setpointMilliDeg: 0, positionMilliDeg: 0 };
+    const inputs = new Int32Array(this.law.inputCount);
+    const previous = new Float64Array(this.law.inputCount);
+    resetWalk(this.law.definition, previous);
     let sent = 0;
     let lossyWindows = 0;
     this.warmingUp = true;
@@ -161,8 +164,8 @@ export class ReplicaLink {
           const count = Math.min(WARM_UP_WINDOW_FRAMES, ticks - sent);
           this.warmUpOutputs = 0;
           for (let k = 0; k < count; k++, sent++) {
-            drawLawInputs(prng, inputs.positionMilliDeg, inputs);
-            this.transport.send(encodeMessage({ kind: 'tick', tick: sent, ...inputs }));
+            drawInputs(prng, this.law.definition, previous, inputs);
+            this.transport.send(encodeMessage({ kind: 'tick', tick: sent, inputs }));
           }
           // Warm-up is for the JIT, not a test: a lossy line loses some outputs and goes on.
           lossyWindows = (await this.waitForWarmUpOutputs(count, WARM_UP_WINDOW_TIMEOUT_MS)) ? 0 : lossyWindows + 1;
@@ -323,9 +326,9 @@ export class ReplicaLink {
       this.onSettled();
       return;
     }
-    if (tick === this.collectingTick && this.obs.onTime[i] === 0 && outputs.length === OUTPUT_CHANNEL_COUNT) {
+    if (tick === this.collectingTick && this.obs.onTime[i] === 0 && outputs.length === this.obs.channelCount) {
       const base = i * this.obs.channelCount;
-      for (let c = 0; c < OUTPUT_CHANNEL_COUNT; c++) this.obs.outputs[base + c] = outputs[c] as number;
+      for (let c = 0; c < this.obs.channelCount; c++) this.obs.outputs[base + c] = outputs[c] as number;
       this.obs.digests[i] = stateDigest;
       this.obs.onTime[i] = 1;
       if (tick === this.graceForTick) {
@@ -349,25 +352,19 @@ export class ReplicaLink {
   }
 }
 
-/** Why a helloAck is not acceptable, or null. */
-export function checkHelloAck(ack: HelloAckMessage, replicaIndex: number): { reason: RefuseReason; detail: string } | null {
-  if (ack.protocolVersion !== PROTOCOL_VERSION) {
-    return { reason: 'PROTOCOL_VERSION_MISMATCH', detail: `${ack.implementation} speaks protocol ${ack.protocolVersion}, expected ${PROTOCOL_VERSION}` };
+/** Why a helloAck is not acceptable for the hello it answers, or null. Each reason names both sides. */
+export function checkHelloAck(ack: HelloAckMessage, hello: HelloMessage): { reason: RefuseReason; detail: string } | null {
+  if (ack.protocolVersion !== hello.protocolVersion) {
+    return { reason: 'PROTOCOL_VERSION_MISMATCH', detail: `${ack.implementation} speaks protocol v${ack.protocolVersion}, the host v${hello.protocolVersion}` };
   }
-  if (ack.lawId !== LAW_ID) return { reason: 'LAW_ID_MISMATCH', detail: `${ack.implementation} runs law ${ack.lawId}, expected ${LAW_ID}` };
-  const expectedHash = lawSelfTestHash();
-  if (ack.lawHash !== expectedHash) {
-    return {
-      reason: 'LAW_HASH_MISMATCH',
-      detail: `${ack.implementation} reports law hash ${hex(ack.lawHash)}, expected ${hex(expectedHash)}`,
-    };
+  if (ack.lawName !== hello.lawName || ack.lawVersion !== hello.lawVersion) {
+    return { reason: 'LAW_MISMATCH', detail: `${ack.implementation} runs law ${ack.lawName} v${ack.lawVersion}, the host ${hello.lawName} v${hello.lawVersion}` };
   }
-  if (ack.replicaIndex !== replicaIndex) {
-    return { reason: 'REPLICA_INDEX_MISMATCH', detail: `${ack.implementation} answered as replica ${ack.replicaIndex}, expected ${replicaIndex}` };
+  if (ack.lawHash !== hello.lawHash) {
+    return { reason: 'LAW_HASH_MISMATCH', detail: `${ack.implementation} reports law hash 0x${hex(ack.lawHash)}, the host's is 0x${hex(hello.lawHash)}` };
+  }
+  if (ack.replicaIndex !== hello.replicaIndex) {
+    return { reason: 'REPLICA_INDEX_MISMATCH', detail: `${ack.implementation} answered as replica ${ack.replicaIndex}, expected ${hello.replicaIndex}` };
   }
   return null;
-}
-
-function hex(value: number): string {
-  return `0x${(value >>> 0).toString(16).padStart(8, '0')}`;
 }

@@ -11,7 +11,15 @@ import { availableParallelism } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { assert } from '../core/assert.js';
 import { crc32Update } from '../core/crc32.js';
-import { CAMPAIGN_SEEDS_MAX, checkSeed, type CampaignFaults, type SeedResult } from './campaign.js';
+import { CAMPAIGN_SEEDS_MAX, checkSeed, type CampaignFaults, type CampaignSetup, type SeedResult } from './campaign.js';
+import { DEFAULT_LAW, importLaw } from '../law/law-loader.js';
+import { importPlant } from './plants.js';
+
+/** Loads a campaign's law and plant by source and name (a worker does this once). */
+export async function campaignSetup(law: string, plant: string): Promise<CampaignSetup> {
+  const loaded = await importLaw(law);
+  return { law: loaded, plant: await importPlant(loaded, plant === '' ? undefined : plant) };
+}
 
 export interface CampaignSpec {
   /** First seed. */
@@ -22,6 +30,9 @@ export interface CampaignSpec {
   readonly workers: number;
   /** TEST HOOK: swap in the deliberately broken voter (see campaign.ts). */
   readonly testHookBrokenVoter: boolean;
+  /** The law's source (a shipped name or a module path; default pid-q16) and the plant's name (default: the law's). */
+  readonly law?: string;
+  readonly plant?: string;
 }
 
 export interface CampaignReport {
@@ -55,6 +66,9 @@ export interface BatchRequest {
   readonly faults: CampaignFaults;
   readonly ticks: number;
   readonly testHookBrokenVoter: boolean;
+  /** The law's source (a shipped name or a module path) and the plant's name: each worker loads them. */
+  readonly law: string;
+  readonly plant: string;
 }
 
 export type BatchReply =
@@ -62,12 +76,12 @@ export type BatchReply =
   | { readonly index: number; readonly results: null; readonly error: { readonly seed: number; readonly message: string } };
 
 /** Runs one batch (in a worker, or inline with one worker). An exception names its seed. */
-export function runBatch(request: BatchRequest): BatchReply {
+export function runBatch(request: BatchRequest, setup: CampaignSetup): BatchReply {
   const results: SeedResult[] = [];
   for (let k = 0; k < request.count; k++) {
     const seed = request.from + k;
     try {
-      results.push(checkSeed(seed, request.faults, request.ticks, { testHookBrokenVoter: request.testHookBrokenVoter }));
+      results.push(checkSeed(seed, request.faults, request.ticks, { testHookBrokenVoter: request.testHookBrokenVoter, setup }));
     } catch (error) {
       return { index: request.index, results: null, error: { seed, message: error instanceof Error ? error.message : String(error) } };
     }
@@ -129,6 +143,8 @@ export async function runCampaign(spec: CampaignSpec, onProgress?: (done: number
   assert(spec.from >= 0 && spec.from + spec.seeds - 1 <= 0xffff_ffff, 'campaign seeds beyond 2^32');
   assert(spec.workers >= 1 && spec.workers <= WORKERS_MAX, 'campaign worker count out of range');
   const report = emptyReport(spec);
+  // Loaded here too, so a law that fails its checks is refused before any worker starts.
+  const setup = await campaignSetup(spec.law ?? DEFAULT_LAW, spec.plant ?? '');
   const crc = { value: 0 };
   const batchCount = Math.ceil(spec.seeds / BATCH_SEEDS);
   const request = (index: number): BatchRequest => ({
@@ -138,6 +154,8 @@ export async function runCampaign(spec: CampaignSpec, onProgress?: (done: number
     faults: spec.faults,
     ticks: spec.ticks,
     testHookBrokenVoter: spec.testHookBrokenVoter,
+    law: setup.law.source,
+    plant: setup.plant.name,
   });
   const accept = (reply: BatchReply): void => {
     if (reply.error !== null) throw new CampaignError(reply.error.seed, `seed ${reply.error.seed}: ${reply.error.message}`);
@@ -146,7 +164,7 @@ export async function runCampaign(spec: CampaignSpec, onProgress?: (done: number
   };
   if (spec.workers === 1) {
     for (let b = 0; b < batchCount; b++) {
-      accept(runBatch(request(b)));
+      accept(runBatch(request(b), setup));
       // Let the event loop breathe between batches (signals, the progress bar).
       await new Promise((resolve) => setImmediate(resolve));
     }

@@ -18,7 +18,6 @@
  *                        counted, within the healing bound, and stays there.
  */
 import { assert } from '../core/assert.js';
-import { CHANNEL_COMMAND_MV } from '../core/control-law.js';
 import { crc32Update } from '../core/crc32.js';
 import { deriveSeed, Prng } from '../core/prng.js';
 import type { Observations, StepResult } from '../core/tmr-core.js';
@@ -63,7 +62,14 @@ export interface SeedResult {
   readonly probationHits: number;
 }
 
+/** The law and plant a campaign runs (default: pid-q16 on the motor). */
+export interface CampaignSetup {
+  readonly law: LoopOptions['law'];
+  readonly plant: LoopOptions['plant'];
+}
+
 export interface CheckOptions {
+  readonly setup?: CampaignSetup;
   /** TEST HOOK: the command becomes replica 0's on-time output instead of the vote (a broken voter). */
   readonly testHookBrokenVoter?: boolean;
   /** Receives each tick's canonical trace line (replays write them out). */
@@ -161,11 +167,11 @@ function drawEpisode(prng: Prng, options: { replicaIndex: number; startTick: num
  *           previous one's healing bound; bursts aimed at probation; at most restartsMax faults per
  *           replica, so the restart limit is never what stops a replica coming back.
  */
-export function drawSchedule(seed: number, faults: CampaignFaults, ticks: number): LoopOptions {
+export function drawSchedule(seed: number, faults: CampaignFaults, ticks: number, setup?: CampaignSetup): LoopOptions {
   assert(Number.isInteger(seed) && seed >= 0 && seed <= 0xffff_ffff, 'seed out of range');
   assert(Number.isInteger(ticks) && ticks >= CAMPAIGN_TICKS_MIN[faults] && ticks <= CAMPAIGN_TICKS_MAX, 'ticks out of range for a campaign');
   const prng = new Prng(deriveSeed(seed, SCHEDULE_STREAM));
-  const base: LoopOptions = { ...DEFAULT_LOOP_OPTIONS, ticks, seed, injects: [] };
+  const base: LoopOptions = { ...DEFAULT_LOOP_OPTIONS, ...setup, ticks, seed, injects: [] };
   const recoveryOn = { ...DEFAULT_RECOVERY, enabled: true };
   const restartTicks = ticksForMs(recoveryOn.simRestartMs, base.rateHz);
   const episode = { restartTicks, probationTicks: recoveryOn.probationTicks };
@@ -294,30 +300,38 @@ export function livenessBoundTick(options: LoopOptions): number | null {
   return bound < options.ticks ? bound : null;
 }
 
-/** The fault-free run's per-tick command and source, for SINGLE_FAULT_MASKED. */
-function faultFreeCommands(options: LoopOptions): { commandMv: Int32Array; source: string[] } {
-  const commandMv = new Int32Array(options.ticks);
+/** The fault-free run's per-tick commands (every channel) and source, for SINGLE_FAULT_MASKED. */
+function faultFreeCommands(options: LoopOptions): { commands: Int32Array; channels: number; source: string[] } {
+  const channels = options.law.outputCount;
+  const commands = new Int32Array(options.ticks * channels);
   const source = new Array<string>(options.ticks);
   runSimulation({ ...options, injects: [], recovery: DEFAULT_RECOVERY }, {
     onTick: (_, result) => {
-      commandMv[result.tick] = result.commandMv;
+      commands.set(result.commands, result.tick * channels);
       source[result.tick] = result.commandSource;
     },
   });
-  return { commandMv, source };
+  return { commands, channels, source };
 }
 
-/** The deliberately broken voter (test hook): replica 0's on-time command wins, whatever the vote. */
+/** The deliberately broken voter (test hook): replica 0's on-time outputs win, whatever the vote. */
 function brokenVoter(result: StepResult, obs: Observations): void {
   if (obs.onTime[0] !== 1 || result.commandSource === 'safe') return;
-  result.commandMv = obs.outputs[CHANNEL_COMMAND_MV] as number;
+  result.commands.set(obs.outputs.subarray(0, obs.channelCount));
 }
+
+function sameCommands(a: Int32Array, b: ArrayLike<number>, offset = 0): boolean {
+  for (let c = 0; c < a.length; c++) if (a[c] !== b[offset + c]) return false;
+  return true;
+}
+
+const show = (values: ArrayLike<number>): string => `[${Array.from(values).join(', ')}]`;
 
 const ENCODER = new TextEncoder();
 
 /** Runs one seed's schedule and checks it at every tick. */
 export function checkSeed(seed: number, faults: CampaignFaults, ticks: number, opts: CheckOptions = {}): SeedResult {
-  const options = drawSchedule(seed, faults, ticks);
+  const options = drawSchedule(seed, faults, ticks, opts.setup);
   const reference = faults === 'single' ? faultFreeCommands(options) : null;
   const safeBound = faults === 'double' ? safeBoundTick(options) : null;
   const livenessBound = livenessBoundTick(options);
@@ -336,25 +350,26 @@ export function checkSeed(seed: number, faults: CampaignFaults, ticks: number, o
   const fullMask = (1 << options.replicaCount) - 1;
   const onTick = (model: LoopModel, result: StepResult): void => {
     const tick = result.tick;
-    oracle ??= new SimReplica(0, model.lawParams);
-    oracle.logic.onTick(tick, model.setpointMilliDeg, model.positionMilliDeg);
-    const lawMv = oracle.logic.outputs[CHANNEL_COMMAND_MV] as number;
+    oracle ??= new SimReplica(0, model.law, model.lawParams);
+    oracle.logic.onTick(tick, model.inputs);
+    const lawOutputs = oracle.logic.outputs;
     const line = model.traceLine(result);
     traceHash = crc32Update(traceHash, ENCODER.encode(`${line}\n`));
     opts.onTraceLine?.(line);
     for (const r of startsAt.get(tick) ?? []) if ((result.probationMask & (1 << r)) !== 0) probationHits++;
     if (model.unsafeCommands > unsafeSeen) {
       unsafeSeen = model.unsafeCommands;
-      violate('NO_MINORITY_COMMAND', tick, `the auditor found ${result.commandSource} command ${result.commandMv} mV without a majority of replies behind it`);
+      violate('NO_MINORITY_COMMAND', tick, `the auditor found ${result.commandSource} command ${show(result.commands)} without a majority of replies behind it`);
     }
-    if (reference !== null && (result.commandMv !== reference.commandMv[tick] || result.commandSource !== reference.source[tick])) {
-      violate('SINGLE_FAULT_MASKED', tick, `command ${result.commandMv} mV (${result.commandSource}); the fault-free run commanded ${reference.commandMv[tick]} mV (${reference.source[tick]})`);
+    if (reference !== null && (!sameCommands(result.commands, reference.commands, tick * reference.channels) || result.commandSource !== reference.source[tick])) {
+      const expected = reference.commands.subarray(tick * reference.channels, (tick + 1) * reference.channels);
+      violate('SINGLE_FAULT_MASKED', tick, `command ${show(result.commands)} (${result.commandSource}); the fault-free run commanded ${show(expected)} (${reference.source[tick]})`);
     }
-    if (lawCheckable && (result.commandSource === 'voted' || result.commandSource === 'simplex') && result.commandMv !== lawMv) {
-      violate('LAW_COMMAND', tick, `${result.commandSource} command ${result.commandMv} mV; the law gives ${lawMv} mV for this tick's inputs`);
+    if (lawCheckable && (result.commandSource === 'voted' || result.commandSource === 'simplex') && !sameCommands(result.commands, lawOutputs)) {
+      violate('LAW_COMMAND', tick, `${result.commandSource} command ${show(result.commands)}; the law gives ${show(lawOutputs)} for this tick's inputs`);
     }
     if (safeBound !== null && tick >= safeBound && result.commandSource !== 'safe') {
-      violate('SAFE_WITHIN_BOUND', tick, `${result.commandSource} command ${result.commandMv} mV in mode ${result.mode}; two persistent faults must give the safe command from tick ${safeBound}`);
+      violate('SAFE_WITHIN_BOUND', tick, `${result.commandSource} command ${show(result.commands)} in mode ${result.mode}; two persistent faults must give the safe command from tick ${safeBound}`);
     }
     // From the bound on no fault is left and every replica is back: TMR, all counted, at every tick.
     if (livenessBound !== null && tick >= livenessBound && !(result.mode === 'tmr' && result.inServiceMask === fullMask)) {

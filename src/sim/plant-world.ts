@@ -1,34 +1,36 @@
 /**
- * The world the voter controls: the actuator (drive), the plant and the position sensor, advanced
- * one tick at a time. The loop model talks to it through `LoopWorld` only, so the HIL bench can
- * put its own command path (johnny-five), disturbances and recorders around the same models.
+ * The motor world pid-q16 controls: the setpoint profile, the actuator (drive), the plant and the
+ * position sensor, advanced one tick at a time. The loop model talks to it through `LoopWorld`
+ * only, so the HIL bench can put its own command path (johnny-five), disturbances and recorders
+ * around the same models.
  *
- * Per tick the loop calls sense(tick) once (the reading sent to the replicas), then actuate(tick,
- * command) once (the voted command; the world delivers it to the drive and steps the plant).
+ * Channels: inputs [setpointMilliDeg, positionMilliDeg]; outputs [commandMv (to the drive),
+ * rateMilliDegPerTick (telemetry, not actuated)]. Per tick the loop calls sense(tick, inputs) once
+ * (the setpoint and the reading sent to the replicas), then actuate(tick, commands) once (the
+ * world delivers the command to the drive and steps the plant).
  * Deterministic: a pure function of the configuration, the seed and the commands.
  */
 import { assert } from '../core/assert.js';
 import { deriveSeed, Prng } from '../core/prng.js';
 import { Actuator, DEFAULT_ACTUATOR, type ActuatorConfig } from './actuator.js';
 import { DEFAULT_PLANT, DEFAULT_SENSOR, Plant, PositionSensor, type PlantConfig, type SensorConfig } from './plant.js';
+import { defaultProfile, type SetpointProfile } from './setpoint-profile.js';
+import type { LoopWorld, PlantDefinition } from './world.js';
 
-export interface LoopWorld {
-  /** The drive's configuration: the loop takes its safe command and range check from it. */
-  readonly actuatorConfig: ActuatorConfig;
-  /** This tick's position reading, integer milli-degrees. Called once per tick, before actuate. */
-  sense(tick: number): number;
-  /** The voter's command for this tick, mV: deliver it to the drive and advance the plant one tick. */
-  actuate(tick: number, commandMv: number): void;
-  /** The runtime's emergency stop: the drive to its safe state now (an assertion failed, the run ended). */
-  enterSafeState(): void;
-  readonly actuatorCounters: { readonly watchdogTrips: number; readonly commandsRejected: number };
-}
+/** Channel indexes of pid-q16 that the motor world uses. */
+const INPUT_SETPOINT = 0;
+const INPUT_POSITION = 1;
+const OUTPUT_COMMAND_MV = 0;
 
 /** PRNG stream of the sensor noise, derived from the run's seed. */
 export const SENSOR_NOISE_STREAM = 1;
 
 export interface PlantWorldConfig {
   readonly rateHz: number;
+  /** The setpoint the position should follow (default: defaultProfile over `ticks`). */
+  readonly profile?: SetpointProfile;
+  /** The run's length, for the default profile. */
+  readonly ticks?: number;
   /** The run's seed: the sensor noise is drawn from a stream derived from it. */
   readonly seed: number;
   /** The noise seed, when it should differ from the run's (a scenario's `sensor.noiseSeed`). */
@@ -52,6 +54,7 @@ export class PlantWorld implements LoopWorld {
   readonly actuator: Actuator;
   readonly sensor: PositionSensor;
   readonly actuatorConfig: ActuatorConfig;
+  readonly profile: SetpointProfile;
   /** The command the drive received on the last tick (null: none). */
   lastReceivedMv: number | null = null;
   private readonly config: PlantWorldConfig;
@@ -59,6 +62,7 @@ export class PlantWorld implements LoopWorld {
   constructor(config: PlantWorldConfig) {
     this.config = config;
     this.actuatorConfig = config.actuator ?? DEFAULT_ACTUATOR;
+    this.profile = config.profile ?? defaultProfile(config.rateHz, config.ticks ?? 2_000);
     this.plant = new Plant(config.rateHz, config.plant ?? DEFAULT_PLANT);
     this.actuator = new Actuator(this.actuatorConfig);
     const noiseSeed = config.sensorNoiseSeed ?? deriveSeed(config.seed, SENSOR_NOISE_STREAM);
@@ -69,12 +73,14 @@ export class PlantWorld implements LoopWorld {
     return { watchdogTrips: this.actuator.watchdogTrips, commandsRejected: this.actuator.commandsRejected };
   }
 
-  sense(tick: number): number {
+  sense(tick: number, inputs: Int32Array): void {
     const reading = this.sensor.read(this.plant.positionMilliDeg);
-    return this.config.glitchReading === undefined ? reading : this.config.glitchReading(tick, reading);
+    inputs[INPUT_SETPOINT] = this.profile.setpointAt(tick);
+    inputs[INPUT_POSITION] = this.config.glitchReading === undefined ? reading : this.config.glitchReading(tick, reading);
   }
 
-  actuate(tick: number, commandMv: number): void {
+  actuate(tick: number, commands: Int32Array): void {
+    const commandMv = commands[OUTPUT_COMMAND_MV] as number;
     const path = this.config.commandPath;
     this.stepWith(tick, path === undefined ? commandMv : path(tick, commandMv));
   }
@@ -95,3 +101,13 @@ export class PlantWorld implements LoopWorld {
     this.actuator.enterSafeState();
   }
 }
+
+/** The motor plant as a module: the world pid-q16 runs against by default. */
+export const MOTOR_PLANT: PlantDefinition = {
+  kind: 'tmr-plant',
+  name: 'motor',
+  inputs: ['setpointMilliDeg', 'positionMilliDeg'],
+  outputs: ['commandMv', 'rateMilliDegPerTick'],
+  tracking: { setpoint: 'setpointMilliDeg', measured: 'positionMilliDeg', unit: 'mdeg' },
+  create: (options) => new PlantWorld({ rateHz: options.rateHz, seed: options.seed, ticks: options.ticks }),
+};

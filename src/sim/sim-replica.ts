@@ -5,17 +5,17 @@
  * frames are counted exactly as the runtime counts them.
  */
 import { assertNever, fail } from '../core/assert.js';
-import { LAW_ID, type LawParams } from '../core/control-law.js';
+import type { LoadedLaw } from '../law/law-runtime.js';
 import type { Observations } from '../core/tmr-core.js';
 import { FrameSplitter } from '../protocol/bounded-delimiter-parser.js';
 import { decodeMessage, encodeMessage } from '../protocol/codec.js';
-import { LIMITS, PROTOCOL_VERSION, type FaultKind } from '../protocol/messages.js';
+import { LIMITS, type FaultKind } from '../protocol/messages.js';
 import { ReplicaFaults } from '../replica/replica-faults.js';
-import { lawParamsToList, ReplicaLogic } from '../replica/replica-logic.js';
+import { helloFor, ReplicaLogic } from '../replica/replica-logic.js';
 
 export class SimReplica {
-  readonly logic = new ReplicaLogic('sim-replica/1');
-  readonly faults = new ReplicaFaults();
+  readonly logic: ReplicaLogic;
+  readonly faults: ReplicaFaults;
   private alive = true;
   /** Replies held back by a late fault, delivered (late) during the next tick. */
   private lateOwed = 0;
@@ -29,15 +29,12 @@ export class SimReplica {
 
   constructor(
     readonly replicaIndex: number,
-    lawParams: LawParams,
+    law: LoadedLaw,
+    lawParams: ArrayLike<number>,
   ) {
-    const reply = this.logic.onHello({
-      kind: 'hello',
-      protocolVersion: PROTOCOL_VERSION,
-      replicaIndex,
-      lawId: LAW_ID,
-      lawParams: lawParamsToList(lawParams),
-    });
+    this.logic = new ReplicaLogic(law, 'sim-replica/2');
+    this.faults = new ReplicaFaults(law.outputCount);
+    const reply = this.logic.onHello(helloFor(law, replicaIndex, lawParams));
     if (!(reply.kind === 'helloAck')) fail(`simulated replica ${replicaIndex} refused its own parameters`);
     this.lateOutputs = new Int32Array(this.logic.outputs.length);
   }
@@ -61,7 +58,7 @@ export class SimReplica {
   }
 
   /** Runs one tick and records what the host would observe before the deadline. */
-  tick(tick: number, setpointMilliDeg: number, positionMilliDeg: number, obs: Observations): void {
+  tick(tick: number, inputs: Int32Array, obs: Observations): void {
     const i = this.replicaIndex;
     if (!this.alive) {
       obs.linkDown[i] = 1;
@@ -72,7 +69,7 @@ export class SimReplica {
       this.lateOwed = 0;
     }
     this.faults.beforeStep(tick, this.logic);
-    const outcome = this.logic.onTick(tick, setpointMilliDeg, positionMilliDeg);
+    const outcome = this.logic.onTick(tick, inputs);
     if (!(outcome.ok)) fail(`simulated replica ${i} rejected tick ${tick}`);
     const action = this.faults.afterStep(this.logic.outputs, outcome.stateDigest, this.logic);
     const stateDigest = this.faults.replyDigest;

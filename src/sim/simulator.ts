@@ -19,7 +19,7 @@ export interface SimulationHooks {
 
 export function runSimulation(options: LoopOptions, hooks: SimulationHooks = {}, bench: LoopBench = {}): RunSummary {
   const model = new LoopModel(options, bench);
-  const replicas = Array.from({ length: options.replicaCount }, (_, i) => new SimReplica(i, model.lawParams));
+  const replicas = Array.from({ length: options.replicaCount }, (_, i) => new SimReplica(i, model.law, model.lawParams));
   // A restart takes simulated time (process start, handshake): the replica is ready this many ticks later.
   const restartTicks = ticksForMs(options.recovery.simRestartMs, options.rateHz);
   const readyAtTick = new Int32Array(options.replicaCount).fill(-1);
@@ -33,7 +33,7 @@ export function runSimulation(options: LoopOptions, hooks: SimulationHooks = {},
     }
     for (let i = 0; i < replicas.length; i++) {
       // Excluded replicas are isolated: the host no longer talks to them.
-      if (model.core.status[i] !== 'excluded' || model.obs.probationStart[i] === 1) replicas[i]!.tick(tick, model.setpointMilliDeg, model.positionMilliDeg, model.obs);
+      if (model.core.status[i] !== 'excluded' || model.obs.probationStart[i] === 1) replicas[i]!.tick(tick, model.inputs, model.obs);
     }
     // The real-time host's quorum grace: without a quorum at the deadline it waits for late replies.
     if (!model.quorumAnswered()) for (const replica of replicas) replica.deliverInGrace(tick, model.obs);
@@ -43,7 +43,7 @@ export function runSimulation(options: LoopOptions, hooks: SimulationHooks = {},
       for (let i = 0; i < replicas.length; i++) {
         if (readyAtTick[i] !== tick) continue;
         // A new process: fresh controller, no faults, handshaken with the run's law parameters.
-        replicas[i] = new SimReplica(i, model.lawParams);
+        replicas[i] = new SimReplica(i, model.law, model.lawParams);
         model.recovery.restarted(i, tick, { ok: true });
         readyAtTick[i] = -1;
       }

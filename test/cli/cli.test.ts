@@ -85,7 +85,7 @@ describe('--config files: every problem names the file and the field', () => {
   const cases: [unknown, RegExp][] = [
     ['not json', /: not valid JSON \(/],
     [[1, 2], /: must hold one JSON object/],
-    [{ rate: 50 }, /: rate is not a setting \(settings: replicas, rateHz, ticks, seed, inject, simplexPolicy, deadlineUs, quorumGraceUs, recovery\)/],
+    [{ rate: 50 }, /: rate is not a setting \(settings: law, plant, replicas, rateHz, ticks, seed, inject, simplexPolicy, deadlineUs, quorumGraceUs, recovery\)/],
     [{ recovery: 'yes' }, /: recovery must be true, false or an object with probationTicks, restartsMax, restartWindowMs, backoffMsBase, backoffMsMax, got 'yes'/],
     [{ recovery: { probation: 5 } }, /: recovery\.probation is not a setting/],
     [{ recovery: { probationTicks: 0 } }, /: recovery\.probationTicks must be between 1 and 100000, got 0/],
@@ -164,7 +164,7 @@ describe('tmr sim', () => {
       expect(result.code).toBe(0);
       const lines = readFileSync(file, 'utf8').trimEnd().split('\n');
       expect(lines).toHaveLength(250);
-      expect(lines[0]).toMatch(/^0 sp=0 pos=-?\d+ cmd=-?\d+ src=voted mode=tmr in=111 flags=000$/);
+      expect(lines[0]).toMatch(/^0 inputs=0,-?\d+ cmd=-?\d+,-?\d+ src=voted mode=tmr in=111 flags=000$/);
       expect(lines.find((l) => l.includes('excluded:2:DEADLINE_MISSED'))).toMatch(/^102 /);
     } finally {
       rmSync(dir, { recursive: true, force: true });

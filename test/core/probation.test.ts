@@ -28,7 +28,7 @@ describe('probation (a half-open breaker in the core)', () => {
     const next = h.tick([[900, 3, 0xdef], good, good]);
     expect(next.inServiceMask).toBe(0b111);
     expect(next.participantMask).toBe(0b111);
-    expect(next.commandMv).toBe(500);
+    expect(next.commands[0]).toBe(500);
     expect(h.state.status[2]).toBe('inService');
   });
 
@@ -52,7 +52,7 @@ describe('probation (a half-open breaker in the core)', () => {
     expect(r.events).toContainEqual({ kind: 'replicaExcluded', replicaIndex: 2, reason, tick: 3 });
     expect(h.state.status[2]).toBe('excluded');
     expect(r.mode).toBe('duplex');
-    expect(r.commandMv).toBe(500);
+    expect(r.commands[0]).toBe(500);
   });
 
   it('accepts an analog channel within tolerance and refuses it beyond', () => {

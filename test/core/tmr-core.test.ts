@@ -31,7 +31,7 @@ describe('degradation ladder', () => {
     const r2 = h.tick([good(), null, null], { down: [2] });
     expect(r2.mode).toBe('safe');
     expect(r2.commandSource).toBe('safe');
-    expect(r2.commandMv).toBe(0);
+    expect(r2.commands[0]).toBe(0);
     expect(h.state.mode).toBe('safe');
   });
 
@@ -42,10 +42,10 @@ describe('degradation ladder', () => {
     const r = h.tick([good(700), null, null], { down: [1] });
     expect(r.mode).toBe('simplex');
     expect(r.commandSource).toBe('simplex');
-    expect(r.commandMv).toBe(700);
+    expect(r.commands[0]).toBe(700);
     const last = h.tick([null, null, null], { down: [0] });
     expect(last.mode).toBe('safe');
-    expect(last.commandMv).toBe(0);
+    expect(last.commands[0]).toBe(0);
   });
 
   it('duplex disagreement latches safe: nobody can tell who is right', () => {
@@ -73,12 +73,12 @@ describe('voting and masking', () => {
     const h = harness();
     for (let t = 0; t < 2; t++) {
       const r = h.tick([good(), good(9_000), good()]);
-      expect(r.commandMv).toBe(500);
+      expect(r.commands[0]).toBe(500);
       expect(r.flags[1]! & TICK_FLAG.DISAGREE).toBeTruthy();
       expect(h.state.status[1]).toBe('inService');
     }
     const r = h.tick([good(), good(9_000), good()]);
-    expect(r.commandMv).toBe(500);
+    expect(r.commands[0]).toBe(500);
     expect(r.events).toContainEqual({ kind: 'replicaExcluded', replicaIndex: 1, reason: 'OUTPUT_DISAGREE', tick: 2 });
   });
 
@@ -87,7 +87,7 @@ describe('voting and masking', () => {
     let excludedAt = -1;
     for (let t = 0; t < 5 && excludedAt < 0; t++) {
       const r = h.tick([good(), good(), [500, 3, 0xdead]]);
-      expect(r.commandMv).toBe(500);
+      expect(r.commands[0]).toBe(500);
       if (r.events.some((e) => e.kind === 'replicaExcluded')) excludedAt = t;
     }
     expect(excludedAt).toBe(2);
@@ -99,7 +99,7 @@ describe('voting and masking', () => {
     const r = h.tick([good(), good(12_001), good()]);
     expect(r.participantMask).toBe(0b101);
     expect(r.flags[1]! & TICK_FLAG.RANGE).toBeTruthy();
-    expect(r.commandMv).toBe(500);
+    expect(r.commands[0]).toBe(500);
   });
 
   it('two faulty replicas in TMR: the last majority command is held briefly, then safe; never a minority value', () => {
@@ -108,8 +108,8 @@ describe('voting and masking', () => {
     const seen: number[] = [];
     for (let t = 0; t < 6; t++) {
       const r = h.tick([good(500), good(9_000 + t), null]);
-      seen.push(r.commandMv);
-      expect([500, 0]).toContain(r.commandMv);
+      seen.push(r.commands[0]!);
+      expect([500, 0]).toContain(r.commands[0]);
       if (t < 2) expect(r.commandSource).toBe('held');
     }
     expect(h.state.mode).toBe('safe');
@@ -135,7 +135,7 @@ describe('voting and masking', () => {
     expect(h.state.safeReason).toBe('QUORUM_LOST');
     const back = h.tick([good(620), good(620), null]);
     expect(back.commandSource).toBe('voted');
-    expect(back.commandMv).toBe(620);
+    expect(back.commands[0]).toBe(620);
     expect(back.mode).toBe('tmr');
     expect(back.events).toContainEqual({ kind: 'quorumRegained', tick: 5 });
     expect(back.events).toContainEqual({ kind: 'modeChanged', from: 'safe', to: 'tmr', reason: 'QUORUM_REGAINED', tick: 5 });
@@ -146,7 +146,7 @@ describe('voting and masking', () => {
     const h = harness({ ...CONFIG, replicaCount: 5 });
     const r = h.tick([good(), good(1), good(), good(2), good()]);
     expect(r.commandSource).toBe('voted');
-    expect(r.commandMv).toBe(500);
+    expect(r.commands[0]).toBe(500);
   });
 });
 
@@ -209,7 +209,8 @@ describe('core invariants', () => {
   it('rejects invalid configurations at load', () => {
     expect(() => createCoreState({ ...CONFIG, replicaCount: 4 })).toThrow(/odd/);
     expect(() => createCoreState({ ...CONFIG, replicaCount: 1 })).toThrow(/odd/);
-    expect(() => createCoreState({ ...CONFIG, safeCommandMv: 20_000 })).toThrow(/safe command/);
+    expect(() => createCoreState({ ...CONFIG, channels: [{ ...CONFIG.channels[0]!, safe: 20_000 }, CONFIG.channels[1]!] })).toThrow(/safe value outside its range/);
+    expect(() => createCoreState({ ...CONFIG, channels: [{ ...CONFIG.channels[0]!, min: 5, max: 1 }, CONFIG.channels[1]!] })).toThrow(/range is not min <= max/);
     expect(() => createCoreState({ ...CONFIG, deadlineMissLimit: 0 })).toThrow(/deadlineMissLimit/);
   });
 

@@ -7,12 +7,9 @@ import { createCoreState, createObservations, resetObservations, step, type Core
 export const CONFIG: CoreConfig = {
   replicaCount: 3,
   channels: [
-    { name: 'commandMv', kind: 'exact', toleranceCounts: 0 },
-    { name: 'rate', kind: 'midValue', toleranceCounts: 2 },
+    { name: 'commandMv', kind: 'exact', toleranceCounts: 0, min: -12_000, max: 12_000, safe: 0 },
+    { name: 'rate', kind: 'midValue', toleranceCounts: 2, min: -(1 << 20), max: 1 << 20, safe: 0 },
   ],
-  commandChannel: 0,
-  commandLimitMv: 12_000,
-  safeCommandMv: 0,
   deadlineMissLimit: 3,
   errorDensityLimit: 3,
   quorumLossTicksMax: 2,

@@ -56,7 +56,7 @@ export function compareWithFaultFree(runLogPath: string, simLogPath: string): Tr
   for (let i = 0; i < Math.max(run.length, sim.length); i++) {
     const a = run[i];
     const b = sim[i];
-    if (a === undefined || b === undefined || a.tick !== b.tick || a.commandMv !== b.commandMv || a.source !== b.source) {
+    if (a === undefined || b === undefined || a.tick !== b.tick || a.commands.join() !== b.commands.join() || a.source !== b.source) {
       firstDifferentTick = a?.tick ?? b?.tick ?? i;
       break;
     }

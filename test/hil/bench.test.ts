@@ -44,7 +44,7 @@ describe('the johnny-five actuator path', () => {
     });
     const commands = [3_141, 3_141, -6_000, 6_000, 12_000, 777, -1, 4_321];
     commands.forEach((command, tick) => {
-      world.actuate(tick, command);
+      world.actuate(tick, Int32Array.of(command, 0));
       expect(world.lastReceivedMv).toBe(command);
       // Default drive: no latency, slew up to 12 V a tick (no step here is larger), deadband 50 mV.
       expect(world.actuator.appliedMv).toBe(Math.abs(command) < DEFAULT_ACTUATOR.deadbandMv ? 0 : command);

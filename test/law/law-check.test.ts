@@ -14,7 +14,7 @@ beforeAll(() => assertFreshBuild());
 
 /** A copy of a shipped C law with one text replaced; fails the test if the text is not there. */
 function mutant(law: string, from: string, to: string, name: string): string {
-  const source = readFileSync(join(ROOT, 'examples', law, 'law.c'), 'utf8');
+  const source = readFileSync(join(ROOT, 'src', 'laws', law, 'law.c'), 'utf8');
   expect(source).toContain(from);
   const path = join(dir, name);
   writeFileSync(path, source.replace(from, to));
@@ -34,14 +34,14 @@ describe('tmr law check', () => {
 
   it('pid-q16 with floor division turned into truncation fails at the first differing step', async () => {
     const path = mutant('pid-q16', 'return u >= 0 ? u / Q16_ONE : -((-u + (Q16_ONE - 1)) / Q16_ONE);', 'return u / Q16_ONE;', 'pid-truncating.c');
-    const result = await runCli(['law', 'check', join(ROOT, 'examples', 'pid-q16', 'law.ts'), path], { timeoutMs: 120_000 });
+    const result = await runCli(['law', 'check', join(ROOT, 'src', 'laws', 'pid-q16', 'law.ts'), path], { timeoutMs: 120_000 });
     expect(result.code).toBe(1);
     expect(result.stderr).toMatch(/^tmr law check: first difference at step \d+: inputs \[-?\d+, -?\d+\], parameters \[[-\d, ]+\], state before [0-9a-f]{20}; ts outputs \[-?\d+, -?\d+\] state [0-9a-f]{20}; c outputs \[-?\d+, -?\d+\] state [0-9a-f]{20}( \(and the self-test hashes differ: ts e9d7a0fc, c [0-9a-f]{8}\))?\n$/);
   });
 
   it('tank with one comparison of its pump hysteresis changed fails, naming the step', async () => {
     const path = mutant('tank', 'error <= s->pump_off_below_mm', 'error < s->pump_off_below_mm', 'tank-hysteresis.c');
-    const result = await runCli(['law', 'check', join(ROOT, 'examples', 'tank', 'law.ts'), path], { timeoutMs: 120_000 });
+    const result = await runCli(['law', 'check', join(ROOT, 'src', 'laws', 'tank', 'law.ts'), path], { timeoutMs: 120_000 });
     expect(result.code).toBe(1);
     expect(result.stderr).toMatch(/^tmr law check: first difference at step \d+: inputs \[\d+, \d+, [01]\], parameters \[[\d, ]+\], state before [0-9a-f]{14}; ts outputs \[\d+, [01], [01]\] state [0-9a-f]{14}; c outputs \[\d+, [01], [01]\] state [0-9a-f]{14}\n$/);
     // The self-test's 256 steps never hit the changed comparison: the hashes agree, the million steps do not.
@@ -49,7 +49,7 @@ describe('tmr law check', () => {
 
   it('names a declaration that differs, field by field', async () => {
     const path = mutant('pid-q16', 'TMR_VOTE_MID_VALUE, 2}', 'TMR_VOTE_MID_VALUE, 3}', 'pid-tolerance.c');
-    const result = await runCli(['law', 'check', join(ROOT, 'examples', 'pid-q16', 'law.ts'), path], { timeoutMs: 60_000 });
+    const result = await runCli(['law', 'check', join(ROOT, 'src', 'laws', 'pid-q16', 'law.ts'), path], { timeoutMs: 60_000 });
     expect(result.code).toBe(1);
     expect(result.stderr).toBe('tmr law check: the declarations differ: outputs[1].tolerance: ts 2, c 3\n');
   });
@@ -57,7 +57,7 @@ describe('tmr law check', () => {
   it('says which file does not compile', async () => {
     const path = join(dir, 'broken.c');
     writeFileSync(path, 'int broken(void) { return x; }\n');
-    const result = await runCli(['law', 'check', join(ROOT, 'examples', 'tank', 'law.ts'), path], { timeoutMs: 60_000 });
+    const result = await runCli(['law', 'check', join(ROOT, 'src', 'laws', 'tank', 'law.ts'), path], { timeoutMs: 60_000 });
     expect(result.code).toBe(1);
     expect(result.stderr).toMatch(/^tmr law check: .*broken\.c does not compile \(cc -std=c11 -O2 -Wall -Wextra -Wconversion -Werror\): .*error.*\n$/);
   });

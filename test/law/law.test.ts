@@ -7,8 +7,8 @@ import { Prng } from '../../src/core/prng.js';
 import { defineLaw, LawError, type LawSpec } from '../../src/law/law.js';
 import { importLaw } from '../../src/law/law-loader.js';
 import { hex, loadLaw, runSelfTest } from '../../src/law/law-runtime.js';
-import pid from '../../examples/pid-q16/law.js';
-import tank from '../../examples/tank/law.js';
+import pid from '../../src/laws/pid-q16/law.js';
+import tank from '../../src/laws/tank/law.js';
 
 /** A small well-formed law: out = clamp(in + param) and a counter state. */
 function counterSpec(overrides: Partial<LawSpec<{ count: number; offset: number }>> = {}): LawSpec<{ count: number; offset: number }> {
@@ -69,7 +69,7 @@ describe('load-time checks', () => {
 
   it('refuses a law that is not deterministic, naming it', () => {
     let calls = 0;
-    const law = defineLaw(counterSpec({ step: (s, inputs, outputs) => { outputs[0] = (inputs[0] as number) + (calls++ > 300 ? 1 : 0); } }));
+    const law = defineLaw(counterSpec({ step: (_s, inputs, outputs) => { outputs[0] = (inputs[0] as number) + (calls++ > 300 ? 1 : 0); } }));
     expect(() => loadLaw(law, 'test')).toThrow(/^law 'counter' refused: not deterministic: two self-test runs gave [0-9a-f]{8} and [0-9a-f]{8}$/);
   });
 
@@ -94,7 +94,7 @@ describe('load-time checks', () => {
 });
 
 describe('shipped laws', () => {
-  // Pinned: the C twins (examples/*/law.c) and boards must report exactly these at the handshake.
+  // Pinned: the C twins (src/laws/*/law.c) and boards must report exactly these at the handshake.
   it('have the self-test hashes their C twins reproduce', () => {
     expect(hex(loadLaw(pid, 'pid-q16').selfTestHash)).toBe('e9d7a0fc');
     expect(hex(loadLaw(tank, 'tank').selfTestHash)).toBe('0823d7ea');

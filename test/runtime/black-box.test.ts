@@ -2,7 +2,11 @@ import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { BLACK_BOX_VERSION, BlackBoxWriter, readBlackBox, type BlackBoxContents } from '../../src/runtime/black-box.js';
+import { BlackBoxWriter, readBlackBox, type BlackBoxContents } from '../../src/runtime/black-box.js';
+import { blackBoxHeader } from '../../src/cli/black-box-cli.js';
+import { shippedLaw } from '../../src/law/law-loader.js';
+
+const PID = shippedLaw('pid-q16');
 import { DEFAULT_LOOP_OPTIONS, type FaultSpec, type LoopOptions } from '../../src/runtime/loop-model.js';
 import { replayBlackBox } from '../../src/runtime/replay.js';
 import { runSimulation } from '../../src/sim/simulator.js';
@@ -18,15 +22,8 @@ function logSimulation(name: string, options: Partial<LoopOptions>, clock: { ms:
   const writer = new BlackBoxWriter(path, () => clock.ms);
   const summary = runSimulation(run, {
     onTick: (model, result) => {
-      if (result.tick === 0) {
-        writer.writeHeader({
-          version: BLACK_BOX_VERSION, rateHz: run.rateHz, replicaCount: run.replicaCount, seed: run.seed, ticks: run.ticks,
-          simplexPolicy: run.simplexPolicy, deadlineMissLimit: run.deadlineMissLimit, errorDensityLimit: run.errorDensityLimit,
-          quorumLossTicksMax: run.quorumLossTicksMax, safeCommandMv: model.coreConfig.safeCommandMv, injects: run.injects,
-          initialExcluded: [], wallClockStart: 'test',
-        });
-      }
-      writer.writeTick(result.tick, model.setpointMilliDeg, model.positionMilliDeg, model.obs, result);
+      if (result.tick === 0) writer.writeHeader(blackBoxHeader(run, model, 'test'));
+      writer.writeTick(result.tick, model.inputs, model.obs, result);
       clock.ms += 5;
     },
   });
@@ -53,7 +50,7 @@ describe('the black-box log', () => {
     expect(log.corruption).toBeNull();
     const exclusions = log.ticks.flatMap((t) => t.events.filter((e) => e[0] === 'replicaExcluded').map((e) => e[1]));
     expect(exclusions.sort()).toEqual([0, 1, 3]);
-    const report = replayBlackBox(log);
+    const report = replayBlackBox(log, PID);
     expect(report.mismatchCount).toBe(0);
     expect(report.votedChecked).toBeGreaterThan(1_000);
     expect(log.ticks.some((t) => t.source === 'safe')).toBe(true);
@@ -61,12 +58,12 @@ describe('the black-box log', () => {
 
   it('replay finds a command the voter would not have produced, and a voted command the law would not', () => {
     const log = readBlackBox(logSimulation('tamper', { injects: [FAULTS[0]!] }));
-    const tamperedCommand: BlackBoxContents = { ...log, ticks: log.ticks.map((t) => (t.tick === 700 ? { ...t, commandMv: t.commandMv + 1 } : t)) };
-    const first = replayBlackBox(tamperedCommand).mismatches[0];
+    const tamperedCommand: BlackBoxContents = { ...log, ticks: log.ticks.map((t) => (t.tick === 700 ? { ...t, commands: [t.commands[0]! + 1, ...t.commands.slice(1)] } : t)) };
+    const first = replayBlackBox(tamperedCommand, PID).mismatches[0];
     expect(first).toMatchObject({ tick: 700, what: 'command' });
     // Other inputs for the law at tick 700, the same replies for the voter: only the law check can see it.
-    const tamperedInput: BlackBoxContents = { ...log, ticks: log.ticks.map((t) => (t.tick === 700 ? { ...t, positionMilliDeg: t.positionMilliDeg + 500 } : t)) };
-    expect(replayBlackBox(tamperedInput).mismatches[0]).toMatchObject({ tick: 700, what: 'law' });
+    const tamperedInput: BlackBoxContents = { ...log, ticks: log.ticks.map((t) => (t.tick === 700 ? { ...t, inputs: [t.inputs[0]!, t.inputs[1]! + 500] } : t)) };
+    expect(replayBlackBox(tamperedInput, PID).mismatches[0]).toMatchObject({ tick: 700, what: 'law' });
   });
 
   it('reads a tail torn at any byte up to its last complete record, and says how much was cut', () => {
@@ -86,8 +83,8 @@ describe('the black-box log', () => {
       expect(log.tornBytes).toBe(cut - (complete.at(-1) ?? 8));
       // Records: the header, the ticks, the end record last.
       expect(log.ticks.length).toBe(Math.min(complete.length - 1, full.ticks.length));
-      expect(log.ticks.every((t, i) => t.commandMv === full.ticks[i]!.commandMv)).toBe(true);
-      expect(replayBlackBox(log).mismatchCount).toBe(0);
+      expect(log.ticks.every((t, i) => t.commands[0] === full.ticks[i]!.commands[0])).toBe(true);
+      expect(replayBlackBox(log, PID).mismatchCount).toBe(0);
     }
   });
 
@@ -114,7 +111,7 @@ describe('the black-box log', () => {
       onTick: (model, result) => {
         if (result.tick === 0) writer.writeHeader(readBlackBox(logSimulation('flush-header', { ticks: 1 })).header!);
         size = statSync(path).size;
-        writer.writeTick(result.tick, model.setpointMilliDeg, model.positionMilliDeg, model.obs, result);
+        writer.writeTick(result.tick, model.inputs, model.obs, result);
         if (result.events.length > 0) eventTicks.push(result.tick);
         if (statSync(path).size !== size) flushedAt.push(result.tick);
         clock.ms += 1; // 1 ms a tick: the period elapses every 100 ticks

@@ -4,6 +4,7 @@
  * on probation, and the voted trace is the fault-free one; a replica that keeps failing is put
  * out for good; a corrupted state transfer is caught on probation and never counted.
  */
+import { shippedLaw } from '../../src/law/law-loader.js';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -142,7 +143,7 @@ describe('recovery under fire (issue 6, item 1)', () => {
       expect(run.replicas.every((r) => r.state === 'inService' || r.state === 'probation')).toBe(true);
       // The log of this run replays bit for bit, probations and re-admissions included, and replay
       // checked every voted command against the control law.
-      const report = replayBlackBox(readBlackBox(log));
+      const report = replayBlackBox(readBlackBox(log), shippedLaw('pid-q16'));
       expect(report.mismatchCount, JSON.stringify(report.mismatches)).toBe(0);
       expect(report.votedChecked).toBe(run.commands.voted);
       console.info(`under fire attempt ${attempt}: ${kills.length} kills, recovery median ${run.recovery!.recoveryTicksMedian} ticks, worst ${run.recovery!.recoveryTicksMax} ticks (probation ${PROBATION_TICKS}); ${run.commands.held} held; quorum grace voted ${run.timing.quorumGraceVoted} of ${run.timing.quorumGraceTicks} ticks`);
@@ -204,7 +205,7 @@ describe('restart limit and state transfer (issue 6, items 2 and 3)', () => {
     // Caught at its first probation tick every time, and never in service after the crash.
     for (const t of started) expect(t.events).toContainEqual(['replicaExcluded', 1, 'DIGEST_MISMATCH']);
     expect(contents.ticks.filter((t) => t.tick > 200 && (t.inServiceMask & 0b010) !== 0)).toEqual([]);
-    expect(replayBlackBox(contents).mismatchCount).toBe(0);
+    expect(replayBlackBox(contents, shippedLaw('pid-q16')).mismatchCount).toBe(0);
   }, 120_000);
 });
 

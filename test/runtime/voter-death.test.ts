@@ -5,6 +5,7 @@
  * watchdog takes it to its safe position; the black-box log reads back to its last complete record
  * with no tick before it missing, and replay reproduces every voted command in it.
  */
+import { shippedLaw } from '../../src/law/law-loader.js';
 import { mkdtempSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -83,9 +84,9 @@ describe('SIGKILL of the voter mid-run (issue 6, item 4)', () => {
       expect(status!.heartbeatEdges).toBeGreaterThanOrEqual(contents.ticks.length - 1);
       expect(Math.abs(status!.lastCommandMv!)).toBeLessThanOrEqual(DEFAULT_ACTUATOR.supplyMvMax);
       const last = contents.ticks[contents.ticks.length - 1]!;
-      if (status!.heartbeatEdges === contents.ticks.length - 1) expect(Math.abs(status!.lastCommandMv! - last.commandMv)).toBeLessThanOrEqual(PULSE_STEP_MV);
+      if (status!.heartbeatEdges === contents.ticks.length - 1) expect(Math.abs(status!.lastCommandMv! - last.commands[0]!)).toBeLessThanOrEqual(PULSE_STEP_MV);
 
-      const report = replayBlackBox(contents);
+      const report = replayBlackBox(contents, shippedLaw('pid-q16'));
       expect(report.mismatchCount, JSON.stringify(report.mismatches)).toBe(0);
       expect(report.votedChecked).toBe(contents.ticks.filter((t) => t.source === 'voted').length);
     } finally {

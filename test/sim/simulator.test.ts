@@ -14,7 +14,7 @@ const ONE_SHOT: readonly FaultKind[] = ['crash', 'state'];
 /** Commands per tick, for comparing runs tick by tick. */
 function commands(options: LoopOptions): { commands: number[]; summary: ReturnType<typeof runSimulation> } {
   const out: number[] = [];
-  const summary = runSimulation(options, { onTick: (_, r) => out.push(r.commandMv) });
+  const summary = runSimulation(options, { onTick: (_, r) => out.push(r.commands[0]!) });
   return { commands: out, summary };
 }
 
@@ -51,8 +51,8 @@ describe('deterministic simulation', () => {
   it('the control loop actually tracks the setpoint (the hash is not of a dead loop)', () => {
     const s = runSimulation({ ...BASE, ticks: 2000 });
     expect(s.commands.voted).toBe(2000);
-    expect(Math.abs(s.tracking.finalErrorMilliDeg)).toBeLessThan(5_000);
-    expect(s.tracking.maxAbsErrorMilliDeg).toBeGreaterThan(10_000); // the profile has steps
+    expect(Math.abs(s.tracking.finalError)).toBeLessThan(5_000);
+    expect(s.tracking.maxAbsError).toBeGreaterThan(10_000); // the profile has steps
   });
 
   it.each(FAULT_KINDS)('a persistent %s fault on one replica is masked, detected within 2 ticks, and excluded', (kind) => {

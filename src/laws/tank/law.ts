@@ -25,7 +25,7 @@
  * State (7 bytes): format (1), flags (bit 0 pump on, bit 1 alarm), consecutive wet switch reads
  * (saturating at 255), integralQ16 (int32 little-endian).
  */
-import { defineLaw, readI32Le, writeI32Le } from 'tmr';
+import { defineLaw, readI32Le, writeI32Le } from '../../law/law.js';
 
 const Q16_ONE = 65536;
 const LEVEL_MM_MAX = 2000;

@@ -25,7 +25,7 @@
  * Version 2 (against 1): the state no longer holds the tick (the runtime's reply carries it), so
  * the serialised state is 10 bytes and the digest is the CRC-32 of exactly those bytes.
  */
-import { defineLaw, readI32Le, writeI32Le } from 'tmr';
+import { defineLaw, readI32Le, writeI32Le } from '../../law/law.js';
 
 const Q16_ONE = 65536;
 const POSITION_LIMIT_MILLIDEG = 1 << 19;

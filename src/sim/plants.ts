@@ -1,0 +1,49 @@
+/**
+ * The shipped plants and which one each shipped law runs against by default, so that `--law tank`
+ * alone runs; a user's plant is a module exporting a PlantDefinition (default export or `plant`).
+ */
+import { existsSync } from 'node:fs';
+import { extname, resolve } from 'node:path';
+import { LawError } from '../law/law.js';
+import { importModule } from '../law/law-loader.js';
+import type { LoadedLaw } from '../law/law-runtime.js';
+import { TANK_PLANT } from '../laws/tank/plant.js';
+import { MOTOR_PLANT } from './plant-world.js';
+import { checkPlantFitsLaw, type PlantDefinition } from './world.js';
+
+export const SHIPPED_PLANTS: Readonly<Record<string, PlantDefinition>> = { motor: MOTOR_PLANT, tank: TANK_PLANT };
+/** The plant a shipped law runs against when none is named. */
+export const DEFAULT_PLANT_FOR_LAW: Readonly<Record<string, string>> = { 'pid-q16': 'motor', tank: 'tank' };
+
+function isPlant(value: unknown): value is PlantDefinition {
+  return typeof value === 'object' && value !== null && (value as { kind?: unknown }).kind === 'tmr-plant';
+}
+
+/** A shipped plant by name, checked against the law. */
+export function shippedPlantFor(law: LoadedLaw, name?: string): PlantDefinition {
+  const plantName = name ?? DEFAULT_PLANT_FOR_LAW[law.name];
+  if (plantName === undefined) throw new LawError(`law '${law.name}' has no default plant: name one with --plant (${Object.keys(SHIPPED_PLANTS).join(', ')} or a .js/.ts file)`);
+  const plant = SHIPPED_PLANTS[plantName];
+  if (plant === undefined) throw new LawError(`--plant ${plantName}: no such shipped plant (${Object.keys(SHIPPED_PLANTS).join(', ')})`);
+  checkPlantFitsLaw(plant, law);
+  return plant;
+}
+
+/** A plant by name or path (a module file), checked against the law. */
+export async function importPlant(law: LoadedLaw, ref: string | undefined, cwd = process.cwd()): Promise<PlantDefinition> {
+  if (ref === undefined || SHIPPED_PLANTS[ref] !== undefined) return shippedPlantFor(law, ref);
+  const path = resolve(cwd, ref);
+  if (!['.js', '.mjs', '.ts', '.mts'].includes(extname(path)) || !existsSync(path)) {
+    throw new LawError(`--plant ${ref}: neither a shipped plant (${Object.keys(SHIPPED_PLANTS).join(', ')}) nor an existing .js or .ts file`);
+  }
+  let module: Record<string, unknown>;
+  try {
+    module = await importModule(path);
+  } catch (error) {
+    throw new LawError(`--plant ${ref}: the module failed to load: ${error instanceof Error ? error.message.split('\n')[0] : String(error)}`);
+  }
+  const plant = module.default ?? module.plant;
+  if (!isPlant(plant)) throw new LawError(`--plant ${ref}: does not export a plant ({ kind: 'tmr-plant', name, inputs, outputs, tracking, create })`);
+  checkPlantFitsLaw(plant, law);
+  return plant;
+}
