@@ -5,8 +5,10 @@
  */
 import { closeSync, openSync, writeSync } from 'node:fs';
 import { parseArgs } from 'node:util';
-import { CAMPAIGN_FAULTS, CAMPAIGN_SEEDS_MAX, CAMPAIGN_TICKS_DEFAULT, CAMPAIGN_TICKS_MAX, CAMPAIGN_TICKS_MIN, checkSeed, type CampaignFaults, type SeedResult } from '../sim/campaign.js';
-import { CampaignError, defaultWorkers, runCampaign, WORKERS_MAX, type CampaignReport } from '../sim/campaign-runner.js';
+import { CAMPAIGN_FAULTS, CAMPAIGN_SEEDS_MAX, CAMPAIGN_TICKS_DEFAULT, CAMPAIGN_TICKS_MAX, CAMPAIGN_TICKS_MIN, checkSeed, type CampaignFaults, type CampaignSetup, type SeedResult } from '../sim/campaign.js';
+import { CampaignError, campaignSetup, defaultWorkers, runCampaign, WORKERS_MAX, type CampaignReport } from '../sim/campaign-runner.js';
+import { DEFAULT_LAW } from '../law/law-loader.js';
+import { LawError } from '../law/law.js';
 import { UsageError } from './options.js';
 
 const FLAGS = {
@@ -18,6 +20,8 @@ const FLAGS = {
   json: { type: 'boolean' },
   seed: { type: 'string' },
   trace: { type: 'string' },
+  law: { type: 'string' },
+  plant: { type: 'string' },
   // TEST HOOK, deliberately absent from `tmr help`: the broken voter of campaign.ts.
   'test-hook-broken-voter': { type: 'boolean' },
 } as const;
@@ -53,17 +57,28 @@ function parse(argv: readonly string[]): Record<string, string | boolean | undef
   }
 }
 
-/** The one-line command that replays exactly this seed's run with its per-tick trace. */
-function campaignReplayLine(seed: number, faults: CampaignFaults, ticks: number, brokenVoter: boolean): string {
-  return `npx tmr campaign --seed ${seed} --faults ${faults} --ticks ${ticks} --trace -${brokenVoter ? ' --test-hook-broken-voter' : ''}`;
+/** What besides the seed decides a campaign's runs: replay lines repeat it. */
+interface CampaignContext {
+  readonly faults: CampaignFaults;
+  readonly ticks: number;
+  readonly brokenVoter: boolean;
+  /** --law and --plant as given (null: the defaults). */
+  readonly law: string | null;
+  readonly plant: string | null;
 }
 
-function failureLines(r: SeedResult, faults: CampaignFaults, ticks: number, brokenVoter: boolean): string[] {
+/** The one-line command that replays exactly this seed's run with its per-tick trace. */
+function campaignReplayLine(seed: number, c: CampaignContext): string {
+  const lawArgs = `${c.law === null ? '' : ` --law ${c.law}`}${c.plant === null ? '' : ` --plant ${c.plant}`}`;
+  return `npx tmr campaign --seed ${seed} --faults ${c.faults} --ticks ${c.ticks}${lawArgs} --trace -${c.brokenVoter ? ' --test-hook-broken-voter' : ''}`;
+}
+
+function failureLines(r: SeedResult, c: CampaignContext): string[] {
   const v = r.violation!;
   return [
     `FAILED seed ${r.seed}: ${v.invariant} at tick ${v.tick}: ${v.detail}`,
     `  schedule: ${r.schedule || '(no faults)'} (policy ${r.simplexPolicy}, recovery ${r.recovery ? 'on' : 'off'})`,
-    `  replay:   ${campaignReplayLine(r.seed, faults, ticks, brokenVoter)}`,
+    `  replay:   ${campaignReplayLine(r.seed, c)}`,
   ];
 }
 
@@ -75,10 +90,18 @@ export async function campaignCommand(argv: readonly string[]): Promise<number> 
   const ticks = whole('--ticks', v.ticks as string | undefined, CAMPAIGN_TICKS_DEFAULT[faults], CAMPAIGN_TICKS_MIN[faults], CAMPAIGN_TICKS_MAX);
   const brokenVoter = v['test-hook-broken-voter'] === true;
   const json = v.json === true;
+  const context: CampaignContext = { faults, ticks, brokenVoter, law: (v.law as string | undefined) ?? null, plant: (v.plant as string | undefined) ?? null };
+  let setup: CampaignSetup;
+  try {
+    setup = await campaignSetup(context.law ?? DEFAULT_LAW, context.plant ?? '');
+  } catch (error) {
+    if (error instanceof LawError) throw new UsageError(error.message);
+    throw error;
+  }
   if (v.seed !== undefined) {
     const other = ['seeds', 'from', 'workers'].find((k) => v[k] !== undefined);
     if (other !== undefined) throw new UsageError(`--seed replays one seed; --${other} applies to a campaign (--seeds N)`);
-    return replay(whole('--seed', v.seed as string, 0, 0, 0xffff_ffff), faults, ticks, (v.trace as string | undefined) ?? null, json, brokenVoter);
+    return replay(whole('--seed', v.seed as string, 0, 0, 0xffff_ffff), context, setup, (v.trace as string | undefined) ?? null, json);
   }
   if (v.trace !== undefined) throw new UsageError('--trace replays one seed: give it with --seed S');
   if (v.seeds === undefined) throw new UsageError('tmr campaign needs --seeds N (or --seed S to replay one seed)');
@@ -100,12 +123,12 @@ export async function campaignCommand(argv: readonly string[]): Promise<number> 
   };
   let report: CampaignReport;
   try {
-    report = await runCampaign({ from, seeds, faults, ticks, workers, testHookBrokenVoter: brokenVoter }, progress);
+    report = await runCampaign({ from, seeds, faults, ticks, workers, testHookBrokenVoter: brokenVoter, law: setup.law.source, plant: setup.plant.name }, progress);
   } catch (error) {
     // A seed that throws (an assertion inside the simulator) is a bug: name it and how to replay it.
     if (!(error instanceof CampaignError)) throw error;
     if (live) process.stderr.write('\r\x1b[K');
-    process.stderr.write(`tmr: campaign stopped: ${error.message}\n  replay: ${campaignReplayLine(error.seed, faults, ticks, brokenVoter)}\n`);
+    process.stderr.write(`tmr: campaign stopped: ${error.message}\n  replay: ${campaignReplayLine(error.seed, context)}\n`);
     return EXIT_ASSERTION;
   }
   const wallMs = Date.now() - startMs;
@@ -115,20 +138,20 @@ export async function campaignCommand(argv: readonly string[]): Promise<number> 
   if (json) {
     process.stdout.write(`${JSON.stringify({ ...report, timing: { wallMs, workers, seedsPerSecond } })}\n`);
   } else {
-    process.stdout.write(textReport(report, brokenVoter));
+    process.stdout.write(textReport(report, context));
   }
   return report.failed === 0 ? 0 : 1;
 }
 
-function textReport(report: CampaignReport, brokenVoter: boolean): string {
+function textReport(report: CampaignReport, context: CampaignContext): string {
   const { faults, ticks } = report;
   const lines = [
-    `tmr campaign: seeds ${report.from}..${report.from + report.seeds - 1}, faults ${faults}, ${ticks} ticks each`,
+    `tmr campaign: seeds ${report.from}..${report.from + report.seeds - 1}, faults ${faults}, ${ticks} ticks each${context.law === null ? '' : `, law ${context.law}`}`,
     `passed ${report.passed}, failed ${report.failed}`,
     `checked every tick: no minority command, the law's command${faults === 'single' ? ', the fault-free run\'s command' : ''}; safe-state bound on ${report.safeBoundChecked} seeds; TMR after healing on ${report.livenessChecked}; faults that hit a replica on probation: ${report.probationHits}`,
     `digest ${report.digest}`,
   ];
-  for (const r of report.failures.slice(0, FAILURES_PRINTED_MAX)) lines.push(...failureLines(r, faults, ticks, brokenVoter));
+  for (const r of report.failures.slice(0, FAILURES_PRINTED_MAX)) lines.push(...failureLines(r, context));
   if (report.failed > FAILURES_PRINTED_MAX) lines.push(`… and ${report.failed - FAILURES_PRINTED_MAX} more failed seeds (--json lists up to 1000)`);
   return `${lines.join('\n')}\n`;
 }
@@ -142,7 +165,8 @@ function openTrace(path: string): number {
 }
 
 /** One seed, with its per-tick trace to FILE or stdout ('-'); the verdict goes to stdout, or to stderr when the trace does. */
-function replay(seed: number, faults: CampaignFaults, ticks: number, trace: string | null, json: boolean, brokenVoter: boolean): number {
+function replay(seed: number, context: CampaignContext, setup: CampaignSetup, trace: string | null, json: boolean): number {
+  const { faults, ticks, brokenVoter } = context;
   const fd = trace === null || trace === '-' ? null : openTrace(trace);
   let pending: string[] = [];
   const flush = (): void => {
@@ -157,6 +181,7 @@ function replay(seed: number, faults: CampaignFaults, ticks: number, trace: stri
   try {
     result = checkSeed(seed, faults, ticks, {
       testHookBrokenVoter: brokenVoter,
+      setup,
       ...(trace === null
         ? {}
         : {
@@ -175,7 +200,7 @@ function replay(seed: number, faults: CampaignFaults, ticks: number, trace: stri
   else if (result.violation === null) {
     out.write(`seed ${seed} (${faults}, ${ticks} ticks): ok; schedule ${result.schedule || '(no faults)'} (policy ${result.simplexPolicy}, recovery ${result.recovery ? 'on' : 'off'}); trace ${result.traceHash}\n`);
   } else {
-    out.write(`${failureLines(result, faults, ticks, brokenVoter).join('\n')}\n  trace ${result.traceHash}\n`);
+    out.write(`${failureLines(result, context).join('\n')}\n  trace ${result.traceHash}\n`);
   }
   return result.ok ? 0 : 1;
 }

@@ -33,7 +33,7 @@ usage:
                        summarise a black-box log (run/sim --log FILE), or export it
   tmr replay FILE      re-run the voter and the control law over a log; every logged command
                        must be reproduced bit for bit (exit 1 if not)
-  tmr campaign --seeds N [--from S] [--faults single|double|mixed] [--ticks T] [--workers W] [--json]
+  tmr campaign --seeds N [--from S] [--faults single|double|mixed] [--ticks T] [--workers W] [--law L] [--json]
                        N seeded fault schedules in the simulator, checked every tick, on W
                        worker processes (default: one per core); a failure prints its seed and
                        a command that replays it
@@ -76,7 +76,8 @@ options (run and sim):
                                                     flood-after-ms=N (it breaks mid-run)
                           avr-sim[:OPTS]            our Uno firmware in the AVR emulator on a
                                                     pseudo-terminal; OPTS: baud=1000000|115200,
-                                                    hooks=0 (fault injection off, as shipped)
+                                                    hooks=0 (fault injection off, as shipped),
+                                                    law=NAME (a shipped law; default: the run's)
                           serial:PATH[@BAUD]        a board on a serial port (default 115200)
   --config FILE         the same settings as a JSON file: replicas, rateHz, ticks, seed,
                         inject, simplexPolicy, deadlineUs, quorumGraceUs, recovery (true or {probationTicks,

@@ -9,7 +9,8 @@
  *                        (a command no majority of replica replies backs). Every schedule.
  *   SINGLE_FAULT_MASKED  'single': this tick's command and its source equal the same seed's
  *                        fault-free run, tick for tick.
- *   LAW_COMMAND          a 'voted' or 'simplex' command equals what the control law computes from
+ *   LAW_COMMAND          a 'voted' or 'simplex' command equals (mid-value channels: within their
+ *                        tolerance of) what the control law computes from
  *                        this run's own inputs (an oracle replica, never faulted). Every schedule;
  *                        see lawCommandCheckable for where it is not provable.
  *   SAFE_WITHIN_BOUND    'double', both faults persistent and visible, policy 'safe', recovery
@@ -325,6 +326,20 @@ function sameCommands(a: Int32Array, b: ArrayLike<number>, offset = 0): boolean 
   return true;
 }
 
+/**
+ * Whether a command is the law's: exact channels bit for bit, mid-value channels within their
+ * tolerance (the voter selects a middle value, which may be a healthy replica's neighbour within
+ * tolerance, e.g. a stuck replica's older output in duplex).
+ */
+function withinTolerance(model: LoopModel, commands: Int32Array, law: Int32Array): boolean {
+  const channels = model.coreConfig.channels;
+  for (let c = 0; c < channels.length; c++) {
+    const channel = channels[c]!;
+    if (Math.abs((commands[c] as number) - (law[c] as number)) > (channel.kind === 'exact' ? 0 : channel.toleranceCounts)) return false;
+  }
+  return true;
+}
+
 const show = (values: ArrayLike<number>): string => `[${Array.from(values).join(', ')}]`;
 
 const ENCODER = new TextEncoder();
@@ -365,7 +380,7 @@ export function checkSeed(seed: number, faults: CampaignFaults, ticks: number, o
       const expected = reference.commands.subarray(tick * reference.channels, (tick + 1) * reference.channels);
       violate('SINGLE_FAULT_MASKED', tick, `command ${show(result.commands)} (${result.commandSource}); the fault-free run commanded ${show(expected)} (${reference.source[tick]})`);
     }
-    if (lawCheckable && (result.commandSource === 'voted' || result.commandSource === 'simplex') && !sameCommands(result.commands, lawOutputs)) {
+    if (lawCheckable && (result.commandSource === 'voted' || result.commandSource === 'simplex') && !withinTolerance(model, result.commands, lawOutputs)) {
       violate('LAW_COMMAND', tick, `${result.commandSource} command ${show(result.commands)}; the law gives ${show(lawOutputs)} for this tick's inputs`);
     }
     if (safeBound !== null && tick >= safeBound && result.commandSource !== 'safe') {

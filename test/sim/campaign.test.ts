@@ -109,6 +109,15 @@ describe('tmr campaign (the compiled CLI)', () => {
     expect(report.probationHits).toBeGreaterThan(1000);
   }, CAMPAIGN_TIMEOUT_MS);
 
+  // The tank law: three inputs, three outputs, a mid-value valve among exact discretes. The same
+  // invariants, with LAW_COMMAND allowing a mid-value channel its tolerance.
+  it.each(['single', 'double', 'mixed'])('CI campaign, tank law: 2000 seeds of %s faults pass', async (faults) => {
+    const report = await campaignJson(['--seeds', '2000', '--faults', faults, '--law', 'tank']);
+    expect(report).toMatchObject({ seeds: 2000, passed: 2000, failed: 0, failures: [] });
+    if (faults === 'double') expect(report.safeBoundChecked).toBeGreaterThan(200);
+    if (faults === 'mixed') expect(report.livenessChecked).toBe(2000);
+  }, CAMPAIGN_TIMEOUT_MS);
+
   it('the same seeds give the same results, digest and per-tick traces with 1, 2 and 5 workers', async () => {
     const args = ['--seeds', '60', '--from', '500', '--faults', 'mixed'];
     const one = await campaignJson([...args, '--workers', '1']);
