@@ -439,12 +439,15 @@ export function faultParam(spec: FaultSpec, options: LoopOptions): number {
     case 'wrong': {
       // pid-q16's commands are off by 1.5 V, 2 V, …; a narrower channel by a third of its span (a
       // wrap of the span itself would be no offset at all). Two replicas' offsets differ by more
-      // than twice a mid-value tolerance, so two wrong replicas never agree with each other.
+      // than twice a mid-value tolerance, so two wrong replicas never agree with each other (except
+      // on a two-valued channel, whose one wrong value they share).
       const channel = options.law.definition.outputs[0]!;
       const span = channel.max - channel.min + 1;
       const offset = 1_500 + 500 * i;
       const spacing = 2 * (channel.tolerance ?? 0) + 1;
-      return span > 4 * offset ? offset : Math.floor(span / 3) + i * spacing;
+      if (span > 4 * offset) return offset;
+      // Never a whole number of spans (no change at all); a two-valued channel can only be flipped.
+      return (Math.floor(span / 3) + i * spacing) % span || 1;
     }
     case 'state':
       return 50 * (i + 1);
