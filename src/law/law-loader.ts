@@ -112,5 +112,6 @@ export async function importLaw(ref: string, cwd = process.cwd()): Promise<Loade
   const candidate = module.default ?? module.law;
   const loaded = loadLaw(candidate, `--law ${ref}`);
   loaded.source = reference.path;
+  loaded.moduleExports = module;
   return Object.assign(loaded, { reference });
 }

@@ -86,6 +86,8 @@ export class LoadedLaw<S = unknown> {
    * a shipped law's name, or the absolute path of a user's module.
    */
   source: string;
+  /** What else the law's module exports (a user's law may carry its own plant as `plant`); null for a shipped law. */
+  moduleExports: Readonly<Record<string, unknown>> | null = null;
   private readonly scratch: Uint8Array;
 
   constructor(readonly definition: LawDefinition<S>) {
