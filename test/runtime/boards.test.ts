@@ -82,12 +82,12 @@ describe('broken boards', () => {
     expect(run.finalMode).toBe('duplex');
   });
 
-  it('boards with the wrong control law or protocol version are refused, naming the board, what it sent and what was expected', async () => {
-    const run = await tmr<RealtimeSummary>(['run', '--ticks', '20', ...boards('sim-board:law-hash=123', 'sim-board:protocol-version=2', 'sim-board')]);
+  it.each([['pid-q16', 'e9d7a0fc'], ['tank', '0823d7ea']])('boards with another build of law %s or protocol v1 are refused, naming the board and both hashes or versions', async (law, hash) => {
+    const run = await tmr<RealtimeSummary>(['run', '--law', law, '--ticks', '20', ...boards('sim-board:law-hash=123', 'sim-board:protocol-version=1', 'sim-board')]);
     expect(run.replicas[0]!.reason).toBe('HANDSHAKE_REFUSED');
-    expect(run.replicas[0]!.detail).toMatch(/^LAW_HASH_MISMATCH: replica 0 \(sim-board\) \(\S+sim-board-0\.host@115200\): sim-board\/1 reports law hash 0x0000007b, expected 0x[0-9a-f]{8}$/);
+    expect(run.replicas[0]!.detail).toMatch(new RegExp(`^LAW_HASH_MISMATCH: replica 0 \\(sim-board\\) \\(\\S+sim-board-0\\.host@115200\\): sim-board/2 reports law hash 0x0000007b, the host's is 0x${hash}$`));
     expect(run.replicas[1]!.reason).toBe('HANDSHAKE_REFUSED');
-    expect(run.replicas[1]!.detail).toMatch(/^PROTOCOL_VERSION_MISMATCH: replica 1 \(sim-board\) \(\S+\): sim-board\/1 speaks protocol 2, expected 1$/);
+    expect(run.replicas[1]!.detail).toMatch(/^PROTOCOL_VERSION_MISMATCH: replica 1 \(sim-board\) \(\S+\): sim-board\/2 speaks protocol v1, the host v2$/);
     expect(run.replicas[2]!.state).toBe('inService');
   });
 });

@@ -54,6 +54,22 @@ describe('tmr run agrees with tmr sim tick for tick', () => {
   });
 });
 
+describe('tmr run agrees with tmr sim for another law', () => {
+  // The tank law: three inputs, three outputs (a mid-value valve, an exact pump and alarm).
+  const tank = ['--law', 'tank', '--rate-hz', '50', '--ticks', '300', '--seed', '11'];
+
+  it('the tank law on three Node replica processes, one of them wrong', async () => {
+    const faultFree = await tmr(['sim', ...tank]);
+    expect(faultFree.law.name).toBe('tank');
+    const { run, identical } = await runMatchingSim([...tank, '--inject', 'wrong:1@100'], 'tank, wrong fault');
+    if (identical) expect(run.votedTraceHash).toBe(faultFree.votedTraceHash);
+    expect(run.law).toEqual(faultFree.law);
+    expect(run.unsafeCommands).toBe(0);
+    expect(run.faults[0]!.reason).toBe('OUTPUT_DISAGREE');
+    expect(run.faults[0]!.detectionLatencyTicks!).toBeLessThanOrEqual(3);
+  });
+});
+
 describe('detection at 500 Hz', () => {
   const fast = ['--rate-hz', '500', '--ticks', '1500', '--seed', '5'];
   /** Runs tried when a stall took the victim out before the signal could reach it. */
