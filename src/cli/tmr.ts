@@ -26,7 +26,8 @@ const HELP = `tmr — triple-modular-redundancy control runtime
 usage:
   tmr run  [options]   real replica processes, real time, the simulated actuator and plant
   tmr sim  [options]   the same loop in-process, simulated time, as fast as possible
-  tmr demo             a 12-second run with two faults on two replicas, explained
+  tmr demo [--law tank]
+                       a 12-second run with two faults on two replicas, explained
   tmr hil FILES|DIRS   run HIL scenarios (hil/scenarios): verdicts, JSON results, SVG plots,
                        JUnit; options --out DIR, --junit FILE, --firmata PATH[@BAUD]
   tmr log FILE [--csv|--jsonl]
@@ -253,15 +254,29 @@ async function runReal(options: CliRunOptions, title = 'tmr run', observe?: Tick
   }
 }
 
-async function demo(): Promise<number> {
-  const options = parseRunOptions(['--rate-hz', '200', '--ticks', '2400', '--seed', '7', '--inject', 'wrong:1@700+300', '--inject', 'hang:2@1700'], 'run');
+/** What the demo says before it runs, per shipped law. */
+const DEMO_INTRO: Readonly<Record<string, readonly string[]>> = {
+  'pid-q16': [
+    'tmr demo: three replica processes run the same fixed-point position controller.',
+    'Every 5 ms the voter sends them the same sensor reading, votes their motor commands',
+    '2-out-of-3 and drives a simulated motor through a setpoint profile for 12 seconds.',
+    'Two faults are injected on purpose:',
+    '  at tick  700 replica 1 starts sending wrong commands (offset by 1.5 V) for 300 ticks;',
+  ],
+  tank: [
+    'tmr demo --law tank: three replica processes run the same tank level controller.',
+    'Every 5 ms the voter sends them the level setpoint, the level and the float switch, votes',
+    'their valve (mid-value), pump and alarm commands and fills a simulated tank for 12 seconds.',
+    'Two faults are injected on purpose:',
+    '  at tick  700 replica 1 starts sending wrong valve openings for 300 ticks;',
+  ],
+};
+
+async function demo(law: string): Promise<number> {
+  const options = await withLawAndPlant(parseRunOptions(['--law', law, '--rate-hz', '200', '--ticks', '2400', '--seed', '7', '--inject', 'wrong:1@700+300', '--inject', 'hang:2@1700'], 'run'));
   process.stdout.write(
     [
-      'tmr demo: three replica processes run the same fixed-point position controller.',
-      'Every 5 ms the voter sends them the same sensor reading, votes their motor commands',
-      '2-out-of-3 and drives a simulated motor through a setpoint profile for 12 seconds.',
-      'Two faults are injected on purpose:',
-      '  at tick  700 replica 1 starts sending wrong commands (offset by 1.5 V) for 300 ticks;',
+      ...DEMO_INTRO[law]!,
       '  at tick 1700 replica 2 hangs (its process is stopped with SIGSTOP).',
       'Watch the voter mask the first, drop to duplex, then go to the safe state when only',
       'one replica is left (a single replica cannot be checked, so by default it is not trusted).',
@@ -315,9 +330,11 @@ export async function main(argv: readonly string[]): Promise<number> {
       return (await runReal(await withLawAndPlant(parseRunOptions(rest, 'run')))).code;
     case 'sim':
       return runSim(await withLawAndPlant(parseRunOptions(rest, 'sim')));
-    case 'demo':
-      if (rest.length > 0) throw new UsageError(`tmr demo takes no options, got '${rest[0]}'`);
-      return demo();
+    case 'demo': {
+      const law = rest.length === 2 && rest[0] === '--law' ? rest[1]! : rest.length === 0 ? 'pid-q16' : null;
+      if (law === null || DEMO_INTRO[law] === undefined) throw new UsageError(`tmr demo takes only --law ${Object.keys(DEMO_INTRO).join('|')}, got '${rest.join(' ')}'`);
+      return demo(law);
+    }
     case 'hil': {
       // The bench lives in hil/, which the runtime never imports; loaded on demand.
       const extension = import.meta.url.endsWith('.ts') ? 'ts' : 'js';
