@@ -3,11 +3,12 @@
  * every problem reported as a one-line UsageError naming the flag and what is wrong.
  */
 import { readFileSync } from 'node:fs';
+import { booleanSetting, decimalNumber, keyValues, parseSettingsJson, show, UsageError, wholeNumber, type Field } from '../config/fields.js';
 import { parseArgs } from 'node:util';
 import type { SimplexPolicy } from '../core/degradation.js';
 import { REPLICA_COUNT_MAX } from '../core/voter.js';
 import { FAULT_KINDS, type FaultKind } from '../protocol/messages.js';
-import { DEFAULT_LAW, importLaw } from '../law/law-loader.js';
+import { DEFAULT_LAW, importLaw, isShippedLaw, SHIPPED_LAWS } from '../law/law-loader.js';
 import { LawError } from '../law/law.js';
 import { importPlant } from '../sim/plants.js';
 import { DEFAULT_LOOP_OPTIONS, type FaultSpec, type LoopOptions } from '../runtime/loop-model.js';
@@ -18,9 +19,7 @@ import { RESTARTS_MAX_LIMIT } from '../core/restart-policy.js';
 import { PROBATION_TICKS_MAX } from '../core/tmr-core.js';
 import { defaultQuorumGraceUs } from '../runtime/realtime-runner.js';
 
-export class UsageError extends Error {
-  override readonly name = 'UsageError';
-}
+export { UsageError } from '../config/fields.js';
 
 export const RATE_HZ_MIN = 1;
 export const RATE_HZ_MAX = 2_000;
@@ -53,6 +52,9 @@ export interface CliRunOptions extends LoopOptions {
   /** --law NAME|PATH as given (loaded into `law` by withLawAndPlant), and --plant (null: the law's default). */
   readonly lawRef: string;
   readonly plantRef: string | null;
+  /** Where they came from, for errors: '--law' or 'run.json: law'. */
+  readonly lawLabel: string;
+  readonly plantLabel: string;
 }
 
 /** A Firmata board on a serial port: `PATH` or `PATH@BAUD`. */
@@ -110,88 +112,72 @@ const FLAGS = {
 /** Longest restart window or back-off accepted, ms (an hour). */
 const RECOVERY_MS_MAX = 3_600_000;
 
-/** A value to validate and the words that name it in an error: "--rate-hz" or "run.json: rateHz". */
-interface Field {
-  readonly label: string;
-  readonly value: unknown;
-}
-
-function show(value: unknown): string {
-  return typeof value === 'string' ? `'${value}'` : JSON.stringify(value) ?? String(value);
-}
-
-/** A whole number from a flag (text) or a config file (number), within [min, max]. */
-function wholeNumber(field: Field, fallback: number, min: number, max: number): number {
-  const { label, value } = field;
-  if (value === undefined) return fallback;
-  const number = typeof value === 'string' && /^\d+$/.test(value) ? Number(value) : value;
-  if (typeof number !== 'number' || !Number.isInteger(number)) throw new UsageError(`${label} must be a whole number, got ${show(value)}`);
-  if (number < min || number > max) throw new UsageError(`${label} must be between ${min} and ${max}, got ${number}`);
-  return number;
-}
 
 const SIM_BOARD_KEYS = ['boot-noise', 'law-hash', 'protocol-version', 'ber', 'noise', 'flood', 'flood-after-ms'] as const;
 
-const AVR_SIM_KEYS = ['baud', 'hooks'] as const;
+const AVR_SIM_KEYS = ['baud', 'hooks', 'law'] as const;
 /** Test hooks of the Node replica (see src/replica/replica-main.ts): how a replica misbehaves after a restart. */
 const NODE_KEYS = ['crash-after-state', 'corrupt-state'] as const;
 
-function nodeSpec(raw: { crashAfterStateTicks: unknown; corruptState: unknown }, label: string): ReplicaSpec {
-  if (raw.corruptState !== undefined && typeof raw.corruptState !== 'boolean') throw new UsageError(`${label}: corruptState must be true or false, got ${show(raw.corruptState)}`);
+/** A replica's settings, from a flag's `key=value` text or a config file's object: `fromText` says which. */
+interface ReplicaFields {
+  readonly label: string;
+  readonly fromText: boolean;
+}
+
+function nodeSpec(raw: { crashAfterStateTicks: unknown; corruptState: unknown }, where: ReplicaFields): ReplicaSpec {
+  const { label, fromText } = where;
+  const corruptState = booleanSetting({ label: `${label}: corrupt-state`, value: raw.corruptState, fromText });
   const args: string[] = [];
-  if (raw.crashAfterStateTicks !== undefined) args.push(`--crash-ticks-after-state=${wholeNumber({ label: `${label}: crash-after-state`, value: raw.crashAfterStateTicks }, 0, 0, 1_000_000)}`);
-  if (raw.corruptState === true) args.push('--corrupt-state-transfer');
+  if (raw.crashAfterStateTicks !== undefined) args.push(`--crash-ticks-after-state=${wholeNumber({ label: `${label}: crash-after-state`, value: raw.crashAfterStateTicks, fromText }, 0, 0, 1_000_000)}`);
+  if (corruptState === true) args.push('--corrupt-state-transfer');
   return args.length === 0 ? { kind: 'node' } : { kind: 'node', args };
 }
 const AVR_SIM_BAUD_RATES = [115_200, 1_000_000];
 
-/** `key=value,key=value` settings of a replica spec, each key one of `keys`. */
-function keyValues(text: string | undefined, keys: readonly string[], label: string): Record<string, string> {
-  const settings: Record<string, string> = {};
-  for (const pair of (text ?? '').split(',').filter(Boolean)) {
-    const [key, value] = pair.split('=');
-    if (!keys.includes(key ?? '') || value === undefined) throw new UsageError(`${label}: '${pair}' is not one of ${keys.map((k) => `${k}=VALUE`).join(', ')}`);
-    settings[key!] = value;
+function avrSimSpec(raw: { baudRate: unknown; testHooks: unknown; law: unknown }, where: ReplicaFields): ReplicaSpec {
+  const { label, fromText } = where;
+  const testHooks = booleanSetting({ label: `${label}: ${fromText ? 'hooks' : 'testHooks'}`, value: raw.testHooks, fromText });
+  // The firmware is built for one shipped law (boards/uno, LAW=src/laws/NAME/law.c); absent: the run's law.
+  if (raw.law !== undefined && (typeof raw.law !== 'string' || !isShippedLaw(raw.law))) {
+    throw new UsageError(`${label}: the Uno firmware is built for a shipped law (${SHIPPED_LAWS.join(', ')}), got ${show(raw.law)}`);
   }
-  return settings;
-}
-
-function avrSimSpec(raw: { baudRate: unknown; testHooks: unknown }, label: string): ReplicaSpec {
-  if (raw.testHooks !== undefined && typeof raw.testHooks !== 'boolean') throw new UsageError(`${label}: testHooks must be true or false, got ${show(raw.testHooks)}`);
-  const baudRate = raw.baudRate === undefined ? undefined : wholeNumber({ label: `${label}: baud rate`, value: raw.baudRate }, 0, BAUD_RATE_MIN, BAUD_RATE_MAX);
+  const baudRate = raw.baudRate === undefined ? undefined : wholeNumber({ label: `${label}: baud rate`, value: raw.baudRate, fromText }, 0, BAUD_RATE_MIN, BAUD_RATE_MAX);
   if (baudRate !== undefined && !AVR_SIM_BAUD_RATES.includes(baudRate)) {
     throw new UsageError(`${label}: the Uno firmware is built for ${AVR_SIM_BAUD_RATES.join(' or ')} baud, got ${baudRate}`);
   }
   return {
     kind: 'avr-sim',
     ...(baudRate === undefined ? {} : { baudRate }),
-    ...(raw.testHooks === undefined ? {} : { testHooks: raw.testHooks as boolean }),
+    ...(testHooks === undefined ? {} : { testHooks }),
+    ...(raw.law === undefined ? {} : { law: raw.law as string }),
   };
 }
 
-/** node | sim-board[:boot-noise=0,law-hash=N,protocol-version=N,ber=X] | avr-sim[:baud=N,hooks=0] | serial:PATH[@BAUD] */
+/** node | sim-board[:boot-noise=0,law-hash=N,protocol-version=N,ber=X] | avr-sim[:baud=N,hooks=0,law=NAME] | serial:PATH[@BAUD] */
 export function parseReplicaSpec(text: string, label: string): ReplicaSpec {
+  const where: ReplicaFields = { label: `${label} '${text}'`, fromText: true };
   const node = /^node(?::(.*))?$/.exec(text);
   if (node) {
-    const settings = keyValues(node[1], NODE_KEYS, `${label} '${text}'`);
-    return nodeSpec({ crashAfterStateTicks: settings['crash-after-state'], corruptState: settings['corrupt-state'] === undefined ? undefined : settings['corrupt-state'] !== '0' }, `${label} '${text}'`);
+    const settings = keyValues(node[1], NODE_KEYS, where.label);
+    return nodeSpec({ crashAfterStateTicks: settings['crash-after-state'], corruptState: settings['corrupt-state'] }, where);
   }
   const serial = /^serial:([^@]+)(?:@(.*))?$/.exec(text);
   if (serial) {
-    const baudRate = wholeNumber({ label: `${label} '${text}': baud rate`, value: serial[2] }, 115_200, BAUD_RATE_MIN, BAUD_RATE_MAX);
+    const baudRate = wholeNumber({ label: `${where.label}: baud rate`, value: serial[2], fromText: true }, 115_200, BAUD_RATE_MIN, BAUD_RATE_MAX);
     return { kind: 'serial', path: serial[1]!, baudRate };
   }
   const avr = /^avr-sim(?::(.*))?$/.exec(text);
   if (avr) {
-    const settings = keyValues(avr[1], AVR_SIM_KEYS, `${label} '${text}'`);
-    return avrSimSpec({ baudRate: settings.baud, testHooks: settings.hooks === undefined ? undefined : settings.hooks !== '0' }, `${label} '${text}'`);
+    const settings = keyValues(avr[1], AVR_SIM_KEYS, where.label);
+    return avrSimSpec({ baudRate: settings.baud, testHooks: settings.hooks, law: settings.law }, where);
   }
   const board = /^sim-board(?::(.*))?$/.exec(text);
   if (!board) throw new UsageError(`${label} '${text}': unknown replica kind (one of node, sim-board, avr-sim, serial:PATH@BAUD)`);
-  const settings = keyValues(board[1], SIM_BOARD_KEYS, `${label} '${text}'`);
+  const settings = keyValues(board[1], SIM_BOARD_KEYS, where.label);
   return simBoardSpec(
     {
-      bootNoise: settings['boot-noise'] === undefined ? undefined : settings['boot-noise'] !== '0',
+      bootNoise: settings['boot-noise'],
       lawHash: settings['law-hash'],
       protocolVersion: settings['protocol-version'],
       bitErrorRate: settings.ber,
@@ -199,30 +185,30 @@ export function parseReplicaSpec(text: string, label: string): ReplicaSpec {
       flood: settings.flood,
       floodAfterMs: settings['flood-after-ms'],
     },
-    `${label} '${text}'`,
+    where,
   );
 }
 
 function simBoardSpec(
   raw: { bootNoise: unknown; lawHash: unknown; protocolVersion: unknown; bitErrorRate: unknown; noiseDirection: unknown; flood: unknown; floodAfterMs: unknown },
-  label: string,
+  where: ReplicaFields,
 ): ReplicaSpec {
+  const { label, fromText } = where;
   if (raw.noiseDirection !== undefined && !['both', 'to-host', 'to-board'].includes(raw.noiseDirection as string)) {
     throw new UsageError(`${label}: noise direction must be both, to-host or to-board, got ${show(raw.noiseDirection)}`);
   }
   if (raw.flood !== undefined && raw.flood !== 'garbage' && raw.flood !== 'max-frames') throw new UsageError(`${label}: flood must be garbage or max-frames, got ${show(raw.flood)}`);
-  if (raw.bootNoise !== undefined && typeof raw.bootNoise !== 'boolean') throw new UsageError(`${label}: bootNoise must be true or false, got ${show(raw.bootNoise)}`);
-  const ber = raw.bitErrorRate === undefined ? undefined : typeof raw.bitErrorRate === 'string' ? Number(raw.bitErrorRate) : raw.bitErrorRate;
-  if (ber !== undefined && (typeof ber !== 'number' || !(ber >= 0 && ber <= 0.1))) throw new UsageError(`${label}: bit error rate must be a number from 0 to 0.1, got ${show(raw.bitErrorRate)}`);
+  const bootNoise = booleanSetting({ label: `${label}: ${fromText ? 'boot-noise' : 'bootNoise'}`, value: raw.bootNoise, fromText });
+  const ber = decimalNumber({ label: `${label}: bit error rate`, value: raw.bitErrorRate, fromText }, 0, 0.1);
   return {
     kind: 'sim-board',
-    ...(raw.bootNoise === undefined ? {} : { bootNoise: raw.bootNoise as boolean }),
-    ...(raw.lawHash === undefined ? {} : { lawHash: wholeNumber({ label: `${label}: law hash`, value: raw.lawHash }, 0, 0, 0xffff_ffff) }),
-    ...(raw.protocolVersion === undefined ? {} : { protocolVersion: wholeNumber({ label: `${label}: protocol version`, value: raw.protocolVersion }, 0, 0, 0xffff) }),
+    ...(bootNoise === undefined ? {} : { bootNoise }),
+    ...(raw.lawHash === undefined ? {} : { lawHash: wholeNumber({ label: `${label}: law hash`, value: raw.lawHash, fromText }, 0, 0, 0xffff_ffff) }),
+    ...(raw.protocolVersion === undefined ? {} : { protocolVersion: wholeNumber({ label: `${label}: protocol version`, value: raw.protocolVersion, fromText }, 0, 0, 0xffff) }),
     ...(ber === undefined ? {} : { bitErrorRate: ber }),
     ...(raw.noiseDirection === undefined ? {} : { noiseDirection: raw.noiseDirection as 'both' | 'to-host' | 'to-board' }),
     ...(raw.flood === undefined ? {} : { flood: raw.flood as 'garbage' | 'max-frames' }),
-    ...(raw.floodAfterMs === undefined ? {} : { floodAfterMs: wholeNumber({ label: `${label}: flood-after-ms`, value: raw.floodAfterMs }, 0, 0, 3_600_000) }),
+    ...(raw.floodAfterMs === undefined ? {} : { floodAfterMs: wholeNumber({ label: `${label}: flood-after-ms`, value: raw.floodAfterMs, fromText }, 0, 0, 3_600_000) }),
   };
 }
 
@@ -235,14 +221,15 @@ export function replicaFromConfig(value: unknown, label: string): ReplicaSpec {
     node: ['kind', 'crashAfterStateTicks', 'corruptState'],
     serial: ['kind', 'path', 'baudRate'],
     'sim-board': ['kind', 'bootNoise', 'lawHash', 'protocolVersion', 'bitErrorRate', 'noiseDirection', 'flood', 'floodAfterMs'],
-    'avr-sim': ['kind', 'baudRate', 'testHooks'],
+    'avr-sim': ['kind', 'baudRate', 'testHooks', 'law'],
   };
   const keys = allowed[entry.kind as string];
   if (keys === undefined) throw new UsageError(`${label}.kind must be one of ${Object.keys(allowed).join(', ')}, got ${show(entry.kind)}`);
   const unknown = Object.keys(entry).find((k) => !keys.includes(k));
   if (unknown !== undefined) throw new UsageError(`${label}.${unknown} is not a field of a ${entry.kind} replica (fields: ${keys.join(', ')})`);
-  if (entry.kind === 'node') return nodeSpec({ crashAfterStateTicks: entry.crashAfterStateTicks, corruptState: entry.corruptState }, label);
-  if (entry.kind === 'avr-sim') return avrSimSpec({ baudRate: entry.baudRate, testHooks: entry.testHooks }, label);
+  const where: ReplicaFields = { label, fromText: false };
+  if (entry.kind === 'node') return nodeSpec({ crashAfterStateTicks: entry.crashAfterStateTicks, corruptState: entry.corruptState }, where);
+  if (entry.kind === 'avr-sim') return avrSimSpec({ baudRate: entry.baudRate, testHooks: entry.testHooks, law: entry.law }, where);
   if (entry.kind === 'serial') {
     if (typeof entry.path !== 'string' || entry.path === '') throw new UsageError(`${label}.path must be the serial port's path, got ${show(entry.path)}`);
     return { kind: 'serial', path: entry.path, baudRate: wholeNumber({ label: `${label}.baudRate`, value: entry.baudRate }, 115_200, BAUD_RATE_MIN, BAUD_RATE_MAX) };
@@ -257,7 +244,7 @@ export function replicaFromConfig(value: unknown, label: string): ReplicaSpec {
       flood: entry.flood,
       floodAfterMs: entry.floodAfterMs,
     },
-    label,
+    where,
   );
 }
 
@@ -273,12 +260,7 @@ function readConfig(path: string): Record<string, unknown> {
     throw new UsageError(`--config ${path}: cannot read (${(error as NodeJS.ErrnoException).code ?? 'error'})`);
   }
   if (text.length > CONFIG_BYTES_MAX) throw new UsageError(`${path}: larger than ${CONFIG_BYTES_MAX} bytes`);
-  let parsed: unknown;
-  try {
-    parsed = JSON.parse(text);
-  } catch (error) {
-    throw new UsageError(`${path}: not valid JSON (${error instanceof Error ? error.message : String(error)})`);
-  }
+  const parsed = parseSettingsJson(text, path);
   if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) throw new UsageError(`${path}: must hold one JSON object`);
   const config = parsed as Record<string, unknown>;
   const unknown = Object.keys(config).find((k) => !(CONFIG_KEYS as readonly string[]).includes(k));
@@ -331,18 +313,18 @@ function killSwitchFrom(v: Record<string, unknown>, mode: 'run' | 'sim'): KillSw
     const m = /^(\d+)\/(\d+)$/.exec(rate);
     if (m === null) throw new UsageError(`--kill-error-rate must be ERRORS/TICKS (e.g. 20/200: more than 20 replica errors in 200 ticks), got ${show(rate)}`);
     config.errorRate = {
-      errorsMax: wholeNumber({ label: '--kill-error-rate errors', value: m[1] }, 0, 0, 1_000_000),
-      windowTicks: wholeNumber({ label: '--kill-error-rate window', value: m[2] }, 1, 1, KILL_WINDOW_TICKS_MAX),
+      errorsMax: wholeNumber({ label: '--kill-error-rate errors', value: m[1], fromText: true }, 0, 0, 1_000_000),
+      windowTicks: wholeNumber({ label: '--kill-error-rate window', value: m[2], fromText: true }, 1, 1, KILL_WINDOW_TICKS_MAX),
     };
   }
   const quorum = text('kill-quorum-loss');
-  if (quorum !== undefined) config.quorumLossTicksMax = wholeNumber({ label: '--kill-quorum-loss', value: quorum }, 0, 0, 1_000_000);
+  if (quorum !== undefined) config.quorumLossTicksMax = wholeNumber({ label: '--kill-quorum-loss', value: quorum, fromText: true }, 0, 0, 1_000_000);
   const ticks = text('kill-after-ticks');
-  if (ticks !== undefined) config.tickBudget = wholeNumber({ label: '--kill-after-ticks', value: ticks }, 1, 1, TICKS_MAX_SIM);
+  if (ticks !== undefined) config.tickBudget = wholeNumber({ label: '--kill-after-ticks', value: ticks, fromText: true }, 1, 1, TICKS_MAX_SIM);
   const ms = text('kill-after-ms');
   if (ms !== undefined) {
     if (mode === 'sim') throw new UsageError('--kill-after-ms applies to tmr run only (the simulator has no wall clock)');
-    config.wallBudgetMs = wholeNumber({ label: '--kill-after-ms', value: ms }, 1, 1, 7 * 24 * 3_600_000);
+    config.wallBudgetMs = wholeNumber({ label: '--kill-after-ms', value: ms, fromText: true }, 1, 1, 7 * 24 * 3_600_000);
   }
   return Object.keys(config).length === 0 ? null : config;
 }
@@ -388,11 +370,11 @@ function recoveryFlags(v: Record<string, unknown>): RawRecovery | null {
   if (backoff !== undefined && backoffMatch === null) throw new UsageError(`--restart-backoff-ms must be BASE or BASE/MAX in ms (e.g. 100/2000), got ${show(backoff)}`);
   return {
     label: '--recover',
-    probationTicks: { label: '--probation-ticks', value: v['probation-ticks'] },
-    restartsMax: { label: '--restart-limit restarts', value: limitMatch?.[1] },
-    restartWindowMs: { label: '--restart-limit window (ms)', value: limitMatch?.[2] },
-    backoffMsBase: { label: '--restart-backoff-ms base', value: backoffMatch?.[1] },
-    backoffMsMax: { label: '--restart-backoff-ms max', value: backoffMatch?.[2] },
+    probationTicks: { label: '--probation-ticks', value: v['probation-ticks'], fromText: true },
+    restartsMax: { label: '--restart-limit restarts', value: limitMatch?.[1], fromText: true },
+    restartWindowMs: { label: '--restart-limit window (ms)', value: limitMatch?.[2], fromText: true },
+    backoffMsBase: { label: '--restart-backoff-ms base', value: backoffMatch?.[1], fromText: true },
+    backoffMsMax: { label: '--restart-backoff-ms max', value: backoffMatch?.[2], fromText: true },
   };
 }
 
@@ -422,6 +404,9 @@ export function parseRunOptions(argv: readonly string[], mode: 'run' | 'sim'): C
     throw new UsageError(parseArgsProblem(error));
   }
   const v = parsed.values;
+  // An option a command does not use is an error, never silently ignored.
+  if (mode === 'sim' && v.replica !== undefined) throw new UsageError('--replica applies to tmr run only (tmr sim runs its replicas in-process)');
+  if (mode === 'run' && v.trace !== undefined) throw new UsageError('--trace applies to tmr sim only (tmr run writes the black-box log: --log FILE)');
   if (v.config !== undefined) {
     const others = Object.keys(v).filter((k) => k !== 'config' && k !== 'json' && k !== 'log' && k !== 'actuator' && !k.startsWith('kill-'));
     if (others.length > 0) throw new UsageError(`--config cannot be combined with --${others[0]} (put it in the file)`);
@@ -429,18 +414,18 @@ export function parseRunOptions(argv: readonly string[], mode: 'run' | 'sim'): C
   }
   const settled = settle(
     {
-      replicaCount: { label: '--replicas', value: v.replicas },
-      rateHz: { label: '--rate-hz', value: v['rate-hz'] },
-      ticks: { label: '--ticks', value: v.ticks },
-      seed: { label: '--seed', value: v.seed },
-      deadlineUs: { label: '--deadline-us', value: v['deadline-us'] },
-      quorumGraceUs: { label: '--quorum-grace-us', value: v['quorum-grace-us'] },
-      simplexPolicy: { label: '--simplex-policy', value: v['simplex-policy'] },
-      injects: { label: '--inject', value: v.inject },
+      replicaCount: { label: '--replicas', value: v.replicas, fromText: true },
+      rateHz: { label: '--rate-hz', value: v['rate-hz'], fromText: true },
+      ticks: { label: '--ticks', value: v.ticks, fromText: true },
+      seed: { label: '--seed', value: v.seed, fromText: true },
+      deadlineUs: { label: '--deadline-us', value: v['deadline-us'], fromText: true },
+      quorumGraceUs: { label: '--quorum-grace-us', value: v['quorum-grace-us'], fromText: true },
+      simplexPolicy: { label: '--simplex-policy', value: v['simplex-policy'], fromText: true },
+      injects: { label: '--inject', value: v.inject, fromText: true },
       replicas: v.replica?.map((text) => parseReplicaSpec(text, '--replica')) ?? null,
       recovery: recoveryFlags(v),
-      law: { label: '--law', value: v.law },
-      plant: { label: '--plant', value: v.plant },
+      law: { label: '--law', value: v.law, fromText: true },
+      plant: { label: '--plant', value: v.plant, fromText: true },
     },
     mode,
     v.json ?? false,
@@ -522,6 +507,8 @@ function settle(raw: RawSettings, mode: 'run' | 'sim', json: boolean, traceFile:
     ...DEFAULT_LOOP_OPTIONS,
     lawRef,
     plantRef,
+    lawLabel: raw.law.label,
+    plantLabel: raw.plant.label,
     replicaCount,
     rateHz,
     ticks,
@@ -554,8 +541,8 @@ function textOrDefault(field: Field, fallback: string): string {
  */
 export async function withLawAndPlant(options: CliRunOptions): Promise<CliRunOptions> {
   try {
-    const law = await importLaw(options.lawRef);
-    const plant = await importPlant(law, options.plantRef ?? undefined);
+    const law = await importLaw(options.lawRef, process.cwd(), options.lawLabel);
+    const plant = await importPlant(law, options.plantRef ?? undefined, process.cwd(), options.plantLabel);
     if (options.actuator !== null && plant.name !== 'motor') throw new UsageError(`--actuator drives a motor (pid-q16 on the motor plant); plant '${plant.name}' has no drive board yet`);
     return { ...options, law, plant };
   } catch (error) {

@@ -54,18 +54,18 @@ export function shippedLawSources(name: ShippedLawName): { readonly ts: string; 
 }
 
 /** Checks that a law path names a readable module file; returns its absolute path. */
-export function lawModulePath(ref: string, cwd = process.cwd()): string {
+export function lawModulePath(ref: string, cwd = process.cwd(), label = '--law'): string {
   const path = resolve(cwd, ref);
   if (!LAW_MODULE_EXTENSIONS.includes(extname(path))) {
-    throw new LawError(`--law ${ref}: neither a shipped law (${SHIPPED_LAWS.join(', ')}) nor a .js or .ts file`);
+    throw new LawError(`${label} ${ref}: neither a shipped law (${SHIPPED_LAWS.join(', ')}) nor a .js or .ts file`);
   }
   let stats;
   try {
     stats = statSync(path);
   } catch {
-    throw new LawError(`--law ${ref}: no such file (${path})`);
+    throw new LawError(`${label} ${ref}: no such file (${path})`);
   }
-  if (!stats.isFile()) throw new LawError(`--law ${ref}: not a regular file (${path})`);
+  if (!stats.isFile()) throw new LawError(`${label} ${ref}: not a regular file (${path})`);
   return path;
 }
 
@@ -89,9 +89,9 @@ export interface LawReference {
   readonly shipped: ShippedLawName | null;
 }
 
-export function resolveLawReference(ref: string, cwd = process.cwd()): LawReference {
+export function resolveLawReference(ref: string, cwd = process.cwd(), label = '--law'): LawReference {
   if (isShippedLaw(ref)) return { ref, path: shippedLawSources(ref).ts, shipped: ref };
-  return { ref, path: lawModulePath(ref, cwd), shipped: null };
+  return { ref, path: lawModulePath(ref, cwd, label), shipped: null };
 }
 
 /**
@@ -99,18 +99,19 @@ export function resolveLawReference(ref: string, cwd = process.cwd()): LawRefere
  * law or file and what is wrong: a missing file, a module that throws while loading, no law
  * exported, a malformed declaration, or a law that fails its load-time checks.
  */
-export async function importLaw(ref: string, cwd = process.cwd()): Promise<LoadedLaw & { readonly reference: LawReference }> {
-  const reference = resolveLawReference(ref, cwd);
+/** `label` names where the reference came from in errors: '--law' or 'run.json: law'. */
+export async function importLaw(ref: string, cwd = process.cwd(), label = '--law'): Promise<LoadedLaw & { readonly reference: LawReference }> {
+  const reference = resolveLawReference(ref, cwd, label);
   if (reference.shipped !== null) return Object.assign(shippedLaw(reference.shipped), { reference });
   let module: Record<string, unknown>;
   try {
     module = await importModule(reference.path);
   } catch (error) {
     const detail = error instanceof Error ? error.message.split('\n')[0] : String(error);
-    throw new LawError(`--law ${ref}: the module failed to load: ${detail}`);
+    throw new LawError(`${label} ${ref}: the module failed to load: ${detail}`);
   }
   const candidate = module.default ?? module.law;
-  const loaded = loadLaw(candidate, `--law ${ref}`);
+  const loaded = loadLaw(candidate, `${label} ${ref}`);
   loaded.source = reference.path;
   loaded.moduleExports = module;
   return Object.assign(loaded, { reference });

@@ -20,11 +20,11 @@ function isPlant(value: unknown): value is PlantDefinition {
 }
 
 /** A shipped plant by name, checked against the law. */
-export function shippedPlantFor(law: LoadedLaw, name?: string): PlantDefinition {
+export function shippedPlantFor(law: LoadedLaw, name?: string, label = '--plant'): PlantDefinition {
   const plantName = name ?? DEFAULT_PLANT_FOR_LAW[law.name];
   if (plantName === undefined) throw new LawError(`law '${law.name}' has no default plant: name one with --plant (${Object.keys(SHIPPED_PLANTS).join(', ')} or a .js/.ts file), or export it as 'plant' from the law's module`);
   const plant = SHIPPED_PLANTS[plantName];
-  if (plant === undefined) throw new LawError(`--plant ${plantName}: no such shipped plant (${Object.keys(SHIPPED_PLANTS).join(', ')})`);
+  if (plant === undefined) throw new LawError(`${label} ${plantName}: no such shipped plant (${Object.keys(SHIPPED_PLANTS).join(', ')})`);
   checkPlantFitsLaw(plant, law);
   return plant;
 }
@@ -33,26 +33,26 @@ export function shippedPlantFor(law: LoadedLaw, name?: string): PlantDefinition 
  * A plant by name or path (a module file), checked against the law. Without one: the plant the
  * law's own module exports as `plant`, else the shipped law's default.
  */
-export async function importPlant(law: LoadedLaw, ref: string | undefined, cwd = process.cwd()): Promise<PlantDefinition> {
+export async function importPlant(law: LoadedLaw, ref: string | undefined, cwd = process.cwd(), label = '--plant'): Promise<PlantDefinition> {
   const carried = law.moduleExports?.plant;
   if (ref === undefined && carried !== undefined) {
     if (!isPlant(carried)) throw new LawError(`law '${law.name}': its module exports a 'plant' that is not a plant ({ kind: 'tmr-plant', name, inputs, outputs, tracking, create })`);
     checkPlantFitsLaw(carried, law);
     return carried;
   }
-  if (ref === undefined || SHIPPED_PLANTS[ref] !== undefined) return shippedPlantFor(law, ref);
+  if (ref === undefined || SHIPPED_PLANTS[ref] !== undefined) return shippedPlantFor(law, ref, label);
   const path = resolve(cwd, ref);
   if (!['.js', '.mjs', '.ts', '.mts'].includes(extname(path)) || !existsSync(path)) {
-    throw new LawError(`--plant ${ref}: neither a shipped plant (${Object.keys(SHIPPED_PLANTS).join(', ')}) nor an existing .js or .ts file`);
+    throw new LawError(`${label} ${ref}: neither a shipped plant (${Object.keys(SHIPPED_PLANTS).join(', ')}) nor an existing .js or .ts file`);
   }
   let module: Record<string, unknown>;
   try {
     module = await importModule(path);
   } catch (error) {
-    throw new LawError(`--plant ${ref}: the module failed to load: ${error instanceof Error ? error.message.split('\n')[0] : String(error)}`);
+    throw new LawError(`${label} ${ref}: the module failed to load: ${error instanceof Error ? error.message.split('\n')[0] : String(error)}`);
   }
   const plant = module.default ?? module.plant;
-  if (!isPlant(plant)) throw new LawError(`--plant ${ref}: does not export a plant ({ kind: 'tmr-plant', name, inputs, outputs, tracking, create })`);
+  if (!isPlant(plant)) throw new LawError(`${label} ${ref}: does not export a plant ({ kind: 'tmr-plant', name, inputs, outputs, tracking, create })`);
   checkPlantFitsLaw(plant, law);
   return plant;
 }
