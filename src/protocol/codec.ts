@@ -349,7 +349,7 @@ function toWire(msg: Message): unknown[] {
       return [MESSAGE_TYPE.refuse, msg.reason];
     case 'tick':
       // A plain array: cbor-x would tag a typed array.
-      return [MESSAGE_TYPE.tick, msg.tick, Array.from(msg.inputs)];
+      return [MESSAGE_TYPE.tick, msg.tick, msg.inputs instanceof Int32Array ? Array.from(msg.inputs) : msg.inputs];
     case 'output':
       return [MESSAGE_TYPE.output, msg.tick, msg.outputs, msg.stateDigest];
     case 'heartbeat':

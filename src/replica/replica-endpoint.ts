@@ -97,6 +97,8 @@ export class ReplicaEndpoint {
       else this.faults.arm(kind, message.durationTicks, message.param);
     } else {
       const reply = this.logic.handleControl(message);
+      // An accepted hello resets the law and ends injected faults, as a board's does (PROTOCOL.md 13).
+      if (message.kind === 'hello' && reply?.kind === 'helloAck' && this.logic.state !== null) this.faults.clear();
       if (message.kind === 'state' && reply?.kind === 'heartbeat') this.afterStateTransfer();
       if (reply !== null) this.send(reply);
     }

@@ -62,6 +62,15 @@ export class ReplicaFaults {
     this.stuckOutputs = new Int32Array(outputCount);
   }
 
+  /**
+   * An accepted hello resets the law: the armed and the active fault end with it (PROTOCOL.md 13).
+   * The reply history stays, as a board's does: a later stuck fault repeats what was sent.
+   */
+  clear(): void {
+    this.armed = null;
+    this.kind = null;
+  }
+
   /** Arms a fault that takes effect at the next tick. */
   arm(kind: FaultKind, durationTicks: number, param: number): void {
     assert(Number.isInteger(durationTicks) && durationTicks >= 0, 'fault duration must be a non-negative integer');

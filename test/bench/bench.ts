@@ -30,6 +30,8 @@ import { dirname, join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
 import { encodeMessage } from '../../src/protocol/codec.js';
+import type { TickMessage } from '../../src/protocol/messages.js';
+import { shippedLaw } from '../../src/law/law-loader.js';
 import { DEFAULT_LOOP_OPTIONS } from '../../src/runtime/loop-model.js';
 import { runSimulation } from '../../src/sim/simulator.js';
 import { runScenario } from '../../hil/bench.js';
@@ -73,10 +75,12 @@ const VOTER_LINEAR_RATIO_MAX = 9 / 3;
 const CAMPAIGN_BENCH_SEEDS = 1000;
 /** A voter step above the whole per-tick budget of the simulation target could never meet it. */
 const VOTER_NS_PER_TICK_MAX = 1e9 / SIM_TICKS_PER_S_MIN;
+/** The issue's row: the generic law interface costs at most 10% over calling the same law function directly. */
+const LAW_INTERFACE_RATIO_MAX = 1.1;
 
 const PROBE_TIMEOUT_MS = 60_000;
-/** The tick frame the floor echoes: a representative tick, 19 bytes on the wire. */
-const FLOOR_TICK = { kind: 'tick', tick: 1000, setpointMilliDeg: 90_000, positionMilliDeg: 45_000 } as const;
+/** The tick frame the floor echoes: a representative pid-q16 tick, 20 bytes on the wire. */
+const FLOOR_TICK: TickMessage = { kind: 'tick', tick: 1000, inputs: [90_000, 45_000] };
 
 interface Machine {
   cpuModel: string;
@@ -234,7 +238,7 @@ interface SimResult {
 
 function measureSimulation(replicaCount: number): SimResult {
   const startMs = performance.now();
-  const summary = runSimulation({ ...DEFAULT_LOOP_OPTIONS, replicaCount, rateHz: 1000, ticks: SIM_TICKS });
+  const summary = runSimulation({ ...DEFAULT_LOOP_OPTIONS, law: shippedLaw('pid-q16'), replicaCount, rateHz: 1000, ticks: SIM_TICKS });
   const elapsedMs = performance.now() - startMs;
   if (summary.commands.voted !== SIM_TICKS || summary.unsafeCommands !== 0) {
     throw new Error(`simulation with ${replicaCount} replicas was not clean: ${JSON.stringify(summary.commands)}, ${summary.unsafeCommands} unsafe`);
@@ -379,7 +383,26 @@ function coreRows(probe: CoreProbeResult): ResultRow[] {
       };
     }),
     voterLinearityRow(probe),
+    ...lawCallRows(probe),
     ...loopRows(probe),
+  ];
+}
+
+function lawCallRows(probe: CoreProbeResult): ResultRow[] {
+  const c = probe.lawCall;
+  const section = `law call, ${c.law}, ${formatNumber(c.steps)} steps per block`;
+  return [
+    {
+      section,
+      metric: 'step + state digest through the generic law interface (floor = the same functions called directly)',
+      measured: c.genericNsPerStep,
+      unit: 'ns/step',
+      floor: c.directNsPerStep,
+      ratio: c.ratio,
+      target: `≤ ${LAW_INTERFACE_RATIO_MAX.toFixed(2)}× direct`,
+      verdict: verdict(c.ratio <= LAW_INTERFACE_RATIO_MAX),
+    },
+    infoRow(section, "a replica's whole tick (ReplicaLogic.onTick: the generic call plus tick and input checks)", c.replicaNsPerStep, 'ns/step', c.directNsPerStep),
   ];
 }
 
@@ -611,7 +634,7 @@ async function main(): Promise<number> {
     startedAt,
     machine: host,
     totalMs: Math.round(totalMs),
-    targets: { tmrP50RatioMax: TMR_P50_RATIO_MAX, simTicksPerSMin: SIM_TICKS_PER_S_MIN, heapGrowthBytesPerTickMax: HEAP_GROWTH_BYTES_PER_TICK_MAX, voterNsPerTickMax: VOTER_NS_PER_TICK_MAX, boardTmrP50RatioMax: BOARD_TMR_P50_RATIO_MAX,
+    targets: { tmrP50RatioMax: TMR_P50_RATIO_MAX, simTicksPerSMin: SIM_TICKS_PER_S_MIN, heapGrowthBytesPerTickMax: HEAP_GROWTH_BYTES_PER_TICK_MAX, voterNsPerTickMax: VOTER_NS_PER_TICK_MAX, lawInterfaceRatioMax: LAW_INTERFACE_RATIO_MAX, boardTmrP50RatioMax: BOARD_TMR_P50_RATIO_MAX,
       nodeRecoveryBeyondProbationMsMax: NODE_RECOVERY_BEYOND_PROBATION_MS_MAX, unoRecoveryBeyondProbationMsMax: UNO_RECOVERY_BEYOND_PROBATION_MS_MAX },
     rows,
     details: m.details,

@@ -3,7 +3,7 @@
  *
  *  - startPtyEchoFloorRig (the floor, an EchoRig): three socat pty pairs, test/bench/pty-echo.mjs on each board end
  *    (serialport, as the simulated board holds its end), SerialTransport on each host end. One
- *    iteration sends a pre-encoded 19-byte tick frame to all three and ends when all three are back.
+ *    iteration sends a pre-encoded 20-byte tick frame to all three and ends when all three are back.
  *  - BoardTmrRig: three firmware-sim boards (boot noise on) opened with SerialTransport behind
  *    ReplicaLinks, driven exactly as round-trip.ts's TmrRig drives Node replicas: prepareReplicas
  *    (handshake, warm-up, handshake), then per iteration the full host path.
@@ -19,12 +19,12 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { PtyPair } from '../../firmware-sim/pty-pair.js';
 import { SimBoard } from '../../firmware-sim/sim-board.js';
-import { OUTPUT_CHANNEL_COUNT } from '../../src/core/control-law.js';
 import { encodeMessage } from '../../src/protocol/codec.js';
 import { FRAME_CRC_BYTES } from '../../src/protocol/frame.js';
+import type { TickMessage } from '../../src/protocol/messages.js';
 import { SerialTransport } from '../../src/transport/serial-transport.js';
 import { formatNumber, infoRow, percentiles, verdict, type Percentiles, type ResultRow } from './bench-stats.js';
-import { EchoRig, RIG_REPLICA_COUNT, runBlocks, TmrRig, type BlockPlan, type RigSamples, type TmrRigTally } from './round-trip.js';
+import { EchoRig, RIG_LAW, RIG_REPLICA_COUNT, runBlocks, TmrRig, type BlockPlan, type RigSamples, type TmrRigTally } from './round-trip.js';
 import type { SchedStat } from './sched-stat.js';
 import { runCleanups, type Cleanup } from '../helpers/processes.js';
 
@@ -46,18 +46,18 @@ export const BOARD_DEADLINE_MS = 7.5;
 const ECHO_READY_TIMEOUT_MS = 10_000;
 const ECHO_STOP_GRACE_MS = 1_000;
 const ECHO_STDERR_BYTES_MAX = 2_048;
-/** The tick frame the floor echoes: the pipe floor's representative tick, 19 bytes on the wire. */
-const FLOOR_TICK = { kind: 'tick', tick: 1000, setpointMilliDeg: 90_000, positionMilliDeg: 45_000 } as const;
+/** The tick frame the floor echoes: the pipe floor's representative pid-q16 tick, 20 bytes on the wire. */
+const FLOOR_TICK: TickMessage = { kind: 'tick', tick: 1000, inputs: [90_000, 45_000] };
 
 /**
  * The smallest encoding that carries the same fields, as this bench defines it: the fields packed
  * as fixed-width little-endian binary, the same CRC-32 and one delimiter byte.
  */
 export const WIRE_FLOOR = {
-  /** tick (uint32) + setpointMilliDeg (int32) + positionMilliDeg (int32). */
-  tickFieldBytes: 4 + 4 + 4,
+  /** tick (uint32) + pid-q16's inputs (int32 each: setpoint, position). */
+  tickFieldBytes: 4 + 4 * RIG_LAW.inputCount,
   /** tick (uint32) + outputs (int32 each) + stateDigest (uint32). */
-  outputFieldBytes: 4 + 4 * OUTPUT_CHANNEL_COUNT + 4,
+  outputFieldBytes: 4 + 4 * RIG_LAW.outputCount + 4,
   crcBytes: FRAME_CRC_BYTES,
   delimiterBytes: 1,
 } as const;
@@ -212,7 +212,7 @@ class BoardTmrRig extends TmrRig {
     const transports: SerialTransport[] = [];
     const pids: number[] = [];
     for (let i = 0; i < RIG_REPLICA_COUNT; i++) {
-      const board = await SimBoard.start({ name: `bench-board-${i}`, bootNoise: true });
+      const board = await SimBoard.start({ name: `bench-board-${i}`, bootNoise: true, law: RIG_LAW.source });
       cleanups.push(() => board.stop());
       const transport = await SerialTransport.open({ path: board.hostPath, baudRate: BAUD_RATE, name: `replica ${i} (sim-board)` });
       cleanups.push(() => transport.close());
@@ -442,7 +442,7 @@ export function boardNotes(r: BoardRoundTripReport): string[] {
       `${p.floor.slotsSkipped} floor / ${p.tmr.slotsSkipped} TMR; a deadline miss = send → all 3 replies > ${p.deadlineMs} ms` +
       (p.tmr.iteration.count <= 1000 ? `; at n=${p.tmr.iteration.count} p99.9 is the largest sample` : ''),
     `wire floor: tick = tick u32 + setpoint i32 + position i32 = ${f.tickFieldBytes} B, + CRC-32 ${f.crcBytes} B + delimiter ` +
-      `${f.delimiterBytes} B = ${w.tickFloorBytes} B; output = tick u32 + ${OUTPUT_CHANNEL_COUNT} × i32 + digest u32 = ${f.outputFieldBytes} B → ` +
+      `${f.delimiterBytes} B = ${w.tickFloorBytes} B; output = tick u32 + ${RIG_LAW.outputCount} × i32 + digest u32 = ${f.outputFieldBytes} B → ` +
       `${w.outputFloorBytes} B. Ours = CBOR [type, fields…] + CRC-32 + 1 COBS byte + 0x00: the COBS byte is what lets a 0x00 ` +
       `delimiter work when fields contain 0x00 (the floor would need it too, or CRC hunting); the type byte tells messages apart; ` +
       `CBOR's variable-length integers undercut fixed-width fields at these magnitudes (the payload rows), so fixed width is not a lower bound.`,

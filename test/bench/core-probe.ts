@@ -2,14 +2,23 @@
  * The pure core alone (createCoreState + createObservations + step), no runtime, no plant:
  *  - heap growth over a million ticks with realistic observations, measured after forced GCs
  *    (needs `node --expose-gc`; bench.ts starts this in a child process for that reason);
- *  - the voter step's cost in ns/tick for N replicas.
+ *  - the voter step's cost in ns/tick for N replicas;
+ *  - the law call: a replica's step of pid-q16 through the generic law interface against the same
+ *    pid-q16 functions called directly.
  */
 import { performance, PerformanceObserver } from 'node:perf_hooks';
-import { CHANNEL_COMMAND_MV, lawParamsForRate } from '../../src/core/control-law.js';
+import { crc32 } from '../../src/core/crc32.js';
+import { Prng } from '../../src/core/prng.js';
 import { createCoreState, createObservations, resetObservations, step, type CoreConfig, type CoreState, type Observations } from '../../src/core/tmr-core.js';
-import { DEFAULT_LOOP_OPTIONS, LAW_CHANNELS } from '../../src/runtime/loop-model.js';
-import { DEFAULT_ACTUATOR } from '../../src/sim/actuator.js';
+import { shippedLaw } from '../../src/law/law-loader.js';
+import { drawInputs, resetWalk, type LoadedLaw } from '../../src/law/law-runtime.js';
+import pidQ16 from '../../src/laws/pid-q16/law.js';
+import { helloFor, ReplicaLogic } from '../../src/replica/replica-logic.js';
+import { coreConfigFor, DEFAULT_LOOP_OPTIONS } from '../../src/runtime/loop-model.js';
 import { runSimulation } from '../../src/sim/simulator.js';
+
+/** The law every probe here runs: pid-q16, as the bench has always measured. */
+const PID = shippedLaw('pid-q16');
 
 /** Ticks before the "before" heap reading, so JIT compilation and inline caches are done. */
 const WARM_UP_TICKS = 200_000;
@@ -67,26 +76,30 @@ export interface LoopProbeResult {
   readonly wallMs: number;
 }
 
+/** One law step: through the generic law interface, and the same law's functions called directly. */
+export interface LawCallCost {
+  readonly law: string;
+  /** The law's step and the derived state digest through its LoadedLaw (definition.step, digest). */
+  readonly genericNsPerStep: number;
+  /** The same law's step, serialize and CRC-32 of the bytes, called directly: no indirection. */
+  readonly directNsPerStep: number;
+  /** generic / direct. */
+  readonly ratio: number;
+  /** What a replica runs per tick (ReplicaLogic.onTick): the generic step plus the tick and input checks. */
+  readonly replicaNsPerStep: number;
+  readonly steps: number;
+}
+
 export interface CoreProbeResult {
   readonly heap: HeapProbeResult;
   readonly voter: readonly VoterCost[];
+  readonly lawCall: LawCallCost;
   readonly loop: LoopProbeResult;
 }
 
-/** The core configuration the runtime uses (LoopModel's), for N replicas at 1 kHz. */
+/** The core configuration the runtime uses (LoopModel's) for pid-q16, for N replicas. */
 export function benchCoreConfig(replicaCount: number): CoreConfig {
-  return {
-    replicaCount,
-    channels: LAW_CHANNELS,
-    commandChannel: CHANNEL_COMMAND_MV,
-    commandLimitMv: lawParamsForRate(1000).outputLimitMv,
-    safeCommandMv: DEFAULT_ACTUATOR.safeCommandMv,
-    deadlineMissLimit: DEFAULT_LOOP_OPTIONS.deadlineMissLimit,
-    errorDensityLimit: DEFAULT_LOOP_OPTIONS.errorDensityLimit,
-    quorumLossTicksMax: DEFAULT_LOOP_OPTIONS.quorumLossTicksMax,
-    simplexPolicy: DEFAULT_LOOP_OPTIONS.simplexPolicy,
-    probationTicks: DEFAULT_LOOP_OPTIONS.recovery.probationTicks,
-  };
+  return coreConfigFor({ ...DEFAULT_LOOP_OPTIONS, law: PID, replicaCount });
 }
 
 /**
@@ -97,18 +110,19 @@ export function benchCoreConfig(replicaCount: number): CoreConfig {
 function fillObservations(obs: Observations, tick: number): void {
   resetObservations(obs);
   const n = obs.replicaCount;
+  const channels = obs.channelCount;
   const commandMv = ((tick * 7) % 8_001) - 4_000;
   const rate = (tick % 9) - 4;
   const digest = Math.imul(tick, 0x9e37_79b1) >>> 0;
   for (let i = 0; i < n; i++) {
     obs.onTime[i] = 1;
-    obs.outputs[i * 2] = commandMv;
-    obs.outputs[i * 2 + 1] = rate + (i & 1);
+    obs.outputs[i * channels] = commandMv;
+    obs.outputs[i * channels + 1] = rate + (i & 1);
     obs.digests[i] = digest;
   }
   if (tick % DISAGREE_EVERY_TICKS === 0) {
     const i = (tick / DISAGREE_EVERY_TICKS) % n;
-    obs.outputs[i * 2] = commandMv + 1;
+    obs.outputs[i * channels] = commandMv + 1;
   } else if (tick % MISS_EVERY_TICKS === 0) {
     obs.onTime[(tick / MISS_EVERY_TICKS) % n] = 0;
   }
@@ -157,7 +171,7 @@ function waitMs(ms: number): Promise<void> {
 
 export async function probeHeap(gc: () => void): Promise<HeapProbeResult> {
   const state = createCoreState(benchCoreConfig(3));
-  const obs = createObservations(3, LAW_CHANNELS.length);
+  const obs = createObservations(3, PID.outputCount);
   runTicks(state, obs, 0, WARM_UP_TICKS);
 
   let minorGcs = 0;
@@ -214,7 +228,7 @@ const VOTER_REPEATS = 3;
  */
 export function voterCost(replicaCount: number): VoterCost {
   const state = createCoreState(benchCoreConfig(replicaCount));
-  const obs = createObservations(replicaCount, LAW_CHANNELS.length);
+  const obs = createObservations(replicaCount, PID.outputCount);
   fillObservations(obs, 1);
   let tick = 0;
   for (; tick < VOTER_WARM_UP_TICKS; tick++) step(state, obs, tick);
@@ -227,6 +241,101 @@ export function voterCost(replicaCount: number): VoterCost {
   }
   if (state.counters.votedCommands !== tick) throw new Error(`voter cost: ${tick - state.counters.votedCommands} ticks not voted with ${replicaCount} replicas`);
   return { replicaCount, nsPerTick: bestNs };
+}
+
+const LAW_CALL_STEPS = 500_000;
+const LAW_CALL_WARM_UP_STEPS = 200_000;
+/** Rounds of one block per path, in rotating order; the best block of each path counts (other processes' bursts left out). */
+const LAW_CALL_ROUNDS = 9;
+const LAW_CALL_INPUT_RING = 4096;
+
+/** The generic call: any law, its state opaque, through the LoadedLaw (as src/replica calls it). */
+function genericStep(law: LoadedLaw, state: unknown, inputs: Int32Array, outputs: Int32Array): number {
+  law.definition.step(state, inputs, outputs);
+  return law.digest(state);
+}
+
+/** pid-q16's own functions, taken once: the direct call knows its law and its state type. */
+const pidStep = pidQ16.step;
+const pidSerialize = pidQ16.serialize;
+type PidState = ReturnType<typeof pidQ16.init>;
+
+/** The same step and digest, called directly (the digest by hand: serialize, then CRC-32). */
+function directStep(state: PidState, inputs: Int32Array, outputs: Int32Array, bytes: Uint8Array): number {
+  pidStep(state, inputs, outputs);
+  pidSerialize(state, bytes);
+  return crc32(bytes);
+}
+
+/**
+ * The law call, generic against direct: pid-q16's step and state digest through the generic law
+ * interface (its LoadedLaw) against the same pid-q16 functions called directly (step, serialize
+ * into a buffer, CRC-32: the digest done by hand), and the whole per-tick path of a replica
+ * (ReplicaLogic.onTick: the generic call plus the tick and input checks). All three walk the same
+ * inputs (the self-test's generator) from equal states in blocks of rotating order; after every
+ * round their state bytes and digest sums must be equal, so no path can skip work.
+ */
+export function lawCallCost(): LawCallCost {
+  const params = PID.paramsForRate(1000);
+  const logic = new ReplicaLogic(PID);
+  const ack = logic.onHello(helloFor(PID, 0, params));
+  if (ack.kind !== 'helloAck') throw new Error(`law call probe: pid-q16 refused its own parameters: ${ack.detail}`);
+  const genericState = PID.definition.init(params);
+  const genericOutputs = new Int32Array(PID.outputCount);
+  const direct = pidQ16.init(params);
+  const directOutputs = new Int32Array(pidQ16.outputs.length);
+  const directBytes = new Uint8Array(pidQ16.stateSizeBytes);
+  const prng = new Prng(0x1a3c_a11);
+  const previous = new Float64Array(PID.inputCount);
+  resetWalk(PID.definition, previous);
+  const ring = Array.from({ length: LAW_CALL_INPUT_RING }, () => {
+    const inputs = new Int32Array(PID.inputCount);
+    drawInputs(prng, PID.definition, previous, inputs);
+    return inputs;
+  });
+  const digestSums = [0, 0, 0];
+  const paths: ((from: number, to: number) => void)[] = [
+    (from, to) => {
+      let sum = digestSums[0] as number;
+      for (let i = from; i < to; i++) sum = (sum + genericStep(PID, genericState, ring[i % LAW_CALL_INPUT_RING] as Int32Array, genericOutputs)) >>> 0;
+      digestSums[0] = sum;
+    },
+    (from, to) => {
+      let sum = digestSums[1] as number;
+      for (let i = from; i < to; i++) sum = (sum + directStep(direct, ring[i % LAW_CALL_INPUT_RING] as Int32Array, directOutputs, directBytes)) >>> 0;
+      digestSums[1] = sum;
+    },
+    (from, to) => {
+      let sum = digestSums[2] as number;
+      for (let i = from; i < to; i++) {
+        const outcome = logic.onTick(i, ring[i % LAW_CALL_INPUT_RING] as Int32Array);
+        if (!outcome.ok) throw new Error(`law call probe: step ${i} refused: ${outcome.error.detail}`);
+        sum = (sum + outcome.stateDigest) >>> 0;
+      }
+      digestSums[2] = sum;
+    },
+  ];
+  const sameWork = (at: number): void => {
+    const states = [PID.stateBytes(genericState), directBytes, PID.stateBytes(logic.state)].map((b) => Buffer.from(b).toString('hex'));
+    if (new Set(states).size !== 1 || new Set(digestSums).size !== 1) throw new Error(`law call probe: the paths diverged by step ${at}`);
+  };
+  for (const path of paths) path(0, LAW_CALL_WARM_UP_STEPS);
+  sameWork(LAW_CALL_WARM_UP_STEPS);
+  const bestNs = [Number.POSITIVE_INFINITY, Number.POSITIVE_INFINITY, Number.POSITIVE_INFINITY];
+  let at = LAW_CALL_WARM_UP_STEPS;
+  for (let r = 0; r < LAW_CALL_ROUNDS; r++) {
+    const end = at + LAW_CALL_STEPS;
+    for (let k = 0; k < paths.length; k++) {
+      const p = (r + k) % paths.length;
+      const startMs = performance.now();
+      (paths[p] as (from: number, to: number) => void)(at, end);
+      bestNs[p] = Math.min(bestNs[p] as number, ((performance.now() - startMs) * 1e6) / LAW_CALL_STEPS);
+    }
+    at = end;
+    sameWork(at);
+  }
+  const [generic, directNs, replica] = bestNs as [number, number, number];
+  return { law: PID.name, genericNsPerStep: generic, directNsPerStep: directNs, ratio: generic / directNs, replicaNsPerStep: replica, steps: LAW_CALL_STEPS };
 }
 
 export const LOOP_PROBE_TICKS = 2_000_000;
@@ -254,7 +363,7 @@ export async function probeLoop(gc: () => void): Promise<LoopProbeResult> {
   let midPauseEndMs = 0;
   const lastTick = LOOP_PROBE_WARM_UP_TICKS + LOOP_PROBE_TICKS - 1;
   const midTick = LOOP_PROBE_WARM_UP_TICKS + LOOP_PROBE_TICKS / 2 - 1;
-  runSimulation({ ...DEFAULT_LOOP_OPTIONS, rateHz: LOOP_PROBE_RATE_HZ, ticks: lastTick + 1, seed: 1 }, {
+  runSimulation({ ...DEFAULT_LOOP_OPTIONS, law: PID, rateHz: LOOP_PROBE_RATE_HZ, ticks: lastTick + 1, seed: 1 }, {
     onTick: (_, result) => {
       if (result.tick === LOOP_PROBE_WARM_UP_TICKS - 1) {
         before = forceGc(gc);
@@ -294,6 +403,7 @@ export async function runCoreProbe(): Promise<CoreProbeResult> {
   if (gc === undefined) throw new Error('the core probe needs node --expose-gc');
   const heap = await probeHeap(gc);
   const voter = [3, 5, 7, 9].map(voterCost);
+  const lawCall = lawCallCost();
   const loop = await probeLoop(gc);
-  return { heap, voter, loop };
+  return { heap, voter, lawCall, loop };
 }

@@ -3,13 +3,14 @@
  * what the host adds per tick (prepare, encode, three replies received, completeTick) and what
  * each replica process adds per tick (split, decode, control law, encode). The echo floor pays
  * for none of these; both pay for pipes, process wake-ups and the host's own frame splitting.
+ * The law is pid-q16, as the bench has always measured.
  */
 import { performance } from 'node:perf_hooks';
-import { LAW_ID, OUTPUT_CHANNEL_COUNT } from '../../src/core/control-law.js';
+import { shippedLaw } from '../../src/law/law-loader.js';
 import { FrameSplitter } from '../../src/protocol/bounded-delimiter-parser.js';
 import { decodeMessage, encodeMessage } from '../../src/protocol/codec.js';
-import { LIMITS, PROTOCOL_VERSION } from '../../src/protocol/messages.js';
-import { lawParamsToList, ReplicaLogic } from '../../src/replica/replica-logic.js';
+import { LIMITS } from '../../src/protocol/messages.js';
+import { helloFor, ReplicaLogic } from '../../src/replica/replica-logic.js';
 import { DEFAULT_LOOP_OPTIONS, LoopModel } from '../../src/runtime/loop-model.js';
 import { ReplicaLink } from '../../src/runtime/replica-link.js';
 import { Actuator } from '../../src/sim/actuator.js';
@@ -70,8 +71,10 @@ class LoopbackTransport implements Transport {
   }
 }
 
+const PID = shippedLaw('pid-q16');
+
 function benchModel(): LoopModel {
-  return new LoopModel({ ...DEFAULT_LOOP_OPTIONS, rateHz: 1000, ticks: 10_000_000 });
+  return new LoopModel({ ...DEFAULT_LOOP_OPTIONS, law: PID, rateHz: 1000, ticks: 10_000_000 });
 }
 
 /** Frames without their 0x00 delimiter, as the splitter hands them on. */
@@ -80,6 +83,8 @@ function body(frame: Uint8Array): Uint8Array {
 }
 
 const FRAME_RING = 1024;
+/** The host encodes a tick from the loop model's preallocated inputs, as the runner does. */
+const encodeInputs = new Int32Array(2);
 
 function hostItems(): CostItem[] {
   const items: CostItem[] = [];
@@ -89,7 +94,11 @@ function hostItems(): CostItem[] {
   items.push({
     side: 'host',
     name: 'encode tick frame',
-    nsPerCall: nsPerCall((i) => encodeMessage({ kind: 'tick', tick: i, setpointMilliDeg: 90_000 + (i & 1023), positionMilliDeg: 45_000 - (i & 511) })),
+    nsPerCall: nsPerCall((i) => {
+      encodeInputs[0] = 90_000 + (i & 1023);
+      encodeInputs[1] = 45_000 - (i & 511);
+      encodeMessage({ kind: 'tick', tick: i, inputs: encodeInputs });
+    }),
     callsPerTick: 1,
     partOf: null,
   });
@@ -97,8 +106,8 @@ function hostItems(): CostItem[] {
   // Receiving one reply: the link's frame handler (decode + checks + store into observations).
   const linkModel = benchModel();
   const transport = new LoopbackTransport();
-  const link = new ReplicaLink(0, transport, linkModel.obs);
-  const tickFrame = encodeMessage({ kind: 'tick', tick: 1, setpointMilliDeg: 0, positionMilliDeg: 0 });
+  const link = new ReplicaLink(0, transport, linkModel.obs, linkModel.law);
+  const tickFrame = encodeMessage({ kind: 'tick', tick: 1, inputs: [0, 0] });
   const outputFrames = Array.from({ length: FRAME_RING }, (_, t) =>
     body(encodeMessage({ kind: 'output', tick: t, outputs: [1_200 + t, (t % 9) - 4], stateDigest: Math.imul(t, 0x9e37_79b1) >>> 0 })),
   );
@@ -127,8 +136,8 @@ function completeTickItems(): CostItem[] {
   const setReplies = (commandMv: number): void => {
     for (let r = 0; r < obs.replicaCount; r++) {
       obs.onTime[r] = 1;
-      obs.outputs[r * OUTPUT_CHANNEL_COUNT] = commandMv;
-      obs.outputs[r * OUTPUT_CHANNEL_COUNT + 1] = 3;
+      obs.outputs[r * obs.channelCount] = commandMv;
+      obs.outputs[r * obs.channelCount + 1] = 3;
       obs.digests[r] = 0xabcd;
     }
   };
@@ -153,19 +162,16 @@ function completeTickItems(): CostItem[] {
 }
 
 function replicaItem(): CostItem {
-  const logic = new ReplicaLogic();
+  const logic = new ReplicaLogic(PID);
   const model = benchModel();
-  const hello = logic.onHello({ kind: 'hello', protocolVersion: PROTOCOL_VERSION, replicaIndex: 0, lawId: LAW_ID, lawParams: lawParamsToList(model.lawParams) });
+  const hello = logic.onHello(helloFor(PID, 0, model.lawParams));
   if (hello.kind !== 'helloAck') throw new Error(`replica logic refused the bench parameters: ${hello.detail}`);
-  const tickFrames = Array.from({ length: FRAME_RING }, (_, t) =>
-    body(encodeMessage({ kind: 'tick', tick: t, setpointMilliDeg: 90_000 + t, positionMilliDeg: 45_000 - (t % 50) })),
-  );
+  const tickFrames = Array.from({ length: FRAME_RING }, (_, t) => body(encodeMessage({ kind: 'tick', tick: t, inputs: [90_000 + t, 45_000 - (t % 50)] })));
   // What replica-main does per tick frame once it is split out of the stream.
   const onTick = (i: number): void => {
     const decoded = decodeMessage(tickFrames[i % FRAME_RING] as Uint8Array);
     if (!decoded.ok || decoded.message.kind !== 'tick') throw new Error('bench tick frame refused');
-    const m = decoded.message;
-    const outcome = logic.onTick(i, m.setpointMilliDeg, m.positionMilliDeg);
+    const outcome = logic.onTick(i, decoded.message.inputs);
     if (!outcome.ok) throw new Error(`replica logic refused tick: ${outcome.error.detail}`);
     encodeMessage({ kind: 'output', tick: i, outputs: Array.from(logic.outputs), stateDigest: outcome.stateDigest });
   };
@@ -178,7 +184,7 @@ function replicaItem(): CostItem {
  * copy is extra.
  */
 async function splitterItem(): Promise<CostItem> {
-  const frame = encodeMessage({ kind: 'tick', tick: 1000, setpointMilliDeg: 90_000, positionMilliDeg: 45_000 });
+  const frame = encodeMessage({ kind: 'tick', tick: 1000, inputs: [90_000, 45_000] });
   const chunk = Buffer.from(frame);
   // The pipes' path: the FrameSplitter fed each chunk as it arrives (no Transform stream).
   const run = async (count: number): Promise<number> => {

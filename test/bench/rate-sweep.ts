@@ -153,7 +153,7 @@ export async function measureRateSweep(root: string, echoArgs: readonly string[]
   const owned: ChildProcessTransport[] = [];
   let echo: SweepSide;
   try {
-    const frame = encodeMessage({ kind: 'tick', tick: 1000, setpointMilliDeg: 90_000, positionMilliDeg: 45_000 });
+    const frame = encodeMessage({ kind: 'tick', tick: 1000, inputs: [90_000, 45_000] });
     const rig = await startEchoFloorRig(process.execPath, echoArgs, frame, owned);
     for (const t of owned) {
       try {

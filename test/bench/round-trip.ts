@@ -7,6 +7,7 @@
  * runBlocks alternates the rigs in blocks (A B A B …) so machine-load drift hits both alike.
  */
 import { performance } from 'node:perf_hooks';
+import { shippedLaw } from '../../src/law/law-loader.js';
 import { encodeMessage } from '../../src/protocol/codec.js';
 import { DEFAULT_LOOP_OPTIONS, LoopModel } from '../../src/runtime/loop-model.js';
 import { nodeReplicaCommand, prepareReplicas } from '../../src/runtime/realtime-runner.js';
@@ -17,6 +18,8 @@ import { addSchedDelta, createSchedStat, readSchedStat, readSchedStatSum, type S
 import { sleepUntil } from '../../src/runtime/pacing.js';
 
 export const RIG_REPLICA_COUNT = 3;
+/** The law the TMR rigs run, on the host and in every replica: pid-q16, as the bench has always measured. */
+export const RIG_LAW = shippedLaw('pid-q16');
 const HANDSHAKE_TIMEOUT_MS = 5_000;
 /** An iteration that has not finished after this long means a child is stuck: fail the run. */
 const STALL_LIMIT_MS = 5_000;
@@ -186,13 +189,14 @@ export class TmrRig implements Rig {
     totalTicks: number,
     private readonly replicaWord: string,
   ) {
-    this.model = new LoopModel({ ...DEFAULT_LOOP_OPTIONS, rateHz, ticks: totalTicks });
-    this.links = transports.map((t, i) => new ReplicaLink(i, t, this.model.obs));
+    this.model = new LoopModel({ ...DEFAULT_LOOP_OPTIONS, law: RIG_LAW, rateHz, ticks: totalTicks });
+    this.links = transports.map((t, i) => new ReplicaLink(i, t, this.model.obs, this.model.law));
   }
 
   static async start(totalTicks: number, owned: ChildProcessTransport[]): Promise<TmrRig> {
     const replica = nodeReplicaCommand();
-    const transports = await startChildren(RIG_REPLICA_COUNT, replica.command, replica.args, 'replica', owned);
+    // As tmr run starts them (nodeProvider): the law is named on the command line.
+    const transports = await startChildren(RIG_REPLICA_COUNT, replica.command, [...replica.args, `--law=${RIG_LAW.source}`], 'replica', owned);
     const rig = new TmrRig('TMR', transports, pidsOf(transports), 1000, totalTicks, 'replica');
     await rig.handshake();
     return rig;
@@ -221,7 +225,7 @@ export class TmrRig implements Rig {
     const model = this.model;
     const tick = this.tick;
     model.prepareTick(tick);
-    const frame = encodeMessage({ kind: 'tick', tick, setpointMilliDeg: model.setpointMilliDeg, positionMilliDeg: model.positionMilliDeg });
+    const frame = encodeMessage({ kind: 'tick', tick, inputs: model.inputs });
     const replies = this.wait.start();
     const sentAtMs = performance.now();
     for (const link of this.links) {

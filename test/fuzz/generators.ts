@@ -31,7 +31,11 @@ export const ARBITRARY: { [K in MessageKind]: fc.Arbitrary<Extract<Message, { ki
     kind: fc.constant('hello'),
     protocolVersion: u16,
     replicaIndex,
-    lawId: u16,
+    lawName: text(LIMITS.lawNameBytesMax),
+    lawVersion: u16,
+    inputCount: fc.integer({ min: 0, max: LIMITS.inputChannelsMax }),
+    outputCount: fc.integer({ min: 0, max: LIMITS.outputChannelsMax }),
+    lawHash: u32,
     lawParams: fc.array(i32, { maxLength: LIMITS.lawParamsMax }),
   }),
   helloAck: fc.record({
@@ -39,11 +43,12 @@ export const ARBITRARY: { [K in MessageKind]: fc.Arbitrary<Extract<Message, { ki
     protocolVersion: u16,
     replicaIndex,
     implementation: text(LIMITS.implementationBytesMax),
-    lawId: u16,
+    lawName: text(LIMITS.lawNameBytesMax),
+    lawVersion: u16,
     lawHash: u32,
   }),
   refuse: fc.record({ kind: fc.constant('refuse'), reason: u16 }),
-  tick: fc.record({ kind: fc.constant('tick'), tick: u32, setpointMilliDeg: i32, positionMilliDeg: i32 }),
+  tick: fc.record({ kind: fc.constant('tick'), tick: u32, inputs: fc.array(i32, { minLength: 1, maxLength: LIMITS.inputChannelsMax }) }),
   output: fc.record({
     kind: fc.constant('output'),
     tick: u32,
@@ -243,7 +248,11 @@ export function randomMessage(prng: Prng): Message {
         kind,
         protocolVersion: randomUint(prng, 0xffff),
         replicaIndex: prng.nextBelow(LIMITS.replicaIndexLimit),
-        lawId: randomUint(prng, 0xffff),
+        lawName: randomText(prng, LIMITS.lawNameBytesMax),
+        lawVersion: randomUint(prng, 0xffff),
+        inputCount: prng.nextBelow(LIMITS.inputChannelsMax + 1),
+        outputCount: prng.nextBelow(LIMITS.outputChannelsMax + 1),
+        lawHash: randomUint(prng, 0xffff_ffff),
         lawParams: int32List(prng, 0, LIMITS.lawParamsMax),
       };
     case 'helloAck':
@@ -252,13 +261,14 @@ export function randomMessage(prng: Prng): Message {
         protocolVersion: randomUint(prng, 0xffff),
         replicaIndex: prng.nextBelow(LIMITS.replicaIndexLimit),
         implementation: randomText(prng, LIMITS.implementationBytesMax),
-        lawId: randomUint(prng, 0xffff),
+        lawName: randomText(prng, LIMITS.lawNameBytesMax),
+        lawVersion: randomUint(prng, 0xffff),
         lawHash: randomUint(prng, 0xffff_ffff),
       };
     case 'refuse':
       return { kind, reason: randomUint(prng, 0xffff) };
     case 'tick':
-      return { kind, tick: randomUint(prng, 0xffff_ffff), setpointMilliDeg: randomInt32(prng), positionMilliDeg: randomInt32(prng) };
+      return { kind, tick: randomUint(prng, 0xffff_ffff), inputs: int32List(prng, 1, LIMITS.inputChannelsMax) };
     case 'output':
       return { kind, tick: randomUint(prng, 0xffff_ffff), outputs: int32List(prng, 1, LIMITS.outputChannelsMax), stateDigest: randomUint(prng, 0xffff_ffff) };
     case 'heartbeat':
@@ -387,7 +397,7 @@ function pushItem(prng: Prng, out: number[], depth: number): void {
 export function grammarPayload(prng: Prng): Uint8Array {
   const out: number[] = [];
   const type = prng.nextBelow(8) === 0 ? prng.nextBelow(30) : prng.nextBelow(MESSAGE_KINDS.length);
-  const plausible = [5, 6, 2, 4, 4, 3, 2, 4, 3, 4][type] ?? 1 + prng.nextBelow(6);
+  const plausible = [9, 7, 2, 3, 4, 3, 2, 4, 3, 4][type] ?? 1 + prng.nextBelow(6);
   const count = prng.nextBelow(4) === 0 ? prng.nextBelow(8) : plausible;
   switch (prng.nextBelow(20)) {
     case 0:

@@ -1,6 +1,7 @@
 /**
  * The example frames of PROTOCOL.md (```frame blocks), parsed: for the document's own test and for
- * the firmware's conformance test, which plays the section 18.2 exchange against a board.
+ * the firmware's conformance test, which plays the section 18.2 exchange (a pid-q16 board) against
+ * a board.
  */
 import { readFileSync } from 'node:fs';
 import { decodeMessage } from '../../src/protocol/codec.js';
@@ -64,9 +65,13 @@ export const docJson = (message: Message): string =>
   JSON.stringify(message, (_key, value: unknown) => (value instanceof Uint8Array ? toHex(value) : value));
 export const EXAMPLES = parseExamples();
 
-/** The examples between the exchange markers of section 18.2, in order. */
-export function exchangeExamples(): Example[] {
-  const begin = DOC.indexOf('<!-- exchange: begin -->');
-  const end = DOC.indexOf('<!-- exchange: end -->');
+/**
+ * The valid examples between `<!-- MARKER: begin -->` and `<!-- MARKER: end -->`, in order: by
+ * default section 18.2's exchange with a pid-q16 board; `exchange tank` is section 18.3's.
+ */
+export function exchangeExamples(marker = 'exchange'): Example[] {
+  const begin = DOC.indexOf(`<!-- ${marker}: begin -->`);
+  const end = DOC.indexOf(`<!-- ${marker}: end -->`);
+  if (begin < 0 || end < begin) throw new Error(`PROTOCOL.md: no <!-- ${marker}: begin --> ... <!-- ${marker}: end -->`);
   return EXAMPLES.filter((e) => e.fields.has('decoded') && e.at > begin && e.at < end);
 }

@@ -10,11 +10,11 @@ import { LIMITS, type Message } from '../../src/protocol/messages.js';
 const hexes = (frames: readonly Uint8Array[]): string[] => frames.map((f) => Buffer.from(f).toString('hex'));
 
 const messages: Message[] = [
-  { kind: 'tick', tick: 1, setpointMilliDeg: 1000, positionMilliDeg: -20 },
+  { kind: 'tick', tick: 1, inputs: [1000, -20] },
   { kind: 'output', tick: 1, outputs: [5, -5], stateDigest: 0x1234_5678 },
   { kind: 'heartbeat', lastTick: 1, stateDigest: 0 },
   { kind: 'state', tick: 9, stateBytes: new Uint8Array(64).fill(0), stateDigest: 7 },
-  { kind: 'helloAck', protocolVersion: 1, replicaIndex: 0, implementation: 'x'.repeat(32), lawId: 1, lawHash: 2 },
+  { kind: 'helloAck', protocolVersion: 1, replicaIndex: 0, implementation: 'x'.repeat(32), lawName: 'x'.repeat(24), lawVersion: 1, lawHash: 2 },
 ];
 const frames = messages.map(encodeMessage);
 /** Frame bodies as the parser must deliver them: without the 0x00. */

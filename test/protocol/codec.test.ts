@@ -55,18 +55,36 @@ describe('encodeMessagePayload: exact RFC 8949 bytes', () => {
   // 0x19 + 2 bytes, 0x1a + 4 bytes (big-endian). Negative n is major 1 with argument -1 - n.
   const golden: [Message, string][] = [
     [
-      { kind: 'hello', protocolVersion: 1, replicaIndex: 2, lawId: 1, lawParams: [65536, -3, 1000, 5000] },
-      // array(5), 0, 1, 2, 1, array(4), 0x1a 00010000 (65536), 0x22 (-3), 0x19 03e8 (1000), 0x19 1388 (5000)
-      '85 00 01 02 01 84 1a00010000 22 1903e8 191388',
+      {
+        kind: 'hello',
+        protocolVersion: 2,
+        replicaIndex: 2,
+        lawName: 'pid-q16',
+        lawVersion: 2,
+        inputCount: 2,
+        outputCount: 2,
+        lawHash: 0xdeadbeef,
+        lawParams: [65536, -3, 1000, 5000],
+      },
+      // array(9), 0, 2, 2, text(7) = 0x67 "pid-q16", 2, 2, 2, 0x1a deadbeef,
+      // array(4), 0x1a 00010000 (65536), 0x22 (-3), 0x19 03e8 (1000), 0x19 1388 (5000)
+      '89 00 02 02 67 7069642d713136 02 02 02 1adeadbeef 84 1a00010000 22 1903e8 191388',
     ],
     [
-      { kind: 'helloAck', protocolVersion: 1, replicaIndex: 2, implementation: 'node-replica/0.1.0', lawId: 1, lawHash: 0xdeadbeef },
-      // array(6), 1, 1, 2, text(18) = 0x72 "node-replica/0.1.0", 1, 0x1a deadbeef
-      '86 01 01 02 72 6e6f64652d7265706c6963612f302e312e30 01 1adeadbeef',
+      { kind: 'hello', protocolVersion: 2, replicaIndex: 0, lawName: 'tank', lawVersion: 1, inputCount: 3, outputCount: 3, lawHash: 24, lawParams: [] },
+      // A law without parameters sends an empty array (0x80); 24 is the first value needing 0x18.
+      '89 00 02 00 64 74616e6b 01 03 03 1818 80',
+    ],
+    [
+      { kind: 'helloAck', protocolVersion: 2, replicaIndex: 2, implementation: 'node-replica/0.1.0', lawName: 'tank', lawVersion: 1, lawHash: 0xdeadbeef },
+      // array(7), 1, 2, 2, text(18) = 0x72 "node-replica/0.1.0", text(4) = 0x64 "tank", 1, 0x1a deadbeef
+      '87 01 02 02 72 6e6f64652d7265706c6963612f302e312e30 64 74616e6b 01 1adeadbeef',
     ],
     [{ kind: 'refuse', reason: 3 }, '82 02 03'],
     // RFC 8949 Appendix A: 7 = 07, -5 = 24, 1000 = 1903e8.
-    [{ kind: 'tick', tick: 7, setpointMilliDeg: -5, positionMilliDeg: 1000 }, '84 03 07 24 1903e8'],
+    [{ kind: 'tick', tick: 7, inputs: [-5, 1000] }, '83 03 07 82 24 1903e8'],
+    // A tank tick: level setpoint 1000 mm, level 987 mm (0x3db), float switch wet.
+    [{ kind: 'tick', tick: 7, inputs: [1000, 987, 1] }, '83 03 07 83 1903e8 1903db 01'],
     [
       { kind: 'output', tick: 7, outputs: [-1, 24, -25], stateDigest: 0xffff_ffff },
       // -1 = 0x20; 24 needs one extra byte: 18 18; -25 -> argument 24: 38 18; uint32 max: 1a ffffffff
@@ -104,14 +122,21 @@ describe('encodeMessagePayload: exact RFC 8949 bytes', () => {
   });
 
   it('frames the payload: tick golden frame (CRC from zlib)', () => {
-    const frame = encodeMessage({ kind: 'tick', tick: 7, setpointMilliDeg: -5, positionMilliDeg: 1000 });
-    expect(toHex(frame)).toBe('0c840307241903e83e26da6c00');
+    const frame = encodeMessage({ kind: 'tick', tick: 7, inputs: [-5, 1000] });
+    expect(toHex(frame)).toBe('0d83030782241903e8980d06e600');
   });
 
   it('-0 is sent as the integer 0', () => {
-    const zero = encodeMessagePayload({ kind: 'tick', tick: 0, setpointMilliDeg: 0, positionMilliDeg: 0 });
-    expect(encodeMessagePayload({ kind: 'tick', tick: -0, setpointMilliDeg: -0, positionMilliDeg: -0 })).toEqual(zero);
-    expect(toHex(zero)).toBe('8403000000');
+    const zero = encodeMessagePayload({ kind: 'tick', tick: 0, inputs: [0, 0] });
+    expect(encodeMessagePayload({ kind: 'tick', tick: -0, inputs: [-0, -0] })).toEqual(zero);
+    expect(toHex(zero)).toBe('83030082' + '0000');
+  });
+
+  it('an Int32Array of inputs (what the runtime holds) encodes as the same plain array, decoded as numbers', () => {
+    const plain = encodeMessagePayload({ kind: 'tick', tick: 9, inputs: [1, -2, 300] });
+    expect(toHex(plain)).toBe(toHex(fromHex('83 03 09 83 01 21 19012c')));
+    expect(encodeMessagePayload({ kind: 'tick', tick: 9, inputs: Int32Array.of(1, -2, 300) })).toEqual(plain);
+    expect(decodeMessagePayload(plain)).toEqual({ ok: true, message: { kind: 'tick', tick: 9, inputs: [1, -2, 300] } });
   });
 
   it('a Buffer or an offset view as stateBytes encodes as the same plain byte string', () => {
@@ -124,8 +149,19 @@ describe('encodeMessagePayload: exact RFC 8949 bytes', () => {
 
   it('largest message of each bounded kind fits and round-trips', () => {
     const big: Message[] = [
-      { kind: 'hello', protocolVersion: 0xffff, replicaIndex: 15, lawId: 0xffff, lawParams: new Array<number>(8).fill(-0x8000_0000) },
-      { kind: 'helloAck', protocolVersion: 0xffff, replicaIndex: 15, implementation: '😀'.repeat(8), lawId: 0xffff, lawHash: 0xffff_ffff },
+      {
+        kind: 'hello',
+        protocolVersion: 0xffff,
+        replicaIndex: 15,
+        lawName: '€'.repeat(8),
+        lawVersion: 0xffff,
+        inputCount: LIMITS.inputChannelsMax,
+        outputCount: LIMITS.outputChannelsMax,
+        lawHash: 0xffff_ffff,
+        lawParams: new Array<number>(8).fill(-0x8000_0000),
+      },
+      { kind: 'helloAck', protocolVersion: 0xffff, replicaIndex: 15, implementation: '😀'.repeat(8), lawName: 'x'.repeat(24), lawVersion: 0xffff, lawHash: 0xffff_ffff },
+      { kind: 'tick', tick: 0xffff_ffff, inputs: new Array<number>(8).fill(-0x8000_0000) },
       { kind: 'output', tick: 0xffff_ffff, outputs: new Array<number>(8).fill(0x7fff_ffff), stateDigest: 0xffff_ffff },
       { kind: 'state', tick: 0xffff_ffff, stateBytes: new Uint8Array(64).fill(0xff), stateDigest: 0xffff_ffff },
       { kind: 'error', code: 0xffff, detail: '€'.repeat(21) + 'x' },
@@ -135,25 +171,42 @@ describe('encodeMessagePayload: exact RFC 8949 bytes', () => {
 });
 
 describe('encodeMessage asserts on out-of-range fields (our bug)', () => {
+  const HELLO = { kind: 'hello', protocolVersion: 2, replicaIndex: 0, lawName: 'tank', lawVersion: 1, inputCount: 3, outputCount: 3, lawHash: 0, lawParams: [] };
+  const HELLO_ACK = { kind: 'helloAck', protocolVersion: 2, replicaIndex: 0, implementation: 'x', lawName: 'tank', lawVersion: 1, lawHash: 0 };
   const bad = [
-    { kind: 'tick', tick: -1, setpointMilliDeg: 0, positionMilliDeg: 0 },
-    { kind: 'tick', tick: 0x1_0000_0000, setpointMilliDeg: 0, positionMilliDeg: 0 },
-    { kind: 'tick', tick: 1.5, setpointMilliDeg: 0, positionMilliDeg: 0 },
-    { kind: 'tick', tick: Number.NaN, setpointMilliDeg: 0, positionMilliDeg: 0 },
-    { kind: 'tick', tick: 1, setpointMilliDeg: 0x8000_0000, positionMilliDeg: 0 },
-    { kind: 'tick', tick: 1, setpointMilliDeg: 0, positionMilliDeg: -0x8000_0001 },
-    { kind: 'tick', tick: 1, setpointMilliDeg: Number.POSITIVE_INFINITY, positionMilliDeg: 0 },
+    { kind: 'tick', tick: -1, inputs: [0, 0] },
+    { kind: 'tick', tick: 0x1_0000_0000, inputs: [0, 0] },
+    { kind: 'tick', tick: 1.5, inputs: [0, 0] },
+    { kind: 'tick', tick: Number.NaN, inputs: [0, 0] },
+    { kind: 'tick', tick: 1, inputs: [0x8000_0000, 0] },
+    { kind: 'tick', tick: 1, inputs: [0, -0x8000_0001] },
+    { kind: 'tick', tick: 1, inputs: [Number.POSITIVE_INFINITY, 0] },
+    { kind: 'tick', tick: 1, inputs: [] },
+    { kind: 'tick', tick: 1, inputs: new Array(LIMITS.inputChannelsMax + 1).fill(0) },
+    { kind: 'tick', tick: 1, inputs: Float64Array.of(0.5) },
+    { kind: 'tick', tick: 1, inputs: ['1'] },
     { kind: 'output', tick: 1, outputs: [], stateDigest: 0 },
     { kind: 'output', tick: 1, outputs: new Array(LIMITS.outputChannelsMax + 1).fill(0), stateDigest: 0 },
     { kind: 'output', tick: 1, outputs: [0.5], stateDigest: 0 },
     { kind: 'output', tick: 1, outputs: [1], stateDigest: -1 },
-    { kind: 'hello', protocolVersion: 1, replicaIndex: LIMITS.replicaIndexLimit, lawId: 1, lawParams: [] },
-    { kind: 'hello', protocolVersion: 0x1_0000, replicaIndex: 0, lawId: 1, lawParams: [] },
-    { kind: 'hello', protocolVersion: 1, replicaIndex: 0, lawId: 1, lawParams: new Array(LIMITS.lawParamsMax + 1).fill(0) },
-    { kind: 'hello', protocolVersion: 1, replicaIndex: 0, lawId: 1, lawParams: ['1'] },
-    { kind: 'helloAck', protocolVersion: 1, replicaIndex: 0, implementation: 'x'.repeat(33), lawId: 1, lawHash: 0 },
-    { kind: 'helloAck', protocolVersion: 1, replicaIndex: 0, implementation: '€'.repeat(11), lawId: 1, lawHash: 0 },
-    { kind: 'helloAck', protocolVersion: 1, replicaIndex: 0, implementation: 'a\ud800b', lawId: 1, lawHash: 0 },
+    { ...HELLO, replicaIndex: LIMITS.replicaIndexLimit },
+    { ...HELLO, protocolVersion: 0x1_0000 },
+    { ...HELLO, lawParams: new Array(LIMITS.lawParamsMax + 1).fill(0) },
+    { ...HELLO, lawParams: ['1'] },
+    { ...HELLO, lawName: 'x'.repeat(LIMITS.lawNameBytesMax + 1) },
+    { ...HELLO, lawName: 'a\udc00' },
+    { ...HELLO, lawName: 7 },
+    { ...HELLO, lawVersion: 0x1_0000 },
+    { ...HELLO, inputCount: LIMITS.inputChannelsMax + 1 },
+    { ...HELLO, outputCount: LIMITS.outputChannelsMax + 1 },
+    { ...HELLO, outputCount: -1 },
+    { ...HELLO, lawHash: 0x1_0000_0000 },
+    { ...HELLO_ACK, implementation: 'x'.repeat(33) },
+    { ...HELLO_ACK, implementation: '€'.repeat(11) },
+    { ...HELLO_ACK, implementation: 'a\ud800b' },
+    { ...HELLO_ACK, lawName: '€'.repeat(9) },
+    { ...HELLO_ACK, lawVersion: -1 },
+    { ...HELLO_ACK, lawHash: -1 },
     { kind: 'state', tick: 1, stateBytes: new Uint8Array(LIMITS.stateBytesMax + 1), stateDigest: 0 },
     { kind: 'state', tick: 1, stateBytes: [1, 2, 3], stateDigest: 0 },
     { kind: 'error', code: 1, detail: 'x'.repeat(LIMITS.errorDetailBytesMax + 1) },
@@ -167,7 +220,9 @@ describe('encodeMessage asserts on out-of-range fields (our bug)', () => {
   });
 
   it('the boundaries themselves are accepted', () => {
-    expect(() => encodeMessage({ kind: 'helloAck', protocolVersion: 1, replicaIndex: 0, implementation: 'x'.repeat(32), lawId: 1, lawHash: 0 })).not.toThrow();
+    expect(() => encodeMessage({ ...HELLO_ACK, implementation: 'x'.repeat(32), lawName: 'x'.repeat(24) } as Message)).not.toThrow();
+    expect(() => encodeMessage({ ...HELLO, lawName: '€'.repeat(8), inputCount: 8, outputCount: 8 } as Message)).not.toThrow();
+    expect(() => encodeMessage({ kind: 'tick', tick: 0xffff_ffff, inputs: new Array<number>(LIMITS.inputChannelsMax).fill(0x7fff_ffff) })).not.toThrow();
     expect(() => encodeMessage({ kind: 'error', code: 1, detail: '€'.repeat(21) + 'x' })).not.toThrow();
   });
 });
@@ -216,33 +271,38 @@ describe('decodeMessage refuses a valid-CRC frame with the wrong schema', () => 
     ['empty array', '80', 'UNKNOWN_TYPE', 'type'],
     ['a map', 'a1 01 02', 'NOT_AN_ARRAY', 'cbor'],
     ['an integer', '03', 'NOT_AN_ARRAY', 'cbor'],
-    ['an indefinite array', '9f 03 07 24 01 ff', 'NOT_AN_ARRAY', 'indefinite'],
-    ['a tagged array', 'c1 84 03 07 24 01', 'NOT_AN_ARRAY', 'tag'],
-    ['unknown type 99', '84 18 63 07 24 01', 'UNKNOWN_TYPE', '99'],
+    ['an indefinite array', '9f 03 07 82 24 01 ff', 'NOT_AN_ARRAY', 'indefinite'],
+    ['a tagged array', 'c1 83 03 07 82 24 01', 'NOT_AN_ARRAY', 'tag'],
+    ['unknown type 99', '83 18 63 07 82 24 01', 'UNKNOWN_TYPE', '99'],
     ['unknown type 10', '82 0a 01', 'UNKNOWN_TYPE', '10'],
-    ['negative type', '84 20 07 24 01', 'UNKNOWN_TYPE', 'type'],
-    ['float type 3.0', '84 f9 4200 07 24 01', 'UNKNOWN_TYPE', 'float'],
-    ['text type', '84 61 33 07 24 01', 'UNKNOWN_TYPE', 'type'],
-    ['tick with 3 elements', '83 03 07 24', 'BAD_FIELD_COUNT', 'tick'],
-    ['tick with 5 elements', '85 03 07 24 01 01', 'BAD_FIELD_COUNT', 'tick'],
-    ['tick with 5 elements, one a float', '85 03 07 24 01 f9 3c00', 'BAD_FIELD_COUNT', 'tick'],
-    ['tick.tick as float16 7.0 (decodes to the JS integer 7)', '84 03 f9 4700 24 01', 'BAD_FIELD', 'tick.tick'],
-    ['tick.tick as float64 3.5', '84 03 fb 400c000000000000 24 01', 'BAD_FIELD', 'tick.tick'],
-    ['tick.tick = -1', '84 03 20 24 01', 'BAD_FIELD', 'tick.tick'],
-    ['tick.tick = 2^32 (64-bit head)', '84 03 1b 0000000100000000 24 01', 'BAD_FIELD', 'tick.tick'],
-    ['tick.tick as bignum tag 2', '84 03 c2 41 07 24 01', 'BAD_FIELD', 'tick.tick'],
-    ['tick.setpointMilliDeg = 2^31', '84 03 07 1a 80000000 01', 'BAD_FIELD', 'tick.setpointMilliDeg'],
-    ['tick.setpointMilliDeg = -2^31 - 1', '84 03 07 3a 80000000 01', 'BAD_FIELD', 'tick.setpointMilliDeg'],
-    ['tick.setpointMilliDeg = 5 in two bytes', '84 03 07 18 05 01', 'BAD_FIELD', 'tick.setpointMilliDeg'],
-    ['tick.setpointMilliDeg = 255 in three bytes', '84 03 07 19 00ff 01', 'BAD_FIELD', 'tick.setpointMilliDeg'],
-    ['tick.setpointMilliDeg = 65535 in five bytes', '84 03 07 1a 0000ffff 01', 'BAD_FIELD', 'tick.setpointMilliDeg'],
-    ['tick.setpointMilliDeg = true', '84 03 07 f5 01', 'BAD_FIELD', 'tick.setpointMilliDeg'],
-    ['tick.setpointMilliDeg = null', '84 03 07 f6 01', 'BAD_FIELD', 'tick.setpointMilliDeg'],
-    ['tick.setpointMilliDeg = undefined', '84 03 07 f7 01', 'BAD_FIELD', 'tick.setpointMilliDeg'],
-    ['tick.setpointMilliDeg = "A"', '84 03 07 61 41 01', 'BAD_FIELD', 'tick.setpointMilliDeg'],
-    ['tick.setpointMilliDeg = {}', '84 03 07 a0 01', 'BAD_FIELD', 'tick.setpointMilliDeg'],
-    ['tick.positionMilliDeg = bytes', '84 03 07 01 41 01', 'BAD_FIELD', 'tick.positionMilliDeg'],
-    ['tick.positionMilliDeg = [1]', '84 03 07 01 81 01', 'BAD_FIELD', 'tick.positionMilliDeg'],
+    ['negative type', '83 20 07 82 24 01', 'UNKNOWN_TYPE', 'type'],
+    ['float type 3.0', '83 f9 4200 07 82 24 01', 'UNKNOWN_TYPE', 'float'],
+    ['text type', '83 61 33 07 82 24 01', 'UNKNOWN_TYPE', 'type'],
+    ['tick with 2 elements', '82 03 07', 'BAD_FIELD_COUNT', 'tick'],
+    ['tick with 4 elements', '84 03 07 82 24 01 01', 'BAD_FIELD_COUNT', 'tick'],
+    ['tick with 4 elements, one a float', '84 03 07 82 24 01 f9 3c00', 'BAD_FIELD_COUNT', 'tick'],
+    ['a v1 tick (inputs as two elements)', '84 03 07 24 01', 'BAD_FIELD_COUNT', 'tick'],
+    ['tick.tick as float16 7.0 (decodes to the JS integer 7)', '83 03 f9 4700 82 24 01', 'BAD_FIELD', 'tick.tick'],
+    ['tick.tick as float64 3.5', '83 03 fb 400c000000000000 82 24 01', 'BAD_FIELD', 'tick.tick'],
+    ['tick.tick = -1', '83 03 20 82 24 01', 'BAD_FIELD', 'tick.tick'],
+    ['tick.tick = 2^32 (64-bit head)', '83 03 1b 0000000100000000 82 24 01', 'BAD_FIELD', 'tick.tick'],
+    ['tick.tick as bignum tag 2', '83 03 c2 41 07 82 24 01', 'BAD_FIELD', 'tick.tick'],
+    ['tick.inputs holding 2^31', '83 03 07 82 1a 80000000 01', 'BAD_FIELD', 'tick.inputs'],
+    ['tick.inputs holding -2^31 - 1', '83 03 07 82 01 3a 80000000', 'BAD_FIELD', 'tick.inputs'],
+    ['tick.inputs holding 5 in two bytes', '83 03 07 82 18 05 01', 'BAD_FIELD', 'tick.inputs'],
+    ['tick.inputs holding 255 in three bytes', '83 03 07 82 19 00ff 01', 'BAD_FIELD', 'tick.inputs'],
+    ['tick.inputs holding 65535 in five bytes', '83 03 07 82 1a 0000ffff 01', 'BAD_FIELD', 'tick.inputs'],
+    ['tick.inputs holding true', '83 03 07 82 f5 01', 'BAD_FIELD', 'tick.inputs'],
+    ['tick.inputs holding null', '83 03 07 82 f6 01', 'BAD_FIELD', 'tick.inputs'],
+    ['tick.inputs holding undefined', '83 03 07 82 f7 01', 'BAD_FIELD', 'tick.inputs'],
+    ['tick.inputs holding "A"', '83 03 07 82 61 41 01', 'BAD_FIELD', 'tick.inputs'],
+    ['tick.inputs holding {}', '83 03 07 82 a0 01', 'BAD_FIELD', 'tick.inputs'],
+    ['tick.inputs holding an array', '83 03 07 82 81 01 01', 'BAD_FIELD', 'tick.inputs'],
+    ['tick.inputs empty', '83 03 07 80', 'BAD_FIELD', 'tick.inputs'],
+    ['tick.inputs of 9', '83 03 07 89 010101010101010101', 'BAD_FIELD', 'tick.inputs'],
+    ['tick.inputs as an integer', '83 03 07 01', 'BAD_FIELD', 'tick.inputs'],
+    ['tick.inputs as bytes', '83 03 07 42 0101', 'BAD_FIELD', 'tick.inputs'],
+    ['tick.inputs indefinite', '83 03 07 9f 01 ff', 'BAD_FIELD', 'tick.inputs'],
     ['output.outputs empty', '84 04 07 80 01', 'BAD_FIELD', 'output.outputs'],
     ['output.outputs of 9', '84 04 07 89 010101010101010101 01', 'BAD_FIELD', 'output.outputs'],
     ['output.outputs holding text', '84 04 07 81 61 41 01', 'BAD_FIELD', 'output.outputs'],
@@ -256,24 +316,39 @@ describe('decodeMessage refuses a valid-CRC frame with the wrong schema', () => 
     ['state.stateBytes with tag 64', '84 07 01 d8 40 43 010203 01', 'BAD_FIELD', 'state.stateBytes'],
     ['state.stateBytes as array', '84 07 01 83 01 02 03 01', 'BAD_FIELD', 'state.stateBytes'],
     ['state.stateBytes indefinite', '84 07 01 5f 41 01 ff 01', 'BAD_FIELD', 'state.stateBytes'],
-    ['helloAck.replicaIndex = 16', '86 01 01 10 61 78 01 00', 'BAD_FIELD', 'helloAck.replicaIndex'],
-    ['helloAck.implementation of 33 bytes', `86 01 01 02 78 21 ${'78'.repeat(33)} 01 00`, 'BAD_FIELD', 'helloAck.implementation'],
-    ['helloAck.implementation invalid UTF-8', '86 01 01 02 62 c3 28 01 00', 'BAD_FIELD', 'helloAck.implementation'],
-    ['helloAck.implementation encoded surrogate', '86 01 01 02 63 eda080 01 00', 'BAD_FIELD', 'helloAck.implementation'],
-    ['helloAck.lawHash = 2^32', '86 01 01 02 61 78 01 1b 0000000100000000', 'BAD_FIELD', 'helloAck.lawHash'],
-    ['hello.protocolVersion = 65536', '85 00 1a 00010000 00 01 80', 'BAD_FIELD', 'hello.protocolVersion'],
-    ['hello.lawParams of 9', '85 00 01 00 01 89 000000000000000000', 'BAD_FIELD', 'hello.lawParams'],
-    ['hello.lawParams nested', '85 00 01 00 01 81 80', 'BAD_FIELD', 'hello.lawParams'],
+    // helloAck: [1, protocolVersion 2, replicaIndex, implementation, lawName "tank", lawVersion 1, lawHash]
+    ['helloAck.replicaIndex = 16', '87 01 02 10 61 78 64 74616e6b 01 00', 'BAD_FIELD', 'helloAck.replicaIndex'],
+    ['helloAck.implementation of 33 bytes', `87 01 02 02 78 21 ${'78'.repeat(33)} 64 74616e6b 01 00`, 'BAD_FIELD', 'helloAck.implementation'],
+    ['helloAck.implementation invalid UTF-8', '87 01 02 02 62 c3 28 64 74616e6b 01 00', 'BAD_FIELD', 'helloAck.implementation'],
+    ['helloAck.implementation encoded surrogate', '87 01 02 02 63 eda080 64 74616e6b 01 00', 'BAD_FIELD', 'helloAck.implementation'],
+    ['helloAck.lawName of 25 bytes', `87 01 02 02 61 78 78 19 ${'61'.repeat(25)} 01 00`, 'BAD_FIELD', 'helloAck.lawName'],
+    ['helloAck.lawName as bytes', '87 01 02 02 61 78 44 74616e6b 01 00', 'BAD_FIELD', 'helloAck.lawName'],
+    ['helloAck.lawVersion = 65536', '87 01 02 02 61 78 64 74616e6b 1a 00010000 00', 'BAD_FIELD', 'helloAck.lawVersion'],
+    ['helloAck.lawHash = 2^32', '87 01 02 02 61 78 64 74616e6b 01 1b 0000000100000000', 'BAD_FIELD', 'helloAck.lawHash'],
+    ['a v1 helloAck (6 elements, law id)', '86 01 01 02 61 78 01 00', 'BAD_FIELD_COUNT', 'helloAck'],
+    // hello: [0, protocolVersion 2, replicaIndex 0, lawName "tank", lawVersion 1, inputCount 3, outputCount 3, lawHash 0, lawParams]
+    ['hello.protocolVersion = 65536', '89 00 1a 00010000 00 64 74616e6b 01 03 03 00 80', 'BAD_FIELD', 'hello.protocolVersion'],
+    ['hello.lawName of 25 bytes', `89 00 02 00 78 19 ${'61'.repeat(25)} 01 03 03 00 80`, 'BAD_FIELD', 'hello.lawName'],
+    ['hello.lawName as an integer', '89 00 02 00 01 01 03 03 00 80', 'BAD_FIELD', 'hello.lawName'],
+    ['hello.lawName invalid UTF-8', '89 00 02 00 62 c3 28 01 03 03 00 80', 'BAD_FIELD', 'hello.lawName'],
+    ['hello.inputCount = 9', '89 00 02 00 64 74616e6b 01 09 03 00 80', 'BAD_FIELD', 'hello.inputCount'],
+    ['hello.outputCount = 9', '89 00 02 00 64 74616e6b 01 03 09 00 80', 'BAD_FIELD', 'hello.outputCount'],
+    ['hello.outputCount = -1', '89 00 02 00 64 74616e6b 01 03 20 00 80', 'BAD_FIELD', 'hello.outputCount'],
+    ['hello.lawHash = -1', '89 00 02 00 64 74616e6b 01 03 03 20 80', 'BAD_FIELD', 'hello.lawHash'],
+    ['hello.lawParams of 9', '89 00 02 00 64 74616e6b 01 03 03 00 89 000000000000000000', 'BAD_FIELD', 'hello.lawParams'],
+    ['hello.lawParams nested', '89 00 02 00 64 74616e6b 01 03 03 00 81 80', 'BAD_FIELD', 'hello.lawParams'],
+    ['a v1 hello (5 elements, law id)', '85 00 01 00 01 80', 'BAD_FIELD_COUNT', 'hello'],
     ['error.detail of 65 bytes', `83 08 01 78 41 ${'61'.repeat(65)}`, 'BAD_FIELD', 'error.detail'],
     ['refuse.reason = 65536', '82 02 1a 00010000', 'BAD_FIELD', 'refuse.reason'],
     ['inject.param = -2^31 - 1', '84 09 01 00 3a 80000000', 'BAD_FIELD', 'inject.param'],
-    ['bytes after the array', '84 03 07 24 01 00', 'CBOR_INVALID', 'after'],
-    ['truncated array', '84 03 07 24', 'CBOR_INVALID', 'truncated'],
-    ['truncated head', '84 03 07 24 19 03', 'CBOR_INVALID', 'truncated'],
+    ['bytes after the array', '83 03 07 81 24 00', 'CBOR_INVALID', 'after'],
+    ['truncated array', '83 03 07', 'CBOR_INVALID', 'truncated'],
+    ['truncated inner array', '83 03 07 82 24', 'CBOR_INVALID', 'truncated'],
+    ['truncated head', '83 03 07 81 19 03', 'CBOR_INVALID', 'truncated'],
     ['truncated text', '83 08 01 65 6162', 'CBOR_INVALID', 'truncated'],
-    ['reserved additional information', '84 03 07 1c 01', 'CBOR_INVALID', 'reserved'],
-    ['stray break', '84 03 07 ff 01', 'CBOR_INVALID', 'break'],
-    ['indefinite-length integer', '84 03 07 1f 01', 'CBOR_INVALID', 'indefinite'],
+    ['reserved additional information', '83 03 07 81 1c', 'CBOR_INVALID', 'reserved'],
+    ['stray break', '83 03 07 ff', 'CBOR_INVALID', 'break'],
+    ['indefinite-length integer', '83 03 07 81 1f', 'CBOR_INVALID', 'indefinite'],
   ];
 
   it.each(cases)('%s -> %s', (_name, hex, error, detailPart) => {
@@ -407,12 +482,12 @@ describe('no corrupt frame is accepted', () => {
   });
 
   it('with the CRC recomputed, a corrupted payload can decode to another message: the CRC is what protects', () => {
-    const payload = encodeMessagePayload({ kind: 'tick', tick: 7, setpointMilliDeg: -5, positionMilliDeg: 1000 });
+    const payload = encodeMessagePayload({ kind: 'tick', tick: 7, inputs: [-5, 1000] });
     const corrupted = payload.slice();
     corrupted[2] = 0x08; // tick 7 -> 8
     expect(decodeMessage(body(encodeFrame(corrupted)))).toEqual({
       ok: true,
-      message: { kind: 'tick', tick: 8, setpointMilliDeg: -5, positionMilliDeg: 1000 },
+      message: { kind: 'tick', tick: 8, inputs: [-5, 1000] },
     });
   });
 });

@@ -33,9 +33,10 @@ function expectRefused(bytes: Uint8Array, error?: FrameError): void {
 }
 
 const sampleMessages: Message[] = [
-  { kind: 'tick', tick: 7, setpointMilliDeg: -5, positionMilliDeg: 1000 },
+  { kind: 'tick', tick: 7, inputs: [-5, 1000] },
+  { kind: 'tick', tick: 8, inputs: [1000, 987, 1] },
   { kind: 'output', tick: 0xffff_fffe, outputs: [-1, 0, 2_000_000_000], stateDigest: 0x0000_0100 },
-  { kind: 'helloAck', protocolVersion: 1, replicaIndex: 2, implementation: 'node-replica/0.1.0', lawId: 1, lawHash: 0 },
+  { kind: 'helloAck', protocolVersion: 1, replicaIndex: 2, implementation: 'node-replica/0.1.0', lawName: 'pid-q16', lawVersion: 2, lawHash: 0 },
   { kind: 'state', tick: 1, stateBytes: new Uint8Array(64), stateDigest: 0xdead_beef },
 ];
 const sampleFrames = sampleMessages.map(encodeMessage);

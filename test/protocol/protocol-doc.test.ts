@@ -3,34 +3,32 @@
  *   - every example frame (```frame blocks): valid ones decode to exactly the JSON shown and
  *     re-encode to the same bytes, payload and CRC; invalid ones are refused with the code and
  *     detail shown;
- *   - the exchange of section 18.2: the Node replica's logic answers every frame sent to the board
- *     with exactly the frames shown;
- *   - every constant table (<!-- table: NAME --> before a markdown table) equals the code's values;
+ *   - the exchanges of section 18.2 (pid-q16) and 18.3 (tank): the Node replica's endpoint answers
+ *     every frame sent to the board with exactly the frames shown, byte for byte;
+ *   - every constant table (<!-- table: NAME --> before a markdown table) equals the code's values,
+ *     including the host's timing constants, read from their source lines;
+ *   - the law tables: each shipped law's identity, self-test hash, channels, parameters and state
+ *     layout, and a trace of the self-test re-run from the document's algorithm;
  *   - every message table (<!-- message: kind -->) and the CDDL block: type numbers, field names
  *     in wire order, and each field's type, probed at its boundaries with the encoder.
  * Changing the protocol code without the document fails here.
  */
+import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { TmrAssertionError } from '../../src/core/assert.js';
+import { crc32, crc32UpdateU32Le } from '../../src/core/crc32.js';
+import { deriveSeed, Prng } from '../../src/core/prng.js';
+import { LAW_CHANNELS_MAX, LAW_PARAMS_MAX, LAW_STATE_BYTES_MAX } from '../../src/law/law.js';
+import { SHIPPED_LAWS, shippedLaw, type ShippedLawName } from '../../src/law/law-loader.js';
 import {
-  createLawState,
-  LAW_ID,
-  LAW_STATE_FORMAT_VERSION,
-  LAW_STATE_SIZE_BYTES,
-  LAW_VERSION,
-  lawParamsValid,
-  lawSelfTestHash,
-  lawStateDigest,
-  OUTPUT_CHANNEL_COUNT,
-  POSITION_MILLIDEG_LIMIT,
-  SELF_TEST_PARAMS,
+  drawInputs,
+  drawParams,
+  resetWalk,
   SELF_TEST_SEED,
-  SELF_TEST_STEPS,
-  serializeLawState,
-  type LawParams,
-  type LawState,
-} from '../../src/core/control-law.js';
-import { crc32 } from '../../src/core/crc32.js';
+  SELF_TEST_SEGMENTS,
+  SELF_TEST_STEPS_PER_SEGMENT,
+  type LoadedLaw,
+} from '../../src/law/law-runtime.js';
 import { cobsDecode } from '../../src/protocol/cobs.js';
 import { decodeMessage, encodeMessage, encodeMessagePayload, type DecodeError } from '../../src/protocol/codec.js';
 import { FRAME_ERRORS } from '../../src/protocol/frame.js';
@@ -44,12 +42,13 @@ import {
   type Message,
   type MessageKind,
 } from '../../src/protocol/messages.js';
-import { HEARTBEAT_PERIOD_MS } from '../../src/replica/replica-endpoint.js';
+import { HEARTBEAT_PERIOD_MS, ReplicaEndpoint } from '../../src/replica/replica-endpoint.js';
 import { BABBLE_BYTES_MAX, STUCK_TICKS_BACK_MAX } from '../../src/replica/replica-faults.js';
-import { lawParamsFromList, ReplicaLogic } from '../../src/replica/replica-logic.js';
+import { NODE_REPLICA_IMPLEMENTATION } from '../../src/replica/replica-logic.js';
 import { DEFAULT_LOOP_OPTIONS } from '../../src/runtime/loop-model.js';
+import { DEFAULT_RECOVERY } from '../../src/runtime/recovery.js';
 
-import { DOC, EXAMPLES, decodedExample, docJson, parseHex, required, toHex, type Example } from '../helpers/protocol-examples.js';
+import { DOC, EXAMPLES, decodedExample, docJson, exchangeExamples, parseHex, required, toHex, type Example } from '../helpers/protocol-examples.js';
 const KINDS = Object.keys(MESSAGE_TYPE) as MessageKind[];
 
 // ---------------------------------------------------------------------------------------------
@@ -195,43 +194,77 @@ describe('PROTOCOL.md example frames', () => {
   });
 });
 
-describe('PROTOCOL.md exchange (section 18.2) is what the Node replica answers', () => {
-  const begin = DOC.indexOf('<!-- exchange: begin -->');
-  const end = DOC.indexOf('<!-- exchange: end -->');
-  const exchange = VALID.filter((e) => e.at > begin && e.at < end);
-
-  /** The Node replica's answers to one message (as replica-endpoint wires ReplicaLogic). */
-  function answers(logic: ReplicaLogic, message: Message): Message[] {
-    if (message.kind === 'tick') {
-      const outcome = logic.onTick(message.tick, message.setpointMilliDeg, message.positionMilliDeg);
-      if (!outcome.ok) return [outcome.error];
-      return [{ kind: 'output', tick: message.tick, outputs: Array.from(logic.outputs), stateDigest: outcome.stateDigest }];
-    }
-    const reply = logic.handleControl(message);
-    return reply === null ? [] : [reply];
+/** Splits what an endpoint wrote into frames (each with its 0x00), as a receiver would. */
+function framesOf(chunks: readonly Uint8Array[]): Uint8Array[] {
+  const all = Uint8Array.from(chunks.flatMap((c) => [...c]));
+  const frames: Uint8Array[] = [];
+  let start = 0;
+  for (let i = 0; i < all.length; i++) {
+    if (all[i] !== 0) continue;
+    if (i > start) frames.push(all.slice(start, i + 1));
+    start = i + 1;
   }
+  expect(start, 'the endpoint wrote bytes after its last delimiter').toBe(all.length);
+  return frames;
+}
 
-  it('has the markers and starts with a frame to the board', () => {
-    expect(begin).toBeGreaterThan(0);
-    expect(end).toBeGreaterThan(begin);
-    expect(exchange.length).toBeGreaterThanOrEqual(10);
+describe.each([
+  ['exchange', 'pid-q16'],
+  ['exchange tank', 'tank'],
+] as const)('PROTOCOL.md <!-- %s --> is what the Node replica (law %s) answers', (marker, lawName) => {
+  const exchange = exchangeExamples(marker);
+
+  it('starts with a hello to the board and has answers', () => {
+    expect(exchange.length).toBeGreaterThanOrEqual(6);
+    expect(decodedExample(exchange[0]!).kind).toBe('hello');
     expect(exchange[0]?.fields.get('to')).toBe('board');
+    expect(exchange.some((e) => e.fields.get('to') === 'host')).toBe(true);
   });
 
-  it('every frame to the board is answered with exactly the frames that follow it', () => {
-    const logic = new ReplicaLogic();
+  it('every frame to the board is answered with exactly the frames that follow it, byte for byte', () => {
+    const written: Uint8Array[] = [];
+    const endpoint = new ReplicaEndpoint(
+      {
+        write: (bytes) => written.push(bytes.slice()),
+        crash: () => {
+          throw new Error('the exchange crashed the replica');
+        },
+      },
+      { law: shippedLaw(lawName), implementation: NODE_REPLICA_IMPLEMENTATION },
+    );
     for (let i = 0; i < exchange.length; i++) {
       const example = exchange[i] as Example;
       if (required(example, 'to') !== 'board') continue;
       const expected: string[] = [];
       for (let j = i + 1; j < exchange.length && required(exchange[j] as Example, 'to') === 'host'; j++) {
-        expected.push(docJson(decodedExample(exchange[j] as Example)));
+        expected.push(toHex(parseHex(required(exchange[j] as Example, 'frame'))));
       }
-      const got = answers(logic, decodedExample(example)).map(docJson);
+      written.length = 0;
+      endpoint.push(parseHex(required(example, 'frame')));
+      const got = framesOf(written).map(toHex);
       expect(got, `answers to ${example.name}`).toEqual(expected);
     }
+    expect(endpoint.malformedFrames).toBe(0);
   });
 });
+
+// ---------------------------------------------------------------------------------------------
+// Constants.
+
+/**
+ * A constant of the host's that its module does not export, read from its source line
+ * (`const NAME = 250;`, or a product `2 * OTHER` of a literal and a constant read before).
+ */
+function sourceConstant(file: string, pattern: RegExp, known: Record<string, number>): number {
+  const text = readFileSync(new URL(`../../${file}`, import.meta.url), 'utf8');
+  const match = pattern.exec(text);
+  if (match === null) throw new Error(`${file}: no match for ${pattern}`);
+  const expression = (match[1] as string).trim();
+  if (/^\d[\d_]*$/.test(expression)) return Number(expression.replace(/_/g, ''));
+  const product = /^(\d+) \* ([A-Z][A-Z0-9_]*)$/.exec(expression);
+  if (product !== null && (product[2] as string) in known) return Number(product[1]) * (known[product[2] as string] as number);
+  throw new Error(`${file}: cannot evaluate "${expression}"`);
+}
 
 describe('PROTOCOL.md constant tables equal the code', () => {
   it('LIMITS', () => expect(namedValues('table: LIMITS')).toEqual({ ...LIMITS }));
@@ -239,31 +272,74 @@ describe('PROTOCOL.md constant tables equal the code', () => {
   it('ERROR_CODE', () => expect(namedValues('table: ERROR_CODE')).toEqual({ ...ERROR_CODE }));
   it('REFUSE_REASON', () => expect(namedValues('table: REFUSE_REASON')).toEqual({ ...REFUSE_REASON }));
   it('FAULT_KIND', () => expect(namedValues('table: FAULT_KIND')).toEqual({ ...FAULT_KIND }));
-  it('SELF_TEST_PARAMS', () => expect(namedValues('table: SELF_TEST_PARAMS')).toEqual({ ...SELF_TEST_PARAMS }));
 
   it('CONSTANTS', () => {
     expect(namedValues('table: CONSTANTS')).toEqual({
       PROTOCOL_VERSION,
-      LAW_ID,
-      LAW_VERSION,
-      OUTPUT_CHANNEL_COUNT,
-      POSITION_MILLIDEG_LIMIT,
-      LAW_STATE_FORMAT_VERSION,
-      LAW_STATE_SIZE_BYTES,
-      RESET_STATE_DIGEST: lawStateDigest(createLawState()),
-      SELF_TEST_SEED,
-      SELF_TEST_STEPS,
-      LAW_SELF_TEST_HASH: lawSelfTestHash(),
       CRC32_CHECK: crc32(Buffer.from('123456789', 'ascii')),
+      LAW_NAME_BYTES_MAX: LIMITS.lawNameBytesMax,
+      LAW_CHANNELS_MAX,
+      LAW_PARAMS_MAX,
+      LAW_STATE_BYTES_MAX,
+      SELF_TEST_SEED,
+      SELF_TEST_SEGMENTS,
+      SELF_TEST_STEPS_PER_SEGMENT,
       HEARTBEAT_PERIOD_MS,
       BABBLE_BYTES_MAX,
       STUCK_TICKS_BACK_MAX,
+    });
+    // The law limits are the wire's limits: a law the SDK accepts always fits a message.
+    expect([LAW_CHANNELS_MAX, LAW_PARAMS_MAX, LAW_STATE_BYTES_MAX]).toEqual([LIMITS.inputChannelsMax, LIMITS.lawParamsMax, LIMITS.stateBytesMax]);
+    expect(LAW_CHANNELS_MAX).toBe(LIMITS.outputChannelsMax);
+  });
+
+  it('PRNG_CHECK: the generator the self-test and the faults draw from', () => {
+    const prng = new Prng(SELF_TEST_SEED);
+    const draws = Array.from({ length: 4 }, () => prng.nextU32());
+    const babble = new Prng(deriveSeed(0x0bab, 1000));
+    expect(namedValues('table: PRNG_CHECK')).toEqual({
+      'Prng(0x7a3f0002).nextU32() #1': draws[0],
+      'Prng(0x7a3f0002).nextU32() #2': draws[1],
+      'Prng(0x7a3f0002).nextU32() #3': draws[2],
+      'Prng(0x7a3f0002).nextU32() #4': draws[3],
+      'deriveSeed(0x0bab, 1000)': deriveSeed(0x0bab, 1000),
+      'Prng(deriveSeed(0x0bab, 1000)).nextBelow(57)': babble.nextBelow(57),
     });
   });
 
   it('HOST_POLICY (the host defaults the document quotes)', () => {
     const { deadlineMissLimit, errorDensityLimit, quorumLossTicksMax } = DEFAULT_LOOP_OPTIONS;
-    expect(namedValues('table: HOST_POLICY')).toEqual({ deadlineMissLimit, errorDensityLimit, quorumLossTicksMax });
+    const { probationTicks, restartsMax, restartWindowMs, backoffMsBase, backoffMsMax, stableMs } = DEFAULT_RECOVERY;
+    expect(namedValues('table: HOST_POLICY')).toEqual({
+      deadlineMissLimit,
+      errorDensityLimit,
+      quorumLossTicksMax,
+      probationTicks,
+      restartsMax,
+      restartWindowMs,
+      backoffMsBase,
+      backoffMsMax,
+      stableMs,
+    });
+  });
+
+  it('HOST_TIMING (what a board sees of the host, from the host\'s source)', () => {
+    const known: Record<string, number> = {};
+    const read = (name: string, file: string, pattern?: RegExp): void => {
+      known[name] = sourceConstant(file, pattern ?? new RegExp(`\\bconst ${name} = ([^;]+);`), known);
+    };
+    read('HELLO_RETRY_MS', 'src/runtime/replica-link.ts');
+    read('HELLO_ACK_GRACE_MS', 'src/runtime/replica-link.ts');
+    read('HANDSHAKE_TIMEOUT_MS', 'src/cli/tmr.ts', /\bhandshakeTimeoutMs: ([\d_]+),/);
+    read('WARM_UP_TICKS', 'src/runtime/realtime-runner.ts');
+    read('WARM_UP_HELLO_EVERY_TICKS', 'src/runtime/replica-link.ts');
+    read('WARM_UP_WINDOW_FRAMES', 'src/runtime/replica-link.ts');
+    read('WARM_UP_WINDOW_TIMEOUT_MS', 'src/runtime/replica-link.ts');
+    read('WARM_UP_LOSSY_WINDOWS_MAX', 'src/runtime/replica-link.ts');
+    read('RESTART_WARM_UP_TICKS', 'src/runtime/realtime-recovery.ts', /\bexport const RESTART_WARM_UP_TICKS = ([^;]+);/);
+    read('DTR_PULSE_MS', 'src/transport/serial-transport.ts', /\bexport const DTR_PULSE_MS = ([^;]+);/);
+    read('QUORUM_GRACE_PERIODS_DEFAULT', 'src/runtime/realtime-runner.ts');
+    expect(namedValues('table: HOST_TIMING')).toEqual(known);
   });
 
   it('DECODE_ERRORS: every decoder code, frame codes in FRAME_ERRORS order', () => {
@@ -284,37 +360,57 @@ describe('PROTOCOL.md constant tables equal the code', () => {
     expect(Object.fromEntries(rows)).toEqual(layer);
     expect(rows.filter(([, l]) => l === 'frame').map(([code]) => code)).toEqual([...FRAME_ERRORS]);
   });
+});
 
-  it('the self-test hash and the reset digest are also right where the text states them', () => {
-    const hash = `0x${lawSelfTestHash().toString(16).padStart(8, '0')}`;
-    expect(DOC).toContain(`The result is **${hash}**`);
-    expect(DOC).toContain(`its digest is 0x${lawStateDigest(createLawState()).toString(16).padStart(8, '0')}`);
-  });
+// ---------------------------------------------------------------------------------------------
+// Laws.
 
-  it('LAW_PARAMS: order and bounds of pid-q16 parameters', () => {
-    const rows = tableAfter('table: LAW_PARAMS').map((row) => ({
-      name: unquote(row[0] as string),
-      min: parseInteger(row[1] as string),
-      max: parseInteger(row[2] as string),
-    }));
-    // Order: the list a hello carries maps to these names in this order.
-    const list = rows.map((_, i) => i + 1);
-    const params = lawParamsFromList(list) as unknown as Record<string, number>;
-    expect(params).not.toBeNull();
-    expect(rows.map((r) => params[r.name])).toEqual(list);
-    // Bounds: min and max accepted, one beyond refused, each with the others at a valid value.
-    const base: Record<string, number> = Object.fromEntries(rows.map((r) => [r.name, r.min]));
-    for (const { name, min, max } of rows) {
-      const withValue = (value: number): LawParams => ({ ...base, [name]: value }) as unknown as LawParams;
-      expect(lawParamsValid(withValue(min)), `${name} = ${min}`).toBeNull();
-      expect(lawParamsValid(withValue(max)), `${name} = ${max}`).toBeNull();
-      expect(lawParamsValid(withValue(min - 1)), `${name} = ${min - 1}`).not.toBeNull();
-      expect(lawParamsValid(withValue(max + 1)), `${name} = ${max + 1}`).not.toBeNull();
+const defaultParams = (law: LoadedLaw): Int32Array => Int32Array.from(law.definition.params.map((p) => p.default));
+const hex32 = (value: number): string => `0x${(value >>> 0).toString(16).padStart(8, '0')}`;
+
+/**
+ * Field values of a state written by serialize(), per shipped law: this test's own reading of
+ * each law's state (the oracle the layout tables are checked against). `set` puts distinctive
+ * values into a fresh state; `fields` says what each documented field must then read.
+ */
+const STATE_PROBES: Record<ShippedLawName, { set: (state: Record<string, number>) => void; fields: Record<string, number> }> = {
+  'pid-q16': {
+    set: (s) => Object.assign(s, { integralQ16: -123_456_789, previousPositionMilliDeg: -500_000, primed: 1 }),
+    fields: { formatVersion: 2, integralQ16: -123_456_789, previousPositionMilliDeg: -500_000, primed: 1 },
+  },
+  tank: {
+    set: (s) => Object.assign(s, { pumpOn: 1, alarm: 0, switchWetTicks: 200, integralQ16: 12_345_678 }),
+    fields: { formatVersion: 1, flags: 1, switchWetTicks: 200, integralQ16: 12_345_678 },
+  },
+};
+
+describe('PROTOCOL.md law tables equal the shipped laws', () => {
+  it('LAWS: identity, sizes, self-test hash and the digest right after a hello', () => {
+    const rows = tableAfter('table: LAWS').map((row) => row.map(unquote));
+    expect(rows.map((r) => r[0])).toEqual([...SHIPPED_LAWS]);
+    for (const row of rows) {
+      const law = shippedLaw(row[0] as ShippedLawName);
+      const d = law.definition;
+      const initial = law.digest(d.init(defaultParams(law)));
+      expect(row.slice(1).map(parseInteger), row[0]).toEqual([d.version, d.inputs.length, d.outputs.length, d.params.length, d.stateSizeBytes, law.selfTestHash, initial]);
     }
   });
 
-  it('LAW_STATE: the 14-byte layout, field by field', () => {
-    const rows = tableAfter('table: LAW_STATE').map((row) => ({
+  it.each([...SHIPPED_LAWS])('channels and parameters of %s, in declared order', (name) => {
+    const d = shippedLaw(name).definition;
+    const rows = tableAfter(`law channels: ${name}`).map((row) => row.map(unquote));
+    const cell = (v: number | undefined): string => (v === undefined ? '' : String(v));
+    const expected = [
+      ...d.inputs.map((c) => ['input', c.name, c.unit, cell(c.min), cell(c.max), '', '', '']),
+      ...d.outputs.map((c) => ['output', c.name, c.unit, cell(c.min), cell(c.max), cell(c.safe), c.vote, cell(c.tolerance ?? 0)]),
+      ...d.params.map((p) => ['param', p.name, '', cell(p.min), cell(p.max), cell(p.default), '', '']),
+    ];
+    expect(rows.map((r) => r.slice(0, 8))).toEqual(expected);
+  });
+
+  it.each([...SHIPPED_LAWS])('state layout of %s, field by field', (name) => {
+    const law = shippedLaw(name);
+    const rows = tableAfter(`law state: ${name}`).map((row) => ({
       offset: parseInteger(row[0] as string),
       size: parseInteger(row[1] as string),
       field: unquote(row[2] as string),
@@ -325,17 +421,49 @@ describe('PROTOCOL.md constant tables equal the code', () => {
       expect(row.offset, row.field).toBe(next);
       next += row.size;
     }
-    expect(next).toBe(LAW_STATE_SIZE_BYTES);
-    const state: LawState = { integralQ16: -123_456_789, previousPositionMilliDeg: -500_000, lastTick: 0xfedc_ba98, primed: 1 };
-    const bytes = new Uint8Array(LAW_STATE_SIZE_BYTES);
-    serializeLawState(state, bytes);
+    expect(next).toBe(law.definition.stateSizeBytes);
+    const probe = STATE_PROBES[name];
+    const state = law.definition.init(defaultParams(law)) as Record<string, number>;
+    probe.set(state);
+    const bytes = law.stateBytes(state);
     const view = new DataView(bytes.buffer);
-    const expected: Record<string, number> = { formatVersion: LAW_STATE_FORMAT_VERSION, ...state };
-    expect(rows.map((r) => r.field).sort()).toEqual(Object.keys(expected).sort());
+    expect(rows.map((r) => r.field).sort()).toEqual(Object.keys(probe.fields).sort());
     for (const { offset, size, field, encoding } of rows) {
       const read = encoding === 'u8' ? view.getUint8(offset) : encoding === 'i32le' ? view.getInt32(offset, true) : encoding === 'u32le' ? view.getUint32(offset, true) : NaN;
-      expect([field, size, read]).toEqual([field, encoding === 'u8' ? 1 : 4, expected[field]]);
+      expect([field, size, read]).toEqual([field, encoding === 'u8' ? 1 : 4, probe.fields[field]]);
     }
+  });
+
+  it('SELF_TEST_TRACE: the algorithm as the document writes it, step by step, gives pid-q16\'s hash', () => {
+    const law = shippedLaw('pid-q16');
+    const d = law.definition;
+    const prng = new Prng(SELF_TEST_SEED);
+    const params = new Int32Array(d.params.length);
+    const inputs = new Int32Array(d.inputs.length);
+    const outputs = new Int32Array(d.outputs.length);
+    const previous = new Float64Array(d.inputs.length);
+    const trace = new Map<string, string[]>();
+    let hash = 0;
+    for (let segment = 0; segment < SELF_TEST_SEGMENTS; segment++) {
+      drawParams(prng, d, segment, params);
+      const state = d.init(params);
+      resetWalk(d, previous);
+      for (let step = 0; step < SELF_TEST_STEPS_PER_SEGMENT; step++) {
+        drawInputs(prng, d, previous, inputs);
+        outputs.fill(0);
+        d.step(state, inputs, outputs);
+        for (const o of outputs) hash = crc32UpdateU32Le(hash, o >>> 0);
+        const digest = law.digest(state);
+        hash = crc32UpdateU32Le(hash, digest);
+        trace.set(`${segment}.${step}`, [`[${params.join(', ')}]`, `[${inputs.join(', ')}]`, `[${outputs.join(', ')}]`, hex32(digest), hex32(hash)]);
+      }
+    }
+    // The re-run is the runtime's own: otherwise the trace below would check nothing.
+    expect(hash).toBe(law.selfTestHash);
+    const rows = tableAfter('table: SELF_TEST_TRACE').map((row) => row.map(unquote));
+    expect(rows.length).toBeGreaterThanOrEqual(4);
+    for (const row of rows) expect(row.slice(1), `step ${row[0]}`).toEqual(trace.get(row[0] as string));
+    expect(rows.map((r) => r[0])).toContain(`${SELF_TEST_SEGMENTS - 1}.${SELF_TEST_STEPS_PER_SEGMENT - 1}`);
   });
 });
 

@@ -1,20 +1,23 @@
 /**
- * The real Node replica process, started exactly as `tmr run` starts it (nodeReplicaCommand(),
- * through tsx from the .ts sources), behind ChildProcessTransport and ReplicaLink.
+ * The real Node replica process, started exactly as `tmr run` starts it (nodeReplicaCommand() with
+ * --law, as nodeProvider does: the compiled replica in dist/ when there is one, so build first,
+ * else tsx from the .ts sources), behind ChildProcessTransport and ReplicaLink.
  *
- * tsx costs about a second of start-up per process, so one healthy replica serves every test that
- * leaves it alive; each of those tests makes its own ReplicaLink (fresh counters) and says hello
- * again, which resets the replica's controller state. Three processes in all. No timing
+ * tsx costs about a second of start-up per process, so one healthy pid-q16 replica serves every
+ * test that leaves it alive; each of those tests makes its own ReplicaLink (fresh counters) and
+ * says hello again, which resets the replica's law state. A tank replica shows a second law shape
+ * (three inputs, three outputs) through the same process path. Four processes in all. No timing
  * assertions: a "late" reply is late because the test ends the tick before the reply can arrive.
  */
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { LAW_ID, lawParamsForRate, lawSelfTestHash, drawLawInputs, OUTPUT_CHANNEL_COUNT } from '../../src/core/control-law.js';
 import { Prng } from '../../src/core/prng.js';
 import { createObservations, resetObservations, type Observations } from '../../src/core/tmr-core.js';
+import { shippedLaw } from '../../src/law/law-loader.js';
+import { drawInputs, resetWalk, type LoadedLaw } from '../../src/law/law-runtime.js';
 import { encodeFrame } from '../../src/protocol/frame.js';
 import { encodeMessage } from '../../src/protocol/codec.js';
 import { FAULT_KIND, PROTOCOL_VERSION, type HelloMessage } from '../../src/protocol/messages.js';
-import { lawParamsToList, NODE_REPLICA_IMPLEMENTATION, ReplicaLogic } from '../../src/replica/replica-logic.js';
+import { helloFor, NODE_REPLICA_IMPLEMENTATION, ReplicaLogic } from '../../src/replica/replica-logic.js';
 import { nodeReplicaCommand } from '../../src/runtime/realtime-runner.js';
 import { ReplicaLink } from '../../src/runtime/replica-link.js';
 import { ChildProcessTransport } from '../../src/transport/child-process-transport.js';
@@ -31,22 +34,22 @@ const REPLICA_INDEX = 0;
  */
 const CRASH_EXIT_CODE = 70;
 
-const HELLO: HelloMessage = {
-  kind: 'hello',
-  protocolVersion: PROTOCOL_VERSION,
-  replicaIndex: REPLICA_INDEX,
-  lawId: LAW_ID,
-  lawParams: lawParamsToList(lawParamsForRate(1_000)),
-};
+const PID = shippedLaw('pid-q16');
+const TANK = shippedLaw('tank');
+/** pid-q16 at 1 kHz: gains differ from the declared (200 Hz) defaults, so the parameters travel. */
+const HELLO: HelloMessage = helloFor(PID, REPLICA_INDEX, PID.paramsForRate(1_000));
 
-interface Inputs {
-  setpointMilliDeg: number;
-  positionMilliDeg: number;
-}
+/** One tick's inputs, one value per input channel of the law. */
+type Inputs = readonly number[];
 
-async function startReplica(extraArgs: readonly string[] = []): Promise<ChildProcessTransport> {
+/** A replica process as `tmr run` starts it (nodeProvider): the law is named on the command line. */
+async function startReplica(law: LoadedLaw = PID, extraArgs: readonly string[] = []): Promise<ChildProcessTransport> {
   const replica = nodeReplicaCommand();
-  return ChildProcessTransport.start({ command: replica.command, args: [...replica.args, ...extraArgs], name: `replica ${REPLICA_INDEX}` });
+  return ChildProcessTransport.start({
+    command: replica.command,
+    args: [...replica.args, `--law=${law.source}`, ...extraArgs],
+    name: `replica ${REPLICA_INDEX} (${law.name})`,
+  });
 }
 
 const stopReplica = stopTransport;
@@ -60,19 +63,19 @@ function withTimeout<T>(promise: Promise<T>, timeoutMs: number, what: string): P
   return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
 }
 
-/** A fresh link (fresh counters and observations) on a running replica. */
-function linkTo(transport: ChildProcessTransport): { link: ReplicaLink; obs: Observations } {
-  const obs = createObservations(1, OUTPUT_CHANNEL_COUNT);
-  return { link: new ReplicaLink(REPLICA_INDEX, transport, obs), obs };
+/** A fresh link (fresh counters and observations) on a running replica of `law`. */
+function linkTo(transport: ChildProcessTransport, law: LoadedLaw = PID): { link: ReplicaLink; obs: Observations } {
+  const obs = createObservations(1, law.outputCount);
+  return { link: new ReplicaLink(REPLICA_INDEX, transport, obs, law), obs };
 }
 
-async function helloOk(link: ReplicaLink): Promise<void> {
-  const outcome = await link.handshake(HELLO, HANDSHAKE_TIMEOUT_MS);
+async function helloOk(link: ReplicaLink, hello: HelloMessage = HELLO): Promise<void> {
+  const outcome = await link.handshake(hello, HANDSHAKE_TIMEOUT_MS);
   expect(outcome, `handshake with ${link.transport.description}`).toMatchObject({ ok: true });
 }
 
 function tickFrame(tick: number, inputs: Inputs): Uint8Array {
-  return encodeMessage({ kind: 'tick', tick, setpointMilliDeg: inputs.setpointMilliDeg, positionMilliDeg: inputs.positionMilliDeg });
+  return encodeMessage({ kind: 'tick', tick, inputs });
 }
 
 /** Sends one tick and waits for its on-time reply (or the link dying); the deadline then passes. */
@@ -91,29 +94,31 @@ async function tickAndWait(link: ReplicaLink, obs: Observations, tick: number, i
 /** One line per tick, as the host saw it and as an in-process ReplicaLogic computes it. */
 function remoteLine(tick: number, obs: Observations): string {
   const base = REPLICA_INDEX * obs.channelCount;
-  return `${tick} ${Array.from(obs.outputs.subarray(base, base + OUTPUT_CHANNEL_COUNT)).join(' ')} ${obs.digests[REPLICA_INDEX]}`;
+  return `${tick} ${Array.from(obs.outputs.subarray(base, base + obs.channelCount)).join(' ')} ${obs.digests[REPLICA_INDEX]}`;
 }
 
 function localLine(logic: ReplicaLogic, tick: number, inputs: Inputs): string {
-  const outcome = logic.onTick(tick, inputs.setpointMilliDeg, inputs.positionMilliDeg);
+  const outcome = logic.onTick(tick, inputs);
   if (!outcome.ok) throw new Error(`in-process replica refused tick ${tick}: ${outcome.error.detail}`);
   return `${tick} ${Array.from(logic.outputs).join(' ')} ${outcome.stateDigest}`;
 }
 
-function helloedLocalLogic(): ReplicaLogic {
-  const logic = new ReplicaLogic();
-  expect(logic.onHello(HELLO).kind).toBe('helloAck');
+function helloedLocalLogic(law: LoadedLaw = PID, hello: HelloMessage = HELLO): ReplicaLogic {
+  const logic = new ReplicaLogic(law);
+  expect(logic.onHello(hello).kind).toBe('helloAck');
   return logic;
 }
 
-/** Varied law inputs from a seeded generator (the self-test's mix of extremes, steps and noise). */
-function inputSequence(seed: number, count: number): Inputs[] {
+/** Varied law inputs from a seeded generator (the self-test's mix of range ends, draws and walks). */
+function inputSequence(seed: number, count: number, law: LoadedLaw = PID): Inputs[] {
   const prng = new Prng(seed);
-  const current: Inputs = { setpointMilliDeg: 0, positionMilliDeg: 0 };
+  const inputs = new Int32Array(law.inputCount);
+  const previous = new Float64Array(law.inputCount);
+  resetWalk(law.definition, previous);
   const out: Inputs[] = [];
   for (let i = 0; i < count; i++) {
-    drawLawInputs(prng, current.positionMilliDeg, current);
-    out.push({ ...current });
+    drawInputs(prng, law.definition, previous, inputs);
+    out.push(Array.from(inputs));
   }
   return out;
 }
@@ -146,9 +151,26 @@ describe('a Node replica process', () => {
       protocolVersion: PROTOCOL_VERSION,
       replicaIndex: REPLICA_INDEX,
       implementation: NODE_REPLICA_IMPLEMENTATION,
-      lawId: LAW_ID,
-      lawHash: lawSelfTestHash(),
+      lawName: 'pid-q16',
+      lawVersion: PID.version,
+      lawHash: PID.selfTestHash,
     });
+  });
+
+  it('answers a hello for another law with its own identity and is refused with LAW_MISMATCH, naming both laws', async () => {
+    const { link, obs } = linkTo(running());
+    const outcome = await link.handshake(helloFor(TANK, REPLICA_INDEX, TANK.paramsForRate(1_000)), HANDSHAKE_TIMEOUT_MS);
+    expect(outcome).toMatchObject({ ok: false, reason: 'LAW_MISMATCH' });
+    if (outcome.ok) return;
+    expect(outcome.detail).toContain(`pid-q16 v${PID.version}`);
+    expect(outcome.detail).toContain(`tank v${TANK.version}`);
+    // It stayed unconfigured (a tick is refused), and a hello for its own law configures it again.
+    resetObservations(obs);
+    link.beginTick(0, tickFrame(0, [0, 0]));
+    await until(() => link.counters.replicaErrors > 0, REPLY_TIMEOUT_MS, 'the NOT_CONFIGURED error');
+    link.endTick();
+    expect(link.lastReplicaError).toMatch(/^code 3: /);
+    await helloOk(link);
   });
 
   it('computes bit-identical outputs and digests to an in-process ReplicaLogic over 200 varied ticks', async () => {
@@ -273,10 +295,43 @@ describe('a Node replica process', () => {
   });
 });
 
+describe('a Node replica process running another law (tank: 3 inputs, 3 outputs)', () => {
+  let replica: ChildProcessTransport | null = null;
+  const hello = helloFor(TANK, REPLICA_INDEX, TANK.paramsForRate(1_000));
+
+  afterAll(async () => {
+    const current = replica;
+    replica = null;
+    if (current !== null) await stopReplica(current);
+  });
+
+  it('says it runs tank, and computes bit-identical outputs and digests to an in-process ReplicaLogic over 200 varied ticks', async () => {
+    replica = await startReplica(TANK);
+    const { link, obs } = linkTo(replica, TANK);
+    const outcome = await link.handshake(hello, HANDSHAKE_TIMEOUT_MS);
+    if (!outcome.ok) throw new Error(`handshake failed: ${outcome.reason}: ${outcome.detail}`);
+    expect(outcome.ack).toMatchObject({ lawName: 'tank', lawVersion: TANK.version, lawHash: TANK.selfTestHash });
+    const local = helloedLocalLogic(TANK, hello);
+    const seed = 0x7a4c_0200;
+    const inputs = inputSequence(seed, 200, TANK);
+    const remote: string[] = [];
+    const expected: string[] = [];
+    for (const [tick, tickInputs] of inputs.entries()) {
+      await tickAndWait(link, obs, tick, tickInputs);
+      remote.push(remoteLine(tick, obs));
+      expected.push(localLine(local, tick, tickInputs));
+    }
+    expect(remote, `seed ${seed}`).toEqual(expected);
+    // The inputs reached the alarm and the pump both ways, or the comparison proves little.
+    for (const channel of [1, 2]) expect(new Set(expected.map((line) => line.split(' ')[1 + channel])).size, `output ${channel} varied`).toBe(2);
+    expect(link.counters).toMatchObject({ corruptFrames: 0, lateReplies: 0, unexpectedMessages: 0, replicaErrors: 0 });
+  });
+});
+
 describe('Node replica processes that fail', () => {
   const started: ChildProcessTransport[] = [];
-  const start = async (extraArgs: readonly string[] = []): Promise<ChildProcessTransport> => {
-    const transport = await startReplica(extraArgs);
+  const start = async (law: LoadedLaw = PID, extraArgs: readonly string[] = []): Promise<ChildProcessTransport> => {
+    const transport = await startReplica(law, extraArgs);
     started.push(transport);
     return transport;
   };
@@ -287,10 +342,10 @@ describe('Node replica processes that fail', () => {
   });
 
   it('a replica reporting another law hash is refused with LAW_HASH_MISMATCH, naming both hashes', async () => {
-    const transport = await start(['--law-hash=123']);
+    const transport = await start(PID, ['--law-hash=123']);
     const { link } = linkTo(transport);
     const outcome = await link.handshake(HELLO, HANDSHAKE_TIMEOUT_MS);
-    const expectedHex = `0x${lawSelfTestHash().toString(16).padStart(8, '0')}`;
+    const expectedHex = `0x${PID.selfTestHash.toString(16).padStart(8, '0')}`;
     expect(outcome).toMatchObject({ ok: false, reason: 'LAW_HASH_MISMATCH' });
     if (outcome.ok) return;
     expect(outcome.detail).toContain(NODE_REPLICA_IMPLEMENTATION);
@@ -307,7 +362,7 @@ describe('Node replica processes that fail', () => {
     const settled = new Promise<void>((resolve) => {
       link.onSettled = resolve;
     });
-    link.beginTick(0, tickFrame(0, { setpointMilliDeg: 1_000, positionMilliDeg: 0 }));
+    link.beginTick(0, tickFrame(0, [1_000, 0]));
     await withTimeout(settled, REPLY_TIMEOUT_MS, 'the link to go down after the crash');
     link.endTick();
     expect(link.isDown).toBe(true);

@@ -87,7 +87,8 @@ function messageFrames(count: number): Uint8Array[] {
   const frames: Uint8Array[] = [];
   for (let i = 0; i < count; i++) {
     const variants: Message[] = [
-      { kind: 'tick', tick: i, setpointMilliDeg: (i * 7919) % 500_000, positionMilliDeg: -((i * 104_729) % 500_000) },
+      { kind: 'tick', tick: i, inputs: [(i * 7919) % 500_000, -((i * 104_729) % 500_000)] },
+      { kind: 'tick', tick: i, inputs: [i % 2001, (i * 7) % 2001, i & 1] },
       { kind: 'output', tick: i, outputs: [i - 250, 250 - i], stateDigest: (i * 0x9e37_79b9) >>> 0 },
       { kind: 'heartbeat', lastTick: i, stateDigest: 0xffff_ffff - i },
       { kind: 'inject', fault: FAULT_KIND.late, durationTicks: i, param: -i },
@@ -173,7 +174,7 @@ export function transportContract(name: string, makeLink: () => Promise<Contract
     });
 
     it('returns one frame intact', async () => {
-      await roundTrip([encodeMessage({ kind: 'tick', tick: 1, setpointMilliDeg: 1_000, positionMilliDeg: -20 })], 'one tick frame');
+      await roundTrip([encodeMessage({ kind: 'tick', tick: 1, inputs: [1_000, -20] })], 'one tick frame');
     });
 
     it('returns 500 back-to-back frames intact and in order', async () => {
@@ -255,7 +256,7 @@ export function transportContract(name: string, makeLink: () => Promise<Contract
     it('drops an over-long run without a delimiter, counts it, and delivers the next frame intact', async () => {
       const { transport, peerWrite } = current();
       const run = Uint8Array.from({ length: 5_000 }, (_, i) => 1 + (i % 255));
-      const frame = encodeMessage({ kind: 'tick', tick: 42, setpointMilliDeg: -1, positionMilliDeg: 1 });
+      const frame = encodeMessage({ kind: 'tick', tick: 42, inputs: [-1, 1] });
       const before = transport.stats.overlongFramesDropped;
       // In pieces, as a babbling board delivers it; the 0x00 ends the over-long frame.
       for (let at = 0; at < run.length; at += 100) await peerWrite(run.subarray(at, at + 100));
@@ -310,7 +311,7 @@ export function transportContract(name: string, makeLink: () => Promise<Contract
       expect(transport.isUp).toBe(false);
 
       const droppedBefore = transport.stats.sendsDropped;
-      const frame = encodeMessage({ kind: 'tick', tick: 2, setpointMilliDeg: 0, positionMilliDeg: 0 });
+      const frame = encodeMessage({ kind: 'tick', tick: 2, inputs: [0, 0] });
       for (let i = 0; i < 3; i++) {
         let sent: boolean | null = null;
         expect(() => (sent = transport.send(frame)), `send #${i} after the peer died`).not.toThrow();

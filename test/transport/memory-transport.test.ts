@@ -33,7 +33,7 @@ transportContract('memory link', makeEchoLink({}));
 transportContract('memory link cut into chunks of 1, 3 and 7 bytes', makeEchoLink({ chunkSizes: [1, 3, 7] }));
 
 describe('memory link', () => {
-  const tick = (n: number): Uint8Array => encodeMessage({ kind: 'tick', tick: n, setpointMilliDeg: n, positionMilliDeg: -n });
+  const tick = (n: number): Uint8Array => encodeMessage({ kind: 'tick', tick: n, inputs: [n, -n] });
 
   it('delivers asynchronously, never inside send()', async () => {
     const [host, replica] = createMemoryLink();

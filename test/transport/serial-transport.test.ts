@@ -155,7 +155,7 @@ transportContract('serial port on a pty pair, echo board, cable pulled', async (
   }
 });
 
-const tickFrame = (tick: number): Uint8Array => encodeMessage({ kind: 'tick', tick, setpointMilliDeg: (tick * 7919) % 500_000, positionMilliDeg: -tick });
+const tickFrame = (tick: number): Uint8Array => encodeMessage({ kind: 'tick', tick, inputs: [(tick * 7919) % 500_000, -tick] });
 const hex = (bytes: Uint8Array): string => Buffer.from(bytes).toString('hex');
 
 /** The message of a rejected promise (fails if it resolved). */
