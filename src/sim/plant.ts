@@ -21,10 +21,16 @@
  * makes the steady-state speed equal the analytic one exactly.
  */
 import { assert, fail } from '../core/assert.js';
-import { POSITION_MILLIDEG_LIMIT } from '../core/control-law.js';
 import type { Prng } from '../core/prng.js';
 
 export const MILLIDEG_PER_RAD = 180_000 / Math.PI;
+
+/**
+ * Largest position magnitude, milli-degrees (±2^19 m° ≈ ±524°): the end stops, sensor readings and
+ * setpoints of the motor plant stay within it. It matches the declared range of pid-q16's inputs
+ * (src/laws/pid-q16/law.ts), so whatever this plant senses the law accepts; a test holds the two equal.
+ */
+export const POSITION_MILLIDEG_LIMIT = 1 << 19;
 
 export interface PlantConfig {
   /** Moment of inertia at the output shaft, kg·m² (rotor inertia × ratio² + load). */

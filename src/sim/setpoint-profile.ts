@@ -26,7 +26,7 @@
  * Units: milli-degrees, ticks. Values stay within ±POSITION_MILLIDEG_LIMIT (validated).
  */
 import { assert, fail } from '../core/assert.js';
-import { POSITION_MILLIDEG_LIMIT } from '../core/control-law.js';
+import { POSITION_MILLIDEG_LIMIT } from './plant.js';
 
 export type ProfileSegment =
   | { readonly kind: 'hold'; readonly durationTicks: number }

@@ -34,6 +34,9 @@ import type { TickMessage } from '../../src/protocol/messages.js';
 import { shippedLaw } from '../../src/law/law-loader.js';
 import { DEFAULT_LOOP_OPTIONS } from '../../src/runtime/loop-model.js';
 import { runSimulation } from '../../src/sim/simulator.js';
+import { shippedPlantFor } from '../../src/sim/plants.js';
+import { checkLawPair, CHECK_STEPS_DEFAULT } from '../../src/law/law-check.js';
+import { shippedLawSources } from '../../src/law/law-loader.js';
 import { runScenario } from '../../hil/bench.js';
 import { parseScenario } from '../../hil/scenario.js';
 import type { ChildProcessTransport } from '../../src/transport/child-process-transport.js';
@@ -50,6 +53,8 @@ import { runBlocks, startEchoFloorRig, TmrRig, type BlockPlan, type RigSamples, 
 import type { SchedStat } from './sched-stat.js';
 
 const HEAP_PROBE_FLAG = '--heap-probe';
+/** The issue's target for `tmr law check` over 1,000,000 steps. */
+const LAW_CHECK_SECONDS_MAX = 30;
 const SIM_PROBE_FLAG = '--sim-probe';
 
 // Round-trip plan: iterations per rig.
@@ -228,6 +233,7 @@ function roundTripRows(section: string, r: RoundTripResult): ResultRow[] {
 // 2. Simulation speed.
 
 interface SimResult {
+  law: string;
   replicaCount: number;
   ticks: number;
   elapsedMs: number;
@@ -236,31 +242,56 @@ interface SimResult {
   votedCommands: number;
 }
 
-function measureSimulation(replicaCount: number): SimResult {
+function measureSimulation(replicaCount: number, lawName: 'pid-q16' | 'tank' = 'pid-q16'): SimResult {
+  const law = shippedLaw(lawName);
   const startMs = performance.now();
-  const summary = runSimulation({ ...DEFAULT_LOOP_OPTIONS, law: shippedLaw('pid-q16'), replicaCount, rateHz: 1000, ticks: SIM_TICKS });
+  const summary = runSimulation({ ...DEFAULT_LOOP_OPTIONS, law, plant: shippedPlantFor(law), replicaCount, rateHz: 1000, ticks: SIM_TICKS });
   const elapsedMs = performance.now() - startMs;
   if (summary.commands.voted !== SIM_TICKS || summary.unsafeCommands !== 0) {
     throw new Error(`simulation with ${replicaCount} replicas was not clean: ${JSON.stringify(summary.commands)}, ${summary.unsafeCommands} unsafe`);
   }
   const ticksPerS = (SIM_TICKS * 1000) / elapsedMs;
-  return { replicaCount, ticks: SIM_TICKS, elapsedMs, ticksPerS, realTimeMultipleAt1kHz: ticksPerS / 1000, votedCommands: summary.commands.voted };
+  return { law: lawName, replicaCount, ticks: SIM_TICKS, elapsedMs, ticksPerS, realTimeMultipleAt1kHz: ticksPerS / 1000, votedCommands: summary.commands.voted };
+}
+
+/** `tmr law check` over 1,000,000 steps for each shipped law: TypeScript here, C in the harness. */
+async function lawCheckRows(): Promise<ResultRow[]> {
+  const section = `tmr law check, ${formatNumber(CHECK_STEPS_DEFAULT)} seeded steps, TypeScript beside the C law built for this host`;
+  const rows: ResultRow[] = [];
+  for (const name of ['pid-q16', 'tank'] as const) {
+    const report = await checkLawPair(shippedLaw(name), shippedLawSources(name).c, { steps: CHECK_STEPS_DEFAULT, seed: 1 });
+    const seconds = report.elapsedMs / 1000;
+    rows.push({
+      section,
+      metric: `${name}: wall time (build included)`,
+      measured: seconds,
+      unit: 's',
+      floor: null,
+      ratio: null,
+      target: `< ${LAW_CHECK_SECONDS_MAX} s`,
+      verdict: verdict(seconds < LAW_CHECK_SECONDS_MAX),
+    });
+  }
+  return rows;
 }
 
 function simRows(results: readonly SimResult[]): ResultRow[] {
   const section = `simulation, ${formatNumber(SIM_TICKS)} ticks of a 1 kHz loop, one core, a fresh process; anchor = real time`;
+  // The target is pid-q16's; another law's figure is reported beside it.
   return results.flatMap((s) => [
-    {
-      section,
-      metric: `${s.replicaCount} replicas + plant: × real time`,
-      measured: s.realTimeMultipleAt1kHz,
-      unit: '×',
-      floor: 1,
-      ratio: s.realTimeMultipleAt1kHz,
-      target: `≥ ${formatNumber(SIM_REAL_TIME_MULTIPLE_MIN)}× real time`,
-      verdict: verdict(s.realTimeMultipleAt1kHz >= SIM_REAL_TIME_MULTIPLE_MIN),
-    },
-    infoRow(section, `${s.replicaCount} replicas + plant: ticks per second`, s.ticksPerS, 'ticks/s'),
+    s.law === 'pid-q16'
+      ? {
+          section,
+          metric: `${s.law}, ${s.replicaCount} replicas + plant: × real time`,
+          measured: s.realTimeMultipleAt1kHz,
+          unit: '×',
+          floor: 1,
+          ratio: s.realTimeMultipleAt1kHz,
+          target: `≥ ${formatNumber(SIM_REAL_TIME_MULTIPLE_MIN)}× real time`,
+          verdict: verdict(s.realTimeMultipleAt1kHz >= SIM_REAL_TIME_MULTIPLE_MIN),
+        }
+      : infoRow(section, `${s.law}, ${s.replicaCount} replicas + plant: × real time`, s.realTimeMultipleAt1kHz, '×'),
+    infoRow(section, `${s.law}, ${s.replicaCount} replicas + plant: ticks per second`, s.ticksPerS, 'ticks/s'),
   ]);
 }
 
@@ -525,6 +556,7 @@ async function measureAll(root: string, signal: AbortSignal): Promise<Measured> 
     m.details['campaign'] = campaign;
     simSection.push(...campaignRows(campaign, sims[0]!));
     simSection.push(...(await measureHilSpeed(root, sims[0]!)));
+    simSection.push(...(await lawCheckRows()));
     checkAborted();
 
     const probe = await runProbeChild<CoreProbeResult>(HEAP_PROBE_FLAG, 'core probe');
@@ -650,7 +682,7 @@ async function main(): Promise<number> {
 
 if (process.argv.includes(SIM_PROBE_FLAG)) {
   try {
-    process.stdout.write(`${JSON.stringify([measureSimulation(3), measureSimulation(5)])}\n`);
+    process.stdout.write(`${JSON.stringify([measureSimulation(3), measureSimulation(5), measureSimulation(3, 'tank')])}\n`);
   } catch (error) {
     process.stderr.write(`${describeError(error, true)}\n`);
     process.exitCode = 1;

@@ -4,8 +4,8 @@
  * gives the same trace on every machine.
  */
 import { describe, expect, it } from 'vitest';
-import { createLawState, lawParamsForRate, lawStep, OUTPUT_CHANNEL_COUNT, CHANNEL_COMMAND_MV } from '../../src/core/control-law.js';
 import { Prng } from '../../src/core/prng.js';
+import { shippedLaw } from '../../src/law/law-loader.js';
 import { Actuator, DEFAULT_ACTUATOR } from '../../src/sim/actuator.js';
 import { DEFAULT_PLANT, DEFAULT_SENSOR, Plant, PositionSensor } from '../../src/sim/plant.js';
 
@@ -13,6 +13,11 @@ const SEED = 0x5eed;
 const STEP_MILLIDEG = 45_000;
 const SETTLE_BAND_MILLIDEG = 1_000;
 const COUNT_MILLIDEG = DEFAULT_SENSOR.resolutionMilliDeg;
+const law = shippedLaw('pid-q16');
+/** pid-q16's channels: inputs setpoint and position (m°), output 0 the motor command (mV). */
+const SETPOINT = 0;
+const POSITION = 1;
+const COMMAND = 0;
 
 interface StepTrace {
   /** True position after each tick, milli-degrees. */
@@ -21,9 +26,9 @@ interface StepTrace {
 }
 
 function simulateStep(rateHz: number, targetMilliDeg: number, durationS: number, seed = SEED): StepTrace {
-  const params = lawParamsForRate(rateHz);
-  const state = createLawState();
-  const outputs = new Int32Array(OUTPUT_CHANNEL_COUNT);
+  const state = law.definition.init(law.paramsForRate(rateHz));
+  const inputs = new Int32Array(law.inputCount);
+  const outputs = new Int32Array(law.outputCount);
   const actuator = new Actuator(DEFAULT_ACTUATOR);
   const plant = new Plant(rateHz, DEFAULT_PLANT);
   const sensor = new PositionSensor(DEFAULT_SENSOR, new Prng(seed));
@@ -31,8 +36,10 @@ function simulateStep(rateHz: number, targetMilliDeg: number, durationS: number,
   const positionMilliDeg = new Float64Array(ticks);
   const appliedMv = new Int32Array(ticks);
   for (let tick = 0; tick < ticks; tick++) {
-    lawStep(params, state, tick, targetMilliDeg, sensor.read(plant.positionMilliDeg), outputs);
-    actuator.tick(outputs[CHANNEL_COMMAND_MV] as number);
+    inputs[SETPOINT] = targetMilliDeg;
+    inputs[POSITION] = sensor.read(plant.positionMilliDeg);
+    law.definition.step(state, inputs, outputs);
+    actuator.tick(outputs[COMMAND] as number);
     plant.step(actuator.appliedMv, actuator.brakeEngaged, 0);
     positionMilliDeg[tick] = plant.positionMilliDeg;
     appliedMv[tick] = actuator.appliedMv;
@@ -113,7 +120,9 @@ describe('closed loop, one controller, default gains and models', () => {
   });
 
   it('has default gains that give valid law parameters at every rate from 50 to 2000 Hz', () => {
-    for (let rateHz = 50; rateHz <= 2_000; rateHz++) expect(() => lawParamsForRate(rateHz)).not.toThrow();
+    const names = law.definition.inputs.map((c) => c.name);
+    expect([names[SETPOINT], names[POSITION], law.definition.outputs[COMMAND]?.name]).toEqual(['setpointMilliDeg', 'positionMilliDeg', 'commandMv']);
+    for (let rateHz = 50; rateHz <= 2_000; rateHz++) expect(() => law.paramsForRate(rateHz)).not.toThrow();
   });
 
   it.each([1, 2, 3, 4])('meets the criteria for other sensor-noise seeds (seed %i, 500 Hz)', (seed) => {

@@ -1,13 +1,14 @@
 import { describe, expect, it } from 'vitest';
 import { TmrAssertionError } from '../../src/core/assert.js';
-import { POSITION_MILLIDEG_LIMIT } from '../../src/core/control-law.js';
 import { Prng } from '../../src/core/prng.js';
+import pidQ16 from '../../src/laws/pid-q16/law.js';
 import {
   DEFAULT_PLANT,
   DEFAULT_SENSOR,
   MILLIDEG_PER_RAD,
   Plant,
   plantConfigProblem,
+  POSITION_MILLIDEG_LIMIT,
   PositionSensor,
   sensorConfigProblem,
   type PlantConfig,
@@ -230,6 +231,11 @@ describe('position sensor', () => {
     };
     expect(readings(11)).toEqual(readings(11));
     expect(readings(11)).not.toEqual(readings(12));
+  });
+
+  it('reads within the range pid-q16 declares for its inputs (POSITION_MILLIDEG_LIMIT is that range)', () => {
+    expect(POSITION_MILLIDEG_LIMIT).toBe(2 ** 19);
+    for (const channel of pidQ16.inputs) expect([channel.name, channel.min, channel.max]).toEqual([channel.name, -POSITION_MILLIDEG_LIMIT, POSITION_MILLIDEG_LIMIT]);
   });
 
   it('clamps to ±POSITION_MILLIDEG_LIMIT, noise included', () => {

@@ -1,7 +1,6 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { TmrAssertionError } from '../../src/core/assert.js';
-import { POSITION_MILLIDEG_LIMIT } from '../../src/core/control-law.js';
 import {
   compileProfile,
   defaultProfile,
@@ -11,6 +10,7 @@ import {
   type ProfileSegment,
   type SetpointProfile,
 } from '../../src/sim/setpoint-profile.js';
+import { POSITION_MILLIDEG_LIMIT } from '../../src/sim/plant.js';
 
 /** trunc(a / b) in BigInt: the reference the profile's double arithmetic must match exactly. */
 function truncDiv(a: number, b: number): number {

@@ -1,7 +1,7 @@
 /* Control law "pid-q16", version 2: a position PID for a motor-driven actuator, in integer fixed
  * point only. Its TypeScript twin is law.ts beside this file; `tmr law check pid-q16` runs both
- * and compares every output and state byte. The arithmetic is version 1's
- * (boards/uno/src/pid_q16.c, src/core/control-law.ts): for the same parameters and inputs the
+ * and compares every output and state byte. The arithmetic is version 1's (the law the firmware
+ * and the host hard-wired before laws were modules): for the same parameters and inputs the
  * outputs are identical.
  *
  * Units and ranges (every quantity an integer):

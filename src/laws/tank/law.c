@@ -29,7 +29,8 @@
  * Serialised state, 7 bytes: [0] format 1, [1] flags (bit 0 pump on, bit 1 alarm), [2] consecutive
  * wet switch reads (saturating at 255), [3..6] integral_q16 int32 LE. deserialize() refuses another
  * format, unknown flag bits, an integral outside [0, 1000 * 2^16], and a raised alarm with the pump
- * on or a nonzero integral (step() never leaves that). */
+ * on or a nonzero integral, and a wet count beyond the debounce with the alarm down (step() never
+ * leaves either). */
 #include <stddef.h>
 #include <stdint.h>
 
@@ -150,6 +151,8 @@ static int tank_deserialize(void *state, const uint8_t *bytes) {
   if (integral < 0 || integral > INTEGRAL_Q16_MAX) return 1;
   /* The alarm stops pump and valve and empties the integral: a state with both is not one step() makes. */
   if (bytes[1] > 1 && (bytes[1] != 2 || integral != 0)) return 1;
+  /* With the alarm down, a wet count beyond the debounce would have raised it. */
+  if (bytes[1] < 2 && bytes[2] > s->switch_debounce_ticks) return 1;
   s->pump_on = (uint8_t)(bytes[1] & 1u);
   s->alarm = (uint8_t)(bytes[1] >> 1);
   s->switch_wet_ticks = bytes[2];

@@ -149,6 +149,8 @@ export default defineLaw<TankState>({
     if (integralQ16 < 0 || integralQ16 > INTEGRAL_Q16_MAX) return 'integral outside [0, 1000 ‰]';
     // The alarm stops pump and valve and empties the integral: a state with both is not one step() makes.
     if (flags > 1 && (flags !== 2 || integralQ16 !== 0)) return 'alarm raised with the pump on or the integral not empty';
+    // With the alarm down, a wet count beyond the debounce would have raised it: not a state step() leaves.
+    if (flags < 2 && (bytes[2] as number) > s.switchDebounceTicks) return 'switch wet beyond the debounce with the alarm down';
     s.pumpOn = flags & 1;
     s.alarm = flags >> 1;
     s.switchWetTicks = bytes[2] as number;
