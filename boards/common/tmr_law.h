@@ -78,6 +78,22 @@ typedef struct {
   void (*serialize)(const void *state, uint8_t *out);
   int (*deserialize)(void *state, const uint8_t *bytes); /* 0 accepted; nonzero: malformed, state unchanged */
 } tmr_law_t;
-extern const tmr_law_t tmr_law;   /* the one law a build links */
+extern const tmr_law_t tmr_law;
+
+/* A law's serialised state is little-endian whatever the CPU: these write and read an int32 there
+ * (two's complement, with no implementation-defined conversion), as writeI32Le/readI32Le do in
+ * TypeScript. */
+static inline void tmr_put_i32_le(uint8_t *out, int32_t value) {
+  const uint32_t u = (uint32_t)value;
+  out[0] = (uint8_t)u;
+  out[1] = (uint8_t)(u >> 8);
+  out[2] = (uint8_t)(u >> 16);
+  out[3] = (uint8_t)(u >> 24);
+}
+
+static inline int32_t tmr_get_i32_le(const uint8_t *in) {
+  const uint32_t u = (uint32_t)in[0] | ((uint32_t)in[1] << 8) | ((uint32_t)in[2] << 16) | ((uint32_t)in[3] << 24);
+  return u <= INT32_MAX ? (int32_t)u : -(int32_t)(~u) - 1;
+}   /* the one law a build links */
 
 #endif

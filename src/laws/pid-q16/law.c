@@ -89,31 +89,18 @@ static void pid_step(void *state, const int32_t *inputs, int32_t *outputs) {
   outputs[1] = delta;
 }
 
-static void put_u32_le(uint8_t *out, uint32_t value) {
-  out[0] = (uint8_t)value;
-  out[1] = (uint8_t)(value >> 8);
-  out[2] = (uint8_t)(value >> 16);
-  out[3] = (uint8_t)(value >> 24);
-}
-
-/* Two's complement without relying on an implementation-defined conversion. */
-static int32_t get_i32_le(const uint8_t *in) {
-  const uint32_t u = (uint32_t)in[0] | ((uint32_t)in[1] << 8) | ((uint32_t)in[2] << 16) | ((uint32_t)in[3] << 24);
-  return u <= INT32_MAX ? (int32_t)u : -(int32_t)(~u) - 1;
-}
-
 static void pid_serialize(const void *state, uint8_t *out) {
   const pid_state_t *s = state;
   out[0] = STATE_FORMAT;
-  put_u32_le(out + 1, (uint32_t)s->integral_q16);
-  put_u32_le(out + 5, (uint32_t)s->previous_position_milli_deg);
+  tmr_put_i32_le(out + 1, s->integral_q16);
+  tmr_put_i32_le(out + 5, s->previous_position_milli_deg);
   out[9] = s->primed;
 }
 
 static int pid_deserialize(void *state, const uint8_t *bytes) {
   pid_state_t *s = state;
-  const int32_t integral = get_i32_le(bytes + 1);
-  const int32_t position = get_i32_le(bytes + 5);
+  const int32_t integral = tmr_get_i32_le(bytes + 1);
+  const int32_t position = tmr_get_i32_le(bytes + 5);
   const int64_t limit_q16 = (int64_t)s->output_limit_mv * Q16_ONE;
   if (bytes[0] != STATE_FORMAT) return 1;
   if (integral > limit_q16 || integral < -limit_q16) return 1;

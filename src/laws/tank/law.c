@@ -122,30 +122,17 @@ static void tank_step(void *state, const int32_t *inputs, int32_t *outputs) {
   outputs[2] = s->alarm;
 }
 
-static void put_u32_le(uint8_t *out, uint32_t value) {
-  out[0] = (uint8_t)value;
-  out[1] = (uint8_t)(value >> 8);
-  out[2] = (uint8_t)(value >> 16);
-  out[3] = (uint8_t)(value >> 24);
-}
-
-/* Two's complement without relying on an implementation-defined conversion. */
-static int32_t get_i32_le(const uint8_t *in) {
-  const uint32_t u = (uint32_t)in[0] | ((uint32_t)in[1] << 8) | ((uint32_t)in[2] << 16) | ((uint32_t)in[3] << 24);
-  return u <= INT32_MAX ? (int32_t)u : -(int32_t)(~u) - 1;
-}
-
 static void tank_serialize(const void *state, uint8_t *out) {
   const tank_state_t *s = state;
   out[0] = STATE_FORMAT;
   out[1] = (uint8_t)(s->pump_on | (s->alarm << 1));
   out[2] = s->switch_wet_ticks;
-  put_u32_le(out + 3, (uint32_t)s->integral_q16);
+  tmr_put_i32_le(out + 3, s->integral_q16);
 }
 
 static int tank_deserialize(void *state, const uint8_t *bytes) {
   tank_state_t *s = state;
-  const int32_t integral = get_i32_le(bytes + 3);
+  const int32_t integral = tmr_get_i32_le(bytes + 3);
   if (bytes[0] != STATE_FORMAT) return 1;
   if (bytes[1] > 3) return 1;
   if (integral < 0 || integral > INTEGRAL_Q16_MAX) return 1;
