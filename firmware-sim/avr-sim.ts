@@ -3,9 +3,11 @@
  * harness in firmware-sim/avr, whose UART0 is bridged to a pseudo-terminal. The host opens
  * `hostPath` with serialport exactly as it would open a real Uno's /dev/ttyACM0.
  *
- * The launcher builds the firmware and the harness with make when they are missing or stale
- * (make decides; a lock keeps parallel test workers from building at once), reads the board
- * profile, and owns every harness process it starts (stopped by PID).
+ * The firmware is built for one law (boards/uno/Makefile, LAW=): an emulated Uno runs a shipped
+ * law by name (src/laws/NAME/law.c, built into boards/uno/build/NAME). The launcher builds the
+ * firmware and the harness with make when they are missing or stale (make decides; a lock keeps
+ * parallel test workers from building at once), reads the board profile, and owns every harness
+ * process it starts (stopped by PID).
  */
 import { execFile } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
@@ -13,6 +15,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
+import { DEFAULT_LAW, isShippedLaw, SHIPPED_LAWS, shippedLawSources, type ShippedLawName } from '../src/law/law-loader.js';
 import { OwnedProcess } from './owned-process.js';
 
 const run = promisify(execFile);
@@ -32,7 +35,10 @@ export class AvrToolchainMissing extends Error {
   override readonly name = 'AvrToolchainMissing';
 }
 
-/** The board profile (boards/uno/profile.json), as the runtime reads it. */
+/**
+ * The board profile (boards/uno/profile.json), as the runtime reads it. An image's `elf` and `hex`
+ * are relative to boards/uno, with `{law}` standing for the law's name (the Makefile's build/NAME).
+ */
 export interface BoardProfile {
   readonly board: string;
   readonly mcu: string;
@@ -50,12 +56,19 @@ export function readUnoProfile(): BoardProfile {
   return profile;
 }
 
-export function unoImage(profile: BoardProfile, baudRate: number): { baudRate: number; elfPath: string; tickRateHzMax: number } {
+export function unoImage(profile: BoardProfile, baudRate: number, law: ShippedLawName = DEFAULT_LAW): { baudRate: number; elfPath: string; tickRateHzMax: number } {
   const image = profile.images.find((i) => i.baudRate === baudRate);
   if (image === undefined) {
     throw new Error(`board ${profile.board} has no firmware image for ${baudRate} baud (it has ${profile.images.map((i) => i.baudRate).join(', ')})`);
   }
-  return { baudRate, elfPath: join(UNO_DIR, image.elf), tickRateHzMax: image.tickRateHzMax };
+  return { baudRate, elfPath: join(UNO_DIR, image.elf.replaceAll('{law}', law)), tickRateHzMax: image.tickRateHzMax };
+}
+
+/** A shipped law's name for the firmware; anything else is refused with the names there are. */
+export function firmwareLaw(name: string | undefined): ShippedLawName {
+  if (name === undefined) return DEFAULT_LAW;
+  if (!isShippedLaw(name)) throw new Error(`the Uno firmware is built for a shipped law (${SHIPPED_LAWS.join(', ')}), got '${name}'`);
+  return name;
 }
 
 /** Which of the tools and headers the build needs are missing (empty if none). */
@@ -69,29 +82,37 @@ export function missingAvrTools(): string[] {
   return missing;
 }
 
-let built: Promise<void> | null = null;
+const built = new Map<ShippedLawName, Promise<void>>();
 
 /**
- * Builds the firmware images and the harness if missing or stale. Safe to call from parallel
- * processes (an flock around make) and repeatedly (once per process).
+ * Builds the law's firmware images (boards/uno/build/LAW) and the harness if missing or stale.
+ * Safe to call from parallel processes (an flock around make) and repeatedly (once per process
+ * and law).
  */
-export function ensureAvrBuilt(): Promise<void> {
-  built ??= (async () => {
+export function ensureAvrBuilt(law: ShippedLawName = DEFAULT_LAW): Promise<void> {
+  let done = built.get(law);
+  if (done !== undefined) return done;
+  done = (async () => {
     const missing = missingAvrTools();
     if (missing.length > 0) {
       throw new AvrToolchainMissing(`the AVR emulator needs ${missing.join(', ')}: install with apt-get install ${AVR_PACKAGES.join(' ')}`);
     }
-    for (const [dir, target] of [[UNO_DIR, 'firmware'], [HARNESS_DIR, 'all']] as const) {
+    const steps: [string, string[]][] = [
+      [UNO_DIR, ['firmware', `LAW=${shippedLawSources(law).c}`]],
+      [HARNESS_DIR, ['all']],
+    ];
+    for (const [dir, args] of steps) {
       try {
-        await run('flock', ['-w', String(BUILD_TIMEOUT_MS / 1000), BUILD_LOCK, 'make', '-s', '-C', dir, target], { timeout: BUILD_TIMEOUT_MS });
+        await run('flock', ['-w', String(BUILD_TIMEOUT_MS / 1000), BUILD_LOCK, 'make', '-s', '-C', dir, ...args], { timeout: BUILD_TIMEOUT_MS });
       } catch (error) {
         const e = error as { stderr?: string; message: string };
-        throw new Error(`building ${dir} failed: ${(e.stderr ?? e.message).trim().split('\n').slice(-6).join(' | ')}`);
+        throw new Error(`building ${dir} (${args.join(' ')}) failed: ${(e.stderr ?? e.message).trim().split('\n').slice(-6).join(' | ')}`);
       }
     }
   })();
-  built.catch(() => (built = null));
-  return built;
+  built.set(law, done);
+  done.catch(() => built.delete(law));
+  return done;
 }
 
 export interface AvrSimOptions {
@@ -100,6 +121,8 @@ export interface AvrSimOptions {
   readonly baudRate?: number;
   /** Enable the firmware's fault-injection hooks (the EEPROM magic of the profile). Default true. */
   readonly testHooks?: boolean;
+  /** The shipped law the firmware is built with (src/laws/NAME/law.c); pid-q16 if absent. */
+  readonly law?: string;
 }
 
 /** Layout 1 of the firmware's `tmr_diag` (boards/uno/src/board.h). */
@@ -146,6 +169,8 @@ export class AvrSim {
   private constructor(
     readonly name: string,
     readonly baudRate: number,
+    /** The law the firmware runs. */
+    readonly law: ShippedLawName,
     private readonly harness: OwnedProcess,
     /** Where the host opens the board, as it would open /dev/ttyACM0. */
     readonly hostPath: string,
@@ -157,15 +182,16 @@ export class AvrSim {
   }
 
   static async start(options: AvrSimOptions = {}): Promise<AvrSim> {
-    await ensureAvrBuilt();
+    const law = firmwareLaw(options.law);
+    await ensureAvrBuilt(law);
     const profile = readUnoProfile();
-    const image = unoImage(profile, options.baudRate ?? profile.defaultBaudRate);
+    const image = unoImage(profile, options.baudRate ?? profile.defaultBaudRate, law);
     const name = options.name ?? 'avr-sim';
     const args = ['--elf', image.elfPath, '--mcu', profile.mcu, '--freq-hz', String(profile.clockHz)];
     if (options.testHooks ?? true) args.push('--eeprom-hex', profile.testHooks.eepromHex);
     const harness = await OwnedProcess.start(name, { command: HARNESS_PATH, args }, /^pty \/dev\//);
     const hostPath = harness.readyLine.slice('pty '.length).trim();
-    return new AvrSim(name, image.baudRate, harness, hostPath);
+    return new AvrSim(name, image.baudRate, law, harness, hostPath);
   }
 
   get pid(): number | undefined {

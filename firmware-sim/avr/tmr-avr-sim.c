@@ -113,6 +113,7 @@ typedef struct {
 	int quit_requested;
 
 	uint16_t sp_lowest; /* lowest stack pointer seen since start */
+	int sp_half_written;  /* SPH written, SPL not yet: SP not sampled */
 
 	elf_symbol_t *symbols;
 	uint32_t symbols_count;
@@ -721,7 +722,8 @@ static void service_io(int64_t timeout_ns)
 
 /* The opcode at the PC writes SPH (`out 0x3e, Rr`). Between that and the `out 0x3d` that follows,
  * SP is half-updated and can read far lower than it ever really is, so that sample is skipped. */
-static int opcode_writes_sph(const avr_t *avr)
+/* Whether the instruction at PC is an OUT to the I/O register `data_address` (SPL or SPH). */
+static int opcode_writes_io(const avr_t *avr, unsigned data_address)
 {
 	if (avr->pc + 1 > avr->flashend)
 		return 0;
@@ -729,7 +731,7 @@ static int opcode_writes_sph(const avr_t *avr)
 	if ((opcode & 0xF800) != 0xB800)
 		return 0;
 	unsigned io_address = ((opcode >> 5) & 0x30) | (opcode & 0x0F);
-	return io_address == R_SPH - 32;
+	return io_address == data_address - 32;
 }
 
 static void run_batch(void)
@@ -737,9 +739,15 @@ static void run_batch(void)
 	avr_t *avr = g.avr;
 	g.io_ready = 0;
 	for (int step = 0; step < BATCH_STEPS_MAX; step++) {
-		int skip_sp_sample = opcode_writes_sph(avr);
+		/* avr-gcc moves SP as `out SPH; out SREG; out SPL`: between the two writes SP is half
+		 * old, half new (up to 255 bytes off), so no sample from SPH written to SPL written. */
+		if (opcode_writes_io(avr, R_SPH))
+			g.sp_half_written = 1;
+		int sample_sp = !g.sp_half_written;
+		if (opcode_writes_io(avr, R_SPL))
+			g.sp_half_written = 0;
 		int state = avr_run(avr);
-		if (!skip_sp_sample) {
+		if (sample_sp) {
 			uint16_t sp = (uint16_t)(avr->data[R_SPL] | avr->data[R_SPH] << 8);
 			if (sp < g.sp_lowest)
 				g.sp_lowest = sp;

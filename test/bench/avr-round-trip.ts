@@ -6,8 +6,9 @@
  */
 import { performance } from 'node:perf_hooks';
 import { AvrSim } from '../../firmware-sim/avr-sim.js';
-import { drawLawInputs, lawParamsForRate } from '../../src/core/control-law.js';
 import { Prng } from '../../src/core/prng.js';
+import { DEFAULT_LAW, shippedLaw } from '../../src/law/law-loader.js';
+import { drawInputs, resetWalk } from '../../src/law/law-runtime.js';
 import { encodeMessage } from '../../src/protocol/codec.js';
 import { SerialTransport } from '../../src/transport/serial-transport.js';
 import { BoardClient, helloFor } from '../boards/board-client.js';
@@ -38,16 +39,19 @@ async function measureBaud(baudRate: number): Promise<{ result: AvrBaudResult; c
   const transport = await SerialTransport.open({ path: sim.hostPath, baudRate, name: `bench avr ${baudRate}` });
   try {
     const client = new BoardClient(transport);
-    await client.request(helloFor(lawParamsForRate(100)), 'hello');
+    const law = shippedLaw(DEFAULT_LAW);
+    await client.request(helloFor(law, law.paramsForRate(100)), 'hello');
     const prng = new Prng(0xbe4c);
-    const drawn = { setpointMilliDeg: 0, positionMilliDeg: 0 };
+    const previous = new Float64Array(law.inputCount);
+    const inputs = new Int32Array(law.inputCount);
+    resetWalk(law.definition, previous);
     const rtt: number[] = [];
     const wire: number[] = [];
     let tickBytes = 0;
     let outputBytes = 0;
     for (let i = 0; i < TICKS; i++) {
-      drawLawInputs(prng, drawn.positionMilliDeg, drawn);
-      const frame = encodeMessage({ kind: 'tick', tick: 1000 + i, setpointMilliDeg: drawn.setpointMilliDeg, positionMilliDeg: drawn.positionMilliDeg });
+      drawInputs(prng, law.definition, previous, inputs);
+      const frame = encodeMessage({ kind: 'tick', tick: 1000 + i, inputs });
       const t0 = performance.now();
       client.send(frame);
       const [reply] = await client.take(1, 2_000, `bench tick ${i}`);

@@ -2,9 +2,9 @@
  * A host-side client for one board over any Transport: frames kept in arrival order and taken by
  * tests and benches, with timeouts that name what was awaited.
  */
-import type { LawParams } from '../../src/core/control-law.js';
+import type { LoadedLaw } from '../../src/law/law-runtime.js';
 import { decodeMessage, encodeMessage } from '../../src/protocol/codec.js';
-import type { Message } from '../../src/protocol/messages.js';
+import { PROTOCOL_VERSION, type Message } from '../../src/protocol/messages.js';
 import type { Transport } from '../../src/transport/transport.js';
 
 export type Received = { raw: Uint8Array; message: Message | null };
@@ -66,6 +66,17 @@ export class BoardClient {
   }
 }
 
-export function helloFor(params: LawParams, replicaIndex = 0): Message {
-  return { kind: 'hello', protocolVersion: 1, replicaIndex, lawId: 1, lawParams: [params.kpQ16, params.kiQ16, params.kdQ16, params.outputLimitMv] };
+/** The hello a host sends for `law` with `params` (PROTOCOL.md v2). */
+export function helloFor(law: LoadedLaw, params: ArrayLike<number>, replicaIndex = 0): Message {
+  return {
+    kind: 'hello',
+    protocolVersion: PROTOCOL_VERSION,
+    replicaIndex,
+    lawName: law.name,
+    lawVersion: law.version,
+    inputCount: law.inputCount,
+    outputCount: law.outputCount,
+    lawHash: law.selfTestHash,
+    lawParams: Array.from(params),
+  };
 }

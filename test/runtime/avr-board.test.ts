@@ -1,51 +1,55 @@
 /**
  * Acceptance of the real Uno firmware (boards/uno), unchanged, in the AVR emulator: its UART is a
  * pseudo-terminal the host opens with serialport as it would open /dev/ttyACM0.
- *   - the build and its size report;
- *   - the protocol (PROTOCOL.md exchange, invalid frames), the law vectors over 100,000+ steps and
- *     every fault hook, talking to the emulated board directly;
- *   - TMR runs through the compiled CLI with emulated Unos among the replicas, and a reset of one
- *     emulated Uno mid-run through the runtime API.
+ *   - the build for each shipped law and its size report;
+ *   - for each shipped law, talking to the emulated board directly: the protocol (PROTOCOL.md
+ *     exchange, invalid frames, hello rules, bad states), the law's vectors through the protocol,
+ *     every deterministic fault hook byte for byte against the Node replica, and the stack margin;
+ *     for the default law also the watchdog, the reset line and the kept self-test hash;
+ *   - TMR runs through the compiled CLI with emulated Unos among the replicas (both laws), and a
+ *     reset of one emulated Uno mid-run through the runtime API.
  */
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { AvrSim, UNO_DIR } from '../../firmware-sim/avr-sim.js';
-import { lawParamsForRate, lawSelfTestHash } from '../../src/core/control-law.js';
+import { writeVectors } from '../../src/cli/law-cli.js';
+import { DEFAULT_LAW, shippedLaw, shippedLawSources, SHIPPED_LAWS } from '../../src/law/law-loader.js';
 import { FAULT_KIND, type FaultKind } from '../../src/protocol/messages.js';
 import { DEFAULT_LOOP_OPTIONS } from '../../src/runtime/loop-model.js';
 import { serialReplica, type ReplicaProvider, type ReplicaSpec } from '../../src/runtime/replica-kinds.js';
 import { runRealtime, type RealtimeSummary } from '../../src/runtime/realtime-runner.js';
 import { SerialTransport } from '../../src/transport/serial-transport.js';
 import { assertFreshBuild, replicaFlags, tmrJson } from '../helpers/cli.js';
-import { parseVectorFile } from '../helpers/law-vectors.js';
 import { BoardClient, helloFor } from '../boards/board-client.js';
-import { checkVectors, faultBytes, playExchange, refuseInvalid } from '../boards/board-conformance.js';
+import { checkBadStates, checkHello, checkVectors, faultBytes, parseLawVectors, playExchange, refuseInvalid } from '../boards/board-conformance.js';
 
-const VECTORS = parseVectorFile(readFileSync(new URL('../vectors/pid-q16-v1.txt', import.meta.url), 'utf8'));
-const PARAMS = lawParamsForRate(50);
 /**
- * Long-run steps per parameter set checked on the emulated AVR: 5 sets, 10,000 steps (about 10 s).
- * The host build of the same C checks all 500,000 (c-law-vectors.test.ts); here the point is the
- * AVR compiler's int64 arithmetic, which the 10,000 full and 2,680 edge steps exercise too.
+ * Vector steps per law on the emulated AVR: 10 parameter sets of 1,000 steps, each with a state
+ * transfer (about 15 s at 1,000,000 baud). The host build of the same C checks them too
+ * (c-law-vectors.test.ts); here the point is the AVR compiler's int64 arithmetic and the protocol.
  */
-const AVR_LONG_STEPS_PER_SET = 2_000;
+const AVR_VECTOR_STEPS = 10_000;
+/** Stack bytes the firmware must never have touched, after the boot self-test and every path here. */
+const STACK_MARGIN_BYTES_MIN = 200;
 
 beforeAll(() => assertFreshBuild());
 
 describe('the Uno firmware build', () => {
-  it('make builds both images from source with the Debian toolchain and prints flash and RAM use within the part', () => {
+  it.each(SHIPPED_LAWS)('make LAW=src/laws/%s/law.c builds both images from source with the Debian toolchain and prints flash and RAM use within the part', (name) => {
     const dir = mkdtempSync(join(tmpdir(), 'tmr-uno-build-'));
     try {
-      const out = execFileSync('make', ['-C', UNO_DIR, `BUILD=${dir}`], { encoding: 'utf8' });
-      const sizes = [...out.matchAll(/(tmr-uno-\d+\.elf): flash (\d+) of (\d+) bytes .* static RAM (\d+) of (\d+) bytes/g)];
+      const out = execFileSync('make', ['-C', UNO_DIR, `BUILD=${dir}`, `LAW=${shippedLawSources(name).c}`], { encoding: 'utf8' });
+      const sizes = [...out.matchAll(/(tmr-uno-\d+\.elf) \(law (\S+)\): flash (\d+) of (\d+) bytes .* static RAM (\d+) of (\d+) bytes/g)];
       expect(sizes.map((m) => m[1]).sort(), out).toEqual(['tmr-uno-1000000.elf', 'tmr-uno-115200.elf']);
       for (const m of sizes) {
-        expect(Number(m[2])).toBeLessThan(Number(m[3]) * 0.75); // flash margin
-        expect(Number(m[4])).toBeLessThan(Number(m[5]) * 0.75); // RAM margin for the stack
+        expect(m[2]).toBe(name);
+        expect(Number(m[3])).toBeLessThan(Number(m[4]) * 0.75); // flash margin
+        expect(Number(m[5])).toBeLessThan(Number(m[6]) * 0.75); // RAM margin for the stack
       }
+      console.log(sizes.map((m) => m[0]).join('\n'));
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
@@ -66,13 +70,94 @@ describe('the emulator harness (firmware-sim/avr)', () => {
   });
 });
 
-describe('one emulated Uno at 1,000,000 baud, talked to directly', () => {
+describe.each(SHIPPED_LAWS)('one emulated Uno running law %s at 1,000,000 baud, talked to directly', (name) => {
+  const law = shippedLaw(name);
+  const params = law.paramsForRate(50);
   let sim: AvrSim;
   let transport: SerialTransport;
   let client: BoardClient;
 
   beforeAll(async () => {
-    sim = await AvrSim.start({ name: 'conformance', baudRate: 1_000_000 });
+    sim = await AvrSim.start({ name: `conformance-${name}`, baudRate: 1_000_000, law: name });
+    transport = await SerialTransport.open({ path: sim.hostPath, baudRate: 1_000_000, name: `emulated uno (${name})` });
+    client = new BoardClient(transport);
+  }, 180_000);
+
+  afterAll(async () => {
+    await transport?.close();
+    await sim?.stop();
+  });
+
+  it('answers the PROTOCOL.md exchange for its law as documented', async () => {
+    expect(await playExchange(client, law)).toBeGreaterThanOrEqual(name === DEFAULT_LAW ? 10 : 3);
+  });
+
+  it('refuses every invalid example frame without answering, and counts them', async () => {
+    const before = await sim.diag();
+    const sent = await refuseInvalid(client, law, params);
+    const after = await sim.diag();
+    expect(after.framesRefused + after.framesOverlong - before.framesRefused - before.framesOverlong).toBeGreaterThanOrEqual(sent);
+  });
+
+  it('follows the hello rules and refuses bad inputs and bad states', async () => {
+    expect(await checkHello(client, law, params)).toBeGreaterThanOrEqual(9);
+    expect(await checkBadStates(client, law, params)).toBeGreaterThanOrEqual(4);
+  });
+
+  it(`reproduces ${AVR_VECTOR_STEPS} vector steps of the TypeScript twin through tick, state request and state messages`, async () => {
+    const chunks: string[] = [];
+    writeVectors(law, AVR_VECTOR_STEPS, 0xa7a, (text) => chunks.push(text));
+    const before = await sim.diag();
+    const counts = await checkVectors(client, law, parseLawVectors(chunks.join('')));
+    expect(counts).toEqual({ episodes: 10, steps: AVR_VECTOR_STEPS, transfers: 10 });
+    const diag = await sim.diag();
+    expect(diag.rxOverflowBytes - before.rxOverflowBytes, 'the receive ring lost bytes of back-to-back ticks').toBe(0);
+    console.log(`emulated Uno (${name}): ${counts.steps} vector steps; worst tick ${diag.tickCyclesMax} cycles, last ${diag.tickCyclesLast}`);
+  }, 400_000);
+
+  const deterministic: [FaultKind, number][] = [
+    ['wrong', 1500],
+    ['wrong', 0x7fff_ffff],
+    ['stuck', 3],
+    ['babble', 0x0bab],
+    ['state', 50],
+    ['state', -12_000],
+    ['bitflip', 0xf11b],
+    ['hang', 0],
+  ];
+  it.each(deterministic)("fault %s (param %d) sends exactly the Node replica's bytes", async (kind, param) => {
+    expect(await faultBytes(client, law, kind, param, params)).toBeGreaterThan(0);
+  });
+
+  it('fault late holds each output back by its parameter', async () => {
+    await client.request(helloFor(law, params), 'hello');
+    client.send({ kind: 'inject', fault: FAULT_KIND.late, durationTicks: 1, param: 40_000 });
+    const sent = Date.now();
+    client.send({ kind: 'tick', tick: 0, inputs: law.definition.inputs.map((c) => c.min) });
+    const [answer] = await client.take(1, 2_000, 'late output');
+    expect(answer!.message).toMatchObject({ kind: 'output', tick: 0 });
+    expect(Date.now() - sent).toBeGreaterThanOrEqual(39);
+  });
+
+  it(`never touched the last ${STACK_MARGIN_BYTES_MIN} bytes of its stack (the boot self-test and everything above)`, async () => {
+    // The firmware measures its painted stack about once a second while idle.
+    await new Promise((resolve) => setTimeout(resolve, 1_500));
+    const diag = await sim.diag();
+    console.log(`emulated Uno (${name}): ${diag.stackUnusedMinBytes} bytes of stack never used`);
+    expect(diag.stackUnusedMinBytes).toBeGreaterThanOrEqual(STACK_MARGIN_BYTES_MIN);
+  });
+});
+
+describe(`one emulated Uno running law ${DEFAULT_LAW}: watchdog, reset line, the kept self-test hash`, () => {
+  const law = shippedLaw(DEFAULT_LAW);
+  const params = law.paramsForRate(50);
+  const zeros = law.definition.inputs.map((c) => Math.max(c.min, Math.min(0, c.max)));
+  let sim: AvrSim;
+  let transport: SerialTransport;
+  let client: BoardClient;
+
+  beforeAll(async () => {
+    sim = await AvrSim.start({ name: 'resets', baudRate: 1_000_000 });
     transport = await SerialTransport.open({ path: sim.hostPath, baudRate: 1_000_000, name: 'emulated uno' });
     client = new BoardClient(transport);
   }, 180_000);
@@ -82,57 +167,15 @@ describe('one emulated Uno at 1,000,000 baud, talked to directly', () => {
     await sim?.stop();
   });
 
-  it('answers the PROTOCOL.md exchange (section 18.2) as documented', async () => {
-    expect(await playExchange(client)).toBeGreaterThanOrEqual(10);
-  });
-
-  it('refuses every invalid example frame without answering, and counts them', async () => {
-    const before = await sim.diag();
-    const sent = await refuseInvalid(client, PARAMS);
-    const after = await sim.diag();
-    expect(after.framesRefused + after.framesOverlong - before.framesRefused - before.framesOverlong).toBeGreaterThanOrEqual(sent);
-  });
-
-  it(`reproduces the law vectors through the protocol: every full and edge step, and ${5 * AVR_LONG_STEPS_PER_SET} long-run steps`, async () => {
-    const counts = await checkVectors(client, VECTORS, AVR_LONG_STEPS_PER_SET);
-    expect(counts.fullSteps + counts.edgeSteps).toBe(12_680);
-    expect(counts.longSteps).toBeGreaterThanOrEqual(5 * AVR_LONG_STEPS_PER_SET);
-    const diag = await sim.diag();
-    expect(diag.rxOverflowBytes, 'the receive ring lost bytes of back-to-back ticks').toBe(0);
-    console.log(`emulated Uno: ${counts.fullSteps + counts.edgeSteps + counts.longSteps} vector steps; worst tick ${diag.tickCyclesMax} cycles; ${diag.stackUnusedMinBytes} bytes of stack never used`);
-  }, 400_000);
-
-  const deterministic: [FaultKind, number][] = [
-    ['wrong', 1500],
-    ['stuck', 3],
-    ['babble', 0x0bab],
-    ['state', 50],
-    ['bitflip', 0xf11b],
-    ['hang', 0],
-  ];
-  it.each(deterministic)('fault %s (param %d) sends exactly the Node replica\'s bytes', async (kind, param) => {
-    expect(await faultBytes(client, kind, param, PARAMS)).toBeGreaterThan(0);
-  });
-
-  it('fault late holds each output back by its parameter', async () => {
-    await client.request(helloFor(PARAMS), 'hello');
-    client.send({ kind: 'inject', fault: FAULT_KIND.late, durationTicks: 1, param: 40_000 });
-    const sent = Date.now();
-    client.send({ kind: 'tick', tick: 0, setpointMilliDeg: 0, positionMilliDeg: 0 });
-    const [answer] = await client.take(1, 2_000, 'late output');
-    expect(answer!.message).toMatchObject({ kind: 'output', tick: 0 });
-    expect(Date.now() - sent).toBeGreaterThanOrEqual(39);
-  });
-
   it('fault crash reboots the MCU by its watchdog: silent at the tick, then unconfigured', async () => {
     await sim.reset(); // the reset cause is now external, not the watchdog
     await new Promise((resolve) => setTimeout(resolve, 300));
     const before = await sim.diag();
-    await client.request(helloFor(PARAMS), 'hello');
+    await client.request(helloFor(law, params), 'hello');
     client.send({ kind: 'inject', fault: FAULT_KIND.crash, durationTicks: 0, param: 0 });
-    client.send({ kind: 'tick', tick: 0, setpointMilliDeg: 0, positionMilliDeg: 0 });
+    client.send({ kind: 'tick', tick: 0, inputs: zeros });
     expect(await client.drain(300)).toEqual([]);
-    const answer = await client.request({ kind: 'tick', tick: 1, setpointMilliDeg: 0, positionMilliDeg: 0 }, 'tick after the reboot');
+    const answer = await client.request({ kind: 'tick', tick: 1, inputs: zeros }, 'tick after the reboot');
     expect(answer).toMatchObject({ kind: 'error', code: 3 });
     const after = await sim.diag();
     expect(before.resetFlags & 0x08).toBe(0);
@@ -140,34 +183,45 @@ describe('one emulated Uno at 1,000,000 baud, talked to directly', () => {
   });
 
   it('the harness resets the MCU on request: the board comes back unconfigured', async () => {
-    await client.request(helloFor(PARAMS), 'hello');
+    await client.request(helloFor(law, params), 'hello');
     await sim.reset();
     await new Promise((resolve) => setTimeout(resolve, 300));
-    const answer = await client.request({ kind: 'tick', tick: 0, setpointMilliDeg: 0, positionMilliDeg: 0 }, 'tick after reset');
+    const answer = await client.request({ kind: 'tick', tick: 0, inputs: zeros }, 'tick after reset');
     expect(answer).toMatchObject({ kind: 'error', code: 3 });
   });
 
-  it('a warm reset keeps the law self-test\'s hash (the board answers at once); an upset of the kept copy makes it run the test again; a power-on always does', async () => {
+  it("a warm reset keeps the law self-test's hash for this build (the board answers at once); an upset of the kept copy or another build's key makes it run the test again; a power-on always does", async () => {
     const hex = (n: number): string => Buffer.from(Uint32Array.of(n >>> 0).buffer).toString('hex');
-    const expected = lawSelfTestHash() >>> 0;
-    const ackHash = async (): Promise<number> => ((await client.request(helloFor(PARAMS), 'hello', 3_000)) as { lawHash: number }).lawHash >>> 0;
+    const expected = law.selfTestHash >>> 0;
+    const ackHash = async (): Promise<number> => ((await client.request(helloFor(law, params), 'hello', 3_000)) as { lawHash: number }).lawHash >>> 0;
     expect(await ackHash()).toBe(expected); // booted: the self-test has run
     expect(await sim.peek('law_hash_kept')).toBe(hex(expected));
     expect(await sim.peek('law_hash_kept_complement')).toBe(hex(~expected));
+    const key = await sim.peek('law_hash_key');
+    expect(key).not.toBe('00000000');
     // An upset that breaks the pair: the next (warm) boot runs the self-test again.
     await sim.poke('law_hash_kept', hex(0xdeadbeef));
     await sim.reset();
     expect(await ackHash()).toBe(expected);
     expect(await sim.peek('law_hash_kept')).toBe(hex(expected));
-    // A consistent wrong pair is believed on a warm boot (the trade-off, shown): the host refuses
-    // the board for its law hash, which is the safe outcome; a power-on reset runs the test.
+    // A consistent pair under another build's key (a board re-flashed with another law, then
+    // reset by DTR): not believed, the test runs again.
+    await sim.poke('law_hash_kept', hex(0x12345678));
+    await sim.poke('law_hash_kept_complement', hex(~0x12345678));
+    await sim.poke('law_hash_key', hex(0x0badc0de));
+    await sim.reset();
+    expect(await ackHash()).toBe(expected);
+    expect(await sim.peek('law_hash_key')).toBe(key);
+    // A consistent wrong pair under this build's key is believed on a warm boot (the trade-off,
+    // shown): the host refuses the board for its law hash, which is the safe outcome; a power-on
+    // reset runs the test.
     await sim.poke('law_hash_kept', hex(0x12345678));
     await sim.poke('law_hash_kept_complement', hex(~0x12345678));
     await sim.reset();
     expect(await ackHash()).toBe(0x12345678);
     const fresh = await AvrSim.start({ name: 'cold-boot', baudRate: 1_000_000 });
     try {
-      // Its boot runs the 256-step self-test (about 105 ms of emulated time) before it stores the hash.
+      // Its boot runs the 256-step self-test (about 100 ms of emulated time) before it stores the hash.
       let kept = '';
       for (let i = 0; i < 40 && kept !== hex(expected); i++) {
         await new Promise((resolve) => setTimeout(resolve, 50));
@@ -189,7 +243,7 @@ describe('one emulated Uno at 1,000,000 baud, talked to directly', () => {
     const link = await SerialTransport.open({ path: shipped.hostPath, baudRate: shipped.baudRate, name: 'no-hooks' });
     try {
       const c = new BoardClient(link);
-      await c.request(helloFor(PARAMS), 'hello');
+      await c.request(helloFor(law, params), 'hello');
       expect(await c.request({ kind: 'inject', fault: FAULT_KIND.wrong, durationTicks: 0, param: 1500 }, 'inject')).toMatchObject({ kind: 'error', code: 2 });
       expect((await shipped.diag()).testHooks).toBe(false);
     } finally {
@@ -212,6 +266,23 @@ describe('TMR runs with emulated Unos', () => {
     expect(run.votedTraceHash).toBe(sim.votedTraceHash);
     expect(run.unsafeCommands).toBe(0);
     expect(run.links[1]!.description).toMatch(/@1000000/);
+  });
+
+  it('law tank: {Node replica, emulated Uno built for tank (the run\'s law), simulated board} at 50 Hz for 1,000 ticks: the simulation\'s exact trace', async () => {
+    const common = ['--law', 'tank', '--rate-hz', '50', '--ticks', '1000', '--seed', '33'];
+    const sim = await tmr(['sim', ...common]);
+    const run = await tmr<RealtimeSummary>(['run', ...common, ...replicas('node', 'avr-sim', 'sim-board')]);
+    expect(run.replicas.map((r) => r.state)).toEqual(['inService', 'inService', 'inService']);
+    for (const r of run.replicas) expect(r.counters.disagreements + r.counters.digestMismatches).toBe(0);
+    expect(run.votedTraceHash).toBe(sim.votedTraceHash);
+    expect(run.unsafeCommands).toBe(0);
+  });
+
+  it('an emulated Uno built for another law is refused at the handshake, naming both laws', async () => {
+    const run = await tmr<RealtimeSummary>(['run', '--ticks', '20', ...replicas('node', 'node', 'avr-sim:law=tank')]);
+    expect(run.replicas[2]!.reason).toBe('HANDSHAKE_REFUSED');
+    expect(run.replicas[2]!.detail).toMatch(/^LAW_MISMATCH: .*tank v1.*pid-q16 v2/);
+    expect(run.replicas[0]!.state).toBe('inService');
   });
 
   // The highest rate the 1,000,000-baud image sustains on this 2-core VM (boards/uno/profile.json):

@@ -4,7 +4,8 @@
 #include <stdint.h>
 
 /* Encodes `length` bytes into `out`, which holds at least length + length / 254 + 1 bytes.
- * Returns the encoded length (no delimiter). */
+ * Returns the encoded length (no delimiter). For length < 254, `out` may be `in - 1` (encoding in
+ * place behind a one-byte gap): each byte is written at or before the one being read. */
 uint8_t cobs_encode(const uint8_t *in, uint8_t length, uint8_t *out);
 
 /* Decodes a frame body in place (the decoded bytes never outrun the encoded ones). Returns the

@@ -12,7 +12,7 @@
 #include <util/atomic.h>
 
 #include "board.h"
-#include "pid_q16.h"
+#include "law_runtime.h"
 
 #ifndef F_CPU
 #error "F_CPU must be set (16000000 on an Uno)"
@@ -26,7 +26,7 @@
 #define UBRR_VALUE ((F_CPU + 4ul * BAUD) / (8ul * BAUD) - 1ul)
 
 #define RX_RING_BYTES 256u /* index arithmetic wraps in a uint8_t */
-#define TX_RING_BYTES 128u
+#define TX_RING_BYTES 64u  /* an output frame (at most 59 bytes) fits; hal_send waits for room beyond */
 #define STACK_PAINT 0xc5u
 
 /* "TMRT" at EEPROM address 0 enables fault injection (PROTOCOL.md 13). A production board has
@@ -48,12 +48,19 @@ static volatile uint32_t timer1_overflows;
 static uint16_t boot_count __attribute__((section(".noinit")));
 
 /*
- * The law's self-test hash (256 steps of the law, about 105 ms on this MCU: most of a boot), kept
- * over warm resets. It proves what this build's arithmetic computes; a watchdog or external reset
- * leaves the flash that computed it unchanged, so a board reset to rejoin the loop answers at once.
- * A power-on or brown-out reset always runs the test again, and so does a kept value whose
- * complement no longer matches (RAM that did not survive).
+ * The law's self-test hash (tmr_law_self_test: 256 steps of the law, 130-150 ms on this MCU for
+ * the shipped laws, most of a boot), kept over warm resets. It proves what this build's arithmetic
+ * computes; a watchdog or external reset leaves the flash that computed it unchanged, so a board
+ * reset to rejoin the loop answers at once. The kept value counts only for the build that computed
+ * it: it is keyed by BOARD_LAW_BUILD_KEY, which the Makefile derives from the law's source and the
+ * SDK's (a board re-flashed with another law, or with the law changed, and then reset by DTR runs
+ * the test again). A power-on or brown-out reset always runs the test again, and so does a kept
+ * value whose complement no longer matches (RAM that did not survive).
  */
+#ifndef BOARD_LAW_BUILD_KEY
+#define BOARD_LAW_BUILD_KEY 0ul /* unknown build: never keep the hash */
+#endif
+static uint32_t law_hash_key __attribute__((section(".noinit")));
 static uint32_t law_hash_kept __attribute__((section(".noinit")));
 static uint32_t law_hash_kept_complement __attribute__((section(".noinit")));
 
@@ -140,12 +147,22 @@ static uint16_t stack_unused(void) {
   return n;
 }
 
-static uint32_t law_hash(void) {
+/* 0 and the hash in *hash, or the SDK's error (the law failed its declaration check or its
+ * self-test: nothing is kept). */
+static int law_self_test(uint32_t *hash) {
   const uint8_t cold = (reset_flags & (_BV(PORF) | _BV(BORF))) != 0 || reset_flags == 0;
-  if (!cold && law_hash_kept_complement == ~law_hash_kept) return law_hash_kept;
-  law_hash_kept = pid_self_test_hash(); /* run the law itself: proves this build's arithmetic */
-  law_hash_kept_complement = ~law_hash_kept;
-  return law_hash_kept;
+  if (!cold && BOARD_LAW_BUILD_KEY != 0ul && law_hash_key == BOARD_LAW_BUILD_KEY &&
+      law_hash_kept_complement == ~law_hash_kept) {
+    *hash = law_hash_kept;
+    return TMR_LAW_OK;
+  }
+  law_hash_key = 0; /* nothing valid kept while the test runs */
+  const int error = tmr_law_self_test_hash(hash); /* run the law itself: proves this build's arithmetic */
+  if (error != TMR_LAW_OK) return error;
+  law_hash_kept = *hash;
+  law_hash_kept_complement = ~*hash;
+  law_hash_key = BOARD_LAW_BUILD_KEY;
+  return TMR_LAW_OK;
 }
 
 static uint8_t test_hooks_enabled(void) {
@@ -176,7 +193,9 @@ int main(void) {
 
   set_sleep_mode(SLEEP_MODE_IDLE);
   sei();
-  board_init(test_hooks_enabled(), law_hash());
+  uint32_t hash = 0;
+  const int law_error = law_self_test(&hash);
+  board_init(test_hooks_enabled(), law_error, hash);
   tmr_diag.reset_flags = reset_flags;
   tmr_diag.boot_count = boot_count;
 

@@ -1,41 +1,45 @@
-/* Checks the C control law against test/vectors/pid-q16-v1.txt, every record of it:
- *   full runs   the generator reproduces the recorded inputs, and each step's command, rate,
- *               digest and serialised state match;
- *   edge cases  from the recorded initial state, each step matches;
- *   long runs   100,000 generated steps per set, the CRC chain and digest at every checkpoint;
- *   self_test   the self-test hash, both from its record and from pid_self_test_hash().
- * Prints the first difference (line, record, step, field, file value, C value) and exits 1, or
- * prints what it verified and exits 0. Exit 2: the file could not be read or parsed.
+/* Checks the C law the build links (`tmr_law`, through the SDK: law_runtime.h) against test vectors
+ * that `tmr law vectors LAW --out FILE` writes from its TypeScript twin (format: src/cli/law-cli.ts,
+ * writeVectors):
+ *   law NAME VERSION SELFTESTHASH   the name and version this build links, and its self-test hash
+ *                                   (tmr_law_self_test) equal to the file's
+ *   params P0 P1 ...                param_count values: tmr_law_state_init() accepts them
+ *   step I0 I1 ... -> O0 O1 ... state HEX
+ *                                   one step from the state so far: every output equal, the
+ *                                   serialised state equal byte for byte, and deserialize()
+ *                                   accepting the file's state (a state transfer from the twin)
+ * Prints the first difference (line, step, field, file value, C value) and exits 1, or prints what
+ * it verified and exits 0. Exit 2: the file could not be read or parsed, ends inside a line, or
+ * holds another number of steps than STEPS when given (a truncated file).
  *
- *   check_vectors FILE
+ *   check_vectors FILE [STEPS]
  */
+#include <errno.h>
+#include <inttypes.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "../src/pid_q16.h"
 #include "crc32.h"
-#include "prng.h"
+#include "law_runtime.h"
+#include "tmr_law.h"
 
-#define SETS_MAX 16
-#define LINE_BYTES_MAX 256
+#define LINE_BYTES_MAX 1024 /* a step with 8 inputs, 8 outputs and 64 state bytes is under 400 */
 
-static pid_params_t sets[SETS_MAX];
-static unsigned set_count = 0;
-static unsigned long line_number = 0;
 static FILE *file;
 static char line[LINE_BYTES_MAX];
-static unsigned long steps_full = 0, steps_edge = 0, steps_long = 0, checkpoints = 0;
+static unsigned long line_number = 0;
+static unsigned long steps = 0, parameter_sets = 0;
 
 static void parse_error(const char *what) {
   fprintf(stderr, "check_vectors: line %lu: %s\n", line_number, what);
   exit(2);
 }
 
-static void difference(const char *record, unsigned long step, const char *field, const char *format, ...) {
+static void difference(const char *field, const char *format, ...) {
   va_list args;
-  printf("FIRST DIFFERENCE at line %lu (%s, step %lu), field %s: ", line_number, record, step, field);
+  printf("FIRST DIFFERENCE at line %lu (step %lu), field %s: ", line_number, steps, field);
   va_start(args, format);
   vprintf(format, args);
   va_end(args);
@@ -43,150 +47,135 @@ static void difference(const char *record, unsigned long step, const char *field
   exit(1);
 }
 
-/* Next record line (skipping comments and blank lines); 0 at end of file. */
+/* Next record line (skipping comments and blank lines), without its newline; 0 at end of file. */
 static int next_record(void) {
   while (fgets(line, sizeof line, file) != NULL) {
     line_number++;
-    if (strchr(line, '\n') == NULL && !feof(file)) parse_error("line longer than 255 bytes");
-    if (line[0] == '#' || line[0] == '\n' || line[0] == '\0') continue;
+    char *newline = strchr(line, '\n');
+    if (newline == NULL) parse_error(feof(file) ? "the file ends inside a line (truncated?)" : "line too long");
+    *newline = '\0';
+    if (line[0] == '#' || line[0] == '\0') continue;
     return 1;
   }
   return 0;
 }
 
-static const pid_params_t *set_params(unsigned set) {
-  if (set >= set_count) parse_error("unknown set");
-  return &sets[set];
+/* The next space-separated word at *cursor (advanced past it); NULL at the end of the line. */
+static char *next_word(char **cursor) {
+  char *at = *cursor;
+  while (*at == ' ') at++;
+  if (*at == '\0') return NULL;
+  char *end = at;
+  while (*end != ' ' && *end != '\0') end++;
+  if (*end == ' ') *end++ = '\0';
+  *cursor = end;
+  return at;
 }
 
-static void hex_state(const pid_state_t *state, char out[2 * PID_STATE_SIZE_BYTES + 1]) {
-  uint8_t bytes[PID_STATE_SIZE_BYTES];
-  pid_serialize(state, bytes);
-  for (unsigned i = 0; i < PID_STATE_SIZE_BYTES; i++) sprintf(out + 2 * i, "%02x", bytes[i]);
+static int32_t parse_int32(const char *word, const char *what) {
+  char *end;
+  errno = 0;
+  const long long value = strtoll(word, &end, 10);
+  if (errno != 0 || *end != '\0' || end == word || value < INT32_MIN || value > INT32_MAX) parse_error(what);
+  return (int32_t)value;
 }
 
-static void parse_hex_state(const char *hex, uint8_t out[PID_STATE_SIZE_BYTES]) {
-  if (strlen(hex) != 2 * PID_STATE_SIZE_BYTES) parse_error("state is not 28 hex digits");
-  for (unsigned i = 0; i < PID_STATE_SIZE_BYTES; i++) {
+/* Up to `max` int32 words until `stop` (or the end of the line if stop is NULL); returns the count. */
+static unsigned parse_int32_list(char **cursor, const char *stop, int32_t *values, unsigned max, const char *what) {
+  unsigned count = 0;
+  for (;;) {
+    const char *word = next_word(cursor);
+    if (word == NULL) {
+      if (stop != NULL) parse_error(what);
+      return count;
+    }
+    if (stop != NULL && strcmp(word, stop) == 0) return count;
+    if (count == max) parse_error(what);
+    values[count++] = parse_int32(word, what);
+  }
+}
+
+static void check_law(char *cursor) {
+  const char *name = next_word(&cursor), *version = next_word(&cursor), *hash = next_word(&cursor);
+  if (name == NULL || version == NULL || hash == NULL || next_word(&cursor) != NULL) parse_error("malformed 'law' record");
+  char *end;
+  const unsigned long file_hash = strtoul(hash, &end, 16);
+  if (*end != '\0' || strlen(hash) != 8) parse_error("malformed self-test hash");
+  if (strcmp(name, tmr_law.name) != 0 || parse_int32(version, "malformed version") != (int32_t)tmr_law.version) {
+    difference("law", "file %s v%s, C %s v%u", name, version, tmr_law.name, (unsigned)tmr_law.version);
+  }
+  tmr_law_failure_t failure = {0, 0, 0, 0};
+  uint32_t c_hash = 0;
+  const int error = tmr_law_self_test(&c_hash, &failure);
+  if (error != TMR_LAW_OK) difference("self-test", "the C law fails it: error %d (law_runtime.h), index %u", error, (unsigned)failure.index);
+  if ((uint32_t)file_hash != c_hash) difference("self-test hash", "file %08lx, C %08" PRIx32, file_hash, c_hash);
+}
+
+static void check_params(char *cursor) {
+  int32_t params[TMR_LAW_PARAMS_MAX];
+  const unsigned count = parse_int32_list(&cursor, NULL, params, TMR_LAW_PARAMS_MAX, "malformed 'params' record");
+  if (count != tmr_law.param_count) difference("params", "file has %u values, the law declares %u", count, (unsigned)tmr_law.param_count);
+  tmr_law_failure_t failure = {0, 0, 0, 0};
+  if (tmr_law_state_init(params, &failure) != TMR_LAW_OK) {
+    difference("params", "the C law refuses parameter %u = %" PRId32, (unsigned)failure.index, failure.value);
+  }
+  parameter_sets++;
+}
+
+static void parse_hex(const char *hex, uint8_t *out, unsigned size) {
+  if (strlen(hex) != 2u * size) parse_error("state is not state_size_bytes bytes of hex");
+  for (unsigned i = 0; i < size; i++) {
     unsigned value;
     if (sscanf(hex + 2 * i, "%2x", &value) != 1) parse_error("bad hex in state");
     out[i] = (uint8_t)value;
   }
 }
 
-/* Reads `steps` 's' records and checks each against one law step. With a generator, the
- * recorded inputs must also be what the generator draws. */
-static void check_steps(const char *record, const pid_params_t *params, pid_state_t *state, unsigned long steps, prng_t *generator,
-                        uint32_t tick_start) {
-  int32_t previous_position = 0;
-  for (unsigned long k = 0; k < steps; k++) {
-    unsigned long step, tick;
-    long setpoint, position, command, rate;
-    unsigned long digest;
-    char state_hex[64];
-    if (!next_record()) parse_error("file ends inside a run");
-    if (sscanf(line, "s %lu %lu %ld %ld %ld %ld %lx %63s", &step, &tick, &setpoint, &position, &command, &rate, &digest, state_hex) != 8) {
-      parse_error("malformed 's' record");
-    }
-    if (step != k) parse_error("'s' records out of order");
-    if (generator != NULL) {
-      int32_t sp, pos;
-      pid_draw_inputs(generator, previous_position, &sp, &pos);
-      previous_position = pos;
-      if ((uint32_t)(tick_start + step) != (uint32_t)tick) difference(record, step, "tick", "file %lu, C %lu", tick, (unsigned long)(uint32_t)(tick_start + step));
-      if (sp != setpoint) difference(record, step, "setpoint (generator)", "file %ld, C %ld", setpoint, (long)sp);
-      if (pos != position) difference(record, step, "position (generator)", "file %ld, C %ld", position, (long)pos);
-    }
-    int32_t c_command, c_rate;
-    pid_step(params, state, (uint32_t)tick, (int32_t)setpoint, (int32_t)position, &c_command, &c_rate);
-    if (c_command != command) difference(record, step, "command", "file %ld, C %ld", command, (long)c_command);
-    if (c_rate != rate) difference(record, step, "rate", "file %ld, C %ld", rate, (long)c_rate);
-    if (pid_digest(state) != (uint32_t)digest) difference(record, step, "digest", "file %08lx, C %08lx", digest, (unsigned long)pid_digest(state));
-    char c_state[2 * PID_STATE_SIZE_BYTES + 1];
-    hex_state(state, c_state);
-    if (strcmp(c_state, state_hex) != 0) difference(record, step, "state", "file %s, C %s", state_hex, c_state);
-  }
-}
-
-static void check_full(void) {
-  unsigned set;
-  unsigned long seed, tick_start, steps;
-  if (sscanf(line, "full %u %lx %lu %lu", &set, &seed, &tick_start, &steps) != 4) parse_error("malformed 'full' record");
-  prng_t generator;
-  pid_state_t state;
-  prng_seed(&generator, (uint32_t)seed);
-  pid_reset(&state);
-  check_steps("full", set_params(set), &state, steps, &generator, (uint32_t)tick_start);
-  steps_full += steps;
-}
-
-static void check_edge(void) {
-  unsigned set;
-  char name[64], initial_hex[64];
-  unsigned long steps;
-  if (sscanf(line, "edge %u %63s %63s %lu", &set, name, initial_hex, &steps) != 4) parse_error("malformed 'edge' record");
-  uint8_t initial[PID_STATE_SIZE_BYTES];
-  pid_state_t state;
-  parse_hex_state(initial_hex, initial);
-  if (pid_deserialize(initial, set_params(set), &state) != 0) parse_error("edge initial state rejected by pid_deserialize");
-  check_steps(name, set_params(set), &state, steps, NULL, 0);
-  steps_edge += steps;
-}
-
-static void check_long(void) {
-  unsigned set;
-  unsigned long seed, tick_start, steps, interval;
-  if (sscanf(line, "long %u %lx %lu %lu %lu", &set, &seed, &tick_start, &steps, &interval) != 5) parse_error("malformed 'long' record");
-  if (interval == 0 || steps % interval != 0) parse_error("long run steps not a multiple of its interval");
-  const pid_params_t *params = set_params(set);
-  prng_t generator;
-  pid_state_t state;
-  int32_t setpoint = 0, position = 0, command, rate;
-  uint32_t chain = 0;
-  uint8_t word[12];
-  prng_seed(&generator, (uint32_t)seed);
-  pid_reset(&state);
-  for (unsigned long step = 0; step < steps; step++) {
-    pid_draw_inputs(&generator, position, &setpoint, &position);
-    pid_step(params, &state, (uint32_t)(tick_start + step), setpoint, position, &command, &rate);
-    const uint32_t digest = pid_digest(&state);
-    for (unsigned b = 0; b < 4; b++) {
-      word[b] = (uint8_t)((uint32_t)command >> (8 * b));
-      word[4 + b] = (uint8_t)((uint32_t)rate >> (8 * b));
-      word[8 + b] = (uint8_t)(digest >> (8 * b));
-    }
-    chain = crc32_update(chain, word, sizeof word);
-    if ((step + 1) % interval == 0) {
-      unsigned long c_step, c_crc, c_digest;
-      if (!next_record()) parse_error("file ends inside a long run");
-      if (sscanf(line, "c %lu %lx %lx", &c_step, &c_crc, &c_digest) != 3) parse_error("malformed 'c' record");
-      if (c_step != step) parse_error("'c' record for another step");
-      if ((uint32_t)c_crc != chain) difference("long", step, "chain crc", "file %08lx, C %08lx", c_crc, (unsigned long)chain);
-      if ((uint32_t)c_digest != digest) difference("long", step, "digest", "file %08lx, C %08lx", c_digest, (unsigned long)digest);
-      checkpoints++;
+static void check_step(char *cursor) {
+  int32_t inputs[TMR_LAW_CHANNELS_MAX], file_outputs[TMR_LAW_CHANNELS_MAX], outputs[TMR_LAW_CHANNELS_MAX];
+  uint8_t file_state[TMR_LAW_STATE_BYTES_MAX], state[TMR_LAW_STATE_BYTES_MAX];
+  const unsigned size = tmr_law.state_size_bytes;
+  if (parameter_sets == 0) parse_error("a step before any 'params' record");
+  const unsigned in_count = parse_int32_list(&cursor, "->", inputs, TMR_LAW_CHANNELS_MAX, "malformed 'step' inputs");
+  const unsigned out_count = parse_int32_list(&cursor, "state", file_outputs, TMR_LAW_CHANNELS_MAX, "malformed 'step' outputs");
+  const char *hex = next_word(&cursor);
+  if (hex == NULL || next_word(&cursor) != NULL) parse_error("malformed 'step' state");
+  if (in_count != tmr_law.input_count) difference("inputs", "file has %u, the law declares %u", in_count, (unsigned)tmr_law.input_count);
+  if (out_count != tmr_law.output_count) difference("outputs", "file has %u, the law declares %u", out_count, (unsigned)tmr_law.output_count);
+  const int bad = tmr_law_first_input_out_of_range(inputs);
+  if (bad >= 0) difference("inputs", "input %d = %" PRId32 " is outside its declared range", bad, inputs[bad]);
+  parse_hex(hex, file_state, size);
+  memset(outputs, 0, sizeof outputs);
+  tmr_law.step(tmr_law_state(), inputs, outputs);
+  for (unsigned c = 0; c < out_count; c++) {
+    if (outputs[c] != file_outputs[c]) {
+      char field[64];
+      snprintf(field, sizeof field, "output %u (%s)", c, tmr_law.outputs[c].name);
+      difference(field, "file %" PRId32 ", C %" PRId32, file_outputs[c], outputs[c]);
     }
   }
-  steps_long += steps;
-}
-
-static void check_self_test(void) {
-  unsigned set;
-  unsigned long seed, tick_start, steps, hash;
-  if (sscanf(line, "self_test %u %lx %lu %lu %lx", &set, &seed, &tick_start, &steps, &hash) != 5) parse_error("malformed 'self_test' record");
-  const pid_params_t *params = set_params(set);
-  if (memcmp(params, &PID_SELF_TEST_PARAMS, sizeof *params) != 0) difference("self_test", 0, "params", "the file's set %u differs from PID_SELF_TEST_PARAMS", set);
-  if (seed != PID_SELF_TEST_SEED || steps != PID_SELF_TEST_STEPS || tick_start != 0) parse_error("self_test record disagrees with pid_q16.h");
-  if (pid_self_test_hash() != (uint32_t)hash) difference("self_test", steps, "hash", "file %08lx, C %08lx", hash, (unsigned long)pid_self_test_hash());
+  tmr_law.serialize(tmr_law_state(), state);
+  for (unsigned i = 0; i < size; i++) {
+    if (state[i] != file_state[i]) difference("state", "byte %u: file %02x, C %02x (file state %s)", i, file_state[i], state[i], hex);
+  }
+  if (tmr_law.deserialize(tmr_law_state(), file_state) != 0) difference("state transfer", "the C law's deserialize() refuses %s", hex);
+  steps++;
 }
 
 int main(int argc, char **argv) {
-  if (argc != 2) {
-    fprintf(stderr, "usage: check_vectors FILE\n");
+  if (argc != 2 && argc != 3) {
+    fprintf(stderr, "usage: check_vectors FILE [STEPS]\n");
     return 2;
   }
   static const uint8_t check[] = "123456789";
   if (crc32_update(0, check, 9) != 0xcbf43926u) {
-    printf("FIRST DIFFERENCE: crc32(\"123456789\") = %08lx, expected cbf43926\n", (unsigned long)crc32_update(0, check, 9));
+    printf("FIRST DIFFERENCE: crc32(\"123456789\") = %08" PRIx32 ", expected cbf43926\n", crc32_update(0, check, 9));
+    return 1;
+  }
+  tmr_law_failure_t failure = {0, 0, 0, 0};
+  const int declaration = tmr_law_check_declaration(&failure);
+  if (declaration != TMR_LAW_OK) {
+    printf("FIRST DIFFERENCE: the C law's declaration is malformed: error %d (law_runtime.h), index %u\n", declaration, (unsigned)failure.index);
     return 1;
   }
   file = fopen(argv[1], "r");
@@ -194,27 +183,34 @@ int main(int argc, char **argv) {
     fprintf(stderr, "check_vectors: cannot open %s\n", argv[1]);
     return 2;
   }
-  int ended = 0;
-  while (!ended && next_record()) {
-    if (strncmp(line, "set ", 4) == 0) {
-      unsigned index;
-      char name[64];
-      long kp, ki, kd, limit;
-      if (sscanf(line, "set %u %63s %ld %ld %ld %ld", &index, name, &kp, &ki, &kd, &limit) != 6) parse_error("malformed 'set' record");
-      if (index != set_count || set_count >= SETS_MAX) parse_error("sets out of order or too many");
-      sets[set_count] = (pid_params_t){(int32_t)kp, (int32_t)ki, (int32_t)kd, (int32_t)limit};
-      if (!pid_params_valid(&sets[set_count])) parse_error("set parameters outside the law's ranges");
-      set_count++;
-    } else if (strncmp(line, "full ", 5) == 0) check_full();
-    else if (strncmp(line, "edge ", 5) == 0) check_edge();
-    else if (strncmp(line, "long ", 5) == 0) check_long();
-    else if (strncmp(line, "self_test ", 10) == 0) check_self_test();
-    else if (strncmp(line, "end", 3) == 0) ended = 1;
-    else if (strncmp(line, "format ", 7) != 0 && strncmp(line, "law ", 4) != 0 && strncmp(line, "state ", 6) != 0) parse_error("unknown record");
+  int law_seen = 0;
+  while (next_record()) {
+    char *cursor = line;
+    const char *kind = next_word(&cursor);
+    if (kind == NULL) parse_error("a line of spaces");
+    if (strcmp(kind, "law") == 0) {
+      if (law_seen) parse_error("a second 'law' record");
+      check_law(cursor);
+      law_seen = 1;
+    } else if (!law_seen) {
+      parse_error("records before the 'law' record");
+    } else if (strcmp(kind, "params") == 0) {
+      check_params(cursor);
+    } else if (strcmp(kind, "step") == 0) {
+      check_step(cursor);
+    } else {
+      parse_error("unknown record");
+    }
   }
   fclose(file);
-  if (!ended) parse_error("no 'end' record: the file is truncated");
-  printf("verified: %u parameter sets, %lu full steps, %lu edge steps, %lu long steps (%lu checkpoints), self-test hash %08lx\n", set_count,
-         steps_full, steps_edge, steps_long, checkpoints, (unsigned long)pid_self_test_hash());
+  if (!law_seen) parse_error("no 'law' record");
+  if (argc == 3 && strtoul(argv[2], NULL, 10) != steps) {
+    fprintf(stderr, "check_vectors: %s holds %lu steps, expected %s (truncated?)\n", argv[1], steps, argv[2]);
+    return 2;
+  }
+  uint32_t hash = 0;
+  (void)tmr_law_self_test_hash(&hash);
+  printf("verified: law %s v%u, %lu parameter sets, %lu steps (outputs, state bytes, state transfers), self-test hash %08" PRIx32 "\n",
+         tmr_law.name, (unsigned)tmr_law.version, parameter_sets, steps, hash);
   return 0;
 }

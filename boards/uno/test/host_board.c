@@ -9,7 +9,7 @@
 #include <unistd.h>
 
 #include "../src/board.h"
-#include "../src/pid_q16.h"
+#include "law_runtime.h"
 
 void hal_send(const uint8_t *bytes, uint8_t length) {
   size_t done = 0;
@@ -32,7 +32,9 @@ void hal_reboot(void) { exit(70); }
 
 int main(int argc, char **argv) {
   const int test_hooks = argc > 1 && strcmp(argv[1], "--test-hooks") == 0;
-  board_init((uint8_t)test_hooks, pid_self_test_hash());
+  uint32_t hash = 0;
+  const int law_error = tmr_law_self_test_hash(&hash);
+  board_init((uint8_t)test_hooks, law_error, hash);
   uint8_t buffer[256];
   for (;;) {
     struct pollfd in = {0, POLLIN, 0};
