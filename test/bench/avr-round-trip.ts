@@ -1,13 +1,14 @@
 /**
  * Bench: the tick round trip to the Uno firmware in the AVR emulator, at 115200 and 1,000,000
  * baud, next to its physical floor, the wire time of the two frames (bytes × 10 bits ÷ baud, both
- * directions); and the firmware's worst tick in CPU cycles and its stack high-water mark, read
- * from the emulated MCU.
+ * directions); and, for each shipped law, the firmware's worst tick in CPU cycles against the
+ * 115200-baud wire time of its tick and output frames, and the stack high-water mark, read from the
+ * emulated MCU.
  */
 import { performance } from 'node:perf_hooks';
 import { AvrSim } from '../../firmware-sim/avr-sim.js';
 import { Prng } from '../../src/core/prng.js';
-import { DEFAULT_LAW, shippedLaw } from '../../src/law/law-loader.js';
+import { DEFAULT_LAW, SHIPPED_LAWS, shippedLaw, type ShippedLawName } from '../../src/law/law-loader.js';
 import { drawInputs, resetWalk } from '../../src/law/law-runtime.js';
 import { encodeMessage } from '../../src/protocol/codec.js';
 import { SerialTransport } from '../../src/transport/serial-transport.js';
@@ -27,19 +28,28 @@ export interface AvrBaudResult {
   frameBytes: { tick: number; output: number };
 }
 
+/** One law's worst tick on the board, next to the wire time of its frames at the slowest baud rate. */
+export interface AvrLawTick {
+  law: ShippedLawName;
+  tickCyclesMax: number;
+  /** Wire time of the law's tick and output frames at 115200 baud, in CPU cycles at 16 MHz. */
+  wireCycles115200: number;
+}
+
 export interface AvrReport {
   bauds: AvrBaudResult[];
+  laws: AvrLawTick[];
   tickCyclesMax: number;
   stackHighWaterBytes: number;
   stackUnusedMinBytes: number;
 }
 
-async function measureBaud(baudRate: number): Promise<{ result: AvrBaudResult; cycles: number; stackBytes: number; unused: number }> {
-  const sim = await AvrSim.start({ name: `bench-avr-${baudRate}`, baudRate });
+async function measureBaud(baudRate: number, lawName: ShippedLawName = DEFAULT_LAW): Promise<{ result: AvrBaudResult; cycles: number; stackBytes: number; unused: number }> {
+  const sim = await AvrSim.start({ name: `bench-avr-${baudRate}`, baudRate, law: lawName });
   const transport = await SerialTransport.open({ path: sim.hostPath, baudRate, name: `bench avr ${baudRate}` });
   try {
     const client = new BoardClient(transport);
-    const law = shippedLaw(DEFAULT_LAW);
+    const law = shippedLaw(lawName);
     await client.request(helloFor(law, law.paramsForRate(100)), 'hello');
     const prng = new Prng(0xbe4c);
     const previous = new Float64Array(law.inputCount);
@@ -99,7 +109,16 @@ export async function measureAvrRoundTrips(): Promise<AvrReport> {
     stack = Math.max(stack, m.stackBytes);
     unused = Math.min(unused, m.unused);
   }
-  return { bauds, tickCyclesMax: cycles, stackHighWaterBytes: stack, stackUnusedMinBytes: unused };
+  // Each law on its own image at the slowest rate: the worst tick must fit well within the frames' wire time.
+  const laws: AvrLawTick[] = [];
+  for (const law of SHIPPED_LAWS) {
+    const m = await measureBaud(115_200, law);
+    const wireUs = ((m.result.frameBytes.tick + m.result.frameBytes.output) * 10 * 1e6) / 115_200;
+    laws.push({ law, tickCyclesMax: m.cycles, wireCycles115200: Math.round((wireUs * CLOCK_HZ) / 1e6) });
+    stack = Math.max(stack, m.stackBytes);
+    unused = Math.min(unused, m.unused);
+  }
+  return { bauds, laws, tickCyclesMax: cycles, stackHighWaterBytes: stack, stackUnusedMinBytes: unused };
 }
 
 export function avrRows(report: AvrReport): ResultRow[] {
@@ -121,6 +140,19 @@ export function avrRows(report: AvrReport): ResultRow[] {
   }
   const section = 'Uno firmware (ATmega328P, 16 MHz), read from the emulated MCU';
   rows.push(infoRow(section, 'worst tick: frame delimiter → output queued, cycles', report.tickCyclesMax, 'cycles'));
+  for (const l of report.laws) {
+    const ratio = l.tickCyclesMax / l.wireCycles115200;
+    rows.push({
+      section,
+      metric: `law ${l.law}: worst tick, cycles; floor = its frames' wire time at 115200 baud`,
+      measured: l.tickCyclesMax,
+      unit: 'cycles',
+      floor: l.wireCycles115200,
+      ratio,
+      target: '< 1× wire time',
+      verdict: verdict(ratio < 1),
+    });
+  }
   rows.push(infoRow(section, 'worst tick, at 16 MHz', (report.tickCyclesMax / CLOCK_HZ) * 1e6, 'µs'));
   rows.push(infoRow(section, 'stack high-water mark (RAMEND − lowest SP)', report.stackHighWaterBytes, 'B'));
   rows.push(infoRow(section, 'RAM never touched (painted stack area)', report.stackUnusedMinBytes, 'B'));
