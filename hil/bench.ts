@@ -1,41 +1,43 @@
 /**
- * The HIL bench: runs one scenario with its replicas in the loop, the voted command going out
- * through johnny-five to the actuator model, the plant closing the loop, disturbances and faults
- * on schedule, and checks the criteria. In-process ('sim') replica sets run in simulated time as
- * fast as the host allows; sets with processes, simulated boards or emulated Unos run in real
- * time through the same runner as `tmr run`.
+ * The HIL bench: runs one scenario with its replicas in the loop, the voted commands going to the
+ * plant's world, faults on schedule, and checks the criteria. Any law and plant: on the motor
+ * plant (pid-q16's) the bench builds the world from the scenario's models, disturbances and
+ * setpoints, with the voted command going out through johnny-five to the actuator model; any
+ * other plant runs the world its own module creates. In-process ('sim') replica sets run in
+ * simulated time as fast as the host allows; sets with processes, simulated boards or emulated
+ * Unos run in real time through the same runner as `tmr run`.
  *
- * A dead voter is modelled by ending the loop at the death tick without the runtime's orderly
- * safe command, then stepping the plant on with no commands: only the actuator's own watchdog
- * can make it safe.
+ * A dead voter (motor only) is modelled by ending the loop at the death tick without the
+ * runtime's orderly safe command, then stepping the plant on with no commands: only the
+ * actuator's own watchdog can make it safe.
  */
 import { performance } from 'node:perf_hooks';
 import { TmrAssertionError } from '../src/core/assert.js';
 import type { StepResult } from '../src/core/tmr-core.js';
-import { DEFAULT_LOOP_OPTIONS, type LoopModel, type LoopOptions, type RunSummary } from '../src/runtime/loop-model.js';
+import { DEFAULT_LOOP_OPTIONS, type LoopBench, type LoopModel, type LoopOptions, type RunSummary } from '../src/runtime/loop-model.js';
 import { runRealtime } from '../src/runtime/realtime-runner.js';
 import type { ReplicaSpec } from '../src/runtime/replica-kinds.js';
 import { PlantWorld } from '../src/sim/plant-world.js';
-import { compileProfile, type SetpointProfile } from '../src/sim/setpoint-profile.js';
+import { compileProfile } from '../src/sim/setpoint-profile.js';
 import { runSimulation } from '../src/sim/simulator.js';
 import { PROVIDERS } from '../firmware-sim/replica-kinds.js';
-import { openActuatorPath, type ActuatorPath } from './actuator-path.js';
+import { openActuatorPath, type ActuatorPath, type ActuatorPathSpec } from './actuator-path.js';
 import { evaluateCriteria } from './criteria.js';
 import { NONE, Recording } from './recording.js';
 import type { Marker, ModeBand, ScenarioResult } from './result.js';
-import type { Scenario } from './scenario.js';
+import type { MotorSetup, Scenario } from './scenario.js';
 import { MODES } from '../src/core/degradation.js';
 
 export interface BenchOptions {
   /** Called now and then with the ticks done (for a progress bar). */
   readonly onProgress?: (ticksDone: number) => void;
   readonly signal?: AbortSignal;
-  /** Replaces the scenario's actuator path (the CLI's --firmata PATH). */
-  readonly actuatorPathOverride?: Scenario['actuatorPath'];
+  /** Replaces a motor scenario's actuator path (the CLI's --firmata PATH); other plants have none. */
+  readonly actuatorPathOverride?: ActuatorPathSpec;
 }
 
-/** The world of one run: the scenario's models, its disturbances, johnny-five in the command path. */
-class BenchWorld extends PlantWorld {
+/** The motor world of one run: the scenario's models, its disturbances, johnny-five in the command path. */
+class MotorBenchWorld extends PlantWorld {
   /** Set when the voter is to die: its orderly shutdown must not make the actuator safe. */
   voterDead = false;
 
@@ -44,18 +46,18 @@ class BenchWorld extends PlantWorld {
   }
 }
 
-function makeWorld(scenario: Scenario, path: ActuatorPath, profile: SetpointProfile): BenchWorld {
-  const loads = scenario.disturbances.filter((d) => d.kind === 'loadTorque');
-  const glitches = scenario.disturbances.filter((d) => d.kind === 'sensorGlitch');
+function makeMotorWorld(scenario: Scenario, motor: MotorSetup, path: ActuatorPath): MotorBenchWorld {
+  const loads = motor.disturbances.filter((d) => d.kind === 'loadTorque');
+  const glitches = motor.disturbances.filter((d) => d.kind === 'sensorGlitch');
   let lastGoodReading = 0;
-  return new BenchWorld({
+  return new MotorBenchWorld({
     rateHz: scenario.rateHz,
     seed: scenario.seed,
-    profile,
-    ...(scenario.sensorNoiseSeed === null ? {} : { sensorNoiseSeed: scenario.sensorNoiseSeed }),
-    plant: scenario.plant,
-    actuator: scenario.actuator,
-    sensor: scenario.sensor,
+    profile: compileProfile(motor.setpoint.segments, motor.setpoint.initialMilliDeg),
+    ...(motor.sensorNoiseSeed === null ? {} : { sensorNoiseSeed: motor.sensorNoiseSeed }),
+    plant: motor.plant,
+    actuator: motor.actuator,
+    sensor: motor.sensor,
     loadTorqueNmAt: (tick) => {
       let torqueNm = 0;
       for (const d of loads) if (tick >= d.atTick && tick < d.atTick + d.durationTicks) torqueNm += d.torqueNm;
@@ -76,6 +78,8 @@ function makeWorld(scenario: Scenario, path: ActuatorPath, profile: SetpointProf
 function loopOptions(scenario: Scenario, loopTicks: number, withFaults: boolean): LoopOptions {
   return {
     ...DEFAULT_LOOP_OPTIONS,
+    law: scenario.law,
+    plant: scenario.plant,
     replicaCount: scenario.replicas.length,
     rateHz: scenario.rateHz,
     ticks: loopTicks,
@@ -86,46 +90,54 @@ function loopOptions(scenario: Scenario, loopTicks: number, withFaults: boolean)
   };
 }
 
-/** Records every tick the voter runs, and collects exclusion markers. */
-function recorder(recording: Recording, world: BenchWorld, markers: Marker[], onProgress?: (ticks: number) => void) {
+/** Records every tick the voter runs, and collects exclusion and re-admission markers. */
+function recorder(recording: Recording, world: MotorBenchWorld | null, markers: Marker[], onProgress?: (ticks: number) => void) {
   const progressEvery = Math.max(1, Math.floor(recording.ticks / 200));
+  const width = recording.outputCount;
   return (model: LoopModel, result: StepResult): void => {
     const t = result.tick;
-    // pid-q16's channels: inputs [setpoint, position], output 0 the motor command.
-    recordPlant(recording, world, t, model.inputs[0] as number, model.inputs[1] as number);
-    recording.commandMv[t] = result.commands[0] as number;
+    recording.recordInputs(t, model.inputs);
+    if (world !== null) recordMotor(recording, world, t);
+    recording.recordCommands(t, result.commands);
     recording.mode[t] = Recording.modeCode(result.mode);
     for (let i = 0; i < recording.replicaCount; i++) {
-      if (model.obs.onTime[i] === 1) (recording.replicaCommandMv[i] as Int32Array)[t] = model.obs.outputs[i * model.obs.channelCount] as number;
+      if (model.obs.onTime[i] !== 1) continue;
+      const columns = recording.replicaOutputs[i] as Int32Array[];
+      for (let c = 0; c < width; c++) (columns[c] as Int32Array)[t] = model.obs.outputs[i * model.obs.channelCount + c] as number;
     }
     for (const event of result.events) {
       if (event.kind === 'replicaExcluded') {
         markers.push({ tick: event.tick, kind: 'replicaExcluded', replicaIndex: event.replicaIndex, label: `r${event.replicaIndex} out: ${event.reason}`, endTick: null });
       }
+      if (event.kind === 'replicaReadmitted') {
+        markers.push({ tick: event.tick, kind: 'replicaReadmitted', replicaIndex: event.replicaIndex, label: `r${event.replicaIndex} back in`, endTick: null });
+      }
     }
+    recording.ticksRecorded = t + 1;
     if (onProgress !== undefined && (t + 1) % progressEvery === 0) onProgress(t + 1);
   };
 }
 
-function recordPlant(recording: Recording, world: BenchWorld, t: number, setpointMilliDeg: number, positionMilliDeg: number): void {
-  recording.setpointMilliDeg[t] = setpointMilliDeg;
-  recording.positionMilliDeg[t] = positionMilliDeg;
-  recording.truePositionMilliDeg[t] = Math.round(world.plant.positionMilliDeg);
-  recording.appliedMv[t] = world.actuator.appliedMv;
-  recording.receivedMv[t] = world.lastReceivedMv ?? NONE;
-  recording.brakeEngaged[t] = world.actuator.brakeEngaged ? 1 : 0;
-  recording.stopped[t] = world.plant.velocityMilliDegPerS === 0 ? 1 : 0;
-  recording.ticksRecorded = t + 1;
+/** The motor world's state after tick t. */
+function recordMotor(recording: Recording, world: MotorBenchWorld, t: number): void {
+  const m = recording.motor;
+  if (m === null) return;
+  m.truePositionMilliDeg[t] = Math.round(world.plant.positionMilliDeg);
+  m.appliedMv[t] = world.actuator.appliedMv;
+  m.receivedMv[t] = world.lastReceivedMv ?? NONE;
+  m.brakeEngaged[t] = world.actuator.brakeEngaged ? 1 : 0;
+  m.stopped[t] = world.plant.velocityMilliDegPerS === 0 ? 1 : 0;
 }
 
 async function runLoop(
   scenario: Scenario,
   options: LoopOptions,
-  world: BenchWorld,
+  world: MotorBenchWorld | null,
   onTick: (model: LoopModel, result: StepResult) => void,
   signal: AbortSignal | undefined,
 ): Promise<RunSummary> {
-  const bench = { world };
+  // Another plant than the motor: the loop builds the plant module's own world.
+  const bench: LoopBench = world === null ? {} : { world };
   if (scenario.replicas.every((r) => r.kind === 'sim')) return runSimulation(options, { onTick }, bench);
   const summary = await runRealtime(
     {
@@ -142,14 +154,23 @@ async function runLoop(
   return summary;
 }
 
-/** Voted commands of the same bench without faults, in simulated time (the reference), and their trace hash. */
-async function referenceRun(scenario: Scenario, loopTicks: number, profile: SetpointProfile): Promise<{ commands: Int32Array; traceHash: string }> {
-  const path = await openActuatorPath({ kind: 'sim' }, scenario.actuator.supplyMvMax);
-  const world = makeWorld(scenario, path, profile);
-  const commands = new Int32Array(loopTicks);
-  const summary = runSimulation(loopOptions(scenario, loopTicks, false), { onTick: (_, result) => (commands[result.tick] = result.commands[0] as number) }, { world });
-  await path.close();
-  return { commands, traceHash: summary.votedTraceHash };
+/**
+ * The commands of the same bench without faults, in simulated time (the reference), every output
+ * channel (tick-major), and their trace hash.
+ */
+async function referenceRun(scenario: Scenario, loopTicks: number): Promise<{ commands: Int32Array; traceHash: string }> {
+  const width = scenario.law.outputCount;
+  const commands = new Int32Array(loopTicks * width);
+  const onTick = (_: LoopModel, result: StepResult): void => commands.set(result.commands, result.tick * width);
+  const options = loopOptions(scenario, loopTicks, false);
+  if (scenario.motor === null) return { commands, traceHash: runSimulation(options, { onTick }).votedTraceHash };
+  const path = await openActuatorPath({ kind: 'sim' }, scenario.motor.actuator.supplyMvMax);
+  try {
+    const summary = runSimulation(options, { onTick }, { world: makeMotorWorld(scenario, scenario.motor, path) });
+    return { commands, traceHash: summary.votedTraceHash };
+  } finally {
+    await path.close();
+  }
 }
 
 /** Attempts of a real-time scenario whose only failure is a timing hold (see ScenarioResult.retries). */
@@ -178,25 +199,24 @@ export async function runScenario(scenario: Scenario, options: BenchOptions = {}
 async function runScenarioOnce(scenario: Scenario, options: BenchOptions): Promise<ScenarioResult> {
   const startedMs = performance.now();
   const loopTicks = scenario.voterDeathTick ?? scenario.ticks;
-  const profile = compileProfile(scenario.setpoint.segments, scenario.setpoint.initialMilliDeg);
-  const recording = new Recording(scenario.ticks, scenario.replicas.length);
+  const motor = scenario.motor;
+  const recording = new Recording(scenario.ticks, scenario.replicas.length, scenario.law.inputCount, scenario.law.outputCount, motor !== null);
   const markers: Marker[] = scenarioMarkers(scenario);
-  const pathSpec = options.actuatorPathOverride ?? scenario.actuatorPath;
+  // The johnny-five path drives the motor's servo; another plant's world takes its commands itself.
+  const pathSpec = motor === null ? null : (options.actuatorPathOverride ?? motor.actuatorPath);
+  const worldDescription = `plant ${scenario.plant.name}: its module's own world (no johnny-five path)`;
   const timeBase = scenario.replicas.every((r) => r.kind === 'sim') ? 'simulated' : 'realtime';
   let path: ActuatorPath | null = null;
   try {
-    path = await openActuatorPath(pathSpec, scenario.actuator.supplyMvMax);
-    const world = makeWorld(scenario, path, profile);
-    world.voterDead = scenario.voterDeathTick !== null;
-    const summary = await runLoop(scenario, loopOptions(scenario, loopTicks, true), world, recorder(recording, world, markers, options.onProgress), options.signal);
-    // The voter is dead (or the run is over): the plant goes on, the drive hears nothing.
-    const inputs = new Int32Array(2);
-    for (let t = loopTicks; t < scenario.ticks; t++) {
-      world.sense(t, inputs);
-      world.stepWith(t, path.silentTick());
-      recordPlant(recording, world, t, inputs[0] as number, inputs[1] as number);
+    let world: MotorBenchWorld | null = null;
+    if (motor !== null && pathSpec !== null) {
+      path = await openActuatorPath(pathSpec, motor.actuator.supplyMvMax);
+      world = makeMotorWorld(scenario, motor, path);
+      world.voterDead = scenario.voterDeathTick !== null;
     }
-    const reference = scenario.criteria.votedIdenticalToFaultFree ? await referenceRun(scenario, loopTicks, profile) : null;
+    const summary = await runLoop(scenario, loopOptions(scenario, loopTicks, true), world, recorder(recording, world, markers, options.onProgress), options.signal);
+    if (world !== null && path !== null) runOnWithoutVoter(scenario, recording, world, path, loopTicks);
+    const reference = scenario.criteria.votedIdenticalToFaultFree ? await referenceRun(scenario, loopTicks) : null;
     const criteria = evaluateCriteria({ scenario, recording, summary, loopTicks, reference: reference?.commands ?? null });
     const wallMs = Math.round(performance.now() - startedMs);
     return assemble(scenario, {
@@ -209,8 +229,8 @@ async function runScenarioOnce(scenario: Scenario, options: BenchOptions): Promi
       recording,
       summary,
       referenceTraceHash: reference?.traceHash ?? null,
-      actuatorPath: path.description,
-      commandWrites: path.commandWrites,
+      actuatorPath: path?.description ?? worldDescription,
+      commandWrites: path?.commandWrites ?? null,
     });
   } catch (error) {
     // Our own bugs are not a scenario's verdict: they end the command (exit 3).
@@ -218,10 +238,23 @@ async function runScenarioOnce(scenario: Scenario, options: BenchOptions): Promi
     const message = error instanceof Error ? `${error.name === 'Error' ? '' : `${error.name}: `}${error.message}` : String(error);
     return assemble(scenario, {
       verdict: 'error', error: message, timeBase, wallMs: Math.round(performance.now() - startedMs), criteria: [], markers, recording,
-      summary: null, referenceTraceHash: null, actuatorPath: path?.description ?? String(pathSpec.kind), commandWrites: path?.commandWrites ?? 0,
+      summary: null, referenceTraceHash: null, actuatorPath: path?.description ?? (pathSpec === null ? worldDescription : String(pathSpec.kind)),
+      commandWrites: path?.commandWrites ?? null,
     });
   } finally {
     await path?.close();
+  }
+}
+
+/** The voter is dead (or the run is over): the motor plant goes on, the drive hears nothing. */
+function runOnWithoutVoter(scenario: Scenario, recording: Recording, world: MotorBenchWorld, path: ActuatorPath, loopTicks: number): void {
+  const inputs = new Int32Array(scenario.law.inputCount);
+  for (let t = loopTicks; t < scenario.ticks; t++) {
+    world.sense(t, inputs);
+    world.stepWith(t, path.silentTick());
+    recording.recordInputs(t, inputs);
+    recordMotor(recording, world, t);
+    recording.ticksRecorded = t + 1;
   }
 }
 
@@ -232,7 +265,7 @@ function scenarioMarkers(scenario: Scenario): Marker[] {
     markers.push({ tick: f.atTick, kind: 'faultInjected', replicaIndex: f.replicaIndex, label: `${f.kind} → r${f.replicaIndex}`, endTick: end });
     if (end !== null) markers.push({ tick: end + 1, kind: 'faultEnded', replicaIndex: f.replicaIndex, label: `${f.kind} on r${f.replicaIndex} ends`, endTick: null });
   }
-  for (const d of scenario.disturbances) {
+  for (const d of scenario.motor?.disturbances ?? []) {
     const label = d.kind === 'loadTorque' ? `load ${d.torqueNm} N·m` : d.mode === 'stuck' ? 'sensor stuck' : `sensor ${d.offsetMilliDeg > 0 ? '+' : ''}${d.offsetMilliDeg} m°`;
     markers.push({ tick: d.atTick, kind: 'disturbance', replicaIndex: null, label, endTick: d.atTick + d.durationTicks - 1 });
   }
@@ -240,8 +273,10 @@ function scenarioMarkers(scenario: Scenario): Marker[] {
   return markers;
 }
 
-function safeMarker(recording: Recording, world: BenchWorld): Marker[] {
-  const first = recording.brakeEngaged.subarray(0, recording.ticksRecorded).indexOf(1);
+/** The motor drive's brake engaging; another plant's drives are its module's own and not seen here. */
+function safeMarker(recording: Recording, world: MotorBenchWorld | null): Marker[] {
+  if (recording.motor === null || world === null) return [];
+  const first = recording.motor.brakeEngaged.subarray(0, recording.ticksRecorded).indexOf(1);
   if (first < 0) return [];
   return [{ tick: first, kind: 'actuatorSafe', replicaIndex: null, label: `actuator safe (${world.actuator.safeReason})`, endTick: null }];
 }
@@ -257,7 +292,8 @@ interface Outcome {
   readonly summary: RunSummary | null;
   readonly referenceTraceHash: string | null;
   readonly actuatorPath: string;
-  readonly commandWrites: number;
+  /** Writes to the motor drive's command pin; null on another plant (no johnny-five path). */
+  readonly commandWrites: number | null;
 }
 
 function modeBands(recording: Recording): ModeBand[] {
@@ -279,12 +315,10 @@ function assemble(scenario: Scenario, o: Outcome): ScenarioResult {
   const n = r.ticksRecorded;
   const s = o.summary;
   const plantSeconds = n / scenario.rateHz;
+  const firstChannel = r.commands[0] as Int32Array;
   let ticksWithoutCommand = 0;
-  let receivedNotVoted = 0;
-  for (let t = 0; t < n; t++) {
-    if (r.commandMv[t] === NONE) ticksWithoutCommand++;
-    if (r.receivedMv[t] !== r.commandMv[t]) receivedNotVoted++;
-  }
+  for (let t = 0; t < n; t++) if (firstChannel[t] === NONE) ticksWithoutCommand++;
+  const { inputs, outputs } = scenario.law.definition;
   return {
     name: scenario.name,
     description: scenario.description,
@@ -292,6 +326,9 @@ function assemble(scenario: Scenario, o: Outcome): ScenarioResult {
     verdict: o.verdict,
     error: o.error,
     seed: scenario.seed,
+    law: { name: scenario.law.name, version: scenario.law.version },
+    plant: scenario.plant.name,
+    tracking: { ...scenario.plant.tracking },
     rateHz: scenario.rateHz,
     ticks: n,
     replicaKinds: scenario.replicas.map((x) => x.kind),
@@ -302,12 +339,16 @@ function assemble(scenario: Scenario, o: Outcome): ScenarioResult {
     modeBands: modeBands(r),
     markers: o.markers,
     series: {
-      setpointMilliDeg: Recording.plain(r.setpointMilliDeg, n),
-      positionMilliDeg: Recording.plain(r.positionMilliDeg, n),
-      truePositionMilliDeg: Recording.plain(r.truePositionMilliDeg, n),
-      commandMv: Recording.nullable(r.commandMv, n),
-      appliedMv: Recording.plain(r.appliedMv, n),
-      replicaCommandMv: r.replicaCommandMv.map((column) => Recording.nullable(column, n)),
+      inputs: inputs.map((c, i) => ({ name: c.name, unit: c.unit, min: c.min, max: c.max, values: Recording.plain(r.inputs[i] as Int32Array, n) })),
+      outputs: outputs.map((c, i) => ({
+        name: c.name,
+        unit: c.unit,
+        min: c.min,
+        max: c.max,
+        values: Recording.nullable(r.commands[i] as Int32Array, n),
+        replicas: r.replicaOutputs.map((columns) => Recording.nullable(columns[i] as Int32Array, n)),
+      })),
+      ...(r.motor === null ? {} : { motor: { truePositionMilliDeg: Recording.plain(r.motor.truePositionMilliDeg, n), appliedMv: Recording.plain(r.motor.appliedMv, n) } }),
     },
     counters: s === null ? {} : {
       unsafeCommands: s.unsafeCommands,
@@ -320,14 +361,21 @@ function assemble(scenario: Scenario, o: Outcome): ScenarioResult {
       safeCommands: s.commands.safe,
       actuatorWatchdogTrips: s.actuator.watchdogTrips,
       actuatorCommandsRejected: s.actuator.commandsRejected,
-      actuatorCommandWrites: o.commandWrites,
       ticksWithoutCommand,
-      // Ticks where what reached the drive through johnny-five differs from the voted command.
-      actuatorReceivedNotVoted: receivedNotVoted,
+      ...(r.motor === null ? {} : motorCounters(r, n, o.commandWrites ?? 0)),
     },
     referenceTraceHash: o.referenceTraceHash,
     votedTraceHash: s === null ? '' : s.votedTraceHash,
     actuatorPath: o.actuatorPath,
     replayCommand: `npx tmr hil ${scenario.file}`,
   };
+}
+
+/** The johnny-five path's counts: pin writes, and ticks where what reached the drive differs from the voted command. */
+function motorCounters(r: Recording, n: number, commandWrites: number): Record<string, number> {
+  const received = r.motor!.receivedMv;
+  const voted = r.commands[0] as Int32Array;
+  let receivedNotVoted = 0;
+  for (let t = 0; t < n; t++) if (received[t] !== voted[t]) receivedNotVoted++;
+  return { actuatorCommandWrites: commandWrites, actuatorReceivedNotVoted: receivedNotVoted };
 }

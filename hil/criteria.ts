@@ -1,12 +1,16 @@
 /**
- * The scenario's pass/fail criteria, checked on the recording after the run. Each outcome says
- * what was measured, against which bound, at which tick, in one line.
+ * The scenario's pass/fail criteria, checked on the recording after the run, for any law and
+ * plant. Each outcome says what was measured, against which bound, at which tick, in one line.
+ * Tracking criteria are in the plant's tracking unit, on its tracking pair (RunSummary.tracking):
+ * the setpoint input against the measured input, except on the motor, where they measure the
+ * shaft's true position (not the noisy reading) in m°.
  */
+import { assert } from '../src/core/assert.js';
 import type { RunSummary } from '../src/runtime/loop-model.js';
 import { MODES } from '../src/core/degradation.js';
 import { NONE, type Recording } from './recording.js';
 import type { CriterionOutcome } from './result.js';
-import type { Scenario, StepCriterion } from './scenario.js';
+import type { FinalCommand, Scenario, StepCriterion } from './scenario.js';
 
 export interface Evidence {
   readonly scenario: Scenario;
@@ -14,8 +18,32 @@ export interface Evidence {
   readonly summary: RunSummary;
   /** Ticks the voter ran (the whole run unless it died). */
   readonly loopTicks: number;
-  /** Voted commands of the fault-free reference run (same seed, same bench), when asked for. */
+  /**
+   * Commands of the fault-free reference run (same seed, same bench), when asked for: tick-major,
+   * every output channel of a tick together (index tick · outputCount + channel).
+   */
   readonly reference: Int32Array | null;
+}
+
+/** The plant's tracking pair as recorded, and how messages name it. */
+interface TrackingView {
+  readonly setpoint: Int32Array;
+  readonly measured: Int32Array;
+  readonly setpointLabel: string;
+  readonly measuredLabel: string;
+  readonly unit: string;
+}
+
+function trackingView(e: Evidence): TrackingView {
+  const r = e.recording;
+  const tracking = e.summary.tracking;
+  const names = e.scenario.law.definition.inputs.map((c) => c.name);
+  const setpoint = r.inputs[names.indexOf(tracking.setpoint)];
+  assert(setpoint !== undefined, `the tracking setpoint ${tracking.setpoint} is not an input channel`);
+  if (r.motor !== null) return { setpoint, measured: r.motor.truePositionMilliDeg, setpointLabel: 'setpoint', measuredLabel: 'position', unit: 'm°' };
+  const measured = r.inputs[names.indexOf(tracking.measured)];
+  assert(measured !== undefined, `the tracking measurement ${tracking.measured} is not an input channel`);
+  return { setpoint, measured, setpointLabel: tracking.setpoint, measuredLabel: tracking.measured, unit: tracking.unit };
 }
 
 function outcome(name: string, passed: boolean, measured: number | string, bound: number | string, tick: number | null, message: string): CriterionOutcome {
@@ -46,6 +74,7 @@ export function evaluateCriteria(e: Evidence): CriterionOutcome[] {
     const mode = e.summary.finalMode;
     out.push(outcome('finalMode', mode === c.finalMode, mode, c.finalMode, null, `the run ended in ${mode} (must end in ${c.finalMode})`));
   }
+  if (c.finalCommands !== null) out.push(finalCommands(e, c.finalCommands));
   if (c.deadlineMissesMax !== null) {
     const misses = e.summary.deadlineMisses;
     out.push(outcome('deadlineMissesMax', misses <= c.deadlineMissesMax, misses, c.deadlineMissesMax, null, `${misses} deadline misses (bound ${c.deadlineMissesMax})`));
@@ -61,33 +90,36 @@ function unsafeCommands(e: Evidence): CriterionOutcome {
 }
 
 function trackingError(e: Evidence, t: NonNullable<Scenario['criteria']['trackingError']>): CriterionOutcome {
-  const r = e.recording;
+  const v = trackingView(e);
   let worst = 0;
   let worstTick = t.fromTick;
   for (let tick = t.fromTick; tick <= t.toTick; tick++) {
-    const error = Math.abs((r.setpointMilliDeg[tick] as number) - (r.truePositionMilliDeg[tick] as number));
+    const error = Math.abs((v.setpoint[tick] as number) - (v.measured[tick] as number));
     if (error > worst) {
       worst = error;
       worstTick = tick;
     }
   }
-  const passed = worst <= t.maxAbsMilliDeg;
+  const passed = worst <= t.maxAbs;
   const window = `ticks ${t.fromTick}..${t.toTick}`;
-  return outcome('trackingError.maxAbsMilliDeg', passed, worst, t.maxAbsMilliDeg, worstTick,
+  const pair = `|${v.setpointLabel} − ${v.measuredLabel}|`;
+  return outcome(`trackingError.${t.field}`, passed, worst, t.maxAbs, worstTick,
     passed
-      ? `worst |setpoint − position| ${worst} m° at tick ${worstTick} over ${window}, within ${t.maxAbsMilliDeg} m°`
-      : `|setpoint − position| reached ${worst} m° at tick ${worstTick}, ${worst - t.maxAbsMilliDeg} m° over the bound ${t.maxAbsMilliDeg} m° (${window})`);
+      ? `worst ${pair} ${worst} ${v.unit} at tick ${worstTick} over ${window}, within ${t.maxAbs} ${v.unit}`
+      : `${pair} reached ${worst} ${v.unit} at tick ${worstTick}, ${worst - t.maxAbs} ${v.unit} over the bound ${t.maxAbs} ${v.unit} (${window})`);
 }
 
 /** Overshoot and settling after a setpoint step, up to the next setpoint change. */
 function stepCriteria(e: Evidence, step: StepCriterion, name: string): CriterionOutcome[] {
   const r = e.recording;
-  const sp = r.setpointMilliDeg;
+  const v = trackingView(e);
+  const sp = v.setpoint;
+  const u = v.unit;
   const a = step.atTick;
   const target = sp[a] as number;
-  const before = a > 0 ? (sp[a - 1] as number) : e.scenario.setpoint.initialMilliDeg;
+  const before = a > 0 ? (sp[a - 1] as number) : (e.scenario.motor?.setpoint.initialMilliDeg ?? target);
   const size = target - before;
-  if (size === 0) return [outcome(name, false, 'no step', `a setpoint step at tick ${a}`, a, `the setpoint does not change at tick ${a} (it is ${target} m° before and after)`)];
+  if (size === 0) return [outcome(name, false, 'no step', `a setpoint step at tick ${a}`, a, `the setpoint does not change at tick ${a} (it is ${target} ${u} before and after)`)];
   let end = a + 1;
   while (end < r.ticksRecorded && sp[end] === target) end++;
   const out: CriterionOutcome[] = [];
@@ -95,7 +127,7 @@ function stepCriteria(e: Evidence, step: StepCriterion, name: string): Criterion
     let peak = 0;
     let peakTick = a;
     for (let t = a; t < end; t++) {
-      const beyond = (((r.truePositionMilliDeg[t] as number) - target) * Math.sign(size));
+      const beyond = (((v.measured[t] as number) - target) * Math.sign(size));
       if (beyond > peak) {
         peak = beyond;
         peakTick = t;
@@ -104,12 +136,12 @@ function stepCriteria(e: Evidence, step: StepCriterion, name: string): Criterion
     const percent = Math.round((peak / Math.abs(size)) * 1000) / 10;
     const passed = percent <= step.overshootPercentMax;
     out.push(outcome(`${name}.overshootPercentMax`, passed, percent, step.overshootPercentMax, peakTick,
-      `${percent} % overshoot (${peak} m° past ${target} m°) at tick ${peakTick} after the ${size} m° step at tick ${a}; bound ${step.overshootPercentMax} %`));
+      `${percent} % overshoot (${peak} ${u} past ${target} ${u}) at tick ${peakTick} after the ${size} ${u} step at tick ${a}; bound ${step.overshootPercentMax} %`));
   }
-  if (step.settleBandMilliDeg !== null && step.settleWithinTicks !== null) {
+  if (step.settleBand !== null && step.settleWithinTicks !== null) {
     let lastOutside = -1;
     for (let t = a; t < end; t++) {
-      if (Math.abs((r.truePositionMilliDeg[t] as number) - target) > step.settleBandMilliDeg) lastOutside = t;
+      if (Math.abs((v.measured[t] as number) - target) > step.settleBand) lastOutside = t;
     }
     const settledTick = lastOutside + 1;
     const never = lastOutside === end - 1;
@@ -118,8 +150,8 @@ function stepCriteria(e: Evidence, step: StepCriterion, name: string): Criterion
     const rate = e.scenario.rateHz;
     out.push(outcome(`${name}.settleWithinTicks`, passed, never ? 'never' : took, step.settleWithinTicks, never ? end - 1 : settledTick,
       never
-        ? `never settled within ±${step.settleBandMilliDeg} m° of ${target} m° after the step at tick ${a} (still out at tick ${end - 1}); bound ${step.settleWithinTicks} ticks`
-        : `settled within ±${step.settleBandMilliDeg} m° at tick ${settledTick}, ${took} ticks (${(took / rate).toFixed(3)} s) after the step at tick ${a}; bound ${step.settleWithinTicks} ticks`));
+        ? `never settled within ±${step.settleBand} ${u} of ${target} ${u} after the step at tick ${a} (still out at tick ${end - 1}); bound ${step.settleWithinTicks} ticks`
+        : `settled within ±${step.settleBand} ${u} at tick ${settledTick}, ${took} ticks (${(took / rate).toFixed(3)} s) after the step at tick ${a}; bound ${step.settleWithinTicks} ticks`));
   }
   return out;
 }
@@ -155,28 +187,54 @@ function identicalToReference(e: Evidence): CriterionOutcome {
   const name = 'votedIdenticalToFaultFree';
   const reference = e.reference;
   if (reference === null) return outcome(name, false, 'no reference', 'identical', null, 'the fault-free reference run is missing');
-  const commands = e.recording.commandMv;
+  const channels = e.recording.commands;
+  const width = channels.length;
+  assert(reference.length === e.loopTicks * width, 'the reference holds every channel of every tick the voter ran');
   let first = -1;
+  let firstChannel = 0;
   let differing = 0;
   for (let t = 0; t < e.loopTicks; t++) {
-    if (commands[t] !== reference[t]) {
+    for (let c = 0; c < width; c++) {
+      if ((channels[c] as Int32Array)[t] === reference[t * width + c]) continue;
       differing++;
-      if (first < 0) first = t;
+      if (first < 0) [first, firstChannel] = [t, c];
+      break;
     }
   }
   if (first < 0) return outcome(name, true, 0, 0, null, `all ${e.loopTicks} voted commands equal the fault-free run's`);
-  const got = commands[first] === NONE ? 'none' : `${commands[first]} mV`;
-  return outcome(name, false, differing, 0, first, `${differing} of ${e.loopTicks} voted commands differ from the fault-free run; the first at tick ${first}: ${got} vs ${reference[first]} mV`);
+  const channel = e.scenario.law.definition.outputs[firstChannel]!;
+  const value = (channels[firstChannel] as Int32Array)[first] as number;
+  const got = value === NONE ? 'none' : `${value}`;
+  return outcome(name, false, differing, 0, first,
+    `${differing} of ${e.loopTicks} voted commands differ from the fault-free run; the first at tick ${first}: ${channel.name} ${got} vs ${reference[first * width + firstChannel]} ${channel.unit}`);
 }
 
 function actuatorSafe(e: Evidence, bound: number): CriterionOutcome {
   const death = e.loopTicks;
   const r = e.recording;
+  const m = r.motor;
+  assert(m !== null, 'actuatorSafeWithinTicks is a motor criterion (the scenario refuses it elsewhere)');
   let safeTick = -1;
-  for (let t = death; t < r.ticksRecorded && safeTick < 0; t++) if (r.brakeEngaged[t] === 1 && r.stopped[t] === 1) safeTick = t;
+  for (let t = death; t < r.ticksRecorded && safeTick < 0; t++) if (m.brakeEngaged[t] === 1 && m.stopped[t] === 1) safeTick = t;
   const name = 'actuatorSafeWithinTicks';
   if (safeTick < 0) return outcome(name, false, 'never', bound, r.ticksRecorded - 1, `the actuator never reached its safe state (brake on, shaft stopped) after the voter died at tick ${death}`);
   const took = safeTick - death;
   return outcome(name, took <= bound, took, bound, safeTick,
     `after the voter died at tick ${death}, the actuator was safe (brake on, shaft stopped) at tick ${safeTick}, ${took} ticks; bound ${bound}`);
+}
+
+/** The commands the voter sent on the last tick it ran, channel by channel. */
+function finalCommands(e: Evidence, expected: readonly FinalCommand[]): CriterionOutcome {
+  const name = 'finalCommands';
+  const want = expected.map((f) => `${f.name} ${f.value}`).join(', ');
+  const last = e.summary.ticks - 1;
+  if (last < 0) return outcome(name, false, 'no tick', want, null, 'the voter ran no tick');
+  const got = expected.map((f) => ({ ...f, sent: (e.recording.commands[f.channelIndex] as Int32Array)[last] as number }));
+  const show = (v: number): string => (v === NONE ? 'none' : String(v));
+  const measured = got.map((g) => `${g.name} ${show(g.sent)}`).join(', ');
+  const wrong = got.filter((g) => g.sent !== g.value);
+  return outcome(name, wrong.length === 0, measured, want, last,
+    wrong.length === 0
+      ? `the last command, at tick ${last}: ${measured}`
+      : `the last command, at tick ${last}, was ${measured}; must be ${want} (${wrong.map((g) => g.name).join(', ')} differ)`);
 }

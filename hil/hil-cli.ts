@@ -23,7 +23,8 @@ import { parseScenario, ScenarioError, type Scenario } from './scenario.js';
 export const HIL_USAGE = `usage: tmr hil <scenario files or folders> [--out DIR] [--junit FILE] [--firmata PATH[@BAUD]]
   --out DIR        where the JSON results and SVG plots go (default hil-results)
   --junit FILE     the JUnit XML file (default DIR/junit.xml)
-  --firmata PATH   drive a Firmata board on PATH as well (StandardFirmata, default 57600 baud)`;
+  --firmata PATH   drive a Firmata board on PATH as well (StandardFirmata, default 57600 baud;
+                   motor-plant scenarios only)`;
 
 const SCENARIO_FILES_MAX = 1_000;
 
@@ -149,6 +150,9 @@ export async function runHil(argv: readonly string[]): Promise<number> {
   try {
     for (const [index, scenario] of scenarios.entries()) {
       if (controller.signal.aborted) break;
+      if (args.firmata !== null && scenario.motor === null) {
+        process.stderr.write(`tmr hil: ${scenario.name}: --firmata not used (it drives the motor plant's servo; this scenario runs plant ${scenario.plant.name})\n`);
+      }
       if (live) process.stderr.write(progressBar(index, scenarios.length, scenario.name, 0));
       const result = await runScenario(scenario, {
         signal: controller.signal,

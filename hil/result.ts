@@ -4,7 +4,7 @@
  * only input of the plot, the JUnit file and the verdict table, so a report can be redrawn from
  * the JSON alone.
  *
- * Units are in the names; ticks are the bench's ticks (tick 0 is the first controlled tick);
+ * Units are in the names (a law's channels carry theirs beside the name); ticks are the bench's ticks (tick 0 is the first controlled tick);
  * time on a plot is tick / rateHz seconds.
  */
 import type { Mode } from '../src/core/degradation.js';
@@ -13,7 +13,7 @@ export type Verdict = 'pass' | 'fail' | 'error';
 
 /** One criterion, checked after the run. */
 export interface CriterionOutcome {
-  /** The criterion's field name in the scenario file, e.g. 'trackingErrorMaxMilliDeg'. */
+  /** The criterion's field name in the scenario file, e.g. 'trackingError.maxAbs'. */
   readonly name: string;
   readonly passed: boolean;
   /** What was measured, in the criterion's unit (a number) or a short text. */
@@ -33,6 +33,8 @@ export type MarkerKind =
   | 'faultEnded'
   /** The failure detector excluded a replica. */
   | 'replicaExcluded'
+  /** A restarted replica passed its probation and is back in service (recovery on). */
+  | 'replicaReadmitted'
   /** A disturbance started or ended (load torque, sensor glitch). */
   | 'disturbance'
   /** The voter died: no commands after this tick. */
@@ -58,23 +60,47 @@ export interface ModeBand {
   readonly mode: Mode;
 }
 
+/** One input channel of the law, per tick: what every replica was sent (noise and glitches included). */
+export interface InputSeries {
+  /** The channel's name in the law, e.g. 'levelMm'. */
+  readonly name: string;
+  /** Its unit as the law declares it, e.g. 'mm', 'mdeg', 'bool'. */
+  readonly unit: string;
+  /** Its declared range, inclusive. */
+  readonly min: number;
+  readonly max: number;
+  readonly values: number[];
+}
+
+/** One output channel of the law, per tick: the voter's command and each replica's own output. */
+export interface OutputSeries {
+  readonly name: string;
+  readonly unit: string;
+  /** Its declared range, inclusive. */
+  readonly min: number;
+  readonly max: number;
+  /** The command the voter sent (voted, held or safe); null where none was sent (the voter was dead). */
+  readonly values: (number | null)[];
+  /** Per replica (outer index), its on-time output on this channel; null when none (missing, late, excluded). */
+  readonly replicas: (number | null)[][];
+}
+
 /**
- * Per-tick series, columnar (index = tick). Every array has `ticks` entries. Values are integers.
- * null marks "nothing": no voted command sent (the voter was dead), no reply from a replica
- * (missing, late, excluded).
+ * Per-tick series, columnar (index = tick). Every array has `ticks` entries. Values are integers
+ * in the channel's unit.
  */
 export interface TickSeries {
-  readonly setpointMilliDeg: number[];
-  /** The sensor reading the replicas were sent (noise and glitches included). */
-  readonly positionMilliDeg: number[];
-  /** The shaft's true position, rounded to m° (what the tracking criteria measure). */
-  readonly truePositionMilliDeg?: number[];
-  /** The voted command the voter sent to the actuator, mV; null where none was sent. */
-  readonly commandMv: (number | null)[];
-  /** The voltage the actuator applied, mV (after latency, deadband, slew, watchdog). */
-  readonly appliedMv: number[];
-  /** Per replica (outer index), its on-time command output per tick, mV; null when none. */
-  readonly replicaCommandMv: (number | null)[][];
+  /** Every input channel, in the law's order. */
+  readonly inputs: readonly InputSeries[];
+  /** Every output channel, in the law's order. */
+  readonly outputs: readonly OutputSeries[];
+  /** The motor plant's own (pid-q16 on the motor): absent on another plant. */
+  readonly motor?: {
+    /** The shaft's true position, rounded to m° (what the motor's tracking criteria measure). */
+    readonly truePositionMilliDeg: number[];
+    /** The voltage the actuator applied, mV (after latency, deadband, slew, watchdog). */
+    readonly appliedMv: number[];
+  };
 }
 
 export interface ScenarioResult {
@@ -87,6 +113,12 @@ export interface ScenarioResult {
   /** For verdict 'error': why the run could not be made (start-up failure, timeout); else null. */
   readonly error: string | null;
   readonly seed: number;
+  /** The law every replica ran. */
+  readonly law: { readonly name: string; readonly version: number };
+  /** The plant it controlled (its name), e.g. 'motor', 'tank'. */
+  readonly plant: string;
+  /** The plant's tracking pair: input channel names and their unit. */
+  readonly tracking: { readonly setpoint: string; readonly measured: string; readonly unit: string };
   readonly rateHz: number;
   readonly ticks: number;
   /** Replica kinds in order, e.g. ['node', 'sim-board', 'avr-sim']. */
@@ -105,7 +137,7 @@ export interface ScenarioResult {
   /** The scenario's fault-free reference run's voted-trace hash, when a criterion needed one. */
   readonly referenceTraceHash: string | null;
   readonly votedTraceHash: string;
-  /** What the actuator path was: 'johnny-five Servo → tmr sim-drive IO plugin', or the Firmata port. */
+  /** What the actuator path was: 'johnny-five Servo → tmr sim-drive IO plugin', the Firmata port, or the plant module's own world. */
   readonly actuatorPath: string;
   /**
    * Earlier attempts of a real-time scenario that failed only on timing (the voter held a command

@@ -1,8 +1,9 @@
 /**
- * Scenario files: what a HIL run is (replicas, rate, length, setpoints, models, noise,
- * disturbances, faults, a dead voter) and what it must show (criteria). JSON, checked completely
- * before anything starts: an unknown field, a wrong type, a fault on a replica that does not
- * exist or a time past the end of the run is refused with the file, the field path and the
+ * Scenario files: what a HIL run is (the law and plant, replicas, rate, length, faults, and for
+ * the motor plant its setpoints, models, noise, disturbances and a dead voter) and what it must
+ * show (criteria). JSON, checked completely before anything starts: an unknown field, a wrong
+ * type, a fault on a replica that does not exist, a time past the end of the run or a motor
+ * section in a scenario on another plant is refused with the file, the field path and the
  * problem, e.g. `hil/scenarios/x.json: faults[1].replica: replica 3 does not exist (replicas has 3 entries)`.
  *
  * Times are given in ticks or in seconds, never both: `atTick` or `atS`, `durationTicks` or
@@ -17,6 +18,11 @@ import type { ReplicaSpec } from '../src/runtime/replica-kinds.js';
 import { actuatorConfigProblem, DEFAULT_ACTUATOR, type ActuatorConfig } from '../src/sim/actuator.js';
 import { DEFAULT_PLANT, DEFAULT_SENSOR, plantConfigProblem, sensorConfigProblem, type PlantConfig, type SensorConfig } from '../src/sim/plant.js';
 import { validateProfile, type ProfileSegment } from '../src/sim/setpoint-profile.js';
+import { LawError } from '../src/law/law.js';
+import { DEFAULT_LAW, SHIPPED_LAWS, shippedLaw } from '../src/law/law-loader.js';
+import type { LoadedLaw } from '../src/law/law-runtime.js';
+import { SHIPPED_PLANTS, shippedPlantFor } from '../src/sim/plants.js';
+import type { PlantDefinition } from '../src/sim/world.js';
 import { FIRMATA_DEFAULTS, type ActuatorPathSpec } from './actuator-path.js';
 
 export const SCENARIO_BYTES_MAX = 256 * 1024;
@@ -41,16 +47,37 @@ export type Disturbance =
   | { readonly kind: 'loadTorque'; readonly atTick: number; readonly durationTicks: number; readonly torqueNm: number }
   | { readonly kind: 'sensorGlitch'; readonly atTick: number; readonly durationTicks: number; readonly mode: 'offset' | 'stuck'; readonly offsetMilliDeg: number };
 
+/** The plant whose scenario sections (setpoint, models, disturbances, actuator path, dead voter) this bench models. */
+export const MOTOR_PLANT_NAME = 'motor';
+
 export interface StepCriterion {
   readonly atTick: number;
-  readonly settleBandMilliDeg: number | null;
+  /** The settling band in the plant's tracking unit (the motor: m°); given as `settleBand`, or `settleBandMilliDeg` on the motor. */
+  readonly settleBand: number | null;
   readonly settleWithinTicks: number | null;
   readonly overshootPercentMax: number | null;
 }
 
+/** One output channel's command the loop must end with. */
+export interface FinalCommand {
+  readonly channelIndex: number;
+  readonly name: string;
+  readonly value: number;
+}
+
 export interface Criteria {
   readonly unsafeCommandsMax: number;
-  readonly trackingError: { readonly maxAbsMilliDeg: number; readonly fromTick: number; readonly toTick: number } | null;
+  /**
+   * |setpoint − measured| of the plant's tracking pair within a bound over a window, in its unit.
+   * The motor measures the true shaft position (m°); another plant its measured input channel.
+   */
+  readonly trackingError: {
+    readonly maxAbs: number;
+    /** The field the bound was given in, for the criterion's name. */
+    readonly field: 'maxAbs' | 'maxAbsMilliDeg';
+    readonly fromTick: number;
+    readonly toTick: number;
+  } | null;
   readonly steps: readonly StepCriterion[];
   readonly detectionLatencyTicksMax: number | null;
   readonly modesMustReach: readonly Mode[];
@@ -64,12 +91,33 @@ export interface Criteria {
   readonly probationFailuresMin: number | null;
   /** The mode the loop must be in at the end of the run. */
   readonly finalMode: Mode | null;
+  /** The commands the voter sent on its last tick, per named output channel (`"safe"`: every channel's safe value). */
+  readonly finalCommands: readonly FinalCommand[] | null;
+}
+
+/**
+ * The motor plant's sections of a scenario: setpoints, model overrides, sensor noise, disturbances
+ * and the johnny-five actuator path. Only a scenario on the motor plant has them; any other plant
+ * runs the world its own module creates (PlantDefinition.create).
+ */
+export interface MotorSetup {
+  readonly setpoint: { readonly initialMilliDeg: number; readonly segments: readonly ProfileSegment[] };
+  readonly plant: PlantConfig;
+  readonly actuator: ActuatorConfig;
+  readonly sensor: SensorConfig;
+  readonly sensorNoiseSeed: number | null;
+  readonly disturbances: readonly Disturbance[];
+  readonly actuatorPath: ActuatorPathSpec;
 }
 
 export interface Scenario {
   readonly file: string;
   readonly name: string;
   readonly description: string;
+  /** The law every replica runs (a shipped one; default pid-q16). */
+  readonly law: LoadedLaw;
+  /** The plant it controls (default: the law's own). */
+  readonly plant: PlantDefinition;
   readonly replicas: readonly ScenarioReplica[];
   readonly rateHz: number;
   readonly ticks: number;
@@ -77,15 +125,11 @@ export interface Scenario {
   readonly simplexPolicy: 'safe' | 'simplex';
   /** Reply deadline for real replicas, µs (default 75 % of the period). */
   readonly deadlineUs: number;
-  readonly setpoint: { readonly initialMilliDeg: number; readonly segments: readonly ProfileSegment[] };
-  readonly plant: PlantConfig;
-  readonly actuator: ActuatorConfig;
-  readonly sensor: SensorConfig;
-  readonly sensorNoiseSeed: number | null;
-  readonly disturbances: readonly Disturbance[];
+  /** The motor plant's sections; null for another plant. */
+  readonly motor: MotorSetup | null;
   readonly faults: readonly ScenarioFault[];
+  /** Motor plant only: the voter stops here without an orderly shutdown. */
   readonly voterDeathTick: number | null;
-  readonly actuatorPath: ActuatorPathSpec;
   /** Restart, re-synchronise and re-admit excluded replicas (as `--recover`); null: off. */
   readonly recovery: RecoveryOptions | null;
   readonly criteria: Criteria;
@@ -215,7 +259,7 @@ class Reader {
 }
 
 const TOP_FIELDS = [
-  '$comment', 'name', 'description', 'replicas', 'rateHz', 'durationTicks', 'durationS', 'seed', 'simplexPolicy', 'deadlineUs', 'setpoint', 'plant',
+  '$comment', 'name', 'description', 'law', 'replicas', 'rateHz', 'durationTicks', 'durationS', 'seed', 'simplexPolicy', 'deadlineUs', 'setpoint', 'plant',
   'actuator', 'sensor', 'disturbances', 'faults', 'voterDeath', 'actuatorPath', 'recovery', 'criteria',
 ] as const;
 
@@ -239,6 +283,9 @@ function readRecovery(r: Reader, value: unknown): RecoveryOptions | null {
   return recovery;
 }
 
+/** Fields that describe the motor plant's world, refused for any other plant. */
+const MOTOR_FIELDS = ['setpoint', 'actuator', 'sensor', 'disturbances', 'actuatorPath', 'voterDeath'] as const;
+
 /** Parses and checks one scenario file's text. Throws ScenarioError naming the file and field. */
 export function parseScenario(text: string, file: string): Scenario {
   if (Buffer.byteLength(text) > SCENARIO_BYTES_MAX) throw new ScenarioError(file, '', `larger than ${SCENARIO_BYTES_MAX} bytes`);
@@ -252,6 +299,11 @@ export function parseScenario(text: string, file: string): Scenario {
   const top = head.object(json, '', TOP_FIELDS);
   const name = head.string(top.name, 'name', /^[a-z0-9][a-z0-9-]{0,63}$/, 'lower-case letters, digits and dashes (it names the result files)');
   const description = head.string(top.description, 'description');
+  const { law, plant } = readLawAndPlant(head, top);
+  const onMotor = plant.name === MOTOR_PLANT_NAME;
+  if (!onMotor) {
+    for (const field of MOTOR_FIELDS) if (top[field] !== undefined) head.fail(field, motorOnly(law, plant));
+  }
   const rateHz = head.integer(top.rateHz, 'rateHz', 1, 2_000);
   const durationReader = new Reader(file, rateHz, SCENARIO_TICKS_MAX + 1);
   const ticks = durationReader.durationField(top, '', 0, false);
@@ -259,34 +311,71 @@ export function parseScenario(text: string, file: string): Scenario {
   const replicas = readReplicas(r, top.replicas);
   const seed = top.seed === undefined ? 1 : r.integer(top.seed, 'seed', 0, 0xffff_ffff);
   const periodUs = Math.floor(1e6 / rateHz);
-  const actuator = readModel(r, top.actuator, 'actuator', DEFAULT_ACTUATOR, actuatorConfigProblem);
+  const motor = onMotor ? readMotor(r, top) : null;
   const faults = readFaults(r, top.faults, replicas.length);
   const voterDeathTick = top.voterDeath === undefined ? null : r.tickField(r.object(top.voterDeath, 'voterDeath', ['atTick', 'atS']), 'voterDeath', 'at');
   const scenario: Scenario = {
     file,
     name,
     description,
+    law,
+    plant,
     replicas,
     rateHz,
     ticks,
     seed,
     simplexPolicy: top.simplexPolicy === undefined ? 'safe' : r.oneOf(top.simplexPolicy, 'simplexPolicy', ['safe', 'simplex'] as const),
     deadlineUs: top.deadlineUs === undefined ? Math.floor(periodUs * 0.75) : r.integer(top.deadlineUs, 'deadlineUs', 100, periodUs - 1),
-    setpoint: readSetpoint(r, top.setpoint),
-    plant: readModel(r, top.plant, 'plant', DEFAULT_PLANT, plantConfigProblem),
-    actuator,
-    ...readSensor(r, top.sensor),
-    disturbances: readDisturbances(r, top.disturbances),
+    motor,
     faults,
     voterDeathTick,
-    actuatorPath: readActuatorPath(r, top.actuatorPath),
     recovery: readRecovery(r, top.recovery),
-    criteria: readCriteria(r, top.criteria, voterDeathTick, top.recovery !== undefined),
+    criteria: readCriteria(r, top.criteria, { voterDeathTick, recovery: top.recovery !== undefined, law, plant }),
   };
   for (const [i, fault] of faults.entries()) {
     if (voterDeathTick !== null && fault.atTick >= voterDeathTick) r.fail(`faults[${i}].atTick`, `tick ${fault.atTick} is after the voter died (tick ${voterDeathTick})`);
   }
   return scenario;
+}
+
+function motorOnly(law: LoadedLaw, plant: PlantDefinition): string {
+  return `for the motor plant only (this scenario runs law ${law.name} on plant ${plant.name}, whose world is its module's own)`;
+}
+
+/**
+ * `law` (a shipped law; default pid-q16) and `plant`: a shipped plant's name (default: the law's
+ * own), or an object of overrides of the motor plant's model, which names the motor.
+ */
+function readLawAndPlant(r: Reader, top: Json): { law: LoadedLaw; plant: PlantDefinition } {
+  const law = shippedLaw(top.law === undefined ? DEFAULT_LAW : r.oneOf(top.law, 'law', SHIPPED_LAWS));
+  const plantNames = Object.keys(SHIPPED_PLANTS);
+  const isObject = typeof top.plant === 'object' && top.plant !== null && !Array.isArray(top.plant);
+  if (top.plant !== undefined && typeof top.plant !== 'string' && !isObject) {
+    r.fail('plant', `must be a plant's name (${plantNames.join(', ')}) or an object of motor model overrides, got ${show(top.plant)}`);
+  }
+  const named = typeof top.plant === 'string' ? r.oneOf(top.plant, 'plant', plantNames) : undefined;
+  let plant: PlantDefinition;
+  try {
+    plant = shippedPlantFor(law, named);
+  } catch (error) {
+    if (error instanceof LawError) r.fail(named === undefined ? 'law' : 'plant', error.message);
+    throw error;
+  }
+  if (top.plant !== undefined && named === undefined && plant.name !== MOTOR_PLANT_NAME) {
+    r.fail('plant', `overrides of the motor plant's model, but law ${law.name} runs on plant ${plant.name} (name a plant with a string: ${plantNames.join(', ')})`);
+  }
+  return { law, plant };
+}
+
+function readMotor(r: Reader, top: Json): MotorSetup {
+  return {
+    setpoint: readSetpoint(r, top.setpoint),
+    plant: typeof top.plant === 'string' ? DEFAULT_PLANT : readModel(r, top.plant, 'plant', DEFAULT_PLANT, plantConfigProblem),
+    actuator: readModel(r, top.actuator, 'actuator', DEFAULT_ACTUATOR, actuatorConfigProblem),
+    ...readSensor(r, top.sensor),
+    disturbances: readDisturbances(r, top.disturbances),
+    actuatorPath: readActuatorPath(r, top.actuatorPath),
+  };
 }
 
 function readReplicas(r: Reader, value: unknown): ScenarioReplica[] {
@@ -316,7 +405,7 @@ function readReplicas(r: Reader, value: unknown): ScenarioReplica[] {
   return replicas;
 }
 
-function readSetpoint(r: Reader, value: unknown): Scenario['setpoint'] {
+function readSetpoint(r: Reader, value: unknown): MotorSetup['setpoint'] {
   const entry = r.object(value, 'setpoint', ['initialMilliDeg', 'segments']);
   const initialMilliDeg = entry.initialMilliDeg === undefined ? 0 : r.integer(entry.initialMilliDeg, 'setpoint.initialMilliDeg', -524_287, 524_287);
   const list = r.array(entry.segments, 'setpoint.segments', 1024);
@@ -423,31 +512,53 @@ function readActuatorPath(r: Reader, value: unknown): ActuatorPathSpec {
 
 const CRITERIA_FIELDS = [
   'unsafeCommandsMax', 'trackingError', 'steps', 'detectionLatencyTicksMax', 'modesMustReach', 'modesMustNotReach', 'votedIdenticalToFaultFree',
-  'actuatorSafeWithinTicks', 'deadlineMissesMax', 'readmissionsMin', 'probationFailuresMin', 'finalMode',
+  'actuatorSafeWithinTicks', 'deadlineMissesMax', 'readmissionsMin', 'probationFailuresMin', 'finalMode', 'finalCommands',
 ] as const;
 
-function readCriteria(r: Reader, value: unknown, voterDeathTick: number | null, recovery: boolean): Criteria {
+/** What the criteria are checked against: the dead voter, recovery, and the law and plant of the run. */
+interface CriteriaContext {
+  readonly voterDeathTick: number | null;
+  readonly recovery: boolean;
+  readonly law: LoadedLaw;
+  readonly plant: PlantDefinition;
+}
+
+/** A bound in the plant's tracking unit: `<stem>` on any plant, or `<stem>MilliDeg` on the motor (the same number); one of them. */
+function readTrackingBound(r: Reader, entry: Json, path: string, stem: string, ctx: CriteriaContext, min: number): { value: number; field: string } | null {
+  const legacy = `${stem}MilliDeg`;
+  if (entry[legacy] !== undefined && ctx.plant.name !== MOTOR_PLANT_NAME) r.fail(`${path}.${legacy}`, `${motorOnly(ctx.law, ctx.plant)}: give ${stem} in ${ctx.plant.tracking.unit}`);
+  if (entry[legacy] !== undefined && entry[stem] !== undefined) r.fail(`${path}.${stem}`, `give ${stem} or ${legacy}, not both`);
+  const field = entry[legacy] !== undefined ? legacy : stem;
+  if (entry[field] === undefined) return null;
+  return { value: r.integer(entry[field], `${path}.${field}`, min, 1_048_576), field };
+}
+
+function readCriteria(r: Reader, value: unknown, ctx: CriteriaContext): Criteria {
   const c = r.object(value, 'criteria', CRITERIA_FIELDS);
   const modes = (v: unknown, field: string): Mode[] =>
     v === undefined ? [] : r.array(v, field, MODES.length).map((m, i) => r.oneOf(m, `${field}[${i}]`, MODES));
   let trackingError: Criteria['trackingError'] = null;
   if (c.trackingError !== undefined) {
-    const t = r.object(c.trackingError, 'criteria.trackingError', ['maxAbsMilliDeg', 'fromTick', 'fromS', 'toTick', 'toS']);
-    const fromTick = r.tickField(t, 'criteria.trackingError', 'from', 0);
-    const toTick = r.tickField(t, 'criteria.trackingError', 'to', r.ticks - 1);
-    if (toTick < fromTick) r.fail('criteria.trackingError.toTick', `ends (tick ${toTick}) before it starts (tick ${fromTick})`);
-    trackingError = { maxAbsMilliDeg: r.integer(t.maxAbsMilliDeg, 'criteria.trackingError.maxAbsMilliDeg', 0, 1_048_576), fromTick, toTick };
+    const path = 'criteria.trackingError';
+    const t = r.object(c.trackingError, path, ['maxAbs', 'maxAbsMilliDeg', 'fromTick', 'fromS', 'toTick', 'toS']);
+    const fromTick = r.tickField(t, path, 'from', 0);
+    const toTick = r.tickField(t, path, 'to', r.ticks - 1);
+    if (toTick < fromTick) r.fail(`${path}.toTick`, `ends (tick ${toTick}) before it starts (tick ${fromTick})`);
+    const bound = readTrackingBound(r, t, path, 'maxAbs', ctx, 0);
+    if (bound === null) r.fail(`${path}.maxAbs`, `missing (the bound on |${ctx.plant.tracking.setpoint} − ${ctx.plant.tracking.measured}|, in ${ctx.plant.tracking.unit})`);
+    trackingError = { maxAbs: bound.value, field: bound.field as 'maxAbs' | 'maxAbsMilliDeg', fromTick, toTick };
   }
+  if (c.actuatorSafeWithinTicks !== undefined && ctx.plant.name !== MOTOR_PLANT_NAME) r.fail('criteria.actuatorSafeWithinTicks', motorOnly(ctx.law, ctx.plant));
   const actuatorSafeWithinTicks = c.actuatorSafeWithinTicks === undefined ? null : r.integer(c.actuatorSafeWithinTicks, 'criteria.actuatorSafeWithinTicks', 1, SCENARIO_TICKS_MAX);
-  if (actuatorSafeWithinTicks !== null && voterDeathTick === null) r.fail('criteria.actuatorSafeWithinTicks', 'needs a voterDeath to measure from');
+  if (actuatorSafeWithinTicks !== null && ctx.voterDeathTick === null) r.fail('criteria.actuatorSafeWithinTicks', 'needs a voterDeath to measure from');
   const readmissionsMin = c.readmissionsMin === undefined ? null : r.integer(c.readmissionsMin, 'criteria.readmissionsMin', 1, SCENARIO_TICKS_MAX);
-  if (readmissionsMin !== null && !recovery) r.fail('criteria.readmissionsMin', 'needs recovery (add "recovery": {})');
+  if (readmissionsMin !== null && !ctx.recovery) r.fail('criteria.readmissionsMin', 'needs recovery (add "recovery": {})');
   const probationFailuresMin = c.probationFailuresMin === undefined ? null : r.integer(c.probationFailuresMin, 'criteria.probationFailuresMin', 1, SCENARIO_TICKS_MAX);
-  if (probationFailuresMin !== null && !recovery) r.fail('criteria.probationFailuresMin', 'needs recovery (add "recovery": {})');
+  if (probationFailuresMin !== null && !ctx.recovery) r.fail('criteria.probationFailuresMin', 'needs recovery (add "recovery": {})');
   return {
     unsafeCommandsMax: c.unsafeCommandsMax === undefined ? 0 : r.integer(c.unsafeCommandsMax, 'criteria.unsafeCommandsMax', 0, 0),
     trackingError,
-    steps: c.steps === undefined ? [] : r.array(c.steps, 'criteria.steps', SCENARIO_STEPS_MAX).map((raw, i) => readStep(r, raw, `criteria.steps[${i}]`)),
+    steps: c.steps === undefined ? [] : r.array(c.steps, 'criteria.steps', SCENARIO_STEPS_MAX).map((raw, i) => readStep(r, raw, `criteria.steps[${i}]`, ctx)),
     detectionLatencyTicksMax: c.detectionLatencyTicksMax === undefined ? null : r.integer(c.detectionLatencyTicksMax, 'criteria.detectionLatencyTicksMax', 0, SCENARIO_TICKS_MAX),
     modesMustReach: modes(c.modesMustReach, 'criteria.modesMustReach'),
     modesMustNotReach: modes(c.modesMustNotReach, 'criteria.modesMustNotReach'),
@@ -457,18 +568,34 @@ function readCriteria(r: Reader, value: unknown, voterDeathTick: number | null, 
     readmissionsMin,
     probationFailuresMin,
     finalMode: c.finalMode === undefined ? null : r.oneOf(c.finalMode, 'criteria.finalMode', MODES),
+    finalCommands: readFinalCommands(r, c.finalCommands, ctx.law),
   };
 }
 
-function readStep(r: Reader, raw: unknown, field: string): StepCriterion {
-  const s = r.object(raw, field, ['atTick', 'atS', 'settleBandMilliDeg', 'settleWithinTicks', 'settleWithinS', 'overshootPercentMax']);
+/** `"safe"` (every output channel's safe value) or `{ channel: value, ... }` for some or all output channels. */
+function readFinalCommands(r: Reader, value: unknown, law: LoadedLaw): FinalCommand[] | null {
+  if (value === undefined) return null;
+  const outputs = law.definition.outputs;
+  if (value === 'safe') return outputs.map((c, channelIndex) => ({ channelIndex, name: c.name, value: c.safe }));
+  const field = 'criteria.finalCommands';
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) r.fail(field, `must be "safe" or an object of output channel values, got ${show(value)}`);
+  const entry = r.object(value, field, outputs.map((c) => c.name));
+  const commands = outputs.flatMap((c, channelIndex) =>
+    entry[c.name] === undefined ? [] : [{ channelIndex, name: c.name, value: r.integer(entry[c.name], `${field}.${c.name}`, c.min, c.max) }]);
+  if (commands.length === 0) r.fail(field, `names no output channel of law ${law.name} (${outputs.map((c) => c.name).join(', ')})`);
+  return commands;
+}
+
+function readStep(r: Reader, raw: unknown, field: string, ctx: CriteriaContext): StepCriterion {
+  const s = r.object(raw, field, ['atTick', 'atS', 'settleBand', 'settleBandMilliDeg', 'settleWithinTicks', 'settleWithinS', 'overshootPercentMax']);
   const atTick = r.tickField(s, field, 'at');
+  const band = readTrackingBound(r, s, field, 'settleBand', ctx, 1);
   const hasSettle = s.settleWithinTicks !== undefined || s.settleWithinS !== undefined;
-  if (hasSettle !== (s.settleBandMilliDeg !== undefined)) r.fail(`${field}.settleBandMilliDeg`, 'settling needs both settleBandMilliDeg and settleWithinTicks (or settleWithinS)');
-  if (!hasSettle && s.overshootPercentMax === undefined) r.fail(field, 'give settling (settleBandMilliDeg + settleWithinTicks/S), overshootPercentMax, or both');
+  if (hasSettle !== (band !== null)) r.fail(`${field}.${band?.field ?? 'settleBand'}`, 'settling needs both settleBand (settleBandMilliDeg on the motor) and settleWithinTicks (or settleWithinS)');
+  if (!hasSettle && s.overshootPercentMax === undefined) r.fail(field, 'give settling (settleBand + settleWithinTicks/S), overshootPercentMax, or both');
   return {
     atTick,
-    settleBandMilliDeg: hasSettle ? r.integer(s.settleBandMilliDeg, `${field}.settleBandMilliDeg`, 1, 1_048_576) : null,
+    settleBand: band?.value ?? null,
     settleWithinTicks: hasSettle ? r.durationField(s, field, atTick, false, 'settleWithin') : null,
     overshootPercentMax: s.overshootPercentMax === undefined ? null : r.number(s.overshootPercentMax, `${field}.overshootPercentMax`, 0, 1_000),
   };

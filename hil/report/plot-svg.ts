@@ -1,11 +1,17 @@
 /**
- * The plot of one HIL scenario run as a self-contained SVG: title line, position panel, command
- * panel, mode strip, markers across all of them, legend and the failed criteria. Drawn from the
- * ScenarioResult alone, so a plot can be redrawn from the JSON result file.
+ * The plot of one HIL scenario run as a self-contained SVG: title line, the panels, mode strip,
+ * markers across all of them, legend and the failed criteria. Drawn from the ScenarioResult
+ * alone, so a plot can be redrawn from the JSON result file.
+ *
+ * Panels: on the motor plant, position (setpoint, measured and true shaft) and command (voted,
+ * applied voltage, each replica's output). On any other plant, one panel per channel of the law:
+ * the tracking pair together (setpoint dashed, measured), each other input, then each output
+ * (the voter's command and each replica's output), in the channels' own units.
  *
  * Size is bounded whatever the run's length: each series is reduced to one column per pixel
  * keeping the column's min and max (a one-tick spike survives), so a series draws at most
- * 2 × COLUMN_COUNT_MAX points; markers, replicas, criteria and every text are capped too.
+ * 2 × COLUMN_COUNT_MAX points; at most SERIES_DRAWN_MAX series on another plant (replicas' outputs
+ * give way first); markers, replicas, criteria and every text are capped too.
  * Output is a pure function of the input: no dates, no randomness, coordinates to 0.1 px.
  */
 import { assert, fail } from '../../src/core/assert.js';
@@ -27,6 +33,12 @@ const PLOT_WIDTH_PX = PLOT_RIGHT_PX - PLOT_LEFT_PX;
 /** One column per pixel: a series draws at most 2 points per column (its min and max). */
 const COLUMN_COUNT_MAX = PLOT_WIDTH_PX;
 const PANEL_HEIGHT_PX = 210;
+/** A panel of one channel other than the tracking pair (another plant than the motor). */
+const CHANNEL_PANEL_HEIGHT_PX = 150;
+/** Another plant: series drawn at most (each up to 2 × COLUMN_COUNT_MAX points), so the SVG stays under SVG_BYTES_MAX. */
+const SERIES_DRAWN_MAX = 24;
+/** Width of one character of the 11 px bold panel title, for fitting it along its panel. */
+const TITLE_CHAR_PX = 6.2;
 const PANEL_GAP_PX = 12;
 const MODE_STRIP_HEIGHT_PX = 22;
 const LABEL_TOP_PX = 50;
@@ -79,6 +91,7 @@ const MARKER_STYLE: Record<MarkerKind, MarkerStyle> = {
   voterDeath: { stroke: '#000000', widthPx: 3, dash: null, legend: 'voter death', shade: null, priority: 0 },
   actuatorSafe: { stroke: '#8250df', widthPx: 1.6, dash: null, legend: 'actuator safe', shade: null, priority: 1 },
   replicaExcluded: { stroke: '#24292f', widthPx: 1.4, dash: null, legend: 'replica excluded', shade: null, priority: 2 },
+  replicaReadmitted: { stroke: '#1a7f37', widthPx: 1.4, dash: null, legend: 'replica re-admitted', shade: null, priority: 2 },
   faultInjected: { stroke: '#cf222e', widthPx: 1.2, dash: '5 3', legend: 'fault injected', shade: '#ff8182', priority: 3 },
   faultEnded: { stroke: '#cf222e', widthPx: 1, dash: '2 3', legend: 'fault ended', shade: null, priority: 4 },
   disturbance: { stroke: '#6e7781', widthPx: 1, dash: '3 3', legend: 'disturbance', shade: '#8c959f', priority: 5 },
@@ -87,6 +100,7 @@ const MARKER_KINDS: readonly MarkerKind[] = [
   'faultInjected',
   'faultEnded',
   'replicaExcluded',
+  'replicaReadmitted',
   'disturbance',
   'voterDeath',
   'actuatorSafe',
@@ -104,6 +118,7 @@ const POSITION_STYLE: LineStyle = { stroke: '#0969da', widthPx: 1.4, dash: null,
 const TRUE_POSITION_STYLE: LineStyle = { stroke: '#8250df', widthPx: 1, dash: '2 2', opacity: 0.9 };
 const COMMAND_STYLE: LineStyle = { stroke: '#1f2328', widthPx: 1.6, dash: null, opacity: 1 };
 const APPLIED_STYLE: LineStyle = { stroke: '#0969da', widthPx: 1.2, dash: '4 2', opacity: 1 };
+const INPUT_STYLE: LineStyle = { stroke: '#116329', widthPx: 1.2, dash: null, opacity: 1 };
 const REPLICA_COLOURS: readonly string[] = [
   '#e69f00',
   '#009e73',
@@ -153,9 +168,21 @@ interface Panel {
   readonly series: readonly Series[];
 }
 
+/** A panel before it is placed: what it draws and how tall it is. */
+interface PanelSpec {
+  readonly id: string;
+  readonly title: string;
+  readonly series: readonly Series[];
+  /** Raw units per display unit (m° → °, mV → V: 1000; a law's channel: 1). */
+  readonly divisor: number;
+  readonly heightPx: number;
+  /** The channel's declared range: the axis when every value is the same (an alarm never raised). */
+  readonly declared?: { readonly min: number; readonly max: number };
+}
+
 interface Layout {
-  readonly positionTopPx: number;
-  readonly commandTopPx: number;
+  /** Top of each panel, in order; the first is the top of the plot area. */
+  readonly panelTopsPx: readonly number[];
   readonly modeTopPx: number;
   readonly axisTopPx: number;
   readonly legendTopPx: number;
@@ -175,10 +202,11 @@ export function renderPlotSvg(result: ScenarioResult): string {
   const scale: XScale = { ticks: result.ticks, rateHz: result.rateHz, columnCount: Math.min(result.ticks, COLUMN_COUNT_MAX) };
   const { markers, droppedCount } = markersToDraw(result.markers);
   const placed = placeLabels(markers, scale);
-  const layout = layoutFor(placed.reduce((rows, p) => Math.max(rows, p.row + 1), 1));
-  const panels = [positionPanel(result, scale, layout), commandPanel(result, scale, layout)];
+  const specs = result.series.motor === undefined ? channelPanels(result, scale) : motorPanels(result, scale);
+  const layout = layoutFor(placed.reduce((rows, p) => Math.max(rows, p.row + 1), 1), specs.panels.map((p) => p.heightPx));
+  const panels = specs.panels.map((spec, i): Panel => ({ id: spec.id, title: spec.title, series: spec.series, y: yScaleFor(spec, layout.panelTopsPx[i] as number) }));
   const timeTicks = timeAxisTicks(result);
-  const parts: string[] = [...titleLines(result, droppedCount)];
+  const parts: string[] = [...titleLines(result, droppedCount, specs.notes)];
   for (const panel of panels) parts.push(...panelFrame(panel, scale, timeTicks));
   parts.push(...markerShading(markers, scale, layout));
   for (const panel of panels) for (const series of panel.series) parts.push(...seriesGroup(series, scale, panel.y));
@@ -203,12 +231,11 @@ function checkResult(result: ScenarioResult): void {
   const { ticks, rateHz, series } = result;
   assert(Number.isInteger(ticks) && ticks >= 0, `renderPlotSvg: ticks ${ticks} not a count`);
   assert(Number.isFinite(rateHz) && rateHz > 0, `renderPlotSvg: rateHz ${rateHz} not positive`);
+  assert(series.inputs.length >= 1 && series.outputs.length >= 1, 'renderPlotSvg: a law has at least one input and one output channel');
   const arrays: readonly (readonly unknown[])[] = [
-    series.setpointMilliDeg,
-    series.positionMilliDeg,
-    series.commandMv,
-    series.appliedMv,
-    ...series.replicaCommandMv,
+    ...series.inputs.map((c) => c.values),
+    ...series.outputs.flatMap((c) => [c.values, ...c.replicas]),
+    ...(series.motor === undefined ? [] : [series.motor.truePositionMilliDeg, series.motor.appliedMv]),
   ];
   for (const values of arrays) {
     assert(values.length === ticks, `renderPlotSvg: a series has ${values.length} entries, ticks is ${ticks}`);
@@ -221,12 +248,17 @@ function checkResult(result: ScenarioResult): void {
   }
 }
 
-function layoutFor(labelRowCount: number): Layout {
-  const positionTopPx = LABEL_TOP_PX + labelRowCount * LABEL_ROW_HEIGHT_PX + 4;
-  const commandTopPx = positionTopPx + PANEL_HEIGHT_PX + PANEL_GAP_PX;
-  const modeTopPx = commandTopPx + PANEL_HEIGHT_PX + 6;
+function layoutFor(labelRowCount: number, panelHeightsPx: readonly number[]): Layout {
+  const panelTopsPx: number[] = [];
+  let topPx = LABEL_TOP_PX + labelRowCount * LABEL_ROW_HEIGHT_PX + 4;
+  for (const [i, heightPx] of panelHeightsPx.entries()) {
+    if (i > 0) topPx += PANEL_GAP_PX;
+    panelTopsPx.push(topPx);
+    topPx += heightPx;
+  }
+  const modeTopPx = topPx + 6;
   const axisTopPx = modeTopPx + MODE_STRIP_HEIGHT_PX;
-  return { positionTopPx, commandTopPx, modeTopPx, axisTopPx, legendTopPx: axisTopPx + 38 };
+  return { panelTopsPx, modeTopPx, axisTopPx, legendTopPx: axisTopPx + 38 };
 }
 
 function svgOpen(heightPx: number): string {
@@ -264,7 +296,7 @@ function yOf(y: YScale, value: number): number {
 // ---------------------------------------------------------------------------------------------
 // Title
 
-function titleLines(result: ScenarioResult, droppedMarkerCount: number): string[] {
+function titleLines(result: ScenarioResult, droppedMarkerCount: number, notes: readonly string[]): string[] {
   const verdict = result.verdict.toUpperCase();
   const facts = [
     `seed ${result.seed}`,
@@ -273,8 +305,12 @@ function titleLines(result: ScenarioResult, droppedMarkerCount: number): string[
     `${result.timeBase} time`,
     `${formatRealTimeFactor(result.realTimeFactor)} real time`,
   ].join(' · ');
-  const subtitleParts = [`${formatCount(result.ticks)} ticks (${formatPlantSeconds(result.ticks, result.rateHz)} s)`];
+  const subtitleParts = [
+    `${formatCount(result.ticks)} ticks (${formatPlantSeconds(result.ticks, result.rateHz)} s)`,
+    `law ${result.law.name} v${result.law.version} on plant ${result.plant}`,
+  ];
   if (droppedMarkerCount > 0) subtitleParts.push(`${droppedMarkerCount} markers not drawn`);
+  subtitleParts.push(...notes);
   subtitleParts.push(oneLine(result.description));
   const subtitle = truncateText(subtitleParts.join(' · '), SUBTITLE_LENGTH_MAX);
   return [
@@ -352,39 +388,97 @@ function seriesGroup(series: Series, scale: XScale, y: YScale): string[] {
 // ---------------------------------------------------------------------------------------------
 // Panels
 
-function positionPanel(result: ScenarioResult, scale: XScale, layout: Layout): Panel {
-  const series: Series[] = [
-    { id: 'setpoint', legend: 'setpoint', columns: downsample(result.series.setpointMilliDeg, scale.columnCount), style: SETPOINT_STYLE },
-    { id: 'position', legend: 'position (measured)', columns: downsample(result.series.positionMilliDeg, scale.columnCount), style: POSITION_STYLE },
-  ];
-  // The shaft's true position: differs from the reading under sensor noise and glitches.
-  const truePosition = result.series.truePositionMilliDeg;
-  if (truePosition !== undefined && truePosition.length === result.ticks) {
-    series.push({ id: 'true-position', legend: 'position (true shaft)', columns: downsample(truePosition, scale.columnCount), style: TRUE_POSITION_STYLE });
-  }
-  const y = yScaleFor(series, layout.positionTopPx, 1000);
-  return { id: 'position', title: 'position (deg)', y, series };
+/** What the plot draws: its panels, and what it had to leave out (for the subtitle). */
+interface PanelPlan {
+  readonly panels: readonly PanelSpec[];
+  readonly notes: readonly string[];
 }
 
-function commandPanel(result: ScenarioResult, scale: XScale, layout: Layout): Panel {
-  const replicas = result.series.replicaCommandMv.slice(0, REPLICA_DRAWN_MAX);
-  const series: Series[] = replicas.map((values, replicaIndex) => ({
-    id: `replica-${replicaIndex}`,
+/** pid-q16 on the motor plant: position and command, in degrees and volts. */
+function motorPanels(result: ScenarioResult, scale: XScale): PanelPlan {
+  return { panels: [positionPanel(result, scale), commandPanel(result, scale)], notes: [] };
+}
+
+function channel<T extends { readonly name: string }>(channels: readonly T[], name: string): T {
+  const found = channels.find((c) => c.name === name);
+  assert(found !== undefined, `renderPlotSvg: no channel ${name} in the result`);
+  return found;
+}
+
+function positionPanel(result: ScenarioResult, scale: XScale): PanelSpec {
+  const { inputs, motor } = result.series;
+  assert(motor !== undefined, 'renderPlotSvg: a motor plot needs the motor series');
+  const series: Series[] = [
+    { id: 'setpoint', legend: 'setpoint', columns: downsample(channel(inputs, 'setpointMilliDeg').values, scale.columnCount), style: SETPOINT_STYLE },
+    { id: 'position', legend: 'position (measured)', columns: downsample(channel(inputs, 'positionMilliDeg').values, scale.columnCount), style: POSITION_STYLE },
+    // The shaft's true position: differs from the reading under sensor noise and glitches.
+    { id: 'true-position', legend: 'position (true shaft)', columns: downsample(motor.truePositionMilliDeg, scale.columnCount), style: TRUE_POSITION_STYLE },
+  ];
+  return { id: 'position', title: 'position (deg)', series, divisor: 1000, heightPx: PANEL_HEIGHT_PX };
+}
+
+function replicaSeries(result: ScenarioResult, replicas: readonly (readonly (number | null)[])[], scale: XScale, idOf: (replicaIndex: number) => string): Series[] {
+  return replicas.map((values, replicaIndex) => ({
+    id: idOf(replicaIndex),
     legend: `r${replicaIndex} ${result.replicaKinds[replicaIndex] ?? 'replica'} output`,
     columns: downsample(values, scale.columnCount),
     style: { stroke: REPLICA_COLOURS[replicaIndex % REPLICA_COLOURS.length] ?? '#57606a', widthPx: 0.9, dash: null, opacity: 0.9 },
   }));
+}
+
+function commandPanel(result: ScenarioResult, scale: XScale): PanelSpec {
+  const { outputs, motor } = result.series;
+  assert(motor !== undefined, 'renderPlotSvg: a motor plot needs the motor series');
+  const command = channel(outputs, 'commandMv');
+  const replicas = command.replicas.slice(0, REPLICA_DRAWN_MAX);
+  const series = replicaSeries(result, replicas, scale, (i) => `replica-${i}`);
   series.push(
-    { id: 'applied', legend: 'applied voltage', columns: downsample(result.series.appliedMv, scale.columnCount), style: APPLIED_STYLE },
-    { id: 'command', legend: 'voted command', columns: downsample(result.series.commandMv, scale.columnCount), style: COMMAND_STYLE },
+    { id: 'applied', legend: 'applied voltage', columns: downsample(motor.appliedMv, scale.columnCount), style: APPLIED_STYLE },
+    { id: 'command', legend: 'voted command', columns: downsample(command.values, scale.columnCount), style: COMMAND_STYLE },
   );
-  const notDrawn = result.series.replicaCommandMv.length - replicas.length;
+  const notDrawn = command.replicas.length - replicas.length;
   const title = notDrawn > 0 ? `command (V), ${notDrawn} replicas not drawn` : 'command (V)';
-  return { id: 'command', title, y: yScaleFor(series, layout.commandTopPx, 1000), series };
+  return { id: 'command', title, series, divisor: 1000, heightPx: PANEL_HEIGHT_PX };
+}
+
+/**
+ * Any other plant: the tracking pair in one panel, each other input in its own, then each output
+ * with the voter's command over the replicas' outputs. Replicas' outputs are drawn while the
+ * series budget lasts (the same number on every output panel).
+ */
+function channelPanels(result: ScenarioResult, scale: XScale): PanelPlan {
+  const { inputs, outputs } = result.series;
+  const { setpoint, measured, unit } = result.tracking;
+  const others = inputs.filter((c) => c.name !== setpoint && c.name !== measured);
+  const panels: PanelSpec[] = [{
+    id: 'tracking',
+    title: `${measured} (${unit})`,
+    series: [
+      { id: 'setpoint', legend: `${setpoint} (setpoint)`, columns: downsample(channel(inputs, setpoint).values, scale.columnCount), style: SETPOINT_STYLE },
+      { id: 'measured', legend: `${measured} (measured)`, columns: downsample(channel(inputs, measured).values, scale.columnCount), style: POSITION_STYLE },
+    ],
+    divisor: 1,
+    heightPx: PANEL_HEIGHT_PX,
+  }];
+  for (const input of others) {
+    const series: Series[] = [{ id: `input-${input.name}`, legend: input.name, columns: downsample(input.values, scale.columnCount), style: INPUT_STYLE }];
+    panels.push({ id: `input-${input.name}`, title: `${input.name} (${input.unit})`, series, divisor: 1, heightPx: CHANNEL_PANEL_HEIGHT_PX, declared: input });
+  }
+  const budget = SERIES_DRAWN_MAX - 2 - others.length - outputs.length;
+  const replicaCount = outputs[0]?.replicas.length ?? 0;
+  const replicasDrawn = Math.max(0, Math.min(REPLICA_DRAWN_MAX, replicaCount, Math.floor(budget / Math.max(outputs.length, 1))));
+  for (const output of outputs) {
+    const series = replicaSeries(result, output.replicas.slice(0, replicasDrawn), scale, (i) => `replica-${i}-${output.name}`);
+    series.push({ id: `command-${output.name}`, legend: 'voted command', columns: downsample(output.values, scale.columnCount), style: COMMAND_STYLE });
+    panels.push({ id: `output-${output.name}`, title: `${output.name} (${output.unit})`, series, divisor: 1, heightPx: CHANNEL_PANEL_HEIGHT_PX, declared: output });
+  }
+  const notes = replicasDrawn < replicaCount ? [`outputs of ${replicaCount - replicasDrawn} replicas not drawn`] : [];
+  return { panels, notes };
 }
 
 /** The value range of all series, padded by 5 %; [-1, 1] display units when there is no value. */
-function yScaleFor(series: readonly Series[], topPx: number, divisor: number): YScale {
+function yScaleFor(spec: PanelSpec, topPx: number): YScale {
+  const { series, heightPx, divisor, declared } = spec;
   let lo = Number.POSITIVE_INFINITY;
   let hi = Number.NEGATIVE_INFINITY;
   for (const { columns } of series) {
@@ -395,15 +489,16 @@ function yScaleFor(series: readonly Series[], topPx: number, divisor: number): Y
     }
   }
   if (lo > hi) [lo, hi] = [-divisor, divisor];
+  else if (lo === hi && declared !== undefined && declared.min < declared.max && declared.min <= lo && hi <= declared.max) [lo, hi] = [declared.min, declared.max];
   const padding = hi > lo ? (hi - lo) * 0.05 : divisor;
-  return { lo: lo - padding, hi: hi + padding, topPx, bottomPx: topPx + PANEL_HEIGHT_PX, divisor };
+  return { lo: lo - padding, hi: hi + padding, topPx, bottomPx: topPx + heightPx, divisor };
 }
 
 function panelFrame(panel: Panel, scale: XScale, timeTicks: NiceTicks): string[] {
   const { y } = panel;
   const parts = [
     `<rect class="panel-${panel.id}" x="${PLOT_LEFT_PX}" y="${px(y.topPx)}" width="${PLOT_WIDTH_PX}" ` +
-      `height="${PANEL_HEIGHT_PX}" fill="#ffffff" stroke="#d0d7de"/>`,
+      `height="${px(y.bottomPx - y.topPx)}" fill="#ffffff" stroke="#d0d7de"/>`,
   ];
   for (const seconds of timeTicks.values) {
     const x = px(xOfTick(scale, seconds * scale.rateHz));
@@ -421,7 +516,7 @@ function panelFrame(panel: Panel, scale: XScale, timeTicks: NiceTicks): string[]
   const midPx = px((y.topPx + y.bottomPx) / 2);
   parts.push(
     `<text x="16" y="${midPx}" transform="rotate(-90 16 ${midPx})" text-anchor="middle" font-weight="bold" ` +
-      `fill="#424a53">${escapeXmlText(panel.title)}</text>`,
+      `fill="#424a53">${escapeXmlText(truncateText(panel.title, Math.floor((y.bottomPx - y.topPx) / TITLE_CHAR_PX)))}</text>`,
   );
   if (scale.ticks === 0) {
     parts.push(`<text x="${px(PLOT_LEFT_PX + PLOT_WIDTH_PX / 2)}" y="${midPx}" text-anchor="middle" fill="#57606a">no ticks recorded</text>`);
@@ -549,7 +644,7 @@ function placeLabels(markers: readonly Marker[], scale: XScale): PlacedMarker[] 
 /** Shaded intervals (faults with a duration, disturbances), drawn beneath the series. */
 function markerShading(markers: readonly Marker[], scale: XScale, layout: Layout): string[] {
   const parts: string[] = [];
-  const top = layout.positionTopPx;
+  const top = layout.panelTopsPx[0] ?? layout.modeTopPx;
   const bottom = layout.modeTopPx + MODE_STRIP_HEIGHT_PX;
   for (const marker of markers) {
     const shade = MARKER_STYLE[marker.kind].shade;
@@ -597,8 +692,14 @@ interface LegendEntry {
 
 function legendEntries(panels: readonly Panel[], markers: readonly Marker[], bands: readonly ModeBand[]): LegendEntry[] {
   const entries: LegendEntry[] = [];
+  // A replica's output or the voted command on several panels is one legend entry.
+  const seen = new Set<string>();
   for (const panel of panels) {
-    for (const series of panel.series) entries.push({ text: series.legend, swatch: { kind: 'line', style: series.style } });
+    for (const series of panel.series) {
+      if (seen.has(series.legend)) continue;
+      seen.add(series.legend);
+      entries.push({ text: series.legend, swatch: { kind: 'line', style: series.style } });
+    }
   }
   for (const kind of MARKER_KINDS) {
     const ofKind = markers.filter((marker) => marker.kind === kind);

@@ -8,6 +8,7 @@ import { SimFirmataDrive } from '../../firmware-sim/firmata-drive-board.js';
 import { PtyPair } from '../../firmware-sim/pty-pair.js';
 import { ActuatorPathError, openActuatorPath } from '../../hil/actuator-path.js';
 import { runScenario } from '../../hil/bench.js';
+import type { ScenarioResult } from '../../hil/result.js';
 import { parseScenario, type Scenario } from '../../hil/scenario.js';
 import { SimDriveIo } from '../../hil/sim-drive-io.js';
 import { ROOT } from '../helpers/cli.js';
@@ -15,6 +16,18 @@ import { ROOT } from '../helpers/cli.js';
 function fixture(name: string, patch: Record<string, unknown> = {}): Scenario {
   const file = join(ROOT, 'test', 'fixtures', 'hil', `${name}.json`);
   return parseScenario(JSON.stringify({ ...JSON.parse(readFileSync(file, 'utf8')), ...patch }), `test/fixtures/hil/${name}.json`);
+}
+
+function input(result: ScenarioResult, name: string): number[] {
+  const found = result.series.inputs.find((c) => c.name === name);
+  if (found === undefined) throw new Error(`no input ${name}`);
+  return found.values;
+}
+
+function output(result: ScenarioResult, name: string): ScenarioResult['series']['outputs'][number] {
+  const found = result.series.outputs.find((c) => c.name === name);
+  if (found === undefined) throw new Error(`no output ${name}`);
+  return found;
 }
 
 async function simBoard(io: SimDriveIo): Promise<InstanceType<typeof five.Board>> {
@@ -135,7 +148,7 @@ describe('runScenario', () => {
     const b = await runScenario(fixture('small-pass'));
     expect(strip(b)).toEqual(strip(a));
     const otherSeed = await runScenario(fixture('small-pass', { seed: 10 }));
-    expect(otherSeed.series.positionMilliDeg).not.toEqual(a.series.positionMilliDeg);
+    expect(input(otherSeed, 'positionMilliDeg')).not.toEqual(input(a, 'positionMilliDeg'));
   });
 
   it('names the failed criterion, the measured value and the tick', async () => {
@@ -154,7 +167,7 @@ describe('runScenario', () => {
   it('lets the actuator watchdog, not the voter, stop the drive when the voter dies', async () => {
     const result = await runScenario(fixture('small-pass', { faults: [], criteria: { actuatorSafeWithinTicks: 10 }, voterDeath: { atTick: 120 } }));
     expect(result.verdict).toBe('pass');
-    expect(result.series.commandMv.slice(120).every((c) => c === null)).toBe(true);
+    expect(output(result, 'commandMv').values.slice(120).every((c) => c === null)).toBe(true);
     const safe = result.markers.find((m) => m.kind === 'actuatorSafe');
     expect(safe?.label).toBe('actuator safe (watchdog)');
     expect(safe!.tick).toBe(120 + DEFAULT_ACTUATOR.watchdogTicks - 1);
@@ -171,10 +184,65 @@ describe('runScenario', () => {
         ],
       }),
     );
-    const firstDifference = disturbed.series.positionMilliDeg.findIndex((p, t) => p !== quiet.series.positionMilliDeg[t]);
+    const position = input(disturbed, 'positionMilliDeg');
+    const firstDifference = position.findIndex((p, t) => p !== input(quiet, 'positionMilliDeg')[t]);
     expect(firstDifference).toBe(101);
-    const stuck = disturbed.series.positionMilliDeg.slice(160, 170);
+    const stuck = position.slice(160, 170);
     expect(new Set(stuck).size).toBe(1);
-    expect(stuck[0]).toBe(disturbed.series.positionMilliDeg[159]);
+    expect(stuck[0]).toBe(position[159]);
+  });
+
+  it('runs another law on its own plant: every channel recorded by name, criteria in the plant\'s unit', async () => {
+    const result = await runScenario(fixture('tank-small'));
+    expect(result.verdict, result.criteria.map((c) => c.message).join('\n')).toBe('pass');
+    expect(result.law).toEqual({ name: 'tank', version: 1 });
+    expect(result.plant).toBe('tank');
+    expect(result.tracking).toEqual({ setpoint: 'levelSetpointMm', measured: 'levelMm', unit: 'mm' });
+    expect(result.series.inputs.map((c) => `${c.name} ${c.unit}`)).toEqual(['levelSetpointMm mm', 'levelMm mm', 'highSwitch bool']);
+    expect(result.series.outputs.map((c) => c.name)).toEqual(['valvePermille', 'pumpOn', 'alarm']);
+    expect(result.series.motor).toBeUndefined();
+    for (const c of [...result.series.inputs, ...result.series.outputs]) expect(c.values).toHaveLength(300);
+    // The tank's own profile: 800 mm for a third of the run, then 1200 mm, then 600 mm.
+    expect([0, 100, 200].map((t) => input(result, 'levelSetpointMm')[t])).toEqual([800, 1_200, 600]);
+    // The wrong replica's valve openings are a third of the range off; it is out two ticks later and silent after.
+    const valve = output(result, 'valvePermille');
+    expect(valve.replicas).toHaveLength(3);
+    expect(valve.replicas[1]![100]).not.toBe(valve.values[100]);
+    expect(valve.replicas[1]!.slice(103).every((v) => v === null)).toBe(true);
+    expect(valve.replicas[0]).toEqual(valve.values);
+    const tracking = result.criteria.find((c) => c.name === 'trackingError.maxAbs')!;
+    expect(tracking.message).toMatch(/^trackingError\.maxAbs: worst \|levelSetpointMm − levelMm\| \d+ mm at tick \d+ over ticks 100\.\.199, within 900 mm$/);
+    expect(result.criteria.find((c) => c.name === 'finalCommands')?.message).toBe('finalCommands: the last command, at tick 299: pumpOn 0, alarm 0');
+    expect(result.referenceTraceHash).toBe(result.votedTraceHash);
+    // No johnny-five path on this plant: nothing to count for it.
+    expect(result.actuatorPath).toBe("plant tank: its module's own world (no johnny-five path)");
+    expect(result.counters.actuatorReceivedNotVoted).toBeUndefined();
+    expect(result.counters.ticksWithoutCommand).toBe(0);
+  });
+
+  it('fails final commands that differ, naming each channel', async () => {
+    const result = await runScenario(fixture('tank-small', { criteria: { finalCommands: 'safe' } }));
+    expect(result.verdict).toBe('fail');
+    expect(result.criteria.find((c) => !c.passed)?.message).toMatch(
+      /^finalCommands: the last command, at tick 299, was valvePermille [1-9]\d*, pumpOn 0, alarm 0; must be valvePermille 0, pumpOn 0, alarm 1 \(valvePermille, alarm differ\)$/,
+    );
+  });
+
+  it('compares every output channel with the fault-free run, and names the first that differs', async () => {
+    // Two wrong valves of three: no majority, so the voter holds the last command, then goes safe.
+    const result = await runScenario(fixture('tank-small', { faults: [{ kind: 'wrong', replica: 1, atTick: 100 }, { kind: 'wrong', replica: 2, atTick: 100 }], criteria: { votedIdenticalToFaultFree: true } }));
+    expect(result.verdict).toBe('fail');
+    expect(result.criteria.find((c) => !c.passed)?.message).toMatch(/^votedIdenticalToFaultFree: 200 of 300 voted commands differ from the fault-free run; the first at tick 100: valvePermille \d+ vs 1000 permille$/);
+    expect(result.counters.heldCommands).toBeGreaterThan(0);
+    expect(result.modeBands.at(-1)?.mode).toBe('safe');
+  });
+
+  it('re-admits a crashed replica of another law, with a marker where it came back', async () => {
+    const result = await runScenario(fixture('tank-small', { recovery: {}, faults: [{ kind: 'crash', replica: 1, atTick: 100 }], criteria: { readmissionsMin: 1, votedIdenticalToFaultFree: true, finalMode: 'tmr' } }));
+    expect(result.verdict, result.criteria.map((c) => c.message).join('\n')).toBe('pass');
+    const back = result.markers.filter((m) => m.kind === 'replicaReadmitted');
+    expect(back.map((m) => [m.replicaIndex, m.label])).toEqual([[1, 'r1 back in']]);
+    expect(back[0]!.tick).toBeGreaterThan(100);
+    expect(output(result, 'valvePermille').replicas[1]![back[0]!.tick]).toBe(output(result, 'valvePermille').values[back[0]!.tick]);
   });
 });

@@ -3,6 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { PtyPair } from '../../firmware-sim/pty-pair.js';
+import type { ScenarioResult } from '../../hil/result.js';
 import { assertFreshBuild, runCli } from '../helpers/cli.js';
 
 const FIXTURES = 'test/fixtures/hil';
@@ -37,9 +38,9 @@ describe('tmr hil', () => {
     expect(plot).toContain('wrong → r2');
     expect(plot).toContain('r2 out: OUTPUT_DISAGREE');
     expect(plot).toContain('position (true shaft)');
-    const result = JSON.parse(readFileSync(join(out, 'too-tight.json'), 'utf8')) as { verdict: string; series: { setpointMilliDeg: number[] } };
+    const result = JSON.parse(readFileSync(join(out, 'too-tight.json'), 'utf8')) as ScenarioResult;
     expect(result.verdict).toBe('fail');
-    expect(result.series.setpointMilliDeg).toHaveLength(300);
+    expect(result.series.inputs.map((c) => [c.name, c.values.length])).toEqual([['setpointMilliDeg', 300], ['positionMilliDeg', 300]]);
   });
 
   it('passes, with exit code 0, when every scenario passes', async () => {
@@ -48,6 +49,27 @@ describe('tmr hil', () => {
     expect(run.code).toBe(0);
     expect(existsSync(join(out, 'junit.xml'))).toBe(true);
     expect(run.stderr).toMatch(/^tmr hil: \[1\/1\] small-pass: PASS in [\d.]+ s \(×[\d.]+ real time\)$/m);
+  });
+
+  it('runs a scenario on another law and plant (the tank), with its channels in the result and the plot', async () => {
+    const out = outDir();
+    const run = await runCli(['hil', `${FIXTURES}/tank-small.json`, '--out', out]);
+    expect(run.code, run.stdout).toBe(0);
+    expect(run.stdout).toMatch(/tank-small\s+PASS/);
+    const result = JSON.parse(readFileSync(join(out, 'tank-small.json'), 'utf8')) as ScenarioResult;
+    expect([result.law.name, result.plant]).toEqual(['tank', 'tank']);
+    expect(result.series.outputs.map((c) => c.name)).toEqual(['valvePermille', 'pumpOn', 'alarm']);
+    const plot = readFileSync(join(out, 'tank-small.svg'), 'utf8');
+    for (const text of ['levelMm (mm)', 'valvePermille (permille)', 'law tank v1 on plant tank', 'wrong → r1']) expect(plot).toContain(text);
+  });
+
+  it('leaves --firmata out of a scenario on another plant (it drives the motor\'s servo), and says so', async () => {
+    const out = outDir();
+    const run = await runCli(['hil', `${FIXTURES}/tank-small.json`, '--out', out, '--firmata', '/dev/tmr-no-such-port']);
+    expect(run.code, run.stderr).toBe(0);
+    expect(run.stderr).toContain("tmr hil: tank-small: --firmata not used (it drives the motor plant's servo; this scenario runs plant tank)");
+    const result = JSON.parse(readFileSync(join(out, 'tank-small.json'), 'utf8')) as ScenarioResult;
+    expect(result.actuatorPath).toBe("plant tank: its module's own world (no johnny-five path)");
   });
 
   it('refuses a malformed scenario before anything starts, naming the file and the field', async () => {

@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { junitXml } from '../../hil/report/junit.js';
 import { renderPlotSvg } from '../../hil/report/plot-svg.js';
 import { formatVerdictTable } from '../../hil/report/verdict-table.js';
-import type { CriterionOutcome, Marker, ScenarioResult } from '../../hil/result.js';
+import type { CriterionOutcome, InputSeries, Marker, OutputSeries, ScenarioResult } from '../../hil/result.js';
 
 // ---------------------------------------------------------------------------------------------
 // Factory: a realistic 3-replica run. r1 gets a wrong-output fault at tick 200 (for 50 ticks), is
@@ -23,7 +23,9 @@ function criterion(name: string, passed: boolean, measured: number, bound: numbe
 function seriesFor(ticks: number): ScenarioResult['series'] {
   const setpointMilliDeg: number[] = [];
   const positionMilliDeg: number[] = [];
+  const truePositionMilliDeg: number[] = [];
   const commandMv: (number | null)[] = [];
+  const rate: (number | null)[] = [];
   const appliedMv: number[] = [];
   const replicaCommandMv: (number | null)[][] = [[], [], []];
   for (let tick = 0; tick < ticks; tick++) {
@@ -32,13 +34,25 @@ function seriesFor(ticks: number): ScenarioResult['series'] {
     const command = tick >= SAFE_TICK ? null : 3000 + (tick % 7) * 10;
     setpointMilliDeg.push(setpoint);
     positionMilliDeg.push(position);
+    truePositionMilliDeg.push(position + 10);
     commandMv.push(command);
+    rate.push(command === null ? null : 0);
     appliedMv.push(command ?? 0);
     replicaCommandMv[0]?.push(command);
     replicaCommandMv[1]?.push(tick >= EXCLUDE_TICK ? null : tick >= FAULT_TICK ? -9000 : command);
     replicaCommandMv[2]?.push(tick >= 300 && tick < 310 ? null : command);
   }
-  return { setpointMilliDeg, positionMilliDeg, commandMv, appliedMv, replicaCommandMv };
+  return {
+    inputs: [
+      { name: 'setpointMilliDeg', unit: 'mdeg', min: -524_288, max: 524_288, values: setpointMilliDeg },
+      { name: 'positionMilliDeg', unit: 'mdeg', min: -524_288, max: 524_288, values: positionMilliDeg },
+    ],
+    outputs: [
+      { name: 'commandMv', unit: 'mV', min: -32_767, max: 32_767, values: commandMv, replicas: replicaCommandMv },
+      { name: 'rateMilliDegPerTick', unit: 'mdeg/tick', min: -(1 << 20), max: 1 << 20, values: rate, replicas: replicaCommandMv.map((column) => column.map((v) => (v === null ? null : 0))) },
+    ],
+    motor: { truePositionMilliDeg, appliedMv },
+  };
 }
 
 function markersFor(): Marker[] {
@@ -61,6 +75,9 @@ function makeResult(overrides: Partial<ScenarioResult> = {}): ScenarioResult {
     verdict: 'pass',
     error: null,
     seed: 42,
+    law: { name: 'pid-q16', version: 2 },
+    plant: 'motor',
+    tracking: { setpoint: 'setpointMilliDeg', measured: 'positionMilliDeg', unit: 'mdeg' },
     rateHz: 100,
     ticks,
     replicaKinds: ['node', 'sim-board', 'avr-sim'],
@@ -110,6 +127,56 @@ function errorResult(): ScenarioResult {
     wallMs: 5012,
     realTimeFactor: 0,
     timeBase: 'realtime',
+  });
+}
+
+/**
+ * A tank-law run (three inputs, three outputs): replica 1's valve output goes wrong at tick 100, it
+ * is excluded at tick 102 (silent from 103), the loop runs on in duplex.
+ */
+function tankResult(overrides: Partial<ScenarioResult> = {}): ScenarioResult {
+  const ticks = 300;
+  const setpoint = Array.from({ length: ticks }, (_, t) => (t < 100 ? 800 : t < 200 ? 1200 : 600));
+  const level = Array.from({ length: ticks }, (_, t) => 300 + t);
+  const valve = Array.from({ length: ticks }, (_, t) => (t < 100 ? 750 : 1000));
+  const pump = Array.from({ length: ticks }, (_, t) => (t < 200 ? 1 : 0));
+  const alarm = new Array<number>(ticks).fill(0);
+  const faulty = valve.map((v, t) => (t >= 103 ? null : t >= 100 ? (v + 338) % 1001 : v));
+  const silentFrom103 = (values: number[]): (number | null)[] => values.map((v, t) => (t >= 103 ? null : v));
+  return makeResult({
+    name: 'tank-wrong',
+    description: 'the tank law with a wrong valve on replica 1',
+    file: 'hil/scenarios/tank-wrong.json',
+    law: { name: 'tank', version: 1 },
+    plant: 'tank',
+    tracking: { setpoint: 'levelSetpointMm', measured: 'levelMm', unit: 'mm' },
+    rateHz: 50,
+    ticks,
+    replicaKinds: ['sim', 'sim', 'sim'],
+    criteria: [criterion('detectionLatencyTicksMax (faults[0] wrong → r1)', true, 2, 3, 102)],
+    modeBands: [
+      { fromTick: 0, toTick: 102, mode: 'tmr' },
+      { fromTick: 102, toTick: ticks, mode: 'duplex' },
+    ],
+    markers: [
+      { tick: 100, kind: 'faultInjected', replicaIndex: 1, label: 'wrong → r1', endTick: null },
+      { tick: 102, kind: 'replicaExcluded', replicaIndex: 1, label: 'r1 out: OUTPUT_DISAGREE', endTick: null },
+    ],
+    series: {
+      inputs: [
+        { name: 'levelSetpointMm', unit: 'mm', min: 0, max: 2000, values: setpoint },
+        { name: 'levelMm', unit: 'mm', min: 0, max: 2000, values: level },
+        { name: 'highSwitch', unit: 'bool', min: 0, max: 1, values: new Array<number>(ticks).fill(0) },
+      ],
+      outputs: [
+        { name: 'valvePermille', unit: 'permille', min: 0, max: 1000, values: valve, replicas: [valve, faulty, valve] },
+        { name: 'pumpOn', unit: 'bool', min: 0, max: 1, values: pump, replicas: [pump, silentFrom103(pump), pump] },
+        { name: 'alarm', unit: 'bool', min: 0, max: 1, values: alarm, replicas: [alarm, silentFrom103(alarm), alarm] },
+      ],
+    },
+    actuatorPath: "plant tank: its module's own world (no johnny-five path)",
+    replayCommand: 'npx tmr hil hil/scenarios/tank-wrong.json',
+    ...overrides,
   });
 }
 
@@ -214,7 +281,7 @@ describe('renderPlotSvg', () => {
     const svg = renderPlotSvg(makeResult());
     for (const marker of markersFor()) expect(svg).toContain(`>${marker.label}</text>`);
     for (const mode of ['tmr', 'duplex', 'safe']) expect(svg).toMatch(new RegExp(`font-weight="bold" fill="[^"]*">${mode}</text>`));
-    const legend = ['setpoint', 'position (measured)', 'voted command', 'applied voltage', 'r1 sim-board output'];
+    const legend = ['setpoint', 'position (measured)', 'position (true shaft)', 'voted command', 'applied voltage', 'r1 sim-board output'];
     for (const text of legend) expect(svg).toContain(`>${text}</text>`);
     for (const kind of ['fault injected', 'fault ended', 'replica excluded', 'disturbance', 'voter death', 'actuator safe']) {
       expect(svg).toContain(`>${kind}</text>`);
@@ -281,12 +348,13 @@ describe('renderPlotSvg', () => {
     const ticks = 1_000_000;
     const base = makeResult({ ticks });
     const spikeTick = 654_321;
-    const position = base.series.positionMilliDeg.slice();
+    const [setpoint, measured] = base.series.inputs as [InputSeries, InputSeries];
+    const position = measured.values.slice();
     position[spikeTick] = 170_000;
-    const svg = renderPlotSvg({ ...base, series: { ...base.series, positionMilliDeg: position } });
+    const svg = renderPlotSvg({ ...base, series: { ...base.series, inputs: [setpoint, { ...measured, values: position }] } });
     expect(Buffer.byteLength(svg, 'utf8')).toBeLessThan(1_000_000);
     expect(checkWellFormed(svg)).toBe('svg');
-    const seriesCount = 4 + 3;
+    const seriesCount = 5 + 3;
     const pointCount = polylinePoints(svg).reduce((sum, run) => sum + run.length, 0);
     expect(pointCount).toBeLessThanOrEqual(seriesCount * 2 * 1200);
     // The spike is the panel's maximum: some position point lies in the top 10 % of the panel.
@@ -319,7 +387,13 @@ describe('renderPlotSvg', () => {
       markers,
       modeBands: Array.from({ length: ticks }, (_, tick) => ({ fromTick: tick, toTick: tick + 1, mode: modes[tick % 4] ?? 'tmr' })),
     });
-    const series = { ...base.series, positionMilliDeg: noisy(50).map((v) => v ?? 0), commandMv: noisy(60), replicaCommandMv };
+    const [setpoint, measured] = base.series.inputs as [InputSeries, InputSeries];
+    const [command, rate] = base.series.outputs as [OutputSeries, OutputSeries];
+    const series = {
+      ...base.series,
+      inputs: [setpoint, { ...measured, values: noisy(50).map((v) => v ?? 0) }],
+      outputs: [{ ...command, values: noisy(60), replicas: replicaCommandMv }, { ...rate, replicas: replicaCommandMv }],
+    };
     const svg = renderPlotSvg({ ...base, series });
     expect(Buffer.byteLength(svg, 'utf8')).toBeLessThan(1_000_000);
     expect(checkWellFormed(svg)).toBe('svg');
@@ -336,6 +410,123 @@ describe('renderPlotSvg', () => {
     expect(svg).toContain('no ticks recorded');
     expect(svg).toContain('error: avr-sim r2 did not start within 5000 ms: ELF not found');
     expect(svg).not.toContain('\u001b');
+  });
+});
+
+describe('renderPlotSvg for another law than pid-q16 (the tank)', () => {
+  it('draws one panel per channel: the tracking pair together, the other input, each output with the replicas under the voted command', () => {
+    const svg = renderPlotSvg(tankResult());
+    expect(checkWellFormed(svg)).toBe('svg');
+    const panels = [...svg.matchAll(/<rect class="panel-([^"]+)"/g)].map((m) => m[1]);
+    expect(panels).toEqual(['tracking', 'input-highSwitch', 'output-valvePermille', 'output-pumpOn', 'output-alarm']);
+    for (const title of ['levelMm (mm)', 'highSwitch (bool)', 'valvePermille (permille)', 'pumpOn (bool)', 'alarm (bool)']) {
+      expect(svg).toMatch(new RegExp(`font-weight="bold" fill="#424a53">${title.replace(/[()]/g, '\\$&')}</text>`));
+    }
+    // The tracking pair shares a panel: both series lie within its frame.
+    const top = Number(attributeOf(svg, 'rect class="panel-tracking"', 'y'));
+    const height = Number(attributeOf(svg, 'rect class="panel-tracking"', 'height'));
+    for (const id of ['setpoint', 'measured']) {
+      const ys = polylinePoints(svg, id).flat().map((p) => p.y);
+      expect(ys.length).toBeGreaterThan(0);
+      for (const y of ys) expect(y >= top && y <= top + height).toBe(true);
+    }
+    expect(svg).not.toContain('panel-position');
+    expect(svg).not.toContain('applied voltage');
+  });
+
+  it("gives a channel that never changes (the alarm, the float switch) its declared range as the axis", () => {
+    const svg = renderPlotSvg(tankResult());
+    const labels = (panel: string): string[] => {
+      const top = Number(attributeOf(svg, `rect class="panel-${panel}"`, 'y'));
+      const height = Number(attributeOf(svg, `rect class="panel-${panel}"`, 'height'));
+      return [...svg.matchAll(/<text x="71" y="([\d.]+)" dy="3.5" text-anchor="end" fill="#424a53">([^<]*)<\/text>/g)]
+        .filter((m) => Number(m[1]) >= top && Number(m[1]) <= top + height)
+        .map((m) => m[2] ?? '');
+    };
+    for (const panel of ['input-highSwitch', 'output-alarm']) {
+      expect(labels(panel).at(0)).toBe('0.0');
+      expect(labels(panel).at(-1)).toBe('1.0');
+    }
+  });
+
+  it('names the channels in the legend once each, and the law and plant in the subtitle', () => {
+    const svg = renderPlotSvg(tankResult());
+    for (const text of ['levelSetpointMm (setpoint)', 'levelMm (measured)', 'highSwitch', 'voted command', 'r0 sim output', 'r1 sim output', 'r2 sim output']) {
+      expect(svg.split(`>${text}</text>`)).toHaveLength(2);
+    }
+    expect(svg).toContain('law tank v1 on plant tank');
+    expect(renderPlotSvg(makeResult())).toContain('law pid-q16 v2 on plant motor');
+  });
+
+  it("draws an excluded replica's outputs as gaps on every output panel", () => {
+    const svg = renderPlotSvg(tankResult());
+    for (const channel of ['valvePermille', 'pumpOn', 'alarm']) {
+      expect(polylinePoints(svg, `replica-1-${channel}`).map((run) => run.length)).toEqual([103]);
+      expect(polylinePoints(svg, `replica-0-${channel}`)).toHaveLength(1);
+      expect(polylinePoints(svg, `command-${channel}`).map((run) => run.length)).toEqual([300]);
+    }
+  });
+
+  it('stays under 1 MB with the most channels a law may have, fifteen replicas and noisy series, leaving replicas out first', () => {
+    const ticks = 4 * 1108 * 3;
+    const noisy = (phase: number): (number | null)[] =>
+      Array.from({ length: ticks }, (_, tick) => (tick % 97 === phase ? null : ((tick * 7919 + phase * 104_729) % 20_001) - 10_000));
+    const inputs = Array.from({ length: 8 }, (_, i) => ({ name: `in${i}`, unit: 'u', min: -10_000, max: 10_000, values: noisy(i).map((v) => v ?? 0) }));
+    const outputs = Array.from({ length: 8 }, (_, c) => ({
+      name: `out${c}`,
+      unit: 'u',
+      min: -10_000,
+      max: 10_000,
+      values: noisy(20 + c),
+      replicas: Array.from({ length: 15 }, (_, r) => noisy(40 + r)),
+    }));
+    const modes = ['tmr', 'duplex', 'simplex', 'safe'] as const;
+    const result = tankResult({
+      ticks,
+      tracking: { setpoint: 'in0', measured: 'in1', unit: 'u' },
+      replicaKinds: Array.from({ length: 15 }, () => 'node'),
+      series: { inputs, outputs },
+      modeBands: Array.from({ length: ticks }, (_, tick) => ({ fromTick: tick, toTick: tick + 1, mode: modes[tick % 4] ?? 'tmr' })),
+      markers: Array.from({ length: 1000 }, (_, index) => ({ tick: (index * 13) % ticks, kind: 'faultInjected' as const, replicaIndex: index % 15, label: `m${index}`, endTick: null })),
+    });
+    const svg = renderPlotSvg(result);
+    expect(Buffer.byteLength(svg, 'utf8')).toBeLessThan(1_000_000);
+    expect(checkWellFormed(svg)).toBe('svg');
+    expect(svg.match(/<rect class="panel-/g)).toHaveLength(1 + 6 + 8);
+    expect(svg.match(/<g data-series="/g)!.length).toBeLessThanOrEqual(24);
+    expect(svg).toContain('outputs of 14 replicas not drawn');
+  });
+});
+
+describe('the text reports for another law than pid-q16 (the tank)', () => {
+  const failing = tankResult({
+    verdict: 'fail',
+    criteria: [
+      criterion('detectionLatencyTicksMax (faults[0] wrong → r1)', true, 2, 3, 102),
+      {
+        name: 'trackingError.maxAbs',
+        passed: false,
+        measured: 140,
+        bound: 40,
+        tick: 850,
+        message: 'trackingError.maxAbs: |levelSetpointMm − levelMm| reached 140 mm at tick 850, 100 mm over the bound 40 mm (ticks 850..999)',
+      },
+    ],
+  });
+
+  it('JUnit names the failed tracking criterion in the plant\'s unit', () => {
+    const xml = junitXml([tankResult(), failing], 'hil');
+    expect(checkWellFormed(xml)).toBe('testsuites');
+    expect(xml).toContain('tests="2" failures="1" errors="0"');
+    expect(attributeOf(xml, 'failure', 'message')).toContain('|levelSetpointMm − levelMm| reached 140 mm at tick 850');
+    expect(xml).toContain('300 ticks at 50 Hz (6 s plant time), replicas sim, sim, sim');
+  });
+
+  it('the verdict table gives the tank rows like any other', () => {
+    const lines = formatVerdictTable([tankResult(), failing]).trimEnd().split('\n');
+    expect(lines[2]).toMatch(/^tank-wrong\s+PASS\s+300\s+50\s+sim,sim,sim/);
+    expect(lines[3]).toMatch(/^tank-wrong\s+FAIL .*trackingError\.maxAbs: \|levelSetpointMm − levelMm\| reached 140 mm/);
+    expect(lines.at(-1)).toBe('1 passed, 1 failed, 0 errors');
   });
 });
 

@@ -16,6 +16,18 @@ const BASE = {
   criteria: { detectionLatencyTicksMax: 3 },
 };
 
+/** The same on the tank law: no motor sections (setpoint, models, disturbances, actuator path, dead voter). */
+const TANK = {
+  name: 'tank-base',
+  description: 'a valid tank scenario the cases below break one field at a time',
+  law: 'tank',
+  replicas: ['sim', 'sim', 'sim'],
+  rateHz: 50,
+  durationTicks: 300,
+  faults: [{ kind: 'wrong', replica: 1, atTick: 100 }],
+  criteria: { detectionLatencyTicksMax: 3 },
+};
+
 function parse(value: unknown, file = 'x.json'): Scenario {
   return parseScenario(JSON.stringify(value), file);
 }
@@ -36,7 +48,31 @@ describe('scenario files', () => {
     expect(s.ticks).toBe(300);
     expect(s.faults).toEqual([{ kind: 'hang', replicaIndex: 2, atTick: 50, durationTicks: 25 }]);
     expect(s.deadlineUs).toBe(7_500);
-    expect(s.actuatorPath).toEqual({ kind: 'sim' });
+    expect(s.motor?.actuatorPath).toEqual({ kind: 'sim' });
+    expect(s.law.name).toBe('pid-q16');
+    expect(s.plant.name).toBe('motor');
+  });
+
+  it('reads a scenario on the tank law: its own plant, no motor sections, final commands by channel name', () => {
+    const s = parse({ ...TANK, criteria: { ...TANK.criteria, finalCommands: 'safe', trackingError: { maxAbs: 40, fromTick: 100 }, steps: [{ atTick: 100, settleBand: 50, settleWithinTicks: 150 }] } });
+    expect(s.law.name).toBe('tank');
+    expect(s.plant.name).toBe('tank');
+    expect(s.motor).toBeNull();
+    expect(s.criteria.finalCommands).toEqual([
+      { channelIndex: 0, name: 'valvePermille', value: 0 },
+      { channelIndex: 1, name: 'pumpOn', value: 0 },
+      { channelIndex: 2, name: 'alarm', value: 1 },
+    ]);
+    expect(s.criteria.trackingError).toEqual({ maxAbs: 40, field: 'maxAbs', fromTick: 100, toTick: 299 });
+    expect(s.criteria.steps[0]?.settleBand).toBe(50);
+    expect(parse({ ...TANK, plant: 'tank', criteria: { finalCommands: { alarm: 1 } } }).criteria.finalCommands).toEqual([{ channelIndex: 2, name: 'alarm', value: 1 }]);
+  });
+
+  it('takes a motor bound in m° under either name, the same number', () => {
+    const legacy = parse({ ...BASE, criteria: { trackingError: { maxAbsMilliDeg: 900 } } }).criteria.trackingError;
+    const generic = parse({ ...BASE, criteria: { trackingError: { maxAbs: 900 } } }).criteria.trackingError;
+    expect(legacy).toMatchObject({ maxAbs: 900, field: 'maxAbsMilliDeg' });
+    expect(generic).toMatchObject({ maxAbs: 900, field: 'maxAbs' });
   });
 
   const cases: [string, unknown, string, RegExp][] = [
@@ -71,6 +107,27 @@ describe('scenario files', () => {
     ['an unknown final mode', { ...BASE, criteria: { finalMode: 'quad' } }, 'criteria.finalMode', /must be one of tmr, duplex, simplex, safe/],
     ['a name that cannot name a file', { ...BASE, name: '../etc/passwd' }, 'name', /lower-case letters/],
     ['a missing description', { ...BASE, description: undefined }, 'description', /non-empty string/],
+    ['an unknown law', { ...BASE, law: 'pid' }, 'law', /must be one of pid-q16, tank, got "pid"/],
+    ['an unknown plant', { ...TANK, plant: 'boiler' }, 'plant', /must be one of motor, tank, got "boiler"/],
+    ['a plant that is neither a name nor overrides', { ...TANK, plant: 7 }, 'plant', /must be a plant's name \(motor, tank\) or an object of motor model overrides, got 7/],
+    ['a plant built for another law', { ...BASE, plant: 'tank' }, 'plant', /plant 'tank' supplies inputs levelSetpointMm, levelMm, highSwitch; law 'pid-q16' takes setpointMilliDeg, positionMilliDeg/],
+    ['the motor plant under the tank law', { ...TANK, plant: 'motor' }, 'plant', /plant 'motor' supplies inputs setpointMilliDeg, positionMilliDeg; law 'tank' takes/],
+    ['motor model overrides on the tank plant', { ...TANK, plant: { inertiaKgM2: 0.01 } }, 'plant', /overrides of the motor plant's model, but law tank runs on plant tank/],
+    ['a setpoint profile on the tank plant', { ...TANK, setpoint: BASE.setpoint }, 'setpoint', /for the motor plant only \(this scenario runs law tank on plant tank/],
+    ['actuator overrides on the tank plant', { ...TANK, actuator: { deadbandMv: 10 } }, 'actuator', /for the motor plant only/],
+    ['sensor overrides on the tank plant', { ...TANK, sensor: { noiseSeed: 3 } }, 'sensor', /for the motor plant only/],
+    ['disturbances on the tank plant', { ...TANK, disturbances: [] }, 'disturbances', /for the motor plant only/],
+    ['a johnny-five actuator path on the tank plant', { ...TANK, actuatorPath: 'sim' }, 'actuatorPath', /for the motor plant only/],
+    ['a dead voter on the tank plant', { ...TANK, voterDeath: { atTick: 200 } }, 'voterDeath', /for the motor plant only/],
+    ['an actuator criterion on the tank plant', { ...TANK, criteria: { actuatorSafeWithinTicks: 5 } }, 'criteria.actuatorSafeWithinTicks', /for the motor plant only/],
+    ['a bound in m° on the tank plant', { ...TANK, criteria: { trackingError: { maxAbsMilliDeg: 500 } } }, 'criteria.trackingError.maxAbsMilliDeg', /for the motor plant only .*: give maxAbs in mm/],
+    ['a settling band in m° on the tank plant', { ...TANK, criteria: { steps: [{ atTick: 100, settleBandMilliDeg: 50, settleWithinTicks: 10 }] } }, 'criteria.steps[0].settleBandMilliDeg', /give settleBand in mm/],
+    ['a tracking criterion without its bound', { ...TANK, criteria: { trackingError: { fromTick: 10 } } }, 'criteria.trackingError.maxAbs', /missing \(the bound on \|levelSetpointMm − levelMm\|, in mm\)/],
+    ['a tracking bound under both names', { ...BASE, criteria: { trackingError: { maxAbs: 5, maxAbsMilliDeg: 5 } } }, 'criteria.trackingError.maxAbs', /not both/],
+    ['a final command on a channel the law does not have', { ...TANK, criteria: { finalCommands: { valve: 0 } } }, 'criteria.finalCommands.valve', /unknown field \(allowed: valvePermille, pumpOn, alarm\)/],
+    ['a final command outside its channel\'s range', { ...TANK, criteria: { finalCommands: { pumpOn: 2 } } }, 'criteria.finalCommands.pumpOn', /must be in \[0, 1\], got 2/],
+    ['final commands naming no channel', { ...TANK, criteria: { finalCommands: {} } }, 'criteria.finalCommands', /names no output channel of law tank/],
+    ['final commands that are neither "safe" nor an object', { ...TANK, criteria: { finalCommands: 'off' } }, 'criteria.finalCommands', /must be "safe" or an object of output channel values, got "off"/],
   ];
 
   it.each(cases)('refuses %s, naming the file and the field', (_name, value, field, problem) => {
@@ -111,5 +168,19 @@ describe('the scenario library (hil/scenarios)', () => {
     expect(duringStep.length).toBeGreaterThanOrEqual(8);
     const deadVoter = library.filter((s) => s.voterDeathTick !== null && s.criteria.actuatorSafeWithinTicks !== null);
     expect(deadVoter.map((s) => s.replicas[0]!.kind).sort()).toEqual(['node', 'sim']);
+  });
+
+  it('runs the tank law too: every fault kind in simulated time, a double fault ending in its safe values, real replicas at 50 Hz, a re-admission', () => {
+    const tank = library.filter((s) => s.law.name === 'tank');
+    for (const s of tank) expect(s.name.startsWith('tank-')).toBe(true);
+    const simulated = tank.filter((s) => s.replicas.every((r) => r.kind === 'sim'));
+    expect(new Set(simulated.flatMap((s) => s.faults.map((f) => f.kind)))).toEqual(new Set(FAULT_KINDS));
+    const endsSafe = tank.filter((s) => s.faults.length >= 2 && s.criteria.finalMode === 'safe' && s.criteria.finalCommands !== null);
+    expect(endsSafe.length).toBeGreaterThanOrEqual(1);
+    for (const s of endsSafe) expect(s.criteria.finalCommands!.map((f) => f.value)).toEqual(s.law.definition.outputs.map((c) => c.safe));
+    const realtime = (kind: string): Scenario[] => tank.filter((s) => s.rateHz === 50 && s.ticks <= 500 && s.replicas.some((r) => r.kind === kind));
+    expect(realtime('node').length).toBeGreaterThanOrEqual(2);
+    expect(realtime('sim-board').length).toBeGreaterThanOrEqual(1);
+    expect(tank.filter((s) => s.recovery !== null && s.faults.some((f) => f.kind === 'crash') && s.criteria.readmissionsMin !== null)).toHaveLength(1);
   });
 });
