@@ -14,6 +14,7 @@ import { MODES } from '../src/core/degradation.js';
 import { replicaFromConfig, UsageError } from '../src/cli/options.js';
 import { FAULT_KINDS, type FaultKind } from '../src/protocol/messages.js';
 import { DEFAULT_RECOVERY, type RecoveryOptions } from '../src/runtime/recovery.js';
+import { RECOVERY_LIMITS, restartWindowMsMin } from '../src/config/recovery-limits.js';
 import type { ReplicaSpec } from '../src/runtime/replica-kinds.js';
 import { actuatorConfigProblem, DEFAULT_ACTUATOR, type ActuatorConfig } from '../src/sim/actuator.js';
 import { DEFAULT_PLANT, DEFAULT_SENSOR, plantConfigProblem, sensorConfigProblem, type PlantConfig, type SensorConfig } from '../src/sim/plant.js';
@@ -264,20 +265,21 @@ const TOP_FIELDS = [
 ] as const;
 
 /** `recovery: {}` turns it on with the defaults; each field overrides one (see RecoveryOptions). */
-function readRecovery(r: Reader, value: unknown): RecoveryOptions | null {
+function readRecovery(r: Reader, value: unknown, rateHz: number): RecoveryOptions | null {
   if (value === undefined) return null;
   const v = r.object(value, 'recovery', ['probationTicks', 'restartsMax', 'restartWindowMs', 'backoffMsBase', 'backoffMsMax', 'simRestartMs']);
-  const int = (field: keyof typeof v & keyof RecoveryOptions, min: number, max: number): number =>
-    v[field] === undefined ? (DEFAULT_RECOVERY[field] as number) : r.integer(v[field], `recovery.${field}`, min, max);
+  // The same ranges as flags and config files (src/config/recovery-limits.ts): nothing accepted here trips an assertion.
+  const int = (field: keyof typeof v & keyof RecoveryOptions & keyof typeof RECOVERY_LIMITS, min: number = RECOVERY_LIMITS[field].min): number =>
+    v[field] === undefined ? (DEFAULT_RECOVERY[field] as number) : r.integer(v[field], `recovery.${field}`, min, RECOVERY_LIMITS[field].max);
   const recovery: RecoveryOptions = {
     ...DEFAULT_RECOVERY,
     enabled: true,
-    probationTicks: int('probationTicks', 1, 100_000),
-    restartsMax: int('restartsMax', 1, 1_000),
-    restartWindowMs: int('restartWindowMs', 1, 3_600_000),
-    backoffMsBase: int('backoffMsBase', 0, 60_000),
-    backoffMsMax: int('backoffMsMax', 0, 600_000),
-    simRestartMs: int('simRestartMs', 1, 60_000),
+    probationTicks: int('probationTicks'),
+    restartsMax: int('restartsMax'),
+    restartWindowMs: int('restartWindowMs', restartWindowMsMin(rateHz)),
+    backoffMsBase: int('backoffMsBase'),
+    backoffMsMax: int('backoffMsMax'),
+    simRestartMs: int('simRestartMs'),
   };
   if (recovery.backoffMsMax < recovery.backoffMsBase) r.fail('recovery.backoffMsMax', `is less than backoffMsBase (${recovery.backoffMsBase})`);
   return recovery;
@@ -329,7 +331,7 @@ export function parseScenario(text: string, file: string): Scenario {
     motor,
     faults,
     voterDeathTick,
-    recovery: readRecovery(r, top.recovery),
+    recovery: readRecovery(r, top.recovery, rateHz),
     criteria: readCriteria(r, top.criteria, { voterDeathTick, recovery: top.recovery !== undefined, law, plant }),
   };
   for (const [i, fault] of faults.entries()) {

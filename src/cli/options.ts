@@ -3,6 +3,7 @@
  * every problem reported as a one-line UsageError naming the flag and what is wrong.
  */
 import { readFileSync } from 'node:fs';
+import { RECOVERY_LIMITS, restartWindowMsMin } from '../config/recovery-limits.js';
 import { booleanSetting, decimalNumber, keyValues, parseSettingsJson, show, UsageError, wholeNumber, type Field } from '../config/fields.js';
 import { parseArgs } from 'node:util';
 import type { SimplexPolicy } from '../core/degradation.js';
@@ -15,8 +16,6 @@ import { DEFAULT_LOOP_OPTIONS, type FaultSpec, type LoopOptions } from '../runti
 import { KILL_WINDOW_TICKS_MAX, type KillSwitchConfig } from '../runtime/kill-switch.js';
 import type { ReplicaSpec } from '../runtime/replica-kinds.js';
 import { DEFAULT_RECOVERY, type RecoveryOptions } from '../runtime/recovery.js';
-import { RESTARTS_MAX_LIMIT } from '../core/restart-policy.js';
-import { PROBATION_TICKS_MAX } from '../core/tmr-core.js';
 import { defaultQuorumGraceUs } from '../runtime/realtime-runner.js';
 
 export { UsageError } from '../config/fields.js';
@@ -109,8 +108,6 @@ const FLAGS = {
   plant: { type: 'string' },
 } as const;
 
-/** Longest restart window or back-off accepted, ms (an hour). */
-const RECOVERY_MS_MAX = 3_600_000;
 
 
 const SIM_BOARD_KEYS = ['boot-noise', 'law-hash', 'protocol-version', 'ber', 'noise', 'flood', 'flood-after-ms'] as const;
@@ -342,15 +339,16 @@ interface RawRecovery {
 function settleRecovery(raw: RawRecovery | null, rateHz: number): RecoveryOptions {
   if (raw === null) return DEFAULT_RECOVERY;
   const d = DEFAULT_RECOVERY;
-  const backoffMsBase = wholeNumber(raw.backoffMsBase, d.backoffMsBase, 1, RECOVERY_MS_MAX);
+  const L = RECOVERY_LIMITS;
+  const backoffMsBase = wholeNumber(raw.backoffMsBase, d.backoffMsBase, L.backoffMsBase.min, L.backoffMsBase.max);
   const recovery: RecoveryOptions = {
     ...d,
     enabled: true,
-    probationTicks: wholeNumber(raw.probationTicks, d.probationTicks, 1, PROBATION_TICKS_MAX),
-    restartsMax: wholeNumber(raw.restartsMax, d.restartsMax, 1, RESTARTS_MAX_LIMIT),
-    restartWindowMs: wholeNumber(raw.restartWindowMs, d.restartWindowMs, Math.ceil(1000 / rateHz), RECOVERY_MS_MAX),
+    probationTicks: wholeNumber(raw.probationTicks, d.probationTicks, L.probationTicks.min, L.probationTicks.max),
+    restartsMax: wholeNumber(raw.restartsMax, d.restartsMax, L.restartsMax.min, L.restartsMax.max),
+    restartWindowMs: wholeNumber(raw.restartWindowMs, d.restartWindowMs, restartWindowMsMin(rateHz), L.restartWindowMs.max),
     backoffMsBase,
-    backoffMsMax: wholeNumber(raw.backoffMsMax, Math.max(d.backoffMsMax, backoffMsBase), backoffMsBase, RECOVERY_MS_MAX),
+    backoffMsMax: wholeNumber(raw.backoffMsMax, Math.max(d.backoffMsMax, backoffMsBase), backoffMsBase, L.backoffMsMax.max),
   };
   return recovery;
 }

@@ -102,6 +102,9 @@ describe('scenario files', () => {
     ['a step criterion with neither settling nor overshoot', { ...BASE, criteria: { steps: [{ atTick: 50 }] } }, 'criteria.steps[0]', /give settling/],
     ['an unknown recovery field', { ...BASE, recovery: { probation: 5 } }, 'recovery.probation', /unknown field/],
     ['a back-off ceiling under its base', { ...BASE, recovery: { backoffMsBase: 500, backoffMsMax: 100 } }, 'recovery.backoffMsMax', /less than backoffMsBase \(500\)/],
+    // The same ranges as flags and config files: 200 restarts passed here once and then tripped the restart policy's assertion.
+    ['more restarts than the restart policy holds', { ...BASE, recovery: { restartsMax: 200 } }, 'recovery.restartsMax', /must be in \[1, 100\], got 200/],
+    ['a restart window shorter than a tick', { ...BASE, rateHz: 50, recovery: { restartWindowMs: 5 } }, 'recovery.restartWindowMs', /must be in \[20, 3600000\], got 5/],
     ['a re-admission criterion without recovery', { ...BASE, criteria: { readmissionsMin: 1 } }, 'criteria.readmissionsMin', /needs recovery/],
     ['a probation criterion without recovery', { ...BASE, criteria: { probationFailuresMin: 1 } }, 'criteria.probationFailuresMin', /needs recovery/],
     ['an unknown final mode', { ...BASE, criteria: { finalMode: 'quad' } }, 'criteria.finalMode', /must be one of tmr, duplex, simplex, safe/],
