@@ -1,4 +1,3 @@
-import { fileURLToPath } from 'node:url';
 import { defineConfig } from 'vitest/config';
 
 // Two projects, run one after the other by `npm test`: the unit suite (parallel, CPU-heavy
@@ -7,8 +6,6 @@ import { defineConfig } from 'vitest/config';
 const REALTIME = ['test/runtime/realtime.test.ts', 'test/runtime/recovery.test.ts', 'test/runtime/boards.test.ts', 'test/runtime/voter-death.test.ts', 'test/runtime/avr-board.test.ts', 'test/hil/library.test.ts'];
 
 export default defineConfig({
-  // Examples import the package by its name, as a user's code does; in the repository that is the source.
-  resolve: { alias: { tmr: fileURLToPath(new URL('./src/index.ts', import.meta.url)) } },
   test: {
     testTimeout: 60_000,
     hookTimeout: 30_000,

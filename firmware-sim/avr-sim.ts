@@ -125,7 +125,7 @@ export interface AvrSimOptions {
   readonly law?: string;
 }
 
-/** Layout 1 of the firmware's `tmr_diag` (boards/uno/src/board.h). */
+/** Layout 1 of the firmware's `tmr_diag` (boards/common/board.h). */
 export interface FirmwareDiag {
   testHooks: boolean;
   resetFlags: number;

@@ -190,6 +190,7 @@ export class LoopModel {
   /** The supervisor's bookkeeping when recovery is on; the runner does the restarts. */
   readonly recovery: Recovery | null;
   private consecutiveHolds = 0;
+  private auditInService = 0;
   private readonly lastApplied: Int32Array;
   private readonly testHookAfterVote: LoopBench['testHookAfterVote'];
 
@@ -315,7 +316,8 @@ export class LoopModel {
       switch (result.commandSource) {
         case 'voted':
         case 'simplex': {
-          const { inService, agreeing } = this.backing(result, c);
+          const agreeing = this.backing(result, c);
+          const inService = this.auditInService;
           safe &&= result.commandSource === 'voted' ? inService >= 2 && agreeing * 2 > inService : inService === 1 && agreeing === 1 && this.options.simplexPolicy === 'simplex';
           break;
         }
@@ -335,8 +337,11 @@ export class LoopModel {
     }
   }
 
-  /** Replicas in service, and those of them whose on-time output on channel c backs the command. */
-  private backing(result: StepResult, c: number): { inService: number; agreeing: number } {
+  /**
+   * How many replicas in service have an on-time output on channel c that backs the command;
+   * leaves the count in service in auditInService (no object per tick: this runs every tick).
+   */
+  private backing(result: StepResult, c: number): number {
     const channel = this.coreConfig.channels[c] as CoreChannel;
     const tolerance = channel.kind === 'exact' ? 0 : channel.toleranceCounts;
     const commanded = result.commands[c] as number;
@@ -348,7 +353,8 @@ export class LoopModel {
       inService++;
       if (this.obs.onTime[i] === 1 && Math.abs((this.obs.outputs[i * width + c] as number) - commanded) <= tolerance) agreeing++;
     }
-    return { inService, agreeing };
+    this.auditInService = inService;
+    return agreeing;
   }
 
   private recordEvents(result: StepResult): void {

@@ -1,5 +1,5 @@
 /**
- * The Uno firmware's protocol code (boards/uno/src/board.c and below, over the law SDK), built for
+ * The Uno firmware's protocol code (boards/common/board.c and below, over the law SDK), built for
  * the host for each shipped law with -Wconversion -Werror and the firmware's own RAM sizing for
  * that law, and run as a process on pipes: the PROTOCOL.md exchange, every invalid example refused,
  * the hello rules, the law's vectors through tick, state request and state messages, bad states,

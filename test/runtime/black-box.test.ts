@@ -160,6 +160,21 @@ describe('tmr run --log, killed', () => {
     expect(report.ticks, `${result.stderr}\n${summary.stdout}`).toBeGreaterThan(300);
   }, 40_000);
 
+  it('a log remembers its law: tmr sim --law tank --log, then tmr log, CSV by channel name and tmr replay with no flag', async () => {
+    const path = join(dir, 'tank.bbx');
+    const sim = await runCli(['sim', '--law', 'tank', '--rate-hz', '50', '--ticks', '800', '--inject', 'stuck:2@300', '--log', path, '--json']);
+    expect(sim.code, sim.stderr).toBe(0);
+    const summary = await runCli(['log', path]);
+    expect(summary.stdout).toContain('run: law tank v1 on plant tank, 3 replicas at 50 Hz');
+    const csv = await runCli(['log', path, '--csv']);
+    expect(csv.stdout.split('\n')[0]).toBe('tick,in_levelSetpointMm,in_levelMm,in_highSwitch,cmd_valvePermille,cmd_pumpOn,cmd_alarm,source,mode,in_service_mask,r0_on_time,r0_valvePermille,r1_on_time,r1_valvePermille,r2_on_time,r2_valvePermille,events');
+    const replay = await runCli(['replay', path, '--json']);
+    expect(replay.code, replay.stderr).toBe(0);
+    const report = JSON.parse(replay.stdout) as { ok: boolean; ticks: number; mismatchCount: number; votedChecked: number };
+    expect(report).toMatchObject({ ok: true, ticks: 800, mismatchCount: 0 });
+    expect(report.votedChecked).toBe(800);
+  });
+
   it('refuses a file that is not a log, and bad usage, in one line', async () => {
     const notLog = join(dir, 'not-a-log.txt');
     writeFileSync(notLog, 'hello\n');

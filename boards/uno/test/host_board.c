@@ -8,7 +8,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "../src/board.h"
+#include "board.h"
 #include "law_runtime.h"
 
 void hal_send(const uint8_t *bytes, uint8_t length) {

@@ -10,7 +10,10 @@
 #include "tmr_law.h"
 
 #define BOARD_PROTOCOL_VERSION 2u
+/* Names the board in helloAck (at most 32 bytes); a board build may set its own with -D. */
+#ifndef BOARD_IMPLEMENTATION
 #define BOARD_IMPLEMENTATION "avr-uno/2"
+#endif
 #define BOARD_HEARTBEAT_PERIOD_US 100000ul
 #define BOARD_STUCK_TICKS_BACK_MAX 16u
 #define BOARD_BABBLE_BYTES_MAX 64u
