@@ -224,8 +224,13 @@ export function readBlackBox(path: string): BlackBoxContents {
     }
     const value = decoder.decode(payload) as unknown[];
     const type = value[0];
-    if (type === 0) header = value[1] as BlackBoxHeader;
-    else if (type === 1) ticks.push(tickRecord(value));
+    if (type === 0) {
+      header = value[1] as BlackBoxHeader;
+      // Format 1 (before laws were modules) records pid-q16's two inputs and one command in other places.
+      if (header?.version !== BLACK_BOX_VERSION) {
+        throw new BlackBoxFormatError(`${path}: log format ${String(header?.version)}, written by an older tmr; this one reads format ${BLACK_BOX_VERSION}`);
+      }
+    } else if (type === 1) ticks.push(tickRecord(value));
     else if (type === 2) end = value[1] as EndRecord;
     else {
       stopReason = `record at byte ${offset} has unknown type ${String(type)}`;

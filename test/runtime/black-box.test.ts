@@ -1,7 +1,9 @@
 import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { Encoder } from 'cbor-x';
 import { afterAll, describe, expect, it } from 'vitest';
+import { crc32 } from '../../src/core/crc32.js';
 import { BlackBoxWriter, readBlackBox, type BlackBoxContents } from '../../src/runtime/black-box.js';
 import { blackBoxHeader } from '../../src/cli/black-box-cli.js';
 import { shippedLaw } from '../../src/law/law-loader.js';
@@ -173,6 +175,19 @@ describe('tmr run --log, killed', () => {
     const report = JSON.parse(replay.stdout) as { ok: boolean; ticks: number; mismatchCount: number; votedChecked: number };
     expect(report).toMatchObject({ ok: true, ticks: 800, mismatchCount: 0 });
     expect(report.votedChecked).toBe(800);
+  });
+
+  it('refuses a log of an older format (before laws were modules), in one line', async () => {
+    const old = join(dir, 'format-1.bbx');
+    const payload = Buffer.from(new Encoder({ useRecords: false }).encode([0, { version: 1, rateHz: 200 }]));
+    const record = Buffer.alloc(payload.length + 8);
+    record.writeUInt32LE(payload.length, 0);
+    payload.copy(record, 4);
+    record.writeUInt32LE(crc32(payload), 4 + payload.length);
+    writeFileSync(old, Buffer.concat([Buffer.from('TMRBBX1\n', 'latin1'), record]));
+    const replay = await runCli(['replay', old]);
+    expect(replay.code).toBe(2);
+    expect(replay.stderr).toBe(`tmr: ${old}: log format 1, written by an older tmr; this one reads format 2\n`);
   });
 
   it('refuses a file that is not a log, and bad usage, in one line', async () => {
