@@ -2,9 +2,10 @@
  * A host-side client for one board over any Transport: frames kept in arrival order and taken by
  * tests and benches, with timeouts that name what was awaited.
  */
+import { helloFor as runtimeHello } from '../../src/replica/replica-logic.js';
 import type { LoadedLaw } from '../../src/law/law-runtime.js';
 import { decodeMessage, encodeMessage } from '../../src/protocol/codec.js';
-import { PROTOCOL_VERSION, type Message } from '../../src/protocol/messages.js';
+import type { Message } from '../../src/protocol/messages.js';
 import type { Transport } from '../../src/transport/transport.js';
 
 export type Received = { raw: Uint8Array; message: Message | null };
@@ -66,17 +67,7 @@ export class BoardClient {
   }
 }
 
-/** The hello a host sends for `law` with `params` (PROTOCOL.md v2). */
+/** The hello a host sends for `law` with `params` (PROTOCOL.md v2): the runtime's own. */
 export function helloFor(law: LoadedLaw, params: ArrayLike<number>, replicaIndex = 0): Message {
-  return {
-    kind: 'hello',
-    protocolVersion: PROTOCOL_VERSION,
-    replicaIndex,
-    lawName: law.name,
-    lawVersion: law.version,
-    inputCount: law.inputCount,
-    outputCount: law.outputCount,
-    lawHash: law.selfTestHash,
-    lawParams: Array.from(params),
-  };
+  return runtimeHello(law, replicaIndex, params);
 }
