@@ -8,6 +8,7 @@ import type { RunSummary } from '../../src/runtime/loop-model.js';
 import type { RealtimeSummary } from '../../src/runtime/realtime-runner.js';
 import { assertFreshBuild, killTree, runCli, type CliResult } from '../helpers/cli.js';
 import { runAgainstSim } from '../helpers/fault-free-trace.js';
+import { timingFigureAtLeast } from '../helpers/timing-figure.js';
 
 beforeAll(() => assertFreshBuild());
 
@@ -168,7 +169,8 @@ describe('quorum grace (a late survivor in duplex)', () => {
 
   it('without it (--quorum-grace-us 0) the same fault holds commands until the replica is out', async () => {
     const run = (await tmr(['run', ...args, '--quorum-grace-us', '0'])) as RealtimeSummary;
-    expect(run.commands.held).toBeGreaterThanOrEqual(1);
+    // Whether the late replica's reply was still out at a tick with too few answers depends on the scheduler.
+    timingFigureAtLeast('commands held without the grace', run.commands.held, 1, run.timing);
     expect(run.timing.quorumGraceTicks).toBe(0);
     expect(run.replicas[1]).toMatchObject({ state: 'excluded', reason: 'LATE_REPLY' });
     expect(run.unsafeCommands).toBe(0);
