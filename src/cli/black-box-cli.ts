@@ -181,6 +181,8 @@ export function blackBoxHeader(options: LoopOptions, model: LoopModel, wallClock
     deadlineMissLimit: options.deadlineMissLimit,
     errorDensityLimit: options.errorDensityLimit,
     quorumLossTicksMax: options.quorumLossTicksMax,
+    commonModeLimitMs: options.commonModeLimitMs,
+    stalls: options.stalls,
     recovery: options.recovery,
     safeOutputs: model.coreConfig.channels.map((c) => c.safe),
     injects: options.injects,

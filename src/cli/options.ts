@@ -12,7 +12,7 @@ import { FAULT_KINDS, type FaultKind } from '../protocol/messages.js';
 import { DEFAULT_LAW, importLaw, isShippedLaw, SHIPPED_LAWS } from '../law/law-loader.js';
 import { LawError } from '../law/law.js';
 import { importPlant } from '../sim/plants.js';
-import { DEFAULT_LOOP_OPTIONS, type FaultSpec, type LoopOptions } from '../runtime/loop-model.js';
+import { COMMON_MODE_LIMIT_MS_MAX, DEFAULT_LOOP_OPTIONS, type FaultSpec, type LoopOptions, type StallSpec } from '../runtime/loop-model.js';
 import { KILL_WINDOW_TICKS_MAX, type KillSwitchConfig } from '../runtime/kill-switch.js';
 import type { ReplicaSpec } from '../runtime/replica-kinds.js';
 import { DEFAULT_RECOVERY, type RecoveryOptions } from '../runtime/recovery.js';
@@ -91,6 +91,7 @@ const FLAGS = {
   'simplex-policy': { type: 'string' },
   'deadline-us': { type: 'string' },
   'quorum-grace-us': { type: 'string' },
+  'common-mode-limit-ms': { type: 'string' },
   trace: { type: 'string' },
   log: { type: 'string' },
   'kill-error-rate': { type: 'string' },
@@ -245,7 +246,7 @@ export function replicaFromConfig(value: unknown, label: string): ReplicaSpec {
   );
 }
 
-const CONFIG_KEYS = ['law', 'plant', 'replicas', 'rateHz', 'ticks', 'seed', 'inject', 'simplexPolicy', 'deadlineUs', 'quorumGraceUs', 'recovery'] as const;
+const CONFIG_KEYS = ['law', 'plant', 'replicas', 'rateHz', 'ticks', 'seed', 'inject', 'simplexPolicy', 'deadlineUs', 'quorumGraceUs', 'commonModeLimitMs', 'recovery'] as const;
 const RECOVERY_KEYS = ['probationTicks', 'restartsMax', 'restartWindowMs', 'backoffMsBase', 'backoffMsMax'] as const;
 
 /** Reads and checks a JSON run configuration; every problem names the file and the field. */
@@ -266,13 +267,42 @@ function readConfig(path: string): Record<string, unknown> {
 }
 
 
+/** stall@TICK+TICKS: every replica stopped at once (a machine-wide stall), e.g. stall@200+40. */
+export function parseStall(text: string, ticks: number, label = '--inject'): StallSpec {
+  const match = /^stall@(\d+)\+(\d+)$/.exec(text);
+  if (!match) throw new UsageError(`${label} '${text}' is not stall@TICK+TICKS (every replica stopped at once for TICKS ticks, e.g. stall@200+40)`);
+  const startTick = Number(match[1]);
+  const durationTicks = Number(match[2]);
+  if (startTick >= ticks) throw new UsageError(`${label} '${text}': tick ${startTick} is past the end of the run (${ticks} ticks)`);
+  if (durationTicks < 1 || durationTicks > ticks) throw new UsageError(`${label} '${text}': duration must be between 1 and ${ticks} ticks`);
+  return { startTick, durationTicks };
+}
+
+/** A fault (KIND:REPLICA@TICK[+TICKS]) or a machine-wide stall (stall@TICK+TICKS), split into their lists; stalls may not overlap. */
+export function parseInjects(texts: readonly string[], replicaCount: number, ticks: number, label = '--inject'): { injects: FaultSpec[]; stalls: StallSpec[] } {
+  const injects: FaultSpec[] = [];
+  const stalls: StallSpec[] = [];
+  for (const text of texts) {
+    if (text.startsWith('stall')) stalls.push(parseStall(text, ticks, label));
+    else injects.push(parseInject(text, replicaCount, ticks, label));
+  }
+  const sorted = [...stalls].sort((a, b) => a.startTick - b.startTick);
+  for (let k = 1; k < sorted.length; k++) {
+    const before = sorted[k - 1]!;
+    if (sorted[k]!.startTick < before.startTick + before.durationTicks) {
+      throw new UsageError(`${label}: stall@${sorted[k]!.startTick} starts before stall@${before.startTick}+${before.durationTicks} ends (stalls may not overlap)`);
+    }
+  }
+  return { injects, stalls };
+}
+
 /** KIND:REPLICA@TICK[+TICKS], e.g. crash:1@500 or wrong:2@800+200. */
 export function parseInject(text: string, replicaCount: number, ticks: number, label = '--inject'): FaultSpec {
   const match = /^([a-z]+):(\d+)@(\d+)(?:\+(\d+))?$/.exec(text);
   if (!match) throw new UsageError(`${label} '${text}' is not KIND:REPLICA@TICK[+TICKS] (e.g. crash:1@500, wrong:2@800+200)`);
   const [, kindText, replicaText, tickText, durationText] = match;
   if (!(FAULT_KINDS as readonly string[]).includes(kindText!)) {
-    throw new UsageError(`${label} '${text}': unknown fault kind '${kindText}' (one of ${FAULT_KINDS.join(', ')})`);
+    throw new UsageError(`${label} '${text}': unknown fault kind '${kindText}' (one of ${FAULT_KINDS.join(', ')}; or stall@TICK+TICKS)`);
   }
   const kind = kindText as FaultKind;
   const replicaIndex = Number(replicaText);
@@ -418,6 +448,7 @@ export function parseRunOptions(argv: readonly string[], mode: 'run' | 'sim'): C
       seed: { label: '--seed', value: v.seed, fromText: true },
       deadlineUs: { label: '--deadline-us', value: v['deadline-us'], fromText: true },
       quorumGraceUs: { label: '--quorum-grace-us', value: v['quorum-grace-us'], fromText: true },
+      commonModeLimitMs: { label: '--common-mode-limit-ms', value: v['common-mode-limit-ms'], fromText: true },
       simplexPolicy: { label: '--simplex-policy', value: v['simplex-policy'], fromText: true },
       injects: { label: '--inject', value: v.inject, fromText: true },
       replicas: v.replica?.map((text) => parseReplicaSpec(text, '--replica')) ?? null,
@@ -440,6 +471,7 @@ interface RawSettings {
   readonly seed: Field;
   readonly deadlineUs: Field;
   readonly quorumGraceUs: Field;
+  readonly commonModeLimitMs: Field;
   readonly simplexPolicy: Field;
   readonly injects: Field;
   readonly replicas: readonly ReplicaSpec[] | null;
@@ -466,6 +498,7 @@ function configSettings(path: string): RawSettings {
     seed: field('seed'),
     deadlineUs: field('deadlineUs'),
     quorumGraceUs: field('quorumGraceUs'),
+    commonModeLimitMs: field('commonModeLimitMs'),
     simplexPolicy: field('simplexPolicy'),
     injects: field('inject'),
     replicas,
@@ -495,7 +528,8 @@ function settle(raw: RawSettings, mode: 'run' | 'sim', json: boolean, traceFile:
   if (policy !== 'safe' && policy !== 'simplex') throw new UsageError(`${raw.simplexPolicy.label} must be 'safe' or 'simplex', got ${show(policy)}`);
   const injectTexts = (raw.injects.value ?? []) as string[];
   if (injectTexts.length > INJECTS_MAX) throw new UsageError(`at most ${INJECTS_MAX} ${raw.injects.label} entries, got ${injectTexts.length}`);
-  const injects = injectTexts.map((text) => parseInject(text, replicaCount, ticks, raw.injects.label));
+  const { injects, stalls } = parseInjects(injectTexts, replicaCount, ticks, raw.injects.label);
+  const commonModeLimitMs = wholeNumber(raw.commonModeLimitMs, DEFAULT_LOOP_OPTIONS.commonModeLimitMs, 0, COMMON_MODE_LIMIT_MS_MAX);
   for (const f of [raw.deadlineUs, raw.quorumGraceUs]) {
     if (mode === 'sim' && f.value !== undefined) throw new UsageError(`${f.label} applies to tmr run only (the simulator has no wall clock)`);
   }
@@ -512,6 +546,8 @@ function settle(raw: RawSettings, mode: 'run' | 'sim', json: boolean, traceFile:
     ticks,
     seed,
     injects,
+    stalls,
+    commonModeLimitMs,
     simplexPolicy: policy as SimplexPolicy,
     json,
     deadlineUs,

@@ -18,7 +18,8 @@ export function formatSummary(summary: RunSummary, title: string): string {
   const lines: string[] = [];
   const seconds = (summary.ticks / summary.rateHz).toFixed(1);
   lines.push(`${title}: ${summary.replicaCount} replicas, ${summary.ticks} ticks at ${summary.rateHz} Hz (${seconds} s of plant time), seed ${summary.seed}`);
-  if (summary.faults.length === 0) lines.push('faults: none injected');
+  if (summary.faults.length === 0 && summary.stalls.length === 0) lines.push('faults: none injected');
+  for (const stall of summary.stalls) lines.push(`stall: every replica stopped at tick ${stall.startTick} for ${stall.durationTicks} ticks (machine-wide)`);
   for (const f of summary.faults) {
     const duration = f.durationTicks > 0 ? ` for ${f.durationTicks} ticks` : '';
     const safe = summary.modeHistory.find((m) => m.mode === 'safe' && m.tick >= f.injectedTick);
@@ -47,6 +48,7 @@ export function formatSummary(summary: RunSummary, title: string): string {
       `recovery: ${recovery.restarts} restarts (${recovery.restartFailures} failed), ${recovery.readmissions} re-admitted, ${recovery.probationFailures} failed probation, ${recovery.stateTransfersRefused} state transfers refused${times}`,
     );
   }
+  lines.push(...commonModeLines(summary));
   const c = summary.commands;
   lines.push(`commands to the actuator: ${c.voted} voted, ${c.held} held, ${c.simplex} simplex, ${c.safe} safe`);
   lines.push(
@@ -61,6 +63,27 @@ export function formatSummary(summary: RunSummary, title: string): string {
   const k = summary.killSwitch;
   if (k !== null) lines.push(`KILL SWITCH: ${k.trigger} after tick ${k.tick}: ${k.detail} — the actuator was sent to its safe state and the replicas stopped`);
   return lines.join('\n');
+}
+
+const CAUSE_WORDS: Record<string, string> = {
+  REPLICAS_SILENT: 'replicas silent or late together',
+  HOST_OVERRUN: 'the host itself late',
+};
+
+/** The common-mode episodes: counted, the first few listed; nothing when there were none. */
+function commonModeLines(summary: RunSummary): string[] {
+  const cm = summary.commonMode;
+  if (cm.episodes === 0) return [];
+  const lines = [
+    `common-mode episodes (COMMON_MODE_STALL): ${cm.episodes} — ${cm.ridden} ridden through without an exclusion, ${cm.lost} lost (limit ${cm.limitTicks} ticks); longest ${cm.longestTicks} ticks, ${cm.ticks} ticks in all`,
+  ];
+  const listed = cm.records.slice(0, 10);
+  for (const r of listed) {
+    const length = r.lengthTicks === null ? 'still going at the end' : `${r.lengthTicks} ticks`;
+    lines.push(`  tick ${String(r.startTick).padStart(7)}  ${length}, ${CAUSE_WORDS[r.cause] ?? r.cause} (replicas ${r.replicas.join(', ')}): ${r.outcome ?? 'ongoing'}`);
+  }
+  if (cm.episodes > listed.length) lines.push(`  … and ${cm.episodes - listed.length} more`);
+  return lines;
 }
 
 export function statusLine(model: LoopModel, totalTicks: number): string {

@@ -242,6 +242,9 @@ async function runReal(options: CliRunOptions, title = 'tmr run', observe?: Tick
     if (!options.json) {
       const t = summary.timing;
       process.stdout.write(`timing: reply p50 ${t.replyP50Us} µs, p99 ${t.replyP99Us} µs, max ${t.replyMaxUs} µs; tick overruns ${t.tickOverruns}; quorum grace ${t.quorumGraceVoted} of ${t.quorumGraceTicks} ticks voted; wall ${t.wallMs} ms\n`);
+      process.stdout.write(
+        `host: late on ${t.hostLateTicks} ticks (a deadline handled over ${t.hostLateMarginMs} ms late; not held against any replica), latest ${t.deadlineLateMaxMs} ms; ticks sent after their start by p99 ${t.tickSendLateP99Ms} ms, max ${t.tickSendLateMaxMs} ms\n`,
+      );
     }
     if (summary.interrupted) return { code: EXIT.interrupted, summary };
     return { code: exitCodeFor(summary), summary };

@@ -16,7 +16,7 @@ export const MODES: readonly Mode[] = ['tmr', 'duplex', 'simplex', 'safe'];
 export type SimplexPolicy = 'simplex' | 'safe';
 
 /** Why the loop latched safe. */
-export type SafeReason = 'DUPLEX_DISAGREEMENT' | 'QUORUM_LOST';
+export type SafeReason = 'DUPLEX_DISAGREEMENT' | 'QUORUM_LOST' | 'COMMON_MODE_STALL';
 
 export function modeFor(inServiceCount: number, simplexPolicy: SimplexPolicy, safeLatched: boolean): Mode {
   if (safeLatched) return 'safe';

@@ -30,6 +30,8 @@ export const TICK_FLAG = {
   RANGE: 32,
 } as const;
 const ANY_ERROR = 63;
+/** The timing flags: what a common-mode stall or a late host can cause (see tmr-core's episodes). */
+export const TIMING_FLAGS = TICK_FLAG.MISSED | TICK_FLAG.LATE;
 
 export interface DetectorConfig {
   /** Consecutive ticks without an on-time reply that exclude a replica. */
@@ -98,13 +100,18 @@ export function exclusionReasonFor(flags: number): ExclusionReason {
 /**
  * Feeds one tick's flags. Returns the exclusion reason if the replica must leave service now,
  * else null. Pure apart from updating `health`.
+ *
+ * `excused` (a subset of TIMING_FLAGS) names flags this tick that are not this replica's doing: a
+ * common-mode stall that silenced a majority at once, or a host that was late itself. They are
+ * counted for the summary but neither raise nor lower the replica's miss run or error density: an
+ * excused tick is no evidence either way. Flags about what it said are never excused.
  */
-export function detectorUpdate(health: ReplicaHealth, config: DetectorConfig, tick: number, flags: number): ExclusionReason | null {
+export function detectorUpdate(health: ReplicaHealth, config: DetectorConfig, tick: number, flags: number, excused = 0): ExclusionReason | null {
+  assert((excused & ~TIMING_FLAGS) === 0, 'only timing flags can be excused');
   const c = health.counters;
-  if (flags & TICK_FLAG.LATE) {
-    health.lastLateTick = tick;
-    c.lateReplies++;
-  }
+  const counted = flags & ~excused;
+  if (flags & TICK_FLAG.LATE) c.lateReplies++;
+  if (counted & TICK_FLAG.LATE) health.lastLateTick = tick;
   if (flags & TICK_FLAG.PROTOCOL) {
     health.lastProtocolErrorTick = tick;
     c.protocolErrors++;
@@ -112,17 +119,14 @@ export function detectorUpdate(health: ReplicaHealth, config: DetectorConfig, ti
   if (flags & TICK_FLAG.DISAGREE) c.disagreements++;
   if (flags & TICK_FLAG.DIGEST) c.digestMismatches++;
   if (flags & TICK_FLAG.RANGE) c.outputsOutOfRange++;
-  if (flags & TICK_FLAG.MISSED) {
-    c.missedDeadlines++;
-    health.consecutiveMisses++;
-  } else {
-    health.consecutiveMisses = 0;
-  }
+  if (flags & TICK_FLAG.MISSED) c.missedDeadlines++;
+  if (counted & TICK_FLAG.MISSED) health.consecutiveMisses++;
+  else if ((flags & excused & TICK_FLAG.MISSED) === 0) health.consecutiveMisses = 0;
 
-  if (flags & ANY_ERROR) {
+  if (counted & ANY_ERROR) {
     if (health.errorDensity < config.errorDensityLimit) health.errorDensity++;
-    health.lastErrorReason = exclusionReasonFor(flags);
-  } else if (health.errorDensity > 0) {
+    health.lastErrorReason = exclusionReasonFor(counted);
+  } else if ((flags & excused) === 0 && health.errorDensity > 0) {
     health.errorDensity--;
   }
 

@@ -19,6 +19,7 @@ import {
   exclusionReasonFor,
   resetReplicaHealth,
   TICK_FLAG,
+  TIMING_FLAGS,
   type ExclusionReason,
   type ReplicaHealth,
 } from './failure-detector.js';
@@ -53,7 +54,25 @@ export interface CoreConfig {
   readonly simplexPolicy: SimplexPolicy;
   /** Consecutive agreeing ticks a returning replica serves on probation before it counts again. */
   readonly probationTicks: number;
+  /**
+   * Longest common-mode episode ridden through, ticks: past it the episode is lost and the failure
+   * detector judges the silent replicas as usual (exclusion, the safe state, the kill switch). 0
+   * turns episodes off (every miss counts against its replica: logs written before episodes).
+   */
+  readonly commonModeTicksMax: number;
 }
+
+/** Bound on commonModeTicksMax (at 1 kHz, 100 s). */
+export const COMMON_MODE_TICKS_MAX = 100_000;
+
+/**
+ * What a common-mode episode was, as far as the voter can tell: the host itself late (a tick sent
+ * or a deadline handled late: the voter's own overrun), or a majority of replicas silent or late
+ * in the same ticks with the host on time (a machine-wide stall, a shared bus or hub).
+ */
+export type CommonModeCause = 'HOST_OVERRUN' | 'REPLICAS_SILENT';
+/** RIDDEN: a majority answered on time and agreed again within the limit. LOST: it did not. */
+export type CommonModeOutcome = 'RIDDEN' | 'LOST';
 
 /** Bound on probationTicks (at 1 kHz, 100 s). */
 export const PROBATION_TICKS_MAX = 100_000;
@@ -68,7 +87,20 @@ export type CoreEvent =
   /** A restarted, re-synchronised replica is compared from this tick but not counted. */
   | { readonly kind: 'probationStarted'; readonly replicaIndex: number; readonly tick: number }
   /** It agreed for probationTicks consecutive ticks: counted in the vote from the next tick. */
-  | { readonly kind: 'replicaReadmitted'; readonly replicaIndex: number; readonly tick: number };
+  | { readonly kind: 'replicaReadmitted'; readonly replicaIndex: number; readonly tick: number }
+  /** A majority in service silent or late at once (or the host late): nobody is blamed for timing. */
+  | { readonly kind: 'commonModeStarted'; readonly tick: number; readonly cause: CommonModeCause; readonly silentMask: number }
+  | {
+      readonly kind: 'commonModeEnded';
+      readonly tick: number;
+      readonly startTick: number;
+      /** Ticks from its first common-mode tick to the tick it ended (exclusive). */
+      readonly lengthTicks: number;
+      readonly cause: CommonModeCause;
+      readonly outcome: CommonModeOutcome;
+      /** Every replica silent or late at some tick of it. */
+      readonly silentMask: number;
+    };
 
 /** Per-replica inputs for one tick. Struct of arrays, preallocated, reset each tick by the shell. */
 export interface Observations {
@@ -91,6 +123,12 @@ export interface Observations {
    * tick: it starts probation now. Set by the shell, logged as the probationStarted event.
    */
   readonly probationStart: Uint8Array;
+  /**
+   * Set by the shell when it was late itself this tick (it sent the tick, or handled its deadline,
+   * well after its time: event-loop lag, a stalled host). Timing flags this tick are then not held
+   * against any replica, and the tick belongs to a common-mode episode caused by the host.
+   */
+  hostLate: boolean;
 }
 
 export function createObservations(replicaCount: number, channelCount: number): Observations {
@@ -104,6 +142,7 @@ export function createObservations(replicaCount: number, channelCount: number): 
     protocolErrors: new Uint16Array(replicaCount),
     linkDown: new Uint8Array(replicaCount),
     probationStart: new Uint8Array(replicaCount),
+    hostLate: false,
   };
 }
 
@@ -116,6 +155,7 @@ export function resetObservations(obs: Observations): void {
     obs.linkDown[i] = 0;
     obs.probationStart[i] = 0;
   }
+  obs.hostLate = false;
 }
 
 /**
@@ -144,6 +184,10 @@ export interface StepResult {
   digestOk: boolean;
   /** Per replica: TICK_FLAG bits observed this tick. */
   readonly flags: Uint8Array;
+  /** Replicas whose timing flags this tick were not held against them (a common-mode episode, its settling, a late host). */
+  excusedMask: number;
+  /** Whether this tick belongs to a common-mode episode (from its first tick until a majority answers on time and agrees). */
+  commonMode: boolean;
   readonly events: CoreEvent[];
 }
 
@@ -153,6 +197,28 @@ export interface CoreCounters {
   simplexCommands: number;
   safeCommands: number;
   noQuorumTicks: number;
+  commonModeEpisodes: number;
+  commonModeRidden: number;
+  commonModeLost: number;
+  /** Ticks spent in common-mode episodes. */
+  commonModeTicks: number;
+  /** Longest episode so far, ticks. */
+  commonModeLongestTicks: number;
+}
+
+/** The common-mode episode in progress, its settling, and whether the last one was lost. */
+export interface CommonModeState {
+  active: boolean;
+  startTick: number;
+  cause: CommonModeCause;
+  silentMask: number;
+  /** After an episode ends, the replicas it silenced catch up (replies queued during it arrive late) until this tick. */
+  settleUntilTick: number;
+  settleMask: number;
+  /** The last episode was lost: no new one starts until a majority answers on time and agrees again. */
+  lostLatched: boolean;
+  /** Consecutive ticks the host said it was late (excused up to commonModeTicksMax of them). */
+  hostLateRun: number;
 }
 
 export interface CoreState {
@@ -173,6 +239,7 @@ export interface CoreState {
   readonly lastCommands: Int32Array;
   quorumLossTicks: number;
   readonly counters: CoreCounters;
+  readonly commonMode: CommonModeState;
   readonly result: StepResult;
   readonly scratchValues: Float64Array;
   readonly scratchSort: Float64Array;
@@ -190,6 +257,7 @@ export function checkCoreConfig(config: CoreConfig): void {
   }
   assert(config.quorumLossTicksMax >= 0 && config.quorumLossTicksMax <= 100, 'quorumLossTicksMax out of range');
   assert(Number.isInteger(config.probationTicks) && config.probationTicks >= 1 && config.probationTicks <= PROBATION_TICKS_MAX, 'probationTicks out of range');
+  assert(Number.isInteger(config.commonModeTicksMax) && config.commonModeTicksMax >= 0 && config.commonModeTicksMax <= COMMON_MODE_TICKS_MAX, 'commonModeTicksMax out of range');
   checkDetectorConfig(config);
 }
 
@@ -213,7 +281,11 @@ export function createCoreState(config: CoreConfig, initialStatus?: readonly Rep
     health: Array.from({ length: n }, createReplicaHealth),
     lastCommands: safeCommands(config),
     quorumLossTicks: 0,
-    counters: { votedCommands: 0, heldCommands: 0, simplexCommands: 0, safeCommands: 0, noQuorumTicks: 0 },
+    counters: {
+      votedCommands: 0, heldCommands: 0, simplexCommands: 0, safeCommands: 0, noQuorumTicks: 0,
+      commonModeEpisodes: 0, commonModeRidden: 0, commonModeLost: 0, commonModeTicks: 0, commonModeLongestTicks: 0,
+    },
+    commonMode: { active: false, startTick: -1, cause: 'REPLICAS_SILENT', silentMask: 0, settleUntilTick: -1, settleMask: 0, lostLatched: false, hostLateRun: 0 },
     result: {
       tick: -1,
       commands: safeCommands(config),
@@ -227,6 +299,8 @@ export function createCoreState(config: CoreConfig, initialStatus?: readonly Rep
       votedDigest: 0,
       digestOk: false,
       flags: new Uint8Array(n),
+      excusedMask: 0,
+      commonMode: false,
       events: [],
     },
     scratchValues: new Float64Array(n),
@@ -460,7 +534,7 @@ function agreesWithVote(state: CoreState, obs: Observations, replicaIndex: numbe
  * ticks with no disagreement between it is back in service from the next tick. Returns the
  * probation mask this tick was judged with.
  */
-function judgeProbation(state: CoreState, obs: Observations, tick: number): number {
+function judgeProbation(state: CoreState, obs: Observations, tick: number, excusedMask: number): number {
   const { config, result } = state;
   const majority = commandingMajority(result);
   let mask = 0;
@@ -478,7 +552,7 @@ function judgeProbation(state: CoreState, obs: Observations, tick: number): numb
     if ((obs.protocolErrors[i] as number) > 0) flags |= TICK_FLAG.PROTOCOL;
     result.flags[i] = flags;
     const health = state.health[i] as ReplicaHealth;
-    const detected = detectorUpdate(health, config, tick, flags);
+    const detected = detectorUpdate(health, config, tick, flags, (excusedMask >> i) & 1 ? TIMING_FLAGS : 0);
     if ((flags & (TICK_FLAG.DISAGREE | TICK_FLAG.DIGEST | TICK_FLAG.RANGE)) !== 0) excludeReplica(state, i, exclusionReasonFor(flags), tick);
     else if (detected !== null) excludeReplica(state, i, detected, tick);
     else if ((flags & TICK_FLAG.PROTOCOL) !== 0) state.probationAgreedTicks[i] = 0;
@@ -495,6 +569,84 @@ function readmit(state: CoreState, replicaIndex: number, tick: number): void {
   state.excludedTick[replicaIndex] = -1;
   resetReplicaHealth(state.health[replicaIndex] as ReplicaHealth);
   state.result.events.push({ kind: 'replicaReadmitted', replicaIndex, tick });
+}
+
+/**
+ * Common-mode episodes: telling one replica's fault from a transient that hits a majority at once.
+ *
+ * A replica silent or late while a majority of those in service answers on time is at fault, and
+ * the failure detector judges it. A majority silent or late in the same tick is not evidence
+ * against any one of them (a machine-wide stall, a USB hub reset, the voter itself descheduled):
+ * that tick starts or continues an episode, and nobody's timing flags count. The command is
+ * decided as always (held, then safe while no majority agrees: never a minority's value). The
+ * episode ends RIDDEN at the first tick a majority answers on time and agrees (a commanding
+ * majority); for as many ticks again as it lasted, plus deadlineMissLimit + errorDensityLimit, the
+ * replicas it silenced may still be catching up (their queued ticks are worked through and their
+ * replies arrive late) and their timing is excused too. An
+ * episode longer than commonModeTicksMax ends LOST: from then on the detector judges every tick as
+ * usual (exclusions, the safe state, the kill switch), and no new episode starts until a majority
+ * answers on time again, so a real multiple failure never hides behind one. A tick on which the
+ * host says it was late (obs.hostLate) excuses everyone's timing, for up to commonModeTicksMax
+ * such ticks in a row. Value flags (a wrong output or digest, a corrupt frame) are never excused.
+ * Returns the replicas whose timing is excused this tick.
+ */
+function trackCommonMode(state: CoreState, obs: Observations, inServiceMask: number, inServiceCount: number, tick: number): number {
+  const { config, result, commonMode: cm, counters } = state;
+  result.commonMode = false;
+  if (config.commonModeTicksMax === 0) return 0;
+  const everyone = (1 << config.replicaCount) - 1;
+  // Silent or late, and nothing else: a replica that sent garbage or an out-of-range reply was
+  // talking, and its missing reply is its own fault, not a stall's.
+  let silentMask = 0;
+  for (let i = 0; i < config.replicaCount; i++) {
+    const flags = result.flags[i] as number;
+    if ((inServiceMask & (1 << i)) !== 0 && (flags & TIMING_FLAGS) !== 0 && (flags & (TICK_FLAG.PROTOCOL | TICK_FLAG.RANGE)) === 0) silentMask |= 1 << i;
+  }
+  const majoritySilent = inServiceCount > 0 && popcount(silentMask) * 2 > inServiceCount;
+  const answeredOnTime = !majoritySilent && commandingMajority(result);
+  if (answeredOnTime) cm.lostLatched = false;
+  cm.hostLateRun = obs.hostLate ? cm.hostLateRun + 1 : 0;
+  let excused = obs.hostLate && cm.hostLateRun <= config.commonModeTicksMax ? everyone : 0;
+
+  if (cm.active && answeredOnTime) {
+    // A replica stopped for the whole episode has as many queued ticks to work through.
+    const lengthTicks = tick - cm.startTick;
+    endCommonMode(state, tick, 'RIDDEN');
+    cm.settleUntilTick = tick + Math.min(lengthTicks, config.commonModeTicksMax) + config.deadlineMissLimit + config.errorDensityLimit;
+    cm.settleMask = cm.silentMask;
+  } else if ((majoritySilent && !cm.lostLatched) || cm.active) {
+    if (!cm.active) {
+      cm.active = true;
+      cm.startTick = tick;
+      cm.silentMask = 0;
+      cm.cause = obs.hostLate ? 'HOST_OVERRUN' : 'REPLICAS_SILENT';
+      counters.commonModeEpisodes++;
+      result.events.push({ kind: 'commonModeStarted', tick, cause: cm.cause, silentMask });
+    }
+    cm.silentMask |= silentMask;
+    if (obs.hostLate) cm.cause = 'HOST_OVERRUN';
+    counters.commonModeTicks++;
+    if (tick - cm.startTick + 1 > config.commonModeTicksMax) {
+      endCommonMode(state, tick, 'LOST');
+      cm.lostLatched = true;
+      return 0;
+    }
+    result.commonMode = true;
+    if (majoritySilent) excused = everyone;
+    if (state.quorumLost) state.safeReason = 'COMMON_MODE_STALL';
+  }
+  if (!cm.active && tick <= cm.settleUntilTick) excused |= cm.settleMask;
+  return excused;
+}
+
+function endCommonMode(state: CoreState, tick: number, outcome: CommonModeOutcome): void {
+  const { commonMode: cm, counters } = state;
+  const lengthTicks = tick - cm.startTick;
+  cm.active = false;
+  if (outcome === 'RIDDEN') counters.commonModeRidden++;
+  else counters.commonModeLost++;
+  if (lengthTicks > counters.commonModeLongestTicks) counters.commonModeLongestTicks = lengthTicks;
+  state.result.events.push({ kind: 'commonModeEnded', tick, startTick: cm.startTick, lengthTicks, cause: cm.cause, outcome, silentMask: cm.silentMask });
 }
 
 export function step(state: CoreState, obs: Observations, tick: number): StepResult {
@@ -524,14 +676,17 @@ export function step(state: CoreState, obs: Observations, tick: number): StepRes
   result.inServiceMask = inServiceMask;
   result.participantMask = participants;
   decideCommand(state, ladder, participants, inServiceMask, tick);
+  const excusedMask = trackCommonMode(state, obs, inServiceMask, inServiceCount, tick);
+  result.excusedMask = excusedMask;
   changeMode(state, effectiveMode(state), tick);
   result.mode = state.mode;
-  result.probationMask = judgeProbation(state, obs, tick);
+  result.probationMask = judgeProbation(state, obs, tick, excusedMask);
 
   // Health and exclusions take effect from the next tick; this tick was voted with them.
   for (let i = 0; i < config.replicaCount; i++) {
     if ((inServiceMask & (1 << i)) === 0) continue;
-    const reason = detectorUpdate(state.health[i] as ReplicaHealth, config, tick, result.flags[i] as number);
+    const excused = (excusedMask >> i) & 1 ? TIMING_FLAGS : 0;
+    const reason = detectorUpdate(state.health[i] as ReplicaHealth, config, tick, result.flags[i] as number, excused);
     if (reason !== null) excludeReplica(state, i, reason, tick);
   }
   changeMode(state, effectiveMode(state), tick);

@@ -11,9 +11,11 @@
  *                rateHz, replicaCount, seed, simplexPolicy, limits, injects, safeOutputs,
  *                initialExcluded: [[replica, reason, detail]…], wallClockStart }
  *   [1, tick, inputs[], onTimeMask, outputs[], digests[], late[], protocolErrors[], linkDownMask,
- *       commands[], source, mode, inServiceMask, events[]]
+ *       commands[], source, mode, inServiceMask, events[], hostLate]
  *                every tick; outputs hold replicaCount × channels values (0 where not on time);
- *                events are [kind, replica, reason] (replica −1 and reason '' where not applicable)
+ *                events are [kind, replica, reason] (replica −1 and reason '' where not applicable;
+ *                a common-mode episode's reason says its cause, outcome and length); hostLate is 1
+ *                when the host was late itself that tick (format 3; absent in format 2)
  *   [2, end]     last, on an orderly end: { ticks, reason, unsafeCommands, votedTraceHash }
  *
  * Flush policy (stated in the README): records collect in one fixed buffer (BUFFER_BYTES) and are
@@ -29,12 +31,17 @@ import { Encoder } from 'cbor-x';
 import { assert } from '../core/assert.js';
 import { crc32 } from '../core/crc32.js';
 import type { Mode } from '../core/degradation.js';
-import type { CommandSource, Observations, StepResult } from '../core/tmr-core.js';
+import type { CommandSource, CoreEvent, Observations, StepResult } from '../core/tmr-core.js';
 import type { LoopOptions } from './loop-model.js';
 
 export const BLACK_BOX_MAGIC = 'TMRBBX1\n';
-/** 2: any law (inputs and commands per channel, the law named in the header). */
-export const BLACK_BOX_VERSION = 2;
+/**
+ * 2: any law (inputs and commands per channel, the law named in the header). 3: common-mode
+ * episodes (the header's commonModeLimitMs and stalls, each tick's hostLate). Format 2 is still
+ * read, and replayed with episodes off, as it was run.
+ */
+export const BLACK_BOX_VERSION = 3;
+const BLACK_BOX_VERSIONS_READ: readonly number[] = [2, 3];
 /** Largest payload of one record. */
 export const RECORD_BYTES_MAX = 16 * 1024;
 const BUFFER_BYTES = 256 * 1024;
@@ -63,6 +70,10 @@ export interface BlackBoxHeader {
   readonly deadlineMissLimit: number;
   readonly errorDensityLimit: number;
   readonly quorumLossTicksMax: number;
+  /** Longest common-mode episode ridden through, ms (absent in format 2: episodes off). */
+  readonly commonModeLimitMs?: number;
+  /** Machine-wide stalls injected (absent in format 2). */
+  readonly stalls?: LoopOptions['stalls'];
   /** Recovery settings (probation length matters to replay); absent in logs from before recovery. */
   readonly recovery?: LoopOptions['recovery'];
   /** Each output channel's safe value. */
@@ -90,6 +101,8 @@ export interface TickRecord {
   readonly mode: Mode;
   readonly inServiceMask: number;
   readonly events: readonly (readonly [string, number, string])[];
+  /** The host was late itself this tick (false in format 2). */
+  readonly hostLate: boolean;
 }
 
 export interface EndRecord {
@@ -136,10 +149,11 @@ export class BlackBoxWriter {
     }
     const outputs = Array.from(obs.outputs, (v, k) => ((onTimeMask >> Math.floor(k / obs.channelCount)) & 1 ? v : 0));
     const digests = Array.from(obs.digests, (v, i) => ((onTimeMask >> i) & 1 ? v : 0));
-    const events = result.events.map((e) => [e.kind, 'replicaIndex' in e ? e.replicaIndex : -1, 'reason' in e ? String(e.reason) : ''] as const);
+    const events = result.events.map(eventFields);
     this.append([
       1, tick, Array.from(inputs), onTimeMask, outputs, digests, Array.from(obs.lateReplies), Array.from(obs.protocolErrors),
       linkDownMask, Array.from(result.commands), SOURCES.indexOf(result.commandSource), LOG_MODES.indexOf(result.mode), result.inServiceMask, events,
+      obs.hostLate ? 1 : 0,
     ]);
     const healthChanged = events.length > 0;
     if (healthChanged || this.used >= BUFFER_BYTES / 2 || this.clockMs() - this.lastFlushMs >= FLUSH_PERIOD_MS) this.flush(healthChanged);
@@ -176,6 +190,24 @@ export class BlackBoxWriter {
     this.lastFlushMs = this.clockMs();
     if (sync) fsyncSync(this.fd);
   }
+}
+
+/** A core event as the log keeps it: [kind, replica or −1, reason or a few words]. */
+export function eventFields(e: CoreEvent): readonly [string, number, string] {
+  switch (e.kind) {
+    case 'commonModeStarted':
+      return [e.kind, -1, `${e.cause} replicas ${maskText(e.silentMask)}`];
+    case 'commonModeEnded':
+      return [e.kind, -1, `${e.outcome} ${e.cause} ${e.lengthTicks} ticks from ${e.startTick} replicas ${maskText(e.silentMask)}`];
+    default:
+      return [e.kind, 'replicaIndex' in e ? e.replicaIndex : -1, 'reason' in e ? String(e.reason) : ''];
+  }
+}
+
+function maskText(mask: number): string {
+  const list: number[] = [];
+  for (let i = 0; mask !== 0; i++, mask >>>= 1) if (mask & 1) list.push(i);
+  return list.join(',');
 }
 
 /** What reading a log found. */
@@ -227,8 +259,8 @@ export function readBlackBox(path: string): BlackBoxContents {
     if (type === 0) {
       header = value[1] as BlackBoxHeader;
       // Format 1 (before laws were modules) records pid-q16's two inputs and one command in other places.
-      if (header?.version !== BLACK_BOX_VERSION) {
-        throw new BlackBoxFormatError(`${path}: log format ${String(header?.version)}, written by an older tmr; this one reads format ${BLACK_BOX_VERSION}`);
+      if (!BLACK_BOX_VERSIONS_READ.includes(header?.version as number)) {
+        throw new BlackBoxFormatError(`${path}: log format ${String(header?.version)}, written by another tmr; this one reads formats ${BLACK_BOX_VERSIONS_READ.join(' and ')}`);
       }
     } else if (type === 1) ticks.push(tickRecord(value));
     else if (type === 2) end = value[1] as EndRecord;
@@ -267,6 +299,7 @@ function tickRecord(v: unknown[]): TickRecord {
     mode: LOG_MODES[v[11] as number] as Mode,
     inServiceMask: v[12] as number,
     events: v[13] as [string, number, string][],
+    hostLate: v[14] === 1,
   };
 }
 

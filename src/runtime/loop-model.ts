@@ -11,10 +11,13 @@ import type { Mode, SimplexPolicy } from '../core/degradation.js';
 import type { DetectorCounters, ExclusionReason, ReplicaHealth } from '../core/failure-detector.js';
 import { deriveSeed } from '../core/prng.js';
 import {
+  COMMON_MODE_TICKS_MAX,
   createCoreState,
   createObservations,
   resetObservations,
   step,
+  type CommonModeCause,
+  type CommonModeOutcome,
   type CoreChannel,
   type CoreConfig,
   type CoreState,
@@ -25,7 +28,7 @@ import { requiredAgreeingFor } from '../core/voter.js';
 import { DEFAULT_LAW, shippedLaw } from '../law/law-loader.js';
 import { hex, type LoadedLaw } from '../law/law-runtime.js';
 import type { KillSwitchTrip } from './kill-switch.js';
-import { DEFAULT_RECOVERY, Recovery, type RecoveryOptions, type RecoverySummary } from './recovery.js';
+import { DEFAULT_RECOVERY, Recovery, ticksForMs, type RecoveryOptions, type RecoverySummary } from './recovery.js';
 import type { FaultKind } from '../protocol/messages.js';
 import { MOTOR_PLANT, SENSOR_NOISE_STREAM } from '../sim/plant-world.js';
 import { checkPlantFitsLaw, type LoopWorld, type PlantDefinition } from '../sim/world.js';
@@ -35,6 +38,16 @@ export interface FaultSpec {
   readonly replicaIndex: number;
   readonly startTick: number;
   /** 0: until the end of the run. */
+  readonly durationTicks: number;
+}
+
+/**
+ * A machine-wide stall: every replica stops for durationTicks at once (SIGSTOP of every replica
+ * process in tmr run, then SIGCONT; a hang of every replica in tmr sim, its replies delivered late
+ * when it ends), what a machine hiccup or a USB hub reset does to every channel together.
+ */
+export interface StallSpec {
+  readonly startTick: number;
   readonly durationTicks: number;
 }
 
@@ -48,10 +61,17 @@ export interface LoopOptions {
   readonly ticks: number;
   readonly seed: number;
   readonly injects: readonly FaultSpec[];
+  /** Machine-wide stalls to inject (`--inject stall@TICK+TICKS`). */
+  readonly stalls: readonly StallSpec[];
   readonly simplexPolicy: SimplexPolicy;
   readonly deadlineMissLimit: number;
   readonly errorDensityLimit: number;
   readonly quorumLossTicksMax: number;
+  /**
+   * Longest common-mode episode ridden through (a majority silent or late at once), ms; past it the
+   * episode is lost and the silent replicas are judged as usual. 0: no episodes (every miss counts).
+   */
+  readonly commonModeLimitMs: number;
   /** Restart, re-synchronise and re-admit excluded replicas (off by default: see DEFAULT_RECOVERY). */
   readonly recovery: RecoveryOptions;
 }
@@ -64,12 +84,17 @@ export const DEFAULT_LOOP_OPTIONS: LoopOptions = {
   ticks: 2_000,
   seed: 1,
   injects: [],
+  stalls: [],
   simplexPolicy: 'safe',
   deadlineMissLimit: 3,
   errorDensityLimit: 3,
   quorumLossTicksMax: 2,
+  commonModeLimitMs: 2_000,
   recovery: DEFAULT_RECOVERY,
 };
+
+/** Bound on commonModeLimitMs (10 minutes). */
+export const COMMON_MODE_LIMIT_MS_MAX = 600_000;
 
 /** The core's channel table from a law's output declarations: vote policy, range, safe value. */
 export function coreChannelsFor(law: LoadedLaw): CoreChannel[] {
@@ -104,6 +129,20 @@ export interface FaultRecord {
   reason: ExclusionReason | null;
 }
 
+/** One common-mode episode as the summary names it. */
+export interface CommonModeRecord {
+  startTick: number;
+  /** null while it is still going on at the end of the run. */
+  lengthTicks: number | null;
+  cause: CommonModeCause;
+  outcome: CommonModeOutcome | null;
+  /** Replicas silent or late at some tick of it. */
+  replicas: number[];
+}
+
+/** Episodes listed in a summary (all are counted). */
+export const COMMON_MODE_RECORDS_MAX = 100;
+
 export interface RunSummary {
   kind: 'sim' | 'run';
   law: { name: string; version: number; selfTestHash: string };
@@ -118,6 +157,8 @@ export interface RunSummary {
   modeHistory: { tick: number; mode: Mode; reason: string }[];
   finalMode: Mode;
   faults: FaultRecord[];
+  /** Machine-wide stalls injected. */
+  stalls: StallSpec[];
   replicas: {
     index: number;
     state: 'inService' | 'excluded' | 'probation';
@@ -140,12 +181,30 @@ export interface RunSummary {
   killSwitch: KillSwitchTrip | null;
   /** Restarts, re-admissions and retirements; null when recovery is off. */
   recovery: RecoverySummary | null;
+  /** Common-mode episodes (a majority silent or late at once): ridden through without an exclusion, or lost. */
+  commonMode: {
+    /** The limit, ticks (0: episodes off). */
+    limitTicks: number;
+    episodes: number;
+    ridden: number;
+    lost: number;
+    /** Ticks spent in episodes, and the longest one. */
+    ticks: number;
+    longestTicks: number;
+    /** The first COMMON_MODE_RECORDS_MAX episodes. */
+    records: CommonModeRecord[];
+  };
 }
 
 /** The core's configuration for a run's options and law (replay uses it too). */
 export function coreConfigFor(
-  options: Pick<LoopOptions, 'replicaCount' | 'deadlineMissLimit' | 'errorDensityLimit' | 'quorumLossTicksMax' | 'simplexPolicy' | 'law'> & { readonly recovery?: RecoveryOptions },
+  options: Pick<LoopOptions, 'replicaCount' | 'deadlineMissLimit' | 'errorDensityLimit' | 'quorumLossTicksMax' | 'simplexPolicy' | 'law' | 'rateHz'> & {
+    readonly recovery?: RecoveryOptions;
+    /** Absent in logs written before common-mode episodes: none then. */
+    readonly commonModeLimitMs?: number;
+  },
 ): CoreConfig {
+  const limitMs = options.commonModeLimitMs ?? 0;
   return {
     replicaCount: options.replicaCount,
     channels: coreChannelsFor(options.law),
@@ -155,6 +214,7 @@ export function coreConfigFor(
     simplexPolicy: options.simplexPolicy,
     // Logs written before recovery existed carry no recovery options: the default applies.
     probationTicks: (options.recovery ?? DEFAULT_RECOVERY).probationTicks,
+    commonModeTicksMax: limitMs === 0 ? 0 : Math.min(COMMON_MODE_TICKS_MAX, ticksForMs(limitMs, options.rateHz)),
   };
 }
 
@@ -170,6 +230,8 @@ export class LoopModel {
   readonly inputs: Int32Array;
   readonly faults: FaultRecord[];
   private readonly faultsByTick = new Map<number, FaultSpec[]>();
+  private readonly stallsByTick = new Map<number, StallSpec>();
+  readonly commonModeRecords: CommonModeRecord[] = [];
   readonly modeHistory: RunSummary['modeHistory'] = [];
   readonly replicaDetail: (string | null)[];
   /** Per replica: first tick of the current run of missed deadlines, -1 if none. */
@@ -225,6 +287,10 @@ export class LoopModel {
       detectionLatencyTicks: null,
       reason: null,
     }));
+    for (const stall of options.stalls) {
+      assert(stall.durationTicks >= 1 && !this.stallsByTick.has(stall.startTick), 'a stall lasts a tick or more, one per start tick');
+      this.stallsByTick.set(stall.startTick, stall);
+    }
     for (const f of options.injects) {
       assert(f.replicaIndex < options.replicaCount, 'fault aimed at a replica that does not exist');
       const list = this.faultsByTick.get(f.startTick) ?? [];
@@ -241,6 +307,11 @@ export class LoopModel {
 
   faultsStartingAt(tick: number): readonly FaultSpec[] {
     return this.faultsByTick.get(tick) ?? [];
+  }
+
+  /** The machine-wide stall that starts at this tick, if any. */
+  stallStartingAt(tick: number): StallSpec | null {
+    return this.stallsByTick.get(tick) ?? null;
   }
 
   /** Reads this tick's inputs from the world and clears the observations. */
@@ -359,6 +430,13 @@ export class LoopModel {
 
   private recordEvents(result: StepResult): void {
     for (const event of result.events) {
+      if (event.kind === 'commonModeStarted' && this.commonModeRecords.length < COMMON_MODE_RECORDS_MAX) {
+        this.commonModeRecords.push({ startTick: event.tick, lengthTicks: null, cause: event.cause, outcome: null, replicas: maskToList(event.silentMask) });
+      }
+      if (event.kind === 'commonModeEnded') {
+        const record = this.commonModeRecords.find((r) => r.startTick === event.startTick);
+        if (record !== undefined) Object.assign(record, { lengthTicks: event.lengthTicks, cause: event.cause, outcome: event.outcome, replicas: maskToList(event.silentMask) });
+      }
       if (event.kind === 'modeChanged') this.modeHistory.push({ tick: event.tick, mode: event.to, reason: event.reason });
       if (event.kind === 'replicaReadmitted') this.replicaDetail[event.replicaIndex] = null;
       if (event.kind === 'replicaExcluded') {
@@ -394,6 +472,7 @@ export class LoopModel {
       modeHistory: this.modeHistory,
       finalMode: core.mode,
       faults: this.faults,
+      stalls: this.options.stalls.map((x) => ({ ...x })),
       replicas: core.status.map((state, index) => ({
         index,
         state,
@@ -416,6 +495,15 @@ export class LoopModel {
       votedTraceHash: this.votedTraceHash,
       killSwitch: this.killSwitchTrip,
       recovery: this.recovery?.summary() ?? null,
+      commonMode: {
+        limitTicks: this.coreConfig.commonModeTicksMax,
+        episodes: core.counters.commonModeEpisodes,
+        ridden: core.counters.commonModeRidden,
+        lost: core.counters.commonModeLost,
+        ticks: core.counters.commonModeTicks,
+        longestTicks: Math.max(core.counters.commonModeLongestTicks, core.commonMode.active ? this.ticksDone - core.commonMode.startTick : 0),
+        records: this.commonModeRecords.map((r) => ({ ...r, replicas: [...r.replicas] })),
+      },
     };
   }
 
@@ -431,6 +519,12 @@ export class LoopModel {
     const events = result.events.map((e) => (e.kind === 'replicaExcluded' ? ` excluded:${e.replicaIndex}:${e.reason}` : e.kind === 'modeChanged' ? ` mode:${e.to}` : ` ${e.kind}`)).join('');
     return `${result.tick} inputs=${this.inputs.join(',')} cmd=${result.commands.join(',')} src=${result.commandSource} mode=${result.mode} in=${inService} flags=${flags}${events}`;
   }
+}
+
+function maskToList(mask: number): number[] {
+  const list: number[] = [];
+  for (let i = 0; mask !== 0; i++, mask >>>= 1) if (mask & 1) list.push(i);
+  return list;
 }
 
 /**

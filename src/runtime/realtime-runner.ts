@@ -62,6 +62,22 @@ export interface RealtimeSummary extends RunSummary {
     replyP99Us: number;
     replyMaxUs: number;
     tickOverruns: number;
+    /**
+     * Ticks on which the host was late itself: it handled the tick's deadline (or the quorum
+     * grace's) more than hostLateMarginMs after its time, descheduled or its event loop blocked.
+     * Replicas' timing on those ticks is not held against them (the core's obs.hostLate).
+     */
+    hostLateTicks: number;
+    hostLateMarginMs: number;
+    /** Latest a deadline was handled after its time, ms. */
+    deadlineLateMaxMs: number;
+    /**
+     * How late the host sent ticks after their start time (its own lag: the event loop busy or the
+     * process descheduled when the tick was due), ms. A tick sent late does not shorten any
+     * replica's time to answer (the deadline runs from the send).
+     */
+    tickSendLateP99Ms: number;
+    tickSendLateMaxMs: number;
     /** Ticks whose deadline passed without a quorum, so the host waited on (the quorum grace). */
     quorumGraceTicks: number;
     /** Of those, ticks a quorum answered within the grace (voted, not held). */
@@ -126,6 +142,16 @@ export function defaultQuorumGraceUs(rateHz: number): number {
   return QUORUM_GRACE_PERIODS_DEFAULT * Math.floor(1e6 / rateHz);
 }
 
+/**
+ * How late the host may handle a deadline before the tick counts as the host's own lateness, ms,
+ * at a tick period. On time, a deadline is handled within DEADLINE_DRAIN_TURNS event-loop turns
+ * plus a timer slice of it (tens to a few hundred µs); 2 ms, or a quarter period at slow rates, is
+ * a host that was descheduled or blocked, not jitter.
+ */
+export function hostLateMarginMs(periodMs: number): number {
+  return Math.max(2, periodMs / 4);
+}
+
 /** Ticks per replica before tick 0 (see ReplicaLink.warmUp). */
 const WARM_UP_TICKS = 10_000;
 
@@ -144,6 +170,11 @@ export async function runRealtime(options: RealtimeOptions, hooks: RealtimeHooks
   let tickOverruns = 0;
   let quorumGraceTicks = 0;
   let quorumGraceVoted = 0;
+  let hostLateTicks = 0;
+  let deadlineLateMaxMs = 0;
+  const hostLateMs = hostLateMarginMs(periodMs);
+  const sendLateUs = new Float64Array(Math.min(options.ticks, REPLY_SAMPLES_MAX));
+  let sendLateCount = 0;
   let interrupted = false;
   let priorityRaised = false;
   try {
@@ -197,20 +228,31 @@ export async function runRealtime(options: RealtimeOptions, hooks: RealtimeHooks
       applyFaults(model, options, tick, replicas, links, resumeAt);
       const frame = encodeMessage({ kind: 'tick', tick, inputs: model.inputs });
       const sentAtMs = performance.now();
+      if (sendLateCount < sendLateUs.length) sendLateUs[sendLateCount++] = Math.max(0, sentAtMs - tickStartMs) * 1000;
       // In service, and on probation (compared, not counted): both get every tick.
       const active = links.filter((_, i) => model.core.status[i] !== 'excluded' || model.obs.probationStart[i] === 1);
       for (const link of active) link.beginTick(tick, frame);
       // The deadline runs from when the replicas were sent the tick, not from when the tick was
       // due: a host that woke late must not shrink every replica's time to answer at once.
-      const lastReplyMs = await waitForLinks(active, () => active.every((l) => l.settled), sentAtMs + deadlineMs);
+      const wait = await waitForLinks(active, () => active.every((l) => l.settled), sentAtMs + deadlineMs);
+      const lastReplyMs = wait.allInMs;
+      let lateMs = wait.deadlineLateMs;
       if (lastReplyMs === null && quorumGraceMs > 0 && !quorum()) {
         // Too few replies for a vote at the deadline: a stalled machine (every replica late at
         // once), or one late survivor in duplex. Waiting a little for them keeps the voted
-        // command; holding the last one would not. Their lateness still counts against them.
+        // command; holding the last one would not. Their lateness still counts against them,
+        // unless a majority was late together (the core's common-mode episodes).
         quorumGraceTicks++;
         for (const link of active) link.pastDeadline();
-        await waitForLinks(active, quorum, sentAtMs + deadlineMs + quorumGraceMs);
+        lateMs = Math.max(lateMs, (await waitForLinks(active, quorum, sentAtMs + deadlineMs + quorumGraceMs)).deadlineLateMs);
         if (quorum()) quorumGraceVoted++;
+      }
+      if (lateMs > deadlineLateMaxMs) deadlineLateMaxMs = lateMs;
+      if (lateMs > hostLateMs) {
+        // The host handled the deadline late: it was descheduled or blocked itself, so what it
+        // saw missing then says nothing about any one replica.
+        model.obs.hostLate = true;
+        hostLateTicks++;
       }
       for (const link of active) link.endTick();
       if (lastReplyMs !== null && replySampleCount < replySamplesUs.length) replySamplesUs[replySampleCount++] = (lastReplyMs - sentAtMs) * 1000;
@@ -250,6 +292,7 @@ export async function runRealtime(options: RealtimeOptions, hooks: RealtimeHooks
     await Promise.all(replicas.map((r) => r.stop()));
   }
   const sorted = replySamplesUs.subarray(0, replySampleCount).sort();
+  const sendLate = sendLateUs.subarray(0, sendLateCount).sort();
   return {
     ...model.summary('run'),
     timing: {
@@ -257,6 +300,11 @@ export async function runRealtime(options: RealtimeOptions, hooks: RealtimeHooks
       replyP99Us: percentile(sorted, 0.99),
       replyMaxUs: sorted.length > 0 ? Math.round(sorted[sorted.length - 1] as number) : 0,
       tickOverruns,
+      hostLateTicks,
+      hostLateMarginMs: hostLateMs,
+      deadlineLateMaxMs: round3(deadlineLateMaxMs),
+      tickSendLateP99Ms: round3(percentile(sendLate, 0.99) / 1000),
+      tickSendLateMaxMs: round3(sendLate.length > 0 ? (sendLate[sendLate.length - 1] as number) / 1000 : 0),
       quorumGraceTicks,
       quorumGraceVoted,
       wallMs: Math.round(performance.now() - wallStartMs),
@@ -309,6 +357,21 @@ function applyFaults(
 ): void {
   for (const replicaIndex of resumeAt.get(tick) ?? []) replicas[replicaIndex]!.signal('SIGCONT');
   resumeAt.delete(tick);
+  const stall = model.stallStartingAt(tick);
+  if (stall !== null) {
+    // Every replica at once, as a machine stall does: a process is stopped (it keeps its link and
+    // its queued ticks); a board with no process to stop is asked to hang.
+    const resumeTick = tick + stall.durationTicks;
+    for (let i = 0; i < replicas.length; i++) {
+      if (replicas[i]!.signal('SIGSTOP')) {
+        const list = resumeAt.get(resumeTick) ?? [];
+        list.push(i);
+        resumeAt.set(resumeTick, list);
+      } else if (!links[i]!.isDown) {
+        links[i]!.transport.send(encodeMessage({ kind: 'inject', fault: FAULT_KIND.hang, durationTicks: stall.durationTicks, param: 0 }));
+      }
+    }
+  }
   for (const fault of model.faultsStartingAt(tick)) {
     const i = fault.replicaIndex;
     if (fault.kind === 'hang' && replicas[i]!.signal('SIGSTOP')) {
@@ -330,27 +393,33 @@ function applyFaults(
 /**
  * Resolves when `ready()` holds (checked whenever a link settles), or at the deadline (see
  * armDeadline: checked against performance.now(), then a few event-loop turns for replies that
- * reached the host in time). Returns the time every link had settled by, or null if some had not.
+ * reached the host in time). Says the time every link had settled by (null if some had not) and,
+ * if the deadline ended the wait, how long after it the host got to it (0 otherwise).
  */
-function waitForLinks(links: readonly ReplicaLink[], ready: () => boolean, deadlineAtMs: number): Promise<number | null> {
+function waitForLinks(links: readonly ReplicaLink[], ready: () => boolean, deadlineAtMs: number): Promise<{ allInMs: number | null; deadlineLateMs: number }> {
   return new Promise((resolve) => {
     let finished = false;
     let deadline: Deadline | null = null;
-    const finish = (): void => {
+    const finish = (expired: boolean): void => {
       if (finished) return;
       finished = true;
       deadline?.cancel();
       for (const link of links) link.onSettled = () => {};
+      const nowMs = performance.now();
       const allIn = links.every((l) => l.settled);
-      resolve(allIn ? performance.now() : null);
+      resolve({ allInMs: allIn ? nowMs : null, deadlineLateMs: expired ? Math.max(0, nowMs - deadlineAtMs) : 0 });
     };
     const check = (): void => {
-      if (ready()) finish();
+      if (ready()) finish(false);
     };
     for (const link of links) link.onSettled = check;
     check();
-    if (!finished) deadline = armDeadline(deadlineAtMs, finish);
+    if (!finished) deadline = armDeadline(deadlineAtMs, () => finish(true));
   });
+}
+
+function round3(x: number): number {
+  return Math.round(x * 1000) / 1000;
 }
 
 function percentile(sorted: Float64Array, q: number): number {

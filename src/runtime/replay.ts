@@ -85,6 +85,7 @@ function fillObservations(obs: ReturnType<typeof createObservations>, r: TickRec
     obs.protocolErrors[i] = r.protocolErrors[i] ?? 0;
   }
   for (let k = 0; k < obs.outputs.length; k++) obs.outputs[k] = r.outputs[k] ?? 0;
+  obs.hostLate = r.hostLate;
   // The shell's one input besides replies: a replica re-synchronised before this tick.
   for (const [kind, replica] of r.events) if (kind === 'probationStarted' && replica >= 0 && replica < obs.replicaCount) obs.probationStart[replica] = 1;
 }

@@ -23,7 +23,7 @@ import { crc32Update } from '../core/crc32.js';
 import { deriveSeed, Prng } from '../core/prng.js';
 import type { Observations, StepResult } from '../core/tmr-core.js';
 import type { FaultKind } from '../protocol/messages.js';
-import { DEFAULT_LOOP_OPTIONS, type FaultSpec, type LoopBench, type LoopModel, type LoopOptions } from '../runtime/loop-model.js';
+import { coreConfigFor, DEFAULT_LOOP_OPTIONS, type FaultSpec, type LoopBench, type LoopModel, type LoopOptions } from '../runtime/loop-model.js';
 import { DEFAULT_RECOVERY, restartPolicyFor, ticksForMs } from '../runtime/recovery.js';
 import { SimReplica } from './sim-replica.js';
 import { runSimulation } from './simulator.js';
@@ -264,6 +264,12 @@ function lawCommandCheckable(options: LoopOptions): boolean {
  * is the failure detector that ends them: errorDensityLimit late ticks exclude the replica, and the
  * tick after it the loop is safe. Returns t2 + quorumLossTicksMax (t2 + errorDensityLimit if that
  * is later and a fault is late), or null where not checked.
+ *
+ * A late fault paired with another fault that is only silence (hang or late) makes a majority
+ * silent or late in the same ticks: a common-mode episode, which the core rides through (the late
+ * replies are the law's commands, voted in the quorum grace) until its limit, commonModeTicksMax;
+ * then the detector judges both as usual. The bound grows by that limit plus the detector's
+ * longer limit.
  */
 export function safeBoundTick(options: LoopOptions): number | null {
   if (options.simplexPolicy !== 'safe' || options.recovery.enabled || options.injects.length !== 2) return null;
@@ -271,7 +277,9 @@ export function safeBoundTick(options: LoopOptions): number | null {
   if (a.replicaIndex === b.replicaIndex) return null;
   if (!(a.durationTicks === 0 && b.durationTicks === 0 && VISIBLE_KINDS.includes(a.kind) && VISIBLE_KINDS.includes(b.kind))) return null;
   const anyLate = a.kind === 'late' || b.kind === 'late';
-  const bound = Math.max(a.startTick, b.startTick) + Math.max(options.quorumLossTicksMax, anyLate ? options.errorDensityLimit : 0);
+  const silentOnly = (kind: FaultKind): boolean => kind === 'hang' || kind === 'late';
+  const ridden = anyLate && silentOnly(a.kind) && silentOnly(b.kind) ? coreConfigFor(options).commonModeTicksMax + Math.max(options.deadlineMissLimit, options.errorDensityLimit) : 0;
+  const bound = Math.max(a.startTick, b.startTick) + Math.max(options.quorumLossTicksMax, anyLate ? options.errorDensityLimit : 0) + ridden;
   return bound < options.ticks ? bound : null;
 }
 

@@ -25,6 +25,8 @@ export class SimReplica {
   private lateDigest = 0;
   /** Replies swallowed while hung, delivered late when the hang ends (as a SIGCONT'd process does). */
   private hungOwed = 0;
+  /** A machine-wide stall stops this replica until this tick (exclusive); -1 for none. */
+  private stalledUntilTick = -1;
   private readonly splitter = new FrameSplitter(LIMITS.frameBytesMax);
 
   constructor(
@@ -57,6 +59,15 @@ export class SimReplica {
     this.faults.arm(kind, durationTicks, param);
   }
 
+  /**
+   * A machine-wide stall: stopped until `untilTick`, as a SIGSTOPped process is. It still gets
+   * every tick (they queue) and works through them when it runs again: every reply of the stall
+   * then arrives late, together with the first on-time one.
+   */
+  stall(untilTick: number): void {
+    this.stalledUntilTick = Math.max(this.stalledUntilTick, untilTick);
+  }
+
   /** Runs one tick and records what the host would observe before the deadline. */
   tick(tick: number, inputs: Int32Array, obs: Observations): void {
     const i = this.replicaIndex;
@@ -73,6 +84,10 @@ export class SimReplica {
     if (!(outcome.ok)) fail(`simulated replica ${i} rejected tick ${tick}`);
     const action = this.faults.afterStep(this.logic.outputs, outcome.stateDigest, this.logic);
     const stateDigest = this.faults.replyDigest;
+    if (tick < this.stalledUntilTick && action !== 'crash') {
+      this.hungOwed++;
+      return;
+    }
     if (action !== 'silent' && this.hungOwed > 0) {
       obs.lateReplies[i] = (obs.lateReplies[i] as number) + this.hungOwed;
       this.hungOwed = 0;

@@ -31,6 +31,8 @@ export function runSimulation(options: LoopOptions, hooks: SimulationHooks = {},
     for (const fault of model.faultsStartingAt(tick)) {
       replicas[fault.replicaIndex]!.arm(fault.kind, fault.durationTicks, faultParam(fault, options));
     }
+    const stall = model.stallStartingAt(tick);
+    if (stall !== null) for (const replica of replicas) replica.stall(tick + stall.durationTicks);
     for (let i = 0; i < replicas.length; i++) {
       // Excluded replicas are isolated: the host no longer talks to them.
       if (model.core.status[i] !== 'excluded' || model.obs.probationStart[i] === 1) replicas[i]!.tick(tick, model.inputs, model.obs);

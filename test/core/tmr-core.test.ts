@@ -120,8 +120,8 @@ describe('voting and masking', () => {
     expect(seen).toEqual([500, 500, 0, 0, 0, 0]);
   });
 
-  it('a majority that was only late is a majority again: safe while it is missing, voted when it returns', () => {
-    const h = harness({ ...CONFIG, deadlineMissLimit: 10, errorDensityLimit: 10 });
+  it('a majority that was only late is a majority again: safe while it is missing, voted when it returns (common-mode episodes off)', () => {
+    const h = harness({ ...CONFIG, deadlineMissLimit: 10, errorDensityLimit: 10, commonModeTicksMax: 0 });
     h.tick([good(), good(), good()]);
     const sources: string[] = [];
     const modes: string[] = [];

@@ -15,6 +15,7 @@ export const CONFIG: CoreConfig = {
   quorumLossTicksMax: 2,
   simplexPolicy: 'safe',
   probationTicks: 4,
+  commonModeTicksMax: 20,
 };
 
 /** A reply: [command, rate, digest], or null for no reply by the deadline. */
@@ -26,6 +27,8 @@ export interface Extra {
   readonly corrupt?: number[];
   readonly down?: number[];
   readonly start?: number[];
+  /** The host says it was late this tick. */
+  readonly hostLate?: boolean;
 }
 
 export function feed(obs: Observations, replies: Reply[], extra: Extra = {}): void {
@@ -41,6 +44,7 @@ export function feed(obs: Observations, replies: Reply[], extra: Extra = {}): vo
   for (const i of extra.corrupt ?? []) obs.protocolErrors[i] = 1;
   for (const i of extra.down ?? []) obs.linkDown[i] = 1;
   for (const i of extra.start ?? []) obs.probationStart[i] = 1;
+  obs.hostLate = extra.hostLate ?? false;
 }
 
 export function harness(config: CoreConfig = CONFIG): { state: CoreState; obs: Observations; tick: (replies: Reply[], extra?: Extra) => ReturnType<typeof step> } {

@@ -187,7 +187,7 @@ describe('tmr run --log, killed', () => {
     writeFileSync(old, Buffer.concat([Buffer.from('TMRBBX1\n', 'latin1'), record]));
     const replay = await runCli(['replay', old]);
     expect(replay.code).toBe(2);
-    expect(replay.stderr).toBe(`tmr: ${old}: log format 1, written by an older tmr; this one reads format 2\n`);
+    expect(replay.stderr).toBe(`tmr: ${old}: log format 1, written by another tmr; this one reads formats 2 and 3\n`);
   });
 
   it('refuses a file that is not a log, and bad usage, in one line', async () => {
