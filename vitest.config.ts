@@ -3,7 +3,7 @@ import { defineConfig } from 'vitest/config';
 // Two projects, run one after the other by `npm test`: the unit suite (parallel, CPU-heavy
 // property tests) and the real-time suite (real replica processes against tick deadlines), which
 // must not share two cores with the property tests or it measures the machine, not tmr.
-const REALTIME = ['test/runtime/realtime.test.ts', 'test/runtime/recovery.test.ts', 'test/runtime/boards.test.ts', 'test/runtime/voter-death.test.ts', 'test/runtime/avr-board.test.ts', 'test/hil/library.test.ts'];
+const REALTIME = ['test/runtime/realtime.test.ts', 'test/runtime/common-mode.test.ts', 'test/runtime/recovery.test.ts', 'test/runtime/boards.test.ts', 'test/runtime/voter-death.test.ts', 'test/runtime/avr-board.test.ts', 'test/hil/library.test.ts'];
 
 export default defineConfig({
   test: {

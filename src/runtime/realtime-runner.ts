@@ -237,7 +237,9 @@ export async function runRealtime(options: RealtimeOptions, hooks: RealtimeHooks
       const wait = await waitForLinks(active, () => active.every((l) => l.settled), sentAtMs + deadlineMs);
       const lastReplyMs = wait.allInMs;
       let lateMs = wait.deadlineLateMs;
-      if (lastReplyMs === null && quorumGraceMs > 0 && !quorum()) {
+      // Not while a common-mode episode goes on: the majority is stalled, and waiting for it would
+      // only stretch every tick of the stall (the loop keeps its rhythm, holding or safe).
+      if (lastReplyMs === null && quorumGraceMs > 0 && !quorum() && !model.core.commonMode.active) {
         // Too few replies for a vote at the deadline: a stalled machine (every replica late at
         // once), or one late survivor in duplex. Waiting a little for them keeps the voted
         // command; holding the last one would not. Their lateness still counts against them,

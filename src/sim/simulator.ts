@@ -37,8 +37,9 @@ export function runSimulation(options: LoopOptions, hooks: SimulationHooks = {},
       // Excluded replicas are isolated: the host no longer talks to them.
       if (model.core.status[i] !== 'excluded' || model.obs.probationStart[i] === 1) replicas[i]!.tick(tick, model.inputs, model.obs);
     }
-    // The real-time host's quorum grace: without a quorum at the deadline it waits for late replies.
-    if (!model.quorumAnswered()) for (const replica of replicas) replica.deliverInGrace(tick, model.obs);
+    // The real-time host's quorum grace: without a quorum at the deadline it waits for late replies
+    // (not during a common-mode episode, when the majority is stalled).
+    if (!model.quorumAnswered() && !model.core.commonMode.active) for (const replica of replicas) replica.deliverInGrace(tick, model.obs);
     const result = model.completeTick(tick);
     if (model.recovery !== null) {
       for (const i of model.recovery.afterTick(result)) readyAtTick[i] = tick + restartTicks;
