@@ -221,7 +221,12 @@ function runOnWorkers(workerCount: number, batchCount: number, request: (index: 
         if (nextToAccept === batchCount) finish(null);
         else pump();
       });
-      worker.on('error', (error) => finish(new Error(`campaign worker ${w} (pid ${worker.pid ?? '?'}): ${error.message}`)));
+      worker.on('error', (error) => {
+        // A send to a worker that has just died fails with EPIPE before its exit is reported: the
+        // exit (with its signal or code) is the cause, and comes next; wait for it.
+        if ((error as NodeJS.ErrnoException).code === 'EPIPE' && worker.exitCode === null && worker.signalCode === null) return;
+        finish(new Error(`campaign worker ${w} (pid ${worker.pid ?? '?'}): ${error.message}`));
+      });
       worker.on('exit', (code, signal) => {
         if (!settled) finish(new Error(`campaign worker ${w} (pid ${worker.pid ?? '?'}) exited (${signal ?? `code ${code}`}) before the campaign finished`));
       });

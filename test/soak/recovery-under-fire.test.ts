@@ -6,7 +6,7 @@
  * (issue 16), so it lives here with its bounds, as issue 16 asks, not in npm test.
  */
 import { shippedLaw } from '../../src/law/law-loader.js';
-import { SOAK, timingFigure, timingFigureAtLeast } from '../helpers/timing-figure.js';
+import { timingFigure, timingFigureAtLeast } from '../helpers/timing-figure.js';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -16,7 +16,7 @@ import type { RunSummary } from '../../src/runtime/loop-model.js';
 import type { RealtimeSummary } from '../../src/runtime/realtime-runner.js';
 import { replayBlackBox } from '../../src/runtime/replay.js';
 import { assertFreshBuild, killTree, runCli, tmrJson, type CliResult } from '../helpers/cli.js';
-import { compareWithFaultFree, runUntilFaultFree } from '../helpers/fault-free-trace.js';
+import { compareWithFaultFree } from '../helpers/fault-free-trace.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'tmr-recovery-'));
 beforeAll(() => assertFreshBuild());
@@ -110,21 +110,18 @@ function mulberry(seed: number): () => number {
 describe('recovery under fire (issue 6, item 1)', () => {
   const SECONDS = 60;
   /**
-   * The voted trace must be the fault-free run's, tick for tick. What used to break it on this
-   * shared 2-core VM: a stall that made two replicas late in one tick (measured: a booting standby
-   * set it off, whatever its priority), or one survivor late while a victim was out; the voter held
-   * its last command and the plant left the fault-free path (0–16 held per run). The quorum grace
-   * (realtime-runner) now waits for those replies instead. A stall longer than the grace can still
-   * hold a command, so a disturbed run is repeated once, and one of the two must be identical.
+   * The voted trace must be the fault-free run's, tick for tick: one run, no retry. What used to
+   * break it on this shared 2-core VM: a stall that made two replicas late in one tick, or one
+   * survivor late while a victim was out; the voter held its last command and the plant left the
+   * fault-free path. The quorum grace and common-mode episodes now ride most of those through.
    */
-  const ATTEMPTS_MAX = 2;
-
   it(`a 60 s run at 200 Hz with a replica SIGKILLed from outside every 2 s: each victim is back in the vote within 250 ms + probation, no unsafe command, the fault-free trace`, async () => {
     const seed = 6;
     const simLog = join(dir, 'under-fire-sim.tmrlog');
     await tmrJson<RunSummary>(['sim', '--rate-hz', String(RATE_HZ), '--ticks', String(SECONDS * RATE_HZ), '--seed', String(seed), '--log', simLog]);
     const replay = `node dist/src/cli/tmr.js run ${UNDER_FIRE_FLAGS.join(' ')} --rate-hz ${RATE_HZ} --ticks ${SECONDS * RATE_HZ} --seed ${seed} (victims drawn with seed ${seed})`;
-    await runUntilFaultFree(ATTEMPTS_MAX, `under fire: ${replay}`, async (attempt) => {
+    {
+      const attempt = 1;
       const log = join(dir, `under-fire-${attempt}.tmrlog`);
       const { result, kills } = await runUnderFire(SECONDS, seed, log);
       expect(result.code, `${replay}\n${result.stderr}`).toBe(0);
@@ -149,8 +146,10 @@ describe('recovery under fire (issue 6, item 1)', () => {
       expect(report.mismatchCount, JSON.stringify(report.mismatches)).toBe(0);
       expect(report.votedChecked).toBe(run.commands.voted);
       console.info(`under fire attempt ${attempt}: ${kills.length} kills, recovery median ${run.recovery!.recoveryTicksMedian} ticks, worst ${run.recovery!.recoveryTicksMax} ticks (probation ${PROBATION_TICKS}); ${run.commands.held} held; quorum grace voted ${run.timing.quorumGraceVoted} of ${run.timing.quorumGraceTicks} ticks`);
-      return { value: run, comparison: compareWithFaultFree(log, simLog) };
-    }, { requireIdentical: SOAK });
+      const comparison = compareWithFaultFree(log, simLog);
+      expect(comparison.violation, replay).toBeNull();
+      expect(comparison.identical, `${replay}: the machine intervened at tick ${comparison.firstInterventionTick}`).toBe(true);
+    }
   }, 400_000);
 });
 
