@@ -6,8 +6,11 @@
  *     exchange, invalid frames, hello rules, bad states), the law's vectors through the protocol,
  *     every deterministic fault hook byte for byte against the Node replica, and the stack margin;
  *     for the default law also the watchdog, the reset line and the kept self-test hash;
- *   - TMR runs through the compiled CLI with emulated Unos among the replicas (both laws), and a
- *     reset of one emulated Uno mid-run through the runtime API.
+ *   - short TMR runs through the compiled CLI with an emulated Uno among the replicas (both laws),
+ *     asserting what holds whatever the scheduler does, and a Uno built for another law refused.
+ * The timing claims with emulated Unos (three at 1,000,000 baud, a reset detected within 2 ticks,
+ * every fault kind detected, the long runs with the simulation's exact trace) are in
+ * test/soak/avr-board.test.ts, npm run soak.
  */
 import { execFileSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -18,11 +21,11 @@ import { AvrSim, UNO_DIR } from '../../firmware-sim/avr-sim.js';
 import { writeVectors } from '../../src/cli/law-cli.js';
 import { DEFAULT_LAW, shippedLaw, shippedLawSources, SHIPPED_LAWS } from '../../src/law/law-loader.js';
 import { FAULT_KIND, type FaultKind } from '../../src/protocol/messages.js';
-import { DEFAULT_LOOP_OPTIONS } from '../../src/runtime/loop-model.js';
-import { serialReplica, type ReplicaProvider, type ReplicaSpec } from '../../src/runtime/replica-kinds.js';
-import { runRealtime, type RealtimeSummary } from '../../src/runtime/realtime-runner.js';
+import type { RealtimeSummary } from '../../src/runtime/realtime-runner.js';
 import { SerialTransport } from '../../src/transport/serial-transport.js';
 import { assertFreshBuild, replicaFlags, tmrJson } from '../helpers/cli.js';
+import { runAgainstSim } from '../helpers/fault-free-trace.js';
+import { expectHealthyReplicas } from '../helpers/healthy-replicas.js';
 import { BoardClient, helloFor } from '../boards/board-client.js';
 import { checkBadStates, checkHello, checkVectors, faultBytes, parseLawVectors, playExchange, refuseInvalid } from '../boards/board-conformance.js';
 
@@ -174,7 +177,10 @@ describe(`one emulated Uno running law ${DEFAULT_LAW}: watchdog, reset line, the
     await client.request(helloFor(law, params), 'hello');
     client.send({ kind: 'inject', fault: FAULT_KIND.crash, durationTicks: 0, param: 0 });
     client.send({ kind: 'tick', tick: 0, inputs: zeros });
-    expect(await client.drain(300)).toEqual([]);
+    // No answer to the tick. An idle heartbeat sent before the crash (the host paused over 100 ms
+    // after the helloAck) is no answer.
+    const answered = (await client.drain(300)).filter((r) => r.message?.kind !== 'heartbeat');
+    expect(answered.map((r) => Buffer.from(r.raw).toString('hex'))).toEqual([]);
     const answer = await client.request({ kind: 'tick', tick: 1, inputs: zeros }, 'tick after the reboot');
     expect(answer).toMatchObject({ kind: 'error', code: 3 });
     const after = await sim.diag();
@@ -221,9 +227,10 @@ describe(`one emulated Uno running law ${DEFAULT_LAW}: watchdog, reset line, the
     expect(await ackHash()).toBe(0x12345678);
     const fresh = await AvrSim.start({ name: 'cold-boot', baudRate: 1_000_000 });
     try {
-      // Its boot runs the 256-step self-test (about 100 ms of emulated time) before it stores the hash.
+      // Its boot runs the 256-step self-test (about 100 ms of emulated time) before it stores the
+      // hash; polled for up to 10 s, generous for a machine whose cores are busy elsewhere.
       let kept = '';
-      for (let i = 0; i < 40 && kept !== hex(expected); i++) {
+      for (let i = 0; i < 200 && kept !== hex(expected); i++) {
         await new Promise((resolve) => setTimeout(resolve, 50));
         kept = await fresh.peek('law_hash_kept');
       }
@@ -257,87 +264,33 @@ const tmr = tmrJson;
 const replicas = replicaFlags;
 
 describe('TMR runs with emulated Unos', () => {
-  it('{Node replica, emulated Uno, simulated board} at 50 Hz for 2,000 ticks: no disagreement, no exclusion, the simulation\'s exact trace', async () => {
-    const common = ['--rate-hz', '50', '--ticks', '2000', '--seed', '31'];
-    const sim = await tmr(['sim', ...common]);
-    const run = await tmr<RealtimeSummary>(['run', ...common, ...replicas('node', 'avr-sim', 'sim-board')]);
-    expect(run.replicas.map((r) => r.state)).toEqual(['inService', 'inService', 'inService']);
-    for (const r of run.replicas) expect(r.counters.disagreements + r.counters.digestMismatches).toBe(0);
-    expect(run.votedTraceHash).toBe(sim.votedTraceHash);
-    expect(run.unsafeCommands).toBe(0);
+  it("{Node replica, emulated Uno, simulated board} at 50 Hz for 500 ticks: no disagreement, nothing unsafe, the simulation's trace up to any timing event", async () => {
+    const common = ['--rate-hz', '50', '--ticks', '500', '--seed', '31'];
+    const mix = replicas('node', 'avr-sim', 'sim-board');
+    const command = `tmr run ${[...common, ...mix].join(' ')}`;
+    const { run } = await runAgainstSim(common, mix, { label: '{node, avr-sim, sim-board}', runTmr: (a) => tmr<RealtimeSummary>(a) });
+    expect(run.unsafeCommands, command).toBe(0);
+    expectHealthyReplicas(run, [0, 1, 2], command);
     expect(run.links[1]!.description).toMatch(/@1000000/);
   });
 
-  it('law tank: {Node replica, emulated Uno built for tank (the run\'s law), simulated board} at 50 Hz for 1,000 ticks: the simulation\'s exact trace', async () => {
-    const common = ['--law', 'tank', '--rate-hz', '50', '--ticks', '1000', '--seed', '33'];
-    const sim = await tmr(['sim', ...common]);
-    const run = await tmr<RealtimeSummary>(['run', ...common, ...replicas('node', 'avr-sim', 'sim-board')]);
-    expect(run.replicas.map((r) => r.state)).toEqual(['inService', 'inService', 'inService']);
-    for (const r of run.replicas) expect(r.counters.disagreements + r.counters.digestMismatches).toBe(0);
-    expect(run.votedTraceHash).toBe(sim.votedTraceHash);
-    expect(run.unsafeCommands).toBe(0);
+  it("law tank: {Node replica, emulated Uno built for tank (the run's law), simulated board} at 50 Hz for 500 ticks: the simulation's trace up to any timing event", async () => {
+    const common = ['--law', 'tank', '--rate-hz', '50', '--ticks', '500', '--seed', '33'];
+    const mix = replicas('node', 'avr-sim', 'sim-board');
+    const command = `tmr run ${[...common, ...mix].join(' ')}`;
+    const { run } = await runAgainstSim(common, mix, { label: 'tank on {node, avr-sim, sim-board}', runTmr: (a) => tmr<RealtimeSummary>(a) });
+    expect(run.law.name, command).toBe('tank');
+    expect(run.unsafeCommands, command).toBe(0);
+    expectHealthyReplicas(run, [0, 1, 2], command);
   });
 
   it('an emulated Uno built for another law is refused at the handshake, naming both laws', async () => {
-    const run = await tmr<RealtimeSummary>(['run', '--ticks', '20', ...replicas('node', 'node', 'avr-sim:law=tank')]);
-    expect(run.replicas[2]!.reason).toBe('HANDSHAKE_REFUSED');
+    const args = ['run', '--ticks', '20', ...replicas('node', 'node', 'avr-sim:law=tank')];
+    const command = `tmr ${args.join(' ')}`;
+    const run = await tmr<RealtimeSummary>(args);
+    expect(run.replicas[2]!.reason, command).toBe('HANDSHAKE_REFUSED');
     expect(run.replicas[2]!.detail).toMatch(/^LAW_MISMATCH: .*tank v1.*pid-q16 v2/);
-    expect(run.replicas[0]!.state).toBe('inService');
-  });
-
-  // The highest rate the 1,000,000-baud image sustains on this 2-core VM (boards/uno/profile.json):
-  // reply p50 ~1.4 ms, p99 ~2.1 ms against a 7.5 ms deadline. At 200 Hz (3.75 ms) single runs
-  // went from 4 misses in 2,000 ticks to all three excluded when the machine was busy.
-  it('three emulated Unos at 1,000,000 baud and 100 Hz for 2,000 ticks: no disagreement, all in service', async () => {
-    const common = ['--rate-hz', '100', '--ticks', '2000', '--seed', '32'];
-    const run = await tmr<RealtimeSummary>(['run', ...common, ...replicas('avr-sim', 'avr-sim', 'avr-sim')]);
-    for (const r of run.replicas) expect(r.counters.disagreements + r.counters.digestMismatches).toBe(0);
-    expect(run.replicas.map((r) => r.state), JSON.stringify(run.timing)).toEqual(['inService', 'inService', 'inService']);
-    expect(run.unsafeCommands).toBe(0);
-    console.log(`3 emulated Unos at 100 Hz: ${run.deadlineMisses} deadline misses, reply p50 ${run.timing.replyP50Us} µs, p99 ${run.timing.replyP99Us} µs`);
-  });
-
-  it('resetting one emulated Uno mid-run is detected within 2 ticks of its first missed deadline; the others carry the loop', async () => {
-    const started: AvrSim[] = [];
-    const provider: ReplicaProvider = {
-      kind: 'avr-sim',
-      async start(_spec, i) {
-        const sim = await AvrSim.start({ name: `reset-${i}` });
-        started.push(sim);
-        const transport = await SerialTransport.open({ path: sim.hostPath, baudRate: sim.baudRate, name: `replica ${i}` });
-        return serialReplica(transport, () => sim.stop(), sim.pid, () => false, sim.pid === undefined ? [] : [sim.pid]);
-      },
-    };
-    const spec: ReplicaSpec = { kind: 'avr-sim' };
-    let resetAt = -1;
-    const run = await runRealtime(
-      { ...DEFAULT_LOOP_OPTIONS, rateHz: 50, ticks: 400, seed: 5, deadlineUs: 15_000, handshakeTimeoutMs: 15_000, replicas: [spec, spec, spec], providers: [provider] },
-      {
-        onTick: (_model, result) => {
-          if (result.tick === 200) void started[2]!.reset().then(() => (resetAt = 200));
-        },
-      },
-    );
-    expect(resetAt).toBe(200);
-    const victim = run.replicas[2]!;
-    expect(victim.state).toBe('excluded');
-    // A reset board is silent while it boots, then answers ticks with NOT_CONFIGURED errors.
-    expect(victim.reason).toMatch(/^(DEADLINE_MISSED|PROTOCOL_ERROR)$/);
-    expect(victim.firstMissTick).not.toBeNull();
-    expect(victim.excludedTick! - victim.firstMissTick!).toBeLessThanOrEqual(2);
-    expect(run.replicas[0]!.state).toBe('inService');
-    expect(run.replicas[1]!.state).toBe('inService');
-    expect(run.finalMode).toBe('duplex');
-    expect(run.unsafeCommands).toBe(0);
-  });
-
-  const kinds = Object.keys(FAULT_KIND) as FaultKind[];
-  it.each(kinds)('fault %s injected into the emulated Uno through its test hooks is detected', async (kind) => {
-    const run = await tmr<RealtimeSummary>(['run', '--rate-hz', '50', '--ticks', '260', '--seed', '6', '--inject', `${kind}:2@200`, ...replicas('node', 'node', 'avr-sim')]);
-    const fault = run.faults[0]!;
-    expect(fault.detectedTick, `${kind}: ${JSON.stringify(run.replicas[2])}`).not.toBeNull();
-    expect(run.replicas[2]!.state).toBe('excluded');
-    expect(run.unsafeCommands).toBe(0);
-    expect(run.replicas[0]!.state).toBe('inService');
+    // The Node replicas were admitted (and only timing could take one out afterwards).
+    expectHealthyReplicas(run, [0, 1], command);
   });
 });
