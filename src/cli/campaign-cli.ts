@@ -6,7 +6,8 @@
 import { closeSync, openSync, writeSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { CAMPAIGN_FAULTS, CAMPAIGN_SEEDS_MAX, CAMPAIGN_TICKS_DEFAULT, CAMPAIGN_TICKS_MAX, CAMPAIGN_TICKS_MIN, checkSeed, type CampaignFaults, type CampaignSetup, type SeedResult } from '../sim/campaign.js';
-import { CampaignError, campaignSetup, defaultWorkers, runCampaign, WORKERS_MAX, type CampaignReport } from '../sim/campaign-runner.js';
+import { CAMPAIGN_STACKS, CampaignError, campaignSetup, defaultWorkers, FULL_STACK_TICKS_DEFAULT, runCampaign, WORKERS_MAX, type CampaignReport, type CampaignStack } from '../sim/campaign-runner.js';
+import { checkSeedFullStack } from '../sim/full-stack-campaign.js';
 import { DEFAULT_LAW } from '../law/law-loader.js';
 import { LawError } from '../law/law.js';
 import { UsageError } from './options.js';
@@ -22,6 +23,7 @@ const FLAGS = {
   trace: { type: 'string' },
   law: { type: 'string' },
   plant: { type: 'string' },
+  stack: { type: 'string' },
   // TEST HOOK, deliberately absent from `tmr help`: the broken voter of campaign.ts.
   'test-hook-broken-voter': { type: 'boolean' },
 } as const;
@@ -62,6 +64,8 @@ interface CampaignContext {
   readonly faults: CampaignFaults;
   readonly ticks: number;
   readonly brokenVoter: boolean;
+  /** model: the fast simulator; full: the real runner in simulated time (src/sim/full-stack.ts). */
+  readonly stack: CampaignStack;
   /** --law and --plant as given (null: the defaults). */
   readonly law: string | null;
   readonly plant: string | null;
@@ -70,7 +74,7 @@ interface CampaignContext {
 /** The one-line command that replays exactly this seed's run with its per-tick trace. */
 function campaignReplayLine(seed: number, c: CampaignContext): string {
   const lawArgs = `${c.law === null ? '' : ` --law ${c.law}`}${c.plant === null ? '' : ` --plant ${c.plant}`}`;
-  return `npx tmr campaign --seed ${seed} --faults ${c.faults} --ticks ${c.ticks}${lawArgs} --trace -${c.brokenVoter ? ' --test-hook-broken-voter' : ''}`;
+  return `npx tmr campaign --seed ${seed}${c.stack === 'full' ? ' --stack full' : ''} --faults ${c.faults} --ticks ${c.ticks}${lawArgs} --trace -${c.brokenVoter ? ' --test-hook-broken-voter' : ''}`;
 }
 
 function failureLines(r: SeedResult, c: CampaignContext): string[] {
@@ -78,6 +82,7 @@ function failureLines(r: SeedResult, c: CampaignContext): string[] {
   return [
     `FAILED seed ${r.seed}: ${v.invariant} at tick ${v.tick}: ${v.detail}`,
     `  schedule: ${r.schedule || '(no faults)'} (policy ${r.simplexPolicy}, recovery ${r.recovery ? 'on' : 'off'})`,
+    ...(r.environment === undefined ? [] : [`  timing:   ${r.environment}`]),
     `  replay:   ${campaignReplayLine(r.seed, c)}`,
   ];
 }
@@ -87,10 +92,15 @@ export async function campaignCommand(argv: readonly string[]): Promise<number> 
   const faultsText = (v.faults as string | undefined) ?? 'single';
   if (!(CAMPAIGN_FAULTS as readonly string[]).includes(faultsText)) throw new UsageError(`--faults must be one of ${CAMPAIGN_FAULTS.join(', ')}, got '${faultsText}'`);
   const faults = faultsText as CampaignFaults;
-  const ticks = whole('--ticks', v.ticks as string | undefined, CAMPAIGN_TICKS_DEFAULT[faults], CAMPAIGN_TICKS_MIN[faults], CAMPAIGN_TICKS_MAX);
+  const stackText = (v.stack as string | undefined) ?? 'model';
+  if (!(CAMPAIGN_STACKS as readonly string[]).includes(stackText)) throw new UsageError(`--stack must be one of ${CAMPAIGN_STACKS.join(', ')}, got '${stackText}'`);
+  const stack = stackText as CampaignStack;
+  const ticksDefault = stack === 'full' ? FULL_STACK_TICKS_DEFAULT[faults] : CAMPAIGN_TICKS_DEFAULT[faults];
+  const ticks = whole('--ticks', v.ticks as string | undefined, ticksDefault, CAMPAIGN_TICKS_MIN[faults], CAMPAIGN_TICKS_MAX);
   const brokenVoter = v['test-hook-broken-voter'] === true;
+  if (brokenVoter && stack === 'full') throw new UsageError('--test-hook-broken-voter applies to --stack model');
   const json = v.json === true;
-  const context: CampaignContext = { faults, ticks, brokenVoter, law: (v.law as string | undefined) ?? null, plant: (v.plant as string | undefined) ?? null };
+  const context: CampaignContext = { faults, ticks, brokenVoter, stack, law: (v.law as string | undefined) ?? null, plant: (v.plant as string | undefined) ?? null };
   let setup: CampaignSetup;
   try {
     setup = await campaignSetup(context.law ?? DEFAULT_LAW, context.plant ?? '');
@@ -101,7 +111,7 @@ export async function campaignCommand(argv: readonly string[]): Promise<number> 
   if (v.seed !== undefined) {
     const other = ['seeds', 'from', 'workers'].find((k) => v[k] !== undefined);
     if (other !== undefined) throw new UsageError(`--seed replays one seed; --${other} applies to a campaign (--seeds N)`);
-    return replay(whole('--seed', v.seed as string, 0, 0, 0xffff_ffff), context, setup, (v.trace as string | undefined) ?? null, json);
+    return await replay(whole('--seed', v.seed as string, 0, 0, 0xffff_ffff), context, setup, (v.trace as string | undefined) ?? null, json);
   }
   if (v.trace !== undefined) throw new UsageError('--trace replays one seed: give it with --seed S');
   if (v.seeds === undefined) throw new UsageError('tmr campaign needs --seeds N (or --seed S to replay one seed)');
@@ -123,7 +133,7 @@ export async function campaignCommand(argv: readonly string[]): Promise<number> 
   };
   let report: CampaignReport;
   try {
-    report = await runCampaign({ from, seeds, faults, ticks, workers, testHookBrokenVoter: brokenVoter, law: setup.law.source, plant: setup.plant.name }, progress);
+    report = await runCampaign({ from, seeds, faults, ticks, workers, stack, testHookBrokenVoter: brokenVoter, law: setup.law.source, plant: setup.plant.name }, progress);
   } catch (error) {
     // A seed that throws (an assertion inside the simulator) is a bug: name it and how to replay it.
     if (!(error instanceof CampaignError)) throw error;
@@ -146,9 +156,11 @@ export async function campaignCommand(argv: readonly string[]): Promise<number> 
 function textReport(report: CampaignReport, context: CampaignContext): string {
   const { faults, ticks } = report;
   const lines = [
-    `tmr campaign: seeds ${report.from}..${report.from + report.seeds - 1}, faults ${faults}, ${ticks} ticks each${context.law === null ? '' : `, law ${context.law}`}`,
+    `tmr campaign: seeds ${report.from}..${report.from + report.seeds - 1}, faults ${faults}, ${ticks} ticks each${context.law === null ? '' : `, law ${context.law}`}${context.stack === 'full' ? ', the full stack in simulated time' : ''}`,
     `passed ${report.passed}, failed ${report.failed}`,
-    `checked every tick: no minority command, the law's command${faults === 'single' ? ', the fault-free run\'s command' : ''}; safe-state bound on ${report.safeBoundChecked} seeds; TMR after healing on ${report.livenessChecked}; faults that hit a replica on probation: ${report.probationHits}`,
+    context.stack === 'full'
+      ? `checked every tick: no minority command, the law's command, the host's rhythm; the fast model's trace on ${report.modelTraceChecked} quiet seeds; every run completes`
+      : `checked every tick: no minority command, the law's command${faults === 'single' ? ', the fault-free run\'s command' : ''}; safe-state bound on ${report.safeBoundChecked} seeds; TMR after healing on ${report.livenessChecked}; faults that hit a replica on probation: ${report.probationHits}`,
     `digest ${report.digest}`,
   ];
   for (const r of report.failures.slice(0, FAILURES_PRINTED_MAX)) lines.push(...failureLines(r, context));
@@ -165,7 +177,7 @@ function openTrace(path: string): number {
 }
 
 /** One seed, with its per-tick trace to FILE or stdout ('-'); the verdict goes to stdout, or to stderr when the trace does. */
-function replay(seed: number, context: CampaignContext, setup: CampaignSetup, trace: string | null, json: boolean): number {
+async function replay(seed: number, context: CampaignContext, setup: CampaignSetup, trace: string | null, json: boolean): Promise<number> {
   const { faults, ticks, brokenVoter } = context;
   const fd = trace === null || trace === '-' ? null : openTrace(trace);
   let pending: string[] = [];
@@ -179,7 +191,7 @@ function replay(seed: number, context: CampaignContext, setup: CampaignSetup, tr
   };
   let result: SeedResult;
   try {
-    result = checkSeed(seed, faults, ticks, {
+    const check = {
       testHookBrokenVoter: brokenVoter,
       setup,
       ...(trace === null
@@ -190,7 +202,8 @@ function replay(seed: number, context: CampaignContext, setup: CampaignSetup, tr
               if (pending.length >= TRACE_LINES_PER_WRITE) flush();
             },
           }),
-    });
+    };
+    result = context.stack === 'full' ? await checkSeedFullStack(seed, faults, ticks, check) : checkSeed(seed, faults, ticks, check);
     flush();
   } finally {
     if (fd !== null) closeSync(fd);
@@ -198,7 +211,8 @@ function replay(seed: number, context: CampaignContext, setup: CampaignSetup, tr
   const out = trace === '-' ? process.stderr : process.stdout;
   if (json) out.write(`${JSON.stringify(result)}\n`);
   else if (result.violation === null) {
-    out.write(`seed ${seed} (${faults}, ${ticks} ticks): ok; schedule ${result.schedule || '(no faults)'} (policy ${result.simplexPolicy}, recovery ${result.recovery ? 'on' : 'off'}); trace ${result.traceHash}\n`);
+    const timing = result.environment === undefined ? '' : `; timing ${result.environment}`;
+    out.write(`seed ${seed} (${faults}, ${ticks} ticks): ok; schedule ${result.schedule || '(no faults)'} (policy ${result.simplexPolicy}, recovery ${result.recovery ? 'on' : 'off'})${timing}; trace ${result.traceHash}\n`);
   } else {
     out.write(`${failureLines(result, context).join('\n')}\n  trace ${result.traceHash}\n`);
   }

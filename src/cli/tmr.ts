@@ -34,11 +34,12 @@ usage:
                        summarise a black-box log (run/sim --log FILE), or export it
   tmr replay FILE      re-run the voter and the control law over a log; every logged command
                        must be reproduced bit for bit (exit 1 if not)
-  tmr campaign --seeds N [--from S] [--faults single|double|mixed] [--ticks T] [--workers W] [--law L] [--json]
+  tmr campaign --seeds N [--from S] [--faults single|double|mixed] [--ticks T] [--workers W] [--law L] [--stack model|full] [--json]
                        N seeded fault schedules in the simulator, checked every tick, on W
                        worker processes (default: one per core); a failure prints its seed and
-                       a command that replays it
-  tmr campaign --seed S [--faults F] [--ticks T] --trace FILE|-
+                       a command that replays it; --stack full runs the real runner in
+                       simulated time over seeded links, stalls and damage instead of the model
+  tmr campaign --seed S [--stack model|full] [--faults F] [--ticks T] --trace FILE|-
                        replay one seed of a campaign with its per-tick trace
   tmr ports            the serial ports on this machine (for --replica serial:PATH)
 ${LAW_HELP}  tmr help             this text

@@ -10,6 +10,7 @@ import { ERROR_CODE, LIMITS, type Message } from '../protocol/messages.js';
 import type { LoadedLaw } from '../law/law-runtime.js';
 import { corruptState, faultKindFromCode, ReplicaFaults } from './replica-faults.js';
 import { ReplicaLogic } from './replica-logic.js';
+import type { Clock } from '../runtime/clock.js';
 
 /** While no message arrives for this long, a configured replica sends a heartbeat at this period. */
 export const HEARTBEAT_PERIOD_MS = 100;
@@ -33,14 +34,25 @@ export interface EndpointOptions {
   readonly crashTicksAfterState?: number;
   /** Test hook: apply a transferred state wrongly (one bit flipped, as the state fault does), as a faulty restore would. */
   readonly corruptStateTransfer?: boolean;
+  /** The clock it reads (ms) and its timers (a late fault's held reply): the machine's, or a simulated one. */
+  readonly clock?: Pick<Clock, 'nowMs' | 'setTimer'>;
 }
+
+const MACHINE_CLOCK: Pick<Clock, 'nowMs' | 'setTimer'> = {
+  nowMs: () => Date.now(),
+  setTimer: (delayMs, fn) => {
+    const handle = setTimeout(fn, delayMs);
+    return { cancel: () => clearTimeout(handle) };
+  },
+};
 
 export class ReplicaEndpoint {
   logic: ReplicaLogic;
   faults: ReplicaFaults;
   private readonly splitter = new FrameSplitter(LIMITS.frameBytesMax);
   private readonly onFrameBound = (frame: Uint8Array): void => this.onFrame(frame);
-  private lastMessageMs = Date.now();
+  private readonly clock: Pick<Clock, 'nowMs' | 'setTimer'>;
+  private lastMessageMs: number;
   malformedFrames = 0;
   /** Ticks left before the crash-after-state test hook fires; -1 when not armed. */
   private crashCountdownTicks = -1;
@@ -49,6 +61,8 @@ export class ReplicaEndpoint {
     private readonly carrier: EndpointCarrier,
     private readonly options: EndpointOptions,
   ) {
+    this.clock = options.clock ?? MACHINE_CLOCK;
+    this.lastMessageMs = this.clock.nowMs();
     this.logic = this.freshLogic();
     this.faults = new ReplicaFaults(options.law.outputCount);
   }
@@ -82,7 +96,7 @@ export class ReplicaEndpoint {
   }
 
   private onFrame(frame: Uint8Array): void {
-    this.lastMessageMs = Date.now();
+    this.lastMessageMs = this.clock.nowMs();
     const decoded = decodeMessage(frame);
     if (!decoded.ok) {
       // Counted, never answered: answering garbage on a noisy line only makes more noise.
@@ -135,7 +149,7 @@ export class ReplicaEndpoint {
       default: {
         const frame = encodeMessage({ kind: 'output', tick, outputs: Array.from(logic.outputs), stateDigest });
         if (action === 'bitflip') faults.flipBit(frame);
-        if (action === 'late') setTimeout(() => this.carrier.write(frame), Math.max(1, faults.param / 1000));
+        if (action === 'late') this.clock.setTimer(Math.max(1, faults.param / 1000), () => this.carrier.write(frame));
         else this.carrier.write(frame);
       }
     }

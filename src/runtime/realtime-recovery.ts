@@ -24,6 +24,7 @@ import type { HelloMessage, StateMessage } from '../protocol/messages.js';
 import type { LoopModel } from './loop-model.js';
 import { stateFitForTransfer, type Recovery } from './recovery.js';
 import { ReplicaLink } from './replica-link.js';
+import type { Clock } from './clock.js';
 import type { StartedReplica } from './replica-kinds.js';
 
 /**
@@ -38,6 +39,8 @@ export interface RealtimeRecoveryOptions {
   readonly hello: (replicaIndex: number) => HelloMessage;
   /** Gives a replica's processes the control priority (returns false if it could not). */
   readonly raisePriority: (pid: number) => boolean;
+  /** The run's clock (its links read time through it). */
+  readonly clock: Clock;
 }
 
 type RestartOutcome = Parameters<Recovery['restarted']>[2];
@@ -86,7 +89,7 @@ export class RealtimeRecovery {
     } catch {
       return;
     }
-    const link = new ReplicaLink(i, spare.transport, this.model.obs, this.model.law);
+    const link = new ReplicaLink(i, spare.transport, this.model.obs, this.model.law, this.options.clock);
     const ok = !this.stopping && (await this.bringUp(link, spare, this.options.hello(i))) === null;
     if (ok && !this.stopping && this.spares[i] === null) this.spares[i] = { replica: spare, link };
     else await spare.stop();
@@ -205,7 +208,7 @@ export class RealtimeRecovery {
     }
     // A new process was started at RESTART_NICE by its transport; a reset board keeps its own.
     this.replicas[i] = fresh;
-    const link = fresh.transport === old.transport ? this.links[i]! : new ReplicaLink(i, fresh.transport, this.model.obs, this.model.law);
+    const link = fresh.transport === old.transport ? this.links[i]! : new ReplicaLink(i, fresh.transport, this.model.obs, this.model.law, this.options.clock);
     this.links[i] = link;
     if (this.stopping) return { ok: false, permanent: false, detail: 'the run ended' };
     return (await this.bringUp(link, fresh, this.options.hello(i))) ?? { ok: true };

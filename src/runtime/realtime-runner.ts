@@ -6,7 +6,6 @@
  */
 import { readdirSync } from 'node:fs';
 import { setPriority } from 'node:os';
-import { performance } from 'node:perf_hooks';
 import { excludeReplica, type StepResult } from '../core/tmr-core.js';
 import { encodeMessage } from '../protocol/codec.js';
 import { FAULT_KIND, type HelloMessage } from '../protocol/messages.js';
@@ -19,7 +18,7 @@ import { BUILT_IN_PROVIDERS, type ReplicaProvider, type ReplicaSpec, type Starte
 import { assert } from '../core/assert.js';
 import type { KillSwitch } from './kill-switch.js';
 import { RealtimeRecovery } from './realtime-recovery.js';
-import { armDeadline, sleepUntil, type Deadline } from './pacing.js';
+import { REAL_CLOCK, type Clock, type Timer } from './clock.js';
 
 export interface RealtimeOptions extends LoopOptions {
   /** Time after the tick is sent by which replies must be in, µs. Below the tick period. */
@@ -47,6 +46,16 @@ export interface RealtimeHooks {
   readonly signal?: AbortSignal;
   /** Stops the run when a trigger trips (the actuator is sent to its safe state). */
   readonly killSwitch?: KillSwitch;
+  /**
+   * The clock the run reads and waits on (the machine's by default). With a simulated clock the
+   * same runner runs in simulated time (src/sim/full-stack.ts), and asks for no OS priority.
+   */
+  readonly clock?: Clock;
+  /**
+   * TEST HOOK ONLY (the full-stack campaign's broken deadline rule): the host waits for replies as
+   * if every deadline were a thousand times later. Never set outside tests.
+   */
+  readonly testHookBrokenDeadline?: boolean;
   /**
    * A real actuator path the commands also go to (a drive board through johnny-five): called
    * with every tick's commands (every output channel), and with the safe values once when the
@@ -156,15 +165,17 @@ export function hostLateMarginMs(periodMs: number): number {
 const WARM_UP_TICKS = 10_000;
 
 export async function runRealtime(options: RealtimeOptions, hooks: RealtimeHooks = {}, bench: LoopBench = {}): Promise<RealtimeSummary> {
+  const clock = hooks.clock ?? REAL_CLOCK;
+  const onMachineClock = clock === REAL_CLOCK;
   const periodMs = 1000 / options.rateHz;
-  const deadlineMs = options.deadlineUs / 1000;
+  const deadlineMs = (options.deadlineUs / 1000) * (hooks.testHookBrokenDeadline === true ? 1000 : 1);
   const quorumGraceMs = (options.quorumGraceUs ?? defaultQuorumGraceUs(options.rateHz)) / 1000;
   assert(quorumGraceMs >= 0 && Number.isFinite(quorumGraceMs), 'quorum grace must be a non-negative time');
   const model = new LoopModel(options, bench);
   const replicas: StartedReplica[] = [];
   const links: ReplicaLink[] = [];
   let recovery: RealtimeRecovery | null = null;
-  const wallStartMs = performance.now();
+  const wallStartMs = clock.nowMs();
   const replySamplesUs = new Float64Array(Math.min(options.ticks, REPLY_SAMPLES_MAX));
   let replySampleCount = 0;
   let tickOverruns = 0;
@@ -187,10 +198,12 @@ export async function runRealtime(options: RealtimeOptions, hooks: RealtimeHooks
       if (provider === undefined) throw new Error(`replica ${i}: no provider for replica kind '${spec.kind}'`);
       replicas.push(await provider.start(spec, i, model.law));
     }
-    priorityRaised = raisePriority(0);
-    for (const pid of replicas.flatMap((r) => r.dataPathPids)) priorityRaised = raisePriority(pid) && priorityRaised;
+    if (onMachineClock) {
+      priorityRaised = raisePriority(0);
+      for (const pid of replicas.flatMap((r) => r.dataPathPids)) priorityRaised = raisePriority(pid) && priorityRaised;
+    }
     hooks.onStarted?.(replicas.map((r) => r.pid));
-    links.push(...replicas.map((r, i) => new ReplicaLink(i, r.transport, model.obs, model.law)));
+    links.push(...replicas.map((r, i) => new ReplicaLink(i, r.transport, model.obs, model.law, clock)));
     replicas.forEach((r, i) =>
       r.onLinkUp(() => {
         model.replicaDetail[i] = `${model.replicaDetail[i] ?? 'link down'}; link back up before tick ${model.ticksDone}`;
@@ -210,11 +223,12 @@ export async function runRealtime(options: RealtimeOptions, hooks: RealtimeHooks
         handshakeTimeoutMs: options.handshakeTimeoutMs,
         hello: (i) => helloFor(model, i),
         raisePriority: (pid) => priorityRaised && raisePriority(pid),
+        clock,
       });
       await recovery.prepareSpares();
     }
     const resumeAt = new Map<number, number[]>();
-    let tickStartMs = performance.now();
+    let tickStartMs = clock.nowMs();
     const linkDown = (i: number): boolean => links[i]!.isDown;
     const quorum = (): boolean => model.quorumAnswered(linkDown);
     // The tick loop: bounded by options.ticks.
@@ -227,14 +241,14 @@ export async function runRealtime(options: RealtimeOptions, hooks: RealtimeHooks
       recovery?.beforeTick(tick);
       applyFaults(model, options, tick, replicas, links, resumeAt);
       const frame = encodeMessage({ kind: 'tick', tick, inputs: model.inputs });
-      const sentAtMs = performance.now();
+      const sentAtMs = clock.nowMs();
       if (sendLateCount < sendLateUs.length) sendLateUs[sendLateCount++] = Math.max(0, sentAtMs - tickStartMs) * 1000;
       // In service, and on probation (compared, not counted): both get every tick.
       const active = links.filter((_, i) => model.core.status[i] !== 'excluded' || model.obs.probationStart[i] === 1);
       for (const link of active) link.beginTick(tick, frame);
       // The deadline runs from when the replicas were sent the tick, not from when the tick was
       // due: a host that woke late must not shrink every replica's time to answer at once.
-      const wait = await waitForLinks(active, () => active.every((l) => l.settled), sentAtMs + deadlineMs);
+      const wait = await waitForLinks(clock, active, () => active.every((l) => l.settled), sentAtMs + deadlineMs);
       const lastReplyMs = wait.allInMs;
       let lateMs = wait.deadlineLateMs;
       // Not while a common-mode episode goes on: the majority is stalled, and waiting for it would
@@ -246,7 +260,7 @@ export async function runRealtime(options: RealtimeOptions, hooks: RealtimeHooks
         // unless a majority was late together (the core's common-mode episodes).
         quorumGraceTicks++;
         for (const link of active) link.pastDeadline();
-        lateMs = Math.max(lateMs, (await waitForLinks(active, quorum, sentAtMs + deadlineMs + quorumGraceMs)).deadlineLateMs);
+        lateMs = Math.max(lateMs, (await waitForLinks(clock, active, quorum, sentAtMs + deadlineMs + quorumGraceMs)).deadlineLateMs);
         if (quorum()) quorumGraceVoted++;
       }
       if (lateMs > deadlineLateMaxMs) deadlineLateMaxMs = lateMs;
@@ -271,20 +285,20 @@ export async function runRealtime(options: RealtimeOptions, hooks: RealtimeHooks
       hooks.actuatorOut?.(result.commands);
       recovery?.afterTick(result);
       hooks.onTick?.(model, result);
-      const trip = hooks.killSwitch?.afterTick(result, performance.now()) ?? null;
+      const trip = hooks.killSwitch?.afterTick(result, clock.nowMs()) ?? null;
       if (trip !== null) {
         model.halt(trip);
         break;
       }
 
       const nextStartMs = tickStartMs + periodMs;
-      const nowMs = performance.now();
+      const nowMs = clock.nowMs();
       if (nowMs > nextStartMs) {
         tickOverruns++;
         tickStartMs = nowMs;
       } else {
         tickStartMs = nextStartMs;
-        await sleepUntil(nextStartMs);
+        await clock.sleepUntil(nextStartMs);
       }
     }
   } finally {
@@ -309,7 +323,7 @@ export async function runRealtime(options: RealtimeOptions, hooks: RealtimeHooks
       tickSendLateMaxMs: round3(sendLate.length > 0 ? (sendLate[sendLate.length - 1] as number) / 1000 : 0),
       quorumGraceTicks,
       quorumGraceVoted,
-      wallMs: Math.round(performance.now() - wallStartMs),
+      wallMs: Math.round(clock.nowMs() - wallStartMs),
       priorityRaised,
     },
     interrupted,
@@ -394,20 +408,20 @@ function applyFaults(
 
 /**
  * Resolves when `ready()` holds (checked whenever a link settles), or at the deadline (see
- * armDeadline: checked against performance.now(), then a few event-loop turns for replies that
+ * armDeadline: checked against clock.nowMs(), then a few event-loop turns for replies that
  * reached the host in time). Says the time every link had settled by (null if some had not) and,
  * if the deadline ended the wait, how long after it the host got to it (0 otherwise).
  */
-function waitForLinks(links: readonly ReplicaLink[], ready: () => boolean, deadlineAtMs: number): Promise<{ allInMs: number | null; deadlineLateMs: number }> {
+function waitForLinks(clock: Clock, links: readonly ReplicaLink[], ready: () => boolean, deadlineAtMs: number): Promise<{ allInMs: number | null; deadlineLateMs: number }> {
   return new Promise((resolve) => {
     let finished = false;
-    let deadline: Deadline | null = null;
+    let deadline: Timer | null = null;
     const finish = (expired: boolean): void => {
       if (finished) return;
       finished = true;
       deadline?.cancel();
       for (const link of links) link.onSettled = () => {};
-      const nowMs = performance.now();
+      const nowMs = clock.nowMs();
       const allIn = links.every((l) => l.settled);
       resolve({ allInMs: allIn ? nowMs : null, deadlineLateMs: expired ? Math.max(0, nowMs - deadlineAtMs) : 0 });
     };
@@ -416,7 +430,7 @@ function waitForLinks(links: readonly ReplicaLink[], ready: () => boolean, deadl
     };
     for (const link of links) link.onSettled = check;
     check();
-    if (!finished) deadline = armDeadline(deadlineAtMs, () => finish(true));
+    if (!finished) deadline = clock.armDeadline(deadlineAtMs, () => finish(true));
   });
 }
 

@@ -39,6 +39,10 @@ export type ReplicaSpec =
       readonly testHooks?: boolean;
       /** The shipped law the firmware is built with (src/laws/NAME/law.c); the run's law if absent. */
       readonly law?: string;
+    }
+  | {
+      /** A replica endpoint in simulated time on a seeded in-memory link (src/sim/full-stack.ts). */
+      readonly kind: 'sim-process';
     };
 
 export type ReplicaKind = ReplicaSpec['kind'];

@@ -9,6 +9,7 @@ import type { Observations } from '../core/tmr-core.js';
 import { decodeMessage, encodeMessage } from '../protocol/codec.js';
 import { REFUSE_REASON, type HelloAckMessage, type HelloMessage, type RefuseReason, type StateMessage } from '../protocol/messages.js';
 import type { Transport } from '../transport/transport.js';
+import { REAL_CLOCK, type Clock, type Timer } from './clock.js';
 
 export type HandshakeOutcome =
   | { readonly ok: true; readonly ack: HelloAckMessage }
@@ -60,6 +61,7 @@ export class ReplicaLink {
     readonly transport: Transport,
     private readonly obs: Observations,
     private readonly law: LoadedLaw,
+    private readonly clock: Clock = REAL_CLOCK,
   ) {
     transport.onFrame((frame) => this.onFrame(frame));
     transport.onDown((reason) => {
@@ -87,17 +89,17 @@ export class ReplicaLink {
       let hellosSent = 0;
       let answers = 0;
       let accepted: HelloAckMessage | null = null;
-      let grace: NodeJS.Timeout | undefined;
+      let grace: Timer | undefined;
       const sendHello = (): void => {
         hellosSent++;
         this.transport.send(encodeMessage(hello));
       };
-      const timer = setTimeout(() => finish(`no answer within ${timeoutMs} ms`), timeoutMs);
-      const retry = setInterval(sendHello, HELLO_RETRY_MS);
+      const timer = this.clock.setTimer(timeoutMs, () => finish(`no answer within ${timeoutMs} ms`));
+      const retry = this.clock.setRepeating(HELLO_RETRY_MS, sendHello);
       const finish = (outcome: HelloAckMessage | string): void => {
-        clearTimeout(timer);
-        clearInterval(retry);
-        clearTimeout(grace);
+        timer.cancel();
+        retry.cancel();
+        grace?.cancel();
         this.pendingHandshake = null;
         if (typeof outcome !== 'string') {
           resolve({ ok: true, ack: outcome });
@@ -115,16 +117,16 @@ export class ReplicaLink {
         if (accepted === null) {
           const refusal = checkHelloAck(answer, hello);
           if (refusal !== null) {
-            clearTimeout(timer);
-            clearInterval(retry);
+            timer.cancel();
+            retry.cancel();
             this.pendingHandshake = null;
             this.transport.send(encodeMessage({ kind: 'refuse', reason: REFUSE_REASON[refusal.reason] }));
             resolve({ ok: false, reason: refusal.reason, detail: refusal.detail });
             return;
           }
           accepted = answer;
-          clearInterval(retry);
-          if (answers < hellosSent) grace = setTimeout(() => finish(answer), HELLO_ACK_GRACE_MS);
+          retry.cancel();
+          if (answers < hellosSent) grace = this.clock.setTimer(HELLO_ACK_GRACE_MS, () => finish(answer));
         }
         if (answers >= hellosSent) finish(accepted);
       };
@@ -182,11 +184,11 @@ export class ReplicaLink {
   private waitForWarmUpOutputs(count: number, timeoutMs: number): Promise<boolean> {
     return new Promise((resolve) => {
       const done = (answered: boolean): void => {
-        clearTimeout(timer);
+        timer.cancel();
         this.onSettled = () => {};
         resolve(answered);
       };
-      const timer = setTimeout(() => done(false), timeoutMs);
+      const timer = this.clock.setTimer(timeoutMs, () => done(false));
       this.onSettled = () => {
         if (this.isDown) done(false);
         else if (this.warmUpOutputs >= count) done(true);

@@ -14,12 +14,19 @@ import { crc32Update } from '../core/crc32.js';
 import { CAMPAIGN_SEEDS_MAX, checkSeed, type CampaignFaults, type CampaignSetup, type SeedResult } from './campaign.js';
 import { DEFAULT_LAW, importLaw } from '../law/law-loader.js';
 import { importPlant } from './plants.js';
+import { checkSeedFullStack } from './full-stack-campaign.js';
 
 /** Loads a campaign's law and plant by source and name (a worker does this once). */
 export async function campaignSetup(law: string, plant: string): Promise<CampaignSetup> {
   const loaded = await importLaw(law);
   return { law: loaded, plant: await importPlant(loaded, plant === '' ? undefined : plant) };
 }
+
+/** model: the fast simulator (src/sim/simulator.ts); full: the real runner in simulated time (src/sim/full-stack.ts). */
+export type CampaignStack = 'model' | 'full';
+export const CAMPAIGN_STACKS: readonly CampaignStack[] = ['model', 'full'];
+/** The full stack runs every message and timer as an event: shorter runs by default. */
+export const FULL_STACK_TICKS_DEFAULT: Readonly<Record<CampaignFaults, number>> = { single: 300, double: 300, mixed: 1_000 };
 
 export interface CampaignSpec {
   /** First seed. */
@@ -28,6 +35,8 @@ export interface CampaignSpec {
   readonly faults: CampaignFaults;
   readonly ticks: number;
   readonly workers: number;
+  /** Which stack runs each seed (default model). */
+  readonly stack?: CampaignStack;
   /** TEST HOOK: swap in the deliberately broken voter (see campaign.ts). */
   readonly testHookBrokenVoter: boolean;
   /** The law's source (a shipped name or a module path; default pid-q16) and the plant's name (default: the law's). */
@@ -47,6 +56,8 @@ export interface CampaignReport {
   /** Seeds on which each optional check applied, and faults that hit a replica on probation. */
   safeBoundChecked: number;
   livenessChecked: number;
+  /** --stack full: quiet seeds checked against the fast model tick for tick. */
+  modelTraceChecked: number;
   probationHits: number;
   /** CRC-32 over every seed's `seed verdict traceHash` line, in seed order: equal campaigns, equal digests. */
   digest: string;
@@ -65,6 +76,7 @@ export interface BatchRequest {
   readonly count: number;
   readonly faults: CampaignFaults;
   readonly ticks: number;
+  readonly stack: CampaignStack;
   readonly testHookBrokenVoter: boolean;
   /** The law's source (a shipped name or a module path) and the plant's name: each worker loads them. */
   readonly law: string;
@@ -76,12 +88,13 @@ export type BatchReply =
   | { readonly index: number; readonly results: null; readonly error: { readonly seed: number; readonly message: string } };
 
 /** Runs one batch (in a worker, or inline with one worker). An exception names its seed. */
-export function runBatch(request: BatchRequest, setup: CampaignSetup): BatchReply {
+export async function runBatch(request: BatchRequest, setup: CampaignSetup): Promise<BatchReply> {
   const results: SeedResult[] = [];
   for (let k = 0; k < request.count; k++) {
     const seed = request.from + k;
     try {
-      results.push(checkSeed(seed, request.faults, request.ticks, { testHookBrokenVoter: request.testHookBrokenVoter, setup }));
+      const check = { testHookBrokenVoter: request.testHookBrokenVoter, setup };
+      results.push(request.stack === 'full' ? await checkSeedFullStack(seed, request.faults, request.ticks, check) : checkSeed(seed, request.faults, request.ticks, check));
     } catch (error) {
       return { index: request.index, results: null, error: { seed, message: error instanceof Error ? error.message : String(error) } };
     }
@@ -116,6 +129,7 @@ function emptyReport(spec: CampaignSpec): CampaignReport {
     failures: [],
     safeBoundChecked: 0,
     livenessChecked: 0,
+    modelTraceChecked: 0,
     probationHits: 0,
     digest: '00000000',
     results: spec.seeds <= RESULTS_LISTED_MAX ? [] : null,
@@ -131,6 +145,7 @@ function fold(report: CampaignReport, crc: { value: number }, r: SeedResult): vo
   }
   if (r.checked.safeBound) report.safeBoundChecked++;
   if (r.checked.liveness) report.livenessChecked++;
+  if (r.checked.modelTrace === true) report.modelTraceChecked++;
   report.probationHits += r.probationHits;
   report.results?.push({ seed: r.seed, ok: r.ok, traceHash: r.traceHash });
   const verdict = r.violation === null ? 'ok' : `${r.violation.invariant}@${r.violation.tick}`;
@@ -153,6 +168,7 @@ export async function runCampaign(spec: CampaignSpec, onProgress?: (done: number
     count: Math.min(BATCH_SEEDS, spec.seeds - index * BATCH_SEEDS),
     faults: spec.faults,
     ticks: spec.ticks,
+    stack: spec.stack ?? 'model',
     testHookBrokenVoter: spec.testHookBrokenVoter,
     law: setup.law.source,
     plant: setup.plant.name,
@@ -164,7 +180,7 @@ export async function runCampaign(spec: CampaignSpec, onProgress?: (done: number
   };
   if (spec.workers === 1) {
     for (let b = 0; b < batchCount; b++) {
-      accept(runBatch(request(b), setup));
+      accept(await runBatch(request(b), setup));
       // Let the event loop breathe between batches (signals, the progress bar).
       await new Promise((resolve) => setImmediate(resolve));
     }

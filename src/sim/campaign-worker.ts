@@ -13,11 +13,16 @@ if (process.send === undefined) {
 const send = process.send.bind(process);
 // Every batch of a campaign names the same law and plant: loaded once, on the first batch.
 let setup: Promise<CampaignSetup> | null = null;
+// Batches run one after another, in the order they came (a full-stack batch awaits its simulation).
+let queue: Promise<void> = Promise.resolve();
 process.on('message', (request: BatchRequest) => {
   setup ??= campaignSetup(request.law, request.plant);
-  setup.then(
-    (loaded) => send(runBatch(request, loaded) satisfies BatchReply),
-    (error: unknown) => send({ index: request.index, results: null, error: { seed: request.from, message: error instanceof Error ? error.message : String(error) } } satisfies BatchReply),
+  const loading = setup;
+  queue = queue.then(() =>
+    loading.then(
+      async (loaded) => void send((await runBatch(request, loaded)) satisfies BatchReply),
+      (error: unknown) => void send({ index: request.index, results: null, error: { seed: request.from, message: error instanceof Error ? error.message : String(error) } } satisfies BatchReply),
+    ),
   );
 });
 process.on('disconnect', () => process.exit(0));

@@ -38,7 +38,16 @@ export const CAMPAIGN_TICKS_MIN: Readonly<Record<CampaignFaults, number>> = { si
 /** Chosen so 2,000 seeds of 'single' or 'double' take a few seconds on two cores (measured in the README). */
 export const CAMPAIGN_TICKS_DEFAULT: Readonly<Record<CampaignFaults, number>> = { single: 1_000, double: 1_000, mixed: 3_000 };
 
-export type Invariant = 'NO_MINORITY_COMMAND' | 'SINGLE_FAULT_MASKED' | 'LAW_COMMAND' | 'SAFE_WITHIN_BOUND' | 'TMR_AFTER_HEALING';
+export type Invariant =
+  | 'NO_MINORITY_COMMAND'
+  | 'SINGLE_FAULT_MASKED'
+  | 'LAW_COMMAND'
+  | 'SAFE_WITHIN_BOUND'
+  | 'TMR_AFTER_HEALING'
+  /** --stack full only (src/sim/full-stack-campaign.ts). */
+  | 'MODEL_TRACE'
+  | 'TICK_RHYTHM'
+  | 'RUN_COMPLETES';
 
 export interface Violation {
   readonly invariant: Invariant;
@@ -58,7 +67,9 @@ export interface SeedResult {
   /** CRC-32 of the canonical per-tick trace (LoopModel.traceLine, one line per tick): equal traces, equal hashes. */
   readonly traceHash: string;
   /** Which optional checks applied to this schedule. */
-  readonly checked: { readonly safeBound: boolean; readonly liveness: boolean };
+  readonly checked: { readonly safeBound: boolean; readonly liveness: boolean; readonly modelTrace?: boolean };
+  /** --stack full: the timing environment the seed drew (links, stalls), in one line. */
+  readonly environment?: string;
   /** Faults that started while their replica was on probation (re-admission). */
   readonly probationHits: number;
 }
@@ -244,7 +255,7 @@ export function scheduleText(injects: readonly FaultSpec[]): string {
  * gives each replica its own offset, frozen tick and seed), except that two 'stuck' or 'state'
  * replicas can both equal an older law output while the plant rests; those pairs are not checked.
  */
-function lawCommandCheckable(options: LoopOptions): boolean {
+export function lawCommandCheckable(options: LoopOptions): boolean {
   const coincident = new Set(options.injects.filter((f) => f.kind === 'stuck' || f.kind === 'state').map((f) => f.replicaIndex));
   return coincident.size < 2;
 }
@@ -339,7 +350,7 @@ function sameCommands(a: Int32Array, b: ArrayLike<number>, offset = 0): boolean 
  * tolerance (the voter selects a middle value, which may be a healthy replica's neighbour within
  * tolerance, e.g. a stuck replica's older output in duplex).
  */
-function withinTolerance(model: LoopModel, commands: Int32Array, law: Int32Array): boolean {
+export function withinTolerance(model: LoopModel, commands: Int32Array, law: Int32Array): boolean {
   const channels = model.coreConfig.channels;
   for (let c = 0; c < channels.length; c++) {
     const channel = channels[c]!;

@@ -212,6 +212,8 @@ describe('tmr campaign (the compiled CLI)', () => {
     [['--seeds', '10', '--seed', '3'], /--seed replays one seed; --seeds applies to a campaign/],
     [['--seeds', '10', '--trace', '-'], /--trace replays one seed/],
     [['--seeds', '10', '--bogus'], /unknown option '--bogus'/],
+    [['--seeds', '10', '--stack', 'half'], /--stack must be one of model, full, got 'half'/],
+    [['--seeds', '10', '--stack', 'full', '--test-hook-broken-voter'], /--test-hook-broken-voter applies to --stack model/],
     [['--seed', '3', '--trace', '/nonexistent-dir/x.trace'], /--trace \/nonexistent-dir\/x.trace: cannot write/],
   ])('usage error %j: one line, exit 2', async (args, message) => {
     const result = await runCli(['campaign', ...args]);
