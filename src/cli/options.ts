@@ -102,6 +102,7 @@ const FLAGS = {
   actuator: { type: 'string' },
   config: { type: 'string' },
   recover: { type: 'boolean' },
+  'cold-restart': { type: 'boolean' },
   'probation-ticks': { type: 'string' },
   'restart-limit': { type: 'string' },
   'restart-backoff-ms': { type: 'string' },
@@ -247,7 +248,7 @@ export function replicaFromConfig(value: unknown, label: string): ReplicaSpec {
 }
 
 const CONFIG_KEYS = ['law', 'plant', 'replicas', 'rateHz', 'ticks', 'seed', 'inject', 'simplexPolicy', 'deadlineUs', 'quorumGraceUs', 'commonModeLimitMs', 'recovery'] as const;
-const RECOVERY_KEYS = ['probationTicks', 'restartsMax', 'restartWindowMs', 'backoffMsBase', 'backoffMsMax'] as const;
+const RECOVERY_KEYS = ['probationTicks', 'restartsMax', 'restartWindowMs', 'backoffMsBase', 'backoffMsMax', 'coldRestart'] as const;
 
 /** Reads and checks a JSON run configuration; every problem names the file and the field. */
 function readConfig(path: string): Record<string, unknown> {
@@ -364,6 +365,7 @@ interface RawRecovery {
   readonly restartWindowMs: Field;
   readonly backoffMsBase: Field;
   readonly backoffMsMax: Field;
+  readonly coldRestart: Field;
 }
 
 function settleRecovery(raw: RawRecovery | null, rateHz: number): RecoveryOptions {
@@ -379,13 +381,14 @@ function settleRecovery(raw: RawRecovery | null, rateHz: number): RecoveryOption
     restartWindowMs: wholeNumber(raw.restartWindowMs, d.restartWindowMs, restartWindowMsMin(rateHz), L.restartWindowMs.max),
     backoffMsBase,
     backoffMsMax: wholeNumber(raw.backoffMsMax, Math.max(d.backoffMsMax, backoffMsBase), backoffMsBase, L.backoffMsMax.max),
+    coldRestart: booleanSetting(raw.coldRestart) ?? d.coldRestart,
   };
   return recovery;
 }
 
 /** --recover [--probation-ticks P] [--restart-limit R/MS] [--restart-backoff-ms BASE[/MAX]] */
 function recoveryFlags(v: Record<string, unknown>): RawRecovery | null {
-  const given = ['probation-ticks', 'restart-limit', 'restart-backoff-ms'].find((k) => v[k] !== undefined);
+  const given = ['probation-ticks', 'restart-limit', 'restart-backoff-ms', 'cold-restart'].find((k) => v[k] !== undefined);
   if (v.recover !== true) {
     if (given !== undefined) throw new UsageError(`--${given} needs --recover (recovery is off unless asked for)`);
     return null;
@@ -403,6 +406,7 @@ function recoveryFlags(v: Record<string, unknown>): RawRecovery | null {
     restartWindowMs: { label: '--restart-limit window (ms)', value: limitMatch?.[2], fromText: true },
     backoffMsBase: { label: '--restart-backoff-ms base', value: backoffMatch?.[1], fromText: true },
     backoffMsMax: { label: '--restart-backoff-ms max', value: backoffMatch?.[2], fromText: true },
+    coldRestart: { label: '--cold-restart', value: v['cold-restart'], fromText: false },
   };
 }
 
@@ -421,6 +425,7 @@ function recoveryFromConfig(path: string, value: unknown): RawRecovery | null {
     restartWindowMs: field('restartWindowMs'),
     backoffMsBase: field('backoffMsBase'),
     backoffMsMax: field('backoffMsMax'),
+    coldRestart: field('coldRestart'),
   };
 }
 

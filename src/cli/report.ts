@@ -47,6 +47,11 @@ export function formatSummary(summary: RunSummary, title: string): string {
     lines.push(
       `recovery: ${recovery.restarts} restarts (${recovery.restartFailures} failed), ${recovery.readmissions} re-admitted, ${recovery.probationFailures} failed probation, ${recovery.stateTransfersRefused} state transfers refused${times}`,
     );
+    lines.push(
+      recovery.coldRestart
+        ? `cold restart (--cold-restart): allowed; ${recovery.coldRestarts} cold restart${recovery.coldRestarts === 1 ? '' : 's'} of the law from its initial state`
+        : 'cold restart: not allowed (--cold-restart): with every replica out, none comes back without a majority to copy state from',
+    );
   }
   lines.push(...commonModeLines(summary));
   const c = summary.commands;

@@ -88,6 +88,8 @@ export type CoreEvent =
   | { readonly kind: 'probationStarted'; readonly replicaIndex: number; readonly tick: number }
   /** It agreed for probationTicks consecutive ticks: counted in the vote from the next tick. */
   | { readonly kind: 'replicaReadmitted'; readonly replicaIndex: number; readonly tick: number }
+  /** Cold restart (the recovery policy allows it): back in service from the law's initial state, with nobody to copy a state from. */
+  | { readonly kind: 'coldStarted'; readonly replicaIndex: number; readonly tick: number }
   /** A majority in service silent or late at once (or the host late): nobody is blamed for timing. */
   | { readonly kind: 'commonModeStarted'; readonly tick: number; readonly cause: CommonModeCause; readonly silentMask: number }
   | {
@@ -124,6 +126,12 @@ export interface Observations {
    */
   readonly probationStart: Uint8Array;
   /**
+   * 1 if the shell cold-restarted this excluded replica before this tick (the recovery policy's
+   * cold restart: nobody was in service, a majority of the set was restarted at the law's initial
+   * state): in service from this tick. Logged as the coldStarted event.
+   */
+  readonly coldStart: Uint8Array;
+  /**
    * Set by the shell when it was late itself this tick (it sent the tick, or handled its deadline,
    * well after its time: event-loop lag, a stalled host). Timing flags this tick are then not held
    * against any replica, and the tick belongs to a common-mode episode caused by the host.
@@ -142,6 +150,7 @@ export function createObservations(replicaCount: number, channelCount: number): 
     protocolErrors: new Uint16Array(replicaCount),
     linkDown: new Uint8Array(replicaCount),
     probationStart: new Uint8Array(replicaCount),
+    coldStart: new Uint8Array(replicaCount),
     hostLate: false,
   };
 }
@@ -154,6 +163,7 @@ export function resetObservations(obs: Observations): void {
     obs.protocolErrors[i] = 0;
     obs.linkDown[i] = 0;
     obs.probationStart[i] = 0;
+    obs.coldStart[i] = 0;
   }
   obs.hostLate = false;
 }
@@ -473,6 +483,7 @@ function setCommand(state: CoreState, source: CommandSource): void {
 
 function modeReason(state: CoreState, to: Mode, tick: number): string {
   if (to === 'safe' && state.safeReason !== null) return state.safeReason;
+  if (state.result.events.some((e) => e.kind === 'coldStarted' && e.tick === tick)) return 'COLD_RESTART';
   const readmitted = state.result.events.filter((e) => e.kind === 'replicaReadmitted' && e.tick === tick);
   if (readmitted.length > 0) return readmitted.map((e) => `replica ${'replicaIndex' in e ? e.replicaIndex : -1} READMITTED`).join(', ');
   const excluded: string[] = [];
@@ -493,6 +504,32 @@ export function commandingMajority(result: StepResult): boolean {
   if (!(result.commandSource === 'voted' || result.commandSource === 'simplex') || !result.digestOk) return false;
   for (let c = 0; c < result.votedOutputsOk.length; c++) if (result.votedOutputsOk[c] !== 1) return false;
   return true;
+}
+
+/**
+ * Replicas the shell cold-restarted before this tick are in service from this tick, from the
+ * law's initial state. A cold restart is a new start of the loop: the safe latch, the quorum loss
+ * and a lost common-mode episode are cleared with it (the user's policy asked for exactly this).
+ */
+function startCold(state: CoreState, obs: Observations, tick: number): void {
+  let started = 0;
+  for (let i = 0; i < state.config.replicaCount; i++) {
+    if (obs.coldStart[i] !== 1) continue;
+    assert(state.status[i] === 'excluded', 'cold start asked for a replica that is not excluded');
+    state.status[i] = 'inService';
+    state.exclusionReason[i] = null;
+    state.excludedTick[i] = -1;
+    resetReplicaHealth(state.health[i] as ReplicaHealth);
+    state.result.events.push({ kind: 'coldStarted', replicaIndex: i, tick });
+    started++;
+  }
+  if (started === 0) return;
+  assert(started * 2 > state.config.replicaCount, 'a cold start needs a majority of the set');
+  state.safeLatched = false;
+  state.quorumLost = false;
+  state.quorumLossTicks = 0;
+  state.safeReason = null;
+  state.commonMode.lostLatched = false;
 }
 
 /** Replicas the shell re-synchronised before this tick go on probation from this tick. */
@@ -662,6 +699,7 @@ export function step(state: CoreState, obs: Observations, tick: number): StepRes
   for (let i = 0; i < config.replicaCount; i++) {
     if (state.status[i] !== 'excluded' && obs.linkDown[i] === 1) excludeReplica(state, i, 'LINK_DOWN', tick);
   }
+  startCold(state, obs, tick);
   startProbations(state, obs, tick);
   const inServiceMask = inServiceMaskOf(state);
   const inServiceCount = popcount(inServiceMask);

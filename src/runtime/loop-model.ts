@@ -438,7 +438,7 @@ export class LoopModel {
         if (record !== undefined) Object.assign(record, { lengthTicks: event.lengthTicks, cause: event.cause, outcome: event.outcome, replicas: maskToList(event.silentMask) });
       }
       if (event.kind === 'modeChanged') this.modeHistory.push({ tick: event.tick, mode: event.to, reason: event.reason });
-      if (event.kind === 'replicaReadmitted') this.replicaDetail[event.replicaIndex] = null;
+      if (event.kind === 'replicaReadmitted' || event.kind === 'coldStarted') this.replicaDetail[event.replicaIndex] = null;
       if (event.kind === 'replicaExcluded') {
         this.firstMissTickAtExclusion[event.replicaIndex] = this.missStreakStart[event.replicaIndex] as number;
         for (const fault of this.faults) {

@@ -114,6 +114,16 @@ export class RealtimeRecovery {
 
   /** Before tick `tick` is sent (after prepareTick): completes a transfer prepared after the previous tick. */
   beforeTick(tick: number): void {
+    const cold = this.recovery.coldStartCandidates();
+    if (cold.length > 0) {
+      // Each was handshaken last: it holds the law's initial state, and takes any tick number next.
+      for (const i of cold) {
+        this.links[i]!.discardPending();
+        this.model.obs.coldStart[i] = 1;
+        for (const pid of this.replicas[i]!.dataPathPids) this.options.raisePriority(pid);
+      }
+      this.recovery.coldStartBegins(cold, tick);
+    }
     const t = this.transfer;
     this.transfer = null;
     if (t === null) return;

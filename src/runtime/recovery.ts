@@ -40,6 +40,13 @@ export interface RecoveryOptions {
   readonly stableMs: number;
   /** `tmr sim` only: the simulated time a restart takes (process start and handshake). */
   readonly simRestartMs: number;
+  /**
+   * When every replica is out and a majority of the set has been restarted (each at the law's
+   * initial state, from its hello), put them back in service together: a cold restart of the law,
+   * from the safe state. Off by default: it drops whatever the controllers had learned, which only
+   * the user can judge acceptable for their plant.
+   */
+  readonly coldRestart: boolean;
 }
 
 export const DEFAULT_RECOVERY: RecoveryOptions = {
@@ -51,6 +58,7 @@ export const DEFAULT_RECOVERY: RecoveryOptions = {
   backoffMsMax: 2_000,
   stableMs: 1_000,
   simRestartMs: 60,
+  coldRestart: false,
 };
 
 /** Milliseconds to whole ticks (rounded up): the one place recovery converts wall time. */
@@ -93,6 +101,9 @@ export interface RecoveryRecord {
 export const RECOVERY_RECORDS_MAX = 1_000;
 
 export interface RecoverySummary {
+  /** The policy: whether a cold restart was allowed, and how many happened. */
+  coldRestart: boolean;
+  coldRestarts: number;
   restarts: number;
   restartFailures: number;
   readmissions: number;
@@ -115,7 +126,7 @@ export class Recovery {
   readonly detail: (string | null)[];
   readonly records: RecoveryRecord[] = [];
   private recordsDropped = 0;
-  private readonly counters = { restarts: 0, restartFailures: 0, readmissions: 0, probationFailures: 0, stateTransfersRefused: 0 };
+  private readonly counters = { restarts: 0, restartFailures: 0, readmissions: 0, probationFailures: 0, stateTransfersRefused: 0, coldRestarts: 0 };
 
   constructor(
     readonly options: RecoveryOptions,
@@ -191,6 +202,34 @@ export class Recovery {
       if ((result.participantMask & (1 << donor)) !== 0 && result.flags[donor] === 0 && this.core.status[donor] === 'inService') return { replica, donor };
     }
     return null;
+  }
+
+  /**
+   * With the cold-restart policy: when nobody is in service and a majority of the set is ready
+   * (restarted and handshaken, so each holds the law's initial state), those ready replicas, which
+   * the shell puts back in service together before the next tick (obs.coldStart); else none.
+   */
+  coldStartCandidates(): number[] {
+    if (!this.options.coldRestart || this.core.status.some((s) => s === 'inService')) return [];
+    const ready: number[] = [];
+    for (let i = 0; i < this.phase.length; i++) if (this.phase[i] === 'ready') ready.push(i);
+    return ready.length * 2 > this.phase.length ? ready : [];
+  }
+
+  /** The shell cold-started these replicas before `tick`: serving again from the law's initial state. */
+  coldStartBegins(replicas: readonly number[], tick: number): void {
+    this.counters.coldRestarts++;
+    for (const i of replicas) {
+      assert(this.phase[i] === 'ready', 'cold start of a replica that was not ready');
+      this.phase[i] = 'serving';
+      this.counters.readmissions++;
+      noteReadmitted(this.restartStates[i]!, tick);
+      const record = this.current[i] ?? null;
+      if (record !== null) {
+        record.readmittedTick = tick;
+        record.outcome = 'readmitted';
+      }
+    }
   }
 
   /** The shell moved the majority's state into the replica; the core starts its probation this tick. */
@@ -274,6 +313,7 @@ export class Recovery {
       .map((r) => (r.readmittedTick as number) + 1 - r.excludedTick)
       .sort((a, b) => a - b);
     return {
+      coldRestart: this.options.coldRestart,
       ...this.counters,
       recoveryTicksMedian: recoveryTicks.length > 0 ? (recoveryTicks[Math.floor((recoveryTicks.length - 1) / 2)] as number) : null,
       recoveryTicksMax: recoveryTicks.length > 0 ? (recoveryTicks[recoveryTicks.length - 1] as number) : null,

@@ -43,7 +43,8 @@ export function replayBlackBox(log: BlackBoxContents, law: LoadedLaw): ReplayRep
   const core = createCoreState(config);
   for (const [replica, reason] of h.initialExcluded) excludeReplica(core, replica, reason as ExclusionReason, 0);
   const obs = createObservations(h.replicaCount, law.outputCount);
-  const lawState = law.definition.init(law.paramsForRate(h.rateHz));
+  const lawParams = law.paramsForRate(h.rateHz);
+  let lawState = law.definition.init(lawParams);
   const lawOut = new Int32Array(law.outputCount);
   const lawIn = new Int32Array(law.inputCount);
   const mismatches: ReplayMismatch[] = [];
@@ -65,6 +66,8 @@ export function replayBlackBox(log: BlackBoxContents, law: LoadedLaw): ReplayRep
     if (result.mode !== r.mode) differ(r.tick, 'mode', r.mode, result.mode);
     if (result.inServiceMask !== r.inServiceMask) differ(r.tick, 'inService', r.inServiceMask.toString(2), result.inServiceMask.toString(2));
     for (let c = 0; c < lawIn.length; c++) lawIn[c] = r.inputs[c] ?? 0;
+    // A cold restart began the law again from its initial state at this tick.
+    if (r.events.some(([kind]) => kind === 'coldStarted')) lawState = law.definition.init(lawParams);
     law.definition.step(lawState, lawIn, lawOut);
     if (r.source === 'voted') {
       votedChecked++;
@@ -87,7 +90,11 @@ function fillObservations(obs: ReturnType<typeof createObservations>, r: TickRec
   for (let k = 0; k < obs.outputs.length; k++) obs.outputs[k] = r.outputs[k] ?? 0;
   obs.hostLate = r.hostLate;
   // The shell's one input besides replies: a replica re-synchronised before this tick.
-  for (const [kind, replica] of r.events) if (kind === 'probationStarted' && replica >= 0 && replica < obs.replicaCount) obs.probationStart[replica] = 1;
+  for (const [kind, replica] of r.events) {
+    if (replica < 0 || replica >= obs.replicaCount) continue;
+    if (kind === 'probationStarted') obs.probationStart[replica] = 1;
+    if (kind === 'coldStarted') obs.coldStart[replica] = 1;
+  }
 }
 
 function sameValues(a: ArrayLike<number>, b: ArrayLike<number>): boolean {

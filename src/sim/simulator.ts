@@ -35,7 +35,7 @@ export function runSimulation(options: LoopOptions, hooks: SimulationHooks = {},
     if (stall !== null) for (const replica of replicas) replica.stall(tick + stall.durationTicks);
     for (let i = 0; i < replicas.length; i++) {
       // Excluded replicas are isolated: the host no longer talks to them.
-      if (model.core.status[i] !== 'excluded' || model.obs.probationStart[i] === 1) replicas[i]!.tick(tick, model.inputs, model.obs);
+      if (model.core.status[i] !== 'excluded' || model.obs.probationStart[i] === 1 || model.obs.coldStart[i] === 1) replicas[i]!.tick(tick, model.inputs, model.obs);
     }
     // The real-time host's quorum grace: without a quorum at the deadline it waits for late replies
     // (not during a common-mode episode, when the majority is stalled).
@@ -68,6 +68,13 @@ export function runSimulation(options: LoopOptions, hooks: SimulationHooks = {},
  * on probation from this tick.
  */
 function resynchronise(model: LoopModel, replicas: SimReplica[], previous: StepResult, tick: number): void {
+  const cold = model.recovery?.coldStartCandidates() ?? [];
+  if (cold.length > 0) {
+    // Restarted replicas hold the law's initial state (a new SimReplica, handshaken).
+    for (const i of cold) model.obs.coldStart[i] = 1;
+    model.recovery!.coldStartBegins(cold, tick);
+    return;
+  }
   const candidate = model.recovery?.transferCandidate(previous) ?? null;
   if (candidate === null) return;
   const snapshot = replicas[candidate.donor]!.logic.snapshot();

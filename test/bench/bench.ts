@@ -46,6 +46,7 @@ import { formatNumber, formatTable, infoRow, percentiles, verdict, type Percenti
 import { runCoreProbe, type CoreProbeResult } from './core-probe.js';
 import { measureHostPathCost, type HostPathCost } from './host-path-cost.js';
 import { detectionRows, measureDetectionLatency } from './detection-latency.js';
+import { fullStackRows, measureFullStackSpeed, measureStallRideThrough, stallRows } from './common-mode.js';
 import { measureRateSweep, sweepNotes, sweepRows, type SweepReport } from './rate-sweep.js';
 import { runCampaign, defaultWorkers } from '../../src/sim/campaign-runner.js';
 import { measureRecoveryTimes, NODE_RECOVERY_BEYOND_PROBATION_MS_MAX, recoveryNotes, recoveryRows, UNO_RECOVERY_BEYOND_PROBATION_MS_MAX, type RecoveryReport } from './recovery-time.js';
@@ -557,6 +558,9 @@ async function measureAll(root: string, signal: AbortSignal): Promise<Measured> 
     simSection.push(...campaignRows(campaign, sims[0]!));
     simSection.push(...(await measureHilSpeed(root, sims[0]!)));
     simSection.push(...(await lawCheckRows()));
+    const fullStack = await measureFullStackSpeed();
+    m.details['fullStack'] = fullStack;
+    simSection.push(...fullStackRows(fullStack));
     checkAborted();
 
     const probe = await runProbeChild<CoreProbeResult>(HEAP_PROBE_FLAG, 'core probe');
@@ -579,6 +583,12 @@ async function measureAll(root: string, signal: AbortSignal): Promise<Measured> 
     const detection = await measureDetectionLatency(root, signal);
     m.details['detectionLatency'] = detection;
     detectionSection.push(...detectionRows(detection));
+    checkAborted();
+
+    // About 40 s: real processes stopped together for longer each time.
+    const stalls = await measureStallRideThrough(root, signal);
+    m.details['commonModeStalls'] = stalls;
+    detectionSection.push(...stallRows(stalls));
     checkAborted();
 
     // Then what needs socat and simavr, so a failure there does not cost the sections above.

@@ -162,3 +162,28 @@ describe('common-mode episodes', () => {
     expect(r.events).toContainEqual({ kind: 'commonModeStarted', tick: 1, cause: 'HOST_OVERRUN', silentMask: 0b111 });
   });
 });
+
+describe('cold restart (the recovery policy allows it)', () => {
+  it('replicas the shell cold-starts are in service from that tick; the safe latch and the lost episode are cleared', () => {
+    const h = harness();
+    h.tick([good(), good(), good()]);
+    // Every replica out (an episode lost past its limit, then three missed deadlines each).
+    for (let t = 0; t < LIMIT + 4; t++) h.tick(ALL_SILENT);
+    expect(h.state.status).toEqual(['excluded', 'excluded', 'excluded']);
+    expect(h.state.commonMode.lostLatched).toBe(true);
+    const cold = h.tick([good(0), good(0), null], { coldStart: [0, 1] });
+    expect(cold.events.filter((e) => e.kind === 'coldStarted').map((e) => ('replicaIndex' in e ? e.replicaIndex : -1))).toEqual([0, 1]);
+    expect(cold.commandSource).toBe('voted');
+    expect(cold.mode).toBe('duplex');
+    expect(cold.events).toContainEqual(expect.objectContaining({ kind: 'modeChanged', to: 'duplex', reason: 'COLD_RESTART' }));
+    expect(h.state.commonMode.lostLatched).toBe(false);
+    expect(h.state.safeLatched).toBe(false);
+  });
+
+  it('a cold start of a minority of the set is a bug of the shell (an assertion)', () => {
+    const h = harness();
+    h.tick([good(), good(), good()]);
+    for (let t = 0; t < LIMIT + 4; t++) h.tick(ALL_SILENT);
+    expect(() => h.tick([good(0), null, null], { coldStart: [0] })).toThrow(/a cold start needs a majority of the set/);
+  });
+});

@@ -29,6 +29,8 @@ export interface Extra {
   readonly start?: number[];
   /** The host says it was late this tick. */
   readonly hostLate?: boolean;
+  /** Replicas the shell cold-started before this tick. */
+  readonly coldStart?: number[];
 }
 
 export function feed(obs: Observations, replies: Reply[], extra: Extra = {}): void {
@@ -45,6 +47,7 @@ export function feed(obs: Observations, replies: Reply[], extra: Extra = {}): vo
   for (const i of extra.down ?? []) obs.linkDown[i] = 1;
   for (const i of extra.start ?? []) obs.probationStart[i] = 1;
   obs.hostLate = extra.hostLate ?? false;
+  for (const i of extra.coldStart ?? []) obs.coldStart[i] = 1;
 }
 
 export function harness(config: CoreConfig = CONFIG): { state: CoreState; obs: Observations; tick: (replies: Reply[], extra?: Extra) => ReturnType<typeof step> } {

@@ -45,6 +45,23 @@ describe('the full stack in simulated time', () => {
     expect(run.votedTraceHash).toBe(runSimulation(options).votedTraceHash);
   });
 
+  it('a stall past the common-mode limit is lost and every replica excluded; with --cold-restart the set comes back by itself, the model\'s trace', async () => {
+    const stalled = { ...BASE, ticks: 800, commonModeLimitMs: 200, stalls: [{ startTick: 200, durationTicks: 100 }] };
+    const cold = { ...stalled, recovery: { ...BASE.recovery, enabled: true, coldRestart: true } };
+    const noCold = { ...stalled, recovery: { ...BASE.recovery, enabled: true } };
+    const without = await fullStack(noCold);
+    expect(without.finalMode).toBe('safe');
+    expect(without.recovery).toMatchObject({ coldRestart: false, coldRestarts: 0 });
+    const model = runSimulation(cold);
+    const run = await fullStack(cold);
+    expect(run.unsafeCommands).toBe(0);
+    expect(run.recovery).toMatchObject({ coldRestart: true, coldRestarts: 1 });
+    expect(run.finalMode).toBe('tmr');
+    expect(run.modeHistory.map((m) => m.reason)).toContain('COLD_RESTART');
+    expect(model.recovery).toMatchObject({ coldRestarts: 1 });
+    expect(model.finalMode).toBe('tmr');
+  });
+
   it('the same options and environment give the same run, bit for bit', async () => {
     const env: TimingEnvironment = {
       links: [0, 1, 2].map((i) => ({ delayMs: 0.2 + i * 0.1, jitterMs: 1.5, lossProbability: 1e-3, bitErrorProbability: 1e-3 })),
