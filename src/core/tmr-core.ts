@@ -66,9 +66,11 @@ export interface CoreConfig {
 export const COMMON_MODE_TICKS_MAX = 100_000;
 
 /**
- * What a common-mode episode was, as far as the voter can tell: the host itself late (a tick sent
- * or a deadline handled late: the voter's own overrun), or a majority of replicas silent or late
- * in the same ticks with the host on time (a machine-wide stall, a shared bus or hub).
+ * What started a common-mode episode, as far as the voter can tell at its first tick: the host
+ * itself late (a deadline handled late: the voter's own overrun), or a majority of replicas silent
+ * or late in the same tick with the host on time (a machine-wide stall, a shared bus or hub). A
+ * host made late later in the episode (by the burst of queued replies when the replicas run
+ * again, measured after a 1.9 s stop) does not rename it.
  */
 export type CommonModeCause = 'HOST_OVERRUN' | 'REPLICAS_SILENT';
 /** RIDDEN: a majority answered on time and agreed again within the limit. LOST: it did not. */
@@ -661,7 +663,6 @@ function trackCommonMode(state: CoreState, obs: Observations, inServiceMask: num
       result.events.push({ kind: 'commonModeStarted', tick, cause: cm.cause, silentMask });
     }
     cm.silentMask |= silentMask;
-    if (obs.hostLate) cm.cause = 'HOST_OVERRUN';
     counters.commonModeTicks++;
     if (tick - cm.startTick + 1 > config.commonModeTicksMax) {
       endCommonMode(state, tick, 'LOST');
