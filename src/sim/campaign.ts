@@ -321,11 +321,22 @@ export function livenessBoundTick(options: LoopOptions): number | null {
 }
 
 /** The fault-free run's per-tick commands (every channel) and source, for SINGLE_FAULT_MASKED. */
-function faultFreeCommands(options: LoopOptions): { commands: Int32Array; channels: number; source: string[] } {
+function faultFreeCommands(options: LoopOptions): ModelCommands {
+  return modelCommands({ ...options, injects: [], recovery: DEFAULT_RECOVERY });
+}
+
+export interface ModelCommands {
+  readonly commands: Int32Array;
+  readonly channels: number;
+  readonly source: string[];
+}
+
+/** The fast model's per-tick commands (every channel) and their source for these options. */
+export function modelCommands(options: LoopOptions): ModelCommands {
   const channels = options.law.outputCount;
   const commands = new Int32Array(options.ticks * channels);
   const source = new Array<string>(options.ticks);
-  runSimulation({ ...options, injects: [], recovery: DEFAULT_RECOVERY }, {
+  runSimulation(options, {
     onTick: (_, result) => {
       commands.set(result.commands, result.tick * channels);
       source[result.tick] = result.commandSource;
@@ -363,6 +374,17 @@ const show = (values: ArrayLike<number>): string => `[${Array.from(values).join(
 
 const ENCODER = new TextEncoder();
 
+/** Keeps the first violation (lowest tick; at one tick, the first checked). */
+export function violationLog(): { violate: (invariant: Invariant, tick: number, detail: string) => void; first: () => Violation | null } {
+  let violation: Violation | null = null;
+  return {
+    violate: (invariant, tick, detail) => {
+      if (violation === null) violation = { invariant, tick, detail };
+    },
+    first: () => violation,
+  };
+}
+
 /** Runs one seed's schedule and checks it at every tick. */
 export function checkSeed(seed: number, faults: CampaignFaults, ticks: number, opts: CheckOptions = {}): SeedResult {
   const options = drawSchedule(seed, faults, ticks, opts.setup);
@@ -371,10 +393,7 @@ export function checkSeed(seed: number, faults: CampaignFaults, ticks: number, o
   const livenessBound = livenessBoundTick(options);
   const lawCheckable = lawCommandCheckable(options);
   const healing = healingBoundTicks(options);
-  let violation: Violation | null = null;
-  const violate = (invariant: Invariant, tick: number, detail: string): void => {
-    if (violation === null) violation = { invariant, tick, detail };
-  };
+  const { violate, first } = violationLog();
   let oracle: SimReplica | null = null;
   let unsafeSeen = 0;
   let traceHash = 0;
@@ -412,7 +431,7 @@ export function checkSeed(seed: number, faults: CampaignFaults, ticks: number, o
   };
   const bench: LoopBench = opts.testHookBrokenVoter === true ? { testHookAfterVote: brokenVoter } : {};
   runSimulation(options, { onTick }, bench);
-  const found = violation as Violation | null;
+  const found = first();
   return {
     seed,
     ok: found === null,

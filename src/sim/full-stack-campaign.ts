@@ -38,17 +38,16 @@ import { defaultQuorumGraceUs } from '../runtime/realtime-runner.js';
 import {
   drawSchedule,
   lawCommandCheckable,
+  modelCommands,
+  violationLog,
   scheduleText,
   withinTolerance,
   type CampaignFaults,
   type CheckOptions,
   type SeedResult,
-  type Violation,
-  type Invariant,
 } from './campaign.js';
 import { quietEnvironment, runFullStack, type LinkProfile, type StallWindow, type TimingEnvironment } from './full-stack.js';
 import { SimReplica } from './sim-replica.js';
-import { runSimulation } from './simulator.js';
 
 /** PRNG stream of a seed's timing environment. */
 const ENVIRONMENT_STREAM = 0x7ca1;
@@ -115,18 +114,8 @@ export async function checkSeedFullStack(seed: number, faults: CampaignFaults, t
   const { env, quiet } = drawEnvironment(seed, options);
   const periodMs = 1000 / options.rateHz;
   const lawCheckable = lawCommandCheckable(options);
-  let reference: { commands: Int32Array; source: string[] } | null = null;
-  if (quiet && !options.recovery.enabled) {
-    const channels = options.law.outputCount;
-    const commands = new Int32Array(options.ticks * channels);
-    const source = new Array<string>(options.ticks);
-    runSimulation(options, { onTick: (_, r) => (commands.set(r.commands, r.tick * channels), (source[r.tick] = r.commandSource)) });
-    reference = { commands, source };
-  }
-  let violation: Violation | null = null;
-  const violate = (invariant: Invariant, tick: number, detail: string): void => {
-    if (violation === null) violation = { invariant, tick, detail };
-  };
+  const reference = quiet && !options.recovery.enabled ? modelCommands(options) : null;
+  const { violate, first } = violationLog();
   let oracle: SimReplica | null = null;
   let unsafeSeen = 0;
   let traceHash = 0;
@@ -179,7 +168,7 @@ export async function checkSeedFullStack(seed: number, faults: CampaignFaults, t
   } catch (error) {
     violate('RUN_COMPLETES', ticksDone, error instanceof Error ? `${error.name}: ${error.message}` : String(error));
   }
-  const found = violation as Violation | null;
+  const found = first();
   return {
     seed,
     ok: found === null,
