@@ -118,6 +118,9 @@ function replicaOwner(replicaIndex: number): string {
 
 function simProcessProvider(scheduler: SimScheduler, env: TimingEnvironment, seed: number): ReplicaProvider {
   let incarnations = 0;
+  const hostClock = scheduler.clockFor('host');
+  /** A process takes startMs to start (spawned and listening), on the host's time. */
+  const starting = (): Promise<void> => hostClock.sleepUntil(hostClock.nowMs() + env.startMs);
   const start = (replicaIndex: number, law: LoadedLaw): StartedReplica => {
     const owner = replicaOwner(replicaIndex);
     const profile = env.links[replicaIndex]!;
@@ -171,11 +174,11 @@ function simProcessProvider(scheduler: SimScheduler, env: TimingEnvironment, see
       stop: async () => die('stopped by the host', 'cut'),
       async restart() {
         die('restarted by the host', 'cut');
-        await scheduler.clockFor('host').sleepUntil(scheduler.clockFor('host').nowMs() + env.startMs);
+        await starting();
         return start(replicaIndex, law);
       },
       async spawnSpare() {
-        await scheduler.clockFor('host').sleepUntil(scheduler.clockFor('host').nowMs() + env.startMs);
+        await starting();
         return start(replicaIndex, law);
       },
       warmUpTicks: 0,
