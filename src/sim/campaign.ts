@@ -374,6 +374,26 @@ const show = (values: ArrayLike<number>): string => `[${Array.from(values).join(
 
 const ENCODER = new TextEncoder();
 
+/** A seed's result from its options, its first violation and the CRC of its trace lines. */
+export function seedResult(
+  seed: number,
+  options: LoopOptions,
+  violation: Violation | null,
+  traceHash: number,
+  rest: Pick<SeedResult, 'checked' | 'probationHits'> & { readonly environment?: string },
+): SeedResult {
+  return {
+    seed,
+    ok: violation === null,
+    violation,
+    schedule: scheduleText(options.injects),
+    recovery: options.recovery.enabled,
+    simplexPolicy: options.simplexPolicy,
+    traceHash: (traceHash >>> 0).toString(16).padStart(8, '0'),
+    ...rest,
+  };
+}
+
 /** Keeps the first violation (lowest tick; at one tick, the first checked). */
 export function violationLog(): { violate: (invariant: Invariant, tick: number, detail: string) => void; first: () => Violation | null } {
   let violation: Violation | null = null;
@@ -431,16 +451,5 @@ export function checkSeed(seed: number, faults: CampaignFaults, ticks: number, o
   };
   const bench: LoopBench = opts.testHookBrokenVoter === true ? { testHookAfterVote: brokenVoter } : {};
   runSimulation(options, { onTick }, bench);
-  const found = first();
-  return {
-    seed,
-    ok: found === null,
-    violation: found,
-    schedule: scheduleText(options.injects),
-    recovery: options.recovery.enabled,
-    simplexPolicy: options.simplexPolicy,
-    traceHash: (traceHash >>> 0).toString(16).padStart(8, '0'),
-    checked: { safeBound: safeBound !== null, liveness: livenessBound !== null },
-    probationHits,
-  };
+  return seedResult(seed, options, first(), traceHash, { checked: { safeBound: safeBound !== null, liveness: livenessBound !== null }, probationHits });
 }

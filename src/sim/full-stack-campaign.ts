@@ -39,8 +39,8 @@ import {
   drawSchedule,
   lawCommandCheckable,
   modelCommands,
+  seedResult,
   violationLog,
-  scheduleText,
   withinTolerance,
   type CampaignFaults,
   type CheckOptions,
@@ -168,17 +168,9 @@ export async function checkSeedFullStack(seed: number, faults: CampaignFaults, t
   } catch (error) {
     violate('RUN_COMPLETES', ticksDone, error instanceof Error ? `${error.name}: ${error.message}` : String(error));
   }
-  const found = first();
-  return {
-    seed,
-    ok: found === null,
-    violation: found,
-    schedule: scheduleText(options.injects),
+  return seedResult(seed, options, first(), traceHash, {
     environment: environmentText(env, quiet),
-    recovery: options.recovery.enabled,
-    simplexPolicy: options.simplexPolicy,
-    traceHash: (traceHash >>> 0).toString(16).padStart(8, '0'),
     checked: { safeBound: false, liveness: false, modelTrace: reference !== null },
     probationHits: 0,
-  };
+  });
 }

@@ -7,13 +7,9 @@ import { describe, expect, it } from 'vitest';
 import { TmrAssertionError } from '../../src/core/assert.js';
 import { Prng } from '../../src/core/prng.js';
 import { SimScheduler, SimulationError, type SimulationErrorKind } from '../../src/sim/sim-clock.js';
+import { advanceTo } from '../helpers/sim-time.js';
 
 const LIMITS = { simMsMax: 1_000_000, eventsMax: 1_000_000 };
-
-/** Runs the scheduler until simulated time `untilMs` (a main that only sleeps, as owner 'test'). */
-function runUntil(scheduler: SimScheduler, untilMs: number): Promise<void> {
-  return scheduler.run(() => scheduler.clockFor('test').sleepUntil(untilMs), LIMITS);
-}
 
 /** What run() threw, checked to be a SimulationError of `kind`. */
 async function simulationError(run: Promise<unknown>, kind: SimulationErrorKind): Promise<SimulationError> {
@@ -44,7 +40,7 @@ describe('run order', () => {
         });
       };
       for (let i = 0; i < 60; i++) add(prng.nextBelow(20), `e${i}`, prng.nextBelow(3));
-      await runUntil(scheduler, 100);
+      await advanceTo(scheduler, 100, LIMITS);
       // The oracle: every event, sorted by time then by when it was scheduled.
       const oracle = [...expected].sort((a, b) => a.atMs - b.atMs || a.seq - b.seq).map((e) => `${e.id}@${e.atMs}`);
       expect(log).toEqual(oracle);
@@ -62,7 +58,7 @@ describe('run order', () => {
         scheduler.clockFor(owner).setTimer(prng.nextBelow(1000) / 8, () => log.push(`${i} ${owner} ${scheduler.nowMs}`));
       }
       scheduler.stall('replica 1', 20, 60);
-      await runUntil(scheduler, 200);
+      await advanceTo(scheduler, 200, LIMITS);
       return log.join('\n');
     };
     expect(await trace(3)).toBe(await trace(3));
@@ -77,13 +73,13 @@ describe('run order', () => {
       scheduler.schedule('a', 5, () => log.push('scheduled by first'));
     });
     scheduler.schedule('b', 5, () => log.push('second'));
-    await runUntil(scheduler, 10);
+    await advanceTo(scheduler, 10, LIMITS);
     expect(log).toEqual(['first', 'second', 'scheduled by first']);
   });
 
   it('refuses (assertion) an event in the past, at NaN, or over an hour ahead', async () => {
     const scheduler = new SimScheduler();
-    await runUntil(scheduler, 10);
+    await advanceTo(scheduler, 10, LIMITS);
     expect(() => scheduler.schedule('a', 9, () => {})).toThrow(TmrAssertionError);
     expect(() => scheduler.schedule('a', Number.NaN, () => {})).toThrow(TmrAssertionError);
     expect(() => scheduler.schedule('a', 10 + 3_600_001, () => {})).toThrow(TmrAssertionError);
@@ -99,7 +95,7 @@ describe('the Clock of an owner', () => {
     clock.setTimer(7.5, () => log.push(`a@${clock.nowMs()}`));
     clock.setTimer(-3, () => log.push(`b@${clock.nowMs()}`));
     clock.setTimer(2, () => log.push(`c@${clock.nowMs()}`)).cancel();
-    await runUntil(scheduler, 100);
+    await advanceTo(scheduler, 100, LIMITS);
     expect(log).toEqual(['b@0', 'a@7.5']);
     expect(scheduler.clockFor('host')).toBe(clock);
   });
@@ -115,7 +111,7 @@ describe('the Clock of an owner', () => {
     const outside: number[] = [];
     const other = clock.setRepeating(25, () => outside.push(clock.nowMs()));
     clock.setTimer(80, () => other.cancel());
-    await runUntil(scheduler, 200);
+    await advanceTo(scheduler, 200, LIMITS);
     expect(times).toEqual([10, 20, 30, 40]);
     expect(outside).toEqual([25, 50, 75]);
     expect(scheduler.pendingEvents, 'a cancelled repeating timer leaves at most its own dead event').toBeLessThanOrEqual(2);
@@ -130,7 +126,7 @@ describe('the Clock of an owner', () => {
       log.push('A');
     });
     scheduler.schedule('replica 1', 5, () => log.push('B'));
-    await runUntil(scheduler, 10);
+    await advanceTo(scheduler, 10, LIMITS);
     expect(log).toEqual(['A', 'B', 'defer@5']);
   });
 
@@ -148,7 +144,7 @@ describe('the Clock of an owner', () => {
     scheduler.schedule('host', 15, () => late.cancel());
     // A deadline already past fires at once (after one turn).
     scheduler.schedule('host', 20, () => clock.armDeadline(1, () => log.push(`past deadline@${clock.nowMs()}`)));
-    await runUntil(scheduler, 50);
+    await advanceTo(scheduler, 50, LIMITS);
     expect(log).toEqual(['reply@10', 'deadline@10', 'past deadline@20']);
   });
 });
@@ -181,7 +177,7 @@ describe('between two events', () => {
         });
       });
     }
-    await runUntil(scheduler, 2_000);
+    await advanceTo(scheduler, 2_000, LIMITS);
     expect(unfinished, 'events that started before the previous event\'s continuations had run').toEqual([]);
     expect(chainsDone).toBe(1_000);
   });
@@ -247,9 +243,9 @@ describe('an async main in simulated time', () => {
     scheduler.clockFor('host').setTimer(1, () => {
       throw eventError;
     });
-    await expect(runUntil(scheduler, 100)).rejects.toBe(eventError);
+    await expect(advanceTo(scheduler, 100, LIMITS)).rejects.toBe(eventError);
     // Not left running: the next run works.
-    await runUntil(scheduler, 200);
+    await advanceTo(scheduler, 200, LIMITS);
     expect(scheduler.nowMs).toBe(200);
   });
 });
@@ -268,7 +264,7 @@ describe('stalls', () => {
     at('host', 9, 'h9');
     at('replica 0', 12, 'r12');
     at('replica 0', 20, 'r20');
-    await runUntil(scheduler, 30);
+    await advanceTo(scheduler, 30, LIMITS);
     expect(log).toEqual(['h9@9', 'r12@12', 'h10@20', 'h15@20', 'h15b@20', 'h20@20', 'r20@20']);
   });
 
@@ -282,7 +278,7 @@ describe('stalls', () => {
     clock.setTimer(7, () => log.push(`kept@${clock.nowMs()}`));
     // Cancelled after the scheduler moved it to the end of the first window.
     scheduler.schedule('replica 0', 12, () => held.cancel());
-    await runUntil(scheduler, 40);
+    await advanceTo(scheduler, 40, LIMITS);
     expect(log).toEqual(['kept@30']);
   });
 
@@ -316,7 +312,7 @@ describe('stalls', () => {
     scheduler.schedule('host', 7, () => log.push('host@7'));
     scheduler.schedule('host', 40, () => scheduler.resume('replica 1'));
     scheduler.schedule('host', 40, () => log.push('host@40 scheduled before the resume'));
-    await runUntil(scheduler, 50);
+    await advanceTo(scheduler, 50, LIMITS);
     expect(log).toEqual(['r3@3', 'host@7', 'r6@40', 'r8@40', 'host@40 scheduled before the resume']);
     expect(scheduler.isStopped('replica 1')).toBe(false);
   });
@@ -405,7 +401,7 @@ describe('run errors', () => {
 
   it('refuses a second run while one runs', async () => {
     const scheduler = new SimScheduler();
-    const first = runUntil(scheduler, 10);
+    const first = advanceTo(scheduler, 10, LIMITS);
     expect(() => scheduler.run(async () => 0, LIMITS)).toThrow(TmrAssertionError);
     await first;
   });

@@ -9,17 +9,13 @@ import { Prng } from '../../src/core/prng.js';
 import { SimScheduler } from '../../src/sim/sim-clock.js';
 import { createSimLink, SIM_LINK_IN_FLIGHT_BYTES_DEFAULT, type SimLink, type SimLinkDirection, type SimLinkOptions } from '../../src/sim/sim-link.js';
 import type { Transport } from '../../src/transport/transport.js';
+import { advanceTo } from '../helpers/sim-time.js';
 
 const LIMITS = { simMsMax: 10_000_000, eventsMax: 10_000_000 };
 const CLEAN: SimLinkDirection = { delayMs: 1, jitterMs: 0, lossProbability: 0, bitErrorProbability: 0 };
 
 function makeLink(scheduler: SimScheduler, seed: number, overrides: Partial<SimLinkOptions> = {}): SimLink {
   return createSimLink(scheduler, { replicaOwner: 'replica 1', prng: new Prng(seed), toReplica: CLEAN, toHost: CLEAN, ...overrides });
-}
-
-/** Runs the scheduler until simulated time `untilMs`; the driver is owner 'test'. */
-function advanceTo(scheduler: SimScheduler, untilMs: number): Promise<void> {
-  return scheduler.run(() => scheduler.clockFor('test').sleepUntil(untilMs), LIMITS);
 }
 
 /**
@@ -73,7 +69,7 @@ describe('replay', () => {
         link.replica.send(numberedFrame(1_000 + i));
       });
     }
-    await advanceTo(scheduler, 500);
+    await advanceTo(scheduler, 500, LIMITS);
     expect(link.counters.toReplica.framesLost + link.counters.toHost.framesLost, 'test bug: no frame lost').toBeGreaterThan(0);
     expect(link.counters.toReplica.framesCorrupted + link.counters.toHost.framesCorrupted, 'test bug: no frame damaged').toBeGreaterThan(0);
     return JSON.stringify({ atReplica, atHost, counters: link.counters });
@@ -94,7 +90,7 @@ describe('one direction', () => {
     const clock = scheduler.clockFor('test');
     const count = 2_000;
     for (let i = 0; i < count; i++) clock.setTimer(i * 0.1, () => expect(link.host.send(numberedFrame(i))).toBe(true));
-    await advanceTo(scheduler, 1_000);
+    await advanceTo(scheduler, 1_000, LIMITS);
     expect(arrivals.map((a) => numberOf(Buffer.from(a.hex, 'hex')))).toEqual(Array.from({ length: count }, (_, i) => i));
     for (let i = 1; i < count; i++) expect(arrivals[i]!.atMs).toBeGreaterThanOrEqual(arrivals[i - 1]!.atMs);
     // Jitter did make later frames wait for earlier ones (else this checks nothing).
@@ -135,7 +131,7 @@ describe('one direction', () => {
         link.replica.send(frame);
       });
     }
-    await advanceTo(scheduler, count * 10 + 100);
+    await advanceTo(scheduler, count * 10 + 100, LIMITS);
     const stats = link.counters.toHost;
     expect(stats.framesSent).toBe(count);
     // Every frame sent either arrived or was counted lost.
@@ -173,7 +169,7 @@ describe('one direction', () => {
       // One body byte: the flip must land in it, and a frame with a flipped delimiter would never end.
       expect(link.replica.send(Uint8Array.of(0xff, 0x00))).toBe(true);
     }
-    await advanceTo(scheduler, 10);
+    await advanceTo(scheduler, 10, LIMITS);
     expect(atReplica).toEqual([]);
     expect(link.counters.toReplica.framesLost).toBe(200);
     expect(atHost).toHaveLength(200);
@@ -187,7 +183,7 @@ describe('one direction', () => {
     const atHost = record(scheduler, link.host);
     // Body bytes 0x01: a flip of bit 0 makes a 0x00.
     for (let i = 0; i < 50; i++) link.replica.send(Uint8Array.of(1, 1, 1, 1, 0));
-    await advanceTo(scheduler, 10);
+    await advanceTo(scheduler, 10, LIMITS);
     expect(atHost.length).toBeGreaterThan(50);
     expect(link.host.stats.bytesIn).toBe(250);
   });
@@ -207,7 +203,7 @@ describe('stalled receivers', () => {
         link.replica.send(numberedFrame(i));
       });
     }
-    await advanceTo(scheduler, 100);
+    await advanceTo(scheduler, 100, LIMITS);
     expect(atReplica.map((a) => numberOf(Buffer.from(a.hex, 'hex')))).toEqual(Array.from({ length: 60 }, (_, i) => i));
     // Due in [5, 50) (sent at 4..48 or so, delay 1 + jitter): all at 50.
     const at50 = atReplica.filter((a) => a.atMs === 50).map((a) => numberOf(Buffer.from(a.hex, 'hex')));
@@ -230,7 +226,7 @@ describe('stalled receivers', () => {
       scheduler.resume('replica 1');
     });
     clock.setTimer(31, () => accepted.push(link.host.send(numberedFrame(99))));
-    await advanceTo(scheduler, 40);
+    await advanceTo(scheduler, 40, LIMITS);
     // Frames of 7 bytes: ten fit in 70.
     expect(accepted).toEqual([...Array<boolean>(10).fill(true), ...Array<boolean>(5).fill(false), true]);
     expect(link.host.stats.sendsDropped).toBe(5);
@@ -267,7 +263,7 @@ describe('going down', () => {
       expect(link.host.send(numberedFrame(3))).toBe(false);
       expect(link.replica.send(numberedFrame(4))).toBe(false);
     });
-    await advanceTo(scheduler, 10);
+    await advanceTo(scheduler, 10, LIMITS);
     expect(down).toEqual(['host: cable cut', 'replica: cable cut']);
     expect(upInHandler).toEqual([false, false]);
     expect(atReplica).toEqual([]);
@@ -300,7 +296,7 @@ describe('going down', () => {
     clock.setTimer(0.5, () => link.exit('the replica process exited'));
     // The host does not know yet: its send is accepted, and lost at the dead end.
     clock.setTimer(0.6, () => expect(link.host.send(numberedFrame(4))).toBe(true));
-    await advanceTo(scheduler, 10);
+    await advanceTo(scheduler, 10, LIMITS);
     expect(log).toEqual(['replica down@0.5: the replica process exited', 'host got 2', 'host got 3', expect.stringMatching(/^host down@2\.\d+: the replica process exited$/)]);
     expect(link.counters.toReplica.framesUndelivered).toBe(2);
   });
@@ -325,7 +321,7 @@ describe('going down', () => {
     const atHost = record(scheduler, link.host);
     link.replica.send(new Uint8Array(600).fill(7));
     link.replica.send(Uint8Array.of(0, 5, 0));
-    await advanceTo(scheduler, 10);
+    await advanceTo(scheduler, 10, LIMITS);
     expect(link.host.stats.overlongFramesDropped).toBe(1);
     expect(atHost.map((a) => a.hex)).toEqual(['05']);
   });
@@ -339,7 +335,7 @@ describe('options', () => {
     scheduler.stall('host', 0, 5);
     const atHost = record(scheduler, link.host);
     link.replica.send(numberedFrame(1));
-    await advanceTo(scheduler, 10);
+    await advanceTo(scheduler, 10, LIMITS);
     expect(atHost.map((a) => a.atMs)).toEqual([5]);
     expect(SIM_LINK_IN_FLIGHT_BYTES_DEFAULT).toBe(65_536 + 16 * 1024);
   });
