@@ -13,7 +13,7 @@
 enum { MSG_HELLO, MSG_HELLO_ACK, MSG_REFUSE, MSG_TICK, MSG_OUTPUT, MSG_HEARTBEAT, MSG_STATE_REQUEST, MSG_STATE,
        MSG_ERROR, MSG_INJECT, MSG_TYPE_COUNT };
 enum { ERR_UNEXPECTED_MESSAGE = 2, ERR_NOT_CONFIGURED = 3, ERR_INPUT_OUT_OF_RANGE = 4, ERR_BAD_STATE = 5,
-       ERR_BAD_LAW_PARAMS = 6 };
+       ERR_BAD_LAW_PARAMS = 6, ERR_TICK_GAP = 7 };
 enum { FAULT_NONE, FAULT_CRASH, FAULT_HANG, FAULT_WRONG, FAULT_STUCK, FAULT_LATE, FAULT_BABBLE, FAULT_STATE,
        FAULT_BITFLIP, FAULT_KIND_COUNT };
 
@@ -46,6 +46,7 @@ static struct {
   uint8_t configured;
   uint32_t law_hash;  /* this build's own self-test hash (0 if the law is not usable) */
   uint32_t last_tick; /* of the last step, or of the state transferred in; 0 after a hello */
+  uint8_t any_tick_next; /* set by an accepted hello; cleared by a step or a state (PROTOCOL.md 7.3) */
   uint8_t rx_activity; /* a byte arrived since the last poll (cheaper than reading the clock per byte) */
   uint32_t last_rx_us;
   uint32_t last_heartbeat_us;
@@ -315,6 +316,7 @@ static void on_hello(cbor_reader_t *r) {
   }
   board.configured = 1;
   board.last_tick = 0;
+  board.any_tick_next = 1;
   faults.kind = FAULT_NONE;
   faults.armed_kind = FAULT_NONE;
   send_hello_ack((uint8_t)index);
@@ -329,6 +331,11 @@ static void on_tick(uint32_t tick, const int32_t *inputs, uint8_t count) {
     return;
   }
   if (faults.enabled) fault_before_step(tick);
+  /* Only the tick after the last one: a board that lost a tick must not vote with its state. */
+  if (!board.any_tick_next && tick != board.last_tick + 1u) {
+    SEND_ERROR(ERR_TICK_GAP, "tick gap");
+    return;
+  }
   if (count != tmr_law.input_count || tmr_law_first_input_out_of_range(inputs) >= 0) {
     SEND_ERROR(ERR_INPUT_OUT_OF_RANGE, "tick inputs out of range");
     return;
@@ -337,6 +344,7 @@ static void on_tick(uint32_t tick, const int32_t *inputs, uint8_t count) {
   memset(outputs, 0, sizeof outputs); /* as the TypeScript runtime: an output a law forgets reads 0 */
   tmr_law.step(tmr_law_state(), inputs, outputs);
   board.last_tick = tick;
+  board.any_tick_next = 0;
   uint32_t digest = tmr_law_digest(tmr_law_state());
   tmr_diag.ticks_stepped++;
   if (faults.enabled) {
@@ -389,6 +397,7 @@ static void on_state(uint32_t tick, const uint8_t *bytes, uint8_t length, uint32
     return;
   }
   board.last_tick = tick;
+  board.any_tick_next = 0;
   send_heartbeat();
 }
 

@@ -9,10 +9,10 @@
 
 #include "tmr_law.h"
 
-#define BOARD_PROTOCOL_VERSION 2u
+#define BOARD_PROTOCOL_VERSION 3u
 /* Names the board in helloAck (at most 32 bytes); a board build may set its own with -D. */
 #ifndef BOARD_IMPLEMENTATION
-#define BOARD_IMPLEMENTATION "avr-uno/2"
+#define BOARD_IMPLEMENTATION "avr-uno/3"
 #endif
 #define BOARD_HEARTBEAT_PERIOD_US 100000ul
 #define BOARD_STUCK_TICKS_BACK_MAX 16u

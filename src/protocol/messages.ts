@@ -1,12 +1,13 @@
 /**
- * Protocol v2 messages (v2: the tick carries the law's input channels, hello and helloAck name the
- * law by name, version, channel counts and self-test hash; any law, PROTOCOL.md). On the wire each message is a CBOR array whose first element is the
+ * Protocol v3 messages (v2: the tick carries the law's input channels, hello and helloAck name the
+ * law by name, version, channel counts and self-test hash; any law. v3: a replica steps only the
+ * tick after its last one and answers any other with error TICK_GAP; PROTOCOL.md). On the wire each message is a CBOR array whose first element is the
  * message type number and whose remaining elements are the fields, in the order listed here.
  * Only unsigned/negative integers, one short text string and one byte string appear, so a
  * microcontroller needs a very small CBOR subset. Framing (CRC-32, COBS, 0x00) is in frame.ts.
  */
 
-export const PROTOCOL_VERSION = 2;
+export const PROTOCOL_VERSION = 3;
 
 /** Message type numbers (first array element on the wire). */
 export const MESSAGE_TYPE = {
@@ -66,6 +67,8 @@ export const ERROR_CODE = {
   INPUT_OUT_OF_RANGE: 4,
   BAD_STATE: 5,
   BAD_LAW_PARAMS: 6,
+  /** A tick that is not the one after the last step or state (v3): a step was lost. */
+  TICK_GAP: 7,
 } as const;
 export type ErrorCode = keyof typeof ERROR_CODE;
 
@@ -106,7 +109,7 @@ export interface HelloAckMessage {
   readonly kind: 'helloAck';
   readonly protocolVersion: number;
   readonly replicaIndex: number;
-  /** Short free text naming the implementation, e.g. "node-replica/2". */
+  /** Short free text naming the implementation, e.g. "node-replica/3". */
   readonly implementation: string;
   readonly lawName: string;
   readonly lawVersion: number;

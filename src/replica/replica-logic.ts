@@ -8,7 +8,7 @@ import { crc32 } from '../core/crc32.js';
 import type { LoadedLaw } from '../law/law-runtime.js';
 import { ERROR_CODE, PROTOCOL_VERSION, type ErrorMessage, type HelloAckMessage, type HelloMessage, type Message, type StateMessage } from '../protocol/messages.js';
 
-export const NODE_REPLICA_IMPLEMENTATION = 'node-replica/2';
+export const NODE_REPLICA_IMPLEMENTATION = 'node-replica/3';
 
 export type TickOutcome = { ok: true; stateDigest: number } | { ok: false; error: ErrorMessage };
 
@@ -35,6 +35,11 @@ export class ReplicaLogic<S = unknown> {
   replicaIndex = -1;
   /** Tick of the last step taken (uint32), or of the state transferred in. */
   lastTick = 0;
+  /**
+   * Whether the next tick may carry any number: true after an accepted hello, false once a step
+   * was taken or a state applied, when only lastTick + 1 is stepped (PROTOCOL.md 7.3).
+   */
+  anyTickNext = true;
   /** Self-test hash this replica reports; overridable to simulate a replica built with another law. */
   lawHash: number;
   /** Protocol version this replica speaks; overridable to simulate a board built for another. */
@@ -77,6 +82,7 @@ export class ReplicaLogic<S = unknown> {
     this.state = law.definition.init(this.params);
     this.replicaIndex = msg.replicaIndex;
     this.lastTick = 0;
+    this.anyTickNext = true;
     return this.ack(msg.replicaIndex);
   }
 
@@ -88,11 +94,17 @@ export class ReplicaLogic<S = unknown> {
   /** One control step; outputs land in this.outputs. */
   onTick(tick: number, inputs: ArrayLike<number>): TickOutcome {
     if (this.state === null) return { ok: false, error: { kind: 'error', code: ERROR_CODE.NOT_CONFIGURED, detail: 'tick before hello' } };
+    // A tick that is not the next one means a step was lost (or one is repeated): stepping it
+    // would run a state the majority no longer has. Refused, and every tick after it, until a
+    // hello or a state transfer: the replica stays out of the vote rather than outvote it.
+    const expected = (this.lastTick + 1) >>> 0;
+    if (!this.anyTickNext && tick !== expected) return { ok: false, error: { kind: 'error', code: ERROR_CODE.TICK_GAP, detail: `tick ${tick}, expected ${expected}` } };
     if (!isUint32(tick) || inputs.length !== this.law.inputCount || !this.law.inputsValid(inputs)) {
       return { ok: false, error: { kind: 'error', code: ERROR_CODE.INPUT_OUT_OF_RANGE, detail: `tick ${tick} inputs out of range` } };
     }
     this.law.definition.step(this.state, inputs as Int32Array, this.outputs);
     this.lastTick = tick;
+    this.anyTickNext = false;
     return { ok: true, stateDigest: this.law.digest(this.state) };
   }
 
@@ -116,6 +128,7 @@ export class ReplicaLogic<S = unknown> {
     const refused = this.law.definition.deserialize(this.state, msg.stateBytes);
     if (refused !== null) return { kind: 'error', code: ERROR_CODE.BAD_STATE, detail: refused.slice(0, 60) };
     this.lastTick = msg.tick;
+    this.anyTickNext = false;
     return null;
   }
 

@@ -169,9 +169,12 @@ export class ReplicaLink {
             drawInputs(prng, this.law.definition, previous, inputs);
             this.transport.send(encodeMessage({ kind: 'tick', tick: sent, inputs }));
           }
-          // Warm-up is for the JIT, not a test: a lossy line loses some outputs and goes on.
-          lossyWindows = (await this.waitForWarmUpOutputs(count, WARM_UP_WINDOW_TIMEOUT_MS)) ? 0 : lossyWindows + 1;
+          // Warm-up is for the JIT, not a test: a lossy line loses some outputs and goes on,
+          // after a handshake (a replica that lost one of these ticks refuses the rest: TICK_GAP).
+          const answered = await this.waitForWarmUpOutputs(count, WARM_UP_WINDOW_TIMEOUT_MS);
+          lossyWindows = answered ? 0 : lossyWindows + 1;
           if (lossyWindows >= WARM_UP_LOSSY_WINDOWS_MAX || this.isDown) return false;
+          if (!answered) break;
         }
       }
       return !this.isDown;

@@ -5,21 +5,14 @@
  * stalls, one replica stalled, every replica stalled at once. One seed in four gets a quiet
  * machine, where the full stack must match the fast model tick for tick.
  *
- * What this campaign found, and how it is scoped until it is fixed. A replica whose tick frame
- * was lost or damaged on the way skips that step without knowing: it does not refuse a tick that
- * does not follow its last (neither the Node replica nor the board firmware), so its state leaves
- * the law's. In TMR the digest vote catches one such replica; but two replicas that lose the SAME
- * tick frame skip the same step, agree with each other, and outvote the healthy one with a wrong
- * command (seed 1338, single faults, 300 ticks, when every link could lose frames: voted
- * [-12000, 2093] where the law gives [-2531, 924]). The fix is in the protocol (a replica refuses
- * a tick that skips one, and is re-synchronised: PROTOCOL.md v2 says a board answers a tick
- * whatever its number, so it is a protocol change); until then line damage is drawn on at most one
- * link per seed, and only with the `safe` simplex policy: a lone replica on a damaged link runs
- * unchecked in simplex, drifts from the law, and with recovery on becomes the donor of the
- * replicas that come back (seed 721, single faults, 300 ticks: duplex voted [3724, 1552] where the
- * law gives [3721, 1552]). Simplex is unchecked by definition, so LAW_COMMAND holds for a simplex
- * command only when the lone replica has no scheduled fault and a clean link (the environment's
- * timing can take the healthy replicas out first: a second and third fault).
+ * What this campaign found: a replica whose tick frame was lost or damaged on the way used to
+ * skip that step without knowing, so its state left the law's. The digest vote caught one such
+ * replica, but two that lost the SAME tick frame agreed with each other and outvoted the healthy
+ * one (seed 1338, single faults, 300 ticks: voted [-12000, 2093] where the law gives
+ * [-2531, 924]), and a lone replica in simplex drifted and then seeded the others through
+ * recovery (seed 721). Protocol v3 closes it: a replica steps only the tick after its last one
+ * and answers any other with TICK_GAP (PROTOCOL.md 7.3), so a replica that lost a tick stops
+ * voting until a state transfer. Line damage is drawn on every link, under every simplex policy.
  *
  * Invariants (beside the model campaign's NO_MINORITY_COMMAND and LAW_COMMAND, on every seed):
  *   MODEL_TRACE    quiet machine, recovery off: every command and its source equal the fast
@@ -71,19 +64,12 @@ export function drawEnvironment(seed: number, options: LoopOptions): { env: Timi
   const periodMs = 1000 / options.rateHz;
   const runMs = options.ticks * periodMs;
   const uniform = (max: number): number => (prng.nextBelow(1 << 20) / (1 << 20)) * max;
-  // Line damage on one link at most (see the header: two links losing the same tick frame is a
-  // known hole, not yet closed).
-  const damaged = options.simplexPolicy === 'safe' ? prng.nextBelow(n + 1) : n;
-  const links: LinkProfile[] = Array.from({ length: n }, (_, i) => {
-    const lossDraw = prng.nextBelow(2) === 0 ? uniform(2e-3) : 0;
-    const berDraw = prng.nextBelow(2) === 0 ? uniform(2e-3) : 0;
-    return {
-      delayMs: 0.05 + uniform(0.5),
-      jitterMs: uniform(periodMs * 0.4),
-      lossProbability: i === damaged ? lossDraw : 0,
-      bitErrorProbability: i === damaged ? berDraw : 0,
-    };
-  });
+  const links: LinkProfile[] = Array.from({ length: n }, () => ({
+    delayMs: 0.05 + uniform(0.5),
+    jitterMs: uniform(periodMs * 0.4),
+    lossProbability: prng.nextBelow(2) === 0 ? uniform(2e-3) : 0,
+    bitErrorProbability: prng.nextBelow(2) === 0 ? uniform(2e-3) : 0,
+  }));
   const window = (maxMs: number): StallWindow => ({ atMs: uniform(runMs), durationMs: 1 + uniform(maxMs) });
   const hostStalls = Array.from({ length: prng.nextBelow(3) }, () => window(150));
   const replicaStalls = Array.from({ length: prng.nextBelow(3) }, () => ({ replica: prng.nextBelow(n), ...window(60) }));
@@ -122,7 +108,9 @@ export async function checkSeedFullStack(seed: number, faults: CampaignFaults, t
   let lastTickMs: number | null = null;
   let ticksDone = 0;
   const scheduled = new Set(options.injects.map((f) => f.replicaIndex));
-  const cleanLink = (mask: number): boolean => env.links.every((l, i) => (mask & (1 << i)) === 0 || (l.lossProbability === 0 && l.bitErrorProbability === 0 && !scheduled.has(i)));
+  // Simplex is unchecked by definition: its command is held to the law only when the lone replica
+  // has no scheduled fault (a damaged link no longer matters: a replica that lost a tick is silent).
+  const unfaulted = (mask: number): boolean => [...scheduled].every((i) => (mask & (1 << i)) === 0);
   const stalled = (fromMs: number, toMs: number): boolean => env.hostStalls.some((s) => s.atMs < toMs && s.atMs + s.durationMs > fromMs);
   const onTick = (model: LoopModel, result: StepResult, nowMs: number): void => {
     const tick = result.tick;
@@ -136,7 +124,7 @@ export async function checkSeedFullStack(seed: number, faults: CampaignFaults, t
       unsafeSeen = model.unsafeCommands;
       violate('NO_MINORITY_COMMAND', tick, `the auditor found ${result.commandSource} command ${show(result.commands)} without a majority of replies behind it`);
     }
-    const lawCheck = result.commandSource === 'voted' || (result.commandSource === 'simplex' && cleanLink(result.inServiceMask));
+    const lawCheck = result.commandSource === 'voted' || (result.commandSource === 'simplex' && unfaulted(result.inServiceMask));
     if (lawCheckable && lawCheck && !withinTolerance(model, result.commands, oracle.logic.outputs)) {
       violate('LAW_COMMAND', tick, `${result.commandSource} command ${show(result.commands)}; the law gives ${show(oracle.logic.outputs)} for this tick's inputs`);
     }

@@ -342,6 +342,8 @@ export async function faultBytes(
   const inputs = new Int32Array(law.inputCount);
   resetWalk(law.definition, previous);
   let compared = 0;
+  // Consecutive tick numbers (the inject between them is not a tick): a v3 board refuses a gap.
+  let tickNumber = 1000;
   for (let i = 0; i < before + 1 + after; i++) {
     if (i === before) {
       const inject: Message = { kind: 'inject', fault: FAULT_KIND[kind], durationTicks, param };
@@ -350,15 +352,15 @@ export async function faultBytes(
       continue;
     }
     drawInputs(prng, law.definition, previous, inputs);
-    const tick: Message = { kind: 'tick', tick: 1000 + i, inputs: Array.from(inputs) };
+    const tick: Message = { kind: 'tick', tick: tickNumber++, inputs: Array.from(inputs) };
     const want = feed(tick);
     client.send(tick);
     // An idle heartbeat (the machine paused over 100 ms) is no answer to the tick: skipped.
-    const got = want.length === 0 ? await client.drain(30) : await client.take(want.length, 2_000, `${what}: tick ${1000 + i}`);
+    const got = want.length === 0 ? await client.drain(30) : await client.take(want.length, 2_000, `${what}: tick ${tick.tick}`);
     const have = got.filter((g) => g.message?.kind !== 'heartbeat').map((g) => Buffer.from(g.raw).toString('hex'));
     const expected = want.map((w) => Buffer.from(w).toString('hex'));
     if (have.join(' | ') !== expected.join(' | ')) {
-      throw new Error(`${what}, tick ${1000 + i}: board sent [${have.join(' | ')}], the Node replica sends [${expected.join(' | ')}]`);
+      throw new Error(`${what}, tick ${tick.tick}: board sent [${have.join(' | ')}], the Node replica sends [${expected.join(' | ')}]`);
     }
     compared += want.length;
   }
