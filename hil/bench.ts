@@ -14,7 +14,8 @@
 import { performance } from 'node:perf_hooks';
 import { TmrAssertionError } from '../src/core/assert.js';
 import type { StepResult } from '../src/core/tmr-core.js';
-import { DEFAULT_LOOP_OPTIONS, type LoopBench, type LoopModel, type LoopOptions, type RunSummary } from '../src/runtime/loop-model.js';
+import type { LoopBench, LoopModel, LoopOptions, RunSummary } from '../src/loop/loop-model.js';
+import { DEFAULT_LOOP_OPTIONS } from '../src/sim/plants.js';
 import { runRealtime } from '../src/runtime/realtime-runner.js';
 import type { ReplicaSpec } from '../src/runtime/replica-kinds.js';
 import { PlantWorld } from '../src/sim/plant-world.js';

@@ -6,7 +6,7 @@
  * shaft's true position (not the noisy reading) in m°.
  */
 import { assert } from '../src/core/assert.js';
-import type { RunSummary } from '../src/runtime/loop-model.js';
+import type { RunSummary } from '../src/loop/loop-model.js';
 import { MODES } from '../src/core/degradation.js';
 import { NONE, type Recording } from './recording.js';
 import type { CriterionOutcome } from './result.js';

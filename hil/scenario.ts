@@ -13,7 +13,7 @@ import type { Mode } from '../src/core/degradation.js';
 import { MODES } from '../src/core/degradation.js';
 import { replicaFromConfig, UsageError } from '../src/cli/options.js';
 import { FAULT_KINDS, type FaultKind } from '../src/protocol/messages.js';
-import { DEFAULT_RECOVERY, type RecoveryOptions } from '../src/runtime/recovery.js';
+import { DEFAULT_RECOVERY, type RecoveryOptions } from '../src/loop/recovery.js';
 import { RECOVERY_LIMITS, restartWindowMsMin } from '../src/config/recovery-limits.js';
 import type { ReplicaSpec } from '../src/runtime/replica-kinds.js';
 import { actuatorConfigProblem, DEFAULT_ACTUATOR, type ActuatorConfig } from '../src/sim/actuator.js';
@@ -23,7 +23,7 @@ import { LawError } from '../src/law/law.js';
 import { DEFAULT_LAW, SHIPPED_LAWS, shippedLaw } from '../src/law/law-loader.js';
 import type { LoadedLaw } from '../src/law/law-runtime.js';
 import { SHIPPED_PLANTS, shippedPlantFor } from '../src/sim/plants.js';
-import type { PlantDefinition } from '../src/sim/world.js';
+import type { PlantDefinition } from '../src/loop/world.js';
 import { FIRMATA_DEFAULTS, type ActuatorPathSpec } from './actuator-path.js';
 
 export const SCENARIO_BYTES_MAX = 256 * 1024;

@@ -5,5 +5,5 @@
 export { defineLaw, readI32Le, writeI32Le, LawError, LAW_CHANNELS_MAX, LAW_PARAMS_MAX, LAW_STATE_BYTES_MAX } from './law/law.js';
 export type { LawDefinition, LawSpec, InputChannel, OutputChannel, LawParam, VotePolicy } from './law/law.js';
 export { loadLaw, LoadedLaw, runSelfTest, SELF_TEST_SEED, SELF_TEST_STEPS } from './law/law-runtime.js';
-export type { PlantDefinition, PlantOptions, LoopWorld } from './sim/world.js';
+export type { PlantDefinition, PlantOptions, LoopWorld } from './loop/world.js';
 export { ChannelDrive, type ChannelDriveConfig } from './sim/channel-drive.js';

@@ -4,9 +4,9 @@
  */
 import { performance } from 'node:perf_hooks';
 import type { StepResult } from '../core/tmr-core.js';
-import { BLACK_BOX_VERSION, BlackBoxFormatError, BlackBoxWriter, readBlackBox, type BlackBoxContents, type BlackBoxHeader } from '../runtime/black-box.js';
-import type { LoopModel, LoopOptions, RunSummary } from '../runtime/loop-model.js';
-import { replayBlackBox, ReplayError } from '../runtime/replay.js';
+import { BLACK_BOX_VERSION, BlackBoxFormatError, BlackBoxWriter, readBlackBox, type BlackBoxContents, type BlackBoxHeader } from '../loop/black-box.js';
+import type { LoopModel, LoopOptions, RunSummary } from '../loop/loop-model.js';
+import { replayBlackBox, ReplayError } from '../loop/replay.js';
 import { UsageError } from './options.js';
 import { importLaw } from '../law/law-loader.js';
 import { hex, type LoadedLaw } from '../law/law-runtime.js';

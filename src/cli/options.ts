@@ -11,11 +11,11 @@ import { REPLICA_COUNT_MAX } from '../core/voter.js';
 import { FAULT_KINDS, type FaultKind } from '../protocol/messages.js';
 import { DEFAULT_LAW, importLaw, isShippedLaw, SHIPPED_LAWS } from '../law/law-loader.js';
 import { LawError } from '../law/law.js';
-import { importPlant } from '../sim/plants.js';
-import { COMMON_MODE_LIMIT_MS_MAX, DEFAULT_LOOP_OPTIONS, type FaultSpec, type LoopOptions, type StallSpec } from '../runtime/loop-model.js';
-import { KILL_WINDOW_TICKS_MAX, type KillSwitchConfig } from '../runtime/kill-switch.js';
+import { DEFAULT_LOOP_OPTIONS, importPlant } from '../sim/plants.js';
+import { COMMON_MODE_LIMIT_MS_MAX, type FaultSpec, type LoopOptions, type StallSpec } from '../loop/loop-model.js';
+import { KILL_WINDOW_TICKS_MAX, type KillSwitchConfig } from '../loop/kill-switch.js';
 import type { ReplicaSpec } from '../runtime/replica-kinds.js';
-import { DEFAULT_RECOVERY, type RecoveryOptions } from '../runtime/recovery.js';
+import { DEFAULT_RECOVERY, type RecoveryOptions } from '../loop/recovery.js';
 import { defaultQuorumGraceUs } from '../runtime/realtime-runner.js';
 
 export { UsageError } from '../config/fields.js';
@@ -40,9 +40,9 @@ export interface CliRunOptions extends LoopOptions {
   /** Quorum grace after the deadline, µs (see RealtimeOptions.quorumGraceUs); tmr run only. */
   readonly quorumGraceUs: number;
   readonly traceFile: string | null;
-  /** Black-box log to write (see src/runtime/black-box.ts); null: none. */
+  /** Black-box log to write (see src/loop/black-box.ts); null: none. */
   readonly logFile: string | null;
-  /** Kill-switch triggers (see src/runtime/kill-switch.ts); null: none armed. */
+  /** Kill-switch triggers (see src/loop/kill-switch.ts); null: none armed. */
   readonly killSwitch: KillSwitchConfig | null;
   /** What each replica is (tmr run); null: all Node processes. */
   readonly replicas: readonly ReplicaSpec[] | null;

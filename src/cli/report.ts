@@ -1,7 +1,7 @@
 /**
  * Human-readable summaries and the live status line. Formatting only; no decisions.
  */
-import type { LoopModel, RunSummary } from '../runtime/loop-model.js';
+import type { LoopModel, RunSummary } from '../loop/loop-model.js';
 
 function degrees(milliDeg: number): string {
   return `${(milliDeg / 1000).toFixed(2)}°`;

@@ -7,7 +7,7 @@
 import { closeSync, openSync, writeSync } from 'node:fs';
 import { TmrAssertionError } from '../core/assert.js';
 import type { StepResult } from '../core/tmr-core.js';
-import type { LoopModel, RunSummary } from '../runtime/loop-model.js';
+import type { LoopModel, RunSummary } from '../loop/loop-model.js';
 import type { ReplicaProvider, ReplicaSpec } from '../runtime/replica-kinds.js';
 import { runRealtime, type RealtimeSummary } from '../runtime/realtime-runner.js';
 import { runSimulation } from '../sim/simulator.js';
@@ -15,7 +15,7 @@ import { parseRunOptions, UsageError, withLawAndPlant, type CliRunOptions, type 
 import { DEFAULT_ACTUATOR } from '../sim/actuator.js';
 import { formatSummary, statusLine } from './report.js';
 import { logCommand, replayCommand, RunLog } from './black-box-cli.js';
-import { KillSwitch } from '../runtime/kill-switch.js';
+import { KillSwitch } from '../loop/kill-switch.js';
 import { campaignCommand } from './campaign-cli.js';
 import { LAW_HELP, lawCommand } from './law-cli.js';
 

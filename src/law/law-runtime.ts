@@ -1,8 +1,9 @@
 /**
  * What the runtime derives from a law so that no law writes it by hand: the state digest, the
- * self-test hash, range checks on inputs, outputs and parameters, and the checks a law must pass
- * at load (deterministic, does not throw, stays within its declared output ranges, serialises and
- * deserialises its state losslessly). A law is only ever run through a LoadedLaw.
+ * self-test hash, the hello a host sends for it, range checks on inputs, outputs and parameters,
+ * and the checks a law must pass at load (deterministic, does not throw, stays within its declared
+ * output ranges, serialises and deserialises its state losslessly). A law is only ever run through
+ * a LoadedLaw.
  *
  * The self-test is specified bit for bit in PROTOCOL.md and implemented again in C
  * (boards/common/law_runtime.c): a replica proves at the handshake that its implementation of the
@@ -12,6 +13,7 @@ import { assert, isInt32 } from '../core/assert.js';
 import { crc32, crc32UpdateU32Le } from '../core/crc32.js';
 import type { ChannelSpec } from '../core/voter.js';
 import { Prng } from '../core/prng.js';
+import { PROTOCOL_VERSION, type HelloMessage } from '../protocol/messages.js';
 import { LawError, isLawDefinition, declarationProblems, type LawDefinition } from './law.js';
 
 export const SELF_TEST_SEED = 0x7a3f0002;
@@ -232,6 +234,21 @@ function checkedSelfTestHash(law: LawDefinition): number {
 
 export function hex(value: number): string {
   return (value >>> 0).toString(16).padStart(8, '0');
+}
+
+/** The hello a host sends for a law and its parameters (the host's runtime and the simulator build it the same way). */
+export function helloFor(law: LoadedLaw, replicaIndex: number, params: ArrayLike<number>): HelloMessage {
+  return {
+    kind: 'hello',
+    protocolVersion: PROTOCOL_VERSION,
+    replicaIndex,
+    lawName: law.name,
+    lawVersion: law.version,
+    inputCount: law.inputCount,
+    outputCount: law.outputCount,
+    lawHash: law.selfTestHash,
+    lawParams: Array.from(params),
+  };
 }
 
 /** Loads a law: checks the declaration again (a module may hand us anything) and runs the load-time checks. */

@@ -10,7 +10,7 @@ import { ERROR_CODE, LIMITS, type Message } from '../protocol/messages.js';
 import type { LoadedLaw } from '../law/law-runtime.js';
 import { corruptState, faultKindFromCode, ReplicaFaults } from './replica-faults.js';
 import { ReplicaLogic } from './replica-logic.js';
-import type { Clock } from '../runtime/clock.js';
+import type { Clock } from '../core/clock.js';
 
 /** While no message arrives for this long, a configured replica sends a heartbeat at this period. */
 export const HEARTBEAT_PERIOD_MS = 100;

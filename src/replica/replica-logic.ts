@@ -12,21 +12,6 @@ export const NODE_REPLICA_IMPLEMENTATION = 'node-replica/3';
 
 export type TickOutcome = { ok: true; stateDigest: number } | { ok: false; error: ErrorMessage };
 
-/** The hello a host sends for a law and its parameters (the host's runtime and the simulator build it the same way). */
-export function helloFor(law: LoadedLaw, replicaIndex: number, params: ArrayLike<number>): HelloMessage {
-  return {
-    kind: 'hello',
-    protocolVersion: PROTOCOL_VERSION,
-    replicaIndex,
-    lawName: law.name,
-    lawVersion: law.version,
-    inputCount: law.inputCount,
-    outputCount: law.outputCount,
-    lawHash: law.selfTestHash,
-    lawParams: Array.from(params),
-  };
-}
-
 export class ReplicaLogic<S = unknown> {
   readonly outputs: Int32Array;
   /** The law's state; null until an accepted hello. */

@@ -10,10 +10,10 @@
  * transferred state wrongly (a faulty restore).
  */
 import { HEARTBEAT_PERIOD_MS, ReplicaEndpoint } from './replica-endpoint.js';
-import { helloFor, NODE_REPLICA_IMPLEMENTATION } from './replica-logic.js';
+import { NODE_REPLICA_IMPLEMENTATION } from './replica-logic.js';
 import { Prng } from '../core/prng.js';
 import { DEFAULT_LAW, importLaw } from '../law/law-loader.js';
-import { drawInputs, resetWalk, type LoadedLaw } from '../law/law-runtime.js';
+import { drawInputs, helloFor, resetWalk, type LoadedLaw } from '../law/law-runtime.js';
 import { encodeMessage } from '../protocol/codec.js';
 
 const SELF_WARM_UP_TICKS_MAX = 100_000;

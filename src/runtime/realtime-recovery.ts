@@ -1,5 +1,5 @@
 /**
- * Recovery in `tmr run`: the I/O half of the supervisor (src/runtime/recovery.ts keeps the
+ * Recovery in `tmr run`: the I/O half of the supervisor (src/loop/recovery.ts keeps the
  * books). It restarts replicas in the background while the loop goes on, takes their outcome in
  * at a tick boundary, and moves the majority's controller state into a ready replica between two
  * ticks without holding the loop up:
@@ -21,10 +21,10 @@
  */
 import type { StepResult } from '../core/tmr-core.js';
 import type { HelloMessage, StateMessage } from '../protocol/messages.js';
-import type { LoopModel } from './loop-model.js';
-import { stateFitForTransfer, type Recovery } from './recovery.js';
+import type { LoopModel } from '../loop/loop-model.js';
+import { stateFitForTransfer, type Recovery } from '../loop/recovery.js';
 import { ReplicaLink } from './replica-link.js';
-import type { Clock } from './clock.js';
+import type { Clock } from '../core/clock.js';
 import type { StartedReplica } from './replica-kinds.js';
 
 /**

@@ -9,16 +9,17 @@ import { setPriority } from 'node:os';
 import { excludeReplica, type StepResult } from '../core/tmr-core.js';
 import { encodeMessage } from '../protocol/codec.js';
 import { FAULT_KIND, type HelloMessage } from '../protocol/messages.js';
-import { helloFor as lawHello } from '../replica/replica-logic.js';
+import { helloFor as lawHello } from '../law/law-runtime.js';
 import { safeCommands } from '../core/tmr-core.js';
-import { faultParam, LoopModel, type LoopBench, type LoopOptions, type RunSummary } from './loop-model.js';
+import { faultParam, LoopModel, type LoopBench, type LoopOptions, type RunSummary } from '../loop/loop-model.js';
 import { ReplicaLink, type LinkCounters } from './replica-link.js';
 import type { TransportStats } from '../transport/transport.js';
 import { BUILT_IN_PROVIDERS, type ReplicaProvider, type ReplicaSpec, type StartedReplica } from './replica-kinds.js';
 import { assert } from '../core/assert.js';
-import type { KillSwitch } from './kill-switch.js';
+import type { KillSwitch } from '../loop/kill-switch.js';
 import { RealtimeRecovery } from './realtime-recovery.js';
-import { REAL_CLOCK, type Clock, type Timer } from './clock.js';
+import { REAL_CLOCK } from './clock.js';
+import type { Clock, Timer } from '../core/clock.js';
 
 export interface RealtimeOptions extends LoopOptions {
   /** Time after the tick is sent by which replies must be in, µs. Below the tick period. */

@@ -9,7 +9,8 @@ import type { Observations } from '../core/tmr-core.js';
 import { decodeMessage, encodeMessage } from '../protocol/codec.js';
 import { REFUSE_REASON, type HelloAckMessage, type HelloMessage, type RefuseReason, type StateMessage } from '../protocol/messages.js';
 import type { Transport } from '../transport/transport.js';
-import { REAL_CLOCK, type Clock, type Timer } from './clock.js';
+import { REAL_CLOCK } from './clock.js';
+import type { Clock, Timer } from '../core/clock.js';
 
 export type HandshakeOutcome =
   | { readonly ok: true; readonly ack: HelloAckMessage }

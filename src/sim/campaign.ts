@@ -23,8 +23,9 @@ import { crc32Update } from '../core/crc32.js';
 import { deriveSeed, Prng } from '../core/prng.js';
 import type { Observations, StepResult } from '../core/tmr-core.js';
 import type { FaultKind } from '../protocol/messages.js';
-import { coreConfigFor, DEFAULT_LOOP_OPTIONS, type FaultSpec, type LoopBench, type LoopModel, type LoopOptions } from '../runtime/loop-model.js';
-import { DEFAULT_RECOVERY, restartPolicyFor, ticksForMs } from '../runtime/recovery.js';
+import { coreConfigFor, type FaultSpec, type LoopBench, type LoopModel, type LoopOptions } from '../loop/loop-model.js';
+import { DEFAULT_LOOP_OPTIONS } from './plants.js';
+import { DEFAULT_RECOVERY, restartPolicyFor, ticksForMs } from '../loop/recovery.js';
 import { SimReplica } from './sim-replica.js';
 import { runSimulation } from './simulator.js';
 

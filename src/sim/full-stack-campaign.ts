@@ -26,7 +26,7 @@
 import { crc32Update } from '../core/crc32.js';
 import { deriveSeed, Prng } from '../core/prng.js';
 import type { StepResult } from '../core/tmr-core.js';
-import type { LoopModel, LoopOptions } from '../runtime/loop-model.js';
+import type { LoopModel, LoopOptions } from '../loop/loop-model.js';
 import { defaultQuorumGraceUs } from '../runtime/realtime-runner.js';
 import {
   drawSchedule,

@@ -15,8 +15,8 @@
 import { assert } from '../core/assert.js';
 import { deriveSeed, Prng } from '../core/prng.js';
 import type { LoadedLaw } from '../law/law-runtime.js';
-import type { Clock, Timer } from '../runtime/clock.js';
-import type { LoopBench, LoopModel } from '../runtime/loop-model.js';
+import type { Clock, Timer } from '../core/clock.js';
+import type { LoopBench, LoopModel } from '../loop/loop-model.js';
 import type { StepResult } from '../core/tmr-core.js';
 import { runRealtime, type RealtimeHooks, type RealtimeOptions, type RealtimeSummary } from '../runtime/realtime-runner.js';
 import type { ReplicaProvider, StartedReplica } from '../runtime/replica-kinds.js';

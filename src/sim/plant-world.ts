@@ -12,18 +12,16 @@
  */
 import { assert } from '../core/assert.js';
 import { deriveSeed, Prng } from '../core/prng.js';
+import { STREAM } from '../loop/loop-model.js';
+import type { LoopWorld, PlantDefinition } from '../loop/world.js';
 import { Actuator, DEFAULT_ACTUATOR, type ActuatorConfig } from './actuator.js';
 import { DEFAULT_PLANT, DEFAULT_SENSOR, Plant, PositionSensor, type PlantConfig, type SensorConfig } from './plant.js';
 import { defaultProfile, type SetpointProfile } from './setpoint-profile.js';
-import type { LoopWorld, PlantDefinition } from './world.js';
 
 /** Channel indexes of pid-q16 that the motor world uses. */
 const INPUT_SETPOINT = 0;
 const INPUT_POSITION = 1;
 const OUTPUT_COMMAND_MV = 0;
-
-/** PRNG stream of the sensor noise, derived from the run's seed. */
-export const SENSOR_NOISE_STREAM = 1;
 
 export interface PlantWorldConfig {
   readonly rateHz: number;
@@ -65,7 +63,7 @@ export class PlantWorld implements LoopWorld {
     this.profile = config.profile ?? defaultProfile(config.rateHz, config.ticks ?? 2_000);
     this.plant = new Plant(config.rateHz, config.plant ?? DEFAULT_PLANT);
     this.actuator = new Actuator(this.actuatorConfig);
-    const noiseSeed = config.sensorNoiseSeed ?? deriveSeed(config.seed, SENSOR_NOISE_STREAM);
+    const noiseSeed = config.sensorNoiseSeed ?? deriveSeed(config.seed, STREAM.sensor);
     this.sensor = new PositionSensor(config.sensor ?? DEFAULT_SENSOR, new Prng(noiseSeed));
   }
 

@@ -1,19 +1,40 @@
 /**
  * The shipped plants and which one each shipped law runs against by default, so that `--law tank`
  * alone runs; a user's plant is a module exporting a PlantDefinition (default export or `plant`).
+ * DEFAULT_LOOP_OPTIONS, the default run (the default law on its plant), lives here too: the loop
+ * model takes a plant and knows none.
  */
 import { existsSync } from 'node:fs';
 import { extname, resolve } from 'node:path';
 import { LawError } from '../law/law.js';
-import { importModule } from '../law/law-loader.js';
+import { DEFAULT_LAW, importModule, shippedLaw } from '../law/law-loader.js';
 import type { LoadedLaw } from '../law/law-runtime.js';
 import { TANK_PLANT } from '../laws/tank/plant.js';
+import type { LoopOptions } from '../loop/loop-model.js';
+import { DEFAULT_RECOVERY } from '../loop/recovery.js';
+import { checkPlantFitsLaw, type PlantDefinition } from '../loop/world.js';
 import { MOTOR_PLANT } from './plant-world.js';
-import { checkPlantFitsLaw, type PlantDefinition } from './world.js';
 
 export const SHIPPED_PLANTS: Readonly<Record<string, PlantDefinition>> = { motor: MOTOR_PLANT, tank: TANK_PLANT };
 /** The plant a shipped law runs against when none is named. */
 export const DEFAULT_PLANT_FOR_LAW: Readonly<Record<string, string>> = { 'pid-q16': 'motor', tank: 'tank' };
+
+export const DEFAULT_LOOP_OPTIONS: LoopOptions = {
+  law: shippedLaw(DEFAULT_LAW),
+  plant: MOTOR_PLANT,
+  replicaCount: 3,
+  rateHz: 200,
+  ticks: 2_000,
+  seed: 1,
+  injects: [],
+  stalls: [],
+  simplexPolicy: 'safe',
+  deadlineMissLimit: 3,
+  errorDensityLimit: 3,
+  quorumLossTicksMax: 2,
+  commonModeLimitMs: 2_000,
+  recovery: DEFAULT_RECOVERY,
+};
 
 function isPlant(value: unknown): value is PlantDefinition {
   return typeof value === 'object' && value !== null && (value as { kind?: unknown }).kind === 'tmr-plant';

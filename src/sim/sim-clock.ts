@@ -31,7 +31,7 @@
  * (runFullStack, 3 replicas, 400 ticks) does 30–40 thousand events per second of real time.
  */
 import { assert, fail } from '../core/assert.js';
-import type { Clock, Timer } from '../runtime/clock.js';
+import type { Clock, Timer } from '../core/clock.js';
 
 /** Why run() stopped without main's outcome. Named codes: they end up in campaign reports verbatim. */
 export type SimulationErrorKind =

@@ -28,7 +28,7 @@ import type { Prng } from '../core/prng.js';
 import { FrameSplitter } from '../protocol/bounded-delimiter-parser.js';
 import { FRAME_DELIMITER } from '../protocol/frame.js';
 import { LIMITS } from '../protocol/messages.js';
-import type { Timer } from '../runtime/clock.js';
+import type { Timer } from '../core/clock.js';
 import { createTransportStats, QUEUED_BYTES_MAX, type DownHandler, type FrameHandler, type Transport } from '../transport/transport.js';
 import type { SimScheduler } from './sim-clock.js';
 

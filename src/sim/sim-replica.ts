@@ -5,13 +5,13 @@
  * frames are counted exactly as the runtime counts them.
  */
 import { assertNever, fail } from '../core/assert.js';
-import type { LoadedLaw } from '../law/law-runtime.js';
+import { helloFor, type LoadedLaw } from '../law/law-runtime.js';
 import type { Observations } from '../core/tmr-core.js';
 import { FrameSplitter } from '../protocol/bounded-delimiter-parser.js';
 import { decodeMessage, encodeMessage } from '../protocol/codec.js';
 import { LIMITS, type FaultKind } from '../protocol/messages.js';
 import { ReplicaFaults } from '../replica/replica-faults.js';
-import { helloFor, ReplicaLogic } from '../replica/replica-logic.js';
+import { ReplicaLogic } from '../replica/replica-logic.js';
 
 export class SimReplica {
   readonly logic: ReplicaLogic;

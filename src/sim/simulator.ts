@@ -5,9 +5,9 @@
  */
 import { assert } from '../core/assert.js';
 import type { StepResult } from '../core/tmr-core.js';
-import { stateFitForTransfer, ticksForMs } from '../runtime/recovery.js';
-import { faultParam, LoopModel, type LoopBench, type LoopOptions, type RunSummary } from '../runtime/loop-model.js';
-import type { KillSwitch } from '../runtime/kill-switch.js';
+import { stateFitForTransfer, ticksForMs } from '../loop/recovery.js';
+import { faultParam, LoopModel, type LoopBench, type LoopOptions, type RunSummary } from '../loop/loop-model.js';
+import type { KillSwitch } from '../loop/kill-switch.js';
 import { SimReplica } from './sim-replica.js';
 
 export interface SimulationHooks {

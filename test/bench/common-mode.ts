@@ -5,7 +5,8 @@
  * stopped at once with --inject stall, longer each time, until one is lost or excludes).
  */
 import { performance } from 'node:perf_hooks';
-import { DEFAULT_LOOP_OPTIONS, type LoopOptions } from '../../src/runtime/loop-model.js';
+import type { LoopOptions } from '../../src/loop/loop-model.js';
+import { DEFAULT_LOOP_OPTIONS } from '../../src/sim/plants.js';
 import { defaultQuorumGraceUs, type RealtimeSummary } from '../../src/runtime/realtime-runner.js';
 import { quietEnvironment, runFullStack } from '../../src/sim/full-stack.js';
 import { runSimulation } from '../../src/sim/simulator.js';

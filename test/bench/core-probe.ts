@@ -11,10 +11,11 @@ import { crc32 } from '../../src/core/crc32.js';
 import { Prng } from '../../src/core/prng.js';
 import { createCoreState, createObservations, resetObservations, step, type CoreConfig, type CoreState, type Observations } from '../../src/core/tmr-core.js';
 import { shippedLaw } from '../../src/law/law-loader.js';
-import { drawInputs, resetWalk, type LoadedLaw } from '../../src/law/law-runtime.js';
+import { drawInputs, helloFor, resetWalk, type LoadedLaw } from '../../src/law/law-runtime.js';
 import pidQ16 from '../../src/laws/pid-q16/law.js';
-import { helloFor, ReplicaLogic } from '../../src/replica/replica-logic.js';
-import { coreConfigFor, DEFAULT_LOOP_OPTIONS } from '../../src/runtime/loop-model.js';
+import { ReplicaLogic } from '../../src/replica/replica-logic.js';
+import { coreConfigFor } from '../../src/loop/loop-model.js';
+import { DEFAULT_LOOP_OPTIONS } from '../../src/sim/plants.js';
 import { runSimulation } from '../../src/sim/simulator.js';
 
 /** The law every probe here runs: pid-q16, as the bench has always measured. */

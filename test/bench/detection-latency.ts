@@ -5,7 +5,8 @@
  * a fixed tick; latency = the tick it was excluded minus the tick it was injected.
  */
 import { FAULT_KINDS, type FaultKind } from '../../src/protocol/messages.js';
-import { DEFAULT_LOOP_OPTIONS, type RunSummary } from '../../src/runtime/loop-model.js';
+import type { RunSummary } from '../../src/loop/loop-model.js';
+import { DEFAULT_LOOP_OPTIONS } from '../../src/sim/plants.js';
 import { runSimulation } from '../../src/sim/simulator.js';
 import type { ResultRow } from './bench-stats.js';
 import { runTmrJson } from './tmr-process.js';

@@ -17,9 +17,10 @@ import { performance } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
 import { PROVIDERS } from '../../firmware-sim/replica-kinds.js';
 import type { StepResult } from '../../src/core/tmr-core.js';
-import { DEFAULT_LOOP_OPTIONS, type FaultSpec, type LoopModel } from '../../src/runtime/loop-model.js';
+import type { FaultSpec, LoopModel } from '../../src/loop/loop-model.js';
+import { DEFAULT_LOOP_OPTIONS } from '../../src/sim/plants.js';
 import { runRealtime, type RealtimeSummary } from '../../src/runtime/realtime-runner.js';
-import { DEFAULT_RECOVERY, type RecoveryRecord } from '../../src/runtime/recovery.js';
+import { DEFAULT_RECOVERY, type RecoveryRecord } from '../../src/loop/recovery.js';
 import type { ReplicaSpec } from '../../src/runtime/replica-kinds.js';
 import { formatNumber, infoRow, percentileOf, verdict, type ResultRow } from './bench-stats.js';
 

@@ -9,7 +9,8 @@
 import { performance } from 'node:perf_hooks';
 import { shippedLaw } from '../../src/law/law-loader.js';
 import { encodeMessage } from '../../src/protocol/codec.js';
-import { DEFAULT_LOOP_OPTIONS, LoopModel } from '../../src/runtime/loop-model.js';
+import { LoopModel } from '../../src/loop/loop-model.js';
+import { DEFAULT_LOOP_OPTIONS } from '../../src/sim/plants.js';
 import { nodeReplicaCommand, prepareReplicas } from '../../src/runtime/realtime-runner.js';
 import { ReplicaLink } from '../../src/runtime/replica-link.js';
 import { ChildProcessTransport } from '../../src/transport/child-process-transport.js';

@@ -2,8 +2,7 @@
  * A host-side client for one board over any Transport: frames kept in arrival order and taken by
  * tests and benches, with timeouts that name what was awaited.
  */
-import { helloFor as runtimeHello } from '../../src/replica/replica-logic.js';
-import type { LoadedLaw } from '../../src/law/law-runtime.js';
+import { helloFor as runtimeHello, type LoadedLaw } from '../../src/law/law-runtime.js';
 import { decodeMessage, encodeMessage } from '../../src/protocol/codec.js';
 import type { Message } from '../../src/protocol/messages.js';
 import type { Transport } from '../../src/transport/transport.js';

@@ -2,7 +2,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
-import type { RunSummary } from '../../src/runtime/loop-model.js';
+import type { RunSummary } from '../../src/loop/loop-model.js';
 import { assertFreshBuild, runCli } from '../helpers/cli.js';
 
 beforeAll(() => assertFreshBuild());

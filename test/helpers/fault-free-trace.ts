@@ -18,7 +18,7 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { readBlackBox, type TickRecord } from '../../src/runtime/black-box.js';
+import { readBlackBox, type TickRecord } from '../../src/loop/black-box.js';
 import { timingFigure } from './timing-figure.js';
 
 export interface TraceComparison {

@@ -6,7 +6,7 @@
  * timing figure (npm run soak holds it to 0).
  */
 import { expect } from 'vitest';
-import type { RunSummary } from '../../src/runtime/loop-model.js';
+import type { RunSummary } from '../../src/loop/loop-model.js';
 import { timingFigure } from './timing-figure.js';
 
 /** Exclusion reasons a busy machine alone can give a healthy replica (null: still in service). */

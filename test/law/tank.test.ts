@@ -26,7 +26,7 @@ import {
   VALVE_SLEW_PERMILLE_PER_S,
 } from '../../src/laws/tank/plant.js';
 import { ChannelDrive } from '../../src/sim/channel-drive.js';
-import { checkPlantFitsLaw } from '../../src/sim/world.js';
+import { checkPlantFitsLaw } from '../../src/loop/world.js';
 
 type TankState = ReturnType<typeof tank.init>;
 const loaded = shippedLaw('tank');

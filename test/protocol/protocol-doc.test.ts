@@ -45,8 +45,8 @@ import {
 import { HEARTBEAT_PERIOD_MS, ReplicaEndpoint } from '../../src/replica/replica-endpoint.js';
 import { BABBLE_BYTES_MAX, STUCK_TICKS_BACK_MAX } from '../../src/replica/replica-faults.js';
 import { NODE_REPLICA_IMPLEMENTATION } from '../../src/replica/replica-logic.js';
-import { DEFAULT_LOOP_OPTIONS } from '../../src/runtime/loop-model.js';
-import { DEFAULT_RECOVERY } from '../../src/runtime/recovery.js';
+import { DEFAULT_LOOP_OPTIONS } from '../../src/sim/plants.js';
+import { DEFAULT_RECOVERY } from '../../src/loop/recovery.js';
 
 import { DOC, EXAMPLES, decodedExample, docJson, exchangeExamples, parseHex, required, toHex, type Example } from '../helpers/protocol-examples.js';
 const KINDS = Object.keys(MESSAGE_TYPE) as MessageKind[];

@@ -4,7 +4,7 @@ import { FrameSplitter } from '../../src/protocol/bounded-delimiter-parser.js';
 import { decodeMessage, encodeMessage } from '../../src/protocol/codec.js';
 import { ERROR_CODE, FAULT_KIND, LIMITS, type Message } from '../../src/protocol/messages.js';
 import { ReplicaEndpoint } from '../../src/replica/replica-endpoint.js';
-import { helloFor } from '../../src/replica/replica-logic.js';
+import { helloFor } from '../../src/law/law-runtime.js';
 
 /** An endpoint whose replies are decoded and collected. */
 function endpoint(): { push(m: Message): void; replies: Message[] } {

@@ -4,13 +4,14 @@ import { join } from 'node:path';
 import { Encoder } from 'cbor-x';
 import { afterAll, describe, expect, it } from 'vitest';
 import { crc32 } from '../../src/core/crc32.js';
-import { BlackBoxWriter, readBlackBox, type BlackBoxContents } from '../../src/runtime/black-box.js';
+import { BlackBoxWriter, readBlackBox, type BlackBoxContents } from '../../src/loop/black-box.js';
 import { blackBoxHeader } from '../../src/cli/black-box-cli.js';
 import { shippedLaw } from '../../src/law/law-loader.js';
 
 const PID = shippedLaw('pid-q16');
-import { DEFAULT_LOOP_OPTIONS, type FaultSpec, type LoopOptions } from '../../src/runtime/loop-model.js';
-import { replayBlackBox } from '../../src/runtime/replay.js';
+import type { FaultSpec, LoopOptions } from '../../src/loop/loop-model.js';
+import { DEFAULT_LOOP_OPTIONS } from '../../src/sim/plants.js';
+import { replayBlackBox } from '../../src/loop/replay.js';
 import { runSimulation } from '../../src/sim/simulator.js';
 import { assertFreshBuild, killTree, runCli } from '../helpers/cli.js';
 

@@ -11,10 +11,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { shippedLaw } from '../../src/law/law-loader.js';
-import { readBlackBox } from '../../src/runtime/black-box.js';
+import { readBlackBox } from '../../src/loop/black-box.js';
 import type { RealtimeSummary } from '../../src/runtime/realtime-runner.js';
-import type { CommonModeRecord } from '../../src/runtime/loop-model.js';
-import { replayBlackBox } from '../../src/runtime/replay.js';
+import type { CommonModeRecord } from '../../src/loop/loop-model.js';
+import { replayBlackBox } from '../../src/loop/replay.js';
 import { assertFreshBuild, killTree, replicaFlags, runCli, type CliResult } from '../helpers/cli.js';
 import { SOAK, timingFigure } from '../helpers/timing-figure.js';
 

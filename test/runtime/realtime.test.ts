@@ -7,7 +7,7 @@
  */
 import { beforeAll, describe, expect, it } from 'vitest';
 import { FAULT_KINDS, type FaultKind } from '../../src/protocol/messages.js';
-import type { RunSummary } from '../../src/runtime/loop-model.js';
+import type { RunSummary } from '../../src/loop/loop-model.js';
 import type { RealtimeSummary } from '../../src/runtime/realtime-runner.js';
 import { assertFreshBuild, killTree, runCli, type CliResult } from '../helpers/cli.js';
 import { runAgainstSim } from '../helpers/fault-free-trace.js';

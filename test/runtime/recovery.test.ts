@@ -10,9 +10,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { shippedLaw } from '../../src/law/law-loader.js';
-import { readBlackBox } from '../../src/runtime/black-box.js';
+import { readBlackBox } from '../../src/loop/black-box.js';
 import type { RealtimeSummary } from '../../src/runtime/realtime-runner.js';
-import { replayBlackBox } from '../../src/runtime/replay.js';
+import { replayBlackBox } from '../../src/loop/replay.js';
 import { assertFreshBuild, replicaFlags, tmrJson } from '../helpers/cli.js';
 import { timingFigure } from '../helpers/timing-figure.js';
 

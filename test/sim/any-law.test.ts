@@ -8,8 +8,8 @@ import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { importLaw, shippedLaw } from '../../src/law/law-loader.js';
 import { FAULT_KINDS } from '../../src/protocol/messages.js';
-import { DEFAULT_LOOP_OPTIONS, type LoopOptions } from '../../src/runtime/loop-model.js';
-import { importPlant, shippedPlantFor } from '../../src/sim/plants.js';
+import type { LoopOptions } from '../../src/loop/loop-model.js';
+import { DEFAULT_LOOP_OPTIONS, importPlant, shippedPlantFor } from '../../src/sim/plants.js';
 import { runSimulation } from '../../src/sim/simulator.js';
 
 const tank = shippedLaw('tank');

@@ -4,7 +4,8 @@
  * simulated time. Exact results: a run is a function of its options and its timing environment.
  */
 import { describe, expect, it } from 'vitest';
-import { DEFAULT_LOOP_OPTIONS, type LoopOptions } from '../../src/runtime/loop-model.js';
+import type { LoopOptions } from '../../src/loop/loop-model.js';
+import { DEFAULT_LOOP_OPTIONS } from '../../src/sim/plants.js';
 import { defaultQuorumGraceUs } from '../../src/runtime/realtime-runner.js';
 import { checkSeedFullStack } from '../../src/sim/full-stack-campaign.js';
 import { quietEnvironment, runFullStack, type TimingEnvironment } from '../../src/sim/full-stack.js';

@@ -3,8 +3,9 @@
  * `tmr run`, with restarts taking a fixed simulated time. Exact tick counts, no wall clock.
  */
 import { describe, expect, it } from 'vitest';
-import { DEFAULT_LOOP_OPTIONS, type FaultSpec, type LoopOptions } from '../../src/runtime/loop-model.js';
-import { DEFAULT_RECOVERY, ticksForMs } from '../../src/runtime/recovery.js';
+import type { FaultSpec, LoopOptions } from '../../src/loop/loop-model.js';
+import { DEFAULT_LOOP_OPTIONS } from '../../src/sim/plants.js';
+import { DEFAULT_RECOVERY, ticksForMs } from '../../src/loop/recovery.js';
 import { runSimulation } from '../../src/sim/simulator.js';
 
 const RECOVER: LoopOptions = { ...DEFAULT_LOOP_OPTIONS, ticks: 4_000, recovery: { ...DEFAULT_RECOVERY, enabled: true } };

@@ -4,7 +4,8 @@ import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
 import { FAULT_KINDS, type FaultKind } from '../../src/protocol/messages.js';
-import { coreConfigFor, DEFAULT_LOOP_OPTIONS, type FaultSpec, type LoopOptions } from '../../src/runtime/loop-model.js';
+import { coreConfigFor, type FaultSpec, type LoopOptions } from '../../src/loop/loop-model.js';
+import { DEFAULT_LOOP_OPTIONS } from '../../src/sim/plants.js';
 import { runSimulation } from '../../src/sim/simulator.js';
 
 const TICKS = 600;

@@ -10,7 +10,7 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import { AvrSim } from '../../firmware-sim/avr-sim.js';
 import { FAULT_KIND, type FaultKind } from '../../src/protocol/messages.js';
-import { DEFAULT_LOOP_OPTIONS } from '../../src/runtime/loop-model.js';
+import { DEFAULT_LOOP_OPTIONS } from '../../src/sim/plants.js';
 import { serialReplica, type ReplicaProvider, type ReplicaSpec } from '../../src/runtime/replica-kinds.js';
 import { runRealtime, type RealtimeSummary } from '../../src/runtime/realtime-runner.js';
 import { SerialTransport } from '../../src/transport/serial-transport.js';

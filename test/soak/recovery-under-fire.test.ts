@@ -11,10 +11,10 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { readBlackBox } from '../../src/runtime/black-box.js';
-import type { RunSummary } from '../../src/runtime/loop-model.js';
+import { readBlackBox } from '../../src/loop/black-box.js';
+import type { RunSummary } from '../../src/loop/loop-model.js';
 import type { RealtimeSummary } from '../../src/runtime/realtime-runner.js';
-import { replayBlackBox } from '../../src/runtime/replay.js';
+import { replayBlackBox } from '../../src/loop/replay.js';
 import { assertFreshBuild, killTree, runCli, tmrJson, type CliResult } from '../helpers/cli.js';
 import { compareWithFaultFree } from '../helpers/fault-free-trace.js';
 

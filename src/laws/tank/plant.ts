@@ -15,7 +15,7 @@
 import { deriveSeed, Prng } from '../../core/prng.js';
 import { ChannelDrive } from '../../sim/channel-drive.js';
 import { compileProfile, type SetpointProfile } from '../../sim/setpoint-profile.js';
-import type { LoopWorld, PlantDefinition, PlantOptions } from '../../sim/world.js';
+import type { LoopWorld, PlantDefinition, PlantOptions } from '../../loop/world.js';
 
 export const TANK_AREA_M2 = 0.02;
 export const TANK_HEIGHT_MM = 2000;

@@ -9,6 +9,8 @@
  *   ready ──state from a replica that agreed with the majority──▶ probation (core: compared, not counted)
  *   probation ──agreed for P ticks──▶ serving     probation ──disagreed──▶ waiting (longer back-off)
  *   any failure past the restart limit ──▶ retired (for good; the summary says why)
+ *
+ * Loop layer (src/loop/): imports only core, protocol, law and src/loop.
  */
 import { assert } from '../core/assert.js';
 import type { ExclusionReason } from '../core/failure-detector.js';

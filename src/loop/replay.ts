@@ -7,6 +7,8 @@
  *     (a correct replica's answer: the majority was right), on every channel (a mid-value channel
  *     within its tolerance).
  * Deterministic and allocation-light; stops listing mismatches after MISMATCHES_LISTED_MAX.
+ *
+ * Loop layer (src/loop/): imports only core, protocol, law and src/loop.
  */
 import type { LoadedLaw } from '../law/law-runtime.js';
 import type { ExclusionReason } from '../core/failure-detector.js';

@@ -25,6 +25,9 @@
  * the records of the last FLUSH_PERIOD_MS (never part of a record, never anything before);
  * fsync is called at the end and after health changes, so a power cut loses no health change.
  * Memory is bounded by the buffer: a record that does not fit is a bug (asserted).
+ *
+ * Loop layer (src/loop/): imports only core, protocol, law and src/loop, plus node:fs and cbor-x
+ * for the file itself.
  */
 import { closeSync, fsyncSync, openSync, readFileSync, statSync, writeSync } from 'node:fs';
 import { Encoder } from 'cbor-x';

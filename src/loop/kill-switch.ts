@@ -13,6 +13,8 @@
  *   EXTERNAL     an operator asked (SIGUSR2 to `tmr run`), or a caller called trip().
  * Ticks are evaluated after the vote; wall time enters only as an argument. Bounded memory: one
  * ring of windowTicks counts.
+ *
+ * Loop layer (src/loop/): imports only core, protocol, law and src/loop.
  */
 import { assert } from '../core/assert.js';
 import type { StepResult } from '../core/tmr-core.js';

@@ -4,6 +4,9 @@
  * the voted-trace hash and the summary. `tmr sim` (in-process replicas, simulated time) and
  * `tmr run` (real processes, real time) both drive this, tick by tick, so the two compute the same
  * voted command sequence whenever the replicas' replies agree.
+ *
+ * Loop layer (src/loop/): imports only core, protocol, law and src/loop; the plants, and the
+ * default run that names one (DEFAULT_LOOP_OPTIONS), are in src/sim/plants.ts.
  */
 import { assert, fail } from '../core/assert.js';
 import { crc32UpdateU32Le } from '../core/crc32.js';
@@ -25,13 +28,11 @@ import {
   type StepResult,
 } from '../core/tmr-core.js';
 import { requiredAgreeingFor } from '../core/voter.js';
-import { DEFAULT_LAW, shippedLaw } from '../law/law-loader.js';
 import { hex, type LoadedLaw } from '../law/law-runtime.js';
 import type { KillSwitchTrip } from './kill-switch.js';
 import { DEFAULT_RECOVERY, Recovery, ticksForMs, type RecoveryOptions, type RecoverySummary } from './recovery.js';
 import type { FaultKind } from '../protocol/messages.js';
-import { MOTOR_PLANT, SENSOR_NOISE_STREAM } from '../sim/plant-world.js';
-import { checkPlantFitsLaw, type LoopWorld, type PlantDefinition } from '../sim/world.js';
+import { checkPlantFitsLaw, type LoopWorld, type PlantDefinition } from './world.js';
 
 export interface FaultSpec {
   readonly kind: FaultKind;
@@ -76,23 +77,6 @@ export interface LoopOptions {
   readonly recovery: RecoveryOptions;
 }
 
-export const DEFAULT_LOOP_OPTIONS: LoopOptions = {
-  law: shippedLaw(DEFAULT_LAW),
-  plant: MOTOR_PLANT,
-  replicaCount: 3,
-  rateHz: 200,
-  ticks: 2_000,
-  seed: 1,
-  injects: [],
-  stalls: [],
-  simplexPolicy: 'safe',
-  deadlineMissLimit: 3,
-  errorDensityLimit: 3,
-  quorumLossTicksMax: 2,
-  commonModeLimitMs: 2_000,
-  recovery: DEFAULT_RECOVERY,
-};
-
 /** Bound on commonModeLimitMs (10 minutes). */
 export const COMMON_MODE_LIMIT_MS_MAX = 600_000;
 
@@ -101,8 +85,8 @@ export function coreChannelsFor(law: LoadedLaw): CoreChannel[] {
   return law.definition.outputs.map((c, i) => ({ ...(law.channels[i] as CoreChannel), min: c.min, max: c.max, safe: c.safe }));
 }
 
-/** PRNG stream ids derived from the run's seed. */
-export const STREAM = { sensor: SENSOR_NOISE_STREAM, babble: 100, bitflip: 200 } as const;
+/** PRNG stream ids derived from the run's seed (sensor: a plant's sensor noise). */
+export const STREAM = { sensor: 1, babble: 100, bitflip: 200 } as const;
 
 /**
  * What a run controls and follows, when it is not the default: the HIL bench brings its own world

@@ -3,6 +3,8 @@
  * (sensor readings, setpoints) and takes the command on every output channel. A plant module
  * (motor, tank, a user's) builds a world for a run; the HIL bench wraps one with its own command
  * path. Worlds are deterministic: a pure function of their options, the seed and the commands.
+ *
+ * Loop layer (src/loop/): imports only core, protocol, law and src/loop.
  */
 import { LawError } from '../law/law.js';
 import type { LoadedLaw } from '../law/law-runtime.js';
