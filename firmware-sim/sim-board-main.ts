@@ -26,7 +26,7 @@ import { encodeFrame } from '../src/protocol/frame.js';
 import { LIMITS } from '../src/protocol/messages.js';
 import { HEARTBEAT_PERIOD_MS, ReplicaEndpoint } from '../src/replica/replica-endpoint.js';
 
-export const SIM_BOARD_IMPLEMENTATION = 'sim-board/2';
+export const SIM_BOARD_IMPLEMENTATION = 'sim-board/3';
 const REOPEN_DELAY_MS_INITIAL = 50;
 const REOPEN_DELAY_MS_MAX = 1_000;
 const BOOT_NOISE_BYTES_MAX = 48;

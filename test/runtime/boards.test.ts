@@ -47,9 +47,9 @@ describe('boards that do not match the host', () => {
     const command = `tmr ${args.join(' ')}`;
     const run = await tmr<RealtimeSummary>(args);
     expect(run.replicas[0]!.reason, command).toBe('HANDSHAKE_REFUSED');
-    expect(run.replicas[0]!.detail).toMatch(new RegExp(`^LAW_HASH_MISMATCH: replica 0 \\(sim-board\\) \\(\\S+sim-board-0\\.host@115200\\): sim-board/2 reports law hash 0x0000007b, the host's is 0x${hash}$`));
+    expect(run.replicas[0]!.detail).toMatch(new RegExp(`^LAW_HASH_MISMATCH: replica 0 \\(sim-board\\) \\(\\S+sim-board-0\\.host@115200\\): sim-board/3 reports law hash 0x0000007b, the host's is 0x${hash}$`));
     expect(run.replicas[1]!.reason, command).toBe('HANDSHAKE_REFUSED');
-    expect(run.replicas[1]!.detail).toMatch(/^PROTOCOL_VERSION_MISMATCH: replica 1 \(sim-board\) \(\S+\): sim-board\/2 speaks protocol v1, the host v2$/);
+    expect(run.replicas[1]!.detail).toMatch(/^PROTOCOL_VERSION_MISMATCH: replica 1 \(sim-board\) \(\S+\): sim-board\/3 speaks protocol v1, the host v3$/);
     // The matching board was admitted (and only timing could take it out afterwards).
     expectHealthyReplicas(run, [2], command);
   });
