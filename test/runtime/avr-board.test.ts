@@ -26,15 +26,19 @@ import { SerialTransport } from '../../src/transport/serial-transport.js';
 import { assertFreshBuild, replicaFlags, tmrJson } from '../helpers/cli.js';
 import { runAgainstSim } from '../helpers/fault-free-trace.js';
 import { expectHealthyReplicas } from '../helpers/healthy-replicas.js';
+import { SOAK } from '../helpers/timing-figure.js';
 import { BoardClient, helloFor } from '../boards/board-client.js';
 import { checkBadStates, checkHello, checkVectors, faultBytes, parseLawVectors, playExchange, refuseInvalid } from '../boards/board-conformance.js';
 
 /**
- * Vector steps per law on the emulated AVR: 10 parameter sets of 1,000 steps, each with a state
- * transfer (about 15 s at 1,000,000 baud). The host build of the same C checks them too
- * (c-law-vectors.test.ts); here the point is the AVR compiler's int64 arithmetic and the protocol.
+ * Vector steps per law on the emulated AVR, in 10 parameter sets each with a state transfer
+ * (about 1 s per 1,000 steps at 1,000,000 baud): 2,000 in npm test, 10,000 in npm run soak. The
+ * host build of the same C checks 10,000 (c-law-vectors.test.ts); here the point is the AVR
+ * compiler's int64 arithmetic and the protocol.
  */
-const AVR_VECTOR_STEPS = 10_000;
+const AVR_VECTOR_STEPS = SOAK ? 10_000 : 2_000;
+/** Ticks of the TMR runs with an emulated Uno at 50 Hz (a smoke test in npm test; longer in soak). */
+const UNO_RUN_TICKS = SOAK ? 500 : 250;
 /** Stack bytes the firmware must never have touched, after the boot self-test and every path here. */
 const STACK_MARGIN_BYTES_MIN = 200;
 
@@ -264,8 +268,8 @@ const tmr = tmrJson;
 const replicas = replicaFlags;
 
 describe('TMR runs with emulated Unos', () => {
-  it("{Node replica, emulated Uno, simulated board} at 50 Hz for 500 ticks: no disagreement, nothing unsafe, the simulation's trace up to any timing event", async () => {
-    const common = ['--rate-hz', '50', '--ticks', '500', '--seed', '31'];
+  it(`{Node replica, emulated Uno, simulated board} at 50 Hz for ${UNO_RUN_TICKS} ticks: no disagreement, nothing unsafe, the simulation's trace up to any timing event`, async () => {
+    const common = ['--rate-hz', '50', '--ticks', String(UNO_RUN_TICKS), '--seed', '31'];
     const mix = replicas('node', 'avr-sim', 'sim-board');
     const command = `tmr run ${[...common, ...mix].join(' ')}`;
     const { run } = await runAgainstSim(common, mix, { label: '{node, avr-sim, sim-board}', runTmr: (a) => tmr<RealtimeSummary>(a) });
@@ -274,8 +278,8 @@ describe('TMR runs with emulated Unos', () => {
     expect(run.links[1]!.description).toMatch(/@1000000/);
   });
 
-  it("law tank: {Node replica, emulated Uno built for tank (the run's law), simulated board} at 50 Hz for 500 ticks: the simulation's trace up to any timing event", async () => {
-    const common = ['--law', 'tank', '--rate-hz', '50', '--ticks', '500', '--seed', '33'];
+  it(`law tank: {Node replica, emulated Uno built for tank (the run's law), simulated board} at 50 Hz for ${UNO_RUN_TICKS} ticks: the simulation's trace up to any timing event`, async () => {
+    const common = ['--law', 'tank', '--rate-hz', '50', '--ticks', String(UNO_RUN_TICKS), '--seed', '33'];
     const mix = replicas('node', 'avr-sim', 'sim-board');
     const command = `tmr run ${[...common, ...mix].join(' ')}`;
     const { run } = await runAgainstSim(common, mix, { label: 'tank on {node, avr-sim, sim-board}', runTmr: (a) => tmr<RealtimeSummary>(a) });

@@ -20,7 +20,7 @@ const boards = replicaFlags;
 describe('a noisy line (bit-error rate 1e-3)', () => {
   it("toward the host: every corrupt frame is refused and counted, none is accepted, the trace is the simulation's up to any timing event", async () => {
     // 50 Hz (15 ms deadline): each tick crosses socat twice, and the noisy board's the noise proxy too.
-    const common = ['--rate-hz', '50', '--ticks', '1000', '--seed', '8'];
+    const common = ['--rate-hz', '50', '--ticks', '500', '--seed', '8'];
     const replicas = boards('sim-board', 'sim-board:ber=0.001,noise=to-host', 'sim-board');
     const command = `tmr run ${[...common, ...replicas].join(' ')}`;
     const { run } = await runAgainstSim(common, replicas, { label: 'noise toward the host', runTmr: (a) => tmr<RealtimeSummary>(a) });

@@ -38,8 +38,12 @@ function expectFaultHandled(run: RunSummary, replica: number, context: string): 
   expect(run.replicas[replica]!.state === 'excluded' || run.finalMode === 'safe', `replica ${replica} still in service and the loop not safe: ${context}`).toBe(true);
 }
 
-/** One fault kind of each family in npm test (a link, a value, the line, the state); npm run soak runs all. */
-const KINDS: readonly FaultKind[] = SOAK ? FAULT_KINDS : ['crash', 'wrong', 'babble', 'state'];
+/**
+ * Two fault kinds in npm test (a link, a value): a smoke test of real processes, while the
+ * full-stack campaign runs every kind through the same runner in simulated time; npm run soak
+ * runs all of them here.
+ */
+const KINDS: readonly FaultKind[] = SOAK ? FAULT_KINDS : ['crash', 'wrong'];
 
 describe('tmr run agrees with tmr sim tick for tick', () => {
   const common = ['--rate-hz', '100', '--ticks', '300', '--seed', '11'];
@@ -82,7 +86,7 @@ describe('tmr run agrees with tmr sim for another law', () => {
 describe('detection at 500 Hz', () => {
   const fast = ['--rate-hz', '500', '--ticks', '1500', '--seed', '5'];
 
-  it.each(['crash', 'hang'] as const)('an injected %s is excluded; within 2 ticks of its first missed deadline is a figure', async (kind) => {
+  it.each(SOAK ? (['crash', 'hang'] as const) : (['crash'] as const))('an injected %s is excluded; within 2 ticks of its first missed deadline is a figure', async (kind) => {
     const args = ['run', ...fast, '--inject', `${kind}:2@600`];
     const run = await tmr(args);
     const replica = run.replicas[2]!;
@@ -122,7 +126,7 @@ describe('detection at 500 Hz', () => {
     return { result, victim };
   }
 
-  it.each(['SIGKILL', 'SIGSTOP'] as const)('a %s sent by a user from outside is detected the same way', async (signal) => {
+  it.each(SOAK ? (['SIGKILL', 'SIGSTOP'] as const) : (['SIGKILL'] as const))('a %s sent by a user from outside is detected the same way', async (signal) => {
     const { result, victim } = await runSignalled(signal);
     expect(result.code, result.stderr).toBe(0);
     const run = JSON.parse(result.stdout) as RealtimeSummary;
