@@ -1,17 +1,33 @@
 /**
- * Replica kinds that stand in for hardware, for `tmr run --replica sim-board`. The runtime never
- * imports this module; the CLI loads it when a run asks for a simulated board.
+ * Replica kinds that stand in for hardware, for `tmr run --replica sim-board` and `avr-sim`. src/
+ * never imports this module; firmware-sim/extension.ts declares the kinds to the CLI and loads
+ * this module when a run asks for one.
  */
 import type { ReplicaProvider, StartedReplica } from '../src/runtime/replica-kinds.js';
 import { serialReplica } from '../src/runtime/replica-kinds.js';
 import { SerialTransport } from '../src/transport/serial-transport.js';
 import { AvrSim } from './avr-sim.js';
-import { SimBoard } from './sim-board.js';
+import { SimBoard, type SimBoardBehaviour } from './sim-board.js';
+
+/** A simulated board on a pseudo-terminal (firmware-sim/sim-board-main.ts). */
+export type SimBoardSpec = { readonly kind: 'sim-board' } & SimBoardBehaviour;
+
+/** Our Uno firmware in the AVR emulator (firmware-sim/avr), on a pseudo-terminal. */
+export type AvrSimSpec = {
+  readonly kind: 'avr-sim';
+  /** Which firmware image (the board profile lists one per baud rate); the profile's default if absent. */
+  readonly baudRate?: number;
+  /** Enable the firmware's fault-injection hooks (default true). */
+  readonly testHooks?: boolean;
+  /** The shipped law the firmware is built with (src/laws/NAME/law.c); the run's law if absent. */
+  readonly law?: string;
+};
 
 export const simBoardProvider: ReplicaProvider = {
   kind: 'sim-board',
-  async start(spec, replicaIndex, law) {
-    if (spec.kind !== 'sim-board') throw new Error(`sim-board provider given a ${spec.kind} replica`);
+  async start(replica, replicaIndex, law) {
+    if (replica.kind !== 'sim-board') throw new Error(`sim-board provider given a ${replica.kind} replica`);
+    const spec = replica as SimBoardSpec;
     const board = await SimBoard.start({
       name: `sim-board-${replicaIndex}`,
       law: law.source,
@@ -41,8 +57,9 @@ const AVR_WARM_UP_TICKS = 400;
 
 export const avrSimProvider: ReplicaProvider = {
   kind: 'avr-sim',
-  async start(spec, replicaIndex, law) {
-    if (spec.kind !== 'avr-sim') throw new Error(`avr-sim provider given a ${spec.kind} replica`);
+  async start(replica, replicaIndex, law) {
+    if (replica.kind !== 'avr-sim') throw new Error(`avr-sim provider given a ${replica.kind} replica`);
+    const spec = replica as AvrSimSpec;
     const sim = await AvrSim.start({
       name: `avr-sim-${replicaIndex}`,
       // The firmware is built for one shipped law: the replica's own law=NAME, else the run's.

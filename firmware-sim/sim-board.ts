@@ -3,12 +3,26 @@
  * starts: the board process and socat, both stopped by PID. The host opens `hostPath` with
  * serialport exactly as it would open a real board's /dev/ttyACM0.
  */
-import type { ReplicaSpec } from '../src/runtime/replica-kinds.js';
 import { OwnedProcess, programCommand } from './owned-process.js';
 import { PtyPair } from './pty-pair.js';
 
-/** What a sim-board replica can be asked to be (the fields of `--replica sim-board:…`). */
-type SimBoardBehaviour = Omit<Extract<ReplicaSpec, { kind: 'sim-board' }>, 'kind'>;
+/** What a sim-board replica can be asked to be (the settings of `--replica sim-board:…`, firmware-sim/extension.ts). */
+export type SimBoardBehaviour = {
+  /** Print boot-time noise on the line before the first frame, as real boards do. */
+  readonly bootNoise?: boolean;
+  /** Report this law self-test hash (a board built with another law). */
+  readonly lawHash?: number;
+  /** Speak this protocol version (a board built for another version). */
+  readonly protocolVersion?: number;
+  /** Put a line-noise proxy between the host and the board with this bit-error rate. */
+  readonly bitErrorRate?: number;
+  /** Which way the noise goes (default both). */
+  readonly noiseDirection?: 'both' | 'to-host' | 'to-board';
+  /** A broken board that writes without pause (see firmware-sim/sim-board-main). */
+  readonly flood?: 'garbage' | 'max-frames';
+  /** Start the flood this long after the board starts. */
+  readonly floodAfterMs?: number;
+};
 
 export interface SimBoardOptions extends SimBoardBehaviour {
   readonly name?: string;

@@ -17,8 +17,8 @@
 import { SerialPort } from 'serialport';
 import firmataIo from 'firmata-io';
 import five from 'johnny-five';
-import { FIRMATA_BAUD_DEFAULT } from '../src/cli/options.js';
 import { assert } from '../src/core/assert.js';
+import { FIRMATA_BAUD_DEFAULT } from './firmata-target.js';
 import { DEFAULT_WIRING, SimDriveIo, type DriveWiring } from './sim-drive-io.js';
 
 export type ActuatorPathSpec =

@@ -10,7 +10,8 @@
  */
 import { mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { parseFirmataTarget, UsageError } from '../src/cli/options.js';
+import { UsageError } from '../src/config/fields.js';
+import { parseFirmataTarget } from './firmata-target.js';
 import { FIRMATA_DEFAULTS, type ActuatorPathSpec } from './actuator-path.js';
 import { runScenario } from './bench.js';
 import { junitXml } from './report/junit.js';

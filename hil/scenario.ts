@@ -12,6 +12,8 @@
 import type { Mode } from '../src/core/degradation.js';
 import { MODES } from '../src/core/degradation.js';
 import { replicaFromConfig, UsageError } from '../src/cli/options.js';
+import { ExtensionRegistry } from '../src/cli/extensions.js';
+import firmwareSim from '../firmware-sim/extension.js';
 import { FAULT_KINDS, type FaultKind } from '../src/protocol/messages.js';
 import { DEFAULT_RECOVERY, type RecoveryOptions } from '../src/loop/recovery.js';
 import { RECOVERY_LIMITS, restartWindowMsMin } from '../src/config/recovery-limits.js';
@@ -380,6 +382,9 @@ function readMotor(r: Reader, top: Json): MotorSetup {
   };
 }
 
+/** The replica kinds a scenario may name besides 'sim': the built-in ones and firmware-sim/'s, which the bench starts. */
+const REPLICA_KINDS = new ExtensionRegistry().register(firmwareSim);
+
 function readReplicas(r: Reader, value: unknown): ScenarioReplica[] {
   const list = r.array(value, 'replicas', SCENARIO_REPLICAS_MAX);
   if (list.length < 3 || list.length % 2 === 0) r.fail('replicas', `must hold an odd number of replicas, 3..${SCENARIO_REPLICAS_MAX}, got ${list.length}`);
@@ -390,7 +395,7 @@ function readReplicas(r: Reader, value: unknown): ScenarioReplica[] {
       return { kind: 'sim' };
     }
     try {
-      return replicaFromConfig(entry, field);
+      return replicaFromConfig(entry, field, REPLICA_KINDS);
     } catch (error) {
       if (error instanceof UsageError) {
         const message = error.message.startsWith(field) ? error.message.slice(field.length).replace(/^[:.\s]+/, '') : error.message;

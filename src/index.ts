@@ -7,3 +7,19 @@ export type { LawDefinition, LawSpec, InputChannel, OutputChannel, LawParam, Vot
 export { loadLaw, LoadedLaw, runSelfTest, SELF_TEST_SEED, SELF_TEST_STEPS } from './law/law-runtime.js';
 export type { PlantDefinition, PlantOptions, LoopWorld } from './loop/world.js';
 export { ChannelDrive, type ChannelDriveConfig } from './sim/channel-drive.js';
+/**
+ * Extensions to the `tmr` command (TMR_EXTENSIONS, README "Extensions"): what a module declares
+ * (types only, so importing tmr stays light) and the readers that keep its errors to one line.
+ */
+export type {
+  TmrExtension,
+  ReplicaKindExtension,
+  ReplicaSetting,
+  ReplicaSettingsSource,
+  ActuatorExtension,
+  OpenedActuator,
+  CommandExtension,
+  HelpEntry,
+} from './cli/extensions.js';
+export type { ReplicaProvider, ReplicaSpec, StartedReplica } from './runtime/replica-kinds.js';
+export { UsageError, wholeNumber, decimalNumber, booleanSetting, show } from './config/fields.js';

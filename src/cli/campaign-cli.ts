@@ -24,8 +24,6 @@ const FLAGS = {
   law: { type: 'string' },
   plant: { type: 'string' },
   stack: { type: 'string' },
-  // TEST HOOK, deliberately absent from `tmr help`: the broken voter of campaign.ts.
-  'test-hook-broken-voter': { type: 'boolean' },
 } as const;
 
 /** Failed seeds printed in the text report; the JSON report keeps up to FAILURES_KEPT_MAX. */
@@ -63,7 +61,6 @@ function parse(argv: readonly string[]): Record<string, string | boolean | undef
 interface CampaignContext {
   readonly faults: CampaignFaults;
   readonly ticks: number;
-  readonly brokenVoter: boolean;
   /** model: the fast simulator; full: the real runner in simulated time (src/sim/full-stack.ts). */
   readonly stack: CampaignStack;
   /** --law and --plant as given (null: the defaults). */
@@ -74,7 +71,7 @@ interface CampaignContext {
 /** The one-line command that replays exactly this seed's run with its per-tick trace. */
 function campaignReplayLine(seed: number, c: CampaignContext): string {
   const lawArgs = `${c.law === null ? '' : ` --law ${c.law}`}${c.plant === null ? '' : ` --plant ${c.plant}`}`;
-  return `npx tmr campaign --seed ${seed}${c.stack === 'full' ? ' --stack full' : ''} --faults ${c.faults} --ticks ${c.ticks}${lawArgs} --trace -${c.brokenVoter ? ' --test-hook-broken-voter' : ''}`;
+  return `npx tmr campaign --seed ${seed}${c.stack === 'full' ? ' --stack full' : ''} --faults ${c.faults} --ticks ${c.ticks}${lawArgs} --trace -`;
 }
 
 function failureLines(r: SeedResult, c: CampaignContext): string[] {
@@ -97,10 +94,8 @@ export async function campaignCommand(argv: readonly string[]): Promise<number> 
   const stack = stackText as CampaignStack;
   const ticksDefault = stack === 'full' ? FULL_STACK_TICKS_DEFAULT[faults] : CAMPAIGN_TICKS_DEFAULT[faults];
   const ticks = whole('--ticks', v.ticks as string | undefined, ticksDefault, CAMPAIGN_TICKS_MIN[faults], CAMPAIGN_TICKS_MAX);
-  const brokenVoter = v['test-hook-broken-voter'] === true;
-  if (brokenVoter && stack === 'full') throw new UsageError('--test-hook-broken-voter applies to --stack model');
   const json = v.json === true;
-  const context: CampaignContext = { faults, ticks, brokenVoter, stack, law: (v.law as string | undefined) ?? null, plant: (v.plant as string | undefined) ?? null };
+  const context: CampaignContext = { faults, ticks, stack, law: (v.law as string | undefined) ?? null, plant: (v.plant as string | undefined) ?? null };
   let setup: CampaignSetup;
   try {
     setup = await campaignSetup(context.law ?? DEFAULT_LAW, context.plant ?? '');
@@ -133,7 +128,7 @@ export async function campaignCommand(argv: readonly string[]): Promise<number> 
   };
   let report: CampaignReport;
   try {
-    report = await runCampaign({ from, seeds, faults, ticks, workers, stack, testHookBrokenVoter: brokenVoter, law: setup.law.source, plant: setup.plant.name }, progress);
+    report = await runCampaign({ from, seeds, faults, ticks, workers, stack, law: setup.law.source, plant: setup.plant.name }, progress);
   } catch (error) {
     // A seed that throws (an assertion inside the simulator) is a bug: name it and how to replay it.
     if (!(error instanceof CampaignError)) throw error;
@@ -178,7 +173,7 @@ function openTrace(path: string): number {
 
 /** One seed, with its per-tick trace to FILE or stdout ('-'); the verdict goes to stdout, or to stderr when the trace does. */
 async function replay(seed: number, context: CampaignContext, setup: CampaignSetup, trace: string | null, json: boolean): Promise<number> {
-  const { faults, ticks, brokenVoter } = context;
+  const { faults, ticks } = context;
   const fd = trace === null || trace === '-' ? null : openTrace(trace);
   let pending: string[] = [];
   const flush = (): void => {
@@ -192,7 +187,6 @@ async function replay(seed: number, context: CampaignContext, setup: CampaignSet
   let result: SeedResult;
   try {
     const check = {
-      testHookBrokenVoter: brokenVoter,
       setup,
       ...(trace === null
         ? {}

@@ -4,12 +4,12 @@
  */
 import { readFileSync } from 'node:fs';
 import { RECOVERY_LIMITS, restartWindowMsMin } from '../config/recovery-limits.js';
-import { booleanSetting, decimalNumber, keyValues, parseSettingsJson, show, UsageError, wholeNumber, type Field } from '../config/fields.js';
+import { booleanSetting, keyValues, parseSettingsJson, show, UsageError, wholeNumber, type Field } from '../config/fields.js';
 import { parseArgs } from 'node:util';
 import type { SimplexPolicy } from '../core/degradation.js';
 import { REPLICA_COUNT_MAX } from '../core/voter.js';
 import { FAULT_KINDS, type FaultKind } from '../protocol/messages.js';
-import { DEFAULT_LAW, importLaw, isShippedLaw, SHIPPED_LAWS } from '../law/law-loader.js';
+import { DEFAULT_LAW, importLaw } from '../law/law-loader.js';
 import { LawError } from '../law/law.js';
 import { DEFAULT_LOOP_OPTIONS, importPlant } from '../sim/plants.js';
 import { COMMON_MODE_LIMIT_MS_MAX, type FaultSpec, type LoopOptions, type StallSpec } from '../loop/loop-model.js';
@@ -17,8 +17,10 @@ import { KILL_WINDOW_TICKS_MAX, type KillSwitchConfig } from '../loop/kill-switc
 import type { ReplicaSpec } from '../runtime/replica-kinds.js';
 import { DEFAULT_RECOVERY, type RecoveryOptions } from '../loop/recovery.js';
 import { defaultQuorumGraceUs } from '../runtime/realtime-runner.js';
+import type { ActuatorExtension, ExtensionRegistry, ReplicaSettingsSource } from './extensions.js';
 
 export { UsageError } from '../config/fields.js';
+export { BAUD_RATE_MAX, BAUD_RATE_MIN } from './extensions.js';
 
 export const RATE_HZ_MIN = 1;
 export const RATE_HZ_MAX = 2_000;
@@ -28,8 +30,6 @@ export const INJECTS_MAX = 64;
 /** Faults that happen once and have no duration. */
 const ONE_SHOT_FAULTS: readonly FaultKind[] = ['crash', 'state'];
 
-export const BAUD_RATE_MIN = 50;
-export const BAUD_RATE_MAX = 4_000_000;
 export const CONFIG_BYTES_MAX = 64 * 1024;
 /** The quorum grace is at most this many tick periods: past that the loop is not keeping time. */
 export const QUORUM_GRACE_PERIODS_MAX = 4;
@@ -46,8 +46,8 @@ export interface CliRunOptions extends LoopOptions {
   readonly killSwitch: KillSwitchConfig | null;
   /** What each replica is (tmr run); null: all Node processes. */
   readonly replicas: readonly ReplicaSpec[] | null;
-  /** tmr run: a drive board the voted command also goes to, through johnny-five over Firmata; null: none. */
-  readonly actuator: FirmataTarget | null;
+  /** tmr run: an actuator an extension adds (hil/: a drive board over Firmata), driven besides the model; null: none. */
+  readonly actuator: SelectedActuator | null;
   /** --law NAME|PATH as given (loaded into `law` by withLawAndPlant), and --plant (null: the law's default). */
   readonly lawRef: string;
   readonly plantRef: string | null;
@@ -56,29 +56,22 @@ export interface CliRunOptions extends LoopOptions {
   readonly plantLabel: string;
 }
 
-/** A Firmata board on a serial port: `PATH` or `PATH@BAUD`. */
-export interface FirmataTarget {
-  readonly path: string;
-  readonly baudRate: number;
+/** `--actuator SCHEME:TEXT`: the extension that drives it and what it read from TEXT. */
+export interface SelectedActuator {
+  readonly actuator: ActuatorExtension;
+  readonly target: unknown;
 }
 
-/** StandardFirmata's baud rate. */
-export const FIRMATA_BAUD_DEFAULT = 57_600;
-
-/** Parses `PATH[@BAUD]` for `label` (a flag), or throws a UsageError naming it. */
-export function parseFirmataTarget(text: string, label: string): FirmataTarget {
-  const match = /^([^@]+)(?:@(\d+))?$/.exec(text);
-  if (match === null) throw new UsageError(`${label} '${text}': expected PATH or PATH@BAUD`);
-  const baudRate = match[2] === undefined ? FIRMATA_BAUD_DEFAULT : Number(match[2]);
-  if (!(baudRate >= 300 && baudRate <= 2_000_000)) throw new UsageError(`${label} '${text}': baud rate must be 300..2000000`);
-  return { path: match[1]!, baudRate };
-}
-
-function actuatorFrom(text: string | undefined, mode: 'run' | 'sim'): FirmataTarget | null {
+function actuatorFrom(text: string | undefined, mode: 'run' | 'sim', extensions: ExtensionRegistry): SelectedActuator | null {
   if (text === undefined) return null;
   if (mode === 'sim') throw new UsageError('--actuator applies to tmr run only (the simulator drives its actuator model directly)');
-  if (!text.startsWith('firmata:')) throw new UsageError(`--actuator '${text}': expected firmata:PATH[@BAUD]`);
-  return parseFirmataTarget(text.slice('firmata:'.length), '--actuator');
+  const colon = text.indexOf(':');
+  const actuator = colon < 0 ? undefined : extensions.actuator(text.slice(0, colon));
+  if (actuator === undefined) {
+    const usages = extensions.actuators.map((a) => a.usage);
+    throw new UsageError(`--actuator '${text}': ${usages.length === 0 ? 'no actuator is available (an extension adds one)' : `expected ${usages.join(' or ')}`}`);
+  }
+  return { actuator, target: actuator.parse(text.slice(colon + 1), '--actuator') };
 }
 
 const FLAGS = {
@@ -112,139 +105,38 @@ const FLAGS = {
 
 
 
-const SIM_BOARD_KEYS = ['boot-noise', 'law-hash', 'protocol-version', 'ber', 'noise', 'flood', 'flood-after-ms'] as const;
-
-const AVR_SIM_KEYS = ['baud', 'hooks', 'law'] as const;
-/** Test hooks of the Node replica (see src/replica/replica-main.ts): how a replica misbehaves after a restart. */
-const NODE_KEYS = ['crash-after-state', 'corrupt-state'] as const;
-
-/** A replica's settings, from a flag's `key=value` text or a config file's object: `fromText` says which. */
-interface ReplicaFields {
-  readonly label: string;
-  readonly fromText: boolean;
+/**
+ * `--replica KIND[:TEXT]`: KIND is a registered replica kind (src/cli/extensions.ts), TEXT its
+ * settings (`key=value,…`, or the kind's own grammar, as serial:PATH@BAUD).
+ */
+export function parseReplicaSpec(text: string, label: string, extensions: ExtensionRegistry): ReplicaSpec {
+  const colon = text.indexOf(':');
+  const kind = extensions.replicaKind(colon < 0 ? text : text.slice(0, colon));
+  if (kind === undefined) {
+    // Kinds a user can name bare first, then those that need more (serial:PATH@BAUD).
+    const usages = [...extensions.replicaKinds].sort((a, b) => Number(a.usage.includes(':')) - Number(b.usage.includes(':'))).map((k) => k.usage);
+    throw new UsageError(`${label} '${text}': unknown replica kind (one of ${usages.join(', ')})`);
+  }
+  const where: ReplicaSettingsSource = { label: `${label} '${text}'`, fromText: true };
+  const settingsText = colon < 0 ? undefined : text.slice(colon + 1);
+  if (kind.readText !== undefined) return kind.spec(kind.readText(settingsText, where), where);
+  const typed = keyValues(settingsText, kind.settings.map((s) => s.key), where.label);
+  const settings: Record<string, unknown> = {};
+  for (const { key, field } of kind.settings) if (typed[key] !== undefined) settings[field] = typed[key];
+  return kind.spec(settings, where);
 }
 
-function nodeSpec(raw: { crashAfterStateTicks: unknown; corruptState: unknown }, where: ReplicaFields): ReplicaSpec {
-  const { label, fromText } = where;
-  const corruptState = booleanSetting({ label: `${label}: corrupt-state`, value: raw.corruptState, fromText });
-  const args: string[] = [];
-  if (raw.crashAfterStateTicks !== undefined) args.push(`--crash-ticks-after-state=${wholeNumber({ label: `${label}: crash-after-state`, value: raw.crashAfterStateTicks, fromText }, 0, 0, 1_000_000)}`);
-  if (corruptState === true) args.push('--corrupt-state-transfer');
-  return args.length === 0 ? { kind: 'node' } : { kind: 'node', args };
-}
-const AVR_SIM_BAUD_RATES = [115_200, 1_000_000];
-
-function avrSimSpec(raw: { baudRate: unknown; testHooks: unknown; law: unknown }, where: ReplicaFields): ReplicaSpec {
-  const { label, fromText } = where;
-  const testHooks = booleanSetting({ label: `${label}: ${fromText ? 'hooks' : 'testHooks'}`, value: raw.testHooks, fromText });
-  // The firmware is built for one shipped law (boards/uno, LAW=src/laws/NAME/law.c); absent: the run's law.
-  if (raw.law !== undefined && (typeof raw.law !== 'string' || !isShippedLaw(raw.law))) {
-    throw new UsageError(`${label}: the Uno firmware is built for a shipped law (${SHIPPED_LAWS.join(', ')}), got ${show(raw.law)}`);
-  }
-  const baudRate = raw.baudRate === undefined ? undefined : wholeNumber({ label: `${label}: baud rate`, value: raw.baudRate, fromText }, 0, BAUD_RATE_MIN, BAUD_RATE_MAX);
-  if (baudRate !== undefined && !AVR_SIM_BAUD_RATES.includes(baudRate)) {
-    throw new UsageError(`${label}: the Uno firmware is built for ${AVR_SIM_BAUD_RATES.join(' or ')} baud, got ${baudRate}`);
-  }
-  return {
-    kind: 'avr-sim',
-    ...(baudRate === undefined ? {} : { baudRate }),
-    ...(testHooks === undefined ? {} : { testHooks }),
-    ...(raw.law === undefined ? {} : { law: raw.law as string }),
-  };
-}
-
-/** node | sim-board[:boot-noise=0,law-hash=N,protocol-version=N,ber=X] | avr-sim[:baud=N,hooks=0,law=NAME] | serial:PATH[@BAUD] */
-export function parseReplicaSpec(text: string, label: string): ReplicaSpec {
-  const where: ReplicaFields = { label: `${label} '${text}'`, fromText: true };
-  const node = /^node(?::(.*))?$/.exec(text);
-  if (node) {
-    const settings = keyValues(node[1], NODE_KEYS, where.label);
-    return nodeSpec({ crashAfterStateTicks: settings['crash-after-state'], corruptState: settings['corrupt-state'] }, where);
-  }
-  const serial = /^serial:([^@]+)(?:@(.*))?$/.exec(text);
-  if (serial) {
-    const baudRate = wholeNumber({ label: `${where.label}: baud rate`, value: serial[2], fromText: true }, 115_200, BAUD_RATE_MIN, BAUD_RATE_MAX);
-    return { kind: 'serial', path: serial[1]!, baudRate };
-  }
-  const avr = /^avr-sim(?::(.*))?$/.exec(text);
-  if (avr) {
-    const settings = keyValues(avr[1], AVR_SIM_KEYS, where.label);
-    return avrSimSpec({ baudRate: settings.baud, testHooks: settings.hooks, law: settings.law }, where);
-  }
-  const board = /^sim-board(?::(.*))?$/.exec(text);
-  if (!board) throw new UsageError(`${label} '${text}': unknown replica kind (one of node, sim-board, avr-sim, serial:PATH@BAUD)`);
-  const settings = keyValues(board[1], SIM_BOARD_KEYS, where.label);
-  return simBoardSpec(
-    {
-      bootNoise: settings['boot-noise'],
-      lawHash: settings['law-hash'],
-      protocolVersion: settings['protocol-version'],
-      bitErrorRate: settings.ber,
-      noiseDirection: settings.noise,
-      flood: settings.flood,
-      floodAfterMs: settings['flood-after-ms'],
-    },
-    where,
-  );
-}
-
-function simBoardSpec(
-  raw: { bootNoise: unknown; lawHash: unknown; protocolVersion: unknown; bitErrorRate: unknown; noiseDirection: unknown; flood: unknown; floodAfterMs: unknown },
-  where: ReplicaFields,
-): ReplicaSpec {
-  const { label, fromText } = where;
-  if (raw.noiseDirection !== undefined && !['both', 'to-host', 'to-board'].includes(raw.noiseDirection as string)) {
-    throw new UsageError(`${label}: noise direction must be both, to-host or to-board, got ${show(raw.noiseDirection)}`);
-  }
-  if (raw.flood !== undefined && raw.flood !== 'garbage' && raw.flood !== 'max-frames') throw new UsageError(`${label}: flood must be garbage or max-frames, got ${show(raw.flood)}`);
-  const bootNoise = booleanSetting({ label: `${label}: ${fromText ? 'boot-noise' : 'bootNoise'}`, value: raw.bootNoise, fromText });
-  const ber = decimalNumber({ label: `${label}: bit error rate`, value: raw.bitErrorRate, fromText }, 0, 0.1);
-  return {
-    kind: 'sim-board',
-    ...(bootNoise === undefined ? {} : { bootNoise }),
-    ...(raw.lawHash === undefined ? {} : { lawHash: wholeNumber({ label: `${label}: law hash`, value: raw.lawHash, fromText }, 0, 0, 0xffff_ffff) }),
-    ...(raw.protocolVersion === undefined ? {} : { protocolVersion: wholeNumber({ label: `${label}: protocol version`, value: raw.protocolVersion, fromText }, 0, 0, 0xffff) }),
-    ...(ber === undefined ? {} : { bitErrorRate: ber }),
-    ...(raw.noiseDirection === undefined ? {} : { noiseDirection: raw.noiseDirection as 'both' | 'to-host' | 'to-board' }),
-    ...(raw.flood === undefined ? {} : { flood: raw.flood as 'garbage' | 'max-frames' }),
-    ...(raw.floodAfterMs === undefined ? {} : { floodAfterMs: wholeNumber({ label: `${label}: flood-after-ms`, value: raw.floodAfterMs, fromText }, 0, 0, 3_600_000) }),
-  };
-}
-
-/** One replica from a config file's "replicas" array. */
-export function replicaFromConfig(value: unknown, label: string): ReplicaSpec {
-  if (typeof value === 'string') return parseReplicaSpec(value, label);
+/** One replica from a config file's "replicas" array (or a HIL scenario's): an object with a "kind", or the flag's text. */
+export function replicaFromConfig(value: unknown, label: string, extensions: ExtensionRegistry): ReplicaSpec {
+  if (typeof value === 'string') return parseReplicaSpec(value, label, extensions);
   if (typeof value !== 'object' || value === null || Array.isArray(value)) throw new UsageError(`${label} must be an object with a "kind" (or a string such as "node"), got ${show(value)}`);
-  const entry = value as Record<string, unknown>;
-  const allowed: Record<string, readonly string[]> = {
-    node: ['kind', 'crashAfterStateTicks', 'corruptState'],
-    serial: ['kind', 'path', 'baudRate'],
-    'sim-board': ['kind', 'bootNoise', 'lawHash', 'protocolVersion', 'bitErrorRate', 'noiseDirection', 'flood', 'floodAfterMs'],
-    'avr-sim': ['kind', 'baudRate', 'testHooks', 'law'],
-  };
-  const keys = allowed[entry.kind as string];
-  if (keys === undefined) throw new UsageError(`${label}.kind must be one of ${Object.keys(allowed).join(', ')}, got ${show(entry.kind)}`);
-  const unknown = Object.keys(entry).find((k) => !keys.includes(k));
-  if (unknown !== undefined) throw new UsageError(`${label}.${unknown} is not a field of a ${entry.kind} replica (fields: ${keys.join(', ')})`);
-  const where: ReplicaFields = { label, fromText: false };
-  if (entry.kind === 'node') return nodeSpec({ crashAfterStateTicks: entry.crashAfterStateTicks, corruptState: entry.corruptState }, where);
-  if (entry.kind === 'avr-sim') return avrSimSpec({ baudRate: entry.baudRate, testHooks: entry.testHooks, law: entry.law }, where);
-  if (entry.kind === 'serial') {
-    if (typeof entry.path !== 'string' || entry.path === '') throw new UsageError(`${label}.path must be the serial port's path, got ${show(entry.path)}`);
-    return { kind: 'serial', path: entry.path, baudRate: wholeNumber({ label: `${label}.baudRate`, value: entry.baudRate }, 115_200, BAUD_RATE_MIN, BAUD_RATE_MAX) };
-  }
-  return simBoardSpec(
-    {
-      bootNoise: entry.bootNoise,
-      lawHash: entry.lawHash,
-      protocolVersion: entry.protocolVersion,
-      bitErrorRate: entry.bitErrorRate,
-      noiseDirection: entry.noiseDirection,
-      flood: entry.flood,
-      floodAfterMs: entry.floodAfterMs,
-    },
-    where,
-  );
+  const { kind: name, ...settings } = value as Record<string, unknown>;
+  const kind = typeof name === 'string' ? extensions.replicaKind(name) : undefined;
+  if (kind === undefined) throw new UsageError(`${label}.kind must be one of ${extensions.replicaKinds.map((k) => k.kind).join(', ')}, got ${show(name)}`);
+  const fields = ['kind', ...kind.settings.map((s) => s.field)];
+  const unknown = Object.keys(settings).find((k) => !fields.includes(k));
+  if (unknown !== undefined) throw new UsageError(`${label}.${unknown} is not a field of a ${kind.kind} replica (fields: ${fields.join(', ')})`);
+  return kind.spec(settings, { label, fromText: false });
 }
 
 const CONFIG_KEYS = ['law', 'plant', 'replicas', 'rateHz', 'ticks', 'seed', 'inject', 'simplexPolicy', 'deadlineUs', 'quorumGraceUs', 'commonModeLimitMs', 'recovery'] as const;
@@ -429,7 +321,7 @@ function recoveryFromConfig(path: string, value: unknown): RawRecovery | null {
   };
 }
 
-export function parseRunOptions(argv: readonly string[], mode: 'run' | 'sim'): CliRunOptions {
+export function parseRunOptions(argv: readonly string[], mode: 'run' | 'sim', extensions: ExtensionRegistry): CliRunOptions {
   let parsed;
   try {
     parsed = parseArgs({ args: [...argv], options: FLAGS, strict: true, allowPositionals: false });
@@ -443,7 +335,7 @@ export function parseRunOptions(argv: readonly string[], mode: 'run' | 'sim'): C
   if (v.config !== undefined) {
     const others = Object.keys(v).filter((k) => k !== 'config' && k !== 'json' && k !== 'log' && k !== 'actuator' && !k.startsWith('kill-'));
     if (others.length > 0) throw new UsageError(`--config cannot be combined with --${others[0]} (put it in the file)`);
-    return { ...settle(configSettings(v.config), mode, v.json ?? false, null, v.log ?? null), killSwitch: killSwitchFrom(v, mode), actuator: actuatorFrom(v.actuator, mode) };
+    return { ...settle(configSettings(v.config, extensions), mode, v.json ?? false, null, v.log ?? null), killSwitch: killSwitchFrom(v, mode), actuator: actuatorFrom(v.actuator, mode, extensions) };
   }
   const settled = settle(
     {
@@ -456,7 +348,7 @@ export function parseRunOptions(argv: readonly string[], mode: 'run' | 'sim'): C
       commonModeLimitMs: { label: '--common-mode-limit-ms', value: v['common-mode-limit-ms'], fromText: true },
       simplexPolicy: { label: '--simplex-policy', value: v['simplex-policy'], fromText: true },
       injects: { label: '--inject', value: v.inject, fromText: true },
-      replicas: v.replica?.map((text) => parseReplicaSpec(text, '--replica')) ?? null,
+      replicas: v.replica?.map((text) => parseReplicaSpec(text, '--replica', extensions)) ?? null,
       recovery: recoveryFlags(v),
       law: { label: '--law', value: v.law, fromText: true },
       plant: { label: '--plant', value: v.plant, fromText: true },
@@ -466,7 +358,7 @@ export function parseRunOptions(argv: readonly string[], mode: 'run' | 'sim'): C
     v.trace ?? null,
     v.log ?? null,
   );
-  return { ...settled, killSwitch: killSwitchFrom(v, mode), actuator: actuatorFrom(v.actuator, mode) };
+  return { ...settled, killSwitch: killSwitchFrom(v, mode), actuator: actuatorFrom(v.actuator, mode, extensions) };
 }
 
 interface RawSettings {
@@ -485,13 +377,13 @@ interface RawSettings {
   readonly plant: Field;
 }
 
-function configSettings(path: string): RawSettings {
+function configSettings(path: string, extensions: ExtensionRegistry): RawSettings {
   const c = readConfig(path);
   const field = (key: string): Field => ({ label: `${path}: ${key}`, value: c[key] });
   let replicas: ReplicaSpec[] | null = null;
   if (c.replicas !== undefined) {
     if (!Array.isArray(c.replicas)) throw new UsageError(`${path}: replicas must be an array, got ${show(c.replicas)}`);
-    replicas = c.replicas.map((entry, i) => replicaFromConfig(entry, `${path}: replicas[${i}]`));
+    replicas = c.replicas.map((entry, i) => replicaFromConfig(entry, `${path}: replicas[${i}]`, extensions));
   }
   if (c.inject !== undefined && (!Array.isArray(c.inject) || !c.inject.every((x) => typeof x === 'string'))) {
     throw new UsageError(`${path}: inject must be an array of strings such as "crash:1@500", got ${show(c.inject)}`);
@@ -582,7 +474,8 @@ export async function withLawAndPlant(options: CliRunOptions): Promise<CliRunOpt
   try {
     const law = await importLaw(options.lawRef, process.cwd(), options.lawLabel);
     const plant = await importPlant(law, options.plantRef ?? undefined, process.cwd(), options.plantLabel);
-    if (options.actuator !== null && plant.name !== 'motor') throw new UsageError(`--actuator drives a motor (pid-q16 on the motor plant); plant '${plant.name}' has no drive board yet`);
+    const actuatorProblem = options.actuator?.actuator.plantProblem?.(plant.name) ?? null;
+    if (actuatorProblem !== null) throw new UsageError(actuatorProblem);
     return { ...options, law, plant };
   } catch (error) {
     if (error instanceof LawError) throw new UsageError(error.message);

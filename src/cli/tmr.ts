@@ -1,18 +1,18 @@
-#!/usr/bin/env node
 /**
  * The `tmr` command. Exit codes: 0 success; 1 the run failed (unsafe commands, could not start);
  * 2 bad usage; 3 an internal assertion failed (a bug: the actuator was sent to its safe state);
  * 4 the kill switch stopped the run (actuator safe, replicas stopped, log flushed); 130 interrupted.
+ * The executable is bin/tmr.ts: it hands in the extensions that ship beside src/ (firmware-sim/,
+ * hil/), which this module never imports (src/cli/extensions.ts).
  */
 import { closeSync, openSync, writeSync } from 'node:fs';
 import { TmrAssertionError } from '../core/assert.js';
 import type { StepResult } from '../core/tmr-core.js';
 import type { LoopModel, RunSummary } from '../loop/loop-model.js';
-import type { ReplicaProvider, ReplicaSpec } from '../runtime/replica-kinds.js';
 import { runRealtime, type RealtimeSummary } from '../runtime/realtime-runner.js';
 import { runSimulation } from '../sim/simulator.js';
-import { parseRunOptions, UsageError, withLawAndPlant, type CliRunOptions, type FirmataTarget } from './options.js';
-import { DEFAULT_ACTUATOR } from '../sim/actuator.js';
+import { parseRunOptions, UsageError, withLawAndPlant, type CliRunOptions, type SelectedActuator } from './options.js';
+import { EXTENSIONS_ENV, ExtensionRegistry, importExtensions, type HelpEntry, type OpenedActuator, type TmrExtension } from './extensions.js';
 import { formatSummary, statusLine } from './report.js';
 import { logCommand, replayCommand, RunLog } from './black-box-cli.js';
 import { KillSwitch } from '../loop/kill-switch.js';
@@ -21,16 +21,27 @@ import { LAW_HELP, lawCommand } from './law-cli.js';
 
 export const EXIT = { ok: 0, failed: 1, usage: 2, assertion: 3, killSwitch: 4, interrupted: 130 } as const;
 
-const HELP = `tmr — triple-modular-redundancy control runtime
+/** A help entry: its syntax at `indent`, the lines from `column` (on the next line when the syntax is too long). */
+function helpEntry(entry: HelpEntry, indent: number, column: number): string {
+  const head = `${' '.repeat(indent)}${entry.syntax}`;
+  const [first, ...rest] = entry.lines;
+  const pad = ' '.repeat(column);
+  const lines = first !== undefined && head.length + 2 <= column ? [`${head.padEnd(column)}${first}`] : [head, ...(first === undefined ? [] : [`${pad}${first}`])];
+  return [...lines, ...rest.map((line) => `${pad}${line}`)].map((line) => `${line}\n`).join('');
+}
+
+function helpText(extensions: ExtensionRegistry): string {
+  const commands = extensions.commands.map((c) => helpEntry(c.help, 2, 23)).join('');
+  const kinds = extensions.replicaKinds.map((k) => helpEntry(k.help, 26, 52)).join('');
+  const actuators = extensions.actuators.map((a) => helpEntry({ syntax: `--actuator ${a.usage}`, lines: a.help }, 2, 24)).join('');
+  return `tmr — triple-modular-redundancy control runtime
 
 usage:
   tmr run  [options]   real replica processes, real time, the simulated actuator and plant
   tmr sim  [options]   the same loop in-process, simulated time, as fast as possible
   tmr demo [--law tank]
                        a 12-second run with two faults on two replicas, explained
-  tmr hil FILES|DIRS   run HIL scenarios (hil/scenarios): verdicts, JSON results, SVG plots,
-                       JUnit; options --out DIR, --junit FILE, --firmata PATH[@BAUD]
-  tmr log FILE [--csv|--jsonl]
+${commands}  tmr log FILE [--csv|--jsonl]
                        summarise a black-box log (run/sim --log FILE), or export it
   tmr replay FILE      re-run the voter and the control law over a log; every logged command
                        must be reproduced bit for bit (exit 1 if not)
@@ -66,22 +77,7 @@ options (run and sim):
   --restart-backoff-ms B[/M]
                         with --recover: back-off after a quick failure, doubling to M (100/2000)
   --replica KIND        run: one per replica, in order (count must match --replicas):
-                          node[:OPTS]               a Node replica process (the default); test
-                                                    hooks: crash-after-state=N (crash N ticks
-                                                    after a state transfer), corrupt-state=1
-                                                    (apply transferred state wrongly)
-                          sim-board[:OPTS]          a simulated board on a pseudo-terminal;
-                                                    OPTS: boot-noise=0, law-hash=N,
-                                                    protocol-version=N, ber=X (line noise),
-                                                    noise=both|to-host|to-board,
-                                                    flood=garbage|max-frames (a broken board),
-                                                    flood-after-ms=N (it breaks mid-run)
-                          avr-sim[:OPTS]            our Uno firmware in the AVR emulator on a
-                                                    pseudo-terminal; OPTS: baud=1000000|115200,
-                                                    hooks=0 (fault injection off, as shipped),
-                                                    law=NAME (a shipped law; default: the run's)
-                          serial:PATH[@BAUD]        a board on a serial port (default 115200)
-  --config FILE         the same settings as a JSON file: replicas, rateHz, ticks, seed,
+${kinds}  --config FILE         the same settings as a JSON file: replicas, rateHz, ticks, seed,
                         inject, simplexPolicy, deadlineUs, quorumGraceUs, recovery (true or {probationTicks,
                         restartsMax, restartWindowMs, backoffMsBase, backoffMsMax});
                         only --json, --log, --actuator and --kill-* may be added
@@ -92,13 +88,14 @@ options (run and sim):
   --kill-quorum-loss K  stop when no majority-backed command was sent for more than K ticks
   --kill-after-ticks N  stop after N ticks (a tick budget)
   --kill-after-ms MS    run only: stop after MS of wall time; SIGUSR2 stops a run the same way
-  --actuator firmata:PATH[@BAUD]
-                        run only: also drive a motor drive board on PATH (StandardFirmata,
-                        57600 baud by default) through johnny-five: the voted command on a
-                        Servo (pin 9), a heartbeat toggled every tick on pin 8 for the drive's
-                        watchdog; the loop still closes through the actuator and plant models
-  --json                print one JSON summary object instead of the text summary
+${actuators}  --json                print one JSON summary object instead of the text summary
+
+environment:
+  ${EXTENSIONS_ENV}=PATH[,PATH…]
+                        extension modules (.js or .ts) that add replica kinds, actuators or
+                        commands (see README, "Extensions")
 `;
+}
 
 const STATUS_PERIOD_MS = 100;
 
@@ -155,17 +152,6 @@ function openTrace(path: string): number {
   }
 }
 
-/**
- * Replica kinds that stand in for hardware live in firmware-sim/, which the runtime never imports;
- * the CLI loads them when a run asks for one.
- */
-async function providersFor(specs: readonly ReplicaSpec[] | null): Promise<ReplicaProvider[]> {
-  if (specs === null || !specs.some((spec) => spec.kind === 'sim-board' || spec.kind === 'avr-sim')) return [];
-  const extension = import.meta.url.endsWith('.ts') ? 'ts' : 'js';
-  const module = (await import(new URL(`../../firmware-sim/replica-kinds.${extension}`, import.meta.url).href)) as { PROVIDERS: ReplicaProvider[] };
-  return module.PROVIDERS;
-}
-
 function withoutReplicas(options: CliRunOptions): Omit<CliRunOptions, 'replicas'> {
   const { replicas: _replicas, ...rest } = options;
   return rest;
@@ -185,15 +171,14 @@ function reportRecovery(title: string, result: StepResult, pidOf: (replicaIndex:
   }
 }
 
-/** `--actuator firmata:PATH`: the drive board, ready before the replicas start (johnny-five is loaded only then). */
-async function openDrive(target: FirmataTarget, title: string): Promise<{ deliver(commandMv: number): void; close(): Promise<void> }> {
-  const { FIRMATA_DEFAULTS, openFirmataDrive } = await import('../../hil/actuator-path.js');
-  const drive = await openFirmataDrive({ kind: 'firmata', ...target, pwmRangeUs: FIRMATA_DEFAULTS.pwmRangeUs, readyTimeoutMs: FIRMATA_DEFAULTS.readyTimeoutMs }, DEFAULT_ACTUATOR.supplyMvMax);
-  process.stderr.write(`${title}: actuator: ${drive.description}\n`);
-  return drive;
+/** `--actuator SCHEME:…`: the extension's actuator, open before the replicas start (its heavy modules load only now). */
+async function openActuator(selected: SelectedActuator, title: string): Promise<OpenedActuator> {
+  const opened = await selected.actuator.open(selected.target);
+  process.stderr.write(`${title}: actuator: ${opened.description}\n`);
+  return opened;
 }
 
-async function runReal(options: CliRunOptions, title = 'tmr run', observe?: TickObserver): Promise<{ code: number; summary: RealtimeSummary }> {
+async function runReal(options: CliRunOptions, extensions: ExtensionRegistry, title = 'tmr run', observe?: TickObserver): Promise<{ code: number; summary: RealtimeSummary }> {
   const controller = new AbortController();
   const stop = (): void => controller.abort();
   process.once('SIGINT', stop);
@@ -206,19 +191,19 @@ async function runReal(options: CliRunOptions, title = 'tmr run', observe?: Tick
   let lastStatusMs = 0;
   let pidOf: (replicaIndex: number) => number | undefined = () => undefined;
   const log = options.logFile === null ? null : new RunLog(options.logFile);
-  const drive = options.actuator === null ? null : await openDrive(options.actuator, title);
+  const drive = options.actuator === null ? null : await openActuator(options.actuator, title);
   try {
     const summary = await runRealtime(
       {
         ...withoutReplicas(options),
         handshakeTimeoutMs: 10_000,
         ...(options.replicas === null ? {} : { replicas: options.replicas }),
-        providers: await providersFor(options.replicas),
+        providers: await extensions.providersFor(options.replicas),
       },
       {
         signal: controller.signal,
         killSwitch,
-        ...(drive === null ? {} : { actuatorOut: (commands: Int32Array) => drive.deliver(commands[0] as number) }),
+        ...(drive === null ? {} : { actuatorOut: (commands: Int32Array) => drive.deliver(commands) }),
         // Without a terminal there is no status line: say once, for logs, when the loop starts.
         onReady: (inService, pids, model, currentPid) => {
           pidOf = currentPid;
@@ -276,8 +261,8 @@ const DEMO_INTRO: Readonly<Record<string, readonly string[]>> = {
   ],
 };
 
-async function demo(law: string): Promise<number> {
-  const options = await withLawAndPlant(parseRunOptions(['--law', law, '--rate-hz', '200', '--ticks', '2400', '--seed', '7', '--inject', 'wrong:1@700+300', '--inject', 'hang:2@1700'], 'run'));
+async function demo(law: string, extensions: ExtensionRegistry): Promise<number> {
+  const options = await withLawAndPlant(parseRunOptions(['--law', law, '--rate-hz', '200', '--ticks', '2400', '--seed', '7', '--inject', 'wrong:1@700+300', '--inject', 'hang:2@1700'], 'run', extensions));
   process.stdout.write(
     [
       ...DEMO_INTRO[law]!,
@@ -290,7 +275,7 @@ async function demo(law: string): Promise<number> {
   const runTicks: string[] = [];
   const simTicks: string[] = [];
   const record = (into: string[]) => (_: LoopModel, r: StepResult) => into.push(`${r.commands.join(',')} ${r.commandSource} ${Array.from(r.flags).join('')}`);
-  const { code, summary } = await runReal(options, 'tmr demo', record(runTicks));
+  const { code, summary } = await runReal(options, extensions, 'tmr demo', record(runTicks));
   const sim = runSimulation(options, { onTick: record(simTicks) });
   const firstDifference = runTicks.findIndex((line, tick) => line.split(' ')[0] !== simTicks[tick]?.split(' ')[0]);
   process.stdout.write(
@@ -323,27 +308,21 @@ function explainDifference(tick: number, runTicks: readonly string[], simTicks: 
   );
 }
 
-export async function main(argv: readonly string[]): Promise<number> {
+export async function main(argv: readonly string[], extensions: ExtensionRegistry): Promise<number> {
   const [command, ...rest] = argv;
   if (command !== undefined && (rest.includes('--help') || rest.includes('-h'))) {
-    process.stdout.write(HELP);
+    process.stdout.write(helpText(extensions));
     return EXIT.ok;
   }
   switch (command) {
     case 'run':
-      return (await runReal(await withLawAndPlant(parseRunOptions(rest, 'run')))).code;
+      return (await runReal(await withLawAndPlant(parseRunOptions(rest, 'run', extensions)), extensions)).code;
     case 'sim':
-      return runSim(await withLawAndPlant(parseRunOptions(rest, 'sim')));
+      return runSim(await withLawAndPlant(parseRunOptions(rest, 'sim', extensions)));
     case 'demo': {
       const law = rest.length === 2 && rest[0] === '--law' ? rest[1]! : rest.length === 0 ? 'pid-q16' : null;
       if (law === null || DEMO_INTRO[law] === undefined) throw new UsageError(`tmr demo takes only --law ${Object.keys(DEMO_INTRO).join('|')}, got '${rest.join(' ')}'`);
-      return demo(law);
-    }
-    case 'hil': {
-      // The bench lives in hil/, which the runtime never imports; loaded on demand.
-      const extension = import.meta.url.endsWith('.ts') ? 'ts' : 'js';
-      const bench = (await import(new URL(`../../hil/hil-cli.${extension}`, import.meta.url).href)) as { runHil(argv: readonly string[]): Promise<number> };
-      return bench.runHil(rest);
+      return demo(law, extensions);
     }
     case 'log':
       return logCommand(rest);
@@ -362,33 +341,50 @@ export async function main(argv: readonly string[]): Promise<number> {
     case 'help':
     case '--help':
     case '-h':
-      process.stdout.write(HELP);
+      process.stdout.write(helpText(extensions));
       return command === undefined ? EXIT.usage : EXIT.ok;
-    default:
-      throw new UsageError(`unknown command '${command}' (try: tmr help)`);
+    default: {
+      // A command an extension adds (hil/ adds `tmr hil`).
+      const extension = extensions.command(command);
+      if (extension === undefined) throw new UsageError(`unknown command '${command}' (try: tmr help)`);
+      return extension.run(rest);
+    }
   }
 }
 
-// A reader that went away (tmr log FILE --csv | head) is not an error.
-process.stdout.on('error', (error: NodeJS.ErrnoException) => {
-  if (error.code === 'EPIPE') process.exit(EXIT.ok);
-  throw error;
-});
+/** The built-in kinds, then `extensions`, then the modules TMR_EXTENSIONS names; then main. */
+async function start(argv: readonly string[], extensions: readonly TmrExtension[]): Promise<number> {
+  const registry = new ExtensionRegistry();
+  for (const extension of extensions) registry.register(extension);
+  for (const { extension, source } of await importExtensions(process.env[EXTENSIONS_ENV], process.cwd())) registry.register(extension, source);
+  return main(argv, registry);
+}
 
-main(process.argv.slice(2)).then(
-  (code) => {
-    process.exitCode = code;
-  },
-  (error: unknown) => {
-    if (error instanceof UsageError) {
-      process.stderr.write(`tmr: ${error.message}\n`);
-      process.exitCode = EXIT.usage;
-    } else if (error instanceof TmrAssertionError) {
-      process.stderr.write(`tmr: internal assertion failed: ${error.message} — the actuator was commanded safe; this is a bug, please report it\n`);
-      process.exitCode = EXIT.assertion;
-    } else {
-      process.stderr.write(`tmr: ${error instanceof Error ? error.message : String(error)}\n`);
-      process.exitCode = EXIT.failed;
-    }
-  },
-);
+/**
+ * `tmr ARGV` as a process (bin/tmr.ts): sets the exit code; a usage error or a failure is one line
+ * on stderr, never a stack trace.
+ */
+export function runTmr(argv: readonly string[], extensions: readonly TmrExtension[]): void {
+  // A reader that went away (tmr log FILE --csv | head) is not an error.
+  process.stdout.on('error', (error: NodeJS.ErrnoException) => {
+    if (error.code === 'EPIPE') process.exit(EXIT.ok);
+    throw error;
+  });
+  start(argv, extensions).then(
+    (code) => {
+      process.exitCode = code;
+    },
+    (error: unknown) => {
+      if (error instanceof UsageError) {
+        process.stderr.write(`tmr: ${error.message}\n`);
+        process.exitCode = EXIT.usage;
+      } else if (error instanceof TmrAssertionError) {
+        process.stderr.write(`tmr: internal assertion failed: ${error.message} — the actuator was commanded safe; this is a bug, please report it\n`);
+        process.exitCode = EXIT.assertion;
+      } else {
+        process.stderr.write(`tmr: ${error instanceof Error ? error.message : String(error)}\n`);
+        process.exitCode = EXIT.failed;
+      }
+    },
+  );
+}

@@ -63,7 +63,8 @@ export function booleanSetting(field: Field): boolean | undefined {
 
 /**
  * `key=value,key=value` settings (a replica spec's options), each key one of `keys`, each given
- * once, each with a non-empty value; the value is everything after the first '='.
+ * once, each with a non-empty value; the value is everything after the first '='. With no `keys`,
+ * any setting is refused.
  */
 export function keyValues(text: string | undefined, keys: readonly string[], label: string): Record<string, string> {
   const settings: Record<string, string> = {};
@@ -73,6 +74,7 @@ export function keyValues(text: string | undefined, keys: readonly string[], lab
     const equals = pair.indexOf('=');
     const key = equals < 0 ? pair : pair.slice(0, equals);
     const value = equals < 0 ? '' : pair.slice(equals + 1);
+    if (keys.length === 0) throw new UsageError(`${label}: '${key}' is not a setting (it takes none)`);
     if (!keys.includes(key) || value === '') throw new UsageError(`${label}: '${pair}' is not one of ${keys.map((k) => `${k}=VALUE`).join(', ')}`);
     if (key in settings) throw new UsageError(`${label}: ${key} is given twice`);
     settings[key] = value;

@@ -96,7 +96,7 @@ export interface LoopBench {
   /** A world of the bench's own (it must supply and take the law's channels); default: the plant's. */
   readonly world?: LoopWorld;
   /**
-   * TEST HOOK ONLY (the campaign's deliberately broken voter, `tmr campaign --test-hook-broken-voter`):
+   * TEST HOOK ONLY (the campaign's deliberately broken voter, CheckOptions.testHookBrokenVoter):
    * may rewrite the step's command after the vote and before the audit and the actuator, so tests
    * can show the campaign's checkers catch a voter that is wrong. Never set outside tests.
    */

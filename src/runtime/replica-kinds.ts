@@ -1,8 +1,8 @@
 /**
  * Kinds of replica the runtime can start: a Node process on pipes, a board on a serial port, and
  * whatever a provider adds (firmware-sim/ adds simulated boards on pseudo-terminals; src/ never
- * imports it, the CLI loads it). Each started replica is a Transport plus what the host may do to
- * the thing behind it.
+ * imports it: it registers itself with the CLI, src/cli/extensions.ts). Each started replica is a
+ * Transport plus what the host may do to the thing behind it.
  */
 import { ChildProcessTransport } from '../transport/child-process-transport.js';
 import { SerialTransport } from '../transport/serial-transport.js';
@@ -10,42 +10,37 @@ import type { Transport } from '../transport/transport.js';
 import type { LoadedLaw } from '../law/law-runtime.js';
 import { nodeReplicaCommand } from './replica-command.js';
 
-export type ReplicaSpec =
-  | { readonly kind: 'node'; readonly args?: readonly string[] }
-  | { readonly kind: 'serial'; readonly path: string; readonly baudRate: number }
-  | {
-      readonly kind: 'sim-board';
-      /** Print boot-time noise on the line before the first frame, as real boards do. */
-      readonly bootNoise?: boolean;
-      /** Report this law self-test hash (a board built with another law). */
-      readonly lawHash?: number;
-      /** Speak this protocol version (a board built for another version). */
-      readonly protocolVersion?: number;
-      /** Put a line-noise proxy between the host and the board with this bit-error rate. */
-      readonly bitErrorRate?: number;
-      /** Which way the noise goes (default both). */
-      readonly noiseDirection?: 'both' | 'to-host' | 'to-board';
-      /** A broken board that writes without pause (see firmware-sim/sim-board-main). */
-      readonly flood?: 'garbage' | 'max-frames';
-      /** Start the flood this long after the board starts. */
-      readonly floodAfterMs?: number;
-    }
-  | {
-      /** Our Uno firmware in the AVR emulator (firmware-sim/avr), on a pseudo-terminal. */
-      readonly kind: 'avr-sim';
-      /** Which firmware image (the board profile lists one per baud rate); the profile's default if absent. */
-      readonly baudRate?: number;
-      /** Enable the firmware's fault-injection hooks (default true). */
-      readonly testHooks?: boolean;
-      /** The shipped law the firmware is built with (src/laws/NAME/law.c); the run's law if absent. */
-      readonly law?: string;
-    }
-  | {
-      /** A replica endpoint in simulated time on a seeded in-memory link (src/sim/full-stack.ts). */
-      readonly kind: 'sim-process';
-    };
+/** A Node replica process on pipes; `args` go to src/replica/replica-main.ts as given. */
+export interface NodeReplicaSpec {
+  readonly kind: 'node';
+  readonly args?: readonly string[];
+}
 
-export type ReplicaKind = ReplicaSpec['kind'];
+/** A board on a serial port. */
+export interface SerialReplicaSpec {
+  readonly kind: 'serial';
+  readonly path: string;
+  readonly baudRate: number;
+}
+
+/** A replica endpoint in simulated time on a seeded in-memory link (src/sim/full-stack.ts). */
+export interface SimProcessReplicaSpec {
+  readonly kind: 'sim-process';
+}
+
+/** The kinds src/ itself starts. */
+export type BuiltInReplicaSpec = NodeReplicaSpec | SerialReplicaSpec | SimProcessReplicaSpec;
+
+/**
+ * A kind a provider from outside src/ adds (firmware-sim/'s sim-board and avr-sim, a user's own):
+ * its settings are the provider's business, typed where it is defined; the provider narrows.
+ */
+export interface ExtensionReplicaSpec {
+  readonly kind: string;
+  readonly [setting: string]: unknown;
+}
+
+export type ReplicaSpec = BuiltInReplicaSpec | ExtensionReplicaSpec;
 
 export interface StartedReplica {
   readonly transport: Transport;
@@ -82,7 +77,8 @@ export interface StartedReplica {
 }
 
 export interface ReplicaProvider {
-  readonly kind: ReplicaKind;
+  /** The spec kind it starts (ReplicaSpec['kind']). */
+  readonly kind: string;
   /** Starts replica `replicaIndex` running `law` (a process is told which; a board must have been built with it). */
   start(spec: ReplicaSpec, replicaIndex: number, law: LoadedLaw): Promise<StartedReplica>;
 }
@@ -126,7 +122,7 @@ export const nodeProvider: ReplicaProvider = {
   async start(spec, replicaIndex, law) {
     // Compiled JavaScript whenever it is built: a restart must not wait for a TypeScript loader.
     const command = nodeReplicaCommand();
-    const extra = [`--law=${law.source}`, ...(spec.kind === 'node' ? (spec.args ?? []) : [])];
+    const extra = [`--law=${law.source}`, ...(spec.kind === 'node' ? ((spec as NodeReplicaSpec).args ?? []) : [])];
     const startAgain = (nice?: number, extraArgs: readonly string[] = []): Promise<ChildProcessTransport> =>
       ChildProcessTransport.start({
         command: command.command,
@@ -171,7 +167,8 @@ export const serialProvider: ReplicaProvider = {
   kind: 'serial',
   async start(spec, replicaIndex) {
     if (spec.kind !== 'serial') throw new Error(`serial provider given a ${spec.kind} replica`);
-    return serialReplica(await SerialTransport.open({ path: spec.path, baudRate: spec.baudRate, name: `replica ${replicaIndex}` }));
+    const { path, baudRate } = spec as SerialReplicaSpec;
+    return serialReplica(await SerialTransport.open({ path, baudRate, name: `replica ${replicaIndex}` }));
   },
 };
 

@@ -37,8 +37,8 @@ export interface CampaignSpec {
   readonly workers: number;
   /** Which stack runs each seed (default model). */
   readonly stack?: CampaignStack;
-  /** TEST HOOK: swap in the deliberately broken voter (see campaign.ts). */
-  readonly testHookBrokenVoter: boolean;
+  /** TEST HOOK: swap in the deliberately broken voter (see campaign.ts); tests only, not in the CLI. */
+  readonly testHookBrokenVoter?: boolean;
   /** The law's source (a shipped name or a module path; default pid-q16) and the plant's name (default: the law's). */
   readonly law?: string;
   readonly plant?: string;
@@ -169,7 +169,7 @@ export async function runCampaign(spec: CampaignSpec, onProgress?: (done: number
     faults: spec.faults,
     ticks: spec.ticks,
     stack: spec.stack ?? 'model',
-    testHookBrokenVoter: spec.testHookBrokenVoter,
+    testHookBrokenVoter: spec.testHookBrokenVoter === true,
     law: setup.law.source,
     plant: setup.plant.name,
   });

@@ -7,7 +7,7 @@ import { spawn } from 'node:child_process';
 import { join } from 'node:path';
 
 export interface TmrProcessOptions {
-  /** Repository root (dist/src/cli/tmr.js below it). */
+  /** Repository root (dist/bin/tmr.js below it). */
   readonly root: string;
   readonly args: readonly string[];
   readonly timeoutMs: number;
@@ -21,7 +21,7 @@ export interface TmrProcessOptions {
 export function runTmrJson<T>(options: TmrProcessOptions): Promise<T> {
   const { signal, label } = options;
   const accepted = new Set([0, ...(options.acceptCodes ?? [])]);
-  const cli = join(options.root, 'dist', 'src', 'cli', 'tmr.js');
+  const cli = join(options.root, 'dist', 'bin', 'tmr.js');
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, [cli, ...options.args, '--json'], { stdio: ['ignore', 'pipe', 'pipe'] });
     let stdout = '';

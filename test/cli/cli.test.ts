@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import type { RunSummary } from '../../src/loop/loop-model.js';
-import { assertFreshBuild, runCli } from '../helpers/cli.js';
+import { assertFreshBuild, runCli, TEST_HOOKS_ENV } from '../helpers/cli.js';
 
 beforeAll(() => assertFreshBuild());
 
@@ -44,7 +44,9 @@ describe('bad input: one line naming the problem, exit code 2, never a stack tra
     [['run', '--quorum-grace-us=-5'], /--quorum-grace-us must be a whole number, got '-5'/],
     // Replica options mean what they say or are refused (hardening issue, item 6).
     [['run', '--replica', 'avr-sim:hooks=maybe', '--replica', 'node', '--replica', 'node'], /--replica 'avr-sim:hooks=maybe': hooks must be true, false, 1 or 0, got 'maybe'$/],
-    [['run', '--replica', 'node:corrupt-state=yes', '--replica', 'node', '--replica', 'node'], /--replica 'node:corrupt-state=yes': corrupt-state must be true, false, 1 or 0, got 'yes'$/],
+    // The Node replica's test hooks are not in the product's grammar (test/helpers/test-hooks-extension.ts has them).
+    [['run', '--replica', 'node:crash-after-state=1', '--replica', 'node', '--replica', 'node'], /--replica 'node:crash-after-state=1': 'crash-after-state' is not a setting \(it takes none\)$/],
+    [['run', '--replica', 'node-test:corrupt-state=1', '--replica', 'node', '--replica', 'node'], /--replica 'node-test:corrupt-state=1': unknown replica kind \(one of node, sim-board, avr-sim, serial:PATH@BAUD\)$/],
     [['run', '--replica', 'sim-board:ber=', '--replica', 'node', '--replica', 'node'], /--replica 'sim-board:ber=': 'ber=' is not one of boot-noise=VALUE/],
     [['run', '--replica', 'sim-board:ber=0x0', '--replica', 'node', '--replica', 'node'], /bit error rate must be a number from 0 to 0\.1, got '0x0'$/],
     [['run', '--replica', 'sim-board:ber=0.001=junk', '--replica', 'node', '--replica', 'node'], /bit error rate must be a number from 0 to 0\.1, got '0\.001=junk'$/],
@@ -73,7 +75,6 @@ describe('bad input: one line naming the problem, exit code 2, never a stack tra
     [['sim', '--recover', '--restart-limit', '3'], /--restart-limit must be RESTARTS\/MS \(e\.g\. 3\/5000/],
     [['sim', '--recover', '--restart-limit', '0/5000'], /--restart-limit restarts must be between 1 and 100, got 0/],
     [['sim', '--recover', '--restart-backoff-ms', '200/100'], /--restart-backoff-ms max must be between 200 and 3600000, got 100/],
-    [['run', '--replica', 'node:crash-after-state=soon', '--replica', 'node', '--replica', 'node'], /--replica 'node:crash-after-state=soon': crash-after-state must be a whole number, got 'soon'/],
     [['run', '--config', '/nonexistent/run.json'], /--config \/nonexistent\/run\.json: cannot read \(ENOENT\)/],
     [['run', '--config', 'package.json', '--ticks', '5'], /--config cannot be combined with --ticks/],
     [['sim', '--actuator', 'firmata:/dev/ttyACM0'], /--actuator applies to tmr run only/],
@@ -111,7 +112,7 @@ describe('--config files: every problem names the file and the field', () => {
     [{ recovery: 'yes' }, /: recovery must be true, false or an object with probationTicks, restartsMax, restartWindowMs, backoffMsBase, backoffMsMax, coldRestart, got 'yes'/],
     [{ recovery: { probation: 5 } }, /: recovery\.probation is not a setting/],
     [{ recovery: { probationTicks: 0 } }, /: recovery\.probationTicks must be between 1 and 100000, got 0/],
-    [{ replicas: [{ kind: 'node', crashAfterStateTicks: -1 }, 'node', 'node'] }, /replicas\[0\]: crash-after-state must be between 0 and 1000000, got -1/],
+    [{ replicas: [{ kind: 'node', crashAfterStateTicks: 5 }, 'node', 'node'] }, /: replicas\[0\]\.crashAfterStateTicks is not a field of a node replica \(fields: kind\)$/],
     [{ rateHz: 'fast' }, /: rateHz must be a whole number, got 'fast'/],
     // Numbers are numbers in a file, and deep nesting is refused before the parser recurses (item 9).
     [{ ticks: '20' }, /: ticks must be a whole number \(a number, not a string\), got '20'$/],
@@ -149,6 +150,92 @@ describe('--config files: every problem names the file and the field', () => {
       const fromFlags = await runCli(['sim', '--ticks', '300', '--seed', '5', '--inject', 'wrong:1@100', '--json']);
       expect(fromFile.code).toBe(0);
       expect(JSON.parse(fromFile.stdout)).toEqual(JSON.parse(fromFlags.stdout));
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
+
+describe('extension modules (TMR_EXTENSIONS): the test hooks\' node-test kind, and what is refused', () => {
+  const oneLine = (result: { code: number | null; stdout: string; stderr: string }, pattern: RegExp): void => {
+    expect(result.code, result.stderr).toBe(2);
+    expect(result.stdout).toBe('');
+    expect(result.stderr.trimEnd().split('\n'), result.stderr).toEqual([expect.stringMatching(pattern)]);
+  };
+
+  it.each([
+    [['--replica', 'node-test:corrupt-state=yes'], /^tmr: --replica 'node-test:corrupt-state=yes': corrupt-state must be true, false, 1 or 0, got 'yes'$/],
+    [['--replica', 'node-test:crash-after-state=soon'], /^tmr: --replica 'node-test:crash-after-state=soon': crash-after-state must be a whole number, got 'soon'$/],
+    [['--replica', 'node-test:crash=1'], /^tmr: --replica 'node-test:crash=1': 'crash=1' is not one of crash-after-state=VALUE, corrupt-state=VALUE$/],
+  ])('tmr run %j with the test hooks: one line, exit 2', async (replica, pattern) => {
+    oneLine(await runCli(['run', ...replica, '--replica', 'node', '--replica', 'node'], { timeoutMs: 20_000, env: TEST_HOOKS_ENV }), pattern);
+  });
+
+  it('a config file names the test kind and its fields, and errors name the file and the field', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'tmr-config-'));
+    try {
+      const file = join(dir, 'run.json');
+      writeFileSync(file, JSON.stringify({ replicas: [{ kind: 'node-test', crashAfterStateTicks: -1 }, 'node', 'node'] }));
+      oneLine(await runCli(['run', '--config', file], { timeoutMs: 20_000, env: TEST_HOOKS_ENV }), /run\.json: replicas\[0\]: crash-after-state must be between 0 and 1000000, got -1$/);
+      // Without the extension the kind does not exist.
+      oneLine(await runCli(['run', '--config', file], { timeoutMs: 20_000 }), /run\.json: replicas\[0\]\.kind must be one of node, serial, sim-board, avr-sim, got 'node-test'$/);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('tmr help lists an extension\'s kinds, and only when it is loaded', async () => {
+    const withHooks = await runCli(['help'], { env: TEST_HOOKS_ENV });
+    expect(withHooks.code, withHooks.stderr).toBe(0);
+    expect(withHooks.stdout).toMatch(/^ {26}node-test\[:OPTS\] +TEST HOOKS: a Node replica process/m);
+    const plain = await runCli(['help']);
+    expect(plain.stdout).not.toContain('node-test');
+    expect(plain.stdout).not.toContain('crash-after-state');
+    // The extensions bin/tmr.ts ships are there.
+    for (const word of ['sim-board[:OPTS]', 'avr-sim[:OPTS]', 'tmr hil FILES|DIRS', '--actuator firmata:PATH[@BAUD]', 'TMR_EXTENSIONS']) expect(plain.stdout).toContain(word);
+  });
+
+  it.each([
+    ['a missing module', 'nowhere.js', '', /^tmr: TMR_EXTENSIONS: .*nowhere\.js: no such file$/],
+    ['a module that is not .js or .ts', 'ext.json', '{}', /^tmr: TMR_EXTENSIONS: .*ext\.json: not a \.js or \.ts module$/],
+    ['a module that throws', 'throws.mjs', "throw new Error('broken on purpose');", /^tmr: TMR_EXTENSIONS: .*throws\.mjs: the module failed to load: broken on purpose$/],
+    ['a module with no extension', 'none.mjs', 'export const x = 1;', /^tmr: TMR_EXTENSIONS: .*none\.mjs: exports no extension/],
+    ['a kind that is taken', 'taken.mjs', "export default { name: 'mine', replicaKinds: [{ kind: 'node', usage: 'node', help: { syntax: 'node', lines: [] }, settings: [], spec: () => ({ kind: 'node' }) }] };", /^tmr: TMR_EXTENSIONS: .*taken\.mjs: replica kind 'node' is already registered$/],
+    ['a command that is taken', 'command.mjs', "export default { name: 'mine', commands: [{ name: 'run', help: { syntax: 'tmr run', lines: [] }, run: async () => 0 }] };", /^tmr: TMR_EXTENSIONS: .*command\.mjs: command 'run' is already taken$/],
+    ['a kind with no spec', 'nospec.mjs', "export default { name: 'mine', replicaKinds: [{ kind: 'mine', usage: 'mine', help: { syntax: 'mine', lines: [] }, settings: [] }] };", /^tmr: TMR_EXTENSIONS: .*nospec\.mjs: replicaKinds\[0\] \(mine\) needs usage/],
+  ])('%s is refused in one line, exit 2', async (_what, name, content, pattern) => {
+    const dir = mkdtempSync(join(tmpdir(), 'tmr-extension-'));
+    try {
+      const file = join(dir, name);
+      if (content !== '') writeFileSync(file, content);
+      oneLine(await runCli(['sim', '--ticks', '10'], { timeoutMs: 20_000, env: { TMR_EXTENSIONS: file } }), pattern);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('a user\'s extension adds a command and a replica kind; its usage errors are one line, exit 2', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'tmr-extension-'));
+    try {
+      const file = join(dir, 'mine.mjs');
+      writeFileSync(
+        file,
+        [
+          "const hello = { name: 'hello', help: { syntax: 'tmr hello', lines: ['says hello'] }, run: async (argv) => { process.stdout.write(`hello ${argv.join(' ')}\\n`); return 0; } };",
+          "const kind = { kind: 'my-board', usage: 'my-board', help: { syntax: 'my-board[:speed=N]', lines: ['a board of mine'] }, settings: [{ key: 'speed', field: 'speed' }],",
+          "  spec(settings, where) { const e = new Error(`${where.label}: speed must be slow, got ${settings.speed}`); e.name = 'UsageError'; throw e; } };",
+          "export default { name: 'mine', commands: [hello], replicaKinds: [kind] };",
+        ].join('\n'),
+      );
+      const env = { TMR_EXTENSIONS: file };
+      const hello = await runCli(['hello', 'there'], { env });
+      expect(hello.code, hello.stderr).toBe(0);
+      expect(hello.stdout).toBe('hello there\n');
+      const help = await runCli(['help'], { env });
+      expect(help.stdout).toMatch(/^ {2}tmr hello {12}says hello$/m);
+      expect(help.stdout).toMatch(/^ {26}my-board\[:speed=N\] +a board of mine$/m);
+      oneLine(await runCli(['run', '--replica', 'my-board:speed=9', '--replica', 'node', '--replica', 'node'], { env }), /^tmr: --replica 'my-board:speed=9': speed must be slow, got 9$/);
+      oneLine(await runCli(['run', '--replica', 'usb'], { env }), /unknown replica kind \(one of node, sim-board, avr-sim, my-board, serial:PATH@BAUD\)$/);
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }

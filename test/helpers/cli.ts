@@ -8,7 +8,12 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 export const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
-export const CLI = join(ROOT, 'dist', 'src', 'cli', 'tmr.js');
+export const CLI = join(ROOT, 'dist', 'bin', 'tmr.js');
+/**
+ * The test hooks' extension (a replica kind `node-test`: a Node replica that crashes after a state
+ * transfer or applies it wrongly), loaded by the CLI through TMR_EXTENSIONS; pass as `env`.
+ */
+export const TEST_HOOKS_ENV = { TMR_EXTENSIONS: join(ROOT, 'test', 'helpers', 'test-hooks-extension.ts') } as const;
 
 function newestMtimeMs(dir: string): number {
   let newest = 0;
@@ -27,7 +32,8 @@ export function assertFreshBuild(): void {
   } catch {
     throw new Error(`${CLI} is missing: run 'npm run build' (npm test does it for you)`);
   }
-  if (newestMtimeMs(join(ROOT, 'src')) > newestMtimeMs(join(ROOT, 'dist', 'src'))) {
+  const newest = (dirs: readonly string[]): number => Math.max(...dirs.map((dir) => newestMtimeMs(join(ROOT, dir))));
+  if (newest(['src', 'bin']) > newest([join('dist', 'src'), join('dist', 'bin')])) {
     throw new Error(`dist/ is older than src/ (built ${new Date(builtMs).toISOString()}): run 'npm run build'`);
   }
 }
@@ -39,9 +45,16 @@ export interface CliResult {
   stderr: string;
 }
 
-export function runCli(args: readonly string[], options: { timeoutMs?: number; onSpawn?: (child: ChildProcess) => void } = {}): Promise<CliResult> {
+export interface RunCliOptions {
+  timeoutMs?: number;
+  onSpawn?: (child: ChildProcess) => void;
+  /** Added to this process's environment for the child (TEST_HOOKS_ENV). */
+  env?: Readonly<Record<string, string>>;
+}
+
+export function runCli(args: readonly string[], options: RunCliOptions = {}): Promise<CliResult> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [CLI, ...args], { stdio: ['ignore', 'pipe', 'pipe'], cwd: ROOT });
+    const child = spawn(process.execPath, [CLI, ...args], { stdio: ['ignore', 'pipe', 'pipe'], cwd: ROOT, ...(options.env === undefined ? {} : { env: { ...process.env, ...options.env } }) });
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (c: Buffer) => (stdout += c.toString()));
@@ -87,8 +100,8 @@ export function killTree(pid: number | undefined): void {
 }
 
 /** Runs `tmr ARGS --json`, requires exit 0 (naming the command and its stderr), returns the summary. */
-export async function tmrJson<T = { votedTraceHash: string }>(args: readonly string[], timeoutMs = 400_000): Promise<T> {
-  const result = await runCli([...args, '--json'], { timeoutMs });
+export async function tmrJson<T = { votedTraceHash: string }>(args: readonly string[], timeoutMs = 400_000, env?: Readonly<Record<string, string>>): Promise<T> {
+  const result = await runCli([...args, '--json'], { timeoutMs, ...(env === undefined ? {} : { env }) });
   if (result.code !== 0) throw new Error(`tmr ${args.join(' ')}: exit ${result.code}: ${result.stderr}`);
   return JSON.parse(result.stdout) as T;
 }

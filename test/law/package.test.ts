@@ -50,6 +50,17 @@ describe('tmr from a packed tarball, a law from the README', () => {
     expect(commands).toContain('npx tmr law check ./my-law.ts ./my-law.c');
   });
 
+  it('the packed bin runs, with the extensions it ships (firmware-sim/, hil/) registered', () => {
+    const result = run('npx', ['--no', 'tmr', 'help']);
+    expect(result.stderr).toBe('');
+    expect(result.code).toBe(0);
+    for (const word of ['tmr run', 'sim-board[:OPTS]', 'avr-sim[:OPTS]', 'tmr hil FILES|DIRS', '--actuator firmata:PATH[@BAUD]']) expect(result.stdout).toContain(word);
+    // Usage errors keep their exit code through the installed bin.
+    const bad = run('npx', ['--no', 'tmr', 'run', '--replica', 'board']);
+    expect(bad.code).toBe(2);
+    expect(bad.stderr).toMatch(/^tmr: --replica 'board': unknown replica kind \(one of node, sim-board, avr-sim, serial:PATH@BAUD\)\n$/);
+  });
+
   it('npx tmr law info ./my-law.ts prints the declaration', () => {
     const result = run('npx', ['--no', 'tmr', 'law', 'info', './my-law.ts']);
     expect(result.stderr).toBe('');

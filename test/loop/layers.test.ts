@@ -2,9 +2,10 @@
  * The layers, read off the source tree (README "How it is built"): the deterministic loop
  * (src/loop) stands on core, protocol and law only; the real-time shell (src/runtime) does not
  * reach into the simulator; a replica does not reach into the host's runtime; src/ does not load
- * hil/ or firmware-sim/. A small scanner reads every `from '…'`, `import '…'`, `import('…')` and
- * `new URL('…', import.meta.url)` (the static part of a template) and resolves relative ones to
- * repository paths.
+ * hil/ or firmware-sim/ (they register themselves with the CLI: src/cli/extensions.ts); bin/, the
+ * composition root, may import anything and nothing imports it. A small scanner reads every
+ * `from '…'`, `import '…'`, `import('…')` and `new URL('…', import.meta.url)` (the static part of
+ * a template) and resolves relative ones to repository paths.
  */
 import { readdirSync, readFileSync } from 'node:fs';
 import { posix } from 'node:path';
@@ -17,15 +18,6 @@ const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const LOOP_MAY_IMPORT = ['src/core/', 'src/protocol/', 'src/law/', 'src/loop/'];
 /** Anything else a loop file imports, by file: the black-box log writes its file and encodes CBOR. */
 const LOOP_EXTRA: Readonly<Record<string, readonly string[]>> = { 'src/loop/black-box.ts': ['node:fs', 'cbor-x'] };
-/**
- * Known offenders: src/ loading hil/ and firmware-sim/ (the CLI's `tmr hil`, `--actuator firmata`
- * and the firmware-sim replica kinds). Whoever removes one removes it here.
- */
-const KNOWN_SRC_TO_OUTSIDE = [
-  'src/cli/tmr.ts -> firmware-sim/replica-kinds',
-  'src/cli/tmr.ts -> hil/actuator-path',
-  'src/cli/tmr.ts -> hil/hil-cli',
-];
 
 const SPECIFIER =
   /\bfrom\s+(['"])([^'"]+)\1|\bimport\s+(['"])([^'"]+)\3|\bimport\s*\(\s*(['"])([^'"]+)\5\s*\)|\bnew URL\(\s*(['"`])([^'"`$]+)[^'"`]*\7\s*,\s*import\.meta\.url/g;
@@ -62,9 +54,17 @@ function importsOf(file: string, text: string): Edge[] {
   return edges;
 }
 
-const EDGES = sourceFiles('src').flatMap((file) => importsOf(file, readFileSync(posix.join(ROOT, file), 'utf8')));
+const edgesOf = (dir: string): Edge[] => sourceFiles(dir).flatMap((file) => importsOf(file, readFileSync(posix.join(ROOT, file), 'utf8')));
+const EDGES = edgesOf('src');
+/** Everything else that ships: the composition root and the two folders that register themselves. */
+const OUTSIDE_EDGES = ['bin', 'firmware-sim', 'hil'].flatMap(edgesOf);
 const show = (e: Edge): string => `${e.from} -> ${e.to}`;
 const under = (folder: string) => (path: string) => path.startsWith(`${folder}/`);
+
+/** src/ loading hil/ or firmware-sim/ in any way (static, dynamic, by URL). */
+const srcLoadingOutside = (edges: readonly Edge[]): string[] => edges.filter((e) => under('src')(e.from) && (under('hil')(e.to) || under('firmware-sim')(e.to))).map(show);
+/** Anything but bin/ importing bin/. */
+const importingBin = (edges: readonly Edge[]): string[] => edges.filter((e) => !under('bin')(e.from) && under('bin')(e.to)).map(show);
 
 describe('the import scanner', () => {
   it('reads static, type-only, re-exported, dynamic and URL imports', () => {
@@ -89,6 +89,17 @@ describe('the import scanner', () => {
 
   it('finds the source tree', () => {
     expect(EDGES.some((e) => e.from === 'src/loop/loop-model.ts' && e.to === 'src/core/tmr-core')).toBe(true);
+    expect(OUTSIDE_EDGES.some((e) => e.from === 'hil/bench.ts' && e.to === 'firmware-sim/replica-kinds')).toBe(true);
+  });
+
+  it('the rules below catch what they are about (the checks are not vacuous)', () => {
+    const reaching = [
+      ...importsOf('src/cli/x.ts', "const m = await import('../../hil/hil-cli.js');"),
+      ...importsOf('src/cli/y.ts', 'const n = await import(new URL(`../../firmware-sim/replica-kinds.${extension}`, import.meta.url).href);'),
+      ...importsOf('src/cli/z.ts', "import type { A } from '../../firmware-sim/a.js';"),
+    ];
+    expect(srcLoadingOutside(reaching)).toEqual(['src/cli/x.ts -> hil/hil-cli', 'src/cli/y.ts -> firmware-sim/replica-kinds', 'src/cli/z.ts -> firmware-sim/a']);
+    expect(importingBin([...importsOf('hil/x.ts', "import '../bin/tmr.js';"), ...importsOf('bin/y.ts', "import './tmr.js';")])).toEqual(['hil/x.ts -> bin/tmr']);
   });
 });
 
@@ -112,8 +123,16 @@ describe('the layers', () => {
     expect(EDGES.filter((e) => under('src/replica')(e.from) && under('src/runtime')(e.to)).map(show)).toEqual([]);
   });
 
-  it('src/ loads hil/ and firmware-sim/ only where known (the CLI, for now)', () => {
-    const outside = EDGES.filter((e) => under('hil')(e.to) || under('firmware-sim')(e.to)).map(show);
-    expect(outside).toEqual(KNOWN_SRC_TO_OUTSIDE);
+  it('src/ never loads hil/ or firmware-sim/ (they register themselves through bin/)', () => {
+    expect(srcLoadingOutside(EDGES)).toEqual([]);
+  });
+
+  it('bin/ is the composition root: it may import anything, here both extensions and the CLI', () => {
+    const fromBin = OUTSIDE_EDGES.filter((e) => under('bin')(e.from)).map((e) => e.to);
+    expect(fromBin).toEqual(expect.arrayContaining(['firmware-sim/extension', 'hil/extension', 'src/cli/tmr']));
+  });
+
+  it('nothing imports bin/: not firmware-sim/, hil/ or src/', () => {
+    expect(importingBin([...EDGES, ...OUTSIDE_EDGES])).toEqual([]);
   });
 });

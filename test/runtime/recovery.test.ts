@@ -13,7 +13,7 @@ import { shippedLaw } from '../../src/law/law-loader.js';
 import { readBlackBox } from '../../src/loop/black-box.js';
 import type { RealtimeSummary } from '../../src/runtime/realtime-runner.js';
 import { replayBlackBox } from '../../src/loop/replay.js';
-import { assertFreshBuild, replicaFlags, tmrJson } from '../helpers/cli.js';
+import { assertFreshBuild, replicaFlags, TEST_HOOKS_ENV, tmrJson } from '../helpers/cli.js';
 import { timingFigure } from '../helpers/timing-figure.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'tmr-recovery-'));
@@ -23,8 +23,8 @@ afterAll(() => rmSync(dir, { recursive: true, force: true }));
 describe('state transfer (issue 6, item 3)', () => {
   it('a replica restarted with a corrupted state is caught on probation and never counted in a vote', async () => {
     const log = join(dir, 'corrupt.tmrlog');
-    const args = ['run', '--recover', '--ticks', '1200', ...replicaFlags('node', 'node:corrupt-state=1', 'node'), '--inject', 'crash:1@200', '--log', log];
-    const run = await tmrJson<RealtimeSummary>(args, 60_000);
+    const args = ['run', '--recover', '--ticks', '1200', ...replicaFlags('node', 'node-test:corrupt-state=1', 'node'), '--inject', 'crash:1@200', '--log', log];
+    const run = await tmrJson<RealtimeSummary>(args, 60_000, TEST_HOOKS_ENV);
     const context = `tmr ${args.join(' ')}: ${JSON.stringify(run.recovery)}`;
     expect(run.unsafeCommands).toBe(0);
     const r = run.recovery!;

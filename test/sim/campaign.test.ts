@@ -5,6 +5,7 @@
  */
 import { beforeAll, describe, expect, it } from 'vitest';
 import { checkSeed, drawSchedule, livenessBoundTick, safeBoundTick, scheduleText } from '../../src/sim/campaign.js';
+import { runCampaign } from '../../src/sim/campaign-runner.js';
 import { assertFreshBuild, childPids, runCli } from '../helpers/cli.js';
 import { processExists } from '../helpers/processes.js';
 
@@ -84,6 +85,28 @@ describe('campaign schedules and checks (in-process)', () => {
     }
     expect(failures).toBeGreaterThan(0);
   });
+});
+
+describe('a broken voter (test hook) against the campaign (programmatic)', () => {
+  it('fails --faults single with a seed whose replay reproduces the violation at the same tick', async () => {
+    // The campaign as `tmr campaign --seeds 100 --faults single` runs it, with the hook swapped in
+    // (on one worker: in this process, where the hook can be given).
+    const report = await runCampaign({ from: 1, seeds: 100, faults: 'single', ticks: 1_000, workers: 1, testHookBrokenVoter: true });
+    expect(report.failed).toBeGreaterThan(0);
+    const { seed, violation } = report.failures[0]!;
+    expect(violation).not.toBeNull();
+    const { invariant, tick } = violation!;
+    // Replaying that seed (as `tmr campaign --seed S --trace -` does) reproduces it exactly.
+    const trace: string[] = [];
+    const replay = checkSeed(seed, 'single', 1_000, { testHookBrokenVoter: true, onTraceLine: (line) => trace.push(line) });
+    expect(replay.ok).toBe(false);
+    expect(replay.violation).toMatchObject({ invariant, tick });
+    expect(replay).toEqual(report.failures[0]);
+    expect(trace).toHaveLength(1_000);
+    expect(trace[tick]).toMatch(new RegExp(`^${tick} `));
+    // Without the hook the same seed passes: the failure is the voter's, not the schedule's.
+    expect(checkSeed(seed, 'single', 1_000).ok).toBe(true);
+  }, CAMPAIGN_TIMEOUT_MS);
 });
 
 describe('tmr campaign (the compiled CLI)', () => {
@@ -172,31 +195,13 @@ describe('tmr campaign (the compiled CLI)', () => {
     for (const pid of workerPids) expect(processExists(pid), `worker ${pid} still running`).toBe(false);
   }, CAMPAIGN_TIMEOUT_MS);
 
-  it('a broken voter fails --faults single with a seed whose replay reproduces the violation at the same tick', async () => {
-    const result = await runCli(['campaign', '--seeds', '100', '--faults', 'single', '--test-hook-broken-voter'], { timeoutMs: CAMPAIGN_TIMEOUT_MS });
-    expect(result.code).toBe(1);
-    const failed = /FAILED seed (\d+): ([A-Z_]+) at tick (\d+)/.exec(result.stdout);
-    expect(failed, result.stdout).not.toBeNull();
-    const [, seed, invariant, tick] = failed!;
-    const replayLine = /replay: +npx tmr (campaign --seed \d+ .*)$/m.exec(result.stdout);
-    expect(replayLine).not.toBeNull();
-    const replayArgs = replayLine![1]!.split(' ');
-    expect(replayArgs).toContain(seed);
-    const replay = await runCli(replayArgs);
-    expect(replay.code).toBe(1);
-    expect(replay.stderr).toContain(`FAILED seed ${seed}: ${invariant} at tick ${tick}:`);
-    const traceLines = replay.stdout.trimEnd().split('\n');
-    expect(traceLines).toHaveLength(1_000);
-    expect(traceLines[Number(tick)]).toMatch(new RegExp(`^${tick} `));
-    // Without the hook the same seed passes: the failure is the voter's, not the schedule's.
-    const healthy = await runCli(replayArgs.filter((a) => a !== '--test-hook-broken-voter'));
-    expect(healthy.code).toBe(0);
-  }, CAMPAIGN_TIMEOUT_MS);
-
-  it('the test hook stays out of the help text', async () => {
+  it('the test hook is not part of the CLI: no help text, and the flag is refused', async () => {
     const help = await runCli(['help']);
     expect(help.stdout).toContain('tmr campaign --seeds N');
     expect(help.stdout).not.toContain('test-hook');
+    const refused = await runCli(['campaign', '--seeds', '10', '--test-hook-broken-voter']);
+    expect(refused.code).toBe(2);
+    expect(refused.stderr).toBe("tmr: unknown option '--test-hook-broken-voter' for tmr campaign (try: tmr help)\n");
   });
 
   it.each([
@@ -213,7 +218,6 @@ describe('tmr campaign (the compiled CLI)', () => {
     [['--seeds', '10', '--trace', '-'], /--trace replays one seed/],
     [['--seeds', '10', '--bogus'], /unknown option '--bogus'/],
     [['--seeds', '10', '--stack', 'half'], /--stack must be one of model, full, got 'half'/],
-    [['--seeds', '10', '--stack', 'full', '--test-hook-broken-voter'], /--test-hook-broken-voter applies to --stack model/],
     [['--seed', '3', '--trace', '/nonexistent-dir/x.trace'], /--trace \/nonexistent-dir\/x.trace: cannot write/],
   ])('usage error %j: one line, exit 2', async (args, message) => {
     const result = await runCli(['campaign', ...args]);

@@ -7,7 +7,7 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import { formatSummary } from '../../src/cli/report.js';
 import type { RealtimeSummary } from '../../src/runtime/realtime-runner.js';
-import { assertFreshBuild, replicaFlags, tmrJson } from '../helpers/cli.js';
+import { assertFreshBuild, replicaFlags, TEST_HOOKS_ENV, tmrJson } from '../helpers/cli.js';
 import { runAgainstSim } from '../helpers/fault-free-trace.js';
 
 beforeAll(() => assertFreshBuild());
@@ -17,9 +17,9 @@ const PROBATION_TICKS = 50;
 describe('restart limit (issue 6, item 2)', () => {
   it('a replica that crashes as soon as it is re-admitted is put out for good after the restart limit; the run goes on in duplex', async () => {
     // Crashes 50 ticks after each state transfer: the tick after its 50th agreeing probation tick.
-    const args = ['run', '--recover', '--probation-ticks', '50', '--restart-limit', '3/5000', '--ticks', '1600', ...replicaFlags('node', 'node:crash-after-state=50', 'node'), '--inject', 'crash:1@200'];
+    const args = ['run', '--recover', '--probation-ticks', '50', '--restart-limit', '3/5000', '--ticks', '1600', ...replicaFlags('node', 'node-test:crash-after-state=50', 'node'), '--inject', 'crash:1@200'];
     // One run. Under npm run soak the machine must leave the healthy replicas alone for 8 s.
-    const run = await tmrJson<RealtimeSummary>(args, 60_000);
+    const run = await tmrJson<RealtimeSummary>(args, 60_000, TEST_HOOKS_ENV);
     expect(run.recovery!.records.filter((rec) => rec.replica !== 1), `a healthy replica was also excluded: tmr ${args.join(' ')}`).toEqual([]);
     expect(run.unsafeCommands).toBe(0);
     const r = run.recovery!;
