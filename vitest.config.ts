@@ -1,11 +1,12 @@
 import { defineConfig } from 'vitest/config';
 
 // Three projects. `npm test` runs the unit suite (parallel, CPU-heavy property tests and
-// deterministic simulations) and then the real-time suite (real replica processes, ptys and
-// emulators against tick deadlines), which must not share two cores with the property tests.
-// The real-time suite asserts only what holds on a loaded machine; its timing claims are figures
-// there and bounds under `npm run soak` (TMR_SOAK=1), which also runs test/soak/ (long runs, timing
-// claims that need a quiet machine) and the whole HIL library.
+// deterministic simulations) and the real-time suite (real replica processes, ptys and emulators
+// against tick deadlines, one file at a time) side by side (test/setup/run-suites.mjs): the
+// real-time suite asserts only what holds on a loaded machine, so it may share the cores; its
+// timing claims are figures there and bounds under `npm run soak` (TMR_SOAK=1, the real-time suite
+// alone), which also runs test/soak/ (long runs, timing claims that need a quiet machine) and the
+// whole HIL library.
 const REALTIME = [
   'test/runtime/realtime.test.ts',
   'test/runtime/common-mode.test.ts',

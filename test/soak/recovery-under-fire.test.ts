@@ -119,7 +119,7 @@ describe('recovery under fire (issue 6, item 1)', () => {
     const seed = 6;
     const simLog = join(dir, 'under-fire-sim.tmrlog');
     await tmrJson<RunSummary>(['sim', '--rate-hz', String(RATE_HZ), '--ticks', String(SECONDS * RATE_HZ), '--seed', String(seed), '--log', simLog]);
-    const replay = `node dist/src/cli/tmr.js run ${UNDER_FIRE_FLAGS.join(' ')} --rate-hz ${RATE_HZ} --ticks ${SECONDS * RATE_HZ} --seed ${seed} (victims drawn with seed ${seed})`;
+    const replay = `node dist/bin/tmr.js run ${UNDER_FIRE_FLAGS.join(' ')} --rate-hz ${RATE_HZ} --ticks ${SECONDS * RATE_HZ} --seed ${seed} (victims drawn with seed ${seed})`;
     {
       const attempt = 1;
       const log = join(dir, `under-fire-${attempt}.tmrlog`);
