@@ -26,6 +26,7 @@ import { stateFitForTransfer, type Recovery } from '../loop/recovery.js';
 import { ReplicaLink } from './replica-link.js';
 import type { Clock } from '../core/clock.js';
 import type { StartedReplica } from './replica-kinds.js';
+import type { ReplicaSlot } from './replica-slot.js';
 
 /**
  * Warm-up ticks for a restarted Node replica before its state transfer. Its outputs on probation
@@ -45,11 +46,6 @@ export interface RealtimeRecoveryOptions {
 
 type RestartOutcome = Parameters<Recovery['restarted']>[2];
 
-interface Spare {
-  readonly replica: StartedReplica;
-  readonly link: ReplicaLink;
-}
-
 interface Transfer {
   readonly replica: number;
   readonly donor: number;
@@ -62,36 +58,31 @@ export class RealtimeRecovery {
   private readonly tasks = new Set<Promise<void>>();
   private transfer: Transfer | null = null;
   private stopping = false;
-  /** Warm standbys by replica (Node replicas only); null while none is ready. */
-  private readonly spares: (Spare | null)[];
   private sparePreparing = false;
 
   constructor(
     private readonly model: LoopModel,
     private readonly recovery: Recovery,
-    /** The runner's arrays: replaced entries are seen by the loop at once. */
-    private readonly replicas: StartedReplica[],
-    private readonly links: ReplicaLink[],
+    /** The runner's replicas: what a restart replaces there is what the loop talks to next. */
+    private readonly slots: readonly ReplicaSlot[],
     private readonly options: RealtimeRecoveryOptions,
-  ) {
-    this.spares = replicas.map(() => null);
-  }
+  ) {}
 
   /** Before tick 0: a warm standby for every replica that can have one, prepared in parallel. */
   async prepareSpares(): Promise<void> {
-    await Promise.all(this.replicas.map((replica, i) => (replica.spawnSpare !== undefined && this.model.core.status[i] === 'inService' ? this.prepareSpare(i) : undefined)));
+    await Promise.all(this.slots.map((slot, i) => (slot.replica.spawnSpare !== undefined && this.model.core.status[i] === 'inService' ? this.prepareSpare(slot) : undefined)));
   }
 
-  private async prepareSpare(i: number): Promise<void> {
+  private async prepareSpare(slot: ReplicaSlot): Promise<void> {
     let spare: StartedReplica;
     try {
-      spare = await this.replicas[i]!.spawnSpare!();
+      spare = await slot.replica.spawnSpare!();
     } catch {
       return;
     }
-    const link = new ReplicaLink(i, spare.transport, this.model.obs, this.model.law, this.options.clock);
-    const ok = !this.stopping && (await this.bringUp(link, spare, this.options.hello(i))) === null;
-    if (ok && !this.stopping && this.spares[i] === null) this.spares[i] = { replica: spare, link };
+    const link = new ReplicaLink(slot.index, spare.transport, this.model.obs, this.model.law, this.options.clock);
+    const ok = !this.stopping && (await this.bringUp(link, spare, this.options.hello(slot.index))) === null;
+    if (ok && !this.stopping && slot.spare === null) slot.spare = { replica: spare, link };
     else await spare.stop();
   }
 
@@ -118,19 +109,21 @@ export class RealtimeRecovery {
     if (cold.length > 0) {
       // Each was handshaken last: it holds the law's initial state, and takes any tick number next.
       for (const i of cold) {
-        this.links[i]!.discardPending();
+        const slot = this.slots[i]!;
+        slot.link.discardPending();
         this.model.obs.coldStart[i] = 1;
-        for (const pid of this.replicas[i]!.dataPathPids) this.options.raisePriority(pid);
+        for (const pid of slot.replica.dataPathPids) this.options.raisePriority(pid);
       }
       this.recovery.coldStartBegins(cold, tick);
     }
     const t = this.transfer;
     this.transfer = null;
     if (t === null) return;
-    const link = this.links[t.replica]!;
+    const slot = this.slots[t.replica]!;
+    const link = slot.link;
     const state = t.state;
     if (state === null || !stateFitForTransfer(state, tick, t.votedDigest) || link.isDown || this.recovery.phase[t.replica] !== 'ready') {
-      this.links[t.donor]!.cancelStateRequest();
+      this.slots[t.donor]!.link.cancelStateRequest();
       this.recovery.transferRefused();
       return;
     }
@@ -138,7 +131,7 @@ export class RealtimeRecovery {
     link.sendState(state);
     this.model.obs.probationStart[t.replica] = 1;
     this.recovery.probationBegins(t.replica, tick);
-    for (const pid of this.replicas[t.replica]!.dataPathPids) this.options.raisePriority(pid);
+    for (const pid of slot.replica.dataPathPids) this.options.raisePriority(pid);
   }
 
   /** After each tick: starts due restarts, takes in finished ones, prepares a state transfer. */
@@ -146,15 +139,14 @@ export class RealtimeRecovery {
     for (const replica of this.recovery.afterTick(result)) this.startRestart(replica);
     this.replenishSpare(result);
     for (const { replica, outcome } of this.finished.splice(0)) this.recovery.restarted(replica, result.tick, outcome);
-    for (let i = 0; i < this.links.length; i++) {
-      const link = this.links[i]!;
+    for (const { index: i, link } of this.slots) {
       if (this.recovery.phase[i] === 'ready' && link.isDown) this.recovery.lostWhileReady(i, result.tick, `link down while waiting for its state: ${link.linkDownReason}`);
     }
     const candidate = this.recovery.transferCandidate(result);
     if (candidate === null) return;
     const transfer: Transfer = { ...candidate, votedDigest: result.votedDigest, state: null };
     this.transfer = transfer;
-    void this.links[candidate.donor]!.requestState(result.tick).then((state) => {
+    void this.slots[candidate.donor]!.link.requestState(result.tick).then((state) => {
       transfer.state = state;
     });
   }
@@ -163,11 +155,11 @@ export class RealtimeRecovery {
   private replenishSpare(result: StepResult): void {
     if (this.sparePreparing || this.stopping || result.mode !== 'tmr') return;
     if (!this.recovery.phase.every((phase) => phase === 'serving')) return;
-    const i = this.spares.findIndex((spare, k) => spare === null && this.replicas[k]!.spawnSpare !== undefined);
-    if (i < 0) return;
+    const slot = this.slots.find((s) => s.spare === null && s.replica.spawnSpare !== undefined);
+    if (slot === undefined) return;
     this.sparePreparing = true;
     this.track(
-      this.prepareSpare(i).finally(() => {
+      this.prepareSpare(slot).finally(() => {
         this.sparePreparing = false;
       }),
     );
@@ -179,13 +171,13 @@ export class RealtimeRecovery {
     void task.finally(() => this.tasks.delete(task));
   }
 
-  /** Waits for restarts in flight and stops the spares; what restarts started is in the runner's arrays, stopped there. */
+  /** Waits for restarts in flight and stops the spares; what restarts started is in the runner's slots, stopped there. */
   async stop(): Promise<void> {
     this.stopping = true;
     this.transfer = null;
     await Promise.allSettled([...this.tasks]);
-    await Promise.all(this.spares.map((spare) => spare?.replica.stop()));
-    this.spares.fill(null);
+    await Promise.all(this.slots.map((slot) => slot.spare?.replica.stop()));
+    for (const slot of this.slots) slot.spare = null;
   }
 
   private startRestart(replicaIndex: number): void {
@@ -197,13 +189,13 @@ export class RealtimeRecovery {
   }
 
   private async restart(i: number): Promise<RestartOutcome> {
-    const old = this.replicas[i]!;
-    const spare = this.spares[i] ?? null;
-    this.spares[i] = null;
+    const slot = this.slots[i]!;
+    const old = slot.replica;
+    const spare = slot.spare;
+    slot.spare = null;
     if (spare !== null && !spare.link.isDown) {
       await old.stop();
-      this.replicas[i] = spare.replica;
-      this.links[i] = spare.link;
+      slot.replace(spare.replica, spare.link);
       // Its controller was reset by the last hello of its bring-up; one more proves it is alive.
       const alive = await spare.link.handshake(this.options.hello(i), this.options.handshakeTimeoutMs);
       return alive.ok ? { ok: true } : { ok: false, permanent: false, detail: `standby: ${alive.reason}: ${alive.detail}` };
@@ -217,9 +209,8 @@ export class RealtimeRecovery {
       return { ok: false, permanent: false, detail: `restart failed: ${error instanceof Error ? error.message : String(error)}` };
     }
     // A new process was started at RESTART_NICE by its transport; a reset board keeps its own.
-    this.replicas[i] = fresh;
-    const link = fresh.transport === old.transport ? this.links[i]! : new ReplicaLink(i, fresh.transport, this.model.obs, this.model.law, this.options.clock);
-    this.links[i] = link;
+    const link = fresh.transport === old.transport ? slot.link : new ReplicaLink(i, fresh.transport, this.model.obs, this.model.law, this.options.clock);
+    slot.replace(fresh, link);
     if (this.stopping) return { ok: false, permanent: false, detail: 'the run ended' };
     return (await this.bringUp(link, fresh, this.options.hello(i))) ?? { ok: true };
   }

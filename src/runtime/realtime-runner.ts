@@ -14,7 +14,8 @@ import { safeCommands } from '../core/tmr-core.js';
 import { faultParam, LoopModel, type LoopBench, type LoopOptions, type RunSummary } from '../loop/loop-model.js';
 import { ReplicaLink, type LinkCounters } from './replica-link.js';
 import type { TransportStats } from '../transport/transport.js';
-import { BUILT_IN_PROVIDERS, type ReplicaProvider, type ReplicaSpec, type StartedReplica } from './replica-kinds.js';
+import { BUILT_IN_PROVIDERS, type ReplicaProvider, type ReplicaSpec } from './replica-kinds.js';
+import { ReplicaSlot } from './replica-slot.js';
 import { assert } from '../core/assert.js';
 import type { KillSwitch } from '../loop/kill-switch.js';
 import { RealtimeRecovery } from './realtime-recovery.js';
@@ -173,8 +174,7 @@ export async function runRealtime(options: RealtimeOptions, hooks: RealtimeHooks
   const quorumGraceMs = (options.quorumGraceUs ?? defaultQuorumGraceUs(options.rateHz)) / 1000;
   assert(quorumGraceMs >= 0 && Number.isFinite(quorumGraceMs), 'quorum grace must be a non-negative time');
   const model = new LoopModel(options, bench);
-  const replicas: StartedReplica[] = [];
-  const links: ReplicaLink[] = [];
+  const slots: ReplicaSlot[] = [];
   let recovery: RealtimeRecovery | null = null;
   const wallStartMs = clock.nowMs();
   const replySamplesUs = new Float64Array(Math.min(options.ticks, REPLY_SAMPLES_MAX));
@@ -197,30 +197,30 @@ export async function runRealtime(options: RealtimeOptions, hooks: RealtimeHooks
       const spec = specs[i]!;
       const provider = providers.find((p) => p.kind === spec.kind);
       if (provider === undefined) throw new Error(`replica ${i}: no provider for replica kind '${spec.kind}'`);
-      replicas.push(await provider.start(spec, i, model.law));
+      const replica = await provider.start(spec, i, model.law);
+      slots.push(new ReplicaSlot(i, replica, new ReplicaLink(i, replica.transport, model.obs, model.law, clock)));
     }
     if (onMachineClock) {
       priorityRaised = raisePriority(0);
-      for (const pid of replicas.flatMap((r) => r.dataPathPids)) priorityRaised = raisePriority(pid) && priorityRaised;
+      for (const pid of slots.flatMap((s) => s.replica.dataPathPids)) priorityRaised = raisePriority(pid) && priorityRaised;
     }
-    hooks.onStarted?.(replicas.map((r) => r.pid));
-    links.push(...replicas.map((r, i) => new ReplicaLink(i, r.transport, model.obs, model.law, clock)));
-    replicas.forEach((r, i) =>
-      r.onLinkUp(() => {
-        model.replicaDetail[i] = `${model.replicaDetail[i] ?? 'link down'}; link back up before tick ${model.ticksDone}`;
-      }),
-    );
-    await prepareReplicas(model, links, options.handshakeTimeoutMs, replicas.map((r) => r.warmUpTicks ?? WARM_UP_TICKS));
+    hooks.onStarted?.(slots.map((s) => s.replica.pid));
+    for (const slot of slots) {
+      slot.replica.onLinkUp(() => {
+        model.replicaDetail[slot.index] = `${model.replicaDetail[slot.index] ?? 'link down'}; link back up before tick ${model.ticksDone}`;
+      });
+    }
+    await prepareReplicas(model, slots.map((s) => s.link), options.handshakeTimeoutMs, slots.map((s) => s.replica.warmUpTicks ?? WARM_UP_TICKS));
     hooks.onReady?.(
       model.core.status.filter((status) => status === 'inService').length,
-      replicas.map((r) => r.pid),
+      slots.map((s) => s.replica.pid),
       model,
       // Restarts replace processes: this says who replica i is now.
-      (i) => replicas[i]?.pid,
+      (i) => slots[i]?.replica.pid,
     );
 
     if (model.recovery !== null) {
-      recovery = new RealtimeRecovery(model, model.recovery, replicas, links, {
+      recovery = new RealtimeRecovery(model, model.recovery, slots, {
         handshakeTimeoutMs: options.handshakeTimeoutMs,
         hello: (i) => helloFor(model, i),
         raisePriority: (pid) => priorityRaised && raisePriority(pid),
@@ -228,9 +228,8 @@ export async function runRealtime(options: RealtimeOptions, hooks: RealtimeHooks
       });
       await recovery.prepareSpares();
     }
-    const resumeAt = new Map<number, number[]>();
     let tickStartMs = clock.nowMs();
-    const linkDown = (i: number): boolean => links[i]!.isDown;
+    const linkDown = (i: number): boolean => slots[i]!.link.isDown;
     const quorum = (): boolean => model.quorumAnswered(linkDown);
     // The tick loop: bounded by options.ticks.
     for (let tick = 0; tick < options.ticks; tick++) {
@@ -240,12 +239,12 @@ export async function runRealtime(options: RealtimeOptions, hooks: RealtimeHooks
       }
       model.prepareTick(tick);
       recovery?.beforeTick(tick);
-      applyFaults(model, options, tick, replicas, links, resumeAt);
+      applyFaults(model, options, tick, slots);
       const frame = encodeMessage({ kind: 'tick', tick, inputs: model.inputs });
       const sentAtMs = clock.nowMs();
       if (sendLateCount < sendLateUs.length) sendLateUs[sendLateCount++] = Math.max(0, sentAtMs - tickStartMs) * 1000;
       // In service, and on probation (compared, not counted): both get every tick.
-      const active = links.filter((_, i) => model.core.status[i] !== 'excluded' || model.obs.probationStart[i] === 1 || model.obs.coldStart[i] === 1);
+      const active = slots.filter((_, i) => model.core.status[i] !== 'excluded' || model.obs.probationStart[i] === 1 || model.obs.coldStart[i] === 1).map((s) => s.link);
       for (const link of active) link.beginTick(tick, frame);
       // The deadline runs from when the replicas were sent the tick, not from when the tick was
       // due: a host that woke late must not shrink every replica's time to answer at once.
@@ -278,9 +277,9 @@ export async function runRealtime(options: RealtimeOptions, hooks: RealtimeHooks
       for (const event of result.events) {
         if (event.kind === 'replicaExcluded') {
           // Isolation: an excluded replica gets no more ticks; a replica process is stopped.
-          replicas[event.replicaIndex]!.isolate();
-          const link = links[event.replicaIndex]!;
-          model.replicaDetail[event.replicaIndex] = link.linkDownReason ?? link.lastReplicaError;
+          const slot = slots[event.replicaIndex]!;
+          slot.replica.isolate();
+          model.replicaDetail[event.replicaIndex] = slot.link.linkDownReason ?? slot.link.lastReplicaError;
         }
       }
       hooks.actuatorOut?.(result.commands);
@@ -306,7 +305,7 @@ export async function runRealtime(options: RealtimeOptions, hooks: RealtimeHooks
     model.world.enterSafeState();
     hooks.actuatorOut?.(safeCommands(model.coreConfig));
     await recovery?.stop();
-    await Promise.all(replicas.map((r) => r.stop()));
+    await Promise.all(slots.map((s) => s.replica.stop()));
   }
   const sorted = replySamplesUs.subarray(0, replySampleCount).sort();
   const sendLate = sendLateUs.subarray(0, sendLateCount).sort();
@@ -328,8 +327,8 @@ export async function runRealtime(options: RealtimeOptions, hooks: RealtimeHooks
       priorityRaised,
     },
     interrupted,
-    replicaPids: Array.from({ length: options.replicaCount }, (_, i) => replicas[i]?.pid ?? null),
-    links: links.map((link) => ({ description: link.transport.description, ...link.transport.stats, ...link.counters })),
+    replicaPids: Array.from({ length: options.replicaCount }, (_, i) => slots[i]?.replica.pid ?? null),
+    links: slots.map(({ link }) => ({ description: link.transport.description, ...link.transport.stats, ...link.counters })),
   };
 }
 
@@ -364,46 +363,26 @@ async function handshakeAll(model: LoopModel, links: readonly ReplicaLink[], tim
   });
 }
 
-function applyFaults(
-  model: LoopModel,
-  options: RealtimeOptions,
-  tick: number,
-  replicas: readonly StartedReplica[],
-  links: readonly ReplicaLink[],
-  resumeAt: Map<number, number[]>,
-): void {
-  for (const replicaIndex of resumeAt.get(tick) ?? []) replicas[replicaIndex]!.signal('SIGCONT');
-  resumeAt.delete(tick);
+function applyFaults(model: LoopModel, options: RealtimeOptions, tick: number, slots: readonly ReplicaSlot[]): void {
+  for (const slot of slots) slot.resumeIfDue(tick);
   const stall = model.stallStartingAt(tick);
   if (stall !== null) {
     // Every replica at once, as a machine stall does: a process is stopped (it keeps its link and
     // its queued ticks); a board with no process to stop is asked to hang.
-    const resumeTick = tick + stall.durationTicks;
-    for (let i = 0; i < replicas.length; i++) {
-      if (replicas[i]!.signal('SIGSTOP')) {
-        const list = resumeAt.get(resumeTick) ?? [];
-        list.push(i);
-        resumeAt.set(resumeTick, list);
-      } else if (!links[i]!.isDown) {
-        links[i]!.transport.send(encodeMessage({ kind: 'inject', fault: FAULT_KIND.hang, durationTicks: stall.durationTicks, param: 0 }));
+    for (const slot of slots) {
+      if (!slot.stopUntil(tick + stall.durationTicks) && !slot.link.isDown) {
+        slot.link.transport.send(encodeMessage({ kind: 'inject', fault: FAULT_KIND.hang, durationTicks: stall.durationTicks, param: 0 }));
       }
     }
   }
   for (const fault of model.faultsStartingAt(tick)) {
-    const i = fault.replicaIndex;
-    if (fault.kind === 'hang' && replicas[i]!.signal('SIGSTOP')) {
-      // A hang is a stopped process: it keeps its link and says nothing. (A replica with no
-      // process to stop, a real board, is asked to hang through an inject message instead.)
-      if (fault.durationTicks > 0) {
-        const list = resumeAt.get(tick + fault.durationTicks) ?? [];
-        list.push(i);
-        resumeAt.set(tick + fault.durationTicks, list);
-      }
-    } else {
-      links[i]!.transport.send(
-        encodeMessage({ kind: 'inject', fault: FAULT_KIND[fault.kind], durationTicks: fault.durationTicks, param: faultParam(fault, options) }),
-      );
-    }
+    const slot = slots[fault.replicaIndex]!;
+    // A hang is a stopped process: it keeps its link and says nothing. (A replica with no
+    // process to stop, a real board, is asked to hang through an inject message instead.)
+    if (fault.kind === 'hang' && slot.stopUntil(fault.durationTicks > 0 ? tick + fault.durationTicks : null)) continue;
+    slot.link.transport.send(
+      encodeMessage({ kind: 'inject', fault: FAULT_KIND[fault.kind], durationTicks: fault.durationTicks, param: faultParam(fault, options) }),
+    );
   }
 }
 
