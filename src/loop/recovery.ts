@@ -12,7 +12,7 @@
  *
  * Loop layer (src/loop/): imports only core, protocol, law and src/loop.
  */
-import { assert } from '../core/assert.js';
+import { assert, fail } from '../core/assert.js';
 import type { ExclusionReason } from '../core/failure-detector.js';
 import {
   createRestartState,
@@ -119,13 +119,25 @@ export interface RecoverySummary {
   recordsDropped: number;
 }
 
+/** Everything recovery knows of one replica. */
+interface ReplicaRecovery {
+  phase: RecoveryPhase;
+  /** Restart count, back-off and retirement (src/core/restart-policy.ts). */
+  readonly restart: ReplicaRestartState;
+  /** The tick its restart is due at (read while 'waiting'); -1 before its first. */
+  dueTick: number;
+  /** The trip out in progress, or its last one; null before the first. */
+  current: RecoveryRecord | null;
+  /** Why its last restart failed or why it was retired, for the summary; null if neither. */
+  detail: string | null;
+}
+
+const isReady = (r: ReplicaRecovery): boolean => r.phase === 'ready';
+
 export class Recovery {
   readonly policy: RestartPolicyConfig;
-  readonly phase: RecoveryPhase[];
-  private readonly restartStates: ReplicaRestartState[];
-  private readonly dueTick: Int32Array;
-  private readonly current: (RecoveryRecord | null)[];
-  readonly detail: (string | null)[];
+  /** One record per replica, by replica index: its state of recovery is held here and nowhere else. */
+  private readonly replicas: ReplicaRecovery[];
   readonly records: RecoveryRecord[] = [];
   private recordsDropped = 0;
   private readonly counters = { restarts: 0, restartFailures: 0, readmissions: 0, probationFailures: 0, stateTransfersRefused: 0, coldRestarts: 0 };
@@ -137,12 +149,27 @@ export class Recovery {
   ) {
     assert(options.enabled, 'recovery bookkeeping for a run without recovery');
     this.policy = restartPolicyFor(options, rateHz);
-    const n = core.config.replicaCount;
-    this.phase = new Array<RecoveryPhase>(n).fill('serving');
-    this.restartStates = Array.from({ length: n }, () => createRestartState(this.policy));
-    this.dueTick = new Int32Array(n).fill(-1);
-    this.current = new Array<RecoveryRecord | null>(n).fill(null);
-    this.detail = new Array<string | null>(n).fill(null);
+    this.replicas = Array.from({ length: core.config.replicaCount }, (): ReplicaRecovery => ({
+      phase: 'serving',
+      restart: createRestartState(this.policy),
+      dueTick: -1,
+      current: null,
+      detail: null,
+    }));
+  }
+
+  /** Where a replica is on its way back (the shell's read of the books). */
+  phaseOf(replicaIndex: number): RecoveryPhase {
+    return this.replicaAt(replicaIndex).phase;
+  }
+
+  /**
+   * Every replica's phase, by replica index: a fresh copy on each read.
+   * @deprecated Kept only for src/runtime/realtime-recovery.ts's replenishSpare, which is being
+   * refactored; use phaseOf. Remove once nothing reads it.
+   */
+  get phase(): readonly RecoveryPhase[] {
+    return this.replicas.map((r) => r.phase);
   }
 
   /**
@@ -156,13 +183,13 @@ export class Recovery {
       else if (event.kind === 'replicaReadmitted') this.onReadmitted(event.replicaIndex, tick);
     }
     const due: number[] = [];
-    for (let i = 0; i < this.phase.length; i++) {
+    for (let i = 0; i < this.replicas.length; i++) {
+      const r = this.replicas[i]!;
       // Out before the run began (a refused handshake): nothing to restart into agreement.
-      if (this.phase[i] === 'serving' && this.core.status[i] === 'excluded') this.retireNow(i, 'HANDSHAKE_REFUSED', `out since tick ${this.core.excludedTick[i]}: ${this.core.exclusionReason[i]}`);
-      if (this.phase[i] === 'waiting' && tick + 1 >= (this.dueTick[i] as number)) {
-        this.phase[i] = 'restarting';
-        const record = this.current[i] ?? null;
-        if (record !== null) record.restartTick = tick + 1;
+      if (r.phase === 'serving' && this.core.status[i] === 'excluded') this.retireNow(i, 'HANDSHAKE_REFUSED', `out since tick ${this.core.excludedTick[i]}: ${this.core.exclusionReason[i]}`);
+      if (r.phase === 'waiting' && tick + 1 >= r.dueTick) {
+        r.phase = 'restarting';
+        if (r.current !== null) r.current.restartTick = tick + 1;
         due.push(i);
       }
     }
@@ -174,20 +201,20 @@ export class Recovery {
    * or failed. A permanent failure (the replica refuses our law or protocol) retires it.
    */
   restarted(replicaIndex: number, tick: number, outcome: { ok: true } | { ok: false; permanent: boolean; detail: string; reason?: RetireReason }): void {
-    assert(this.phase[replicaIndex] === 'restarting', 'restart finished for a replica that was not restarting');
+    const r = this.replicaAt(replicaIndex);
+    assert(r.phase === 'restarting', 'restart finished for a replica that was not restarting');
     if (outcome.ok) {
-      this.phase[replicaIndex] = 'ready';
-      const record = this.current[replicaIndex] ?? null;
-      if (record !== null) record.readyTick = tick;
+      r.phase = 'ready';
+      if (r.current !== null) r.current.readyTick = tick;
       return;
     }
     this.counters.restartFailures++;
-    this.detail[replicaIndex] = outcome.detail;
+    r.detail = outcome.detail;
     if (outcome.permanent) {
       this.retireNow(replicaIndex, outcome.reason ?? 'HANDSHAKE_REFUSED', outcome.detail);
       return;
     }
-    this.schedule(replicaIndex, tick, 'restartFailed', this.current[replicaIndex]?.reason ?? 'LINK_DOWN');
+    this.schedule(replicaIndex, tick, 'restartFailed', r.current?.reason ?? 'LINK_DOWN');
   }
 
   /**
@@ -197,10 +224,10 @@ export class Recovery {
    * to give: state is never taken from a replica the vote did not back.
    */
   transferCandidate(result: StepResult): { replica: number; donor: number } | null {
-    const replica = this.phase.indexOf('ready');
+    const replica = this.replicas.findIndex(isReady);
     if (replica < 0) return null;
     if (!commandingMajority(result)) return null;
-    for (let donor = 0; donor < this.phase.length; donor++) {
+    for (let donor = 0; donor < this.replicas.length; donor++) {
       if ((result.participantMask & (1 << donor)) !== 0 && result.flags[donor] === 0 && this.core.status[donor] === 'inService') return { replica, donor };
     }
     return null;
@@ -214,32 +241,26 @@ export class Recovery {
   coldStartCandidates(): number[] {
     if (!this.options.coldRestart || this.core.status.some((s) => s === 'inService')) return [];
     const ready: number[] = [];
-    for (let i = 0; i < this.phase.length; i++) if (this.phase[i] === 'ready') ready.push(i);
-    return ready.length * 2 > this.phase.length ? ready : [];
+    for (let i = 0; i < this.replicas.length; i++) if (this.replicas[i]!.phase === 'ready') ready.push(i);
+    return ready.length * 2 > this.replicas.length ? ready : [];
   }
 
   /** The shell cold-started these replicas before `tick`: serving again from the law's initial state. */
   coldStartBegins(replicas: readonly number[], tick: number): void {
     this.counters.coldRestarts++;
     for (const i of replicas) {
-      assert(this.phase[i] === 'ready', 'cold start of a replica that was not ready');
-      this.phase[i] = 'serving';
-      this.counters.readmissions++;
-      noteReadmitted(this.restartStates[i]!, tick);
-      const record = this.current[i] ?? null;
-      if (record !== null) {
-        record.readmittedTick = tick;
-        record.outcome = 'readmitted';
-      }
+      const r = this.replicaAt(i);
+      assert(r.phase === 'ready', 'cold start of a replica that was not ready');
+      this.serveAgain(r, tick);
     }
   }
 
   /** The shell moved the majority's state into the replica; the core starts its probation this tick. */
   probationBegins(replicaIndex: number, tick: number): void {
-    assert(this.phase[replicaIndex] === 'ready', 'probation for a replica that was not ready');
-    this.phase[replicaIndex] = 'probation';
-    const record = this.current[replicaIndex] ?? null;
-    if (record !== null) record.probationTick = tick;
+    const r = this.replicaAt(replicaIndex);
+    assert(r.phase === 'ready', 'probation for a replica that was not ready');
+    r.phase = 'probation';
+    if (r.current !== null) r.current.probationTick = tick;
   }
 
   /** A state transfer did not happen (no answer, wrong tick, digest not the voted one): try again later. */
@@ -249,18 +270,26 @@ export class Recovery {
 
   /** A ready replica whose link died before it could be re-synchronised: restart it again. */
   lostWhileReady(replicaIndex: number, tick: number, detail: string): void {
-    assert(this.phase[replicaIndex] === 'ready', 'lost a replica that was not ready');
-    this.phase[replicaIndex] = 'restarting';
+    const r = this.replicaAt(replicaIndex);
+    assert(r.phase === 'ready', 'lost a replica that was not ready');
+    r.phase = 'restarting';
     this.restarted(replicaIndex, tick, { ok: false, permanent: false, detail });
   }
 
+  private replicaAt(replicaIndex: number): ReplicaRecovery {
+    const r = this.replicas[replicaIndex];
+    if (r === undefined) fail(`recovery: replica index ${replicaIndex} out of range 0..${this.replicas.length - 1}`);
+    return r;
+  }
+
   private onExcluded(replicaIndex: number, reason: ExclusionReason, tick: number): void {
-    const onProbation = this.phase[replicaIndex] === 'probation';
+    const onProbation = this.replicaAt(replicaIndex).phase === 'probation';
     if (onProbation) this.counters.probationFailures++;
     this.schedule(replicaIndex, tick, onProbation ? 'probation' : 'serving', reason);
   }
 
   private schedule(replicaIndex: number, tick: number, context: FailureContext, reason: ExclusionReason): void {
+    const r = this.replicaAt(replicaIndex);
     const record: RecoveryRecord = {
       replica: replicaIndex,
       excludedTick: tick,
@@ -272,41 +301,45 @@ export class Recovery {
       readmittedTick: null,
       outcome: 'pending',
     };
-    const previous = this.current[replicaIndex] ?? null;
-    if (previous !== null && previous.outcome === 'pending') previous.outcome = 'failedAgain';
-    this.current[replicaIndex] = record;
+    if (r.current !== null && r.current.outcome === 'pending') r.current.outcome = 'failedAgain';
+    r.current = record;
     if (this.records.length < RECOVERY_RECORDS_MAX) this.records.push(record);
     else this.recordsDropped++;
-    const decision = decideRestart(this.restartStates[replicaIndex]!, this.policy, tick, context);
+    const decision = decideRestart(r.restart, this.policy, tick, context);
     if (decision.kind === 'retire') {
       record.outcome = 'retired';
-      this.phase[replicaIndex] = 'retired';
-      this.detail[replicaIndex] = decision.detail;
+      r.phase = 'retired';
+      r.detail = decision.detail;
       return;
     }
     this.counters.restarts++;
-    this.phase[replicaIndex] = 'waiting';
-    this.dueTick[replicaIndex] = decision.atTick;
+    r.phase = 'waiting';
+    r.dueTick = decision.atTick;
   }
 
   private onReadmitted(replicaIndex: number, tick: number): void {
-    assert(this.phase[replicaIndex] === 'probation', 'readmitted a replica that was not on probation');
-    this.phase[replicaIndex] = 'serving';
+    const r = this.replicaAt(replicaIndex);
+    assert(r.phase === 'probation', 'readmitted a replica that was not on probation');
+    this.serveAgain(r, tick);
+  }
+
+  /** Back in service at `tick` (probation passed, or a cold start): its trip out ends re-admitted. */
+  private serveAgain(r: ReplicaRecovery, tick: number): void {
+    r.phase = 'serving';
     this.counters.readmissions++;
-    noteReadmitted(this.restartStates[replicaIndex]!, tick);
-    const record = this.current[replicaIndex] ?? null;
-    if (record !== null) {
-      record.readmittedTick = tick;
-      record.outcome = 'readmitted';
+    noteReadmitted(r.restart, tick);
+    if (r.current !== null) {
+      r.current.readmittedTick = tick;
+      r.current.outcome = 'readmitted';
     }
   }
 
   private retireNow(replicaIndex: number, reason: RetireReason, detail: string): void {
-    retire(this.restartStates[replicaIndex]!, reason);
-    this.phase[replicaIndex] = 'retired';
-    this.detail[replicaIndex] = detail;
-    const record = this.current[replicaIndex] ?? null;
-    if (record !== null && record.outcome === 'pending') record.outcome = 'retired';
+    const r = this.replicaAt(replicaIndex);
+    retire(r.restart, reason);
+    r.phase = 'retired';
+    r.detail = detail;
+    if (r.current !== null && r.current.outcome === 'pending') r.current.outcome = 'retired';
   }
 
   summary(): RecoverySummary {
@@ -319,12 +352,12 @@ export class Recovery {
       ...this.counters,
       recoveryTicksMedian: recoveryTicks.length > 0 ? (recoveryTicks[Math.floor((recoveryTicks.length - 1) / 2)] as number) : null,
       recoveryTicksMax: recoveryTicks.length > 0 ? (recoveryTicks[recoveryTicks.length - 1] as number) : null,
-      replicas: this.phase.map((phase, index) => ({
+      replicas: this.replicas.map((r, index) => ({
         index,
-        phase,
-        restarts: this.restartStates[index]!.restartCount,
-        retired: this.restartStates[index]!.retired,
-        detail: this.detail[index] ?? null,
+        phase: r.phase,
+        restarts: r.restart.restartCount,
+        retired: r.restart.retired,
+        detail: r.detail,
       })),
       records: this.records,
       recordsDropped: this.recordsDropped,

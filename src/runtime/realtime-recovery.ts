@@ -122,7 +122,7 @@ export class RealtimeRecovery {
     const slot = this.slots[t.replica]!;
     const link = slot.link;
     const state = t.state;
-    if (state === null || !stateFitForTransfer(state, tick, t.votedDigest) || link.isDown || this.recovery.phase[t.replica] !== 'ready') {
+    if (state === null || !stateFitForTransfer(state, tick, t.votedDigest) || link.isDown || this.recovery.phaseOf(t.replica) !== 'ready') {
       this.slots[t.donor]!.link.cancelStateRequest();
       this.recovery.transferRefused();
       return;
@@ -140,7 +140,7 @@ export class RealtimeRecovery {
     this.replenishSpare(result);
     for (const { replica, outcome } of this.finished.splice(0)) this.recovery.restarted(replica, result.tick, outcome);
     for (const { index: i, link } of this.slots) {
-      if (this.recovery.phase[i] === 'ready' && link.isDown) this.recovery.lostWhileReady(i, result.tick, `link down while waiting for its state: ${link.linkDownReason}`);
+      if (this.recovery.phaseOf(i) === 'ready' && link.isDown) this.recovery.lostWhileReady(i, result.tick, `link down while waiting for its state: ${link.linkDownReason}`);
     }
     const candidate = this.recovery.transferCandidate(result);
     if (candidate === null) return;
