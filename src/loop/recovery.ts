@@ -163,13 +163,9 @@ export class Recovery {
     return this.replicaAt(replicaIndex).phase;
   }
 
-  /**
-   * Every replica's phase, by replica index: a fresh copy on each read.
-   * @deprecated Kept only for src/runtime/realtime-recovery.ts's replenishSpare, which is being
-   * refactored; use phaseOf. Remove once nothing reads it.
-   */
-  get phase(): readonly RecoveryPhase[] {
-    return this.replicas.map((r) => r.phase);
+  /** Every replica serving: nobody out, restarting, waiting for its state or on probation. */
+  allServing(): boolean {
+    return this.replicas.every((r) => r.phase === 'serving');
   }
 
   /**

@@ -154,7 +154,7 @@ export class RealtimeRecovery {
   /** Starts one missing spare, only in full TMR with every replica serving (see the file comment). */
   private replenishSpare(result: StepResult): void {
     if (this.sparePreparing || this.stopping || result.mode !== 'tmr') return;
-    if (!this.recovery.phase.every((phase) => phase === 'serving')) return;
+    if (!this.recovery.allServing()) return;
     const slot = this.slots.find((s) => s.spare === null && s.replica.spawnSpare !== undefined);
     if (slot === undefined) return;
     this.sparePreparing = true;
