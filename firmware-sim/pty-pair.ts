@@ -98,14 +98,18 @@ export class PtyPair {
   }
 
   /**
-   * Pulls the cable: socat is killed with SIGKILL, so both ttys vanish at once and the links are
-   * left dangling, as a device node disappears when a USB board is unplugged.
+   * Pulls the cable: socat is killed with SIGKILL, so both ttys vanish at once, and both links are
+   * removed, as a device node disappears when a USB board is unplugged.
    */
   async unplug(): Promise<void> {
     const child = this.process;
     if (child === null) return;
     child.kill('SIGKILL');
     await this.exited;
+    // A link left behind would point at a pseudo-terminal number the kernel soon gives to another
+    // pair: measured with both suites running, a re-open then found that pair's port busy.
+    rmSync(this.hostPath, { force: true });
+    rmSync(this.boardPath, { force: true });
   }
 
   /** Stops socat (SIGTERM, then SIGKILL), removes the links and, if ours, the directory. */
