@@ -11,6 +11,7 @@ import type { RunSummary } from '../../src/loop/loop-model.js';
 import type { RealtimeSummary } from '../../src/runtime/realtime-runner.js';
 import { assertFreshBuild, killTree, runCli, type CliResult } from '../helpers/cli.js';
 import { runAgainstSim } from '../helpers/fault-free-trace.js';
+import { expectHealthyReplicas } from '../helpers/healthy-replicas.js';
 import { SOAK, timingFigure, timingFigureAtLeast } from '../helpers/timing-figure.js';
 
 beforeAll(() => assertFreshBuild());
@@ -146,14 +147,25 @@ describe('detection at 500 Hz', () => {
 describe('quorum grace (a late survivor in duplex)', () => {
   const args = ['--rate-hz', '100', '--ticks', '300', '--seed', '7', '--inject', 'crash:0@100', '--inject', 'late:1@200'];
 
+  /**
+   * The late replica ends out for its timing, or the loop ends safe (a busy machine took healthy
+   * replica 2 out first: then the late one was the last, and the safe policy took over); replica 2
+   * is out, if out, only for timing.
+   */
+  function expectLateSurvivorHandled(run: RunSummary, label: string): void {
+    const context = `${label}: ${JSON.stringify(run.replicas)}`;
+    expectFaultHandled(run, 1, context);
+    if (run.replicas[1]!.state === 'excluded') expect(run.replicas[1]!.reason, context).toMatch(/LATE_REPLY|DEADLINE_MISSED/);
+    expectHealthyReplicas(run, [2], `tmr run ${args.join(' ')} (${label})`);
+  }
+
   it('waits for the late reply: voted and counted late, the late replica excluded for its timing, the simulation\'s trace', async () => {
     const sim = await tmr(['sim', ...args]);
     expect(sim.commands.held).toBe(0);
     const run = await runMatchingSim(args, 'quorum grace');
     const timing = (run as RealtimeSummary).timing;
     timingFigureAtLeast('late replies voted in the quorum grace', timing.quorumGraceVoted, 1, timing);
-    expect(run.replicas[1]!.state, JSON.stringify(run.replicas)).toBe('excluded');
-    expect(run.replicas[1]!.reason).toMatch(/LATE_REPLY|DEADLINE_MISSED/);
+    expectLateSurvivorHandled(run, 'with the quorum grace');
     timingFigure('late fault in duplex: ticks from injection to exclusion', run.faults[1]!.detectionLatencyTicks ?? Number.POSITIVE_INFINITY, 3, run.faults);
     expect(run.unsafeCommands).toBe(0);
   });
@@ -163,8 +175,7 @@ describe('quorum grace (a late survivor in duplex)', () => {
     // Whether the late replica's reply was still out at a tick with too few answers depends on the scheduler.
     timingFigureAtLeast('commands held without the grace', run.commands.held, 1, run.timing);
     expect(run.timing.quorumGraceTicks).toBe(0);
-    expect(run.replicas[1]!.state, JSON.stringify(run.replicas)).toBe('excluded');
-    expect(run.replicas[1]!.reason).toMatch(/LATE_REPLY|DEADLINE_MISSED/);
+    expectLateSurvivorHandled(run, 'without the quorum grace');
     expect(run.unsafeCommands).toBe(0);
   });
 });
