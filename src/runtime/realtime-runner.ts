@@ -244,7 +244,8 @@ export async function runRealtime(options: RealtimeOptions, hooks: RealtimeHooks
       const sentAtMs = clock.nowMs();
       if (sendLateCount < sendLateUs.length) sendLateUs[sendLateCount++] = Math.max(0, sentAtMs - tickStartMs) * 1000;
       // In service, and on probation (compared, not counted): both get every tick.
-      const active = slots.filter((_, i) => model.core.status[i] !== 'excluded' || model.obs.probationStart[i] === 1 || model.obs.coldStart[i] === 1).map((s) => s.link);
+      const active: ReplicaLink[] = [];
+      for (const { index: i, link } of slots) if (model.core.status[i] !== 'excluded' || model.obs.probationStart[i] === 1 || model.obs.coldStart[i] === 1) active.push(link);
       for (const link of active) link.beginTick(tick, frame);
       // The deadline runs from when the replicas were sent the tick, not from when the tick was
       // due: a host that woke late must not shrink every replica's time to answer at once.

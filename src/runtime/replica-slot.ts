@@ -18,7 +18,7 @@ export class ReplicaSlot {
   /** Warm standby (Node replicas only); null while none is ready. */
   spare: Spare | null = null;
   /** Ticks at which this replica's stopped process is continued (a hang or a stall it was stopped for). */
-  private readonly resumeTicks: number[] = [];
+  private resumeTicks: number[] = [];
 
   constructor(
     readonly index: number,
@@ -48,12 +48,10 @@ export class ReplicaSlot {
     return true;
   }
 
-  /** Continues the process at the first tick it was stopped until (as the loop reaches `tick`). */
+  /** Continues the process when the loop reaches a tick it was stopped until (one SIGCONT, whatever stopped it). */
   resumeIfDue(tick: number): void {
-    const at = this.resumeTicks.indexOf(tick);
-    if (at < 0) return;
-    // Every entry for this tick goes: one SIGCONT continues the process whatever stopped it.
-    for (let k = this.resumeTicks.length - 1; k >= 0; k--) if (this.resumeTicks[k] === tick) this.resumeTicks.splice(k, 1);
+    if (!this.resumeTicks.includes(tick)) return;
+    this.resumeTicks = this.resumeTicks.filter((t) => t !== tick);
     this.running.signal('SIGCONT');
   }
 }
