@@ -14,6 +14,7 @@ const REALTIME = [
   'test/runtime/boards.test.ts',
   'test/runtime/voter-death.test.ts',
   'test/runtime/avr-board.test.ts',
+  'test/runtime/lifetime.test.ts',
 ];
 const SOAK_ONLY = ['test/soak/**/*.test.ts', 'test/hil/library.test.ts'];
 

@@ -1,10 +1,14 @@
 /**
- * Child programs that firmware-sim starts (simulated boards, noise proxies, AVR emulators): each
- * is waited for until it prints its ready line, and stopped by PID, with SIGKILL if it lingers.
+ * Child programs that firmware-sim starts (simulated boards, noise proxies, AVR emulators, the
+ * Firmata drive): each is waited for until it prints its ready line, and stopped by PID, with
+ * SIGKILL if it lingers. Each also dies with the process that started it (a parent-death signal,
+ * src/runtime/child-lifetime.ts): they end when their stdin closes, but one stopped by a hang
+ * fault (SIGSTOP) cannot see that.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { dieWithParent } from '../src/runtime/child-lifetime.js';
 
 const READY_TIMEOUT_MS = 15_000;
 const STOP_GRACE_MS = 1_000;
@@ -38,7 +42,8 @@ export class OwnedProcess {
 
   /** Starts `command` and waits for a stdout line containing `readyMarker` (or matching it). */
   static async start(label: string, command: Command, readyMarker: string | RegExp): Promise<OwnedProcess> {
-    const owned = new OwnedProcess(label, spawn(command.command, [...command.args], { stdio: ['pipe', 'pipe', 'pipe'] }));
+    const started = dieWithParent(command);
+    const owned = new OwnedProcess(label, spawn(started.command, [...started.args], { stdio: ['pipe', 'pipe', 'pipe'] }));
     try {
       await owned.waitFor(readyMarker);
     } catch (error) {
