@@ -104,9 +104,16 @@ function exitCodeFor(summary: RunSummary): number {
   return summary.killSwitch === null ? EXIT.ok : EXIT.killSwitch;
 }
 
-function print(summary: RunSummary, options: CliRunOptions, title: string): void {
-  if (options.json) process.stdout.write(`${JSON.stringify(summary)}\n`);
-  else process.stdout.write(`${formatSummary(summary, title)}\n`);
+/** The summary, with the black-box log's state when the run has one (`blackBox` in JSON: its path, whether it is whole, why not). */
+function print(summary: RunSummary, options: CliRunOptions, title: string, log: RunLog | null = null): void {
+  if (options.json) process.stdout.write(`${JSON.stringify(log === null ? summary : { ...summary, blackBox: log.status() })}\n`);
+  else {
+    process.stdout.write(`${formatSummary(summary, title)}\n`);
+    const failure = log?.failure ?? null;
+    if (failure !== null) {
+      process.stdout.write(`black box: INCOMPLETE: ${failure.path}: write failed at tick ${failure.tick} (${failure.message}); holds ticks 0 to ${failure.lastTickOnDisk}, ${failure.recordsDropped} records not written\n`);
+    }
+  }
 }
 
 function runSim(options: CliRunOptions): number {
@@ -140,8 +147,8 @@ function runSim(options: CliRunOptions): number {
     if (pending.length > 0) writeSync(fd, `${pending.join('\n')}\n`);
     closeSync(fd);
   }
-  print(summary, options, 'tmr sim');
-  return exitCodeFor(summary);
+  print(summary, options, 'tmr sim', log);
+  return log === null ? exitCodeFor(summary) : log.exitCode(exitCodeFor(summary));
 }
 
 function openTrace(path: string): number {
@@ -224,7 +231,7 @@ async function runReal(options: CliRunOptions, extensions: ExtensionRegistry, ti
     );
     if (live) process.stderr.write('\r\x1b[K');
     log?.end(summary, summary.interrupted ? 'interrupted' : summary.killSwitch !== null ? `killSwitch:${summary.killSwitch.trigger}` : 'completed');
-    print(summary, options, title);
+    print(summary, options, title, log);
     if (!options.json) {
       const t = summary.timing;
       process.stdout.write(`timing: reply p50 ${t.replyP50Us} µs, p99 ${t.replyP99Us} µs, max ${t.replyMaxUs} µs; tick overruns ${t.tickOverruns}; quorum grace ${t.quorumGraceVoted} of ${t.quorumGraceTicks} ticks voted; wall ${t.wallMs} ms\n`);
@@ -233,7 +240,7 @@ async function runReal(options: CliRunOptions, extensions: ExtensionRegistry, ti
       );
     }
     if (summary.interrupted) return { code: EXIT.interrupted, summary };
-    return { code: exitCodeFor(summary), summary };
+    return { code: log === null ? exitCodeFor(summary) : log.exitCode(exitCodeFor(summary)), summary };
   } finally {
     log?.close();
     await drive?.close();

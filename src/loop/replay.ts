@@ -6,14 +6,19 @@
  *   - every voted command must equal the control law's output for the logged inputs from tick 0
  *     (a correct replica's answer: the majority was right), on every channel (a mid-value channel
  *     within its tolerance).
- * Deterministic and allocation-light; stops listing mismatches after MISMATCHES_LISTED_MAX.
+ * Deterministic and allocation-light; it takes the ticks as a stream (any iterable), so a log of
+ * any length replays in bounded memory; stops listing mismatches after MISMATCHES_LISTED_MAX.
+ * Every logged observation is checked before the core sees it (a replica's output inside its
+ * channel's range, a probation or cold start only for a replica the voter has out): the core
+ * asserts its own invariants, and a log is the world's input, so a record no run of tmr could
+ * have written is a ReplayError naming the tick, never an assertion.
  *
  * Loop layer (src/loop/): imports only core, protocol, law and src/loop.
  */
 import type { LoadedLaw } from '../law/law-runtime.js';
 import type { ExclusionReason } from '../core/failure-detector.js';
-import { createCoreState, createObservations, excludeReplica, resetObservations, step } from '../core/tmr-core.js';
-import type { BlackBoxContents, TickRecord } from './black-box.js';
+import { createCoreState, createObservations, excludeReplica, resetObservations, step, type CoreConfig, type CoreState } from '../core/tmr-core.js';
+import type { BlackBoxHeader, TickRecord } from './black-box.js';
 import { coreConfigFor } from './loop-model.js';
 
 export const MISMATCHES_LISTED_MAX = 20;
@@ -37,10 +42,19 @@ export class ReplayError extends Error {
   override readonly name = 'ReplayError';
 }
 
+/** What replay reads: the header and the ticks in order (an array, or a reader's stream). */
+export interface ReplayInput {
+  readonly header: BlackBoxHeader | null;
+  readonly ticks: Iterable<TickRecord>;
+}
+
 /** Replays a log with the law it was written with (the caller loads it and checks its hash). */
-export function replayBlackBox(log: BlackBoxContents, law: LoadedLaw): ReplayReport {
+export function replayBlackBox(log: ReplayInput, law: LoadedLaw): ReplayReport {
   const h = log.header;
   if (h === null) throw new ReplayError('the log has no header record: nothing to replay');
+  if (h.law.inputs.length !== law.inputCount || h.law.outputs.length !== law.outputCount) {
+    throw new ReplayError(`the header names ${h.law.inputs.length} inputs and ${h.law.outputs.length} outputs; law ${law.name} has ${law.inputCount} and ${law.outputCount}`);
+  }
   const config = coreConfigFor({ ...h, law });
   const core = createCoreState(config);
   for (const [replica, reason] of h.initialExcluded) excludeReplica(core, replica, reason as ExclusionReason, 0);
@@ -52,15 +66,19 @@ export function replayBlackBox(log: BlackBoxContents, law: LoadedLaw): ReplayRep
   const mismatches: ReplayMismatch[] = [];
   let mismatchCount = 0;
   let votedChecked = 0;
+  let index = 0;
   const differ = (tick: number, what: string, logged: unknown, replayed: unknown): void => {
     mismatchCount++;
     if (mismatches.length < MISMATCHES_LISTED_MAX) mismatches.push({ tick, what, logged: String(logged), replayed: String(replayed) });
   };
-  for (const [index, r] of log.ticks.entries()) {
+  for (const r of log.ticks) {
     if (r.tick !== index) {
       differ(r.tick, 'sequence', `tick ${r.tick}`, `tick ${index} expected`);
       break;
     }
+    index++;
+    const problem = observationProblem(r, core, config);
+    if (problem !== null) throw new ReplayError(`tick ${r.tick}: ${problem}: no run of tmr logs that`);
     fillObservations(obs, r);
     const result = step(core, obs, r.tick);
     if (!sameValues(result.commands, r.commands)) differ(r.tick, 'command', `[${r.commands.join(', ')}]`, `[${result.commands.join(', ')}]`);
@@ -77,7 +95,33 @@ export function replayBlackBox(log: BlackBoxContents, law: LoadedLaw): ReplayRep
       if (!agrees) differ(r.tick, 'law', `[${r.commands.join(', ')}] voted`, `[${lawOut.join(', ')}] from the law`);
     }
   }
-  return { ticks: log.ticks.length, votedChecked, mismatchCount, mismatches };
+  return { ticks: index, votedChecked, mismatchCount, mismatches };
+}
+
+/**
+ * Why a logged tick could not have come from a run (the core would assert on it), or null: a
+ * replica's on-time output outside its channel's range (the shell refuses those as protocol
+ * errors), a probation or cold start for a replica the voter has in service, a cold start of less
+ * than a majority.
+ */
+function observationProblem(r: TickRecord, core: CoreState, config: CoreConfig): string | null {
+  const channels = config.channels.length;
+  for (let i = 0; i < config.replicaCount; i++) {
+    if (((r.onTimeMask >> i) & 1) === 0) continue;
+    for (let c = 0; c < channels; c++) {
+      const value = r.outputs[i * channels + c] as number;
+      const channel = config.channels[c] as CoreConfig['channels'][number];
+      if (value < channel.min || value > channel.max) return `replica ${i}'s output ${value} on channel ${channel.name} is outside [${channel.min}, ${channel.max}]`;
+    }
+  }
+  let coldStarts = 0;
+  for (const [kind, replica] of r.events) {
+    if (kind !== 'probationStarted' && kind !== 'coldStarted') continue;
+    if (replica < 0 || core.status[replica] !== 'excluded') return `${kind} for replica ${replica}, which the voter has ${replica < 0 ? 'no such replica' : core.status[replica]}`;
+    if (kind === 'coldStarted') coldStarts++;
+  }
+  if (coldStarts > 0 && coldStarts * 2 <= config.replicaCount) return `a cold start of ${coldStarts} of ${config.replicaCount} replicas, not a majority`;
+  return null;
 }
 
 function fillObservations(obs: ReturnType<typeof createObservations>, r: TickRecord): void {

@@ -18,7 +18,8 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { readBlackBox, type TickRecord } from '../../src/loop/black-box.js';
+import { readBlackBox } from '../../src/loop/black-box-reader.js';
+import type { TickRecord } from '../../src/loop/black-box.js';
 import { timingFigure } from './timing-figure.js';
 
 export interface TraceComparison {

@@ -17,7 +17,7 @@ const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 /** Folders of src/ that files in src/loop may import. */
 const LOOP_MAY_IMPORT = ['src/core/', 'src/protocol/', 'src/law/', 'src/loop/'];
 /** Anything else a loop file imports, by file: the black-box log writes its file and encodes CBOR; an input file is opened. */
-const LOOP_EXTRA: Readonly<Record<string, readonly string[]>> = { 'src/loop/black-box.ts': ['node:fs', 'node:zlib', 'cbor-x'], 'src/loop/input-file.ts': ['node:fs'] };
+const LOOP_EXTRA: Readonly<Record<string, readonly string[]>> = { 'src/loop/black-box.ts': ['node:fs', 'node:zlib', 'cbor-x'], 'src/loop/black-box-reader.ts': ['node:fs', 'node:zlib', 'cbor-x'], 'src/loop/input-file.ts': ['node:fs'] };
 
 const SPECIFIER =
   /\bfrom\s+(['"])([^'"]+)\1|\bimport\s+(['"])([^'"]+)\3|\bimport\s*\(\s*(['"])([^'"]+)\5\s*\)|\bnew URL\(\s*(['"`])([^'"`$]+)[^'"`]*\7\s*,\s*import\.meta\.url/g;

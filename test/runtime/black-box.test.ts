@@ -4,7 +4,8 @@ import { join } from 'node:path';
 import { Encoder } from 'cbor-x';
 import { afterAll, describe, expect, it } from 'vitest';
 import { crc32 } from '../../src/core/crc32.js';
-import { BlackBoxWriter, readBlackBox, type BlackBoxContents } from '../../src/loop/black-box.js';
+import { BlackBoxWriter } from '../../src/loop/black-box.js';
+import { readBlackBox, type BlackBoxContents } from '../../src/loop/black-box-reader.js';
 import { blackBoxHeader } from '../../src/cli/black-box-cli.js';
 import { shippedLaw } from '../../src/law/law-loader.js';
 
@@ -75,7 +76,7 @@ describe('the black-box log', () => {
     const full = readBlackBox(path);
     // Record boundaries, from the length prefixes: [end offset of record k].
     const ends: number[] = [];
-    for (let offset = 8; offset < whole.length; offset += whole.readUInt32LE(offset) + 8) ends.push(offset + whole.readUInt32LE(offset) + 8);
+    for (let offset = 8; offset < whole.length; offset += whole.readUInt32LE(offset) + 12) ends.push(offset + whole.readUInt32LE(offset) + 12);
     expect(ends.at(-1)).toBe(whole.length);
     for (let cut = ends.at(-4)! - 3; cut < whole.length; cut++) {
       const torn = join(dir, 'torn-copy.bbx');
@@ -98,7 +99,7 @@ describe('the black-box log', () => {
     const damaged = join(dir, 'damaged-copy.bbx');
     writeFileSync(damaged, bytes);
     const log = readBlackBox(damaged);
-    expect(log.corruption).toMatch(/record at byte \d+ (fails its CRC|claims \d+ bytes)/);
+    expect(log.corruption).toMatch(/^at byte \d+: (a record of \d+ bytes fails its CRC|a record's length field fails its CRC)/);
     expect(log.ticks.length).toBeGreaterThan(80);
     expect(log.ticks.length).toBeLessThan(200);
   });
@@ -188,7 +189,7 @@ describe('tmr run --log, killed', () => {
     writeFileSync(old, Buffer.concat([Buffer.from('TMRBBX1\n', 'latin1'), record]));
     const replay = await runCli(['replay', old]);
     expect(replay.code).toBe(2);
-    expect(replay.stderr).toBe(`tmr: ${old}: log format 1, written by another tmr; this one reads formats 2 and 3\n`);
+    expect(replay.stderr).toBe(`tmr: ${old}: log format 1, written by another tmr; this one reads formats 2, 3 and 4\n`);
   });
 
   it('refuses a file that is not a log, and bad usage, in one line', async () => {
@@ -196,12 +197,12 @@ describe('tmr run --log, killed', () => {
     writeFileSync(notLog, 'hello\n');
     const replay = await runCli(['replay', notLog]);
     expect(replay.code).toBe(2);
-    expect(replay.stderr.trim()).toBe(`tmr: ${notLog}: not a tmr black-box log (no "TMRBBX1" at the start)`);
+    expect(replay.stderr.trim()).toBe(`tmr: ${notLog}: not a tmr black-box log (no "TMRBBX2" at the start)`);
     const usage = await runCli(['log']);
     expect(usage.code).toBe(2);
     expect(usage.stderr).toContain('usage: tmr log FILE [--csv | --jsonl]');
     const missing = await runCli(['replay', join(dir, 'nope.bbx')]);
     expect(missing.code).toBe(2);
-    expect(missing.stderr.trim()).toMatch(/nope\.bbx: cannot read \(ENOENT\)$/);
+    expect(missing.stderr.trim()).toMatch(/nope\.bbx: no such file \(ENOENT\)$/);
   });
 });

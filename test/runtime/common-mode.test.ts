@@ -11,7 +11,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { shippedLaw } from '../../src/law/law-loader.js';
-import { readBlackBox } from '../../src/loop/black-box.js';
+import { readBlackBox } from '../../src/loop/black-box-reader.js';
 import type { RealtimeSummary } from '../../src/runtime/realtime-runner.js';
 import type { CommonModeRecord } from '../../src/loop/loop-model.js';
 import { replayBlackBox } from '../../src/loop/replay.js';

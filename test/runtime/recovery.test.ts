@@ -10,7 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { shippedLaw } from '../../src/law/law-loader.js';
-import { readBlackBox } from '../../src/loop/black-box.js';
+import { readBlackBox } from '../../src/loop/black-box-reader.js';
 import type { RealtimeSummary } from '../../src/runtime/realtime-runner.js';
 import { replayBlackBox } from '../../src/loop/replay.js';
 import { assertFreshBuild, replicaFlags, TEST_HOOKS_ENV, tmrJson } from '../helpers/cli.js';

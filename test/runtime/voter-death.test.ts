@@ -11,7 +11,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { SimFirmataDrive } from '../../firmware-sim/firmata-drive-board.js';
-import { readBlackBox } from '../../src/loop/black-box.js';
+import { readBlackBox } from '../../src/loop/black-box-reader.js';
 import { replayBlackBox } from '../../src/loop/replay.js';
 import { DEFAULT_ACTUATOR } from '../../src/sim/actuator.js';
 import { assertFreshBuild, killTree, runCli } from '../helpers/cli.js';
