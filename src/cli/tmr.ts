@@ -173,7 +173,8 @@ function reportRecovery(title: string, result: StepResult, pidOf: (replicaIndex:
     let text: string | null = null;
     if (event.kind === 'replicaExcluded') text = `replica ${event.replicaIndex} excluded: ${event.reason}${pid}`;
     else if (event.kind === 'probationStarted') text = `replica ${event.replicaIndex} restarted and re-synchronised, on probation${pid}`;
-    else if (event.kind === 'replicaReadmitted') text = `replica ${event.replicaIndex} re-admitted to the vote${pid}`;
+    // Decided at the end of this tick; counted from the next (the summary's readmittedTick, the log's in-service mask).
+    else if (event.kind === 'replicaReadmitted') text = `replica ${event.replicaIndex} re-admitted to the vote, counted from tick ${event.tick + 1}${pid}`;
     if (text !== null) process.stderr.write(`${live ? '\r\x1b[K' : ''}${title}: tick ${event.tick}: ${text}\n`);
   }
 }

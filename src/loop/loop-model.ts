@@ -138,6 +138,10 @@ export interface RunSummary {
   deadlineMisses: number;
   unsafeCommands: number;
   firstUnsafeTick: number | null;
+  /**
+   * Each tick at which the mode in force changed (the step result's mode, as logged per tick), from
+   * the first tick on; reason: START, or the change's reason code.
+   */
   modeHistory: { tick: number; mode: Mode; reason: string }[];
   finalMode: Mode;
   faults: FaultRecord[];
@@ -216,7 +220,15 @@ export class LoopModel {
   private readonly faultsByTick = new Map<number, FaultSpec[]>();
   private readonly stallsByTick = new Map<number, StallSpec>();
   readonly commonModeRecords: CommonModeRecord[] = [];
+  /**
+   * The mode in force at each tick it changed: each entry is a step result's own mode, the one its
+   * command was decided in and the black box logs, so the two agree by construction.
+   */
   readonly modeHistory: RunSummary['modeHistory'] = [];
+  /** The mode in force at the last tick stepped; null before the first. */
+  private modeInForce: Mode | null = null;
+  /** Why the mode changed at the end of the last tick (an exclusion or a re-admission), in force from this one; null if it did not. */
+  private modeChangeDecidedReason: string | null = null;
   readonly replicaDetail: (string | null)[];
   /** Per replica: first tick of the current run of missed deadlines, -1 if none. */
   private readonly missStreakStart: Int32Array;
@@ -261,7 +273,6 @@ export class LoopModel {
     this.replicaDetail = new Array<string | null>(options.replicaCount).fill(null);
     this.missStreakStart = new Int32Array(options.replicaCount).fill(-1);
     this.firstMissTickAtExclusion = new Int32Array(options.replicaCount).fill(-1);
-    this.modeHistory.push({ tick: 0, mode: this.core.mode, reason: 'START' });
     this.faults = options.injects.map((f) => ({
       kind: f.kind,
       replica: f.replicaIndex,
@@ -346,6 +357,7 @@ export class LoopModel {
     }
     const error = Math.abs(this.trackingError());
     if (error > this.maxAbsError) this.maxAbsError = error;
+    this.recordMode(result);
     if (result.events.length > 0) this.recordEvents(result);
     this.ticksDone = tick + 1;
     return result;
@@ -412,6 +424,30 @@ export class LoopModel {
     return agreeing;
   }
 
+  /**
+   * modeHistory from the step result's mode, never from a modeChanged event's tick: the core
+   * decides some changes at the end of a tick (an exclusion by the failure detector, a
+   * re-admission), in force only from the next tick, whose command is the first decided in the new
+   * mode. The reason is that of the change that put the mode in force: one decided this tick before
+   * the vote (its event's `to` is this tick's mode), else the one decided at the end of the last.
+   */
+  private recordMode(result: StepResult): void {
+    let reasonNow: string | null = null;
+    let reasonNext: string | null = null;
+    for (const event of result.events) {
+      if (event.kind !== 'modeChanged') continue;
+      if (event.to === result.mode) reasonNow = event.reason;
+      else reasonNext = event.reason;
+    }
+    if (result.mode !== this.modeInForce) {
+      const reason = reasonNow ?? (this.modeInForce === null ? 'START' : this.modeChangeDecidedReason);
+      if (reason === null) fail(`tick ${result.tick}: mode ${result.mode} in force after ${this.modeInForce} without a modeChanged event`);
+      this.modeHistory.push({ tick: result.tick, mode: result.mode, reason });
+      this.modeInForce = result.mode;
+    }
+    this.modeChangeDecidedReason = reasonNext;
+  }
+
   private recordEvents(result: StepResult): void {
     for (const event of result.events) {
       if (event.kind === 'commonModeStarted' && this.commonModeRecords.length < COMMON_MODE_RECORDS_MAX) {
@@ -421,7 +457,6 @@ export class LoopModel {
         const record = this.commonModeRecords.find((r) => r.startTick === event.startTick);
         if (record !== undefined) Object.assign(record, { lengthTicks: event.lengthTicks, cause: event.cause, outcome: event.outcome, replicas: maskToList(event.silentMask) });
       }
-      if (event.kind === 'modeChanged') this.modeHistory.push({ tick: event.tick, mode: event.to, reason: event.reason });
       if (event.kind === 'replicaReadmitted' || event.kind === 'coldStarted') this.replicaDetail[event.replicaIndex] = null;
       if (event.kind === 'replicaExcluded') {
         this.firstMissTickAtExclusion[event.replicaIndex] = this.missStreakStart[event.replicaIndex] as number;
@@ -453,7 +488,8 @@ export class LoopModel {
       deadlineMisses: this.deadlineMisses,
       unsafeCommands: this.unsafeCommands,
       firstUnsafeTick: this.firstUnsafeTick,
-      modeHistory: this.modeHistory,
+      // Before the first tick (a run stopped before it began): the mode the core starts in.
+      modeHistory: this.modeHistory.length > 0 ? this.modeHistory : [{ tick: 0, mode: core.mode, reason: 'START' }],
       finalMode: core.mode,
       faults: this.faults,
       stalls: this.options.stalls.map((x) => ({ ...x })),

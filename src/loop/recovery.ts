@@ -95,6 +95,11 @@ export interface RecoveryRecord {
   restartTick: number | null;
   readyTick: number | null;
   probationTick: number | null;
+  /**
+   * The first tick it was counted in the vote again (the first step result whose in-service mask
+   * holds it, as the black box logs it): the tick after the one whose step re-admitted it after
+   * probation, or the tick of a cold start. Null until then.
+   */
   readmittedTick: number | null;
   outcome: 'pending' | 'readmitted' | 'failedAgain' | 'retired';
 }
@@ -111,7 +116,7 @@ export interface RecoverySummary {
   readmissions: number;
   probationFailures: number;
   stateTransfersRefused: number;
-  /** Ticks from exclusion to the first tick counted again (re-admission tick + 1), over re-admissions. */
+  /** Ticks from exclusion to the first tick counted again (readmittedTick), over re-admissions. */
   recoveryTicksMedian: number | null;
   recoveryTicksMax: number | null;
   replicas: { index: number; phase: RecoveryPhase; restarts: number; retired: RetireReason | null; detail: string | null }[];
@@ -174,6 +179,11 @@ export class Recovery {
    */
   afterTick(result: StepResult): number[] {
     const tick = result.tick;
+    // Before this tick's events: a replica re-admitted and counted at this tick may yet be excluded at its end.
+    for (let i = 0; i < this.replicas.length; i++) {
+      const current = this.replicas[i]!.current;
+      if (current !== null && current.outcome === 'readmitted' && current.readmittedTick === null && (result.inServiceMask & (1 << i)) !== 0) current.readmittedTick = tick;
+    }
     for (const event of result.events) {
       if (event.kind === 'replicaExcluded') this.onExcluded(event.replicaIndex, event.reason, tick);
       else if (event.kind === 'replicaReadmitted') this.onReadmitted(event.replicaIndex, tick);
@@ -319,15 +329,15 @@ export class Recovery {
     this.serveAgain(r, tick);
   }
 
-  /** Back in service at `tick` (probation passed, or a cold start): its trip out ends re-admitted. */
+  /**
+   * Back in service (probation passed at the end of `tick`, or a cold start before it): its trip
+   * out ends re-admitted; afterTick notes the first tick it is counted in the vote again.
+   */
   private serveAgain(r: ReplicaRecovery, tick: number): void {
     r.phase = 'serving';
     this.counters.readmissions++;
     noteReadmitted(r.restart, tick);
-    if (r.current !== null) {
-      r.current.readmittedTick = tick;
-      r.current.outcome = 'readmitted';
-    }
+    if (r.current !== null) r.current.outcome = 'readmitted';
   }
 
   private retireNow(replicaIndex: number, reason: RetireReason, detail: string): void {
@@ -341,7 +351,7 @@ export class Recovery {
   summary(): RecoverySummary {
     const recoveryTicks = this.records
       .filter((r) => r.readmittedTick !== null)
-      .map((r) => (r.readmittedTick as number) + 1 - r.excludedTick)
+      .map((r) => (r.readmittedTick as number) - r.excludedTick)
       .sort((a, b) => a - b);
     return {
       coldRestart: this.options.coldRestart,
