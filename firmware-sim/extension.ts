@@ -5,53 +5,32 @@
  * imports firmware-sim/. The providers (pseudo-terminals, socat, the emulator) load only when a
  * run has one of these replicas.
  */
-import { booleanSetting, decimalNumber, show, UsageError, wholeNumber } from '../src/config/fields.js';
+import { UsageError } from '../src/config/fields.js';
 import { BAUD_RATE_MAX, BAUD_RATE_MIN, defineExtension, type ReplicaKindExtension, type ReplicaSettingsSource } from '../src/cli/extensions.js';
-import { isShippedLaw, SHIPPED_LAWS } from '../src/law/law-loader.js';
+import { SHIPPED_LAWS } from '../src/law/law-loader.js';
 import type { ReplicaSpec } from '../src/runtime/replica-kinds.js';
 import type { AvrSimSpec, SimBoardSpec } from './replica-kinds.js';
 
 const NOISE_DIRECTIONS = ['both', 'to-host', 'to-board'] as const;
 const FLOODS = ['garbage', 'max-frames'] as const;
 
-function simBoardSpec(raw: Readonly<Record<string, unknown>>, { label, fromText }: ReplicaSettingsSource): ReplicaSpec {
-  if (raw.noiseDirection !== undefined && !(NOISE_DIRECTIONS as readonly unknown[]).includes(raw.noiseDirection)) {
-    throw new UsageError(`${label}: noise direction must be both, to-host or to-board, got ${show(raw.noiseDirection)}`);
-  }
-  if (raw.flood !== undefined && !(FLOODS as readonly unknown[]).includes(raw.flood)) throw new UsageError(`${label}: flood must be garbage or max-frames, got ${show(raw.flood)}`);
-  const bootNoise = booleanSetting({ label: `${label}: ${fromText ? 'boot-noise' : 'bootNoise'}`, value: raw.bootNoise, fromText });
-  const ber = decimalNumber({ label: `${label}: bit error rate`, value: raw.bitErrorRate, fromText }, 0, 0.1);
-  const spec: SimBoardSpec = {
-    kind: 'sim-board',
-    ...(bootNoise === undefined ? {} : { bootNoise }),
-    ...(raw.lawHash === undefined ? {} : { lawHash: wholeNumber({ label: `${label}: law hash`, value: raw.lawHash, fromText }, 0, 0, 0xffff_ffff) }),
-    ...(raw.protocolVersion === undefined ? {} : { protocolVersion: wholeNumber({ label: `${label}: protocol version`, value: raw.protocolVersion, fromText }, 0, 0, 0xffff) }),
-    ...(ber === undefined ? {} : { bitErrorRate: ber }),
-    ...(raw.noiseDirection === undefined ? {} : { noiseDirection: raw.noiseDirection as (typeof NOISE_DIRECTIONS)[number] }),
-    ...(raw.flood === undefined ? {} : { flood: raw.flood as (typeof FLOODS)[number] }),
-    ...(raw.floodAfterMs === undefined ? {} : { floodAfterMs: wholeNumber({ label: `${label}: flood-after-ms`, value: raw.floodAfterMs, fromText }, 0, 0, 3_600_000) }),
-  };
+/** The settings arrive typed (src/cli/extensions.ts reads them as the kind declares): only their absence is left to handle. */
+function simBoardSpec(settings: Readonly<Record<string, unknown>>): ReplicaSpec {
+  const spec: SimBoardSpec = { kind: 'sim-board', ...(settings as Omit<SimBoardSpec, 'kind'>) };
   return spec;
 }
 
 /** The Uno firmware images the board profile lists (boards/uno/profile.json). */
 const AVR_SIM_BAUD_RATES = [115_200, 1_000_000];
 
-function avrSimSpec(raw: Readonly<Record<string, unknown>>, { label, fromText }: ReplicaSettingsSource): ReplicaSpec {
-  const testHooks = booleanSetting({ label: `${label}: ${fromText ? 'hooks' : 'testHooks'}`, value: raw.testHooks, fromText });
-  // The firmware is built for one shipped law (boards/uno, LAW=src/laws/NAME/law.c); absent: the run's law.
-  if (raw.law !== undefined && (typeof raw.law !== 'string' || !isShippedLaw(raw.law))) {
-    throw new UsageError(`${label}: the Uno firmware is built for a shipped law (${SHIPPED_LAWS.join(', ')}), got ${show(raw.law)}`);
-  }
-  const baudRate = raw.baudRate === undefined ? undefined : wholeNumber({ label: `${label}: baud rate`, value: raw.baudRate, fromText }, 0, BAUD_RATE_MIN, BAUD_RATE_MAX);
-  if (baudRate !== undefined && !AVR_SIM_BAUD_RATES.includes(baudRate)) {
-    throw new UsageError(`${label}: the Uno firmware is built for ${AVR_SIM_BAUD_RATES.join(' or ')} baud, got ${baudRate}`);
-  }
+function avrSimSpec(settings: Readonly<Record<string, unknown>>, { label }: ReplicaSettingsSource): ReplicaSpec {
+  const { baudRate, testHooks, law } = settings as Omit<AvrSimSpec, 'kind'>;
+  if (baudRate !== undefined && !AVR_SIM_BAUD_RATES.includes(baudRate)) throw new UsageError(`${label}: the Uno firmware is built for ${AVR_SIM_BAUD_RATES.join(' or ')} baud, got ${baudRate}`);
   const spec: AvrSimSpec = {
     kind: 'avr-sim',
     ...(baudRate === undefined ? {} : { baudRate }),
     ...(testHooks === undefined ? {} : { testHooks }),
-    ...(raw.law === undefined ? {} : { law: raw.law as string }),
+    ...(law === undefined ? {} : { law }),
   };
   return spec;
 }
@@ -71,13 +50,13 @@ export const simBoardKind: ReplicaKindExtension = {
     ],
   },
   settings: [
-    { key: 'boot-noise', field: 'bootNoise' },
-    { key: 'law-hash', field: 'lawHash' },
-    { key: 'protocol-version', field: 'protocolVersion' },
-    { key: 'ber', field: 'bitErrorRate' },
-    { key: 'noise', field: 'noiseDirection' },
-    { key: 'flood', field: 'flood' },
-    { key: 'flood-after-ms', field: 'floodAfterMs' },
+    { key: 'boot-noise', field: 'bootNoise', type: 'boolean' },
+    { key: 'law-hash', field: 'lawHash', type: 'whole', min: 0, max: 0xffff_ffff },
+    { key: 'protocol-version', field: 'protocolVersion', type: 'whole', min: 0, max: 0xffff },
+    { key: 'ber', field: 'bitErrorRate', type: 'decimal', min: 0, max: 0.1 },
+    { key: 'noise', field: 'noiseDirection', type: 'text', choices: NOISE_DIRECTIONS },
+    { key: 'flood', field: 'flood', type: 'text', choices: FLOODS },
+    { key: 'flood-after-ms', field: 'floodAfterMs', type: 'whole', min: 0, max: 3_600_000 },
   ],
   spec: simBoardSpec,
   provider: async () => (await import('./replica-kinds.js')).simBoardProvider,
@@ -96,9 +75,10 @@ export const avrSimKind: ReplicaKindExtension = {
     ],
   },
   settings: [
-    { key: 'baud', field: 'baudRate' },
-    { key: 'hooks', field: 'testHooks' },
-    { key: 'law', field: 'law' },
+    { key: 'baud', field: 'baudRate', type: 'whole', min: BAUD_RATE_MIN, max: BAUD_RATE_MAX },
+    { key: 'hooks', field: 'testHooks', type: 'boolean' },
+    // The firmware is built for one shipped law (boards/uno, LAW=src/laws/NAME/law.c); absent: the run's law.
+    { key: 'law', field: 'law', type: 'text', choices: SHIPPED_LAWS },
   ],
   spec: avrSimSpec,
   provider: async () => (await import('./replica-kinds.js')).avrSimProvider,

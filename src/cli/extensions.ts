@@ -9,10 +9,10 @@
  * serial come in by the same path. An extension keeps its heavy modules behind a loader, so a run
  * that does not use a kind, an actuator or a command does not load it.
  */
-import { existsSync } from 'node:fs';
+import { statSync } from 'node:fs';
 import { extname, resolve } from 'node:path';
 import { TmrAssertionError } from '../core/assert.js';
-import { show, UsageError, wholeNumber } from '../config/fields.js';
+import { settingTypeProblem, show, typedSetting, UsageError, type SettingType } from '../config/fields.js';
 import { importModule } from '../law/law-loader.js';
 import { nodeProvider, serialProvider, type ReplicaProvider, type ReplicaSpec } from '../runtime/replica-kinds.js';
 
@@ -30,11 +30,13 @@ export interface ReplicaSettingsSource {
   readonly fromText: boolean;
 }
 
-/** One setting of a replica kind, as typed in `--replica KIND:key=value,…` and as a config file's field. */
-export interface ReplicaSetting {
-  readonly key: string;
-  readonly field: string;
-}
+/**
+ * One setting of a replica kind: its key in `--replica KIND:key=value,…`, its field in a config
+ * file's object, and its type. The CLI reads the typed text or checks the file's JSON value as
+ * that type, so a kind's `spec` is handed booleans, numbers within their limits and texts, never
+ * text to interpret ('false' is false from a flag, and refused from a file).
+ */
+export type ReplicaSetting = { readonly key: string; readonly field: string } & SettingType;
 
 export interface ReplicaKindExtension {
   /** The name in `--replica KIND[:…]` and a config file's `"kind"`: lower case, digits and '-'. */
@@ -51,8 +53,9 @@ export interface ReplicaKindExtension {
    */
   readText?(text: string | undefined, where: ReplicaSettingsSource): Readonly<Record<string, unknown>>;
   /**
-   * Checks the settings (keyed by field; strings as typed when `where.fromText`) and builds the
-   * spec; a bad one is a UsageError of one line naming `where.label` (use src/config/fields.ts).
+   * Builds the spec from the settings, keyed by field, each already read as its declared type
+   * (absent ones are not there); checks between settings are its own, a bad one a UsageError of
+   * one line naming `where.label`.
    */
   spec(settings: Readonly<Record<string, unknown>>, where: ReplicaSettingsSource): ReplicaSpec;
   /**
@@ -117,6 +120,21 @@ export const BAUD_RATE_MIN = 50;
 export const BAUD_RATE_MAX = 4_000_000;
 const SERIAL_BAUD_DEFAULT = 115_200;
 
+/**
+ * `settings` (keyed by field, as typed in a flag or as a file's JSON values) read as the types
+ * `declared` gives them; each error names the setting as its source spells it: `LABEL: key` for a
+ * flag, `LABEL.field` for a file.
+ */
+export function typedSettings(declared: readonly ReplicaSetting[], settings: Readonly<Record<string, unknown>>, where: ReplicaSettingsSource): Record<string, unknown> {
+  const typed: Record<string, unknown> = {};
+  for (const setting of declared) {
+    const label = where.fromText ? `${where.label}: ${setting.key}` : `${where.label}.${setting.field}`;
+    const value = typedSetting({ label, value: settings[setting.field], fromText: where.fromText }, setting);
+    if (value !== undefined) typed[setting.field] = value;
+  }
+  return typed;
+}
+
 const NAME = /^[a-z][a-z0-9-]*$/;
 
 /** The built-in kinds, registered like any other. */
@@ -136,19 +154,18 @@ const BUILT_IN: TmrExtension = {
       usage: 'serial:PATH@BAUD',
       help: { syntax: 'serial:PATH[@BAUD]', lines: [`a board on a serial port (default ${SERIAL_BAUD_DEFAULT})`] },
       settings: [
-        { key: 'path', field: 'path' },
-        { key: 'baud', field: 'baudRate' },
+        { key: 'path', field: 'path', type: 'text' },
+        { key: 'baud', field: 'baudRate', type: 'whole', min: BAUD_RATE_MIN, max: BAUD_RATE_MAX },
       ],
       readText(text, where) {
         const match = /^([^@]+)(?:@(.*))?$/.exec(text ?? '');
         if (match === null) throw new UsageError(`${where.label}: expected serial:PATH or serial:PATH@BAUD`);
         return { path: match[1], baudRate: match[2] };
       },
-      spec(settings, { label, fromText }) {
-        const { path } = settings;
-        if (typeof path !== 'string' || path === '') throw new UsageError(`${label}.path must be the serial port's path, got ${show(path)}`);
-        const baudLabel = fromText ? `${label}: baud rate` : `${label}.baudRate`;
-        return { kind: 'serial', path, baudRate: wholeNumber({ label: baudLabel, value: settings.baudRate, fromText }, SERIAL_BAUD_DEFAULT, BAUD_RATE_MIN, BAUD_RATE_MAX) };
+      spec(settings, { label }) {
+        const { path, baudRate } = settings;
+        if (typeof path !== 'string') throw new UsageError(`${label}.path must be the serial port's path, got ${show(path)}`);
+        return { kind: 'serial', path, baudRate: (baudRate as number | undefined) ?? SERIAL_BAUD_DEFAULT };
       },
       provider: serialProvider,
     },
@@ -267,15 +284,21 @@ export class ExtensionRegistry {
       problem(`${at} (${k.kind}) needs usage (text), help ({ syntax, lines }), spec(settings, where) and optionally readText(text, where)`);
     }
     if (!Array.isArray(k.settings) || !k.settings.every((s) => typeof s === 'object' && s !== null && isText(s.key) && isText(s.field) && s.field !== 'kind')) {
-      problem(`${at} (${k.kind}).settings must be a list of { key, field } (field not 'kind')`);
+      problem(`${at} (${k.kind}).settings must be a list of { key, field, type } (field not 'kind')`);
     }
+    k.settings.forEach((s, i) => {
+      const typeProblem = settingTypeProblem(s);
+      if (typeProblem !== null) problem(`${at} (${k.kind}).settings[${i}] (${s.key}): ${typeProblem}`);
+    });
     const provider = k.provider;
     if (provider !== undefined && !isFunction(provider) && !(typeof provider === 'object' && provider !== null && isFunction(provider.start))) {
       problem(`${at} (${k.kind}).provider must be a ReplicaProvider or a function that loads one`);
     }
+    const spec = k.spec.bind(k);
     return {
       ...k,
-      spec: guarded(k.spec.bind(k)),
+      // The one place a kind's settings are read: every caller hands the spec typed values.
+      spec: guarded((settings, where) => spec(typedSettings(k.settings, settings, where), where)),
       ...(k.readText === undefined ? {} : { readText: guarded(k.readText.bind(k)) }),
       ...(isFunction(provider) ? { provider: guardedAsync(provider) } : {}),
     };
@@ -330,7 +353,14 @@ export async function importExtensions(list: string | undefined, cwd: string): P
     if (path === '') throw new UsageError(`${EXTENSIONS_ENV}: an empty path between commas`);
     if (!['.js', '.mjs', '.ts', '.mts'].includes(extname(path))) throw new UsageError(`${source}: not a .js or .ts module`);
     const file = resolve(cwd, path);
-    if (!existsSync(file)) throw new UsageError(`${source}: no such file`);
+    let isFile: boolean;
+    try {
+      isFile = statSync(file).isFile();
+    } catch {
+      throw new UsageError(`${source}: no such file`);
+    }
+    // A FIFO or a device would block the import (or never end): a module is a regular file.
+    if (!isFile) throw new UsageError(`${source}: not a regular file`);
     let module: Record<string, unknown>;
     try {
       module = await importModule(file);

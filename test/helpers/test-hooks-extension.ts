@@ -12,19 +12,17 @@
  *
  * Loaded from source by the compiled CLI (tsx), so it imports only what it needs at run time.
  */
-import type { ReplicaSettingsSource, TmrExtension } from '../../src/cli/extensions.js';
-import { booleanSetting, wholeNumber } from '../../src/config/fields.js';
+import type { TmrExtension } from '../../src/cli/extensions.js';
 import type { NodeReplicaSpec } from '../../src/runtime/replica-kinds.js';
 
 const CRASH_AFTER_STATE_TICKS_MAX = 1_000_000;
 
-function nodeTestSpec(raw: Readonly<Record<string, unknown>>, { label, fromText }: ReplicaSettingsSource): NodeReplicaSpec {
+/** The settings arrive typed (the CLI reads them as declared below): a number of ticks, a boolean. */
+function nodeTestSpec(settings: Readonly<Record<string, unknown>>): NodeReplicaSpec {
+  const { crashAfterStateTicks, corruptState } = settings as { crashAfterStateTicks?: number; corruptState?: boolean };
   const args: string[] = [];
-  if (raw.crashAfterStateTicks !== undefined) {
-    const ticks = wholeNumber({ label: `${label}: crash-after-state`, value: raw.crashAfterStateTicks, fromText }, 0, 0, CRASH_AFTER_STATE_TICKS_MAX);
-    args.push(`--crash-ticks-after-state=${ticks}`);
-  }
-  if (booleanSetting({ label: `${label}: corrupt-state`, value: raw.corruptState, fromText }) === true) args.push('--corrupt-state-transfer');
+  if (crashAfterStateTicks !== undefined) args.push(`--crash-ticks-after-state=${crashAfterStateTicks}`);
+  if (corruptState === true) args.push('--corrupt-state-transfer');
   return { kind: 'node', args };
 }
 
@@ -39,8 +37,8 @@ const testHooks: TmrExtension = {
         lines: ['TEST HOOKS: a Node replica process; OPTS:', 'crash-after-state=N (crash N ticks after a', 'state transfer), corrupt-state=1 (apply a', 'transferred state wrongly)'],
       },
       settings: [
-        { key: 'crash-after-state', field: 'crashAfterStateTicks' },
-        { key: 'corrupt-state', field: 'corruptState' },
+        { key: 'crash-after-state', field: 'crashAfterStateTicks', type: 'whole', min: 0, max: CRASH_AFTER_STATE_TICKS_MAX },
+        { key: 'corrupt-state', field: 'corruptState', type: 'boolean' },
       ],
       spec: nodeTestSpec,
     },
