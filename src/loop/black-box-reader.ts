@@ -41,6 +41,9 @@ const TEXT_CHARS_MAX = 4_096;
 /** Most entries in a header list (injects, stalls, excluded replicas). */
 const LIST_ENTRIES_MAX = 10_000;
 
+/** One decoder for every reader: with records off it keeps no state from one payload to the next. */
+const DECODER = new Encoder({ useRecords: false });
+
 /** The file is not a log this tmr reads (no magic, another format): nothing in it is read. */
 export class BlackBoxFormatError extends Error {
   override readonly name = 'BlackBoxFormatError';
@@ -86,14 +89,14 @@ export function damageText(damage: BlackBoxDamage, fileBytes: number): string {
 }
 
 export class BlackBoxReader {
-  private readonly window = Buffer.alloc(WINDOW_BYTES);
+  /** Only bytes read from the file into it are ever looked at, so it need not be zeroed. */
+  private readonly window = Buffer.allocUnsafeSlow(WINDOW_BYTES);
   /** File offset of window[0], and how many bytes of the window hold file data. */
   private windowStart = 0;
   private windowBytes = 0;
   private offset: number;
   private readonly framing: 3 | 4;
   private readonly headerBytes: number;
-  private readonly decoder = new Encoder({ useRecords: false });
   private fd: number | null;
   private header: BlackBoxHeader | null = null;
   private nextTick = 0;
@@ -213,7 +216,7 @@ export class BlackBoxReader {
     }
     let value: unknown;
     try {
-      value = this.decoder.decode(payload);
+      value = DECODER.decode(payload);
     } catch (error) {
       return this.stop(`a record with a good CRC does not decode as CBOR (${error instanceof Error ? error.message : String(error)})`);
     }

@@ -18,6 +18,8 @@
  *   9. Detection latency per fault kind, `tmr run` vs the simulator (detection-latency.ts).
  *  10. The whole simulated loop over 2,000,000 ticks: heap growth and GC pauses (core-probe.ts);
  *      a fault campaign's throughput on every core.
+ *  11. The black box at 10,000,000 ticks: `tmr log` and `tmr replay` peak RSS (target ≤ 200 MB)
+ *      and wall time beside `cat` of the same file (black-box-scale.ts).
  *
  * Prints one table (and writes it as JSON to $BENCH_OUT, else dist/bench-results.json). A MISS is
  * information: the exit code is 0 unless something failed. Every process started here is stopped
@@ -39,6 +41,7 @@ import { shippedLawSources } from '../../src/law/law-loader.js';
 import { runScenario } from '../../hil/bench.js';
 import { parseScenario } from '../../hil/scenario.js';
 import type { ChildProcessTransport } from '../../src/transport/child-process-transport.js';
+import { blackBoxScaleRows, measureBlackBoxScale } from './black-box-scale.js';
 import { BOARD_TMR_P50_RATIO_MAX, boardNotes, boardRows, measureBoardRoundTrips, type BoardRoundTripReport } from './board-round-trip.js';
 import { avrRows, measureAvrRoundTrips } from './avr-round-trip.js';
 import { formatNumber, formatTable, infoRow, percentiles, verdict, type Percentiles, type ResultRow } from './bench-stats.js';
@@ -560,6 +563,12 @@ async function measureAll(root: string, signal: AbortSignal): Promise<Measured> 
     const fullStack = await measureFullStackSpeed();
     m.details['fullStack'] = fullStack;
     simSection.push(...fullStackRows(fullStack));
+    checkAborted();
+
+    // A few minutes: a 10,000,000-tick log written, summarised and replayed, each process measured.
+    const blackBox = measureBlackBoxScale(join(root, 'dist', 'bin', 'tmr.js'));
+    m.details['blackBoxScale'] = blackBox;
+    simSection.push(...blackBoxScaleRows(blackBox));
     checkAborted();
 
     const probe = await runProbeChild<CoreProbeResult>(HEAP_PROBE_FLAG, 'core probe');
