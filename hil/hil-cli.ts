@@ -8,9 +8,10 @@
  * Exit: 0 every scenario passed; 1 one failed or could not run; 2 bad usage or a bad scenario
  * file; 130 interrupted.
  */
-import { mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readdirSync, statSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { UsageError } from '../src/config/fields.js';
+import { checkJsonShape, UsageError } from '../src/config/fields.js';
+import { InputFileError, readInputText } from '../src/loop/input-file.js';
 import { parseFirmataTarget } from './firmata-target.js';
 import { FIRMATA_DEFAULTS, type ActuatorPathSpec } from './actuator-path.js';
 import { runScenario } from './bench.js';
@@ -19,7 +20,7 @@ import { renderPlotSvg } from './report/plot-svg.js';
 import { formatRealTimeFactor } from './report/report-text.js';
 import { formatVerdictTable } from './report/verdict-table.js';
 import type { ScenarioResult } from './result.js';
-import { parseScenario, ScenarioError, type Scenario } from './scenario.js';
+import { parseScenario, SCENARIO_BYTES_MAX, ScenarioError, type Scenario } from './scenario.js';
 
 export const HIL_USAGE = `usage: tmr hil <scenario files or folders> [--out DIR] [--junit FILE] [--firmata PATH[@BAUD]]
   --out DIR        where the JSON results and SVG plots go (default hil-results)
@@ -28,6 +29,10 @@ export const HIL_USAGE = `usage: tmr hil <scenario files or folders> [--out DIR]
                    motor-plant scenarios only)`;
 
 const SCENARIO_FILES_MAX = 1_000;
+/** The options, for a one-line usage error. */
+const HIL_OPTIONS = '--out DIR, --junit FILE, --firmata PATH[@BAUD]';
+/** Scenarios named in the --firmata error when none runs the motor plant. */
+const SCENARIOS_NAMED_MAX = 3;
 
 interface HilArgs {
   readonly inputs: readonly string[];
@@ -45,13 +50,13 @@ function parseArgs(argv: readonly string[]): HilArgs {
     const arg = argv[i] as string;
     const value = (): string => {
       const v = argv[++i];
-      if (v === undefined || v.startsWith('--')) throw new UsageError(`${arg} needs a value\n${HIL_USAGE}`);
+      if (v === undefined || v.startsWith('--')) throw new UsageError(`tmr hil: ${arg} needs a value (options: ${HIL_OPTIONS})`);
       return v;
     };
     if (arg === '--out') outDir = value();
     else if (arg === '--junit') junitFile = value();
     else if (arg === '--firmata') firmata = firmataSpec(value());
-    else if (arg.startsWith('--')) throw new UsageError(`unknown option ${arg}\n${HIL_USAGE}`);
+    else if (arg.startsWith('--')) throw new UsageError(`tmr hil: unknown option ${arg} (options: ${HIL_OPTIONS})`);
     else inputs.push(arg);
   }
   if (inputs.length === 0) throw new UsageError(`no scenario files or folders given\n${HIL_USAGE}`);
@@ -88,19 +93,17 @@ function loadScenarios(files: readonly string[]): Scenario[] {
   const byName = new Map<string, string>();
   for (const file of files) {
     try {
-      let text: string;
-      try {
-        text = readFileSync(file, 'utf8');
-      } catch (error) {
-        throw new ScenarioError(file, '', `cannot read (${(error as NodeJS.ErrnoException).code ?? 'error'})`);
-      }
+      // A regular file of bounded size, checked before reading (a FIFO or a device is an error, not a hang),
+      // its nesting and keys checked before JSON.parse recurses into it.
+      const text = readInputText(file, 'scenario', SCENARIO_BYTES_MAX);
+      checkJsonShape(text, file);
       const scenario = parseScenario(text, file);
       const other = byName.get(scenario.name);
       if (other !== undefined) throw new ScenarioError(file, 'name', `"${scenario.name}" is also the name of ${other} (names must be unique: they name the result files)`);
       byName.set(scenario.name, file);
       scenarios.push(scenario);
     } catch (error) {
-      if (!(error instanceof ScenarioError)) throw error;
+      if (!(error instanceof ScenarioError || error instanceof InputFileError || error instanceof UsageError)) throw error;
       problems.push(error.message);
     }
   }
@@ -133,9 +136,18 @@ function writeOutputs(args: HilArgs, result: ScenarioResult): void {
   writeFileSync(join(args.outDir, `${result.name}.svg`), renderPlotSvg(result));
 }
 
+/** --firmata drives the motor plant's servo: given with no scenario on that plant, it would do nothing. */
+function refuseUnusedFirmata(args: HilArgs, scenarios: readonly Scenario[]): void {
+  if (args.firmata === null || scenarios.some((s) => s.motor !== null)) return;
+  const named = scenarios.slice(0, SCENARIOS_NAMED_MAX).map((s) => `${s.name}: plant ${s.plant.name}`);
+  const more = scenarios.length > SCENARIOS_NAMED_MAX ? `, and ${scenarios.length - SCENARIOS_NAMED_MAX} more` : '';
+  throw new UsageError(`--firmata drives the motor plant's servo; no scenario given runs it (${named.join(', ')}${more})`);
+}
+
 export async function runHil(argv: readonly string[]): Promise<number> {
   const args = parseArgs(argv);
   const scenarios = loadScenarios(scenarioFiles(args.inputs));
+  refuseUnusedFirmata(args, scenarios);
   try {
     mkdirSync(args.outDir, { recursive: true });
     mkdirSync(resolve(args.junitFile, '..'), { recursive: true });

@@ -226,7 +226,8 @@ function* summarise(
     for (const [kind, replica, reason] of t.events) {
       if (kind === 'replicaExcluded') list(`  tick ${t.tick}: replica ${replica} excluded: ${reason}`);
       else if (kind === 'probationStarted') list(`  tick ${t.tick}: replica ${replica} on probation`);
-      else if (kind === 'replicaReadmitted') list(`  tick ${t.tick}: replica ${replica} re-admitted`);
+      // Decided at the end of the tick: the vote counts it from the next one (the summary's readmittedTick).
+      else if (kind === 'replicaReadmitted') list(`  tick ${t.tick}: replica ${replica} re-admitted, in the vote from tick ${t.tick + 1}`);
       else if (kind === 'coldStarted') list(`  tick ${t.tick}: replica ${replica} cold-started`);
     }
   }

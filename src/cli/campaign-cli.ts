@@ -10,7 +10,7 @@ import { CAMPAIGN_STACKS, CampaignError, campaignSetup, defaultWorkers, FULL_STA
 import { checkSeedFullStack } from '../sim/full-stack-campaign.js';
 import { DEFAULT_LAW } from '../law/law-loader.js';
 import { LawError } from '../law/law.js';
-import { UsageError } from './options.js';
+import { assertFamilyParses, CAMPAIGN_OPTIONS, refuseUnusedOptions, UsageError } from './options.js';
 
 const FLAGS = {
   seeds: { type: 'string' },
@@ -25,6 +25,7 @@ const FLAGS = {
   plant: { type: 'string' },
   stack: { type: 'string' },
 } as const;
+assertFamilyParses(CAMPAIGN_OPTIONS, FLAGS, 'tmr campaign');
 
 /** Failed seeds printed in the text report; the JSON report keeps up to FAILURES_KEPT_MAX. */
 const FAILURES_PRINTED_MAX = 20;
@@ -86,6 +87,8 @@ function failureLines(r: SeedResult, c: CampaignContext): string[] {
 
 export async function campaignCommand(argv: readonly string[]): Promise<number> {
   const v = parse(argv);
+  // --seed S replays one seed; otherwise a campaign of --seeds N. Each takes its own options (src/cli/options.ts).
+  refuseUnusedOptions(CAMPAIGN_OPTIONS, v.seed === undefined ? 'campaign --seeds' : 'campaign --seed', v);
   const faultsText = (v.faults as string | undefined) ?? 'single';
   if (!(CAMPAIGN_FAULTS as readonly string[]).includes(faultsText)) throw new UsageError(`--faults must be one of ${CAMPAIGN_FAULTS.join(', ')}, got '${faultsText}'`);
   const faults = faultsText as CampaignFaults;
@@ -104,11 +107,8 @@ export async function campaignCommand(argv: readonly string[]): Promise<number> 
     throw error;
   }
   if (v.seed !== undefined) {
-    const other = ['seeds', 'from', 'workers'].find((k) => v[k] !== undefined);
-    if (other !== undefined) throw new UsageError(`--seed replays one seed; --${other} applies to a campaign (--seeds N)`);
     return await replay(whole('--seed', v.seed as string, 0, 0, 0xffff_ffff), context, setup, (v.trace as string | undefined) ?? null, json);
   }
-  if (v.trace !== undefined) throw new UsageError('--trace replays one seed: give it with --seed S');
   if (v.seeds === undefined) throw new UsageError('tmr campaign needs --seeds N (or --seed S to replay one seed)');
   const seeds = whole('--seeds', v.seeds as string, 0, 1, CAMPAIGN_SEEDS_MAX);
   const from = whole('--from', v.from as string | undefined, FROM_DEFAULT, 0, 0xffff_ffff);

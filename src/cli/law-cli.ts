@@ -10,7 +10,7 @@ import { checkLawPair, CHECK_STEPS_DEFAULT, CHECK_STEPS_MAX, declarationOf, LawM
 import { importLaw, isShippedLaw, shippedLawSources } from '../law/law-loader.js';
 import { drawInputs, drawParams, hex, resetWalk, type LoadedLaw } from '../law/law-runtime.js';
 import { whole } from './campaign-cli.js';
-import { UsageError } from './options.js';
+import { assertFamilyParses, LAW_OPTIONS, refuseUnusedOptions, UsageError } from './options.js';
 
 const FLAGS = {
   steps: { type: 'string' },
@@ -18,6 +18,7 @@ const FLAGS = {
   out: { type: 'string' },
   json: { type: 'boolean' },
 } as const;
+assertFamilyParses(LAW_OPTIONS, FLAGS, 'tmr law');
 
 const EXIT_OK = 0;
 const EXIT_FAILED = 1;
@@ -45,26 +46,20 @@ function parse(argv: readonly string[], sub: string): { values: Record<string, s
   }
 }
 
-function refuseFlags(values: Record<string, unknown>, allowed: readonly string[], sub: string): void {
-  for (const [flag, value] of Object.entries(values)) {
-    if (value !== undefined && !allowed.includes(flag)) throw new UsageError(`tmr law ${sub} does not take --${flag}`);
-  }
-}
-
 export async function lawCommand(argv: readonly string[]): Promise<number> {
   const [sub, ...rest] = argv;
   const { values, positionals } = parse(rest, sub ?? '');
   try {
     switch (sub) {
       case 'info':
-        refuseFlags(values, ['json'], sub);
+        refuseUnusedOptions(LAW_OPTIONS, 'law info', values);
         if (positionals.length !== 1) throw new UsageError('tmr law info takes one law: a shipped name or a .js/.ts file');
         return await info(positionals[0]!, values.json === true);
       case 'check':
-        refuseFlags(values, ['steps', 'seed', 'json'], sub);
+        refuseUnusedOptions(LAW_OPTIONS, 'law check', values);
         return await check(positionals, values);
       case 'vectors':
-        refuseFlags(values, ['steps', 'seed', 'out'], sub);
+        refuseUnusedOptions(LAW_OPTIONS, 'law vectors', values);
         return await vectors(positionals, values);
       default:
         throw new UsageError(`tmr law needs info, check or vectors${sub === undefined ? '' : `, got '${sub}'`}`);

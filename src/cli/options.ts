@@ -1,11 +1,12 @@
 /**
- * Command-line options for `tmr run` and `tmr sim`: parsed strictly, validated with limits, and
- * every problem reported as a one-line UsageError naming the flag and what is wrong.
+ * Command-line options for `tmr run` and `tmr sim` (and which options every command takes):
+ * parsed strictly, validated with limits, and every problem reported as a one-line UsageError
+ * naming the flag and what is wrong.
  */
-import { readFileSync } from 'node:fs';
 import { RECOVERY_LIMITS, restartWindowMsMin } from '../config/recovery-limits.js';
 import { booleanSetting, keyValues, parseSettingsJson, show, UsageError, wholeNumber, type Field } from '../config/fields.js';
 import { parseArgs } from 'node:util';
+import { assert } from '../core/assert.js';
 import type { SimplexPolicy } from '../core/degradation.js';
 import { REPLICA_COUNT_MAX } from '../core/voter.js';
 import { FAULT_KINDS, type FaultKind } from '../protocol/messages.js';
@@ -16,6 +17,7 @@ import { COMMON_MODE_LIMIT_MS_MAX, type FaultSpec, type LoopOptions, type StallS
 import { KILL_WINDOW_TICKS_MAX, type KillSwitchConfig } from '../loop/kill-switch.js';
 import type { ReplicaSpec } from '../runtime/replica-kinds.js';
 import { DEFAULT_RECOVERY, type RecoveryOptions } from '../loop/recovery.js';
+import { InputFileError, readInputText } from '../loop/input-file.js';
 import { defaultQuorumGraceUs } from '../runtime/realtime-runner.js';
 import type { ActuatorExtension, ExtensionRegistry, ReplicaSettingsSource } from './extensions.js';
 
@@ -62,9 +64,8 @@ export interface SelectedActuator {
   readonly target: unknown;
 }
 
-function actuatorFrom(text: string | undefined, mode: 'run' | 'sim', extensions: ExtensionRegistry): SelectedActuator | null {
+function actuatorFrom(text: string | undefined, extensions: ExtensionRegistry): SelectedActuator | null {
   if (text === undefined) return null;
-  if (mode === 'sim') throw new UsageError('--actuator applies to tmr run only (the simulator drives its actuator model directly)');
   const colon = text.indexOf(':');
   const actuator = colon < 0 ? undefined : extensions.actuator(text.slice(0, colon));
   if (actuator === undefined) {
@@ -74,36 +75,133 @@ function actuatorFrom(text: string | undefined, mode: 'run' | 'sim', extensions:
   return { actuator, target: actuator.parse(text.slice(colon + 1), '--actuator') };
 }
 
+/**
+ * The commands that share an option grammar, the options each takes, and why the others do not:
+ * an option given to a command that does not take it is an error naming the command, never
+ * ignored. One table per family of commands; each command parses its family's options and asks
+ * refuseUnusedOptions.
+ */
+export interface OptionFamily<Command extends string> {
+  /** The options (without --) each command takes. */
+  readonly takes: Readonly<Record<Command, readonly string[]>>;
+  /** Why a command that does not take an option does not (said after "tmr OTHER only: "). */
+  readonly why: Readonly<Record<string, string>>;
+}
+
+/** Refuses the first option in `given` (parseArgs values) that `command` does not take, naming the command and those that do. */
+export function refuseUnusedOptions<Command extends string>(family: OptionFamily<Command>, command: Command, given: Readonly<Record<string, unknown>>): void {
+  for (const [option, value] of Object.entries(given)) {
+    if (value !== undefined && !family.takes[command].includes(option)) throw new UsageError(`tmr ${command} does not take --${option} (${whoTakes(family, command, option)})`);
+  }
+}
+
+/** "tmr run only: why", or what `command` takes when no command of the family takes `option`. */
+function whoTakes<Command extends string>(family: OptionFamily<Command>, command: Command, option: string): string {
+  const others = (Object.keys(family.takes) as Command[]).filter((c) => family.takes[c].includes(option));
+  if (others.length === 0) return `it takes ${family.takes[command].map((o) => `--${o}`).join(', ') || 'no options'}`;
+  const why = family.why[option];
+  return `${others.map((c) => `tmr ${c}`).join(', ')} only${why === undefined ? '' : `: ${why}`}`;
+}
+
+/** Checked once at load, by each family's parser: its table names exactly the options it parses. */
+export function assertFamilyParses(family: OptionFamily<string>, parsed: Readonly<Record<string, unknown>>, name: string): void {
+  const taken = new Set(Object.values<readonly string[]>(family.takes).flat());
+  const missing = Object.keys(parsed).filter((o) => !taken.has(o));
+  const unknown = [...taken].filter((o) => !(o in parsed));
+  assert(missing.length === 0 && unknown.length === 0, `${name}: options no command takes: ${missing.join(', ') || 'none'}; options in the table but not parsed: ${unknown.join(', ') || 'none'}`);
+}
+
+/** Every option `tmr run` and `tmr sim` know (parseArgs types), and the config-file key that says the same, if any. */
 const FLAGS = {
-  replicas: { type: 'string' },
-  'rate-hz': { type: 'string' },
-  ticks: { type: 'string' },
-  seed: { type: 'string' },
-  inject: { type: 'string', multiple: true },
-  json: { type: 'boolean' },
-  'simplex-policy': { type: 'string' },
-  'deadline-us': { type: 'string' },
-  'quorum-grace-us': { type: 'string' },
-  'common-mode-limit-ms': { type: 'string' },
+  law: { type: 'string', configKey: 'law' },
+  plant: { type: 'string', configKey: 'plant' },
+  replicas: { type: 'string', configKey: 'replicaCount' },
+  replica: { type: 'string', multiple: true, configKey: 'replicas' },
+  'rate-hz': { type: 'string', configKey: 'rateHz' },
+  ticks: { type: 'string', configKey: 'ticks' },
+  seed: { type: 'string', configKey: 'seed' },
+  inject: { type: 'string', multiple: true, configKey: 'inject' },
+  'simplex-policy': { type: 'string', configKey: 'simplexPolicy' },
+  'deadline-us': { type: 'string', configKey: 'deadlineUs' },
+  'quorum-grace-us': { type: 'string', configKey: 'quorumGraceUs' },
+  'common-mode-limit-ms': { type: 'string', configKey: 'commonModeLimitMs' },
+  recover: { type: 'boolean', configKey: 'recovery' },
+  'cold-restart': { type: 'boolean', configKey: 'recovery' },
+  'probation-ticks': { type: 'string', configKey: 'recovery' },
+  'restart-limit': { type: 'string', configKey: 'recovery' },
+  'restart-backoff-ms': { type: 'string', configKey: 'recovery' },
+  config: { type: 'string' },
   trace: { type: 'string' },
   log: { type: 'string' },
   'kill-error-rate': { type: 'string' },
   'kill-quorum-loss': { type: 'string' },
   'kill-after-ticks': { type: 'string' },
   'kill-after-ms': { type: 'string' },
-  replica: { type: 'string', multiple: true },
   actuator: { type: 'string' },
-  config: { type: 'string' },
-  recover: { type: 'boolean' },
-  'cold-restart': { type: 'boolean' },
-  'probation-ticks': { type: 'string' },
-  'restart-limit': { type: 'string' },
-  'restart-backoff-ms': { type: 'string' },
-  law: { type: 'string' },
-  plant: { type: 'string' },
-} as const;
+  json: { type: 'boolean' },
+} as const satisfies Record<string, { type: 'string' | 'boolean'; multiple?: boolean; configKey?: string }>;
 
+type RunFlag = keyof typeof FLAGS;
+const NO_WALL_CLOCK = 'the simulator has no wall clock';
+const RUN_AND_SIM: readonly RunFlag[] = [
+  'law', 'plant', 'replicas', 'rate-hz', 'ticks', 'seed', 'inject', 'simplex-policy', 'common-mode-limit-ms',
+  'recover', 'cold-restart', 'probation-ticks', 'restart-limit', 'restart-backoff-ms',
+  'config', 'log', 'kill-error-rate', 'kill-quorum-loss', 'kill-after-ticks', 'json',
+];
 
+export const RUN_OPTIONS: OptionFamily<'run' | 'sim'> = {
+  takes: {
+    run: [...RUN_AND_SIM, 'replica', 'deadline-us', 'quorum-grace-us', 'kill-after-ms', 'actuator'],
+    sim: [...RUN_AND_SIM, 'trace'],
+  },
+  why: {
+    replica: 'the simulator runs its replicas in-process; their number is --replicas, or replicaCount in a file',
+    'deadline-us': NO_WALL_CLOCK,
+    'quorum-grace-us': NO_WALL_CLOCK,
+    'kill-after-ms': NO_WALL_CLOCK,
+    actuator: 'the simulator drives its actuator model directly',
+    trace: 'tmr run writes the black-box log: --log FILE',
+  },
+};
+
+/** `tmr demo [--law NAME]`. */
+export const DEMO_OPTIONS: OptionFamily<'demo'> = { takes: { demo: ['law'] }, why: {} };
+
+/** `tmr campaign`: a campaign of many seeds, or one seed replayed with its trace. */
+export const CAMPAIGN_OPTIONS: OptionFamily<'campaign --seeds' | 'campaign --seed'> = {
+  takes: {
+    'campaign --seeds': ['seeds', 'from', 'workers', 'faults', 'ticks', 'stack', 'law', 'plant', 'json'],
+    'campaign --seed': ['seed', 'trace', 'faults', 'ticks', 'stack', 'law', 'plant', 'json'],
+  },
+  why: {
+    seeds: '--seed replays one seed; --seeds applies to a campaign',
+    from: 'the first seed of a campaign; --seed names the one to replay',
+    workers: 'one seed replayed runs on one process',
+    trace: '--trace replays one seed with its per-tick trace',
+  },
+};
+
+/** `tmr law info|check|vectors`. */
+export const LAW_OPTIONS: OptionFamily<'law info' | 'law check' | 'law vectors'> = {
+  takes: { 'law info': ['json'], 'law check': ['steps', 'seed', 'json'], 'law vectors': ['steps', 'seed', 'out'] },
+  why: {},
+};
+
+/** The config-file keys each of run and sim uses: those of the flags it takes. */
+const CONFIG_KEYS: readonly string[] = [...new Set(Object.values(FLAGS).flatMap((f) => ('configKey' in f ? [f.configKey] : [])))];
+function configKeysOf(command: 'run' | 'sim'): readonly string[] {
+  return RUN_OPTIONS.takes[command].flatMap((flag) => {
+    const f = FLAGS[flag as RunFlag];
+    return 'configKey' in f ? [f.configKey] : [];
+  });
+}
+
+/** The flag a config key stands for, to say why a command does not use it. */
+function flagOfConfigKey(key: string): RunFlag | undefined {
+  return (Object.keys(FLAGS) as RunFlag[]).find((flag) => (FLAGS[flag] as { configKey?: string }).configKey === key);
+}
+
+assertFamilyParses(RUN_OPTIONS, FLAGS, 'tmr run and sim');
 
 /**
  * `--replica KIND[:TEXT]`: KIND is a registered replica kind (src/cli/extensions.ts), TEXT its
@@ -139,23 +237,30 @@ export function replicaFromConfig(value: unknown, label: string, extensions: Ext
   return kind.spec(settings, { label, fromText: false });
 }
 
-const CONFIG_KEYS = ['law', 'plant', 'replicas', 'rateHz', 'ticks', 'seed', 'inject', 'simplexPolicy', 'deadlineUs', 'quorumGraceUs', 'commonModeLimitMs', 'recovery'] as const;
 const RECOVERY_KEYS = ['probationTicks', 'restartsMax', 'restartWindowMs', 'backoffMsBase', 'backoffMsMax', 'coldRestart'] as const;
 
-/** Reads and checks a JSON run configuration; every problem names the file and the field. */
-function readConfig(path: string): Record<string, unknown> {
+/**
+ * Reads and checks a JSON run configuration for `command`; every problem names the file and the
+ * field. The file must be a regular file of at most CONFIG_BYTES_MAX (checked before reading: a
+ * device or a FIFO is an error, not an endless read or a hang); a key the command does not use is
+ * an error, as its flag would be.
+ */
+function readConfig(path: string, command: 'run' | 'sim'): Record<string, unknown> {
   let text: string;
   try {
-    text = readFileSync(path, 'utf8');
+    text = readInputText(path, '--config', CONFIG_BYTES_MAX);
   } catch (error) {
-    throw new UsageError(`--config ${path}: cannot read (${(error as NodeJS.ErrnoException).code ?? 'error'})`);
+    if (error instanceof InputFileError) throw new UsageError(error.message);
+    throw error;
   }
-  if (text.length > CONFIG_BYTES_MAX) throw new UsageError(`${path}: larger than ${CONFIG_BYTES_MAX} bytes`);
   const parsed = parseSettingsJson(text, path);
   if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) throw new UsageError(`${path}: must hold one JSON object`);
   const config = parsed as Record<string, unknown>;
-  const unknown = Object.keys(config).find((k) => !(CONFIG_KEYS as readonly string[]).includes(k));
-  if (unknown !== undefined) throw new UsageError(`${path}: ${unknown} is not a setting (settings: ${CONFIG_KEYS.join(', ')})`);
+  const used = configKeysOf(command);
+  for (const key of Object.keys(config)) {
+    if (!CONFIG_KEYS.includes(key)) throw new UsageError(`${path}: ${key} is not a setting (settings: ${CONFIG_KEYS.join(', ')})`);
+    if (!used.includes(key)) throw new UsageError(`${path}: tmr ${command} does not use ${key} (${whoTakes(RUN_OPTIONS, command, flagOfConfigKey(key) ?? key)})`);
+  }
   return config;
 }
 
@@ -224,8 +329,22 @@ function parseArgsProblem(error: unknown): string {
   return message.split('\n')[0]!;
 }
 
+/** `tmr demo [--law NAME]`: the law, one of `laws` (those the demo explains; the first by default). */
+export function parseDemoLaw(argv: readonly string[], laws: readonly string[]): string {
+  let parsed;
+  try {
+    parsed = parseArgs({ args: [...argv], options: FLAGS, strict: true, allowPositionals: false });
+  } catch (error) {
+    throw new UsageError(parseArgsProblem(error));
+  }
+  refuseUnusedOptions(DEMO_OPTIONS, 'demo', parsed.values);
+  const law = parsed.values.law ?? laws[0]!;
+  if (!laws.includes(law)) throw new UsageError(`tmr demo --law must be ${laws.join(' or ')} (the laws the demo explains), got '${law}'`);
+  return law;
+}
+
 /** --kill-error-rate N/W, --kill-quorum-loss K, --kill-after-ticks N, --kill-after-ms MS; null when none is given. */
-function killSwitchFrom(v: Record<string, unknown>, mode: 'run' | 'sim'): KillSwitchConfig | null {
+function killSwitchFrom(v: Record<string, unknown>): KillSwitchConfig | null {
   const text = (key: string): string | undefined => v[key] as string | undefined;
   const config: { -readonly [K in keyof KillSwitchConfig]: KillSwitchConfig[K] } = {};
   const rate = text('kill-error-rate');
@@ -243,7 +362,6 @@ function killSwitchFrom(v: Record<string, unknown>, mode: 'run' | 'sim'): KillSw
   if (ticks !== undefined) config.tickBudget = wholeNumber({ label: '--kill-after-ticks', value: ticks, fromText: true }, 1, 1, TICKS_MAX_SIM);
   const ms = text('kill-after-ms');
   if (ms !== undefined) {
-    if (mode === 'sim') throw new UsageError('--kill-after-ms applies to tmr run only (the simulator has no wall clock)');
     config.wallBudgetMs = wholeNumber({ label: '--kill-after-ms', value: ms, fromText: true }, 1, 1, 7 * 24 * 3_600_000);
   }
   return Object.keys(config).length === 0 ? null : config;
@@ -329,13 +447,13 @@ export function parseRunOptions(argv: readonly string[], mode: 'run' | 'sim', ex
     throw new UsageError(parseArgsProblem(error));
   }
   const v = parsed.values;
-  // An option a command does not use is an error, never silently ignored.
-  if (mode === 'sim' && v.replica !== undefined) throw new UsageError('--replica applies to tmr run only (tmr sim runs its replicas in-process)');
-  if (mode === 'run' && v.trace !== undefined) throw new UsageError('--trace applies to tmr sim only (tmr run writes the black-box log: --log FILE)');
+  refuseUnusedOptions(RUN_OPTIONS, mode, v);
   if (v.config !== undefined) {
-    const others = Object.keys(v).filter((k) => k !== 'config' && k !== 'json' && k !== 'log' && k !== 'actuator' && !k.startsWith('kill-'));
-    if (others.length > 0) throw new UsageError(`--config cannot be combined with --${others[0]} (put it in the file)`);
-    return { ...settle(configSettings(v.config, extensions), mode, v.json ?? false, null, v.log ?? null), killSwitch: killSwitchFrom(v, mode), actuator: actuatorFrom(v.actuator, mode, extensions) };
+    // A flag that says what a config key says belongs in the file; output and kill-switch flags may be added.
+    const inFile = (Object.keys(v) as RunFlag[]).find((flag) => v[flag] !== undefined && 'configKey' in FLAGS[flag]);
+    if (inFile !== undefined) throw new UsageError(`--config cannot be combined with --${inFile} (put ${(FLAGS[inFile] as { configKey: string }).configKey} in the file)`);
+    const settled = settle(configSettings(v.config, mode, extensions), mode, v.json ?? false, v.trace ?? null, v.log ?? null);
+    return { ...settled, killSwitch: killSwitchFrom(v), actuator: actuatorFrom(v.actuator, extensions) };
   }
   const settled = settle(
     {
@@ -358,7 +476,7 @@ export function parseRunOptions(argv: readonly string[], mode: 'run' | 'sim', ex
     v.trace ?? null,
     v.log ?? null,
   );
-  return { ...settled, killSwitch: killSwitchFrom(v, mode), actuator: actuatorFrom(v.actuator, mode, extensions) };
+  return { ...settled, killSwitch: killSwitchFrom(v), actuator: actuatorFrom(v.actuator, extensions) };
 }
 
 interface RawSettings {
@@ -377,8 +495,8 @@ interface RawSettings {
   readonly plant: Field;
 }
 
-function configSettings(path: string, extensions: ExtensionRegistry): RawSettings {
-  const c = readConfig(path);
+function configSettings(path: string, mode: 'run' | 'sim', extensions: ExtensionRegistry): RawSettings {
+  const c = readConfig(path, mode);
   const field = (key: string): Field => ({ label: `${path}: ${key}`, value: c[key] });
   let replicas: ReplicaSpec[] | null = null;
   if (c.replicas !== undefined) {
@@ -389,7 +507,7 @@ function configSettings(path: string, extensions: ExtensionRegistry): RawSetting
     throw new UsageError(`${path}: inject must be an array of strings such as "crash:1@500", got ${show(c.inject)}`);
   }
   return {
-    replicaCount: { label: `${path}: replicas (count)`, value: undefined },
+    replicaCount: field('replicaCount'),
     rateHz: field('rateHz'),
     ticks: field('ticks'),
     seed: field('seed'),
@@ -427,9 +545,6 @@ function settle(raw: RawSettings, mode: 'run' | 'sim', json: boolean, traceFile:
   if (injectTexts.length > INJECTS_MAX) throw new UsageError(`at most ${INJECTS_MAX} ${raw.injects.label} entries, got ${injectTexts.length}`);
   const { injects, stalls } = parseInjects(injectTexts, replicaCount, ticks, raw.injects.label);
   const commonModeLimitMs = wholeNumber(raw.commonModeLimitMs, DEFAULT_LOOP_OPTIONS.commonModeLimitMs, 0, COMMON_MODE_LIMIT_MS_MAX);
-  for (const f of [raw.deadlineUs, raw.quorumGraceUs]) {
-    if (mode === 'sim' && f.value !== undefined) throw new UsageError(`${f.label} applies to tmr run only (the simulator has no wall clock)`);
-  }
   const lawRef = textOrDefault(raw.law, DEFAULT_LAW);
   const plantRef = raw.plant.value === undefined ? null : textOrDefault(raw.plant, '');
   return {

@@ -11,7 +11,7 @@ import type { StepResult } from '../core/tmr-core.js';
 import type { LoopModel, RunSummary } from '../loop/loop-model.js';
 import { runRealtime, type RealtimeSummary } from '../runtime/realtime-runner.js';
 import { runSimulation } from '../sim/simulator.js';
-import { parseRunOptions, UsageError, withLawAndPlant, type CliRunOptions, type SelectedActuator } from './options.js';
+import { parseDemoLaw, parseRunOptions, UsageError, withLawAndPlant, type CliRunOptions, type SelectedActuator } from './options.js';
 import { EXTENSIONS_ENV, ExtensionRegistry, importExtensions, type HelpEntry, type OpenedActuator, type TmrExtension } from './extensions.js';
 import { formatSummary, statusLine } from './report.js';
 import { logCommand, replayCommand, RunLog } from './black-box-cli.js';
@@ -77,10 +77,13 @@ options (run and sim):
   --restart-backoff-ms B[/M]
                         with --recover: back-off after a quick failure, doubling to M (100/2000)
   --replica KIND        run: one per replica, in order (count must match --replicas):
-${kinds}  --config FILE         the same settings as a JSON file: replicas, rateHz, ticks, seed,
-                        inject, simplexPolicy, deadlineUs, quorumGraceUs, recovery (true or {probationTicks,
-                        restartsMax, restartWindowMs, backoffMsBase, backoffMsMax});
-                        only --json, --log, --actuator and --kill-* may be added
+${kinds}  --config FILE         the same settings as a JSON file: law, plant, replicaCount, replicas,
+                        rateHz, ticks, seed, inject, simplexPolicy, deadlineUs, quorumGraceUs,
+                        commonModeLimitMs, recovery (true or {probationTicks, restartsMax,
+                        restartWindowMs, backoffMsBase, backoffMsMax, coldRestart}); numbers and
+                        booleans as JSON numbers and booleans; a key the command does not use
+                        (replicas, deadlineUs, quorumGraceUs in sim) is an error; options with no
+                        key (--json, --log, --trace, --actuator, --kill-*) may be added
   --trace FILE          sim only: write the canonical one-line-per-tick trace
   --log FILE            write the black-box log: every tick's inputs, replies, vote, mode and
                         command (CBOR records with CRCs; read with tmr log / tmr replay)
@@ -327,11 +330,8 @@ export async function main(argv: readonly string[], extensions: ExtensionRegistr
       return (await runReal(await withLawAndPlant(parseRunOptions(rest, 'run', extensions)), extensions)).code;
     case 'sim':
       return runSim(await withLawAndPlant(parseRunOptions(rest, 'sim', extensions)));
-    case 'demo': {
-      const law = rest.length === 2 && rest[0] === '--law' ? rest[1]! : rest.length === 0 ? 'pid-q16' : null;
-      if (law === null || DEMO_INTRO[law] === undefined) throw new UsageError(`tmr demo takes only --law ${Object.keys(DEMO_INTRO).join('|')}, got '${rest.join(' ')}'`);
-      return demo(law, extensions);
-    }
+    case 'demo':
+      return demo(parseDemoLaw(rest, Object.keys(DEMO_INTRO)), extensions);
     case 'log':
       return logCommand(rest);
     case 'replay':

@@ -179,6 +179,23 @@ describe('tmr run --log, killed', () => {
     expect(report.votedChecked).toBe(800);
   });
 
+  it('tmr log lists probations and re-admissions, dated as the summary dates them (issue 17, item 14)', async () => {
+    const path = join(dir, 'readmitted.bbx');
+    const sim = await runCli(['sim', '--seed', '5', '--ticks', '700', '--rate-hz', '50', '--recover', '--inject', 'crash:1@500', '--log', path, '--json']);
+    expect(sim.code, sim.stderr).toBe(0);
+    const summary = JSON.parse(sim.stdout) as { modeHistory: { tick: number; mode: string }[]; recovery: { records: { readmittedTick: number; probationTick: number }[] } };
+    const record = summary.recovery.records[0]!;
+    const back = summary.modeHistory.find((m) => m.mode === 'tmr' && m.tick > 0)!;
+    expect(back.tick).toBe(record.readmittedTick);
+    const text = (await runCli(['log', path])).stdout;
+    expect(text).toContain(`tick ${record.probationTick}: replica 1 on probation`);
+    expect(text).toContain(`tick ${record.readmittedTick - 1}: replica 1 re-admitted, in the vote from tick ${record.readmittedTick}`);
+    expect(text).toContain(`tick ${back.tick}: mode tmr`);
+    const log = readBlackBox(path);
+    expect(log.ticks[back.tick]!.mode).toBe('tmr');
+    expect(log.ticks[back.tick - 1]!.mode).toBe('duplex');
+  });
+
   it('refuses a log of an older format (before laws were modules), in one line', async () => {
     const old = join(dir, 'format-1.bbx');
     const payload = Buffer.from(new Encoder({ useRecords: false }).encode([0, { version: 1, rateHz: 200 }]));
