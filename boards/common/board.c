@@ -9,7 +9,7 @@
 #include "law_runtime.h"
 #include "prng.h"
 
-/* Message types, error codes and fault kinds of PROTOCOL.md v2. */
+/* Message types, error codes and fault kinds of PROTOCOL.md v3. */
 enum { MSG_HELLO, MSG_HELLO_ACK, MSG_REFUSE, MSG_TICK, MSG_OUTPUT, MSG_HEARTBEAT, MSG_STATE_REQUEST, MSG_STATE,
        MSG_ERROR, MSG_INJECT, MSG_TYPE_COUNT };
 enum { ERR_UNEXPECTED_MESSAGE = 2, ERR_NOT_CONFIGURED = 3, ERR_INPUT_OUT_OF_RANGE = 4, ERR_BAD_STATE = 5,
@@ -285,7 +285,7 @@ static int law_named(const uint8_t *name, uint8_t name_length, uint32_t version,
          version == tmr_law.version && input_count == tmr_law.input_count && output_count == tmr_law.output_count;
 }
 
-/* PROTOCOL.md v2's hello rules, in order: protocol version and law identity (answered with our
+/* PROTOCOL.md v3's hello rules, in order: protocol version and law identity (answered with our
  * own, unconfigured), parameters (BAD_LAW_PARAMS, unconfigured), then configured from init(). */
 static void on_hello(cbor_reader_t *r) {
   uint32_t version, index, law_version, input_count, output_count, law_hash;

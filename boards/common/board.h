@@ -1,4 +1,4 @@
-/* The replica's side of PROTOCOL.md (v2) for the one law the build links (`tmr_law`,
+/* The replica's side of PROTOCOL.md (v3) for the one law the build links (`tmr_law`,
  * boards/common/tmr_law.h): frame splitting, message handling, heartbeats, state transfer, and the
  * fault-injection test hooks. Hardware-independent: the platform (main.c on the ATmega328P) feeds
  * received bytes in and provides the HAL below. No dynamic allocation; every buffer is a fixed

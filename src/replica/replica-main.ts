@@ -1,5 +1,5 @@
 /**
- * The Node replica process: speaks protocol v2 on stdin/stdout through a ReplicaEndpoint, and
+ * The Node replica process: speaks protocol v3 on stdin/stdout through a ReplicaEndpoint, and
  * exits when its stdin closes (the host is gone: a replica never outlives its voter).
  *
  * --law=NAME|PATH: the law it runs (a shipped law's name or a module file; default pid-q16).
