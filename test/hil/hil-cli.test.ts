@@ -64,10 +64,12 @@ describe('tmr hil', () => {
   });
 
   it('leaves --firmata out of a scenario on another plant (it drives the motor\'s servo), and says so', async () => {
+    // With no scenario on the motor plant --firmata is refused (test/cli/options-hardening.test.ts); beside one, it is used there only.
     const out = outDir();
-    const run = await runCli(['hil', `${FIXTURES}/tank-small.json`, '--out', out, '--firmata', '/dev/tmr-no-such-port']);
-    expect(run.code, run.stderr).toBe(0);
+    const run = await runCli(['hil', `${FIXTURES}/tank-small.json`, `${FIXTURES}/small-pass.json`, '--out', out, '--firmata', '/dev/tmr-no-such-port']);
+    expect(run.code, run.stderr).toBe(1);
     expect(run.stderr).toContain("tmr hil: tank-small: --firmata not used (it drives the motor plant's servo; this scenario runs plant tank)");
+    expect(run.stdout).toMatch(/^ERROR small-pass: ActuatorPathError/m);
     const result = JSON.parse(readFileSync(join(out, 'tank-small.json'), 'utf8')) as ScenarioResult;
     expect(result.actuatorPath).toBe("plant tank: its module's own world (no johnny-five path)");
   });
