@@ -1,7 +1,7 @@
 /**
  * Human-readable summaries and the live status line. Formatting only; no decisions.
  */
-import type { LoopModel, RunSummary } from '../loop/loop-model.js';
+import type { FaultRecord, LoopModel, RunSummary } from '../loop/loop-model.js';
 
 function degrees(milliDeg: number): string {
   return `${(milliDeg / 1000).toFixed(2)}°`;
@@ -24,11 +24,13 @@ export function formatSummary(summary: RunSummary, title: string): string {
     const duration = f.durationTicks > 0 ? ` for ${f.durationTicks} ticks` : '';
     const safe = summary.modeHistory.find((m) => m.mode === 'safe' && m.tick >= f.injectedTick);
     const detection =
-      f.detectedTick !== null
-        ? `detected at tick ${f.detectedTick} (${f.detectionLatencyTicks} ticks later): ${f.reason}`
-        : safe !== undefined
-          ? `not attributable to one replica; the loop went safe at tick ${safe.tick} (${safe.reason})`
-          : 'not detected (tolerated as a transient, or masked without exclusion)';
+      f.refusal !== null
+        ? refusalText(f.replica, f.refusal)
+        : f.detectedTick !== null
+          ? `detected at tick ${f.detectedTick} (${f.detectionLatencyTicks} ticks later): ${f.reason}`
+          : safe !== undefined
+            ? `not attributable to one replica; the loop went safe at tick ${safe.tick} (${safe.reason})`
+            : 'not detected (tolerated as a transient, or masked without exclusion)';
     lines.push(`fault: ${f.kind} on replica ${f.replica} at tick ${f.injectedTick}${duration} — ${detection}`);
   }
   lines.push('modes:');
@@ -70,6 +72,14 @@ export function formatSummary(summary: RunSummary, title: string): string {
   return lines.join('\n');
 }
 
+/**
+ * A refused injection: the fault never ran. The replica's detail says why (a build without test
+ * hooks, a fault kind it does not know: PROTOCOL.md 13).
+ */
+export function refusalText(replicaIndex: number, refusal: NonNullable<FaultRecord['refusal']>): string {
+  return `refused by replica ${replicaIndex}: ${refusal.code}${refusal.detail === '' ? '' : ` (${refusal.detail})`}; the fault never ran`;
+}
+
 const CAUSE_WORDS: Record<string, string> = {
   REPLICAS_SILENT: 'replicas silent or late together',
   HOST_OVERRUN: 'the host itself late',
@@ -94,8 +104,9 @@ function commonModeLines(summary: RunSummary): string[] {
 export function statusLine(model: LoopModel, totalTicks: number): string {
   const core = model.core;
   const inService = core.status.filter((s) => s === 'inService').length;
-  const detected = model.faults.filter((f) => f.detectedTick !== null).length;
-  return `tick ${model.ticksDone}/${totalTicks}  mode ${core.mode}  in service ${inService}/${core.config.replicaCount}  faults ${detected}/${model.faults.length} detected  unsafe ${model.unsafeCommands}  inputs ${model.inputs.join(' ')}`;
+  const detected = model.faults.filter((f) => f.outcome === 'detected').length;
+  const refused = model.faults.filter((f) => f.outcome === 'refused').length;
+  return `tick ${model.ticksDone}/${totalTicks}  mode ${core.mode}  in service ${inService}/${core.config.replicaCount}  faults ${detected}/${model.faults.length} detected${refused === 0 ? '' : `, ${refused} refused`}  unsafe ${model.unsafeCommands}  inputs ${model.inputs.join(' ')}`;
 }
 
 /** A value in its channel's unit, milli-degrees shown as degrees. */

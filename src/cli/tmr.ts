@@ -13,7 +13,7 @@ import { runRealtime, type RealtimeSummary } from '../runtime/realtime-runner.js
 import { runSimulation } from '../sim/simulator.js';
 import { parseDemoLaw, parseRunOptions, UsageError, withLawAndPlant, type CliRunOptions, type SelectedActuator } from './options.js';
 import { EXTENSIONS_ENV, ExtensionRegistry, importExtensions, type HelpEntry, type OpenedActuator, type TmrExtension } from './extensions.js';
-import { formatSummary, statusLine } from './report.js';
+import { formatSummary, refusalText, statusLine } from './report.js';
 import { logCommand, replayCommand, RunLog } from './black-box-cli.js';
 import { KillSwitch } from '../loop/kill-switch.js';
 import { campaignCommand } from './campaign-cli.js';
@@ -215,6 +215,8 @@ async function runReal(options: CliRunOptions, extensions: ExtensionRegistry, ti
         signal: controller.signal,
         killSwitch,
         ...(drive === null ? {} : { actuatorOut: (commands: Int32Array) => drive.deliver(commands) }),
+        // Said when it happens: the fault asked for did not run, and the summary will not explain a calm run by it.
+        onInjectionRefused: (f) => process.stderr.write(`${live ? '\r\x1b[K' : ''}${title}: tick ${f.injectedTick}: ${f.kind} fault ${refusalText(f.replica, f.refusal!)}\n`),
         // Without a terminal there is no status line: say once, for logs, when the loop starts.
         onReady: (inService, pids, model, currentPid) => {
           pidOf = currentPid;
@@ -295,7 +297,7 @@ async function demo(law: string, extensions: ExtensionRegistry): Promise<number>
       'What happened:',
       ...summary.faults.map(
         (f) =>
-          `  - ${f.kind} on replica ${f.replica} at tick ${f.injectedTick}: ${f.detectedTick === null ? 'not detected' : `detected ${f.detectionLatencyTicks} ticks later (${f.reason}), replica excluded`}`,
+          `  - ${f.kind} on replica ${f.replica} at tick ${f.injectedTick}: ${f.refusal !== null ? refusalText(f.replica, f.refusal) : f.detectedTick === null ? 'not detected' : `detected ${f.detectionLatencyTicks} ticks later (${f.reason}), replica excluded`}`,
       ),
       `  - the actuator ${summary.unsafeCommands === 0 ? 'never saw a command that lacked a majority' : `saw ${summary.unsafeCommands} UNSAFE commands`}.`,
       `  - the deterministic simulation of the same run gives voted trace ${sim.votedTraceHash}; the real processes gave ${summary.votedTraceHash}${sim.votedTraceHash === summary.votedTraceHash ? ' — identical, tick for tick.' : ' — different:'}`,

@@ -103,14 +103,24 @@ export interface LoopBench {
   readonly testHookAfterVote?: (result: StepResult, obs: Observations) => void;
 }
 
+/**
+ * What became of an injected fault: it excluded its replica (detected); the replica refused the
+ * injection, so the fault never ran (a build without test hooks answers `error`
+ * UNEXPECTED_MESSAGE, PROTOCOL.md 13); or neither (masked or tolerated, or it went unseen).
+ */
+export type FaultOutcome = 'detected' | 'refused' | 'notDetected';
+
 export interface FaultRecord {
   kind: FaultKind;
   replica: number;
   injectedTick: number;
   durationTicks: number;
+  outcome: FaultOutcome;
   detectedTick: number | null;
   detectionLatencyTicks: number | null;
   reason: ExclusionReason | null;
+  /** The replica's answer when it refused the injection; null otherwise. */
+  refusal: { code: 'UNEXPECTED_MESSAGE'; detail: string } | null;
 }
 
 /** One common-mode episode as the summary names it. */
@@ -278,9 +288,11 @@ export class LoopModel {
       replica: f.replicaIndex,
       injectedTick: f.startTick,
       durationTicks: f.durationTicks,
+      outcome: 'notDetected',
       detectedTick: null,
       detectionLatencyTicks: null,
       reason: null,
+      refusal: null,
     }));
     for (const stall of options.stalls) {
       assert(stall.durationTicks >= 1 && !this.stallsByTick.has(stall.startTick), 'a stall lasts a tick or more, one per start tick');
@@ -302,6 +314,18 @@ export class LoopModel {
 
   faultsStartingAt(tick: number): readonly FaultSpec[] {
     return this.faultsByTick.get(tick) ?? [];
+  }
+
+  /**
+   * The replica refused this injection (one of faultsStartingAt's): the fault never ran, so no
+   * exclusion of that replica is its detection, before or after. Returns its record.
+   */
+  injectionRefused(spec: FaultSpec, refusal: NonNullable<FaultRecord['refusal']>): FaultRecord {
+    const index = this.options.injects.indexOf(spec);
+    assert(index >= 0, 'a refusal of a fault that was not injected');
+    const fault = this.faults[index]!;
+    Object.assign(fault, { outcome: 'refused', refusal: { ...refusal }, detectedTick: null, detectionLatencyTicks: null, reason: null });
+    return fault;
   }
 
   /** The machine-wide stall that starts at this tick, if any. */
@@ -461,7 +485,8 @@ export class LoopModel {
       if (event.kind === 'replicaExcluded') {
         this.firstMissTickAtExclusion[event.replicaIndex] = this.missStreakStart[event.replicaIndex] as number;
         for (const fault of this.faults) {
-          if (fault.replica === event.replicaIndex && fault.detectedTick === null && event.tick >= fault.injectedTick) {
+          if (fault.replica === event.replicaIndex && fault.outcome === 'notDetected' && event.tick >= fault.injectedTick) {
+            fault.outcome = 'detected';
             fault.detectedTick = event.tick;
             fault.detectionLatencyTicks = event.tick - fault.injectedTick;
             fault.reason = event.reason;

@@ -11,7 +11,7 @@ import { encodeMessage } from '../protocol/codec.js';
 import { FAULT_KIND, type HelloMessage } from '../protocol/messages.js';
 import { helloFor as lawHello } from '../law/law-runtime.js';
 import { safeCommands } from '../core/tmr-core.js';
-import { faultParam, LoopModel, type LoopBench, type LoopOptions, type RunSummary } from '../loop/loop-model.js';
+import { faultParam, LoopModel, type FaultRecord, type LoopBench, type LoopOptions, type RunSummary } from '../loop/loop-model.js';
 import { ReplicaLink, type LinkCounters } from './replica-link.js';
 import type { TransportStats } from '../transport/transport.js';
 import { BUILT_IN_PROVIDERS, type ReplicaProvider, type ReplicaSpec } from './replica-kinds.js';
@@ -64,6 +64,8 @@ export interface RealtimeHooks {
    * run ends for any reason.
    */
   readonly actuatorOut?: (commands: Int32Array) => void;
+  /** A replica refused an injected fault (a build without test hooks): the fault's record, now 'refused'. */
+  readonly onInjectionRefused?: (fault: FaultRecord) => void;
 }
 
 export interface RealtimeSummary extends RunSummary {
@@ -239,7 +241,7 @@ export async function runRealtime(options: RealtimeOptions, hooks: RealtimeHooks
       }
       model.prepareTick(tick);
       recovery?.beforeTick(tick);
-      applyFaults(model, options, tick, slots);
+      applyFaults(model, options, tick, slots, hooks.onInjectionRefused);
       const frame = encodeMessage({ kind: 'tick', tick, inputs: model.inputs });
       const sentAtMs = clock.nowMs();
       if (sendLateCount < sendLateUs.length) sendLateUs[sendLateCount++] = Math.max(0, sentAtMs - tickStartMs) * 1000;
@@ -364,7 +366,7 @@ async function handshakeAll(model: LoopModel, links: readonly ReplicaLink[], tim
   });
 }
 
-function applyFaults(model: LoopModel, options: RealtimeOptions, tick: number, slots: readonly ReplicaSlot[]): void {
+function applyFaults(model: LoopModel, options: RealtimeOptions, tick: number, slots: readonly ReplicaSlot[], onRefused?: (fault: FaultRecord) => void): void {
   for (const slot of slots) slot.resumeIfDue(tick);
   const stall = model.stallStartingAt(tick);
   if (stall !== null) {
@@ -372,7 +374,8 @@ function applyFaults(model: LoopModel, options: RealtimeOptions, tick: number, s
     // its queued ticks); a board with no process to stop is asked to hang.
     for (const slot of slots) {
       if (!slot.stopUntil(tick + stall.durationTicks) && !slot.link.isDown) {
-        slot.link.transport.send(encodeMessage({ kind: 'inject', fault: FAULT_KIND.hang, durationTicks: stall.durationTicks, param: 0 }));
+        // A board without test hooks refuses it and runs on; its refusal is not held against it.
+        slot.link.sendInject({ kind: 'inject', fault: FAULT_KIND.hang, durationTicks: stall.durationTicks, param: 0 }, () => {});
       }
     }
   }
@@ -381,9 +384,10 @@ function applyFaults(model: LoopModel, options: RealtimeOptions, tick: number, s
     // A hang is a stopped process: it keeps its link and says nothing. (A replica with no
     // process to stop, a real board, is asked to hang through an inject message instead.)
     if (fault.kind === 'hang' && slot.stopUntil(fault.durationTicks > 0 ? tick + fault.durationTicks : null)) continue;
-    slot.link.transport.send(
-      encodeMessage({ kind: 'inject', fault: FAULT_KIND[fault.kind], durationTicks: fault.durationTicks, param: faultParam(fault, options) }),
-    );
+    slot.link.sendInject({ kind: 'inject', fault: FAULT_KIND[fault.kind], durationTicks: fault.durationTicks, param: faultParam(fault, options) }, (refusal) => {
+      const record = model.injectionRefused(fault, refusal);
+      onRefused?.(record);
+    });
   }
 }
 

@@ -7,7 +7,7 @@ import { drawInputs, hex, resetWalk, type LoadedLaw } from '../law/law-runtime.j
 import { Prng } from '../core/prng.js';
 import type { Observations } from '../core/tmr-core.js';
 import { decodeMessage, encodeMessage } from '../protocol/codec.js';
-import { REFUSE_REASON, type HelloAckMessage, type HelloMessage, type RefuseReason, type StateMessage } from '../protocol/messages.js';
+import { ERROR_CODE, REFUSE_REASON, type HelloAckMessage, type HelloMessage, type InjectMessage, type RefuseReason, type StateMessage } from '../protocol/messages.js';
 import type { Transport } from '../transport/transport.js';
 import { REAL_CLOCK } from './clock.js';
 import type { Clock, Timer } from '../core/clock.js';
@@ -21,8 +21,28 @@ export interface LinkCounters {
   lateReplies: number;
   unexpectedMessages: number;
   heartbeats: number;
+  /** Valid `error` frames, refusals of an inject included. */
   replicaErrors: number;
+  /** Injects refused (`error` UNEXPECTED_MESSAGE in answer: a build without test hooks); never a protocol error. */
+  injectsRefused: number;
 }
+
+/** A replica's refusal of an inject (PROTOCOL.md 13): the fault was not armed. */
+export interface InjectRefusal {
+  readonly code: 'UNEXPECTED_MESSAGE';
+  /** The replica's error detail ("test hooks disabled", "unknown fault 9"). */
+  readonly detail: string;
+}
+
+/** An inject whose answer may still come. */
+interface InjectAwaiting {
+  /** The first tick sent after it: a replica answers the inject, if at all, before this tick's output. */
+  readonly beforeTick: number;
+  readonly onRefused: (refusal: InjectRefusal) => void;
+}
+
+/** Injects awaiting their answer; past this many the oldest is taken as armed (its answer lost on a lossy line). */
+const INJECTS_AWAITING_MAX = 8;
 
 const COUNT_MAX = 0xffff;
 const WARM_UP_SEED = 0x3a11;
@@ -39,7 +59,7 @@ const WARM_UP_HELLO_EVERY_TICKS = 48;
 const WARM_UP_WINDOW_FRAMES = 8;
 
 export class ReplicaLink {
-  readonly counters: LinkCounters = { corruptFrames: 0, lateReplies: 0, unexpectedMessages: 0, heartbeats: 0, replicaErrors: 0 };
+  readonly counters: LinkCounters = { corruptFrames: 0, lateReplies: 0, unexpectedMessages: 0, heartbeats: 0, replicaErrors: 0, injectsRefused: 0 };
   /** Tick whose replies are being collected; -1 when not collecting. */
   private collectingTick = -1;
   /** The tick whose reply, if it comes now, is past its deadline but still voted (quorum grace); -1 for none. */
@@ -56,6 +76,8 @@ export class ReplicaLink {
   onSettled: () => void = () => {};
   /** Waiting for the answer to a stateRequest (a state transfer's donor side). */
   private pendingState: ((state: StateMessage | null) => void) | null = null;
+  /** Injects sent, oldest first, whose refusal may still come (answered in order: PROTOCOL.md 13). */
+  private readonly injectsAwaiting: InjectAwaiting[] = [];
 
   constructor(
     readonly replicaIndex: number,
@@ -69,6 +91,7 @@ export class ReplicaLink {
       this.linkDownReason = reason;
       this.pendingHandshake?.(`link down: ${reason}`);
       this.pendingState?.(null);
+      this.injectsAwaiting.length = 0;
       this.onSettled();
     });
   }
@@ -231,6 +254,18 @@ export class ReplicaLink {
     this.transport.send(encodeMessage(state));
   }
 
+  /**
+   * Sends a fault injection, before the tick it starts at. A test build arms the fault and answers
+   * nothing; a build without test hooks answers `error` UNEXPECTED_MESSAGE (PROTOCOL.md 13), and
+   * since a replica answers in order, before its output for the next tick: that error is the
+   * inject's refusal, heard by `onRefused`, and says nothing against the replica.
+   */
+  sendInject(inject: InjectMessage, onRefused: (refusal: InjectRefusal) => void): void {
+    if (!this.transport.send(encodeMessage(inject))) return;
+    if (this.injectsAwaiting.length === INJECTS_AWAITING_MAX) this.injectsAwaiting.shift();
+    this.injectsAwaiting.push({ beforeTick: this.lastTickSent + 1, onRefused });
+  }
+
   /** Sends this tick's (pre-encoded, shared) tick frame and starts collecting its reply. */
   beginTick(tick: number, tickFrame: Uint8Array): void {
     this.collectingTick = tick;
@@ -315,6 +350,15 @@ export class ReplicaLink {
         return;
       case 'error':
         this.counters.replicaErrors++;
+        // UNEXPECTED_MESSAGE answers only what the host never sends during a run, or an inject.
+        if (message.code === ERROR_CODE.UNEXPECTED_MESSAGE && this.injectsAwaiting.length > 0) {
+          // The specified answer of a build without test hooks: valid, and nothing wrong with the
+          // replica's control path (it changed nothing, PROTOCOL.md 13). Counted against it, a few
+          // refusals would exclude a healthy replica for the host's own test request.
+          this.counters.injectsRefused++;
+          this.injectsAwaiting.shift()!.onRefused({ code: 'UNEXPECTED_MESSAGE', detail: message.detail });
+          return;
+        }
         this.lastReplicaError = `code ${message.code}: ${message.detail}`;
         this.pendingHandshake?.(`replica error ${this.lastReplicaError}`);
         this.pendingState?.(null);
@@ -327,6 +371,8 @@ export class ReplicaLink {
 
   private onOutput(tick: number, outputs: readonly number[], stateDigest: number): void {
     const i = this.replicaIndex;
+    // An output for a tick sent after an inject: that inject was armed, it will not be refused now.
+    while (this.injectsAwaiting.length > 0 && this.injectsAwaiting[0]!.beforeTick <= tick) this.injectsAwaiting.shift();
     if (this.warmingUp) {
       this.warmUpOutputs++;
       this.onSettled();

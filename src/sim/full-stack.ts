@@ -21,6 +21,8 @@ import type { StepResult } from '../core/tmr-core.js';
 import { runRealtime, type RealtimeHooks, type RealtimeOptions, type RealtimeSummary } from '../runtime/realtime-runner.js';
 import type { ReplicaProvider, StartedReplica } from '../runtime/replica-kinds.js';
 import { HEARTBEAT_PERIOD_MS, ReplicaEndpoint } from '../replica/replica-endpoint.js';
+import { decodeMessage, encodeMessage } from '../protocol/codec.js';
+import { ERROR_CODE } from '../protocol/messages.js';
 import { SimScheduler } from './sim-clock.js';
 import { createSimLink } from './sim-link.js';
 
@@ -46,6 +48,11 @@ export interface TimingEnvironment {
   readonly replicaStalls: readonly (StallWindow & { readonly replica: number })[];
   /** Time a restarted replica or a standby takes to start, ms. */
   readonly startMs: number;
+  /**
+   * Replicas built without test hooks, as production firmware is: every `inject` is answered with
+   * `error` UNEXPECTED_MESSAGE and changes nothing (PROTOCOL.md 13). None when absent.
+   */
+  readonly withoutTestHooks?: readonly number[];
 }
 
 /** Links of a quiet machine: a fixed small delay, nothing lost, nobody stalled. */
@@ -151,8 +158,16 @@ function simProcessProvider(scheduler: SimScheduler, env: TimingEnvironment, see
       { write: (bytes) => void link.replica.send(bytes), crash: () => die('the replica process exited', 'exit') },
       { law, implementation: 'sim-process/2', clock },
     );
+    const refusesInjects = env.withoutTestHooks?.includes(replicaIndex) === true;
     link.replica.onFrame((frame) => {
       if (stopped) return;
+      if (refusesInjects) {
+        const decoded = decodeMessage(frame);
+        if (decoded.ok && decoded.message.kind === 'inject') {
+          void link.replica.send(encodeMessage({ kind: 'error', code: ERROR_CODE.UNEXPECTED_MESSAGE, detail: 'test hooks disabled' }));
+          return;
+        }
+      }
       const bytes = new Uint8Array(frame.length + 1);
       bytes.set(frame);
       endpoint.push(bytes);
