@@ -4,7 +4,7 @@
  * DEFAULT_LOOP_OPTIONS, the default run (the default law on its plant), lives here too: the loop
  * model takes a plant and knows none.
  */
-import { existsSync } from 'node:fs';
+import { existsSync, statSync } from 'node:fs';
 import { extname, resolve } from 'node:path';
 import { LawError } from '../law/law.js';
 import { DEFAULT_LAW, importModule, shippedLaw } from '../law/law-loader.js';
@@ -66,6 +66,8 @@ export async function importPlant(law: LoadedLaw, ref: string | undefined, cwd =
   if (!['.js', '.mjs', '.ts', '.mts'].includes(extname(path)) || !existsSync(path)) {
     throw new LawError(`${label} ${ref}: neither a shipped plant (${Object.keys(SHIPPED_PLANTS).join(', ')}) nor an existing .js or .ts file`);
   }
+  // A FIFO or a device named plant.ts would hang the import or read without end.
+  if (!statSync(path).isFile()) throw new LawError(`${label} ${ref}: not a regular file (${path})`);
   let module: Record<string, unknown>;
   try {
     module = await importModule(path);

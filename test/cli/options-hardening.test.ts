@@ -299,6 +299,15 @@ describe('the CLI', () => {
       oneLine(await runCli(['sim', '--ticks', '10'], { timeoutMs: 15_000, env: { TMR_EXTENSIONS: module } }), /^tmr: TMR_EXTENSIONS: .*kinds\.mjs: not a regular file$/);
     });
 
+    it('a plant or law module that is a FIFO is refused, not imported (which would hang)', async () => {
+      const plant = join(tempDir(), 'plant.ts');
+      execFileSync('mkfifo', [plant]);
+      oneLine(await runCli(['sim', '--ticks', '10', '--plant', plant], { timeoutMs: 15_000 }), /^tmr: --plant .*plant\.ts: not a regular file \(.*\)$/);
+      const law = join(tempDir(), 'law.ts');
+      execFileSync('mkfifo', [law]);
+      oneLine(await runCli(['sim', '--ticks', '10', '--law', law], { timeoutMs: 15_000 }), /^tmr: --law .*law\.ts: not a regular file \(.*\)$/);
+    });
+
     it('a config file larger than the limit is refused by its size, not read', async () => {
       const file = join(tempDir(), 'big.json');
       writeFileSync(file, '');
