@@ -15,6 +15,7 @@ const REALTIME = [
   'test/runtime/voter-death.test.ts',
   'test/runtime/avr-board.test.ts',
   'test/runtime/lifetime.test.ts',
+  'test/runtime/start-up.test.ts',
 ];
 const SOAK_ONLY = ['test/soak/**/*.test.ts', 'test/hil/library.test.ts'];
 

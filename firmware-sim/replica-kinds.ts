@@ -40,7 +40,7 @@ export const simBoardProvider: ReplicaProvider = {
     });
     try {
       const transport = await SerialTransport.open({ path: board.hostPath, baudRate: 115_200, name: `replica ${replicaIndex} (sim-board)` });
-      return serialReplica(transport, () => board.stop(), board.pid, (signal) => board.signal(signal), board.dataPathPids);
+      return serialReplica(transport, () => board.stop(), board.pid, (signal) => board.signal(signal), board.dataPathPids, `sim-board pid ${board.pid ?? '?'}`);
     } catch (error) {
       await board.stop();
       throw error;
@@ -71,7 +71,7 @@ export const avrSimProvider: ReplicaProvider = {
       const transport = await SerialTransport.open({ path: sim.hostPath, baudRate: sim.baudRate, name: `replica ${replicaIndex} (avr-sim)` });
       // Compiled firmware has no JIT to warm up; a short warm-up still proves the whole path.
       const replica: StartedReplica = {
-        ...serialReplica(transport, () => sim.stop(), sim.pid, () => false, sim.pid === undefined ? [] : [sim.pid]),
+        ...serialReplica(transport, () => sim.stop(), sim.pid, () => false, sim.pid === undefined ? [] : [sim.pid], `avr-sim pid ${sim.pid ?? '?'}`),
         warmUpTicks: AVR_WARM_UP_TICKS,
         restartWarmUpTicks: 0,
         // The emulator's reset line: the MCU restarts from its reset vector, RAM (and any fault) gone.

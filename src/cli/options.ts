@@ -18,7 +18,7 @@ import { KILL_WINDOW_TICKS_MAX, type KillSwitchConfig } from '../loop/kill-switc
 import type { ReplicaSpec } from '../runtime/replica-kinds.js';
 import { DEFAULT_RECOVERY, type RecoveryOptions } from '../loop/recovery.js';
 import { InputFileError, readInputText } from '../loop/input-file.js';
-import { defaultQuorumGraceUs } from '../runtime/realtime-runner.js';
+import { defaultQuorumGraceUs, START_POLICIES, START_POLICY_DEFAULT, type StartPolicy } from '../runtime/realtime-runner.js';
 import type { ActuatorExtension, ExtensionRegistry, ReplicaSettingsSource } from './extensions.js';
 
 export { UsageError } from '../config/fields.js';
@@ -41,6 +41,8 @@ export interface CliRunOptions extends LoopOptions {
   readonly deadlineUs: number;
   /** Quorum grace after the deadline, µs (see RealtimeOptions.quorumGraceUs); tmr run only. */
   readonly quorumGraceUs: number;
+  /** Whether tmr run starts without every replica (see RealtimeOptions.startPolicy); tmr run only. */
+  readonly startPolicy: StartPolicy;
   readonly traceFile: string | null;
   /** Black-box log to write (see src/loop/black-box.ts); null: none. */
   readonly logFile: string | null;
@@ -125,6 +127,7 @@ const FLAGS = {
   'deadline-us': { type: 'string', configKey: 'deadlineUs' },
   'quorum-grace-us': { type: 'string', configKey: 'quorumGraceUs' },
   'common-mode-limit-ms': { type: 'string', configKey: 'commonModeLimitMs' },
+  'start-policy': { type: 'string', configKey: 'startPolicy' },
   recover: { type: 'boolean', configKey: 'recovery' },
   'cold-restart': { type: 'boolean', configKey: 'recovery' },
   'probation-ticks': { type: 'string', configKey: 'recovery' },
@@ -151,7 +154,7 @@ const RUN_AND_SIM: readonly RunFlag[] = [
 
 export const RUN_OPTIONS: OptionFamily<'run' | 'sim'> = {
   takes: {
-    run: [...RUN_AND_SIM, 'replica', 'deadline-us', 'quorum-grace-us', 'kill-after-ms', 'actuator'],
+    run: [...RUN_AND_SIM, 'replica', 'deadline-us', 'quorum-grace-us', 'kill-after-ms', 'actuator', 'start-policy'],
     sim: [...RUN_AND_SIM, 'trace'],
   },
   why: {
@@ -161,6 +164,7 @@ export const RUN_OPTIONS: OptionFamily<'run' | 'sim'> = {
     'kill-after-ms': NO_WALL_CLOCK,
     actuator: 'the simulator drives its actuator model directly',
     trace: 'tmr run writes the black-box log: --log FILE',
+    'start-policy': "the simulator's replicas always start",
   },
 };
 
@@ -464,6 +468,7 @@ export function parseRunOptions(argv: readonly string[], mode: 'run' | 'sim', ex
       deadlineUs: { label: '--deadline-us', value: v['deadline-us'], fromText: true },
       quorumGraceUs: { label: '--quorum-grace-us', value: v['quorum-grace-us'], fromText: true },
       commonModeLimitMs: { label: '--common-mode-limit-ms', value: v['common-mode-limit-ms'], fromText: true },
+      startPolicy: { label: '--start-policy', value: v['start-policy'], fromText: true },
       simplexPolicy: { label: '--simplex-policy', value: v['simplex-policy'], fromText: true },
       injects: { label: '--inject', value: v.inject, fromText: true },
       replicas: v.replica?.map((text) => parseReplicaSpec(text, '--replica', extensions)) ?? null,
@@ -487,6 +492,7 @@ interface RawSettings {
   readonly deadlineUs: Field;
   readonly quorumGraceUs: Field;
   readonly commonModeLimitMs: Field;
+  readonly startPolicy: Field;
   readonly simplexPolicy: Field;
   readonly injects: Field;
   readonly replicas: readonly ReplicaSpec[] | null;
@@ -514,6 +520,7 @@ function configSettings(path: string, mode: 'run' | 'sim', extensions: Extension
     deadlineUs: field('deadlineUs'),
     quorumGraceUs: field('quorumGraceUs'),
     commonModeLimitMs: field('commonModeLimitMs'),
+    startPolicy: field('startPolicy'),
     simplexPolicy: field('simplexPolicy'),
     injects: field('inject'),
     replicas,
@@ -545,6 +552,8 @@ function settle(raw: RawSettings, mode: 'run' | 'sim', json: boolean, traceFile:
   if (injectTexts.length > INJECTS_MAX) throw new UsageError(`at most ${INJECTS_MAX} ${raw.injects.label} entries, got ${injectTexts.length}`);
   const { injects, stalls } = parseInjects(injectTexts, replicaCount, ticks, raw.injects.label);
   const commonModeLimitMs = wholeNumber(raw.commonModeLimitMs, DEFAULT_LOOP_OPTIONS.commonModeLimitMs, 0, COMMON_MODE_LIMIT_MS_MAX);
+  const startPolicy = raw.startPolicy.value ?? START_POLICY_DEFAULT;
+  if (!(START_POLICIES as readonly unknown[]).includes(startPolicy)) throw new UsageError(`${raw.startPolicy.label} must be ${START_POLICIES.map((p) => `'${p}'`).join(' or ')}, got ${show(startPolicy)}`);
   const lawRef = textOrDefault(raw.law, DEFAULT_LAW);
   const plantRef = raw.plant.value === undefined ? null : textOrDefault(raw.plant, '');
   return {
@@ -564,6 +573,7 @@ function settle(raw: RawSettings, mode: 'run' | 'sim', json: boolean, traceFile:
     json,
     deadlineUs,
     quorumGraceUs,
+    startPolicy: startPolicy as StartPolicy,
     traceFile,
     logFile,
     killSwitch: null,

@@ -36,13 +36,16 @@ export function formatSummary(summary: RunSummary, title: string): string {
   lines.push('modes:');
   for (const m of summary.modeHistory) lines.push(`  tick ${String(m.tick).padStart(7)}  ${MODE_WORDS[m.mode] ?? m.mode}${m.reason === 'START' ? '' : `  ← ${m.reason}`}`);
   const recovery = summary.recovery;
+  // A real-time run names each replica by what it is (its port, its process): RealtimeSummary.replicaNames.
+  const names = (summary as { replicaNames?: readonly string[] }).replicaNames;
   for (const r of summary.replicas) {
     const state =
       r.state === 'inService' ? 'in service' : r.state === 'probation' ? 'on probation' : `excluded at tick ${r.excludedTick}: ${r.reason}${r.detail ? ` (${r.detail})` : ''}`;
     const supervised = recovery?.replicas[r.index];
     const restarts = supervised === undefined || supervised.restarts === 0 ? '' : `; restarted ${supervised.restarts}×`;
     const retired = supervised?.retired ? `; OUT FOR GOOD: ${supervised.retired} (${supervised.detail})` : '';
-    lines.push(`replica ${r.index}: ${state}${restarts}${retired}`);
+    const name = names?.[r.index];
+    lines.push(`replica ${r.index}${name === undefined ? '' : ` (${name})`}: ${state}${restarts}${retired}`);
   }
   if (recovery !== null) {
     const times = recovery.recoveryTicksMedian === null ? '' : `; exclusion to counted again: median ${recovery.recoveryTicksMedian} ticks, worst ${recovery.recoveryTicksMax} ticks`;

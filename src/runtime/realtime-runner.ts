@@ -12,10 +12,11 @@ import { FAULT_KIND, type HelloMessage } from '../protocol/messages.js';
 import { helloFor as lawHello } from '../law/law-runtime.js';
 import { safeCommands } from '../core/tmr-core.js';
 import { faultParam, LoopModel, type FaultRecord, type LoopBench, type LoopOptions, type RunSummary } from '../loop/loop-model.js';
-import { ReplicaLink, type LinkCounters } from './replica-link.js';
+import { ReplicaLink, type HandshakeOutcome, type LinkCounters } from './replica-link.js';
+import { modeFor, type SimplexPolicy } from '../core/degradation.js';
 import type { TransportStats } from '../transport/transport.js';
-import { BUILT_IN_PROVIDERS, type ReplicaProvider, type ReplicaSpec } from './replica-kinds.js';
-import { ReplicaSlot } from './replica-slot.js';
+import { BUILT_IN_PROVIDERS, type ReplicaProvider, type ReplicaSpec, type SerialReplicaSpec, type StartedReplica } from './replica-kinds.js';
+import { notStartedReplica, ReplicaSlot } from './replica-slot.js';
 import { assert } from '../core/assert.js';
 import type { KillSwitch } from '../loop/kill-switch.js';
 import { RealtimeRecovery } from './realtime-recovery.js';
@@ -37,14 +38,81 @@ export interface RealtimeOptions extends LoopOptions {
   readonly replicas?: readonly ReplicaSpec[];
   /** Providers for kinds beyond the built-in node and serial (firmware-sim adds sim-board). */
   readonly providers?: readonly ReplicaProvider[];
+  /** What to do when not every replica starts (see StartPolicy); 'full' when absent. */
+  readonly startPolicy?: StartPolicy;
+}
+
+/**
+ * Whether a run starts without its full set of replicas. 'full': every replica must start and
+ * answer its handshake, else the run does not start (StartRefusedError, naming each one that
+ * failed and why). 'degraded': the run starts with those that answered, the others out from tick
+ * 0, if they are enough for the degradation ladder to command anything but the safe state (two,
+ * or one under the simplex policy 'simplex'); with fewer it does not start either.
+ */
+export type StartPolicy = 'full' | 'degraded';
+export const START_POLICIES: readonly StartPolicy[] = ['full', 'degraded'];
+export const START_POLICY_DEFAULT: StartPolicy = 'full';
+
+/** A replica that did not start, and why: it could not be started at all, or its handshake failed. */
+export interface ReplicaStartFailure {
+  readonly replicaIndex: number;
+  /** What the replica is (its port, its process, its kind). */
+  readonly name: string;
+  readonly reason: 'START_FAILED' | Extract<HandshakeOutcome, { ok: false }>['reason'];
+  readonly detail: string;
+}
+
+/** The run did not start: its start policy was not met. Nothing was commanded but the safe state. */
+export class StartRefusedError extends Error {
+  override readonly name = 'StartRefusedError';
+  constructor(
+    readonly policy: StartPolicy,
+    readonly replicaCount: number,
+    readonly inService: number,
+    readonly failures: readonly ReplicaStartFailure[],
+    simplexPolicy: SimplexPolicy,
+  ) {
+    super(startRefusedMessage(policy, replicaCount, inService, failures, simplexPolicy));
+  }
+}
+
+function startRefusedMessage(policy: StartPolicy, replicaCount: number, inService: number, failures: readonly ReplicaStartFailure[], simplexPolicy: SimplexPolicy): string {
+  const head =
+    policy === 'full'
+      ? `cannot start: ${replicaCount - inService} of ${replicaCount} replicas did not start; the start policy is 'full' (every replica must; the 'degraded' policy starts with fewer):`
+      : `cannot start: ${inService} of ${replicaCount} replicas answered, too few for the loop to command anything but the safe state (the start policy 'degraded' needs at least ${startMinimum(simplexPolicy)} with the simplex policy '${simplexPolicy}'):`;
+  return [head, ...failures.map((f) => `  replica ${f.replicaIndex} (${f.name}): ${f.reason}: ${f.detail}`)].join('\n');
+}
+
+/** The fewest replicas in service with which the ladder commands anything but safe. Bounded by REPLICA_COUNT_MAX in practice (3). */
+function startMinimum(simplexPolicy: SimplexPolicy): number {
+  let count = 1;
+  while (modeFor(count, simplexPolicy, false) === 'safe') count++;
+  return count;
+}
+
+/** Whether `inService` replicas of `replicaCount` meet the start policy. */
+export function startPolicyMet(policy: StartPolicy, replicaCount: number, inService: number, simplexPolicy: SimplexPolicy): boolean {
+  if (policy === 'full') return inService === replicaCount;
+  return modeFor(inService, simplexPolicy, false) !== 'safe';
 }
 
 export interface RealtimeHooks {
   readonly onTick?: (model: LoopModel, result: StepResult) => void;
   /** Called once replicas are up, with their PIDs (tests use it to signal them from outside). */
   readonly onStarted?: (pids: readonly (number | undefined)[]) => void;
-  /** Called after handshakes and warm-up, just before tick 0, with the replicas in service. */
-  readonly onReady?: (inService: number, pids: readonly (number | undefined)[], model: LoopModel, pidOf: (replicaIndex: number) => number | undefined) => void;
+  /**
+   * Called after handshakes and warm-up, just before tick 0, with the replicas in service. Restarts
+   * replace processes: pidOf and nameOf say who replica i is at the time they are called (its
+   * process; what it is, as replicaName says).
+   */
+  readonly onReady?: (
+    inService: number,
+    pids: readonly (number | undefined)[],
+    model: LoopModel,
+    pidOf: (replicaIndex: number) => number | undefined,
+    nameOf: (replicaIndex: number) => string,
+  ) => void;
   readonly signal?: AbortSignal;
   /** Stops the run when a trigger trips (the actuator is sent to its safe state). */
   readonly killSwitch?: KillSwitch;
@@ -102,6 +170,8 @@ export interface RealtimeSummary extends RunSummary {
   interrupted: boolean;
   /** Process id of each replica, by index (null if it never started). */
   replicaPids: (number | null)[];
+  /** What each replica is at the end, by index: its port, `pid N`, a simulated board or emulator. */
+  replicaNames: string[];
   /** Per replica: what its link carried and refused (bytes and frames both ways, drops). */
   links: (TransportStats & LinkCounters & { description: string })[];
 }
@@ -191,44 +261,46 @@ export async function runRealtime(options: RealtimeOptions, hooks: RealtimeHooks
   let sendLateCount = 0;
   let interrupted = false;
   let priorityRaised = false;
+  const specs = options.replicas ?? Array.from({ length: options.replicaCount }, (): ReplicaSpec => ({ kind: 'node' }));
+  assert(specs.length === options.replicaCount, 'one replica spec per replica');
   try {
-    const specs = options.replicas ?? Array.from({ length: options.replicaCount }, (): ReplicaSpec => ({ kind: 'node' }));
-    assert(specs.length === options.replicaCount, 'one replica spec per replica');
-    const providers = [...BUILT_IN_PROVIDERS, ...(options.providers ?? [])];
-    for (let i = 0; i < specs.length; i++) {
-      const spec = specs[i]!;
-      const provider = providers.find((p) => p.kind === spec.kind);
-      if (provider === undefined) throw new Error(`replica ${i}: no provider for replica kind '${spec.kind}'`);
-      const replica = await provider.start(spec, i, model.law);
-      slots.push(new ReplicaSlot(i, replica, new ReplicaLink(i, replica.transport, model.obs, model.law, clock)));
+    const notStarted = await startReplicas(model, specs, [...BUILT_IN_PROVIDERS, ...(options.providers ?? [])], slots, clock, hooks.signal);
+    // An interrupt during start-up leaves refusals null: the tick loop's first check ends the run.
+    let refusals: HandshakeRefusals | null = null;
+    if (!hooks.signal?.aborted) {
+      if (onMachineClock) {
+        priorityRaised = raisePriority(0);
+        for (const pid of slots.flatMap((s) => s.replica.dataPathPids)) priorityRaised = raisePriority(pid) && priorityRaised;
+      }
+      hooks.onStarted?.(slots.map((s) => s.replica.pid));
+      for (const slot of slots) {
+        slot.replica.onLinkUp(() => {
+          model.replicaDetail[slot.index] = `${model.replicaDetail[slot.index] ?? 'link down'}; link back up before tick ${model.ticksDone}`;
+        });
+      }
+      refusals = await untilAborted(
+        prepareReplicas(model, slots.map((s) => s.link), options.handshakeTimeoutMs, slots.map((s) => s.replica.warmUpTicks ?? WARM_UP_TICKS), hooks.signal),
+        hooks.signal,
+      );
     }
-    if (onMachineClock) {
-      priorityRaised = raisePriority(0);
-      for (const pid of slots.flatMap((s) => s.replica.dataPathPids)) priorityRaised = raisePriority(pid) && priorityRaised;
-    }
-    hooks.onStarted?.(slots.map((s) => s.replica.pid));
-    for (const slot of slots) {
-      slot.replica.onLinkUp(() => {
-        model.replicaDetail[slot.index] = `${model.replicaDetail[slot.index] ?? 'link down'}; link back up before tick ${model.ticksDone}`;
-      });
-    }
-    await prepareReplicas(model, slots.map((s) => s.link), options.handshakeTimeoutMs, slots.map((s) => s.replica.warmUpTicks ?? WARM_UP_TICKS));
-    hooks.onReady?.(
-      model.core.status.filter((status) => status === 'inService').length,
-      slots.map((s) => s.replica.pid),
-      model,
-      // Restarts replace processes: this says who replica i is now.
-      (i) => slots[i]?.replica.pid,
-    );
-
-    if (model.recovery !== null) {
-      recovery = new RealtimeRecovery(model, model.recovery, slots, {
-        handshakeTimeoutMs: options.handshakeTimeoutMs,
-        hello: (i) => helloFor(model, i),
-        raisePriority: (pid) => priorityRaised && raisePriority(pid),
-        clock,
-      });
-      await recovery.prepareSpares();
+    if (refusals !== null) {
+      enforceStartPolicy(options, model, slots, notStarted, refusals);
+      hooks.onReady?.(
+        model.core.status.filter((status) => status === 'inService').length,
+        slots.map((s) => s.replica.pid),
+        model,
+        (i) => slots[i]?.replica.pid,
+        (i) => slots[i]?.name ?? specName(specs[i]!),
+      );
+      if (model.recovery !== null) {
+        recovery = new RealtimeRecovery(model, model.recovery, slots, {
+          handshakeTimeoutMs: options.handshakeTimeoutMs,
+          hello: (i) => helloFor(model, i),
+          raisePriority: (pid) => priorityRaised && raisePriority(pid),
+          clock,
+        });
+        await recovery.prepareSpares();
+      }
     }
     let tickStartMs = clock.nowMs();
     const linkDown = (i: number): boolean => slots[i]!.link.isDown;
@@ -331,38 +403,123 @@ export async function runRealtime(options: RealtimeOptions, hooks: RealtimeHooks
     },
     interrupted,
     replicaPids: Array.from({ length: options.replicaCount }, (_, i) => slots[i]?.replica.pid ?? null),
+    replicaNames: Array.from({ length: options.replicaCount }, (_, i) => slots[i]?.name ?? specName(specs[i]!)),
     links: slots.map(({ link }) => ({ description: link.transport.description, ...link.transport.stats, ...link.counters })),
   };
 }
 
+/** Per replica, how its handshake before tick 0 failed; null for one that answered (or was out already). */
+export type HandshakeRefusals = (Extract<HandshakeOutcome, { ok: false }> | null)[];
+
 /**
  * Handshake, warm-up and a final handshake that resets the controllers: what every replica goes
- * through before tick 0. Replicas that fail are excluded with HANDSHAKE_REFUSED and the reason.
+ * through before tick 0. Replicas that fail are excluded with HANDSHAKE_REFUSED and the reason,
+ * which is also returned, by replica. Once `signal` aborts (the run was interrupted, its links are
+ * being closed), what fails is no longer held against a replica.
  */
 export async function prepareReplicas(
   model: LoopModel,
   links: readonly ReplicaLink[],
   timeoutMs: number,
   warmUpTicks: readonly number[] = links.map(() => WARM_UP_TICKS),
-): Promise<void> {
-  await handshakeAll(model, links, timeoutMs);
+  signal?: AbortSignal,
+): Promise<HandshakeRefusals> {
+  const refusals: HandshakeRefusals = links.map(() => null);
+  await handshakeAll(model, links, timeoutMs, refusals, signal);
+  if (signal?.aborted) return refusals;
   await Promise.all(links.map((link, i) => (model.core.status[i] === 'inService' ? link.warmUp(helloFor(model, i), warmUpTicks[i] ?? WARM_UP_TICKS, timeoutMs) : true)));
   // The warm-up moved the replicas' controller state: a last handshake resets it to zero.
-  await handshakeAll(model, links, timeoutMs);
+  await handshakeAll(model, links, timeoutMs, refusals, signal);
   for (const link of links) link.discardPending();
+  return refusals;
 }
 
 function helloFor(model: LoopModel, replicaIndex: number): HelloMessage {
   return lawHello(model.law, replicaIndex, model.lawParams);
 }
 
-async function handshakeAll(model: LoopModel, links: readonly ReplicaLink[], timeoutMs: number): Promise<void> {
+async function handshakeAll(model: LoopModel, links: readonly ReplicaLink[], timeoutMs: number, refusals: HandshakeRefusals, signal: AbortSignal | undefined): Promise<void> {
   const outcomes = await Promise.all(links.map((link, i) => (model.core.status[i] === 'inService' ? link.handshake(helloFor(model, i), timeoutMs) : null)));
+  if (signal?.aborted) return;
   outcomes.forEach((outcome, i) => {
     if (outcome === null || outcome.ok) return;
     excludeReplica(model.core, i, 'HANDSHAKE_REFUSED', 0);
     model.replicaDetail[i] = `${outcome.reason}: ${links[i]!.transport.description}: ${outcome.detail}`;
+    refusals[i] = outcome;
     links[i]!.transport.close().catch(() => {});
+  });
+}
+
+/**
+ * Starts every replica in order, each in its slot. One that cannot be started (its port is not
+ * there, its program would not run) gets a slot that is down from the outset and is out from
+ * tick 0: it is returned, by replica, for the start policy to judge. Stops early when `signal`
+ * aborts (the slots then end before the last replica).
+ */
+async function startReplicas(
+  model: LoopModel,
+  specs: readonly ReplicaSpec[],
+  providers: readonly ReplicaProvider[],
+  slots: ReplicaSlot[],
+  clock: Clock,
+  signal: AbortSignal | undefined,
+): Promise<(ReplicaStartFailure | null)[]> {
+  const notStarted: (ReplicaStartFailure | null)[] = specs.map(() => null);
+  for (let i = 0; i < specs.length && signal?.aborted !== true; i++) {
+    const spec = specs[i]!;
+    const provider = providers.find((p) => p.kind === spec.kind);
+    if (provider === undefined) throw new Error(`replica ${i}: no provider for replica kind '${spec.kind}'`);
+    let replica: StartedReplica;
+    try {
+      replica = await provider.start(spec, i, model.law);
+    } catch (error) {
+      const detail = error instanceof Error ? error.message : String(error);
+      notStarted[i] = { replicaIndex: i, name: specName(spec), reason: 'START_FAILED', detail };
+      replica = notStartedReplica(specName(spec), detail);
+      excludeReplica(model.core, i, 'HANDSHAKE_REFUSED', 0);
+      model.replicaDetail[i] = `START_FAILED: ${detail}`;
+    }
+    slots.push(new ReplicaSlot(i, replica, new ReplicaLink(i, replica.transport, model.obs, model.law, clock)));
+  }
+  return notStarted;
+}
+
+/** What a replica that never started is, from its spec: a port's path, else its kind. */
+function specName(spec: ReplicaSpec): string {
+  return spec.kind === 'serial' ? (spec as SerialReplicaSpec).path : spec.kind;
+}
+
+/** Throws StartRefusedError unless the replicas in service meet the run's start policy. */
+function enforceStartPolicy(options: RealtimeOptions, model: LoopModel, slots: readonly ReplicaSlot[], notStarted: readonly (ReplicaStartFailure | null)[], refusals: HandshakeRefusals): void {
+  const policy = options.startPolicy ?? START_POLICY_DEFAULT;
+  const inService = model.core.status.filter((status) => status === 'inService').length;
+  if (startPolicyMet(policy, options.replicaCount, inService, options.simplexPolicy)) return;
+  const failures = slots.flatMap((slot, i): ReplicaStartFailure[] => {
+    const failure = notStarted[i] ?? null;
+    const refusal = refusals[i] ?? null;
+    if (failure !== null) return [failure];
+    return refusal === null ? [] : [{ replicaIndex: i, name: slot.name, reason: refusal.reason, detail: refusal.detail }];
+  });
+  throw new StartRefusedError(policy, options.replicaCount, inService, failures, options.simplexPolicy);
+}
+
+/** The promise's value, or null as soon as `signal` aborts (the promise is then left to settle on its own). */
+function untilAborted<T>(promise: Promise<T>, signal: AbortSignal | undefined): Promise<T | null> {
+  if (signal === undefined) return promise;
+  if (signal.aborted) return Promise.resolve(null);
+  return new Promise((resolve, reject) => {
+    const onAbort = (): void => resolve(null);
+    signal.addEventListener('abort', onAbort, { once: true });
+    promise.then(
+      (value) => {
+        signal.removeEventListener('abort', onAbort);
+        resolve(value);
+      },
+      (error: unknown) => {
+        signal.removeEventListener('abort', onAbort);
+        reject(error);
+      },
+    );
   });
 }
 

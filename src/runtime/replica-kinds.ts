@@ -44,6 +44,12 @@ export type ReplicaSpec = BuiltInReplicaSpec | ExtensionReplicaSpec;
 
 export interface StartedReplica {
   readonly transport: Transport;
+  /**
+   * What the replica is, for messages and summaries: its port for a board (`/dev/ttyACM0`), `pid N`
+   * for a process, the kind and process of a simulated board or an emulator. Absent: `pid N` if
+   * there is a process, else the transport's description (see replicaName).
+   */
+  readonly name?: string;
   /** Process that can be signalled (SIGSTOP for a hang, SIGKILL to isolate), if any. */
   readonly pid: number | undefined;
   /** Every process of ours on this replica's data path (replica, socat, noise proxy): scheduled as control work. */
@@ -97,6 +103,7 @@ export const SPARE_SELF_WARM_UP_TICKS = 10_000;
 function processReplica(transport: ChildProcessTransport, startAgain: (nice?: number, extraArgs?: readonly string[]) => Promise<ChildProcessTransport>): StartedReplica {
   return {
     transport,
+    name: `pid ${transport.pid ?? '?'}`,
     pid: transport.pid,
     dataPathPids: transport.pid === undefined ? [] : [transport.pid],
     signal: (signal) => transport.signal(signal),
@@ -134,16 +141,18 @@ export const nodeProvider: ReplicaProvider = {
   },
 };
 
-/** A board on a serial port: the host can only talk to it (and pulse DTR). */
+/** A board on a serial port: the host can only talk to it (and pulse DTR). Named by its port unless `name` says more. */
 export function serialReplica(
   transport: SerialTransport,
   extraStop: () => Promise<void> = async () => {},
   pid?: number,
   signal?: (s: NodeJS.Signals) => boolean,
   dataPathPids: readonly number[] = [],
+  name: string = transport.path,
 ): StartedReplica {
   const replica: StartedReplica = {
     transport,
+    name,
     pid,
     dataPathPids,
     signal: signal ?? (() => false),

@@ -7,6 +7,34 @@
  */
 import type { ReplicaLink } from './replica-link.js';
 import type { StartedReplica } from './replica-kinds.js';
+import { createTransportStats, type Transport } from '../transport/transport.js';
+
+/** What a replica is, in messages: its provider's name for it, else its process, else its link. */
+export function replicaName(replica: StartedReplica): string {
+  return replica.name ?? (replica.pid !== undefined ? `pid ${replica.pid}` : replica.transport.description);
+}
+
+/**
+ * What a slot holds for a replica that could not be started (a port that is not there, a program
+ * that would not run) when the run starts without it: a link that is down from the outset, for a
+ * replica that is out from tick 0 and cannot be restarted.
+ */
+export function notStartedReplica(name: string, reason: string): StartedReplica {
+  const stats = createTransportStats();
+  const transport: Transport = {
+    description: `${name} (not started)`,
+    stats,
+    isUp: false,
+    onFrame: () => {},
+    onDown: (handler) => handler(reason),
+    send: () => {
+      stats.sendsDropped++;
+      return false;
+    },
+    close: async () => {},
+  };
+  return { transport, name, pid: undefined, dataPathPids: [], signal: () => false, isolate: () => {}, onLinkUp: () => {}, stop: async () => {} };
+}
 
 /** A warm standby: started, handshaken and warmed up, ready to take a restart over at once. */
 export interface Spare {
@@ -33,6 +61,11 @@ export class ReplicaSlot {
 
   get link(): ReplicaLink {
     return this.currentLink;
+  }
+
+  /** What runs for this replica now, in messages (replicaName): a restart may change it. */
+  get name(): string {
+    return replicaName(this.running);
   }
 
   /** A restart or a standby replaced what runs for this replica, and with it the link. */

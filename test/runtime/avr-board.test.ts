@@ -288,8 +288,8 @@ describe('TMR runs with emulated Unos', () => {
     expectHealthyReplicas(run, [0, 1, 2], command);
   });
 
-  it('an emulated Uno built for another law is refused at the handshake, naming both laws', async () => {
-    const args = ['run', '--ticks', '20', ...replicas('node', 'node', 'avr-sim:law=tank')];
+  it('an emulated Uno built for another law is refused at the handshake, naming both laws (the run starts without it: --start-policy degraded)', async () => {
+    const args = ['run', '--ticks', '20', '--start-policy', 'degraded', ...replicas('node', 'node', 'avr-sim:law=tank')];
     const command = `tmr ${args.join(' ')}`;
     const run = await tmr<RealtimeSummary>(args);
     expect(run.replicas[2]!.reason, command).toBe('HANDSHAKE_REFUSED');

@@ -8,7 +8,7 @@
  */
 import { beforeAll, describe, expect, it } from 'vitest';
 import type { RealtimeSummary } from '../../src/runtime/realtime-runner.js';
-import { assertFreshBuild, replicaFlags, tmrJson } from '../helpers/cli.js';
+import { assertFreshBuild, replicaFlags, runCli, tmrJson } from '../helpers/cli.js';
 import { runAgainstSim } from '../helpers/fault-free-trace.js';
 import { expectHealthyReplicas } from '../helpers/healthy-replicas.js';
 
@@ -42,14 +42,28 @@ describe('a noisy line (bit-error rate 1e-3)', () => {
 });
 
 describe('boards that do not match the host', () => {
-  it.each([['pid-q16', 'e9d7a0fc'], ['tank', '0823d7ea']])('boards with another build of law %s or protocol v1 are refused, naming the board and both hashes or versions', async (law, hash) => {
+  it.each([['pid-q16', 'e9d7a0fc'], ['tank', '0823d7ea']])('boards with another build of law %s or protocol v1 are refused, naming the board and both hashes or versions; the run does not start without them', async (law, hash) => {
     const args = ['run', '--law', law, '--ticks', '20', ...boards('sim-board:law-hash=123', 'sim-board:protocol-version=1', 'sim-board')];
+    const command = `tmr ${args.join(' ')}`;
+    const result = await runCli(args, { timeoutMs: 120_000 });
+    expect(result.code, `${command}: ${result.stderr}`).toBe(1);
+    const lines = result.stderr.trim().split('\n');
+    expect(lines[0], command).toMatch(/^tmr: cannot start: 2 of 3 replicas did not start; the start policy is 'full'/);
+    expect(lines[1], command).toMatch(new RegExp(`^  replica 0 \\(sim-board pid \\d+\\): LAW_HASH_MISMATCH: sim-board/3 reports law hash 0x0000007b, the host's is 0x${hash}$`));
+    expect(lines[2], command).toMatch(/^  replica 1 \(sim-board pid \d+\): PROTOCOL_VERSION_MISMATCH: sim-board\/3 speaks protocol v1, the host v3$/);
+    // The matching board started: it is not named.
+    expect(lines.length, command).toBe(3);
+  });
+
+  it('with --start-policy degraded and the simplex policy the matching board runs alone; the refusals are in the summary', async () => {
+    const args = ['run', '--ticks', '20', '--start-policy', 'degraded', '--simplex-policy', 'simplex', ...boards('sim-board:law-hash=123', 'sim-board:protocol-version=1', 'sim-board')];
     const command = `tmr ${args.join(' ')}`;
     const run = await tmr<RealtimeSummary>(args);
     expect(run.replicas[0]!.reason, command).toBe('HANDSHAKE_REFUSED');
-    expect(run.replicas[0]!.detail).toMatch(new RegExp(`^LAW_HASH_MISMATCH: replica 0 \\(sim-board\\) \\(\\S+sim-board-0\\.host@115200\\): sim-board/3 reports law hash 0x0000007b, the host's is 0x${hash}$`));
+    expect(run.replicas[0]!.detail).toMatch(/^LAW_HASH_MISMATCH: replica 0 \(sim-board\) \(\S+sim-board-0\.host@115200\): sim-board\/3 reports law hash 0x0000007b, the host's is 0xe9d7a0fc$/);
     expect(run.replicas[1]!.reason, command).toBe('HANDSHAKE_REFUSED');
     expect(run.replicas[1]!.detail).toMatch(/^PROTOCOL_VERSION_MISMATCH: replica 1 \(sim-board\) \(\S+\): sim-board\/3 speaks protocol v1, the host v3$/);
+    expect(run.replicaNames, command).toEqual(run.replicaPids.map((pid) => `sim-board pid ${pid}`));
     // The matching board was admitted (and only timing could take it out afterwards).
     expectHealthyReplicas(run, [2], command);
   });

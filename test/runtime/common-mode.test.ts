@@ -50,9 +50,10 @@ async function runWithStop(args: string[], targets: (replicaPids: number[], vote
       let stderr = '';
       child.stderr!.on('data', (chunk: Buffer) => {
         stderr += chunk.toString();
-        const ready = /replicas ready \(pids ([\d, ]+)\)/.exec(stderr);
+        // Each replica by what it is: `pid N`, or `sim-board pid N`.
+        const ready = /replicas ready \(([^)]*)\)/.exec(stderr);
         if (ready === null || stop !== null) return;
-        const pids = ready[1]!.split(', ').map(Number);
+        const pids = [...ready[1]!.matchAll(/pid (\d+)/g)].map((m) => Number(m[1]));
         stop = (async () => {
           await sleep(afterReadyMs);
           stopped = targets(pids, child.pid!);

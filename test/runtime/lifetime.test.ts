@@ -1,4 +1,8 @@
 /**
+ * How the voter ends. Signals during shutdown (issue 17, item 11): SIGINT again and again while a
+ * run stops must not cut the shutdown short; the actuator still gets the safe command, the
+ * black-box log its end record, and the exit code says interrupted (130).
+ *
  * What the voter leaves behind when it dies (issue 17, item 12). `tmr run` with simulated boards
  * starts, per board, socat (a pty pair whose links live in a /tmp/tmr-pty-* directory) and the
  * board process. SIGKILL of the voter runs none of its clean-up: every process it started must
@@ -8,15 +12,19 @@
  * What is asserted holds on a busy machine: the bounds are seconds where the kernel needs
  * microseconds, and everything started is killed by PID in `finally`.
  */
-import { spawn } from 'node:child_process';
-import { readdirSync, readFileSync, rmSync } from 'node:fs';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
-import { afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { SimFirmataDrive } from '../../firmware-sim/firmata-drive-board.js';
+import { DEFAULT_ACTUATOR } from '../../src/sim/actuator.js';
 import { assertFreshBuild, childPids, CLI, killTree, replicaFlags, ROOT, runCli } from '../helpers/cli.js';
 import { timingFigure } from '../helpers/timing-figure.js';
 
+const logDir = mkdtempSync(join(tmpdir(), 'tmr-lifetime-'));
 beforeAll(() => assertFreshBuild());
+afterAll(() => rmSync(logDir, { recursive: true, force: true }));
 
 /** A process as seen at one moment: its PID and its start time (so a reused PID is not mistaken for it). */
 interface SeenProcess {
@@ -143,4 +151,51 @@ describe('SIGKILL of the voter with simulated boards (issue 17, item 12)', () =>
       if (voter.exitCode === null && voter.signalCode === null) voter.kill('SIGKILL');
     }
   }, 240_000);
+});
+
+/** One Servo step of the drive: ±12 V onto 1000–2000 µs, truncated by johnny-five. */
+const PULSE_STEP_MV = 24;
+/** SIGINTs sent, one every SIGNAL_PERIOD_MS, from the first until the voter exits. */
+const SIGNAL_PERIOD_MS = 10;
+const SIGNALS_MAX = 1_000;
+
+describe('signals during shutdown (issue 17, item 11)', () => {
+  it('SIGINT every 10 ms from the first until the voter exits: the drive still gets the safe command, the log its end record, exit 130', async () => {
+    const drive = await SimFirmataDrive.start({ name: 'shutdown-drive', rateHz: 200 });
+    const log = join(logDir, 'shutdown.bbx');
+    let voter: ChildProcess | undefined;
+    let signals = 0;
+    try {
+      const run = runCli(['run', '--ticks', '100000', '--log', log, '--actuator', `firmata:${drive.hostPath}`], { timeoutMs: 90_000, onSpawn: (child) => (voter = child) });
+      expect(await drive.waitFor('armed', 60_000), 'the drive never saw a heartbeat from tmr run').not.toBeNull();
+      await new Promise((r) => setTimeout(r, 500));
+      const stillRunning = (): boolean => voter!.exitCode === null && voter!.signalCode === null;
+      // Bounded by SIGNALS_MAX (ten seconds of signals; the shutdown takes a fraction of one).
+      for (; signals < SIGNALS_MAX && stillRunning(); signals++) {
+        try {
+          process.kill(voter!.pid!, 'SIGINT');
+        } catch {
+          break;
+        }
+        await new Promise((r) => setTimeout(r, SIGNAL_PERIOD_MS));
+      }
+      const result = await run;
+      const context = `${signals} SIGINTs; exit ${result.code ?? result.signal}; stderr: ${result.stderr}`;
+      expect(signals, context).toBeGreaterThan(1);
+      expect(result.signal, context).toBeNull();
+      expect(result.code, context).toBe(130);
+      // The actuator: the last command the host sent the drive is the safe one.
+      const status = await drive.stop();
+      expect(status, context).not.toBeNull();
+      expect(Math.abs(status!.lastCommandMv! - DEFAULT_ACTUATOR.safeCommandMv), `${context}; drive: ${JSON.stringify(status)}`).toBeLessThanOrEqual(PULSE_STEP_MV);
+      // The log: read back whole, ending with its end record.
+      const read = await runCli(['log', log, '--jsonl']);
+      expect(read.code, read.stderr).toBe(0);
+      const records = read.stdout.trim().split('\n').map((line) => JSON.parse(line) as { record: string; reason?: string });
+      expect(records[records.length - 1], context).toMatchObject({ record: 'end', reason: 'interrupted' });
+    } finally {
+      killTree(voter?.pid);
+      await drive.stop();
+    }
+  }, 120_000);
 });

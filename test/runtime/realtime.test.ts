@@ -18,7 +18,7 @@ beforeAll(() => assertFreshBuild());
 
 async function tmr(args: string[]): Promise<RunSummary> {
   const result = await runCli([...args, '--json'], { timeoutMs: 90_000 });
-  const ready = args[0] === 'run' ? /^tmr run: \d of \d replicas ready \(pids [\d, ]+\); \d+ ticks at \d+ Hz\n$/ : /^$/;
+  const ready = args[0] === 'run' ? /^tmr run: \d of \d replicas ready \((?:replica \d: pid \d+(?: \(out\))?(?:, )?)+\); \d+ ticks at \d+ Hz\n$/ : /^$/;
   expect(result.stderr, `tmr ${args.join(' ')}`).toMatch(ready);
   expect(result.code, `tmr ${args.join(' ')}: ${result.stderr}`).toBe(0);
   return JSON.parse(result.stdout) as RunSummary;
@@ -110,7 +110,7 @@ describe('detection at 500 Hz', () => {
         let stderr = '';
         child.stderr!.on('data', (c: Buffer) => {
           stderr += c.toString();
-          const ready = /replicas ready \(pids (\d+), (\d+), (\d+)\)/.exec(stderr);
+          const ready = /replicas ready \(replica 0: pid (\d+), replica 1: pid (\d+), replica 2: pid (\d+)\)/.exec(stderr);
           if (ready === null || victim !== undefined) return;
           victim = Number(ready[2]);
           setTimeout(() => {

@@ -43,7 +43,7 @@ describe('SIGKILL of the voter mid-run (issue 6, item 4)', () => {
           let stderr = '';
           child.stderr!.on('data', (c: Buffer) => {
             stderr += c.toString();
-            const match = /replicas ready \(pids (\d+), (\d+), (\d+)\)/.exec(stderr);
+            const match = /replicas ready \(replica 0: pid (\d+), replica 1: pid (\d+), replica 2: pid (\d+)\)/.exec(stderr);
             if (match !== null && !ready) {
               ready = true;
               replicaPids.push(Number(match[1]), Number(match[2]), Number(match[3]));

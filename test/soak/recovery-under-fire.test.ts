@@ -61,7 +61,7 @@ async function runUnderFire(seconds: number, seed: number, log: string): Promise
         while ((newline = stderr.indexOf('\n')) >= 0) {
           const line = stderr.slice(0, newline);
           stderr = stderr.slice(newline + 1);
-          const ready = /replicas ready \(pids (\d+), (\d+), (\d+)\)/.exec(line);
+          const ready = /replicas ready \(replica 0: pid (\d+), replica 1: pid (\d+), replica 2: pid (\d+)\)/.exec(line);
           if (ready !== null) {
             pids.push(Number(ready[1]), Number(ready[2]), Number(ready[3]));
             const readyMs = performance.now();

@@ -35,7 +35,7 @@ describe('restart limit (issue 6, item 2)', () => {
     expect(Math.max(...restartDelays)).toBeGreaterThan(restartDelays[0]!);
     // The text summary of this same run (tmr run without --json prints formatSummary's text). A
     // second real-time run here could meet a stall of its own and prove nothing (seen in CI).
-    expect(formatSummary(run, 'tmr run')).toMatch(/replica 1: excluded at tick \d+: (LINK_DOWN|DEADLINE_MISSED) .*OUT FOR GOOD: RESTART_LIMIT/);
+    expect(formatSummary(run, 'tmr run')).toMatch(/replica 1 \(pid \d+\): excluded at tick \d+: (LINK_DOWN|DEADLINE_MISSED) .*OUT FOR GOOD: RESTART_LIMIT/);
   }, 120_000);
 
 });
