@@ -156,38 +156,36 @@ export async function runHil(argv: readonly string[]): Promise<number> {
   }
   const controller = new AbortController();
   const stop = (): void => controller.abort();
-  process.once('SIGINT', stop);
-  process.once('SIGTERM', stop);
+  // Every signal, not the first alone: once removed, the next Ctrl-C took the default action and
+  // killed the voter in the middle of a scenario's shutdown (issue 17, item 11). They stay until
+  // the process exits (they do not keep it alive), through the reports too.
+  process.on('SIGINT', stop);
+  process.on('SIGTERM', stop);
   const live = process.stderr.isTTY === true;
   const results: ScenarioResult[] = [];
-  try {
-    for (const [index, scenario] of scenarios.entries()) {
-      if (controller.signal.aborted) break;
-      if (args.firmata !== null && scenario.motor === null) {
-        process.stderr.write(`tmr hil: ${scenario.name}: --firmata not used (it drives the motor plant's servo; this scenario runs plant ${scenario.plant.name})\n`);
-      }
-      if (live) process.stderr.write(progressBar(index, scenarios.length, scenario.name, 0));
-      const result = await runScenario(scenario, {
-        signal: controller.signal,
-        ...(args.firmata === null ? {} : { actuatorPathOverride: args.firmata }),
-        ...(live ? { onProgress: throttled((done: number) => process.stderr.write(progressBar(index, scenarios.length, scenario.name, done / scenario.ticks))) } : {}),
-      });
-      results.push(result);
-      writeOutputs(args, result);
-      const line = `[${index + 1}/${scenarios.length}] ${result.name}: ${result.verdict.toUpperCase()} in ${(result.wallMs / 1000).toFixed(1)} s (${formatRealTimeFactor(result.realTimeFactor)} real time)`;
-      if (live) process.stderr.write(`\r\x1b[K${line}\n`);
-      else process.stderr.write(`tmr hil: ${line}\n`);
-      if (result.error !== null) process.stderr.write(`tmr hil: ${result.name}: ${result.error}\n`);
-      for (const retry of result.retries ?? []) process.stderr.write(`tmr hil: ${result.name}: ran again after a timing hold: ${retry}\n`);
-      // A Firmata board that is not there will not be there for the next scenario either.
-      if (args.firmata !== null && result.error?.startsWith('ActuatorPathError') === true) {
-        process.stderr.write(`tmr hil: stopping: the actuator path failed; ${scenarios.length - index - 1} scenarios not run\n`);
-        break;
-      }
+  for (const [index, scenario] of scenarios.entries()) {
+    if (controller.signal.aborted) break;
+    if (args.firmata !== null && scenario.motor === null) {
+      process.stderr.write(`tmr hil: ${scenario.name}: --firmata not used (it drives the motor plant's servo; this scenario runs plant ${scenario.plant.name})\n`);
     }
-  } finally {
-    process.off('SIGINT', stop);
-    process.off('SIGTERM', stop);
+    if (live) process.stderr.write(progressBar(index, scenarios.length, scenario.name, 0));
+    const result = await runScenario(scenario, {
+      signal: controller.signal,
+      ...(args.firmata === null ? {} : { actuatorPathOverride: args.firmata }),
+      ...(live ? { onProgress: throttled((done: number) => process.stderr.write(progressBar(index, scenarios.length, scenario.name, done / scenario.ticks))) } : {}),
+    });
+    results.push(result);
+    writeOutputs(args, result);
+    const line = `[${index + 1}/${scenarios.length}] ${result.name}: ${result.verdict.toUpperCase()} in ${(result.wallMs / 1000).toFixed(1)} s (${formatRealTimeFactor(result.realTimeFactor)} real time)`;
+    if (live) process.stderr.write(`\r\x1b[K${line}\n`);
+    else process.stderr.write(`tmr hil: ${line}\n`);
+    if (result.error !== null) process.stderr.write(`tmr hil: ${result.name}: ${result.error}\n`);
+    for (const retry of result.retries ?? []) process.stderr.write(`tmr hil: ${result.name}: ran again after a timing hold: ${retry}\n`);
+    // A Firmata board that is not there will not be there for the next scenario either.
+    if (args.firmata !== null && result.error?.startsWith('ActuatorPathError') === true) {
+      process.stderr.write(`tmr hil: stopping: the actuator path failed; ${scenarios.length - index - 1} scenarios not run\n`);
+      break;
+    }
   }
   writeFileSync(args.junitFile, junitXml(results, 'tmr hil'));
   process.stdout.write(`${formatVerdictTable(results)}\n`);
