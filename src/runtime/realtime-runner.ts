@@ -84,10 +84,14 @@ function startRefusedMessage(policy: StartPolicy, replicaCount: number, inServic
   return [head, ...failures.map((f) => `  replica ${f.replicaIndex} (${f.name}): ${f.reason}: ${f.detail}`)].join('\n');
 }
 
-/** The fewest replicas in service with which the ladder commands anything but safe. Bounded by REPLICA_COUNT_MAX in practice (3). */
+/** The fewest replicas in service with which the ladder commands anything but safe. */
 function startMinimum(simplexPolicy: SimplexPolicy): number {
   let count = 1;
-  while (modeFor(count, simplexPolicy, false) === 'safe') count++;
+  // Bounded: two in service are duplex whatever the policy (asserted).
+  while (modeFor(count, simplexPolicy, false) === 'safe') {
+    count++;
+    assert(count <= 2, 'two replicas in service command in duplex');
+  }
   return count;
 }
 
