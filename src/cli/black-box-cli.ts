@@ -5,6 +5,7 @@
  * keeps counts and at most LISTED_LINES_MAX lines of events, the exports write as they read.
  */
 import { once } from 'node:events';
+import { rmSync } from 'node:fs';
 import { performance } from 'node:perf_hooks';
 import type { StepResult } from '../core/tmr-core.js';
 import { BLACK_BOX_VERSION, BlackBoxWriteError, BlackBoxWriter, type BlackBoxHeader, type BlackBoxWriteFailure, type TickRecord } from '../loop/black-box.js';
@@ -57,9 +58,11 @@ export class RunLog {
     this.reportFailure();
   }
 
+  /** Closes the log; a run that never reached tick 0 (refused or interrupted at start-up) leaves no file holding only the magic. */
   close(): void {
     this.writer.close();
     this.reportFailure();
+    if (!this.headerWritten) rmSync(this.path, { force: true });
   }
 
   /** Why the log stopped short, or null while it is whole. */

@@ -15,6 +15,7 @@ import { parseDemoLaw, parseRunOptions, UsageError, withLawAndPlant, type CliRun
 import { EXTENSIONS_ENV, ExtensionRegistry, importExtensions, type HelpEntry, type OpenedActuator, type TmrExtension } from './extensions.js';
 import { formatSummary, refusalText, statusLine } from './report.js';
 import { logCommand, replayCommand, RunLog } from './black-box-cli.js';
+import { errnoMessage } from '../loop/black-box.js';
 import { KillSwitch } from '../loop/kill-switch.js';
 import { campaignCommand } from './campaign-cli.js';
 import { LAW_HELP, lawCommand } from './law-cli.js';
@@ -131,7 +132,7 @@ function runSim(options: CliRunOptions): number {
     if (fd === null) return;
     pending.push(model.traceLine(result));
     if (pending.length >= 4096) {
-      writeSync(fd, `${pending.join('\n')}\n`);
+      writeTraceText(fd, options.traceFile as string, `${pending.join('\n')}\n`);
       pending = [];
     }
   };
@@ -151,18 +152,27 @@ function runSim(options: CliRunOptions): number {
     log?.close();
   }
   if (fd !== null) {
-    if (pending.length > 0) writeSync(fd, `${pending.join('\n')}\n`);
+    if (pending.length > 0) writeTraceText(fd, options.traceFile as string, `${pending.join('\n')}\n`);
     closeSync(fd);
   }
   print(summary, options, 'tmr sim', log);
   return log === null ? exitCodeFor(summary) : log.exitCode(exitCodeFor(summary));
 }
 
+/** A trace write that fails names the file (an fd's errors carry no path of their own). */
+function writeTraceText(fd: number, path: string, text: string): void {
+  try {
+    writeSync(fd, text);
+  } catch (error) {
+    throw new Error(`--trace ${path}: write failed (${errnoMessage(error)})`);
+  }
+}
+
 function openTrace(path: string): number {
   try {
     return openSync(path, 'w');
   } catch (error) {
-    throw new UsageError(`--trace ${path}: cannot write (${(error as NodeJS.ErrnoException).code ?? 'error'})`);
+    throw new UsageError(`--trace ${path}: cannot write (${errnoMessage(error)})`);
   }
 }
 

@@ -204,6 +204,16 @@ describe('item 4 and 10: a log that cannot be written never stops the loop, and 
     expect(dirLog.stderr).toBe(`tmr: --log ${dir}: not a regular file; a black-box log must be a file\n`);
   });
 
+  it('a trace that cannot be written names its path; a run refused at start-up leaves no log holding only the magic', async () => {
+    const trace = await runCli(['sim', '--ticks', '100', '--trace', '/dev/full']);
+    expect(trace.code).toBe(1);
+    expect(trace.stderr).toBe('tmr: --trace /dev/full: write failed (ENOSPC: no space left on device)\n');
+    const path = join(dir, 'never.bbx');
+    const refused = await runCli(['run', '--replica', 'serial:/dev/tmr-no-such-port', '--replica', 'node', '--replica', 'node', '--ticks', '10', '--log', path], { timeoutMs: 30_000 });
+    expect(refused.code, refused.stderr).toBe(1);
+    expect(statSync(path, { throwIfNoEntry: false })).toBeUndefined();
+  });
+
   it('the magic a log starts with is the checked-length format', () => {
     expect(log.bytes.toString('latin1', 0, 8)).toBe(BLACK_BOX_MAGIC);
     expect(recordAt(log, 8)).toBe(0);
