@@ -161,6 +161,7 @@ export async function runHil(argv: readonly string[]): Promise<number> {
   // the process exits (they do not keep it alive), through the reports too.
   process.on('SIGINT', stop);
   process.on('SIGTERM', stop);
+  process.on('SIGHUP', stop);
   const live = process.stderr.isTTY === true;
   const results: ScenarioResult[] = [];
   for (const [index, scenario] of scenarios.entries()) {

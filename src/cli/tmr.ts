@@ -206,7 +206,7 @@ async function openActuator(selected: SelectedActuator, title: string): Promise<
 async function runReal(options: CliRunOptions, extensions: ExtensionRegistry, title = 'tmr run', observe?: TickObserver): Promise<{ code: number; summary: RealtimeSummary }> {
   const controller = new AbortController();
   const live = !options.json && process.stderr.isTTY === true;
-  // SIGINT and SIGTERM stop the run in order: the actuator safe, the replicas stopped, the log's
+  // SIGINT, SIGTERM and SIGHUP stop the run in order: the actuator safe, the replicas stopped, the log's
   // end record written, exit 130. Every such signal is handled, not the first alone: a handler
   // registered once left the next Ctrl-C to the default action, which killed the voter mid-way
   // through its shutdown, with no safe command and no end record. The handlers stay for the life
@@ -220,6 +220,8 @@ async function runReal(options: CliRunOptions, extensions: ExtensionRegistry, ti
   };
   process.on('SIGINT', stop);
   process.on('SIGTERM', stop);
+  // The terminal closed: the same orderly stop (its default action would kill the voter outright).
+  process.on('SIGHUP', stop);
   // SIGUSR2 is the operator's kill switch: safe command, replicas stopped, log flushed, exit 4.
   const killSwitch = new KillSwitch(options.killSwitch ?? {});
   const kill = (): void => killSwitch.trip('SIGUSR2 from outside (the operator kill switch)');
