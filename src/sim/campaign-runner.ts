@@ -204,10 +204,25 @@ function runOnWorkers(workerCount: number, batchCount: number, request: (index: 
     const finish = (error: unknown): void => {
       if (settled) return;
       settled = true;
-      // Stopped by PID; a worker also exits by itself when its channel to us closes.
-      for (const w of workers) if (w.exitCode === null && w.signalCode === null) w.kill('SIGKILL');
-      if (error === null) resolve();
-      else reject(error);
+      // Stopped by PID, and settled only once each has exited (reaped): the CLI ends with
+      // process.exit, and a worker killed but not yet reaped would outlive it for a moment as a
+      // zombie. A worker also exits by itself when its channel to us closes.
+      const running = workers.filter((w) => w.exitCode === null && w.signalCode === null);
+      let left = running.length;
+      const done = (): void => {
+        if (--left > 0) return;
+        if (error === null) resolve();
+        else reject(error);
+      };
+      if (left === 0) {
+        left = 1;
+        done();
+        return;
+      }
+      for (const w of running) {
+        w.once('exit', done);
+        w.kill('SIGKILL');
+      }
     };
     // A worker appears once per free slot; batches go out only while the window of batches not
     // yet accepted is small, so a slow batch cannot make the reorder buffer grow.

@@ -61,7 +61,7 @@ describe('bad input: one line naming the problem, exit code 2, never a stack tra
     [['launch'], /unknown command 'launch'/],
     [['demo', '--fast'], /unknown option '--fast'/],
     [['demo', '--law', 'my-law.ts'], /tmr demo --law must be pid-q16 or tank \(the laws the demo explains\), got 'my-law\.ts'$/],
-    [['sim', '--trace', '/nonexistent-dir/x.trace', '--ticks', '10'], /--trace \/nonexistent-dir\/x\.trace: cannot write \(ENOENT\)/],
+    [['sim', '--trace', '/nonexistent-dir/x.trace', '--ticks', '10'], /--trace \/nonexistent-dir\/x\.trace: cannot write \(ENOENT: no such file or directory\)/],
     [['run', '--replica', 'board'], /--replica 'board': unknown replica kind \(one of node, sim-board, avr-sim, serial:PATH@BAUD\)/],
     [['run', '--replica', 'avr-sim:baud=9600'], /--replica 'avr-sim:baud=9600': the Uno firmware is built for 115200 or 1000000 baud, got 9600/],
     [['run', '--replica', 'avr-sim:speed=1'], /--replica 'avr-sim:speed=1': 'speed=1' is not one of baud=VALUE, hooks=VALUE/],
