@@ -12,6 +12,7 @@ const REALTIME = [
   'test/runtime/common-mode.test.ts',
   'test/runtime/recovery.test.ts',
   'test/runtime/boards.test.ts',
+  'test/runtime/board-replug.test.ts',
   'test/runtime/voter-death.test.ts',
   'test/runtime/avr-board.test.ts',
   'test/runtime/lifetime.test.ts',

@@ -1,7 +1,12 @@
 /**
  * The host's end of one replica link: handshake, per-tick reply collection into the core's
  * observations, and counting of everything that is not a timely, valid reply. Works over any
- * Transport (child process, serial port, memory).
+ * Transport (child process, serial port, memory, simulated).
+ *
+ * The link follows its transport: it is down while the transport is. A serial port that vanished
+ * and was re-opened (the same transport, so the same link) carries a new session once a handshake
+ * succeeds over it; until then the loop still sees the link down (see sessionLost). A transport
+ * that never comes back (a process that exited) keeps its link down for good.
  */
 import { drawInputs, hex, resetWalk, type LoadedLaw } from '../law/law-runtime.js';
 import { Prng } from '../core/prng.js';
@@ -66,7 +71,17 @@ export class ReplicaLink {
   private graceForTick = -1;
   private lastTickSent = -1;
   private pendingHandshake: ((ack: HelloAckMessage | string) => void) | null = null;
-  linkDownReason: string | null = null;
+  /** Why the transport last went down, kept for messages after it is up again; null if it never did. */
+  private lastDownReason: string | null = null;
+  /**
+   * The transport went down since the last handshake that succeeded: the replica's session with
+   * the host ended there, even if the transport is up again now (a re-opened serial port). Until a
+   * handshake starts a new session the loop sees the link down, so a loss shorter than a tick is
+   * still reported, and nothing of the old session is taken for the new one.
+   */
+  private sessionLost = false;
+  /** Times the transport went down: a handshake that saw one while it ran does not start a session. */
+  private lossCount = 0;
   private readonly pending = { lateReplies: 0, protocolErrors: 0 };
   private warmingUp = false;
   private overlongSeen = 0;
@@ -88,7 +103,9 @@ export class ReplicaLink {
   ) {
     transport.onFrame((frame) => this.onFrame(frame));
     transport.onDown((reason) => {
-      this.linkDownReason = reason;
+      this.lastDownReason = reason;
+      this.sessionLost = true;
+      this.lossCount++;
       this.pendingHandshake?.(`link down: ${reason}`);
       this.pendingState?.(null);
       this.injectsAwaiting.length = 0;
@@ -96,8 +113,23 @@ export class ReplicaLink {
     });
   }
 
+  /**
+   * Down, for the loop: the transport is down now, or it went down since the last good handshake
+   * (see sessionLost). A transport that comes back (SerialTransport re-opens its port) makes the
+   * link usable for a handshake again; one that never comes back keeps it down for good.
+   */
   get isDown(): boolean {
-    return this.linkDownReason !== null;
+    return !this.transport.isUp || this.sessionLost;
+  }
+
+  /** Why the link is down (the transport's last down reason), or null while it is not. */
+  get linkDownReason(): string | null {
+    return this.isDown ? (this.lastDownReason ?? 'link down') : null;
+  }
+
+  /** Whether the transport itself is down now: what a handshake, which starts a new session, looks at. */
+  private get transportDown(): boolean {
+    return !this.transport.isUp;
   }
 
   /**
@@ -114,6 +146,7 @@ export class ReplicaLink {
       let answers = 0;
       let accepted: HelloAckMessage | null = null;
       let grace: Timer | undefined;
+      const lossCountAtStart = this.lossCount;
       const sendHello = (): void => {
         hellosSent++;
         this.transport.send(encodeMessage(hello));
@@ -126,6 +159,8 @@ export class ReplicaLink {
         grace?.cancel();
         this.pendingHandshake = null;
         if (typeof outcome !== 'string') {
+          // Answered over a transport that stayed up throughout: a new session has begun.
+          if (this.lossCount === lossCountAtStart && !this.transportDown) this.sessionLost = false;
           resolve({ ok: true, ack: outcome });
           return;
         }
@@ -154,8 +189,8 @@ export class ReplicaLink {
         }
         if (answers >= hellosSent) finish(accepted);
       };
-      if (this.isDown) {
-        finish(`link down: ${this.linkDownReason}`);
+      if (this.transportDown) {
+        finish(`link down: ${this.lastDownReason ?? 'transport not up'}`);
         return;
       }
       this.pendingHandshake = onAnswer;
