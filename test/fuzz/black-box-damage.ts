@@ -23,13 +23,12 @@ import { crc32 } from 'node:zlib';
 import { Prng } from '../../src/core/prng.js';
 import { TmrAssertionError } from '../../src/core/assert.js';
 import { shippedLaw } from '../../src/law/law-loader.js';
-import { BlackBoxWriter, lengthCheck, RECORD_OVERHEAD_BYTES } from '../../src/loop/black-box.js';
+import { lengthCheck, RECORD_OVERHEAD_BYTES } from '../../src/loop/black-box.js';
 import { BlackBoxFormatError, BlackBoxReader, readBlackBox, type BlackBoxCheckpoint } from '../../src/loop/black-box-reader.js';
 import type { LoopOptions } from '../../src/loop/loop-model.js';
 import { replayBlackBox, ReplayError } from '../../src/loop/replay.js';
-import { blackBoxHeader } from '../../src/cli/black-box-cli.js';
 import { DEFAULT_LOOP_OPTIONS } from '../../src/sim/plants.js';
-import { runSimulation } from '../../src/sim/simulator.js';
+import { logSimulationTo } from '../helpers/log-simulation.js';
 
 const MAGIC_BYTES = 8;
 
@@ -57,17 +56,7 @@ export function writeFuzzLog(dir: string, ticks: number, name = 'fuzz'): FuzzLog
     ],
     recovery: { ...DEFAULT_LOOP_OPTIONS.recovery, enabled: true },
   };
-  const clock = { ms: 0 };
-  const writer = new BlackBoxWriter(path, () => clock.ms);
-  const summary = runSimulation(options, {
-    onTick: (model, result) => {
-      if (result.tick === 0) writer.writeHeader(blackBoxHeader(options, model, 'fuzz'));
-      writer.writeTick(result.tick, model.inputs, model.obs, result);
-      clock.ms += 5;
-    },
-  });
-  writer.writeEnd({ ticks: summary.ticks, reason: 'completed', unsafeCommands: summary.unsafeCommands, votedTraceHash: summary.votedTraceHash });
-  writer.close();
+  logSimulationTo(path, options);
   const reader = BlackBoxReader.open(path);
   const offsets: number[] = [];
   const checkpoints: BlackBoxCheckpoint[] = [];

@@ -6,7 +6,6 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { crc32 } from '../../src/core/crc32.js';
 import { BlackBoxWriter } from '../../src/loop/black-box.js';
 import { readBlackBox, type BlackBoxContents } from '../../src/loop/black-box-reader.js';
-import { blackBoxHeader } from '../../src/cli/black-box-cli.js';
 import { shippedLaw } from '../../src/law/law-loader.js';
 
 const PID = shippedLaw('pid-q16');
@@ -15,6 +14,7 @@ import { DEFAULT_LOOP_OPTIONS } from '../../src/sim/plants.js';
 import { replayBlackBox } from '../../src/loop/replay.js';
 import { runSimulation } from '../../src/sim/simulator.js';
 import { assertFreshBuild, killTree, runCli } from '../helpers/cli.js';
+import { logSimulationTo } from '../helpers/log-simulation.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'tmr-black-box-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -22,17 +22,7 @@ afterAll(() => rmSync(dir, { recursive: true, force: true }));
 /** Simulates a run and logs it exactly as `tmr sim --log` does; the clock is a counter the test controls. */
 function logSimulation(name: string, options: Partial<LoopOptions>, clock: { ms: number } = { ms: 0 }): string {
   const path = join(dir, `${name}.bbx`);
-  const run: LoopOptions = { ...DEFAULT_LOOP_OPTIONS, ticks: 1_500, ...options };
-  const writer = new BlackBoxWriter(path, () => clock.ms);
-  const summary = runSimulation(run, {
-    onTick: (model, result) => {
-      if (result.tick === 0) writer.writeHeader(blackBoxHeader(run, model, 'test'));
-      writer.writeTick(result.tick, model.inputs, model.obs, result);
-      clock.ms += 5;
-    },
-  });
-  writer.writeEnd({ ticks: summary.ticks, reason: 'completed', unsafeCommands: summary.unsafeCommands, votedTraceHash: summary.votedTraceHash });
-  writer.close();
+  logSimulationTo(path, { ...DEFAULT_LOOP_OPTIONS, ticks: 1_500, ...options }, clock);
   return path;
 }
 
