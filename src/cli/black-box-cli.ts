@@ -8,7 +8,7 @@ import { once } from 'node:events';
 import { rmSync } from 'node:fs';
 import { performance } from 'node:perf_hooks';
 import type { StepResult } from '../core/tmr-core.js';
-import { BLACK_BOX_VERSION, BlackBoxWriteError, BlackBoxWriter, type BlackBoxHeader, type BlackBoxWriteFailure, type TickRecord } from '../loop/black-box.js';
+import { BLACK_BOX_VERSION, BlackBoxWriteError, BlackBoxWriter, type BlackBoxHeader, type BlackBoxWriteFailure, type EndRecord, type TickRecord } from '../loop/black-box.js';
 import { BlackBoxFormatError, BlackBoxReader, damageText, type BlackBoxOutcome } from '../loop/black-box-reader.js';
 import { InputFileError } from '../loop/input-file.js';
 import type { LoopModel, LoopOptions, RunSummary } from '../loop/loop-model.js';
@@ -121,7 +121,7 @@ function readHeader(reader: BlackBoxReader): BlackBoxHeader | null {
 }
 
 /** Every tick record after the header, as a stream; the end record is kept on the reader side. */
-function* ticksOf(reader: BlackBoxReader, seen: { end: { ticks: number; reason: string; unsafeCommands: number; votedTraceHash: string } | null }): Generator<TickRecord> {
+function* ticksOf(reader: BlackBoxReader, seen: { end: EndRecord | null }): Generator<TickRecord> {
   for (let r = nextRecord(reader); r !== null; r = nextRecord(reader)) {
     if (r.type === 'tick') yield r.tick;
     else if (r.type === 'end') seen.end = r.end;
@@ -165,7 +165,7 @@ export async function logCommand(argv: readonly string[]): Promise<number> {
   const reader = openLog(path);
   const out = new Out();
   const header = readHeader(reader);
-  const seen: { end: Parameters<typeof summaryEnd>[0] | null } = { end: null };
+  const seen: { end: EndRecord | null } = { end: null };
   if (format === '--jsonl') {
     if (header !== null) await out.line(JSON.stringify({ record: 'header', ...header }));
     for (const t of ticksOf(reader, seen)) await out.line(JSON.stringify({ record: 'tick', ...t }));
@@ -194,7 +194,7 @@ export async function logCommand(argv: readonly string[]): Promise<number> {
   return outcome.damage === null ? 0 : 1;
 }
 
-function summaryEnd(end: { ticks: number; reason: string; unsafeCommands: number; votedTraceHash: string }): string {
+function summaryEnd(end: EndRecord): string {
   return `end: ${end.reason} after ${end.ticks} ticks, ${end.unsafeCommands} unsafe commands, voted trace ${end.votedTraceHash}`;
 }
 
@@ -203,7 +203,7 @@ function* summarise(
   path: string,
   h: BlackBoxHeader | null,
   ticks: Iterable<TickRecord>,
-  end: () => Parameters<typeof summaryEnd>[0] | null,
+  end: () => EndRecord | null,
   outcome: () => BlackBoxOutcome,
 ): Generator<string> {
   const head: string[] = [];
@@ -259,7 +259,7 @@ export async function replayCommand(argv: readonly string[]): Promise<number> {
     return 1;
   }
   const law = await lawOfLog(path, header, reader.outcome);
-  const seen: { end: Parameters<typeof summaryEnd>[0] | null } = { end: null };
+  const seen: { end: EndRecord | null } = { end: null };
   let report: ReplayReport;
   let refused: string | null = null;
   try {
