@@ -248,6 +248,20 @@ export class AvrSim {
     return decodeFirmwareDiag(Buffer.from(hex, 'hex'));
   }
 
+  /**
+   * The diagnostic counters once the firmware has set them up after a reset (layout 1), polled:
+   * how much wall time a boot takes depends on how fast a busy machine runs the emulator.
+   */
+  async diagWhenBooted(timeoutMs = 10_000): Promise<FirmwareDiag> {
+    const deadlineMs = Date.now() + timeoutMs;
+    // Bounded by timeoutMs: past it, the bytes read are decoded as they are (a named error).
+    for (;;) {
+      const bytes = Buffer.from(await this.peek('tmr_diag'), 'hex');
+      if (bytes[0] === 1 || Date.now() >= deadlineMs) return decodeFirmwareDiag(bytes);
+      await new Promise((resolve) => setTimeout(resolve, 20));
+    }
+  }
+
   /** The bytes of a data symbol in the firmware's RAM, as hex (little-endian, as stored). */
   async peek(symbol: string): Promise<string> {
     const line = await this.command(`peek ${symbol}`, `peek ${symbol} `);
