@@ -15,6 +15,11 @@ import { TmrAssertionError } from '../core/assert.js';
 import { settingTypeProblem, show, typedSetting, UsageError, type SettingType } from '../config/fields.js';
 import { importModule } from '../law/law-loader.js';
 import { nodeProvider, serialProvider, type ReplicaProvider, type ReplicaSpec } from '../runtime/replica-kinds.js';
+import type { LoadedLaw } from '../law/law-runtime.js';
+import type { PlantDefinition } from '../loop/world.js';
+import type { IoMap } from '../io/io-map.js';
+import type { OpenedIo } from '../io/open-io.js';
+import { firmataIo } from '../io/firmata-io.js';
 
 /** A line of `tmr help`: what to type, then what it does (the CLI aligns them). */
 export interface HelpEntry {
@@ -89,6 +94,32 @@ export interface ActuatorExtension<Target = unknown> {
   open(target: Target): Promise<OpenedActuator>;
 }
 
+/** What a run's real I/O is opened with (`--io`): the law and plant it serves, the run's numbers, the checked I/O map. */
+export interface IoContext {
+  readonly law: LoadedLaw;
+  readonly plant: PlantDefinition;
+  readonly rateHz: number;
+  readonly ticks: number;
+  readonly seed: number;
+  /** The I/O map (`--io-map`, or the scheme's default for the plant), checked against the law. */
+  readonly map: IoMap;
+}
+
+/** Real I/O the loop closes through instead of the plant model: `--io SCHEME[:TARGET]`. */
+export interface IoExtension<Target = unknown> {
+  /** `--io SCHEME:…` */
+  readonly scheme: string;
+  /** One line: how to write it (`firmata:PATH[@BAUD]`). */
+  readonly usage: string;
+  readonly help: readonly string[];
+  /** Reads the text after `SCHEME:` ('' when there is none); a bad one is a UsageError naming `label`. */
+  parse(text: string, label: string): Target;
+  /** The I/O map it uses for a plant when `--io-map` is not given (a file path), or null: then `--io-map` is required. */
+  defaultMapPath?(plantName: string): string | null;
+  /** Opens it before the replicas start: a world ready to sense (every sensor has reported once). */
+  open(target: Target, context: IoContext): Promise<OpenedIo>;
+}
+
 export interface CommandExtension {
   /** `tmr NAME …`: lower case, not one of the built-in commands. */
   readonly name: string;
@@ -102,6 +133,7 @@ export interface TmrExtension {
   readonly name: string;
   readonly replicaKinds?: readonly ReplicaKindExtension[];
   readonly actuators?: readonly ActuatorExtension[];
+  readonly ios?: readonly IoExtension[];
   readonly commands?: readonly CommandExtension[];
 }
 
@@ -140,6 +172,7 @@ const NAME = /^[a-z][a-z0-9-]*$/;
 /** The built-in kinds, registered like any other. */
 const BUILT_IN: TmrExtension = {
   name: 'tmr',
+  ios: [firmataIo],
   replicaKinds: [
     {
       kind: 'node',
@@ -214,6 +247,7 @@ const isFunction = (value: unknown): value is (...args: never[]) => unknown => t
 export class ExtensionRegistry {
   readonly #kinds: ReplicaKindExtension[] = [];
   readonly #actuators: ActuatorExtension[] = [];
+  readonly #ios: IoExtension[] = [];
   readonly #commands: CommandExtension[] = [];
   readonly #registered = new Set<TmrExtension>();
 
@@ -227,6 +261,14 @@ export class ExtensionRegistry {
 
   get actuators(): readonly ActuatorExtension[] {
     return this.#actuators;
+  }
+
+  get ios(): readonly IoExtension[] {
+    return this.#ios;
+  }
+
+  io(scheme: string): IoExtension | undefined {
+    return this.#ios.find((a) => a.scheme === scheme);
   }
 
   get commands(): readonly CommandExtension[] {
@@ -262,6 +304,7 @@ export class ExtensionRegistry {
     };
     const kinds = list(extension.replicaKinds, 'replicaKinds').map((k, i) => this.#checkedKind(k, `replicaKinds[${i}]`, problem));
     const actuators = list(extension.actuators, 'actuators').map((a, i) => this.#checkedActuator(a, `actuators[${i}]`, problem));
+    const ios = list(extension.ios, 'ios').map((a, i) => this.#checkedIo(a, `ios[${i}]`, problem));
     const commands = list(extension.commands, 'commands').map((c, i) => this.#checkedCommand(c, `commands[${i}]`, problem));
     const unique = (names: readonly string[], what: string): void => {
       const twice = names.find((name, i) => names.indexOf(name) !== i);
@@ -269,10 +312,12 @@ export class ExtensionRegistry {
     };
     unique(kinds.map((k) => k.kind), 'replica kind');
     unique(actuators.map((a) => a.scheme), 'actuator');
+    unique(ios.map((a) => a.scheme), 'io');
     unique(commands.map((c) => c.name), 'command');
     this.#registered.add(extension);
     this.#kinds.push(...kinds);
     this.#actuators.push(...actuators);
+    this.#ios.push(...ios);
     this.#commands.push(...commands);
     return this;
   }
@@ -315,6 +360,20 @@ export class ExtensionRegistry {
       parse: guarded(a.parse.bind(a)),
       open: guardedAsync(a.open.bind(a)),
       ...(a.plantProblem === undefined ? {} : { plantProblem: guarded(a.plantProblem.bind(a)) }),
+    };
+  }
+
+  #checkedIo(a: IoExtension, at: string, problem: (what: string) => never): IoExtension {
+    if (typeof a !== 'object' || a === null || !isText(a.scheme) || !NAME.test(a.scheme)) problem(`${at}.scheme must be a name in lower case, got ${show(a?.scheme)}`);
+    if (this.io(a.scheme) !== undefined) problem(`io '${a.scheme}' is already registered`);
+    if (!isText(a.usage) || !isLines(a.help) || !isFunction(a.parse) || !isFunction(a.open) || (a.defaultMapPath !== undefined && !isFunction(a.defaultMapPath))) {
+      problem(`${at} (${a.scheme}) needs usage (text), help (lines), parse(text, label), open(target, context) and optionally defaultMapPath(plant)`);
+    }
+    return {
+      ...a,
+      parse: guarded(a.parse.bind(a)),
+      open: guardedAsync(a.open.bind(a)),
+      ...(a.defaultMapPath === undefined ? {} : { defaultMapPath: guarded(a.defaultMapPath.bind(a)) }),
     };
   }
 

@@ -20,6 +20,8 @@ import { DEFAULT_RECOVERY, type RecoveryOptions } from '../loop/recovery.js';
 import { InputFileError, readInputText } from '../loop/input-file.js';
 import { defaultQuorumGraceUs, START_POLICIES, START_POLICY_DEFAULT, type StartPolicy } from '../runtime/realtime-runner.js';
 import type { ActuatorExtension, ExtensionRegistry, ReplicaSettingsSource } from './extensions.js';
+import { loadIoMap, selectIo, type SelectedIo } from '../io/open-io.js';
+import type { IoMap } from '../io/io-map.js';
 
 export { UsageError } from '../config/fields.js';
 export { BAUD_RATE_MAX, BAUD_RATE_MIN } from './extensions.js';
@@ -52,6 +54,14 @@ export interface CliRunOptions extends LoopOptions {
   readonly replicas: readonly ReplicaSpec[] | null;
   /** tmr run: an actuator an extension adds (hil/: a drive board over Firmata), driven besides the model; null: none. */
   readonly actuator: SelectedActuator | null;
+  /**
+   * tmr run: real I/O the loop closes through instead of the plant model (`--io`, config `io`),
+   * and its I/O map as given (`--io-map`, config `ioMap`; null: the scheme's default for the plant)
+   * and as read and checked against the law by withLawAndPlant (null until then, or without --io).
+   */
+  readonly io: SelectedIo | null;
+  readonly ioMapRef: { readonly path: string; readonly label: string } | null;
+  readonly ioMap: IoMap | null;
   /** --law NAME|PATH as given (loaded into `law` by withLawAndPlant), and --plant (null: the law's default). */
   readonly lawRef: string;
   readonly plantRef: string | null;
@@ -141,6 +151,8 @@ const FLAGS = {
   'kill-after-ticks': { type: 'string' },
   'kill-after-ms': { type: 'string' },
   actuator: { type: 'string' },
+  io: { type: 'string', configKey: 'io' },
+  'io-map': { type: 'string', configKey: 'ioMap' },
   json: { type: 'boolean' },
 } as const satisfies Record<string, { type: 'string' | 'boolean'; multiple?: boolean; configKey?: string }>;
 
@@ -154,7 +166,7 @@ const RUN_AND_SIM: readonly RunFlag[] = [
 
 export const RUN_OPTIONS: OptionFamily<'run' | 'sim'> = {
   takes: {
-    run: [...RUN_AND_SIM, 'replica', 'deadline-us', 'quorum-grace-us', 'kill-after-ms', 'actuator', 'start-policy'],
+    run: [...RUN_AND_SIM, 'replica', 'deadline-us', 'quorum-grace-us', 'kill-after-ms', 'actuator', 'start-policy', 'io', 'io-map'],
     sim: [...RUN_AND_SIM, 'trace'],
   },
   why: {
@@ -165,6 +177,8 @@ export const RUN_OPTIONS: OptionFamily<'run' | 'sim'> = {
     actuator: 'the simulator drives its actuator model directly',
     trace: 'tmr run writes the black-box log: --log FILE',
     'start-policy': "the simulator's replicas always start",
+    io: 'the simulator closes the loop through its plant model; real I/O is tmr run --io',
+    'io-map': 'the simulator closes the loop through its plant model; real I/O is tmr run --io',
   },
 };
 
@@ -457,7 +471,7 @@ export function parseRunOptions(argv: readonly string[], mode: 'run' | 'sim', ex
     const inFile = (Object.keys(v) as RunFlag[]).find((flag) => v[flag] !== undefined && 'configKey' in FLAGS[flag]);
     if (inFile !== undefined) throw new UsageError(`--config cannot be combined with --${inFile} (put ${(FLAGS[inFile] as { configKey: string }).configKey} in the file)`);
     const settled = settle(configSettings(v.config, mode, extensions), mode, v.json ?? false, v.trace ?? null, v.log ?? null);
-    return { ...settled, killSwitch: killSwitchFrom(v), actuator: actuatorFrom(v.actuator, extensions) };
+    return withIo({ ...settled, killSwitch: killSwitchFrom(v), actuator: actuatorFrom(v.actuator, extensions) }, extensions);
   }
   const settled = settle(
     {
@@ -475,13 +489,26 @@ export function parseRunOptions(argv: readonly string[], mode: 'run' | 'sim', ex
       recovery: recoveryFlags(v),
       law: { label: '--law', value: v.law, fromText: true },
       plant: { label: '--plant', value: v.plant, fromText: true },
+      io: { label: '--io', value: v.io, fromText: true },
+      ioMap: { label: '--io-map', value: v['io-map'], fromText: true },
     },
     mode,
     v.json ?? false,
     v.trace ?? null,
     v.log ?? null,
   );
-  return { ...settled, killSwitch: killSwitchFrom(v), actuator: actuatorFrom(v.actuator, extensions) };
+  return withIo({ ...settled, killSwitch: killSwitchFrom(v), actuator: actuatorFrom(v.actuator, extensions) }, extensions);
+}
+
+/** Resolves the --io scheme (settle kept it as text: the registry is not at hand there). */
+function withIo(options: SettledOptions, extensions: ExtensionRegistry): CliRunOptions {
+  const { ioText, ...rest } = options;
+  if (ioText === null) {
+    if (rest.ioMapRef !== null) throw new UsageError(`${rest.ioMapRef.label} needs --io (the I/O map wires real I/O; without --io the loop runs on the plant model)`);
+    return rest;
+  }
+  if (rest.actuator !== null) throw new UsageError(`${ioText.label} and --actuator cannot be combined (the I/O map's outputs drive the actuators)`);
+  return { ...rest, io: selectIo(ioText.text, ioText.label, (scheme) => extensions.io(scheme), extensions.ios.map((i) => i.usage)) };
 }
 
 interface RawSettings {
@@ -499,6 +526,8 @@ interface RawSettings {
   readonly recovery: RawRecovery | null;
   readonly law: Field;
   readonly plant: Field;
+  readonly io: Field;
+  readonly ioMap: Field;
 }
 
 function configSettings(path: string, mode: 'run' | 'sim', extensions: ExtensionRegistry): RawSettings {
@@ -527,11 +556,16 @@ function configSettings(path: string, mode: 'run' | 'sim', extensions: Extension
     recovery: recoveryFromConfig(path, c.recovery),
     law: field('law'),
     plant: field('plant'),
+    io: field('io'),
+    ioMap: field('ioMap'),
   };
 }
 
 /** Validates settings from either source into run options; the messages name the source. */
-function settle(raw: RawSettings, mode: 'run' | 'sim', json: boolean, traceFile: string | null, logFile: string | null): CliRunOptions {
+/** Settled options, with --io still as text (withIo resolves it against the registry). */
+type SettledOptions = CliRunOptions & { readonly ioText: { readonly text: string; readonly label: string } | null };
+
+function settle(raw: RawSettings, mode: 'run' | 'sim', json: boolean, traceFile: string | null, logFile: string | null): SettledOptions {
   let replicaCount = wholeNumber(raw.replicaCount, DEFAULT_LOOP_OPTIONS.replicaCount, 0, REPLICA_COUNT_MAX);
   if (raw.replicas !== null) {
     if (raw.replicaCount.value !== undefined && replicaCount !== raw.replicas.length) {
@@ -556,6 +590,8 @@ function settle(raw: RawSettings, mode: 'run' | 'sim', json: boolean, traceFile:
   if (!(START_POLICIES as readonly unknown[]).includes(startPolicy)) throw new UsageError(`${raw.startPolicy.label} must be ${START_POLICIES.map((p) => `'${p}'`).join(' or ')}, got ${show(startPolicy)}`);
   const lawRef = textOrDefault(raw.law, DEFAULT_LAW);
   const plantRef = raw.plant.value === undefined ? null : textOrDefault(raw.plant, '');
+  const ioText = raw.io.value === undefined ? null : { text: textOrDefault(raw.io, ''), label: raw.io.label };
+  const ioMapRef = raw.ioMap.value === undefined ? null : { path: textOrDefault(raw.ioMap, ''), label: raw.ioMap.label };
   return {
     ...DEFAULT_LOOP_OPTIONS,
     lawRef,
@@ -578,6 +614,10 @@ function settle(raw: RawSettings, mode: 'run' | 'sim', json: boolean, traceFile:
     logFile,
     killSwitch: null,
     actuator: null,
+    io: null,
+    ioText,
+    ioMapRef,
+    ioMap: null,
     replicas: raw.replicas,
     recovery: settleRecovery(raw.recovery, rateHz),
   };
@@ -601,7 +641,8 @@ export async function withLawAndPlant(options: CliRunOptions): Promise<CliRunOpt
     const plant = await importPlant(law, options.plantRef ?? undefined, process.cwd(), options.plantLabel);
     const actuatorProblem = options.actuator?.actuator.plantProblem?.(plant.name) ?? null;
     if (actuatorProblem !== null) throw new UsageError(actuatorProblem);
-    return { ...options, law, plant };
+    const ioMap = options.io === null ? null : loadIoMap(options.io, options.ioMapRef?.path ?? null, options.ioMapRef?.label ?? '--io-map', law, plant);
+    return { ...options, law, plant, ioMap };
   } catch (error) {
     if (error instanceof LawError) throw new UsageError(error.message);
     throw error;

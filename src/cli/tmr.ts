@@ -16,6 +16,7 @@ import { EXTENSIONS_ENV, ExtensionRegistry, importExtensions, type HelpEntry, ty
 import { formatSummary, refusalText, statusLine } from './report.js';
 import { logCommand, replayCommand, RunLog } from './black-box-cli.js';
 import { errnoMessage } from '../loop/black-box.js';
+import { openIo, type OpenedIo } from '../io/open-io.js';
 import { KillSwitch } from '../loop/kill-switch.js';
 import { campaignCommand } from './campaign-cli.js';
 import { LAW_HELP, lawCommand } from './law-cli.js';
@@ -231,7 +232,10 @@ async function runReal(options: CliRunOptions, extensions: ExtensionRegistry, ti
   let logStarted = false;
   const log = options.logFile === null ? null : new RunLog(options.logFile);
   const drive = options.actuator === null ? null : await openActuator(options.actuator, title);
+  let io: OpenedIo | null = null;
   try {
+    io = await openIo(options);
+    if (io !== null) process.stderr.write(`${title}: io: ${io.description}\n`);
     const summary = await runRealtime(
       {
         ...withoutReplicas(options),
@@ -265,6 +269,7 @@ async function runReal(options: CliRunOptions, extensions: ExtensionRegistry, ti
           process.stderr.write(`\r\x1b[K${statusLine(model, options.ticks)}`);
         },
       },
+      io === null ? {} : { world: io.world },
     );
     if (live) process.stderr.write('\r\x1b[K');
     // A run interrupted while its replicas started has no header to end (and ran no tick).
@@ -282,6 +287,7 @@ async function runReal(options: CliRunOptions, extensions: ExtensionRegistry, ti
   } finally {
     log?.close();
     await drive?.close();
+    await io?.close();
   }
 }
 

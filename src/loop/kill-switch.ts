@@ -19,7 +19,11 @@
 import { assert } from '../core/assert.js';
 import type { StepResult } from '../core/tmr-core.js';
 
-export type KillTrigger = 'ERROR_RATE' | 'QUORUM_LOSS' | 'TICK_BUDGET' | 'WALL_BUDGET' | 'EXTERNAL';
+/**
+ * INPUT_FAULT is the loop's own (LoopModel.inputTrip): a sensor's fault outlasted its hold policy
+ * (real I/O, src/io/), so the run goes safe before it commands anything from a stale reading.
+ */
+export type KillTrigger = 'ERROR_RATE' | 'QUORUM_LOSS' | 'TICK_BUDGET' | 'WALL_BUDGET' | 'EXTERNAL' | 'INPUT_FAULT';
 
 export interface KillSwitchConfig {
   readonly errorRate?: { readonly errorsMax: number; readonly windowTicks: number };

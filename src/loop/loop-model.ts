@@ -32,7 +32,7 @@ import { hex, type LoadedLaw } from '../law/law-runtime.js';
 import type { KillSwitchTrip } from './kill-switch.js';
 import { DEFAULT_RECOVERY, Recovery, ticksForMs, type RecoveryOptions, type RecoverySummary } from './recovery.js';
 import type { FaultKind } from '../protocol/messages.js';
-import { checkPlantFitsLaw, type LoopWorld, type PlantDefinition } from './world.js';
+import { checkPlantFitsLaw, type InputEvent, type IoSummary, type LoopWorld, type PlantDefinition } from './world.js';
 
 export interface FaultSpec {
   readonly kind: FaultKind;
@@ -177,6 +177,8 @@ export interface RunSummary {
   votedTraceHash: string;
   /** Why the kill switch stopped the run, or null if it did not. */
   killSwitch: KillSwitchTrip | null;
+  /** Real I/O only (`--io`): sensor samples and actuator writes over the wire, input faults. */
+  io?: IoSummary;
   /** Restarts, re-admissions and retirements; null when recovery is off. */
   recovery: RecoverySummary | null;
   /** Common-mode episodes (a majority silent or late at once): ridden through without an exclusion, or lost. */
@@ -215,6 +217,8 @@ export function coreConfigFor(
     commonModeTicksMax: limitMs === 0 ? 0 : Math.min(COMMON_MODE_TICKS_MAX, ticksForMs(limitMs, options.rateHz)),
   };
 }
+
+const NO_INPUT_EVENTS: readonly InputEvent[] = [];
 
 export class LoopModel {
   readonly law: LoadedLaw;
@@ -255,6 +259,13 @@ export class LoopModel {
   ticksDone = 0;
   /** Why the kill switch stopped the run (see halt); null while it runs. */
   killSwitchTrip: KillSwitchTrip | null = null;
+  /** This tick's input events (a real world's sensors: faults, recoveries); empty for simulated worlds. */
+  inputEvents: readonly InputEvent[] = NO_INPUT_EVENTS;
+  /**
+   * Set by prepareTick when an input fault outlasted its hold: the runner halts with it before the
+   * tick is sent to any replica (nothing is commanded from a stale reading), the actuator safe.
+   */
+  inputTrip: KillSwitchTrip | null = null;
   /** The supervisor's bookkeeping when recovery is on; the runner does the restarts. */
   readonly recovery: Recovery | null;
   private consecutiveHolds = 0;
@@ -338,6 +349,16 @@ export class LoopModel {
     resetObservations(this.obs);
     this.world.sense(tick, this.inputs);
     if (!this.law.inputsValid(this.inputs)) fail(`the world gave inputs [${this.inputs.join(', ')}] outside law ${this.law.name}'s declared ranges at tick ${tick}`);
+    this.inputEvents = this.world.inputHealth?.().events ?? NO_INPUT_EVENTS;
+    for (const event of this.inputEvents) {
+      if (event.kind !== 'inputHoldExpired' || this.inputTrip !== null) continue;
+      const channel = this.law.definition.inputs[event.channel]!.name;
+      this.inputTrip = {
+        trigger: 'INPUT_FAULT',
+        tick: Math.max(0, tick - 1),
+        detail: `${event.reason} on input ${channel} at tick ${event.tick}, held ${event.heldTicks} ticks (its hold policy's limit): safe state before tick ${tick}`,
+      };
+    }
   }
 
   /**
@@ -539,6 +560,7 @@ export class LoopModel {
       tracking: { ...this.options.plant.tracking, maxAbsError: this.maxAbsError, finalError: this.trackingError() },
       votedTraceHash: this.votedTraceHash,
       killSwitch: this.killSwitchTrip,
+      ...(this.world.ioSummary === undefined ? {} : { io: this.world.ioSummary() }),
       recovery: this.recovery?.summary() ?? null,
       commonMode: {
         limitTicks: this.coreConfig.commonModeTicksMax,

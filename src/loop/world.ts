@@ -17,6 +17,55 @@ export interface LoopWorld {
   /** The runtime's emergency stop: every actuator to its safe state now (an assertion failed, the run ended). */
   enterSafeState(): void;
   readonly actuatorCounters: { readonly watchdogTrips: number; readonly commandsRejected: number };
+  /**
+   * Real I/O only (src/io/): what the sensors did this tick, read once right after `sense`. A
+   * simulated world has none: its readings are always fresh and in range.
+   */
+  inputHealth?(): InputHealth;
+  /** Real I/O only: what went over the wire, for the summary's `io` object. */
+  ioSummary?(): IoSummary;
+}
+
+/** Why an input channel's reading was not used as it came. */
+export type InputFaultReason = 'SENSOR_STALE' | 'SENSOR_OUT_OF_RANGE';
+export const INPUT_FAULT_REASONS: readonly InputFaultReason[] = ['SENSOR_STALE', 'SENSOR_OUT_OF_RANGE'];
+
+/** What happened to a law input channel's sensor this tick (events, as data). */
+export type InputEvent =
+  /** The reading went bad: from this tick the channel holds its last good value (up to its policy's holdTicks). */
+  | { readonly kind: 'inputFault'; readonly channel: number; readonly reason: InputFaultReason; readonly tick: number; readonly detail: string }
+  /** Good readings again before the hold ran out: the channel follows its sensor again. */
+  | { readonly kind: 'inputRecovered'; readonly channel: number; readonly tick: number; readonly heldTicks: number }
+  /** The hold ran out: the loop goes to its safe state (the kill switch's INPUT_FAULT). */
+  | { readonly kind: 'inputHoldExpired'; readonly channel: number; readonly reason: InputFaultReason; readonly tick: number; readonly heldTicks: number };
+
+export interface InputHealth {
+  /** This tick's events, in channel order (empty on most ticks). */
+  readonly events: readonly InputEvent[];
+  /** Channels currently holding a value instead of their sensor's. */
+  readonly holding: number;
+}
+
+/** Counts over a run of real I/O (the summary's `io`). */
+export interface IoSummary {
+  /** What it is: `firmata:/dev/ttyACM0@57600 (map motor-io.json)`. */
+  readonly description: string;
+  /** Sensor samples that arrived from the board, all input channels. */
+  readonly sensorSamples: number;
+  /** Writes made to actuators (johnny-five calls that reached the board), all output channels. */
+  readonly actuatorWrites: number;
+  /** Heartbeat edges sent to the drive's dead-man input. */
+  readonly heartbeatEdges: number;
+  /** Age of the sample each analog input used at the tick, ms, over the run (p50, p99, max). */
+  readonly sampleAgeMs: { readonly p50: number; readonly p99: number; readonly max: number };
+  /** Ticks on which some input was faulted, by reason. */
+  readonly inputFaultTicks: Readonly<Record<InputFaultReason, number>>;
+  /** Per input channel: samples received, faults begun. */
+  readonly inputs: readonly { readonly channel: string; readonly samples: number; readonly faults: number }[];
+  /** Per output channel: writes made. */
+  readonly outputs: readonly { readonly channel: string; readonly writes: number }[];
+  /** The board went away during the run (its port closed or errored), with when. */
+  readonly boardLost: { readonly tick: number; readonly detail: string } | null;
 }
 
 export interface PlantOptions {
@@ -39,6 +88,11 @@ export interface PlantDefinition {
   /** The input that is a setpoint and the one that measures what should follow it (the summary's tracking). */
   readonly tracking: { readonly setpoint: string; readonly measured: string; readonly unit: string };
   create(options: PlantOptions): LoopWorld;
+  /**
+   * The setpoint its world follows over a run (what `create`'s world senses on its setpoint
+   * input): real I/O (`--io`) uses it for an input the I/O map binds to `profile`.
+   */
+  setpointProfile?(options: PlantOptions): { setpointAt(tick: number): number };
 }
 
 /** Refuses a plant built for other channels than the law's, naming both lists. */

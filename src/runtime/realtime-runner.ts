@@ -316,6 +316,11 @@ export async function runRealtime(options: RealtimeOptions, hooks: RealtimeHooks
         break;
       }
       model.prepareTick(tick);
+      if (model.inputTrip !== null) {
+        // A sensor's fault outlasted its hold: nothing more is commanded from it (the finally below makes the actuator safe).
+        model.halt(model.inputTrip);
+        break;
+      }
       recovery?.beforeTick(tick);
       applyFaults(model, options, tick, slots, hooks.onInjectionRefused);
       const frame = encodeMessage({ kind: 'tick', tick, inputs: model.inputs });

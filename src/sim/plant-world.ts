@@ -108,4 +108,5 @@ export const MOTOR_PLANT: PlantDefinition = {
   outputs: ['commandMv', 'rateMilliDegPerTick'],
   tracking: { setpoint: 'setpointMilliDeg', measured: 'positionMilliDeg', unit: 'mdeg' },
   create: (options) => new PlantWorld({ rateHz: options.rateHz, seed: options.seed, ticks: options.ticks }),
+  setpointProfile: (options) => defaultProfile(options.rateHz, options.ticks),
 };

@@ -27,6 +27,10 @@ export function runSimulation(options: LoopOptions, hooks: SimulationHooks = {},
   // The one bounded loop over simulated time.
   for (let tick = 0; tick < options.ticks; tick++) {
     model.prepareTick(tick);
+    if (model.inputTrip !== null) {
+      model.halt(model.inputTrip);
+      break;
+    }
     if (previous !== null) resynchronise(model, replicas, previous, tick);
     for (const fault of model.faultsStartingAt(tick)) {
       replicas[fault.replicaIndex]!.arm(fault.kind, fault.durationTicks, faultParam(fault, options));

@@ -105,4 +105,5 @@ export const TANK_PLANT: PlantDefinition = {
   outputs: ['valvePermille', 'pumpOn', 'alarm'],
   tracking: { setpoint: 'levelSetpointMm', measured: 'levelMm', unit: 'mm' },
   create: (options) => new TankWorld(options),
+  setpointProfile: (options) => tankProfile(options.ticks),
 };
