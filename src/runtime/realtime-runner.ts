@@ -146,6 +146,13 @@ export interface RealtimeSummary extends RunSummary {
     replyP50Us: number;
     replyP99Us: number;
     replyMaxUs: number;
+    /**
+     * A tick's whole round trip on the host: from reading the world's inputs to the voted command
+     * handed to the world (sensing, the replicas' round trip, the vote, actuating), µs. With real
+     * I/O (`--io`) this is where the board's cost shows beside the in-process plant's.
+     */
+    tickRoundTripP50Us: number;
+    tickRoundTripP99Us: number;
     tickOverruns: number;
     /**
      * Ticks on which the host was late itself: it handled the tick's deadline (or the quorum
@@ -262,6 +269,8 @@ export async function runRealtime(options: RealtimeOptions, hooks: RealtimeHooks
   let deadlineLateMaxMs = 0;
   const hostLateMs = hostLateMarginMs(periodMs);
   const sendLateUs = new Float64Array(Math.min(options.ticks, REPLY_SAMPLES_MAX));
+  const roundTripUs = new Float64Array(Math.min(options.ticks, REPLY_SAMPLES_MAX));
+  let roundTripCount = 0;
   let sendLateCount = 0;
   let interrupted = false;
   let priorityRaised = false;
@@ -315,6 +324,7 @@ export async function runRealtime(options: RealtimeOptions, hooks: RealtimeHooks
         interrupted = true;
         break;
       }
+      const senseAtMs = clock.nowMs();
       model.prepareTick(tick);
       if (model.inputTrip !== null) {
         // A sensor's fault outlasted its hold: nothing more is commanded from it (the finally below makes the actuator safe).
@@ -358,6 +368,7 @@ export async function runRealtime(options: RealtimeOptions, hooks: RealtimeHooks
       if (lastReplyMs !== null && replySampleCount < replySamplesUs.length) replySamplesUs[replySampleCount++] = (lastReplyMs - sentAtMs) * 1000;
 
       const result = model.completeTick(tick);
+      if (roundTripCount < roundTripUs.length) roundTripUs[roundTripCount++] = (clock.nowMs() - senseAtMs) * 1000;
       for (const event of result.events) {
         if (event.kind === 'replicaExcluded') {
           // Isolation: an excluded replica gets no more ticks; a replica process is stopped.
@@ -393,12 +404,15 @@ export async function runRealtime(options: RealtimeOptions, hooks: RealtimeHooks
   }
   const sorted = replySamplesUs.subarray(0, replySampleCount).sort();
   const sendLate = sendLateUs.subarray(0, sendLateCount).sort();
+  const roundTrips = roundTripUs.subarray(0, roundTripCount).sort();
   return {
     ...model.summary('run'),
     timing: {
       replyP50Us: percentile(sorted, 0.5),
       replyP99Us: percentile(sorted, 0.99),
       replyMaxUs: sorted.length > 0 ? Math.round(sorted[sorted.length - 1] as number) : 0,
+      tickRoundTripP50Us: percentile(roundTrips, 0.5),
+      tickRoundTripP99Us: percentile(roundTrips, 0.99),
       tickOverruns,
       hostLateTicks,
       hostLateMarginMs: hostLateMs,
