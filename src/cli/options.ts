@@ -4,7 +4,7 @@
  * naming the flag and what is wrong.
  */
 import { RECOVERY_LIMITS, restartWindowMsMin } from '../config/recovery-limits.js';
-import { booleanSetting, keyValues, parseSettingsJson, show, UsageError, wholeNumber, type Field } from '../config/fields.js';
+import { booleanSetting, keyValues, parseSettingsJson, show, textSetting, UsageError, wholeNumber, type Field } from '../config/fields.js';
 import { parseArgs } from 'node:util';
 import { assert } from '../core/assert.js';
 import type { SimplexPolicy } from '../core/degradation.js';
@@ -76,15 +76,15 @@ export interface SelectedActuator {
   readonly target: unknown;
 }
 
-function actuatorFrom(text: string | undefined, extensions: ExtensionRegistry): SelectedActuator | null {
+function actuatorFrom(text: string | undefined, extensions: ExtensionRegistry, label = '--actuator'): SelectedActuator | null {
   if (text === undefined) return null;
   const colon = text.indexOf(':');
   const actuator = colon < 0 ? undefined : extensions.actuator(text.slice(0, colon));
   if (actuator === undefined) {
     const usages = extensions.actuators.map((a) => a.usage);
-    throw new UsageError(`--actuator '${text}': ${usages.length === 0 ? 'no actuator is available (an extension adds one)' : `expected ${usages.join(' or ')}`}`);
+    throw new UsageError(`${label} '${text}': ${usages.length === 0 ? 'no actuator is available (an extension adds one)' : `expected ${usages.join(' or ')}`}`);
   }
-  return { actuator, target: actuator.parse(text.slice(colon + 1), '--actuator') };
+  return { actuator, target: actuator.parse(text.slice(colon + 1), label) };
 }
 
 /**
@@ -273,13 +273,44 @@ function readConfig(path: string, command: 'run' | 'sim'): Record<string, unknow
   }
   const parsed = parseSettingsJson(text, path);
   if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) throw new UsageError(`${path}: must hold one JSON object`);
-  const config = parsed as Record<string, unknown>;
+  return checkConfigKeys(parsed as Record<string, unknown>, path, command, `tmr ${command}`);
+}
+
+/**
+ * Refuses a key that is not a setting, or one `command` does not use, naming `label` (the file, or
+ * createRuntime) and `user` (who does not use it: 'tmr sim', "mode 'simulation'").
+ */
+function checkConfigKeys(config: Record<string, unknown>, label: string, command: 'run' | 'sim', user: string): Record<string, unknown> {
   const used = configKeysOf(command);
   for (const key of Object.keys(config)) {
-    if (!CONFIG_KEYS.includes(key)) throw new UsageError(`${path}: ${key} is not a setting (settings: ${CONFIG_KEYS.join(', ')})`);
-    if (!used.includes(key)) throw new UsageError(`${path}: tmr ${command} does not use ${key} (${whoTakes(RUN_OPTIONS, command, flagOfConfigKey(key) ?? key)})`);
+    if (!CONFIG_KEYS.includes(key)) throw new UsageError(`${label}: ${key} is not a setting (settings: ${CONFIG_KEYS.join(', ')})`);
+    if (!used.includes(key)) throw new UsageError(`${label}: ${user} does not use ${key} (${whoTakes(RUN_OPTIONS, command, flagOfConfigKey(key) ?? key)})`);
   }
   return config;
+}
+
+/** What a run configuration object may come with that a config file may not hold: where to log, the kill switch, an actuator. */
+export interface ConfigExtras {
+  readonly logFile: Field;
+  readonly killSwitch: Field;
+  readonly actuator: Field;
+}
+
+/**
+ * A run configuration as an object (the library's createRuntime, src/api/): the keys and checks of
+ * a --config file, every problem one line naming `label` and the field (`createRuntime: rateHz must
+ * be between 1 and 2000, got 0`); `user` names the mode in errors about a key it does not use.
+ * The law and plant are named, not loaded: withLawAndPlant loads them.
+ */
+export function settleConfig(config: unknown, label: string, command: 'run' | 'sim', user: string, extensions: ExtensionRegistry, extras: ConfigExtras): CliRunOptions {
+  const prototype: unknown = typeof config === 'object' && config !== null ? Object.getPrototypeOf(config) : undefined;
+  if (prototype !== Object.prototype && prototype !== null) throw new UsageError(`${label}: the configuration must be a plain object, got ${show(config)}`);
+  const c = checkConfigKeys(config as Record<string, unknown>, label, command, user);
+  const logFile = textSetting(extras.logFile) ?? null;
+  if (command === 'sim' && extras.actuator.value !== undefined) throw new UsageError(`${extras.actuator.label}: ${user} takes no actuator (${whoTakes(RUN_OPTIONS, command, 'actuator')})`);
+  const actuatorText = textSetting(extras.actuator);
+  const settled = settle(configSettings(c, label, extensions), command, false, null, logFile);
+  return withIo({ ...settled, killSwitch: killSwitchFromObject(extras.killSwitch, command, user), actuator: actuatorFrom(actuatorText, extensions, extras.actuator.label) }, extensions);
 }
 
 
@@ -364,24 +395,63 @@ export function parseDemoLaw(argv: readonly string[], laws: readonly string[]): 
 /** --kill-error-rate N/W, --kill-quorum-loss K, --kill-after-ticks N, --kill-after-ms MS; null when none is given. */
 function killSwitchFrom(v: Record<string, unknown>): KillSwitchConfig | null {
   const text = (key: string): string | undefined => v[key] as string | undefined;
-  const config: { -readonly [K in keyof KillSwitchConfig]: KillSwitchConfig[K] } = {};
   const rate = text('kill-error-rate');
-  if (rate !== undefined) {
-    const m = /^(\d+)\/(\d+)$/.exec(rate);
-    if (m === null) throw new UsageError(`--kill-error-rate must be ERRORS/TICKS (e.g. 20/200: more than 20 replica errors in 200 ticks), got ${show(rate)}`);
+  const m = rate === undefined ? null : /^(\d+)\/(\d+)$/.exec(rate);
+  if (rate !== undefined && m === null) throw new UsageError(`--kill-error-rate must be ERRORS/TICKS (e.g. 20/200: more than 20 replica errors in 200 ticks), got ${show(rate)}`);
+  return settleKillSwitch({
+    errorRate: m === null ? null : { errorsMax: { label: '--kill-error-rate errors', value: m[1], fromText: true }, windowTicks: { label: '--kill-error-rate window', value: m[2], fromText: true } },
+    quorumLossTicksMax: { label: '--kill-quorum-loss', value: text('kill-quorum-loss'), fromText: true },
+    tickBudget: { label: '--kill-after-ticks', value: text('kill-after-ticks'), fromText: true },
+    wallBudgetMs: { label: '--kill-after-ms', value: text('kill-after-ms'), fromText: true },
+  });
+}
+
+const KILL_SWITCH_KEYS = ['errorRate', 'quorumLossTicksMax', 'tickBudget', 'wallBudgetMs'] as const;
+
+/** A KillSwitchConfig object (the library's killSwitch option), checked as the --kill-* flags are; null when absent or empty. */
+function killSwitchFromObject(field: Field, command: 'run' | 'sim', user: string): KillSwitchConfig | null {
+  const { label, value } = field;
+  if (value === undefined) return null;
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) throw new UsageError(`${label} must be an object with ${KILL_SWITCH_KEYS.join(', ')}, got ${show(value)}`);
+  const entry = value as Record<string, unknown>;
+  const unknown = Object.keys(entry).find((k) => !(KILL_SWITCH_KEYS as readonly string[]).includes(k));
+  if (unknown !== undefined) throw new UsageError(`${label}.${unknown} is not a trigger (triggers: ${KILL_SWITCH_KEYS.join(', ')})`);
+  if (command === 'sim' && entry.wallBudgetMs !== undefined) throw new UsageError(`${label}.wallBudgetMs: ${user} does not use it (${whoTakes(RUN_OPTIONS, command, 'kill-after-ms')})`);
+  const rate = entry.errorRate as Record<string, unknown> | undefined;
+  if (rate !== undefined && (typeof rate !== 'object' || rate === null || Object.keys(rate).sort().join() !== 'errorsMax,windowTicks')) {
+    throw new UsageError(`${label}.errorRate must be { errorsMax, windowTicks } (more than errorsMax replica errors in windowTicks ticks), got ${show(rate)}`);
+  }
+  const at = (key: string, value: unknown): Field => ({ label: `${label}.${key}`, value });
+  return settleKillSwitch({
+    errorRate: rate === undefined ? null : { errorsMax: at('errorRate.errorsMax', rate.errorsMax), windowTicks: at('errorRate.windowTicks', rate.windowTicks) },
+    quorumLossTicksMax: at('quorumLossTicksMax', entry.quorumLossTicksMax),
+    tickBudget: at('tickBudget', entry.tickBudget),
+    wallBudgetMs: at('wallBudgetMs', entry.wallBudgetMs),
+  });
+}
+
+/** Kill-switch triggers from flags or an object, each named by its source; absent ones are not armed. */
+interface RawKillSwitch {
+  readonly errorRate: { readonly errorsMax: Field; readonly windowTicks: Field } | null;
+  readonly quorumLossTicksMax: Field;
+  readonly tickBudget: Field;
+  readonly wallBudgetMs: Field;
+}
+
+/** Largest wall-clock budget, ms (a week). */
+const WALL_BUDGET_MS_MAX = 7 * 24 * 3_600_000;
+
+function settleKillSwitch(raw: RawKillSwitch): KillSwitchConfig | null {
+  const config: { -readonly [K in keyof KillSwitchConfig]: KillSwitchConfig[K] } = {};
+  if (raw.errorRate !== null) {
     config.errorRate = {
-      errorsMax: wholeNumber({ label: '--kill-error-rate errors', value: m[1], fromText: true }, 0, 0, 1_000_000),
-      windowTicks: wholeNumber({ label: '--kill-error-rate window', value: m[2], fromText: true }, 1, 1, KILL_WINDOW_TICKS_MAX),
+      errorsMax: wholeNumber(raw.errorRate.errorsMax, 0, 0, 1_000_000),
+      windowTicks: wholeNumber(raw.errorRate.windowTicks, 1, 1, KILL_WINDOW_TICKS_MAX),
     };
   }
-  const quorum = text('kill-quorum-loss');
-  if (quorum !== undefined) config.quorumLossTicksMax = wholeNumber({ label: '--kill-quorum-loss', value: quorum, fromText: true }, 0, 0, 1_000_000);
-  const ticks = text('kill-after-ticks');
-  if (ticks !== undefined) config.tickBudget = wholeNumber({ label: '--kill-after-ticks', value: ticks, fromText: true }, 1, 1, TICKS_MAX_SIM);
-  const ms = text('kill-after-ms');
-  if (ms !== undefined) {
-    config.wallBudgetMs = wholeNumber({ label: '--kill-after-ms', value: ms, fromText: true }, 1, 1, 7 * 24 * 3_600_000);
-  }
+  if (raw.quorumLossTicksMax.value !== undefined) config.quorumLossTicksMax = wholeNumber(raw.quorumLossTicksMax, 0, 0, 1_000_000);
+  if (raw.tickBudget.value !== undefined) config.tickBudget = wholeNumber(raw.tickBudget, 1, 1, TICKS_MAX_SIM);
+  if (raw.wallBudgetMs.value !== undefined) config.wallBudgetMs = wholeNumber(raw.wallBudgetMs, 1, 1, WALL_BUDGET_MS_MAX);
   return Object.keys(config).length === 0 ? null : config;
 }
 
@@ -470,7 +540,7 @@ export function parseRunOptions(argv: readonly string[], mode: 'run' | 'sim', ex
     // A flag that says what a config key says belongs in the file; output and kill-switch flags may be added.
     const inFile = (Object.keys(v) as RunFlag[]).find((flag) => v[flag] !== undefined && 'configKey' in FLAGS[flag]);
     if (inFile !== undefined) throw new UsageError(`--config cannot be combined with --${inFile} (put ${(FLAGS[inFile] as { configKey: string }).configKey} in the file)`);
-    const settled = settle(configSettings(v.config, mode, extensions), mode, v.json ?? false, v.trace ?? null, v.log ?? null);
+    const settled = settle(configSettings(readConfig(v.config, mode), v.config, extensions), mode, v.json ?? false, v.trace ?? null, v.log ?? null);
     return withIo({ ...settled, killSwitch: killSwitchFrom(v), actuator: actuatorFrom(v.actuator, extensions) }, extensions);
   }
   const settled = settle(
@@ -530,8 +600,8 @@ interface RawSettings {
   readonly ioMap: Field;
 }
 
-function configSettings(path: string, mode: 'run' | 'sim', extensions: ExtensionRegistry): RawSettings {
-  const c = readConfig(path, mode);
+/** A configuration object's settings (a --config file's, or createRuntime's); `path` names it in errors. */
+function configSettings(c: Record<string, unknown>, path: string, extensions: ExtensionRegistry): RawSettings {
   const field = (key: string): Field => ({ label: `${path}: ${key}`, value: c[key] });
   let replicas: ReplicaSpec[] | null = null;
   if (c.replicas !== undefined) {

@@ -16,7 +16,8 @@ export interface Field {
 
 /** Bad usage or a bad setting: one line naming the flag, or the file and field; exit code 2. */
 export class UsageError extends Error {
-  override readonly name = 'UsageError';
+  // A string, not the literal: ConfigError (src/api) is a UsageError by another name.
+  override readonly name: string = 'UsageError';
 }
 
 export function show(value: unknown): string {
