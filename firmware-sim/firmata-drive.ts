@@ -24,6 +24,7 @@
 import { assert } from '../src/core/assert.js';
 import { Actuator, type ActuatorConfig } from '../src/sim/actuator.js';
 import { UNO_DIGITAL_PINS, UNO_PWM_PINS } from '../src/io/io-map.js';
+import { DeadManInput } from './firmata-plant-models.js';
 import { FirmataDevice, MODE, PIN_COUNT, SERVO_MICROSECONDS_MIN, type HostCommand } from './firmata-plant-protocol.js';
 
 export { FIRMATA_VERSION, SYSEX_BYTES_MAX } from './firmata-plant-protocol.js';
@@ -72,11 +73,9 @@ export class FirmataDrive extends FirmataDevice {
   readonly counters: DriveCounters = { bytesIn: 0, bytesOut: 0, commandWrites: 0, heartbeatEdges: 0, refusedBytes: 0, driveTicks: 0 };
   /** -1 until the host sets a mode: the drive takes nothing on a pin the host has not configured. */
   private readonly pinModes = new Int8Array(PIN_COUNT).fill(-1);
-  private heartbeatLevel = -1;
-  private edgesThisTick = 0;
-  private ticksWithoutEdge = 0;
+  /** The heartbeat pin's level is unknown until the host first writes it. */
+  private readonly deadMan = new DeadManInput(-1);
   private commandMv: number | null = null;
-  private armed = false;
   private tripReported = false;
 
   constructor(
@@ -106,21 +105,17 @@ export class FirmataDrive extends FirmataDevice {
    */
   driveTick(): void {
     this.counters.driveTicks++;
-    const alive = this.edgesThisTick > 0;
-    this.edgesThisTick = 0;
-    if (!this.armed) {
-      if (!alive) return;
-      this.armed = true;
-      this.report({ event: 'armed', driveTick: this.counters.driveTicks });
-    }
-    this.ticksWithoutEdge = alive ? 0 : this.ticksWithoutEdge + 1;
-    this.actuator.tick(alive ? this.commandMv : null);
+    const wasArmed = this.deadMan.armed;
+    const delivery = this.deadMan.tick();
+    if (delivery === 'disabled') return;
+    if (!wasArmed) this.report({ event: 'armed', driveTick: this.counters.driveTicks });
+    this.actuator.tick(delivery === 'deliver' ? this.commandMv : null);
     if (this.actuator.watchdogTripped && !this.tripReported) {
       this.tripReported = true;
       this.report({
         event: 'watchdogTripped',
         driveTick: this.counters.driveTicks,
-        ticksWithoutHeartbeat: this.ticksWithoutEdge,
+        ticksWithoutHeartbeat: this.deadMan.ticksWithoutEdge,
         lastCommandMv: this.commandMv,
         appliedMv: this.actuator.appliedMv,
         brakeEngaged: this.actuator.brakeEngaged,
@@ -166,11 +161,8 @@ export class FirmataDrive extends FirmataDevice {
 
   private digitalWrite(pin: number, level: number): void {
     if (pin !== this.config.heartbeatPin) return;
-    if (this.heartbeatLevel !== -1 && level !== this.heartbeatLevel) {
-      this.edgesThisTick++;
-      this.counters.heartbeatEdges++;
-    }
-    this.heartbeatLevel = level;
+    this.deadMan.write(level);
+    this.counters.heartbeatEdges = this.deadMan.edges;
   }
 
   private analogWrite(pin: number, value: number): void {

@@ -36,6 +36,52 @@ export type Delivery =
   /** No edge this tick: the drives hold what they apply; the dead-man counts. */
   | 'hold';
 
+/**
+ * The drives' dead-man input: a pin the host toggles on every tick it is alive. Levels written to
+ * it between board ticks make edges; each board tick turns them into what the drives get.
+ */
+export class DeadManInput {
+  /** Heartbeat edges seen in all. */
+  edges = 0;
+  private level: number;
+  private edgesThisTick = 0;
+  private isArmed = false;
+  private silentTicks = 0;
+
+  /** `initialLevel`: the pin's level at power-up, or -1 when unknown (the first level written is then no edge). */
+  constructor(initialLevel: 0 | 1 | -1) {
+    this.level = initialLevel;
+  }
+
+  /** A level written to the heartbeat pin. */
+  write(level: number): void {
+    if (this.level !== -1 && level !== this.level) {
+      this.edgesThisTick++;
+      this.edges++;
+    }
+    this.level = level;
+  }
+
+  /** One board tick: 'disabled' until the first edge, then 'deliver' on a tick with an edge, 'hold' on one without. */
+  tick(): Delivery {
+    const edge = this.edgesThisTick > 0;
+    this.edgesThisTick = 0;
+    if (!this.isArmed && !edge) return 'disabled';
+    this.isArmed = true;
+    this.silentTicks = edge ? 0 : this.silentTicks + 1;
+    return edge ? 'deliver' : 'hold';
+  }
+
+  get armed(): boolean {
+    return this.isArmed;
+  }
+
+  /** Board ticks since the last edge. */
+  get ticksWithoutEdge(): number {
+    return this.silentTicks;
+  }
+}
+
 export interface BoardPlantOptions {
   readonly rateHz: number;
   /** Seeds the plant's own sensor noise. */

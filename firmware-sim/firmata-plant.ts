@@ -55,7 +55,7 @@ import { UsageError } from '../src/config/fields.js';
 import { ANALOG_RAW_MAX, pinName, pinNumber, rawForValue, UNO_DIGITAL_PINS, type InputBinding, type IoMap, type OutputBinding } from '../src/io/io-map.js';
 import type { LoadedLaw } from '../src/law/law-runtime.js';
 import { checkPlantFitsLaw } from '../src/loop/world.js';
-import { createBoardPlant, type BoardPlant, type PlantKind } from './firmata-plant-models.js';
+import { createBoardPlant, DeadManInput, type BoardPlant, type PlantKind } from './firmata-plant-models.js';
 import {
   analogMessage,
   digitalMessage,
@@ -178,9 +178,8 @@ export class FirmataPlant extends FirmataDevice {
   /** A stale digital pin's level: what it reported when the fault began. */
   private readonly frozenLevel = new Uint8Array(PIN_COUNT);
   private readonly noise: Prng;
-  private edgesThisTick = 0;
-  private ticksWithoutEdge = 0;
-  private armed = false;
+  /** The heartbeat pin, low from reset like every output. */
+  private readonly deadMan = new DeadManInput(0);
   private tripReported = false;
 
   constructor(
@@ -246,18 +245,13 @@ export class FirmataPlant extends FirmataDevice {
    */
   boardTick(): void {
     const tick = ++this.counters.boardTicks;
-    const edge = this.edgesThisTick > 0;
-    this.edgesThisTick = 0;
-    if (!this.armed && edge) {
-      this.armed = true;
-      this.report({ event: 'armed', boardTick: tick });
-    }
-    if (this.armed) this.ticksWithoutEdge = edge ? 0 : this.ticksWithoutEdge + 1;
-    this.plant.tick(this.commands, this.written, !this.armed ? 'disabled' : edge ? 'deliver' : 'hold');
+    const wasArmed = this.deadMan.armed;
+    this.plant.tick(this.commands, this.written, this.deadMan.tick());
+    if (!wasArmed && this.deadMan.armed) this.report({ event: 'armed', boardTick: tick });
     this.counters.watchdogTrips = this.plant.watchdogTrips;
     if (this.plant.tripped && !this.tripReported) {
       this.tripReported = true;
-      const msWithoutHeartbeat = Math.round((this.ticksWithoutEdge * 1000) / this.config.rateHz);
+      const msWithoutHeartbeat = Math.round((this.deadMan.ticksWithoutEdge * 1000) / this.config.rateHz);
       this.report({ event: 'watchdogTripped', boardTick: tick, msWithoutHeartbeat, commands: this.lastCommands(), plant: this.plant.state() });
     }
     this.plant.sense(tick, this.inputs);
@@ -361,10 +355,8 @@ export class FirmataPlant extends FirmataDevice {
     const changed = this.pinValue[pin] !== level;
     this.pinValue[pin] = level;
     if (pin === this.config.map.heartbeatPin) {
-      if (changed) {
-        this.edgesThisTick++;
-        this.counters.heartbeatEdges++;
-      }
+      this.deadMan.write(level);
+      this.counters.heartbeatEdges = this.deadMan.edges;
       return;
     }
     // A servo input takes pulses, not levels: a level on it is no command.
@@ -555,6 +547,6 @@ export class FirmataPlant extends FirmataDevice {
 
   /** Counters and the plant's state: the process's final status line. */
   status(): Record<string, unknown> {
-    return { ...this.counters, samplingIntervalMs: this.samplingIntervalMs, armed: this.armed, tripped: this.plant.tripped, commands: this.lastCommands(), plant: this.plant.state() };
+    return { ...this.counters, samplingIntervalMs: this.samplingIntervalMs, armed: this.deadMan.armed, tripped: this.plant.tripped, commands: this.lastCommands(), plant: this.plant.state() };
   }
 }

@@ -4,13 +4,21 @@
  * the dead-man, each sensor fault, what it refuses, any chunking of the input), then the real
  * process on a real pseudo-terminal driven by johnny-five over firmata-io.
  */
+import type { EventEmitter } from 'node:events';
 import { readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import firmataIo from 'firmata-io';
+import five, { type Board } from 'johnny-five';
+import { SerialPort } from 'serialport';
 import { describe, expect, it } from 'vitest';
 import { FirmataPlant, PLANT_FIRMWARE_NAME, type PlantBoardConfig, type PlantEvent } from '../../firmware-sim/firmata-plant.js';
+import { SimFirmataPlant } from '../../firmware-sim/firmata-plant-board.js';
 import { SYSEX_BYTES_MAX } from '../../firmware-sim/firmata-plant-protocol.js';
 import { checkIoMap, rawForValue, type IoMap } from '../../src/io/io-map.js';
 import { shippedLaw } from '../../src/law/law-loader.js';
 import { Prng } from '../../src/core/prng.js';
+import { processExists, runCleanups, type Cleanup } from '../helpers/processes.js';
+import { timingFigure } from '../helpers/timing-figure.js';
 
 const MOTOR_LAW = shippedLaw('pid-q16');
 const TANK_LAW = shippedLaw('tank');
@@ -428,6 +436,141 @@ describe('the simulated Firmata plant board, bytes in and out', () => {
         at += size;
       }
       expect(run(chunks), `seed 0x5eed trial ${trial}`).toEqual(whole);
+    }
+  });
+});
+
+/** johnny-five's Sensor, which src/io/johnny-five.d.ts does not declare (tmr's own code does not use it). */
+type Sensor = EventEmitter & { readonly value: number; disable(): void };
+const SensorClass = (five as unknown as { Sensor: new (options: { pin: string; board: Board; freq: number }) => Sensor }).Sensor;
+type HostIo = EventEmitter & { setSamplingInterval(ms: number): void };
+
+/** Opens the board's host end as tmr's real I/O does (hil/actuator-path.ts, src/io/firmata-world.ts): our port, firmata-io on it, johnny-five on that. */
+async function openJohnnyFive(path: string, cleanups: Cleanup[]): Promise<{ port: SerialPort; io: HostIo; j5: Board }> {
+  const port = new SerialPort({ path, baudRate: 57_600, autoOpen: false });
+  await new Promise<void>((resolve, reject) => port.open((error) => (error ? reject(error) : resolve())));
+  cleanups.push(() => new Promise<void>((resolve) => (port.isOpen ? port.close(() => resolve()) : resolve())));
+  const io = new firmataIo.Firmata(port, { reportVersionTimeout: 1_000 });
+  const j5 = new five.Board({ io, repl: false, debug: false, sigint: false, timeout: 20_000, id: `plant-test-${path}` });
+  io.emit('connect');
+  await new Promise<void>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error('johnny-five: no ready within 10 s')), 10_000);
+    j5.once('ready', () => {
+      clearTimeout(timer);
+      resolve();
+    });
+  });
+  return { port, io: io as unknown as HostIo, j5 };
+}
+
+async function waitUntil(condition: () => boolean, timeoutMs: number, what: string): Promise<void> {
+  const deadlineMs = Date.now() + timeoutMs;
+  // Bounded by the deadline.
+  while (!condition()) {
+    if (Date.now() > deadlineMs) throw new Error(`not within ${timeoutMs} ms: ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 5));
+  }
+}
+
+/** Median and 90th percentile of the gaps between arrival times, ms. */
+function gaps(times: readonly number[]): { p50: number; p90: number; count: number } {
+  const d = times.slice(1).map((t, i) => t - times[i]!).sort((a, b) => a - b);
+  const at = (q: number): number => Math.round(d[Math.min(d.length - 1, Math.floor(q * d.length))]! * 10) / 10;
+  return { p50: at(0.5), p90: at(0.9), count: d.length };
+}
+
+const MOTOR_MAP_PATH = fileURLToPath(new URL('../../boards/firmata/motor-io.json', import.meta.url));
+
+describe('the plant board process on a pseudo-terminal, driven by johnny-five over firmata-io', () => {
+  it('reports A0 to a Sensor at the sampling interval, a Servo write moves the motor, the dead-man trips when the heartbeat stops, and board and socat are gone after stop()', async () => {
+    const cleanups: Cleanup[] = [];
+    try {
+      // A dead-man of 250 ms: this host's 10 ms heartbeat comes from a test worker beside busy ones.
+      const board = await SimFirmataPlant.start({ plant: 'motor', mapPath: MOTOR_MAP_PATH, law: 'pid-q16', name: 'plant-j5', seed: 3, watchdogMs: 250 });
+      cleanups.push(async () => void (await board.stop()));
+      const pids = [board.pid!, board.linkPid!];
+      const { io, j5 } = await openJohnnyFive(board.hostPath, cleanups);
+      const arrivals: number[] = [];
+      const raws: number[] = [];
+      io.on('analog-read-0', (raw: number) => {
+        arrivals.push(performance.now());
+        raws.push(raw);
+      });
+      const sensor = new SensorClass({ pin: 'A0', board: j5, freq: 19 });
+      cleanups.push(async () => sensor.disable());
+      await waitUntil(() => arrivals.length >= 60, 10_000, '60 readings of A0');
+      expect(Math.abs(raws[0]! - RAW_AT_ZERO)).toBeLessThanOrEqual(1);
+      expect(sensor.value).toBeGreaterThanOrEqual(RAW_AT_ZERO - 1);
+      const byDefault = gaps(arrivals);
+      timingFigure('A0 reading period seen by johnny-five at the default 19 ms (p50, ms)', byDefault.p50, 25, byDefault);
+      io.setSamplingInterval(10);
+      await board.waitFor('samplingInterval', 5_000);
+      const from = arrivals.length;
+      await waitUntil(() => arrivals.length >= from + 100, 10_000, '100 more readings at 10 ms');
+      const at10 = gaps(arrivals.slice(from + 1));
+      timingFigure('A0 reading period seen by johnny-five at 10 ms (p50, ms)', at10.p50, 15, at10);
+
+      const servo = new five.Servo({ pin: 9, board: j5, pwmRange: [1000, 2000], degreeRange: [-12_000, 12_000], range: [-12_000, 12_000] });
+      const heartbeat = new five.Pin({ pin: 8, board: j5, type: 'digital' });
+      servo.to(3_000);
+      let level = false;
+      const beating = setInterval(() => ((level = !level) ? heartbeat.high() : heartbeat.low()), 10);
+      cleanups.push(async () => clearInterval(beating));
+      expect(await board.waitFor('firstCommand', 5_000)).toMatchObject({ channel: 'commandMv', value: 3_000 });
+      expect(await board.waitFor('armed', 5_000)).not.toBeNull();
+      // 3 V turns the shaft at about 240°/s: its potentiometer's reading climbs to the ADC's end.
+      await waitUntil(() => raws.at(-1)! > RAW_AT_ZERO + 200, 10_000, 'the Servo write to move the shaft');
+      clearInterval(beating);
+      const trip = await board.waitFor('watchdogTripped', 5_000);
+      expect(trip).toMatchObject({ commands: { commandMv: 3_000 }, plant: { appliedMv: 0, brakeEngaged: true } });
+      expect(trip!.msWithoutHeartbeat).toBe(250);
+
+      await runCleanups(cleanups.splice(1)); // the host's end closed, the board still running
+      const status = await board.stop();
+      expect(status).toMatchObject({ event: 'status', armed: true, tripped: true, refusedBytes: 0, commands: { commandMv: 3_000 } });
+      expect(status!.analogReports).toBeGreaterThanOrEqual(160);
+      expect(status!.writesByChannel.commandMv).toBeGreaterThanOrEqual(1);
+      expect(status!.heartbeatEdges).toBeGreaterThan(10);
+      expect(status!.plant.positionMilliDeg).toBeGreaterThan(20_000);
+      for (const pid of pids) expect(processExists(pid), `pid ${pid}`).toBe(false);
+      console.info(`plant board over johnny-five: ${JSON.stringify({ byDefault, at10, lateTicks: status!.lateTicks, bytesDropped: status!.bytesDropped })}`);
+    } finally {
+      await runCleanups(cleanups);
+    }
+  });
+
+  it('vanishes as an unplugged board: the host\'s port closes under it (disconnected), no byte comes after, and board and socat are gone', async () => {
+    const cleanups: Cleanup[] = [];
+    try {
+      const board = await SimFirmataPlant.start({ plant: 'motor', mapPath: MOTOR_MAP_PATH, law: 'pid-q16', name: 'plant-vanish' });
+      cleanups.push(async () => void (await board.stop()));
+      const pids = [board.pid!, board.linkPid!];
+      const { port, io, j5 } = await openJohnnyFive(board.hostPath, cleanups);
+      let bytes = 0;
+      port.on('data', (chunk: Buffer) => (bytes += chunk.length));
+      const seen: { event: string; atMs: number; detail: string }[] = [];
+      port.on('close', (error: (Error & { disconnected?: boolean }) | null) => seen.push({ event: 'close', atMs: performance.now(), detail: `${error?.message ?? 'no error'}, disconnected ${error?.disconnected}` }));
+      port.on('error', (error: Error) => seen.push({ event: 'error', atMs: performance.now(), detail: error.message }));
+      const readings: number[] = [];
+      io.on('analog-read-0', () => readings.push(performance.now()));
+      const sensor = new SensorClass({ pin: 'A0', board: j5, freq: 19 });
+      cleanups.push(async () => sensor.disable());
+      await waitUntil(() => readings.length >= 10, 10_000, '10 readings of A0');
+      const vanishedAtMs = performance.now();
+      await board.vanish();
+      const vanishMs = performance.now() - vanishedAtMs;
+      for (const pid of pids) expect(processExists(pid), `pid ${pid}`).toBe(false);
+      await waitUntil(() => seen.length > 0, 5_000, 'the host to notice');
+      const bytesAtClose = bytes;
+      await new Promise((resolve) => setTimeout(resolve, 300));
+      expect(seen[0]).toMatchObject({ event: 'close', detail: expect.stringMatching(/disconnected true/) });
+      expect(bytes).toBe(bytesAtClose);
+      expect(port.isOpen).toBe(false);
+      expect(await board.stop()).toBeNull(); // unplugged: it printed no status
+      timingFigure('vanish(): board and socat gone (ms)', Math.round(vanishMs), 1_000, {});
+      timingFigure('vanish() to the host port\'s close (ms)', Math.round(seen[0]!.atMs - vanishedAtMs), 1_000, seen);
+    } finally {
+      await runCleanups(cleanups);
     }
   });
 });
