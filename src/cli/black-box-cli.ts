@@ -1,17 +1,15 @@
 /**
- * The CLI side of the black-box log: `--log FILE` on run and sim, `tmr log FILE` (a summary, or
- * an export as CSV or JSON lines) and `tmr replay FILE` (re-run the voter and the law over it).
+ * The CLI side of the black-box log: `tmr log FILE` (a summary, or an export as CSV or JSON lines)
+ * and `tmr replay FILE` (re-run the voter and the law over it), and the header a run's log begins
+ * with (the runtime writes the log of `--log FILE`: src/api/run-log.ts).
  * Both read the log as a stream (BlackBoxReader), in bounded memory at any length: the summary
  * keeps counts and at most LISTED_LINES_MAX lines of events, the exports write as they read.
  */
 import { once } from 'node:events';
-import { rmSync } from 'node:fs';
-import { performance } from 'node:perf_hooks';
-import type { StepResult } from '../core/tmr-core.js';
-import { BLACK_BOX_VERSION, BlackBoxWriteError, BlackBoxWriter, type BlackBoxHeader, type BlackBoxWriteFailure, type EndRecord, type TickRecord } from '../loop/black-box.js';
+import { BLACK_BOX_VERSION, type BlackBoxHeader, type EndRecord, type TickRecord } from '../loop/black-box.js';
 import { BlackBoxFormatError, BlackBoxReader, damageText, type BlackBoxOutcome } from '../loop/black-box-reader.js';
 import { InputFileError } from '../loop/input-file.js';
-import type { LoopModel, LoopOptions, RunSummary } from '../loop/loop-model.js';
+import type { LoopModel, LoopOptions } from '../loop/loop-model.js';
 import { replayBlackBox, ReplayError, type ReplayReport } from '../loop/replay.js';
 import { UsageError } from './options.js';
 import { importLaw } from '../law/law-loader.js';
@@ -23,74 +21,6 @@ export const EXIT_LOG_INCOMPLETE = 5;
 const LISTED_LINES_MAX = 1_000;
 /** Output collected before one write to stdout. */
 const OUT_CHUNK_CHARS = 64 * 1024;
-
-/** Writes one run's log: the header once the replicas are known, a record per tick, the end. */
-export class RunLog {
-  private readonly writer: BlackBoxWriter;
-  private headerWritten = false;
-  private reported = false;
-
-  /** Creates the file and writes its first bytes: a path that cannot be written is a usage error before the run. */
-  constructor(readonly path: string) {
-    try {
-      this.writer = new BlackBoxWriter(path, () => performance.now());
-    } catch (error) {
-      if (error instanceof BlackBoxWriteError) throw new UsageError(`--log ${error.message}`);
-      throw error;
-    }
-  }
-
-  /** Before tick 0: the options and the replicas already out (refused at handshake). */
-  start(options: LoopOptions, model: LoopModel): void {
-    this.writer.writeHeader(blackBoxHeader(options, model, new Date().toISOString()));
-    this.headerWritten = true;
-    this.reportFailure();
-  }
-
-  tick(model: LoopModel, result: StepResult): void {
-    if (!this.headerWritten) return;
-    this.writer.writeTick(result.tick, model.inputs, model.obs, result);
-    if (this.writer.failure !== null && !this.reported) this.reportFailure();
-  }
-
-  end(summary: RunSummary, reason: string): void {
-    this.writer.writeEnd({ ticks: summary.ticks, reason, unsafeCommands: summary.unsafeCommands, votedTraceHash: summary.votedTraceHash });
-    this.reportFailure();
-  }
-
-  /** Closes the log; a run that never reached tick 0 (refused or interrupted at start-up) leaves no file holding only the magic. */
-  close(): void {
-    this.writer.close();
-    this.reportFailure();
-    if (!this.headerWritten) rmSync(this.path, { force: true });
-  }
-
-  /** Why the log stopped short, or null while it is whole. */
-  get failure(): BlackBoxWriteFailure | null {
-    return this.writer.failure;
-  }
-
-  /** The run's exit code with the log's state in it: a run that went well, with a log cut short, is EXIT_LOG_INCOMPLETE. */
-  exitCode(code: number): number {
-    return code === 0 && this.writer.failure !== null ? EXIT_LOG_INCOMPLETE : code;
-  }
-
-  /** For the summary: where the log is and whether it is whole. */
-  status(): { path: string; complete: boolean; failure?: BlackBoxWriteFailure } {
-    const failure = this.writer.failure;
-    return failure === null ? { path: this.path, complete: true } : { path: this.path, complete: false, failure: { ...failure } };
-  }
-
-  /** One line on stderr, once, the moment a write fails: the loop goes on. */
-  private reportFailure(): void {
-    const f = this.writer.failure;
-    if (f === null || this.reported) return;
-    this.reported = true;
-    const at = f.tick < 0 ? 'writing the header' : `tick ${f.tick}`;
-    const kept = f.lastTickOnDisk < 0 ? 'no tick records' : `ticks 0 to ${f.lastTickOnDisk}`;
-    process.stderr.write(`tmr: --log ${f.path}: write failed at ${at} (${f.message}); the log holds ${kept}${f.cutBack ? ', cut back to its last complete record' : ''}; the run goes on without it\n`);
-  }
-}
 
 /** Opens a log for reading; what is not a readable log is one line naming the path. */
 function openLog(path: string): BlackBoxReader {

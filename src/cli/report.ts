@@ -1,7 +1,9 @@
 /**
  * Human-readable summaries and the live status line. Formatting only; no decisions.
  */
-import type { FaultRecord, LoopModel, RunSummary } from '../loop/loop-model.js';
+import type { FaultRecord, RunSummary } from '../loop/loop-model.js';
+import type { Mode } from '../core/degradation.js';
+import type { TickEvent } from '../api/runtime-types.js';
 
 function degrees(milliDeg: number): string {
   return `${(milliDeg / 1000).toFixed(2)}°`;
@@ -104,12 +106,12 @@ function commonModeLines(summary: RunSummary): string[] {
   return lines;
 }
 
-export function statusLine(model: LoopModel, totalTicks: number): string {
-  const core = model.core;
-  const inService = core.status.filter((s) => s === 'inService').length;
-  const detected = model.faults.filter((f) => f.outcome === 'detected').length;
-  const refused = model.faults.filter((f) => f.outcome === 'refused').length;
-  return `tick ${model.ticksDone}/${totalTicks}  mode ${core.mode}  in service ${inService}/${core.config.replicaCount}  faults ${detected}/${model.faults.length} detected${refused === 0 ? '' : `, ${refused} refused`}  unsafe ${model.unsafeCommands}  inputs ${model.inputs.join(' ')}`;
+/** The live status line (a terminal only): after tick `t`, the core in `modeNext`, the mode it has for the next tick. */
+export function statusLine(t: TickEvent, modeNext: Mode, totalTicks: number): string {
+  const inService = t.replicaStatus.filter((s) => s === 'inService').length;
+  const detected = t.faults.filter((f) => f.outcome === 'detected').length;
+  const refused = t.faults.filter((f) => f.outcome === 'refused').length;
+  return `tick ${t.tick + 1}/${totalTicks}  mode ${modeNext}  in service ${inService}/${t.replicaStatus.length}  faults ${detected}/${t.faults.length} detected${refused === 0 ? '' : `, ${refused} refused`}  unsafe ${t.unsafeCommands}  inputs ${t.inputs.join(' ')}`;
 }
 
 /** A value in its channel's unit, milli-degrees shown as degrees. */

@@ -4,20 +4,21 @@
  * 4 the kill switch stopped the run (actuator safe, replicas stopped, log flushed); 130 interrupted.
  * The executable is bin/tmr.ts: it hands in the extensions that ship beside src/ (firmware-sim/,
  * hil/), which this module never imports (src/cli/extensions.ts).
+ *
+ * run, sim and demo are users of the library's runtime (src/api/tmr-runtime.ts): they print from
+ * its events and summary, and map signals to its stop() and killSwitch().
  */
 import { closeSync, openSync, writeSync } from 'node:fs';
 import { TmrAssertionError } from '../core/assert.js';
-import type { StepResult } from '../core/tmr-core.js';
-import type { LoopModel, RunSummary } from '../loop/loop-model.js';
-import { runRealtime, type RealtimeSummary } from '../runtime/realtime-runner.js';
-import { runSimulation } from '../sim/simulator.js';
-import { parseDemoLaw, parseRunOptions, UsageError, withLawAndPlant, type CliRunOptions, type SelectedActuator } from './options.js';
-import { EXTENSIONS_ENV, ExtensionRegistry, importExtensions, type HelpEntry, type OpenedActuator, type TmrExtension } from './extensions.js';
+import type { Mode } from '../core/degradation.js';
+import type { RunSummary } from '../loop/loop-model.js';
+import { TmrRuntime } from '../api/tmr-runtime.js';
+import type { BlackBoxStatus, Runtime, RuntimeSummary, TickEvent } from '../api/runtime-types.js';
+import { parseDemoLaw, parseRunOptions, UsageError, withLawAndPlant, type CliRunOptions } from './options.js';
+import { EXTENSIONS_ENV, ExtensionRegistry, importExtensions, type HelpEntry, type TmrExtension } from './extensions.js';
 import { formatSummary, refusalText, statusLine } from './report.js';
-import { logCommand, replayCommand, RunLog } from './black-box-cli.js';
-import { errnoMessage } from '../loop/black-box.js';
-import { openIo, type OpenedIo } from '../io/open-io.js';
-import { KillSwitch } from '../loop/kill-switch.js';
+import { EXIT_LOG_INCOMPLETE, logCommand, replayCommand } from './black-box-cli.js';
+import { errnoMessage, type BlackBoxWriteFailure } from '../loop/black-box.js';
 import { campaignCommand } from './campaign-cli.js';
 import { LAW_HELP, lawCommand } from './law-cli.js';
 
@@ -113,51 +114,58 @@ function exitCodeFor(summary: RunSummary): number {
   return summary.killSwitch === null ? EXIT.ok : EXIT.killSwitch;
 }
 
-/** The summary, with the black-box log's state when the run has one (`blackBox` in JSON: its path, whether it is whole, why not). */
-function print(summary: RunSummary, options: CliRunOptions, title: string, log: RunLog | null = null): void {
-  if (options.json) process.stdout.write(`${JSON.stringify(log === null ? summary : { ...summary, blackBox: log.status() })}\n`);
+/** The run's exit code with the log's state in it: a run that went well, with a log cut short, is EXIT_LOG_INCOMPLETE. */
+function exitCodeWithLog(summary: PrintedSummary): number {
+  const code = exitCodeFor(summary);
+  return code === EXIT.ok && summary.blackBox?.complete === false ? EXIT_LOG_INCOMPLETE : code;
+}
+
+/** A summary as printed: `blackBox` (its path, whether it is whole, why not) when the run wrote a log. */
+type PrintedSummary = RunSummary & { readonly blackBox?: BlackBoxStatus };
+
+function print(summary: PrintedSummary, options: CliRunOptions, title: string): void {
+  if (options.json) process.stdout.write(`${JSON.stringify(summary)}\n`);
   else {
     process.stdout.write(`${formatSummary(summary, title)}\n`);
-    const failure = log?.failure ?? null;
+    const failure = summary.blackBox?.failure ?? null;
     if (failure !== null) {
       process.stdout.write(`black box: INCOMPLETE: ${failure.path}: write failed at tick ${failure.tick} (${failure.message}); holds ticks 0 to ${failure.lastTickOnDisk}, ${failure.recordsDropped} records not written\n`);
     }
   }
 }
 
-function runSim(options: CliRunOptions): number {
+/** One line on stderr, once, the moment a log write fails: the loop goes on. */
+function reportLogFailure(f: BlackBoxWriteFailure): void {
+  const at = f.tick < 0 ? 'writing the header' : `tick ${f.tick}`;
+  const kept = f.lastTickOnDisk < 0 ? 'no tick records' : `ticks 0 to ${f.lastTickOnDisk}`;
+  process.stderr.write(`tmr: --log ${f.path}: write failed at ${at} (${f.message}); the log holds ${kept}${f.cutBack ? ', cut back to its last complete record' : ''}; the run goes on without it\n`);
+}
+
+/** `tmr sim`: the runtime in simulation, its trace written from its tick events. */
+async function runSim(options: CliRunOptions, extensions: ExtensionRegistry): Promise<number> {
   if (options.traceFile !== null && options.ticks > 10_000_000) throw new UsageError('--trace is limited to runs of at most 10000000 ticks');
-  const fd = options.traceFile === null ? null : openTrace(options.traceFile);
+  const traceFile = options.traceFile;
+  const fd = traceFile === null ? null : openTrace(traceFile);
+  const runtime = new TmrRuntime(options, 'simulation', extensions, '--log');
+  runtime.on('logFailure', reportLogFailure);
   let pending: string[] = [];
-  const writeTrace: TickObserver = (model, result) => {
-    if (fd === null) return;
-    pending.push(model.traceLine(result));
-    if (pending.length >= 4096) {
-      writeTraceText(fd, options.traceFile as string, `${pending.join('\n')}\n`);
-      pending = [];
-    }
-  };
-  const log = options.logFile === null ? null : new RunLog(options.logFile);
-  let summary: RunSummary;
-  try {
-    summary = runSimulation(options, {
-      onTick: (model, result) => {
-        if (result.tick === 0) log?.start(options, model);
-        log?.tick(model, result);
-        if (fd !== null) writeTrace(model, result);
-      },
-      ...(options.killSwitch === null ? {} : { killSwitch: new KillSwitch(options.killSwitch) }),
+  if (fd !== null && traceFile !== null) {
+    runtime.on('tick', (t) => {
+      pending.push(t.traceLine());
+      if (pending.length >= 4096) {
+        writeTraceText(fd, traceFile, `${pending.join('\n')}\n`);
+        pending = [];
+      }
     });
-    log?.end(summary, summary.killSwitch === null ? 'completed' : `killSwitch:${summary.killSwitch.trigger}`);
-  } finally {
-    log?.close();
   }
-  if (fd !== null) {
-    if (pending.length > 0) writeTraceText(fd, options.traceFile as string, `${pending.join('\n')}\n`);
+  // tmr sim's summary has never said interrupted: nothing stops a simulation from the command line.
+  const { interrupted: _interrupted, ...summary } = await runtime.start();
+  if (fd !== null && traceFile !== null) {
+    if (pending.length > 0) writeTraceText(fd, traceFile, `${pending.join('\n')}\n`);
     closeSync(fd);
   }
-  print(summary, options, 'tmr sim', log);
-  return log === null ? exitCodeFor(summary) : log.exitCode(exitCodeFor(summary));
+  print(summary, options, 'tmr sim');
+  return exitCodeWithLog(summary);
 }
 
 /** A trace write that fails names the file (an fd's errors carry no path of their own). */
@@ -177,35 +185,37 @@ function openTrace(path: string): number {
   }
 }
 
-function withoutReplicas(options: CliRunOptions): Omit<CliRunOptions, 'replicas'> {
-  const { replicas: _replicas, ...rest } = options;
-  return rest;
-}
-
-type TickObserver = (model: LoopModel, result: StepResult) => void;
-
 /** With recovery on, one stderr line per exclusion, probation and re-admission, naming what replica i is now (its port, its process). */
-function reportRecovery(title: string, result: StepResult, nameOf: (replicaIndex: number) => string, live: boolean): void {
-  for (const event of result.events) {
-    const pid = 'replicaIndex' in event ? ` (${nameOf(event.replicaIndex)})` : '';
-    let text: string | null = null;
-    if (event.kind === 'replicaExcluded') text = `replica ${event.replicaIndex} excluded: ${event.reason}${pid}`;
-    else if (event.kind === 'probationStarted') text = `replica ${event.replicaIndex} restarted and re-synchronised, on probation${pid}`;
-    // Decided at the end of this tick; counted from the next (the summary's readmittedTick, the log's in-service mask).
-    else if (event.kind === 'replicaReadmitted') text = `replica ${event.replicaIndex} re-admitted to the vote, counted from tick ${event.tick + 1}${pid}`;
-    if (text !== null) process.stderr.write(`${live ? '\r\x1b[K' : ''}${title}: tick ${event.tick}: ${text}\n`);
-  }
+function reportRecovery(runtime: Runtime, title: string, live: boolean): void {
+  const line = (tick: number, text: string): void => {
+    process.stderr.write(`${live ? '\r\x1b[K' : ''}${title}: tick ${tick}: ${text}\n`);
+  };
+  runtime.on('replicaExcluded', (e) => line(e.tick, `replica ${e.replicaIndex} excluded: ${e.reason} (${e.name})`));
+  runtime.on('probationStarted', (e) => line(e.tick, `replica ${e.replicaIndex} restarted and re-synchronised, on probation (${e.name})`));
+  runtime.on('replicaReadmitted', (e) => line(e.tick, `replica ${e.replicaIndex} re-admitted to the vote, counted from tick ${e.countedFromTick} (${e.name})`));
 }
 
-/** `--actuator SCHEME:…`: the extension's actuator, open before the replicas start (its heavy modules load only now). */
-async function openActuator(selected: SelectedActuator, title: string): Promise<OpenedActuator> {
-  const opened = await selected.actuator.open(selected.target);
-  process.stderr.write(`${title}: actuator: ${opened.description}\n`);
-  return opened;
+/** Every tick on a terminal, at most every STATUS_PERIOD_MS: the status line, redrawn in place. */
+function showStatus(runtime: Runtime, totalTicks: number): void {
+  let lastStatusMs = 0;
+  // The core's mode after the tick: the last change decided in it, else the tick's own.
+  let modeNext: Mode | null = null;
+  runtime.on('modeChange', (e) => {
+    modeNext = e.to;
+  });
+  runtime.on('tick', (t) => {
+    const mode = modeNext ?? t.mode;
+    modeNext = null;
+    const now = Date.now();
+    if (now - lastStatusMs < STATUS_PERIOD_MS) return;
+    lastStatusMs = now;
+    process.stderr.write(`\r\x1b[K${statusLine(t, mode, totalTicks)}`);
+  });
 }
 
-async function runReal(options: CliRunOptions, extensions: ExtensionRegistry, title = 'tmr run', observe?: TickObserver): Promise<{ code: number; summary: RealtimeSummary }> {
-  const controller = new AbortController();
+/** `tmr run` (and the demo's run): the runtime in real time, printed from its events; signals map to stop() and killSwitch(). */
+async function runReal(options: CliRunOptions, extensions: ExtensionRegistry, title = 'tmr run', observe?: (tick: TickEvent) => void): Promise<{ code: number; summary: RuntimeSummary }> {
+  const runtime = new TmrRuntime(options, 'realtime', extensions, '--log');
   const live = !options.json && process.stderr.isTTY === true;
   // SIGINT, SIGTERM and SIGHUP stop the run in order: the actuator safe, the replicas stopped, the log's
   // end record written, exit 130. Every such signal is handled, not the first alone: a handler
@@ -217,78 +227,40 @@ async function runReal(options: CliRunOptions, extensions: ExtensionRegistry, ti
   const stop = (signal: NodeJS.Signals): void => {
     // Said once: a finger on Ctrl-C must not flood the terminal.
     if (++stopSignals === 2) process.stderr.write(`${live ? '\r\x1b[K' : ''}${title}: ${signal} again: stopping already (safe command, replicas, black box first; SIGKILL ends it without them)\n`);
-    controller.abort();
+    runtime.stop();
   };
   process.on('SIGINT', stop);
   process.on('SIGTERM', stop);
   // The terminal closed: the same orderly stop (its default action would kill the voter outright).
   process.on('SIGHUP', stop);
   // SIGUSR2 is the operator's kill switch: safe command, replicas stopped, log flushed, exit 4.
-  const killSwitch = new KillSwitch(options.killSwitch ?? {});
-  const kill = (): void => killSwitch.trip('SIGUSR2 from outside (the operator kill switch)');
-  process.on('SIGUSR2', kill);
-  let lastStatusMs = 0;
-  let nameOf: (replicaIndex: number) => string = (i) => `replica ${i}`;
-  let logStarted = false;
-  const log = options.logFile === null ? null : new RunLog(options.logFile);
-  const drive = options.actuator === null ? null : await openActuator(options.actuator, title);
-  let io: OpenedIo | null = null;
-  try {
-    io = await openIo(options);
-    if (io !== null) process.stderr.write(`${title}: io: ${io.description}\n`);
-    const summary = await runRealtime(
-      {
-        ...withoutReplicas(options),
-        handshakeTimeoutMs: 10_000,
-        ...(options.replicas === null ? {} : { replicas: options.replicas }),
-        providers: await extensions.providersFor(options.replicas),
-      },
-      {
-        signal: controller.signal,
-        killSwitch,
-        ...(drive === null ? {} : { actuatorOut: (commands: Int32Array) => drive.deliver(commands) }),
-        // Said when it happens: the fault asked for did not run, and the summary will not explain a calm run by it.
-        onInjectionRefused: (f) => process.stderr.write(`${live ? '\r\x1b[K' : ''}${title}: tick ${f.injectedTick}: ${f.kind} fault ${refusalText(f.replica, f.refusal!)}\n`),
-        // Without a terminal there is no status line: say once, for logs, when the loop starts.
-        onReady: (inService, _pids, model, _pidOf, currentName) => {
-          nameOf = currentName;
-          log?.start(options, model);
-          logStarted = true;
-          // Each replica by what it is (its port, its process); one out from the start says so.
-          const names = model.core.status.map((status, i) => `replica ${i}: ${currentName(i)}${status === 'inService' ? '' : ' (out)'}`);
-          if (!live) process.stderr.write(`${title}: ${inService} of ${options.replicaCount} replicas ready (${names.join(', ')}); ${options.ticks} ticks at ${options.rateHz} Hz\n`);
-        },
-        onTick: (model: LoopModel, result: StepResult) => {
-          log?.tick(model, result);
-          observe?.(model, result);
-          if (options.recovery.enabled && result.events.length > 0) reportRecovery(title, result, nameOf, live);
-          if (!live) return;
-          const now = Date.now();
-          if (now - lastStatusMs < STATUS_PERIOD_MS) return;
-          lastStatusMs = now;
-          process.stderr.write(`\r\x1b[K${statusLine(model, options.ticks)}`);
-        },
-      },
-      io === null ? {} : { world: io.world },
+  process.on('SIGUSR2', () => runtime.killSwitch('SIGUSR2 from outside (the operator kill switch)'));
+  runtime.on('logFailure', reportLogFailure);
+  // The actuator or real I/O, opened before the replicas start.
+  runtime.on('attached', (a) => process.stderr.write(`${title}: ${a.kind}: ${a.description}\n`));
+  // Said when it happens: the fault asked for did not run, and the summary will not explain a calm run by it.
+  runtime.on('injectionRefused', (f) => process.stderr.write(`${live ? '\r\x1b[K' : ''}${title}: tick ${f.injectedTick}: ${f.kind} fault ${refusalText(f.replica, f.refusal!)}\n`));
+  runtime.on('ready', (ready) => {
+    // Without a terminal there is no status line: say once, for logs, when the loop starts. Each
+    // replica by what it is (its port, its process); one out from the start says so.
+    const names = ready.replicas.map((r) => `replica ${r.index}: ${r.name}${r.inService ? '' : ' (out)'}`);
+    if (!live) process.stderr.write(`${title}: ${ready.inService} of ${options.replicaCount} replicas ready (${names.join(', ')}); ${options.ticks} ticks at ${options.rateHz} Hz\n`);
+  });
+  if (observe !== undefined) runtime.on('tick', observe);
+  if (options.recovery.enabled) reportRecovery(runtime, title, live);
+  if (live) showStatus(runtime, options.ticks);
+  const summary = await runtime.start();
+  if (live) process.stderr.write('\r\x1b[K');
+  print(summary, options, title);
+  if (!options.json && 'timing' in summary) {
+    const t = summary.timing;
+    process.stdout.write(`timing: reply p50 ${t.replyP50Us} µs, p99 ${t.replyP99Us} µs, max ${t.replyMaxUs} µs; tick overruns ${t.tickOverruns}; quorum grace ${t.quorumGraceVoted} of ${t.quorumGraceTicks} ticks voted; wall ${t.wallMs} ms\n`);
+    process.stdout.write(
+      `host: late on ${t.hostLateTicks} ticks (a deadline handled over ${t.hostLateMarginMs} ms late; not held against any replica), latest ${t.deadlineLateMaxMs} ms; ticks sent after their start by p99 ${t.tickSendLateP99Ms} ms, max ${t.tickSendLateMaxMs} ms\n`,
     );
-    if (live) process.stderr.write('\r\x1b[K');
-    // A run interrupted while its replicas started has no header to end (and ran no tick).
-    if (logStarted) log?.end(summary, summary.interrupted ? 'interrupted' : summary.killSwitch !== null ? `killSwitch:${summary.killSwitch.trigger}` : 'completed');
-    print(summary, options, title, log);
-    if (!options.json) {
-      const t = summary.timing;
-      process.stdout.write(`timing: reply p50 ${t.replyP50Us} µs, p99 ${t.replyP99Us} µs, max ${t.replyMaxUs} µs; tick overruns ${t.tickOverruns}; quorum grace ${t.quorumGraceVoted} of ${t.quorumGraceTicks} ticks voted; wall ${t.wallMs} ms\n`);
-      process.stdout.write(
-        `host: late on ${t.hostLateTicks} ticks (a deadline handled over ${t.hostLateMarginMs} ms late; not held against any replica), latest ${t.deadlineLateMaxMs} ms; ticks sent after their start by p99 ${t.tickSendLateP99Ms} ms, max ${t.tickSendLateMaxMs} ms\n`,
-      );
-    }
-    if (summary.interrupted) return { code: EXIT.interrupted, summary };
-    return { code: log === null ? exitCodeFor(summary) : log.exitCode(exitCodeFor(summary)), summary };
-  } finally {
-    log?.close();
-    await drive?.close();
-    await io?.close();
   }
+  if (summary.interrupted) return { code: EXIT.interrupted, summary };
+  return { code: exitCodeWithLog(summary), summary };
 }
 
 /** What the demo says before it runs, per shipped law. */
@@ -322,9 +294,12 @@ async function demo(law: string, extensions: ExtensionRegistry): Promise<number>
   );
   const runTicks: string[] = [];
   const simTicks: string[] = [];
-  const record = (into: string[]) => (_: LoopModel, r: StepResult) => into.push(`${r.commands.join(',')} ${r.commandSource} ${Array.from(r.flags).join('')}`);
+  const record = (into: string[]) => (t: TickEvent) => into.push(`${t.commands.join(',')} ${t.commandSource} ${Array.from(t.flags).join('')}`);
   const { code, summary } = await runReal(options, extensions, 'tmr demo', record(runTicks));
-  const sim = runSimulation(options, { onTick: record(simTicks) });
+  // The same run in simulation: what the real processes should have commanded, tick for tick.
+  const simulation = new TmrRuntime(options, 'simulation', extensions, '--log');
+  simulation.on('tick', record(simTicks));
+  const sim = await simulation.start();
   const firstDifference = runTicks.findIndex((line, tick) => line.split(' ')[0] !== simTicks[tick]?.split(' ')[0]);
   process.stdout.write(
     [
@@ -366,7 +341,7 @@ export async function main(argv: readonly string[], extensions: ExtensionRegistr
     case 'run':
       return (await runReal(await withLawAndPlant(parseRunOptions(rest, 'run', extensions)), extensions)).code;
     case 'sim':
-      return runSim(await withLawAndPlant(parseRunOptions(rest, 'sim', extensions)));
+      return runSim(await withLawAndPlant(parseRunOptions(rest, 'sim', extensions)), extensions);
     case 'demo':
       return demo(parseDemoLaw(rest, Object.keys(DEMO_INTRO)), extensions);
     case 'log':
