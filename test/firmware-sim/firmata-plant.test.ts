@@ -4,6 +4,7 @@
  * the dead-man, each sensor fault, what it refuses, any chunking of the input), then the real
  * process on a real pseudo-terminal driven by johnny-five over firmata-io.
  */
+import { spawn } from 'node:child_process';
 import type { EventEmitter } from 'node:events';
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
@@ -12,7 +13,9 @@ import five, { type Board } from 'johnny-five';
 import { SerialPort } from 'serialport';
 import { describe, expect, it } from 'vitest';
 import { FirmataPlant, PLANT_FIRMWARE_NAME, type PlantBoardConfig, type PlantEvent } from '../../firmware-sim/firmata-plant.js';
-import { SimFirmataPlant } from '../../firmware-sim/firmata-plant-board.js';
+import { SimFirmataPlant, type PlantLine } from '../../firmware-sim/firmata-plant-board.js';
+import { OwnedProcess, programCommand } from '../../firmware-sim/owned-process.js';
+import { PtyPair } from '../../firmware-sim/pty-pair.js';
 import { SYSEX_BYTES_MAX } from '../../firmware-sim/firmata-plant-protocol.js';
 import { checkIoMap, rawForValue, type IoMap } from '../../src/io/io-map.js';
 import { shippedLaw } from '../../src/law/law-loader.js';
@@ -571,6 +574,81 @@ describe('the plant board process on a pseudo-terminal, driven by johnny-five ov
       timingFigure('vanish() to the host port\'s close (ms)', Math.round(seen[0]!.atMs - vanishedAtMs), 1_000, seen);
     } finally {
       await runCleanups(cleanups);
+    }
+  });
+});
+
+/** A process that still runs: it exists and is no zombie (a killed orphan waits for init to reap it, which can take seconds here). */
+function runs(pid: number): boolean {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return stat[stat.lastIndexOf(')') + 2] !== 'Z';
+  } catch {
+    return false;
+  }
+}
+
+describe('the plant board process: its stdin and its life', () => {
+  it('takes fault lines on stdin in any chunks (CRLF too), answers a bad or over-long line with refusedCommand and goes on, and prints its status when stdin ends', async () => {
+    const cleanups: Cleanup[] = [];
+    try {
+      const pair = await PtyPair.open({ name: 'plant-stdin' });
+      cleanups.push(() => pair.stop());
+      const tankMap = fileURLToPath(new URL('../../boards/firmata/tank-io.json', import.meta.url));
+      const board = await OwnedProcess.start('plant-stdin', programCommand('firmata-plant-main', ['--port', pair.boardPath, '--plant', 'tank', '--map', tankMap, '--law', 'tank']), 'ready ');
+      cleanups.push(() => board.stop());
+      const lines: PlantLine[] = [];
+      let tail = '';
+      board.child.stdout!.on('data', (chunk: Buffer) => {
+        const parts = (tail + chunk.toString()).split('\n');
+        tail = parts.pop()!;
+        for (const line of parts) if (line.startsWith('{')) lines.push(JSON.parse(line) as PlantLine);
+      });
+      const exited = new Promise<number | null>((resolve) => board.child.once('exit', (code) => resolve(code)));
+      const stdin = board.child.stdin!;
+      stdin.write('garbage\n\n{"fault":"stuck",');
+      stdin.write('"pin":"A0","raw":300}\r\n');
+      stdin.write(`{"fault":"stale","pin":"A0","x":"${'y'.repeat(3_000)}"}\n`);
+      stdin.write('{"fault":"noise","pin":2,"amplitude":4}\n{"fault":"none","pin":"A0"}\n');
+      await waitUntil(() => lines.length >= 5, 10_000, 'five answers');
+      stdin.end();
+      expect(await exited).toBe(0);
+      const answers = lines.map((l) => (l.event === 'refusedCommand' ? `refused: ${l.reason}` : l.event === 'fault' ? `${l.fault} ${l.pin}` : l.event));
+      expect(answers).toEqual([
+        'refused: not JSON',
+        'stuck A0',
+        'refused: longer than 1024 bytes',
+        'refused: noise applies to analog inputs; pin 2 is digital',
+        'none A0',
+        'status',
+      ]);
+      expect(lines.at(-1)).toMatchObject({ event: 'status', armed: false, bytesIn: 0, plant: { pumpOn: 0, alarm: 1 } });
+    } finally {
+      await runCleanups(cleanups);
+    }
+  });
+
+  it('dies with whoever started it, even stopped (SIGSTOP): the parent-death signal, not only its stdin', async () => {
+    const launcher = `const { SimFirmataPlant } = await import(${JSON.stringify(fileURLToPath(new URL('../../firmware-sim/firmata-plant-board.ts', import.meta.url)))});
+const board = await SimFirmataPlant.start({ plant: 'motor', mapPath: ${JSON.stringify(MOTOR_MAP_PATH)}, law: 'pid-q16', name: 'plant-orphan' });
+process.stdout.write(JSON.stringify([board.pid, board.linkPid]) + '\\n');
+setInterval(() => {}, 1000);`;
+    const parent = spawn(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', launcher], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let pids: number[] = [];
+    try {
+      let out = '';
+      parent.stdout!.on('data', (chunk: Buffer) => (out += chunk.toString()));
+      await waitUntil(() => out.includes('\n'), 20_000, 'the launcher to start a board');
+      pids = JSON.parse(out.split('\n')[0]!) as number[];
+      expect(pids.every((pid) => runs(pid))).toBe(true);
+      process.kill(pids[0]!, 'SIGSTOP'); // a stopped board cannot see its stdin close
+      const killedAtMs = Date.now();
+      parent.kill('SIGKILL');
+      await waitUntil(() => pids.every((pid) => !runs(pid)), 5_000, 'board and socat to die with their parent');
+      timingFigure('ms from SIGKILL of the launcher until the board and socat were gone', Date.now() - killedAtMs, 1_000, { pids });
+    } finally {
+      if (parent.exitCode === null && parent.signalCode === null) parent.kill('SIGKILL');
+      for (const pid of pids) if (runs(pid)) process.kill(pid, 'SIGKILL');
     }
   });
 });
