@@ -1,0 +1,106 @@
+/**
+ * The library in real time: three Node replica processes, an actuator an application brings as an
+ * extension, and stop() in the middle of the run. It must end as Ctrl-C ends `tmr run`: no tick
+ * after the one it was asked in, the actuator's last command its safe value, the replicas gone,
+ * the summary interrupted; and the library itself writes nothing to stdout or stderr and installs
+ * no signal handler. Runs real processes against deadlines: the real-time project (vitest.config.ts).
+ */
+import { afterEach, describe, expect, it, vi } from 'vitest';
+import { createRuntime, type RealtimeRunSummary, type RuntimeEvents, type TmrExtension } from '../../src/index.js';
+import { shippedLaw } from '../../src/law/law-loader.js';
+
+afterEach(() => vi.restoreAllMocks());
+
+/** An actuator that keeps what it is sent: the application's own, registered as an extension. */
+function recordingActuator(): { extension: TmrExtension; delivered: number[][]; closed: { value: boolean } } {
+  const delivered: number[][] = [];
+  const closed = { value: false };
+  const extension: TmrExtension = {
+    name: 'test-recorder',
+    actuators: [
+      {
+        scheme: 'record',
+        usage: 'record:NAME',
+        help: ['keeps every command it is sent'],
+        parse: (text) => text,
+        open: async (target) => ({
+          description: `recorder ${String(target)}`,
+          deliver: (commands) => delivered.push(Array.from(commands)),
+          close: async () => {
+            closed.value = true;
+          },
+        }),
+      },
+    ],
+  };
+  return { extension, delivered, closed };
+}
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+describe('createRuntime in real time', () => {
+  it('stop() mid-run: no tick after it, the actuator safe, the replicas stopped, interrupted', async () => {
+    const { extension, delivered, closed } = recordingActuator();
+    const signalsBefore = ['SIGINT', 'SIGTERM', 'SIGHUP', 'SIGUSR2'].map((s) => process.listenerCount(s));
+    const stdout = vi.spyOn(process.stdout, 'write');
+    const stderr = vi.spyOn(process.stderr, 'write');
+    const runtime = await createRuntime({ rateHz: 100, ticks: 3000, inject: ['wrong:1@30+20'] }, { actuator: 'record:bench', extensions: [extension] });
+    const seen: string[] = [];
+    let ready: RuntimeEvents['ready'] | null = null;
+    runtime.on('attached', (a) => seen.push(`attached ${a.kind} ${a.description}`));
+    runtime.on('ready', (r) => {
+      ready = r;
+      seen.push('ready');
+    });
+    runtime.on('replicaExcluded', (e) => seen.push(`excluded ${e.replicaIndex} ${e.reason} at ${e.tick}`));
+    runtime.on('killSwitch', () => seen.push('killSwitch'));
+    runtime.on('tick', (t) => {
+      if (t.tick === 120) runtime.stop();
+    });
+    runtime.on('end', () => seen.push('end'));
+    const summary = (await runtime.start()) as RealtimeRunSummary;
+
+    expect(summary.interrupted).toBe(true);
+    expect(summary.killSwitch).toBeNull();
+    // Asked during tick 120: ticks 0..120 ran, no more.
+    expect(summary.ticks).toBe(121);
+    const safe = shippedLaw('pid-q16').definition.outputs.map((c) => c.safe);
+    // One command per tick, then the safe values once, as the run ends.
+    expect(delivered).toHaveLength(122);
+    expect(delivered.at(-1)).toEqual(safe);
+    expect(delivered.slice(0, -1).some((c) => c.join() !== safe.join())).toBe(true);
+    expect(closed.value).toBe(true);
+    expect(summary.unsafeCommands).toBe(0);
+    // The replica processes are gone.
+    expect(summary.replicaPids).toHaveLength(3);
+    for (const pid of summary.replicaPids) expect(alive(pid!), `replica pid ${pid}`).toBe(false);
+    expect(ready).toEqual({ replicaCount: 3, inService: 3, replicas: summary.replicaPids.map((pid, index) => ({ index, name: `pid ${pid}`, inService: true })), ticks: 3000, rateHz: 100 });
+    // The wrong replica was caught (OUTPUT_DISAGREE, or its timing on a busy machine) and the events came in order.
+    expect(seen[0]).toBe('attached actuator recorder bench');
+    expect(seen[1]).toBe('ready');
+    expect(seen[2]).toMatch(/^excluded 1 (OUTPUT_DISAGREE|DEADLINE_MISSED) at (3\d|4\d)$/);
+    expect(seen.slice(3)).toEqual(['end']);
+    // Nothing written, no handler left behind: those are the application's business.
+    expect(stdout).not.toHaveBeenCalled();
+    expect(stderr).not.toHaveBeenCalled();
+    expect(['SIGINT', 'SIGTERM', 'SIGHUP', 'SIGUSR2'].map((s) => process.listenerCount(s))).toEqual(signalsBefore);
+  });
+
+  it('stop() before start(): no replica ticks, the actuator safe all the same', async () => {
+    const { extension, delivered, closed } = recordingActuator();
+    const runtime = await createRuntime({ rateHz: 100, ticks: 500 }, { actuator: 'record:early', extensions: [extension] });
+    runtime.stop();
+    const summary = (await runtime.start()) as RealtimeRunSummary;
+    expect(summary.interrupted).toBe(true);
+    expect(summary.ticks).toBe(0);
+    expect(delivered).toEqual([shippedLaw('pid-q16').definition.outputs.map((c) => c.safe)]);
+    expect(closed.value).toBe(true);
+  });
+});
