@@ -1,10 +1,10 @@
 /**
  * tmr as a user's program sees it: `import { createRuntime, type RuntimeEvents } from 'tmr'`
  * resolved through the package's exports map (a node_modules/tmr link to this package, built),
- * typechecked by tsc as a strict NodeNext project and run by node.
+ * typechecked by tsc as a strict NodeNext project and run by node; the README's example too.
  */
 import { spawnSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -65,5 +65,20 @@ describe("a program that imports 'tmr'", () => {
     const tsc = spawnSync(process.execPath, [join(ROOT, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', dir], { cwd: dir, encoding: 'utf8', timeout: 120_000 });
     expect(tsc.status).not.toBe(0);
     expect(tsc.stdout).toMatch(/app\.ts\(2,23\): error TS2322: Type 'string' is not assignable to type 'number'/);
+  });
+
+  it("the README's example (its Library section, verbatim) typechecks, runs and says what happened", () => {
+    const readme = readFileSync(join(ROOT, 'README.md'), 'utf8');
+    const at = readme.indexOf('<!-- file: embed.ts -->');
+    expect(at).toBeGreaterThanOrEqual(0);
+    writeFileSync(join(dir, 'app.ts'), /```ts\n([\s\S]*?)```/.exec(readme.slice(at))![1]!);
+    const tsc = spawnSync(process.execPath, [join(ROOT, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', dir], { cwd: dir, encoding: 'utf8', timeout: 120_000 });
+    expect(tsc.status, `${tsc.stdout}${tsc.stderr}`).toBe(0);
+    const run = spawnSync(process.execPath, [join(dir, 'out', 'app.js')], { cwd: dir, encoding: 'utf8', timeout: 60_000 });
+    expect(run.status, run.stderr).toBe(0);
+    expect(run.stdout).toMatch(/^tick 70\d: replica 1 excluded: OUTPUT_DISAGREE\ntick 70\d: tmr -> duplex \(replica 1 OUTPUT_DISAGREE\)\n/);
+    expect(run.stdout).toMatch(/: replica 1 back in the vote\n.*: duplex -> tmr /);
+    expect(run.stdout).toMatch(/\ntick 25\d\d: replica 2 excluded: /);
+    expect(run.stdout).toMatch(/\n4000 ticks, 0 unsafe commands, voted trace [0-9a-f]{8}\n$/);
   });
 });
