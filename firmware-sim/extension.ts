@@ -5,8 +5,11 @@
  * imports firmware-sim/. The providers (pseudo-terminals, socat, the emulator) load only when a
  * run has one of these replicas.
  */
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { UsageError } from '../src/config/fields.js';
-import { BAUD_RATE_MAX, BAUD_RATE_MIN, defineExtension, type ReplicaKindExtension, type ReplicaSettingsSource } from '../src/cli/extensions.js';
+import { BAUD_RATE_MAX, BAUD_RATE_MIN, defineExtension, type IoExtension, type ReplicaKindExtension, type ReplicaSettingsSource } from '../src/cli/extensions.js';
+import { FIRMATA_BAUD_DEFAULT, firmataIo } from '../src/io/firmata-io.js';
 import { SHIPPED_LAWS } from '../src/law/law-loader.js';
 import type { ReplicaSpec } from '../src/runtime/replica-kinds.js';
 import type { AvrSimSpec, SimBoardSpec } from './replica-kinds.js';
@@ -84,4 +87,50 @@ export const avrSimKind: ReplicaKindExtension = {
   provider: async () => (await import('./replica-kinds.js')).avrSimProvider,
 };
 
-export default defineExtension({ name: 'firmware-sim', replicaKinds: [simBoardKind, avrSimKind] });
+/** The I/O maps shipped for the bench recipe (boards/firmata): the simulated board is wired as they say. */
+const FIRMATA_MAPS_DIR = fileURLToPath(new URL(import.meta.url.includes('/dist/') ? '../../boards/firmata/' : '../boards/firmata/', import.meta.url));
+/** The plants the simulated Firmata board runs. */
+const FIRMATA_SIM_PLANTS = ['motor', 'tank'];
+
+/**
+ * `--io firmata-sim`: the loop closes through a simulated Firmata plant board (firmata-plant.ts)
+ * on a pseudo-terminal, exactly as through a real one (`--io firmata:PATH`): johnny-five on the
+ * host, Firmata bytes both ways, the plant on the board's own clock.
+ */
+export const firmataSimIo: IoExtension<null> = {
+  scheme: 'firmata-sim',
+  usage: 'firmata-sim',
+  help: [
+    'close the loop through a simulated Firmata board on a pseudo-terminal',
+    'that runs the plant (motor or tank) on its own clock, wired as the',
+    'shipped I/O map boards/firmata/PLANT-io.json (or --io-map FILE) says',
+  ],
+  parse(text, label) {
+    if (text !== '') throw new UsageError(`${label} 'firmata-sim:${text}': firmata-sim takes nothing after it (the board's wiring is the I/O map)`);
+    return null;
+  },
+  defaultMapPath: (plant) => (FIRMATA_SIM_PLANTS.includes(plant) ? join(FIRMATA_MAPS_DIR, `${plant}-io.json`) : null),
+  async open(_target, context) {
+    if (!FIRMATA_SIM_PLANTS.includes(context.plant.name)) {
+      throw new UsageError(`--io firmata-sim simulates the ${FIRMATA_SIM_PLANTS.join(' and ')} plants; plant '${context.plant.name}' needs a real board (--io firmata:PATH)`);
+    }
+    const { SimFirmataPlant } = await import('./firmata-plant-board.js');
+    const board = await SimFirmataPlant.start({ plant: context.plant.name as 'motor' | 'tank', mapPath: context.map.source, law: context.law.name, seed: context.seed });
+    try {
+      const opened = await firmataIo.open({ path: board.hostPath, baudRate: FIRMATA_BAUD_DEFAULT }, context);
+      return {
+        description: `${opened.description} ← simulated Firmata ${context.plant.name} board (pid ${board.pid ?? '?'})`,
+        world: opened.world,
+        async close() {
+          await opened.close();
+          await board.stop();
+        },
+      };
+    } catch (error) {
+      await board.stop();
+      throw error;
+    }
+  },
+};
+
+export default defineExtension({ name: 'firmware-sim', replicaKinds: [simBoardKind, avrSimKind], ios: [firmataSimIo] });

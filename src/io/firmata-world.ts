@@ -138,8 +138,10 @@ export class FirmataWorld implements LoopWorld {
   private bindInputs(plugin: IoPlugin): void {
     this.options.map.inputs.forEach((binding, c) => {
       if (binding.source === 'analog') {
-        plugin.pinMode(binding.pin, plugin.MODES.ANALOG);
-        plugin.analogRead(binding.pin - UNO_DIGITAL_PINS, (raw) => this.sample(c, raw));
+        // Firmata's IO plugin numbers analog pins by channel (A0 = 0) for ANALOG mode and reads.
+        const channel = binding.pin - UNO_DIGITAL_PINS;
+        plugin.pinMode(channel, plugin.MODES.ANALOG);
+        plugin.analogRead(channel, (raw) => this.sample(c, raw));
       } else if (binding.source === 'digital') {
         const pullUp = plugin.MODES.PULLUP;
         if (binding.pullUp && pullUp === undefined) throw new IoError(`${this.options.map.source}: inputs: the board's IO plugin has no pull-up mode for pin ${pinName(binding.pin)}`);
@@ -182,14 +184,21 @@ export class FirmataWorld implements LoopWorld {
         channelOfPin.set(b.dirPin, c);
       } else if (b.actuator !== 'none') channelOfPin.set(b.pin, c);
     });
+    // firmata-io's servoWrite calls its own analogWrite: a write is counted where it enters, once.
+    let depth = 0;
     const wrap = (name: 'servoWrite' | 'digitalWrite' | 'analogWrite' | 'pwmWrite'): void => {
       const original = plugin[name];
       if (original === undefined) return;
       plugin[name] = ((pin: number, value: number) => {
         if (this.lost !== null) return plugin;
         const channel = channelOfPin.get(pin);
-        if (channel !== undefined) this.writesByChannel[channel]!++;
-        return original.call(plugin, pin, value);
+        if (channel !== undefined && depth === 0) this.writesByChannel[channel]!++;
+        depth++;
+        try {
+          return original.call(plugin, pin, value);
+        } finally {
+          depth--;
+        }
       }) as never;
     };
     wrap('servoWrite');

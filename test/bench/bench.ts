@@ -20,6 +20,9 @@
  *      a fault campaign's throughput on every core.
  *  11. The black box at 10,000,000 ticks: `tmr log` and `tmr replay` peak RSS (target ≤ 200 MB)
  *      and wall time beside `cat` of the same file (black-box-scale.ts).
+ *  12. Real I/O: `tmr run --io firmata-sim` at 100 Hz beside the in-process plant: the tick's
+ *      round trip, and the sensor sample's age at the tick against the sampling interval
+ *      (firmata-io.ts).
  *
  * Prints one table (and writes it as JSON to $BENCH_OUT, else dist/bench-results.json). A MISS is
  * information: the exit code is 0 unless something failed. Every process started here is stopped
@@ -42,6 +45,7 @@ import { runScenario } from '../../hil/bench.js';
 import { parseScenario } from '../../hil/scenario.js';
 import type { ChildProcessTransport } from '../../src/transport/child-process-transport.js';
 import { blackBoxScaleRows, measureBlackBoxScale } from './black-box-scale.js';
+import { firmataIoRows, measureFirmataIo } from './firmata-io.js';
 import { BOARD_TMR_P50_RATIO_MAX, boardNotes, boardRows, measureBoardRoundTrips, type BoardRoundTripReport } from './board-round-trip.js';
 import { avrRows, measureAvrRoundTrips } from './avr-round-trip.js';
 import { formatNumber, formatTable, infoRow, percentiles, verdict, type Percentiles, type ResultRow } from './bench-stats.js';
@@ -609,6 +613,12 @@ async function measureAll(root: string, signal: AbortSignal): Promise<Measured> 
     const avr = await measureAvrRoundTrips();
     m.details['avrRoundTrips'] = avr;
     boardSection.push(...avrRows(avr));
+    checkAborted();
+
+    // About two minutes: four 30 s runs at 100 Hz, with and without the simulated Firmata board.
+    const firmataIo = await measureFirmataIo(root, signal);
+    m.details['firmataIo'] = firmataIo;
+    boardSection.push(...firmataIoRows(firmataIo));
     checkAborted();
 
     // About two minutes: 21 crashes at 2 s (Node) and 2.5 s (Uno) spacing, plus start-up.
