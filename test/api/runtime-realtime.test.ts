@@ -5,9 +5,11 @@
  * the summary interrupted; and the library itself writes nothing to stdout or stderr and installs
  * no signal handler. Runs real processes against deadlines: the real-time project (vitest.config.ts).
  */
+import { join } from 'node:path';
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import { createRuntime, type RealtimeRunSummary, type RuntimeEvents, type TmrExtension } from '../../src/index.js';
+import { createRuntime, type InputEvent, type LoopWorld, type RealtimeRunSummary, type RuntimeEvents, type TmrExtension } from '../../src/index.js';
 import { shippedLaw } from '../../src/law/law-loader.js';
+import { ROOT } from '../helpers/cli.js';
 
 afterEach(() => vi.restoreAllMocks());
 
@@ -102,5 +104,77 @@ describe('createRuntime in real time', () => {
     expect(summary.ticks).toBe(0);
     expect(delivered).toEqual([shippedLaw('pid-q16').definition.outputs.map((c) => c.safe)]);
     expect(closed.value).toBe(true);
+  });
+
+  it('real I/O an application brings: its input events as inputFault events, a hold run out as the INPUT_FAULT trip, in order', async () => {
+    // The motor plant behind a world that says its position sensor went stale, came back, then
+    // went out of range for good: what a real I/O world's inputHealth() reports.
+    const script: Readonly<Record<number, InputEvent>> = {
+      40: { kind: 'inputFault', channel: 1, reason: 'SENSOR_STALE', tick: 40, detail: 'no sample for 60 ms' },
+      45: { kind: 'inputRecovered', channel: 1, tick: 45, heldTicks: 5 },
+      80: { kind: 'inputFault', channel: 1, reason: 'SENSOR_OUT_OF_RANGE', tick: 80, detail: 'raw 1023' },
+      85: { kind: 'inputHoldExpired', channel: 1, reason: 'SENSOR_OUT_OF_RANGE', tick: 85, heldTicks: 5 },
+    };
+    let closed = false;
+    let safeStates = 0;
+    const extension: TmrExtension = {
+      name: 'test-io',
+      ios: [
+        {
+          scheme: 'scripted',
+          usage: 'scripted',
+          help: ['a plant model whose sensor fails on a script'],
+          parse: (text) => text,
+          defaultMapPath: () => join(ROOT, 'boards', 'firmata', 'motor-io.json'),
+          open: async (_target, context) => {
+            const plant = context.plant.create({ rateHz: context.rateHz, seed: context.seed, ticks: context.ticks });
+            let tick = -1;
+            const world: LoopWorld = {
+              sense: (t, inputs) => {
+                tick = t;
+                plant.sense(t, inputs);
+              },
+              actuate: (t, commands) => plant.actuate(t, commands),
+              enterSafeState: () => {
+                safeStates++;
+                plant.enterSafeState();
+              },
+              get actuatorCounters() {
+                return plant.actuatorCounters;
+              },
+              inputHealth: () => {
+                const event = script[tick];
+                return { events: event === undefined ? [] : [event], holding: 0 };
+              },
+            };
+            return { description: 'a scripted sensor', world, close: async () => void (closed = true) };
+          },
+        },
+      ],
+    };
+    const runtime = await createRuntime({ rateHz: 100, ticks: 400, io: 'scripted' }, { extensions: [extension] });
+    const seen: string[] = [];
+    let lastTick = -1;
+    runtime.on('attached', (a) => seen.push(`attached ${a.kind} ${a.description}`));
+    runtime.on('inputFault', (e) => seen.push(`${e.kind} ${e.tick} after tick ${lastTick}`));
+    runtime.on('tick', (t) => void (lastTick = t.tick));
+    runtime.on('killSwitch', (trip) => seen.push(`killSwitch ${trip.trigger} ${trip.tick}`));
+    runtime.on('end', () => seen.push('end'));
+    const summary = (await runtime.start()) as RealtimeRunSummary;
+    expect(seen).toEqual([
+      'attached io a scripted sensor',
+      'inputFault 40 after tick 39',
+      'inputRecovered 45 after tick 44',
+      'inputFault 80 after tick 79',
+      // Tick 85 was sensed, and never run: nothing is commanded from a reading held too long.
+      'inputHoldExpired 85 after tick 84',
+      'killSwitch INPUT_FAULT 84',
+      'end',
+    ]);
+    expect(summary.ticks).toBe(85);
+    expect(summary.killSwitch?.trigger).toBe('INPUT_FAULT');
+    expect(summary.interrupted).toBe(false);
+    expect(safeStates).toBeGreaterThanOrEqual(1);
+    expect(closed).toBe(true);
   });
 });
