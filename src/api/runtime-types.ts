@@ -259,8 +259,9 @@ export interface Runtime {
   start(): Promise<RuntimeSummary>;
   /**
    * An orderly stop, as Ctrl-C is to `tmr run`: no tick after the current one, the actuator safe,
-   * the replicas stopped, the log's end record written; the summary says interrupted. Before
-   * start(), the run will stop before its first tick. Idempotent.
+   * the replicas stopped, the log's end record written; the summary says interrupted. Called
+   * before start(), the run stops before its first tick. In simulation the run never yields, so
+   * stop() comes from a listener. Idempotent.
    */
   stop(): void;
   /** Trips the kill switch (trigger EXTERNAL, with `reason`) after the current tick, as SIGUSR2 does to `tmr run`. */

@@ -87,9 +87,6 @@ class ReportingKillSwitch extends KillSwitch {
   }
 }
 
-/** A simulation stopped by stop(): thrown out of the tick hook, caught in simulate() (runSimulation has no stop of its own). */
-class SimulationStopped extends Error {}
-
 type ListenerTable = { [E in RuntimeEventName]?: RuntimeListener<E>[] };
 
 /** The tick event's fields, written in place every tick (TickEvent's promise: no allocation for it). */
@@ -264,43 +261,36 @@ export class TmrRuntime implements Runtime {
   }
 
   /**
-   * `tmr sim`: the whole run in one go (runSimulation never yields). stop() from a listener ends
-   * it after the tick it was called in; before start(), after tick 0 (the simulator has no stop
-   * of its own: the tick hook throws SimulationStopped).
+   * `tmr sim`: the whole run in one go (runSimulation never yields, so stop() and killSwitch()
+   * come from listeners: no tick after the one they were called in).
    */
   async #simulate(): Promise<SimulationSummary> {
     const options = this.#options;
     const log = this.#openLog();
     const seen: { model: LoopModel | null } = { model: null };
     try {
-      let run;
-      try {
-        run = runSimulation(options, {
-          onTick: (model, result) => {
-            if (result.tick === 0) {
-              seen.model = model;
-              log?.start(options, model);
-              this.#emit('ready', {
-                replicaCount: options.replicaCount,
-                inService: options.replicaCount,
-                replicas: Array.from({ length: options.replicaCount }, (_, index) => ({ index, name: `in-process replica ${index}`, inService: true })),
-                ticks: options.ticks,
-                rateHz: options.rateHz,
-              });
-            }
-            this.#afterTick(model, result, log);
-            if (this.#controller.signal.aborted && result.tick + 1 < options.ticks) throw new SimulationStopped();
-          },
-          killSwitch: this.#killSwitch,
-        });
-      } catch (error) {
-        if (!(error instanceof SimulationStopped) || seen.model === null) throw error;
-        seen.model.world.enterSafeState();
-        run = seen.model.summary('sim');
-      }
+      const run = runSimulation(options, {
+        onTick: (model, result) => {
+          if (result.tick === 0) {
+            seen.model = model;
+            log?.start(options, model);
+            this.#emit('ready', {
+              replicaCount: options.replicaCount,
+              inService: options.replicaCount,
+              replicas: Array.from({ length: options.replicaCount }, (_, index) => ({ index, name: `in-process replica ${index}`, inService: true })),
+              ticks: options.ticks,
+              rateHz: options.rateHz,
+            });
+          }
+          this.#afterTick(model, result, log);
+        },
+        killSwitch: this.#killSwitch,
+        signal: this.#controller.signal,
+      });
       const interrupted = this.#controller.signal.aborted && run.killSwitch === null && run.ticks < options.ticks;
       this.#afterLoop(seen.model);
-      log?.end(run, interrupted ? 'interrupted' : run.killSwitch === null ? 'completed' : `killSwitch:${run.killSwitch.trigger}`);
+      // Stopped before tick 0: no header to end.
+      if (log?.started === true) log.end(run, interrupted ? 'interrupted' : run.killSwitch === null ? 'completed' : `killSwitch:${run.killSwitch.trigger}`);
       log?.close();
       return { ...run, interrupted, ...(log === null ? {} : { blackBox: log.status() }) };
     } finally {

@@ -15,6 +15,8 @@ export interface SimulationHooks {
   readonly onTick?: (model: LoopModel, result: StepResult) => void;
   /** Stops the run when a trigger trips; its wall clock is simulated time here. */
   readonly killSwitch?: KillSwitch;
+  /** Once aborted, no further tick is run (the library's stop(), as the real-time runner's signal); the summary counts the ticks run. */
+  readonly signal?: AbortSignal;
 }
 
 export function runSimulation(options: LoopOptions, hooks: SimulationHooks = {}, bench: LoopBench = {}): RunSummary {
@@ -26,6 +28,7 @@ export function runSimulation(options: LoopOptions, hooks: SimulationHooks = {},
   let previous: StepResult | null = null;
   // The one bounded loop over simulated time.
   for (let tick = 0; tick < options.ticks; tick++) {
+    if (hooks.signal?.aborted === true) break;
     model.prepareTick(tick);
     if (model.inputTrip !== null) {
       model.halt(model.inputTrip);

@@ -175,6 +175,18 @@ describe('events, in order, at the ticks the core decided them', () => {
     await expect(runtime.start()).rejects.toThrow(/has run already/);
   });
 
+  it('stop() before start(): no tick run, no log left behind', async () => {
+    const logFile = join(dir, 'stopped-early.bbx');
+    const runtime = await createRuntime({ ticks: 500 }, { mode: 'simulation', logFile });
+    const seen = record(runtime);
+    runtime.stop();
+    const summary = await runtime.start();
+    expect(summary.ticks).toBe(0);
+    expect((summary as { interrupted: boolean }).interrupted).toBe(true);
+    expect(seen.map(([name]) => name)).toEqual(['end']);
+    expect(existsSync(logFile)).toBe(false);
+  });
+
   it('killSwitch(reason) trips after the current tick; the trip is an event, then the end', async () => {
     const runtime = await createRuntime({ ticks: 2000 }, { mode: 'simulation', killSwitch: { tickBudget: 1500 } });
     const seen = record(runtime);
