@@ -87,7 +87,7 @@ class ReportingKillSwitch extends KillSwitch {
   }
 }
 
-type ListenerTable = { [E in RuntimeEventName]?: RuntimeListener<E>[] };
+type ListenerTable = { [E in RuntimeEventName]?: readonly RuntimeListener<E>[] };
 
 /** The tick event's fields, written in place every tick (TickEvent's promise: no allocation for it). */
 type MutableTickEvent = { -readonly [K in keyof TickEvent]: TickEvent[K] };
@@ -132,16 +132,16 @@ export class TmrRuntime implements Runtime {
 
   on<E extends RuntimeEventName>(event: E, listener: RuntimeListener<E>): () => void {
     assert(typeof listener === 'function', `on('${event}'): the listener must be a function`);
-    const list = (this.#listeners[event] ??= []) as RuntimeListener<E>[];
+    const list = (this.#listeners[event] ?? []) as readonly RuntimeListener<E>[];
     if (list.length >= LISTENERS_MAX) throw new Error(`on('${event}'): at most ${LISTENERS_MAX} listeners per event`);
-    list.push(listener);
+    (this.#listeners as Record<string, readonly RuntimeListener<E>[]>)[event] = [...list, listener];
     return () => this.off(event, listener);
   }
 
   off<E extends RuntimeEventName>(event: E, listener: RuntimeListener<E>): void {
-    const list = this.#listeners[event] as RuntimeListener<E>[] | undefined;
+    const list = this.#listeners[event] as readonly RuntimeListener<E>[] | undefined;
     const index = list?.indexOf(listener) ?? -1;
-    if (index >= 0) list!.splice(index, 1);
+    if (index >= 0) (this.#listeners as Record<string, readonly RuntimeListener<E>[]>)[event] = list!.filter((_, i) => i !== index);
   }
 
   injectFault(fault: FaultInjection): void {
@@ -189,10 +189,11 @@ export class TmrRuntime implements Runtime {
   }
 
   #emit<E extends RuntimeEventName>(event: E, payload: RuntimeEvents[E]): void {
-    const list = this.#listeners[event] as RuntimeListener<E>[] | undefined;
+    const list = this.#listeners[event] as readonly RuntimeListener<E>[] | undefined;
     if (list === undefined) return;
-    // Bounded by LISTENERS_MAX; a copy only when more than one, so one removing itself does not skip another.
-    for (const listener of list.length === 1 ? list : [...list]) listener(payload);
+    // Bounded by LISTENERS_MAX. Lists are replaced, never changed, by on() and off(): a listener
+    // that adds or removes one does not disturb this loop, and a tick copies nothing.
+    for (const listener of list) listener(payload);
   }
 
   #has(event: RuntimeEventName): boolean {
