@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { UsageError } from '../src/config/fields.js';
 import { BAUD_RATE_MAX, BAUD_RATE_MIN, defineExtension, type IoExtension, type ReplicaKindExtension, type ReplicaSettingsSource } from '../src/cli/extensions.js';
-import { FIRMATA_BAUD_DEFAULT, firmataIo } from '../src/io/firmata-io.js';
+import { setpointFor } from '../src/io/firmata-io.js';
 import { SHIPPED_LAWS } from '../src/law/law-loader.js';
 import type { ReplicaSpec } from '../src/runtime/replica-kinds.js';
 import type { AvrSimSpec, SimBoardSpec } from './replica-kinds.js';
@@ -90,7 +90,9 @@ export const avrSimKind: ReplicaKindExtension = {
 /** The I/O maps shipped for the bench recipe (boards/firmata): the simulated board is wired as they say. */
 const FIRMATA_MAPS_DIR = fileURLToPath(new URL(import.meta.url.includes('/dist/') ? '../../boards/firmata/' : '../boards/firmata/', import.meta.url));
 /** The plants the simulated Firmata board runs. */
-const FIRMATA_SIM_PLANTS = ['motor', 'tank'];
+export const FIRMATA_SIM_PLANTS: readonly string[] = ['motor', 'tank'];
+/** The simulated board's dead-man, ms (see open). */
+const SIM_BOARD_DEAD_MAN_MS = 250;
 
 /**
  * `--io firmata-sim`: the loop closes through a simulated Firmata plant board (firmata-plant.ts)
@@ -114,22 +116,23 @@ export const firmataSimIo: IoExtension<null> = {
     if (!FIRMATA_SIM_PLANTS.includes(context.plant.name)) {
       throw new UsageError(`--io firmata-sim simulates the ${FIRMATA_SIM_PLANTS.join(' and ')} plants; plant '${context.plant.name}' needs a real board (--io firmata:PATH)`);
     }
-    const { SimFirmataPlant } = await import('./firmata-plant-board.js');
-    const board = await SimFirmataPlant.start({ plant: context.plant.name as 'motor' | 'tank', mapPath: context.map.source, law: context.law.name, seed: context.seed });
-    try {
-      const opened = await firmataIo.open({ path: board.hostPath, baudRate: FIRMATA_BAUD_DEFAULT }, context);
-      return {
-        description: `${opened.description} ← simulated Firmata ${context.plant.name} board (pid ${board.pid ?? '?'})`,
-        world: opened.world,
-        async close() {
-          await opened.close();
-          await board.stop();
-        },
-      };
-    } catch (error) {
-      await board.stop();
-      throw error;
-    }
+    const { openSimFirmataWorld } = await import('./firmata-sim-world.js');
+    const opened = await openSimFirmataWorld({
+      plant: context.plant.name as 'motor' | 'tank',
+      map: context.map,
+      law: context.law,
+      rateHz: context.rateHz,
+      seed: context.seed,
+      setpointAt: setpointFor(context),
+      boardWatchdogMs: SIM_BOARD_DEAD_MAN_MS,
+    });
+    return {
+      description: opened.description,
+      world: opened.world,
+      async close() {
+        await opened.close();
+      },
+    };
   },
 };
 
