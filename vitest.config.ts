@@ -17,7 +17,9 @@ const REALTIME = [
   'test/runtime/avr-board.test.ts',
   'test/runtime/lifetime.test.ts',
   'test/runtime/start-up.test.ts',
+  'test/runtime/firmata-io.test.ts',
   'test/api/runtime-realtime.test.ts',
+  'test/examples/examples.test.ts',
 ];
 const SOAK_ONLY = ['test/soak/**/*.test.ts', 'test/hil/library.test.ts'];
 

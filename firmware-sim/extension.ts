@@ -91,8 +91,11 @@ export const avrSimKind: ReplicaKindExtension = {
 const FIRMATA_MAPS_DIR = fileURLToPath(new URL(import.meta.url.includes('/dist/') ? '../../boards/firmata/' : '../boards/firmata/', import.meta.url));
 /** The plants the simulated Firmata board runs. */
 export const FIRMATA_SIM_PLANTS: readonly string[] = ['motor', 'tank'];
-/** The simulated board's dead-man, ms (see open). */
-const SIM_BOARD_DEAD_MAN_MS = 250;
+/**
+ * The simulated board's drive dead-man, ms without a heartbeat edge, as `--io firmata-sim` and the
+ * HIL bench's io scenarios start it (the board's own default is 50 ms).
+ */
+export const SIM_BOARD_DEAD_MAN_MS = 250;
 
 /**
  * `--io firmata-sim`: the loop closes through a simulated Firmata plant board (firmata-plant.ts)

@@ -107,7 +107,7 @@ describe('--config files: every problem names the file and the field', () => {
   const cases: [unknown, RegExp][] = [
     ['not json', /: not valid JSON \(/],
     [[1, 2], /: must hold one JSON object/],
-    [{ rate: 50 }, /: rate is not a setting \(settings: law, plant, replicaCount, replicas, rateHz, ticks, seed, inject, simplexPolicy, deadlineUs, quorumGraceUs, commonModeLimitMs, startPolicy, recovery\)/],
+    [{ rate: 50 }, /: rate is not a setting \(settings: law, plant, replicaCount, replicas, rateHz, ticks, seed, inject, simplexPolicy, deadlineUs, quorumGraceUs, commonModeLimitMs, startPolicy, recovery, io, ioMap\)/],
     [{ recovery: { coldRestart: 'yes' } }, /: recovery\.coldRestart must be true or false, got 'yes'/],
     [{ recovery: 'yes' }, /: recovery must be true, false or an object with probationTicks, restartsMax, restartWindowMs, backoffMsBase, backoffMsMax, coldRestart, got 'yes'/],
     [{ recovery: { probation: 5 } }, /: recovery\.probation is not a setting/],
