@@ -71,6 +71,15 @@ export function formatSummary(summary: RunSummary, title: string): string {
   lines.push(`deadline misses: ${summary.deadlineMisses}, late replies: ${summary.lateReplies}, corrupt or invalid frames: ${summary.protocolErrors}`);
   const t = summary.tracking;
   lines.push(`tracking (${t.measured} against ${t.setpoint}): max error ${quantity(t.maxAbsError, t.unit)}, final error ${quantity(t.finalError, t.unit)}`);
+  const io = summary.io;
+  if (io !== undefined) {
+    const faults = io.inputFaultTicks;
+    lines.push(
+      `io: ${io.description}: ${io.sensorSamples} sensor samples read, ${io.actuatorWrites} actuator writes, ${io.heartbeatEdges} heartbeat edges; ` +
+        `sample age at the tick p50 ${io.sampleAgeMs.p50} ms, p99 ${io.sampleAgeMs.p99} ms; ticks faulted: ${faults.SENSOR_STALE} stale, ${faults.SENSOR_OUT_OF_RANGE} out of range` +
+        (io.boardLost === null ? '' : `; BOARD LOST at tick ${io.boardLost.tick}: ${io.boardLost.detail}`),
+    );
+  }
   lines.push(`voted trace hash: ${summary.votedTraceHash}`);
   const k = summary.killSwitch;
   if (k !== null) lines.push(`KILL SWITCH: ${k.trigger} after tick ${k.tick}: ${k.detail} — the actuator was sent to its safe state and the replicas stopped`);

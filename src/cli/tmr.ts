@@ -195,6 +195,20 @@ function reportRecovery(runtime: Runtime, title: string, live: boolean): void {
   runtime.on('replicaReadmitted', (e) => line(e.tick, `replica ${e.replicaIndex} re-admitted to the vote, counted from tick ${e.countedFromTick} (${e.name})`));
 }
 
+/** With real I/O, one stderr line per input fault, recovery and expired hold, naming the channel. */
+function reportInputs(runtime: Runtime, options: CliRunOptions, title: string, live: boolean): void {
+  const name = (channel: number): string => options.law.definition.inputs[channel]?.name ?? `input ${channel}`;
+  runtime.on('inputFault', (e) => {
+    const text =
+      e.kind === 'inputFault'
+        ? `input ${name(e.channel)}: ${e.reason} (${e.detail}); holding its last good value`
+        : e.kind === 'inputRecovered'
+          ? `input ${name(e.channel)}: readings good again after ${e.heldTicks} ticks held`
+          : `input ${name(e.channel)}: ${e.reason} outlasted its hold (${e.heldTicks} ticks): safe state`;
+    process.stderr.write(`${live ? '\r\x1b[K' : ''}${title}: tick ${e.tick}: ${text}\n`);
+  });
+}
+
 /** Every tick on a terminal, at most every STATUS_PERIOD_MS: the status line, redrawn in place. */
 function showStatus(runtime: Runtime, totalTicks: number): void {
   let lastStatusMs = 0;
@@ -248,6 +262,7 @@ async function runReal(options: CliRunOptions, extensions: ExtensionRegistry, ti
   });
   if (observe !== undefined) runtime.on('tick', observe);
   if (options.recovery.enabled) reportRecovery(runtime, title, live);
+  if (options.io !== null) reportInputs(runtime, options, title, live);
   if (live) showStatus(runtime, options.ticks);
   const summary = await runtime.start();
   if (live) process.stderr.write('\r\x1b[K');
