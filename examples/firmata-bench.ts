@@ -10,8 +10,15 @@
  * dead-man; boards/firmata/motor-io.json says so. Without a port the board is simulated: a
  * process on a pseudo-terminal that speaks Firmata as StandardFirmata does and runs the motor on
  * its own clock, so the bytes are real both ways. Replica 1 sends wrong commands for a second from
- * tick 200; the vote masks it. It prints any input fault as it happens (a sensor gone stale or
- * out of range: from the inputFault event), then what went over the wire from the summary's `io`.
+ * tick 200; the vote masks it. It prints any input fault as it happens (from the inputFault
+ * event), then what went over the wire from the summary's `io`, and exits 1 if a command ever
+ * lacked a majority or nothing went over the wire.
+ *
+ * A sensor that goes stale (no sample for the map's staleAfterMs) or out of range holds its last
+ * value for holdTicks; still bad then, the run stops with the actuator safe (kill switch
+ * INPUT_FAULT) before anything is commanded from a stale reading. On a real bench that is 50 ms
+ * and 5 ticks. The simulated board shares this machine with whatever else runs on it, so its map
+ * (examples/motor-io-sim.json, otherwise the same) allows 1 s and 100 ticks.
  */
 import { fileURLToPath } from 'node:url';
 import { createRuntime, type RealtimeRunSummary, type TmrExtension } from 'tmr';
@@ -26,7 +33,7 @@ const runtime = await createRuntime(
   {
     law: 'pid-q16',
     io: port === undefined ? 'firmata-sim' : `firmata:${port}`,
-    ioMap: fileURLToPath(new URL('../boards/firmata/motor-io.json', import.meta.url)),
+    ioMap: fileURLToPath(new URL(port === undefined ? './motor-io-sim.json' : '../boards/firmata/motor-io.json', import.meta.url)),
     rateHz: 100,
     ticks: 600,
     inject: ['wrong:1@200+100'],
@@ -40,6 +47,7 @@ runtime.on('inputFault', (e) => {
   const why = e.kind === 'inputRecovered' ? `recovered after ${e.heldTicks} ticks held` : `${e.reason}${e.kind === 'inputHoldExpired' ? ', held too long: the run stops safe' : ''}`;
   console.log(`tick ${e.tick}: input channel ${e.channel}: ${e.kind} ${why}`);
 });
+runtime.on('killSwitch', (e) => console.log(`tick ${e.tick}: kill switch ${e.trigger}: ${e.detail}`));
 runtime.on('replicaExcluded', (e) => console.log(`tick ${e.tick}: replica ${e.replicaIndex} excluded: ${e.reason}`));
 // The library installs no signal handler: Ctrl-C is ours to map to an orderly stop (actuator safe).
 process.once('SIGINT', () => runtime.stop());
@@ -53,4 +61,4 @@ console.log(`board lost: ${io.boardLost === null ? 'no' : `at tick ${io.boardLos
 console.log(`tracking: worst ${summary.tracking.maxAbsError} ${summary.tracking.unit}, final ${summary.tracking.finalError} ${summary.tracking.unit}`);
 console.log(`ticks: ${summary.ticks}, commands voted: ${summary.commands.voted}, unsafe commands: ${summary.unsafeCommands}`);
 
-process.exitCode = summary.unsafeCommands === 0 && io.sensorSamples > 0 && io.actuatorWrites > 0 && summary.killSwitch === null ? 0 : 1;
+process.exitCode = summary.unsafeCommands === 0 && io.sensorSamples > 0 && io.actuatorWrites > 0 ? 0 : 1;

@@ -82,7 +82,7 @@ const CHECKS: Readonly<Record<string, ExampleCheck>> = {
   'firmata-bench.ts': {
     timeoutMs: 120_000,
     check(run) {
-      find(run, /^io: firmata:\S+@57600 \(I\/O map \S*boards\/firmata\/motor-io\.json\) ← simulated Firmata motor board \(pid \d+\)$/);
+      find(run, /^io: firmata:\S+@57600 \(I\/O map \S*examples\/motor-io-sim\.json\) ← simulated Firmata motor board \(pid \d+\)$/);
       find(run, /^ready: replica 0 pid \d+, replica 1 pid \d+, replica 2 pid \d+$/);
       // The wrong replica caught (by its output, or on a busy machine first by its timing) while it was wrong.
       const excluded = find(run, /^tick (\d+): replica 1 excluded: (OUTPUT_DISAGREE|DEADLINE_MISSED)$/);
@@ -98,6 +98,7 @@ const CHECKS: Readonly<Record<string, ExampleCheck>> = {
       find(run, /^heartbeat edges: 600; sample age at the tick: p50 [\d.]+ ms, p99 [\d.]+ ms$/);
       find(run, /^board lost: no$/);
       find(run, /^ticks: 600, commands voted: \d+, unsafe commands: 0$/);
+      expect(run.stdout).not.toMatch(/kill switch|inputHoldExpired/);
     },
   },
   'embed-events.ts': {
@@ -152,6 +153,15 @@ describe('examples/', () => {
       expect(source.slice(0, source.indexOf('*/')), file).toContain(` *   npx tsx examples/${file}`);
       expect(readme, file).toContain(`[${file}](${file})`);
     }
+  });
+
+  it("the simulated bench's I/O map is the shipped motor map but for its stale bound", () => {
+    const read = (path: string): { description: string; inputs: { positionMilliDeg: Record<string, unknown> } } => JSON.parse(readFileSync(join(ROOT, path), 'utf8'));
+    const shipped = read('boards/firmata/motor-io.json');
+    const sim = read('examples/motor-io-sim.json');
+    expect(sim.inputs.positionMilliDeg).toMatchObject({ staleAfterMs: 1000, onFault: { holdTicks: 100 } });
+    const withoutStaleBound = (map: typeof sim): unknown => ({ ...map, description: '', inputs: { ...map.inputs, positionMilliDeg: { ...map.inputs.positionMilliDeg, staleAfterMs: 0, onFault: null } } });
+    expect(withoutStaleBound(sim)).toEqual(withoutStaleBound(shipped));
   });
 
   it('they typecheck as a user program does (strict NodeNext, tmr through its exports map)', () => {
