@@ -68,6 +68,10 @@ export interface BoardProcessSpec<B extends FirmataDevice> {
 }
 
 const LINE_BYTES_MAX_DEFAULT = 1_024;
+/** On a stop: how long the port must have been quiet, how often that is checked, and the longest wait, ms. */
+const EXIT_QUIET_MS = 30;
+const EXIT_POLL_MS = 5;
+const EXIT_WAIT_MS_MAX = 300;
 
 export function runBoardProcess<B extends FirmataDevice>(spec: BoardProcessSpec<B>): void {
   let port: SerialPort | null = null;
@@ -80,18 +84,34 @@ export function runBoardProcess<B extends FirmataDevice>(spec: BoardProcessSpec<
   });
 
   let exiting = false;
+  let lastDataMs = performance.now();
+  // Told to stop, the board first takes what is already on the wire (the host's last writes, its
+  // safe values among them, may still sit in the pty when the stop comes): it exits once the port
+  // has been quiet for EXIT_QUIET_MS, or after EXIT_WAIT_MS_MAX at most.
   const exit = (): void => {
     if (exiting) return;
     exiting = true;
-    printLine({ event: 'status', ...spec.status(board), bytesDropped, lateTicks });
-    process.exit(0);
+    const startMs = performance.now();
+    const finish = (): void => {
+      const nowMs = performance.now();
+      if (port !== null && nowMs - lastDataMs < EXIT_QUIET_MS && nowMs - startMs < EXIT_WAIT_MS_MAX) {
+        setTimeout(finish, EXIT_POLL_MS);
+        return;
+      }
+      printLine({ event: 'status', ...spec.status(board), bytesDropped, lateTicks });
+      process.exit(0);
+    };
+    finish();
   };
 
   const candidate = new SerialPort({ path: spec.path, baudRate: spec.baudRate, autoOpen: false, lock: false });
   candidate.open((error) => {
     if (error) fatal(spec.program, `cannot open ${spec.path}: ${error.message}`);
     port = candidate;
-    candidate.on('data', (chunk: Buffer) => board.receive(chunk));
+    candidate.on('data', (chunk: Buffer) => {
+      lastDataMs = performance.now();
+      board.receive(chunk);
+    });
     // The host's end going away is no error of the board's: it keeps running, as a board does.
     candidate.on('error', () => {});
     const announcing = setInterval(() => (board.connected ? clearInterval(announcing) : board.announce()), ANNOUNCE_PERIOD_MS);
