@@ -77,6 +77,8 @@ export class FirmataWorld implements LoopWorld {
   private tick = -1;
   private lost: { tick: number; detail: string } | null = null;
   private port: SerialPort | null = null;
+  /** firmata-io's instance: its version-report timer is cleared on close (a board that never answered leaves it armed). */
+  private firmata: InstanceType<typeof firmataIo.Firmata> | null = null;
 
   private constructor(private readonly options: FirmataWorldOptions) {
     const inputs = options.map.inputs;
@@ -121,6 +123,7 @@ export class FirmataWorld implements LoopWorld {
     port.on('close', () => this.boardGone('the port closed'));
     port.on('error', (error: Error) => this.boardGone(`port error: ${error.message}`));
     const io = new firmataIo.Firmata(port, { reportVersionTimeout: Math.max(100, Math.floor(timeoutMs / 2)), samplingInterval: map.samplingIntervalMs });
+    this.firmata = io;
     const board = new five.Board({ io, repl: false, debug: false, sigint: false, timeout: timeoutMs * 4, id: `tmr-io-${path}` });
     // firmata-io says 'connect' when it opens its transport itself; this port was opened above (to
     // name a failure to open it), so say it here, or johnny-five never becomes ready.
@@ -333,6 +336,7 @@ export class FirmataWorld implements LoopWorld {
 
   /** Closes the port (the safe values were written by enterSafeState first, if the board was there). */
   async close(): Promise<void> {
+    if (this.firmata !== null) clearTimeout(this.firmata.reportVersionTimeoutId);
     const port = this.port;
     this.port = null;
     if (port === null || !port.isOpen) return;

@@ -51,6 +51,11 @@ declare module 'johnny-five' {
     high(): Pin;
     low(): Pin;
   }
+  class Sensor extends EventEmitter {
+    constructor(options: { pin: string | number; board: Board; freq?: number });
+    readonly value: number;
+    readonly raw: number;
+  }
   class Motor {
     constructor(options: { pins: { pwm: number; dir: number }; board: Board });
     forward(speed: number): Motor;
@@ -68,9 +73,9 @@ declare module 'johnny-five' {
     close(): Relay;
     open(): Relay;
   }
-  const five: { Board: typeof Board; Servo: typeof Servo; Pin: typeof Pin; Motor: typeof Motor; Led: typeof Led; Relay: typeof Relay };
+  const five: { Board: typeof Board; Servo: typeof Servo; Pin: typeof Pin; Motor: typeof Motor; Led: typeof Led; Relay: typeof Relay; Sensor: typeof Sensor };
   export default five;
-  export type { Board, Servo, Pin, Motor, Led, Relay, IoPlugin };
+  export type { Board, Servo, Pin, Motor, Led, Relay, Sensor, IoPlugin };
 }
 
 declare module 'firmata-io' {
