@@ -25,9 +25,8 @@ import { createRuntime, type RealtimeRunSummary, type TmrExtension } from 'tmr';
 
 const port = process.argv[2];
 // `firmata:PATH[@BAUD]` is built in. The simulated board is an extension that ships beside the
-// library (firmware-sim/); an application passes the extensions it wants to createRuntime. The
-// package's exports do not name it yet, so this reaches it by path in the built package.
-const extensions: TmrExtension[] = port === undefined ? [(await import('../dist/firmware-sim/extension.js')).default] : [];
+// library ('tmr/firmware-sim'); an application passes the extensions it wants to createRuntime.
+const extensions: TmrExtension[] = port === undefined ? [(await import('tmr/firmware-sim')).default] : [];
 
 const runtime = await createRuntime(
   {
