@@ -15,6 +15,7 @@ import { performance } from 'node:perf_hooks';
 import { TmrAssertionError } from '../src/core/assert.js';
 import type { StepResult } from '../src/core/tmr-core.js';
 import type { LoopBench, LoopModel, LoopOptions, RunSummary } from '../src/loop/loop-model.js';
+import type { LoopWorld } from '../src/loop/world.js';
 import { DEFAULT_LOOP_OPTIONS } from '../src/sim/plants.js';
 import { runRealtime } from '../src/runtime/realtime-runner.js';
 import type { ReplicaSpec } from '../src/runtime/replica-kinds.js';
@@ -24,8 +25,9 @@ import { runSimulation } from '../src/sim/simulator.js';
 import { PROVIDERS } from '../firmware-sim/replica-kinds.js';
 import { openActuatorPath, type ActuatorPath, type ActuatorPathSpec } from './actuator-path.js';
 import { evaluateCriteria } from './criteria.js';
+import { IoRun, type IoEvidence } from './io-run.js';
 import { NONE, Recording } from './recording.js';
-import type { Marker, ModeBand, ScenarioResult } from './result.js';
+import type { IoResult, Marker, ModeBand, ScenarioResult } from './result.js';
 import type { MotorSetup, Scenario } from './scenario.js';
 import { MODES } from '../src/core/degradation.js';
 
@@ -91,8 +93,11 @@ function loopOptions(scenario: Scenario, loopTicks: number, withFaults: boolean)
   };
 }
 
-/** Records every tick the voter runs, and collects exclusion and re-admission markers. */
-function recorder(recording: Recording, world: MotorBenchWorld | null, markers: Marker[], onProgress?: (ticks: number) => void) {
+/**
+ * Records every tick the voter runs, and collects exclusion and re-admission markers; with real
+ * I/O, hands the tick's input events to the io run, which sends the board what is due next.
+ */
+function recorder(recording: Recording, world: MotorBenchWorld | null, markers: Marker[], io: IoRun | null, onProgress?: (ticks: number) => void) {
   const progressEvery = Math.max(1, Math.floor(recording.ticks / 200));
   const width = recording.outputCount;
   return (model: LoopModel, result: StepResult): void => {
@@ -115,6 +120,7 @@ function recorder(recording: Recording, world: MotorBenchWorld | null, markers: 
       }
     }
     recording.ticksRecorded = t + 1;
+    io?.afterTick(t, model.inputEvents);
     if (onProgress !== undefined && (t + 1) % progressEvery === 0) onProgress(t + 1);
   };
 }
@@ -133,11 +139,11 @@ function recordMotor(recording: Recording, world: MotorBenchWorld, t: number): v
 async function runLoop(
   scenario: Scenario,
   options: LoopOptions,
-  world: MotorBenchWorld | null,
+  world: LoopWorld | null,
   onTick: (model: LoopModel, result: StepResult) => void,
   signal: AbortSignal | undefined,
 ): Promise<RunSummary> {
-  // Another plant than the motor: the loop builds the plant module's own world.
+  // Another plant than the motor, without io: the loop builds the plant module's own world.
   const bench: LoopBench = world === null ? {} : { world };
   if (scenario.replicas.every((r) => r.kind === 'sim')) return runSimulation(options, { onTick }, bench);
   const summary = await runRealtime(
@@ -178,10 +184,12 @@ async function referenceRun(scenario: Scenario, loopTicks: number): Promise<{ co
 const REALTIME_ATTEMPTS_MAX = 2;
 
 /**
- * Runs a scenario. A real-time run that failed only on the voted-trace comparison, with commands
- * held because no majority answered on time (a survivor's late reply in duplex, or a stalled host or
- * emulator: timing, not the injected fault), is
- * run once more; the result says so.
+ * Runs a scenario. A real-time run that failed only on timing is run once more, and the result
+ * says so: one that failed only on the voted-trace comparison, with commands held because no
+ * majority answered on time (a survivor's late reply in duplex, or a stalled host or emulator, not
+ * the injected fault); or, with real I/O, one that went safe on a sensor gone stale before anything
+ * in the scenario could make it so (a stalled board or host: the loop did right, the scenario
+ * never got to its point).
  */
 export async function runScenario(scenario: Scenario, options: BenchOptions = {}): Promise<ScenarioResult> {
   const retries: string[] = [];
@@ -190,11 +198,26 @@ export async function runScenario(scenario: Scenario, options: BenchOptions = {}
     const failed = result.criteria.filter((c) => !c.passed);
     const stalled = result.timeBase === 'realtime' && (result.counters.heldCommands ?? 0) > 0;
     const onlyTrace = failed.length > 0 && failed.every((c) => c.name === 'votedIdenticalToFaultFree');
-    if (!(stalled && onlyTrace) || attempt >= REALTIME_ATTEMPTS_MAX || options.signal?.aborted === true) {
+    const uncaused = failed.length > 0 ? uncausedInputTrip(scenario, result) : null;
+    if (!((stalled && onlyTrace) || uncaused !== null) || attempt >= REALTIME_ATTEMPTS_MAX || options.signal?.aborted === true) {
       return retries.length === 0 ? result : { ...result, retries };
     }
-    retries.push(`attempt ${attempt}: ${result.counters.heldCommands} commands held (no majority on time); ${failed[0]!.message}`);
+    retries.push(`attempt ${attempt}: ${uncaused ?? `${result.counters.heldCommands} commands held (no majority on time)`}; ${failed[0]!.message}`);
   }
+}
+
+/**
+ * With real I/O: why the loop went safe on an input fault before the scenario's first sensor fault
+ * or the board's vanishing could cause one (null: it did not).
+ */
+function uncausedInputTrip(scenario: Scenario, result: ScenarioResult): string | null {
+  const io = scenario.io;
+  if (io === null || result.io === undefined || result.killSwitch?.trigger !== 'INPUT_FAULT') return null;
+  const firstCause = Math.min(...io.sensorFaults.map((f) => f.atTick), io.boardVanishTick ?? Number.POSITIVE_INFINITY);
+  const expired = result.io.inputEvents.find((e) => e.kind === 'inputHoldExpired');
+  if (expired === undefined || expired.kind !== 'inputHoldExpired' || expired.tick >= firstCause) return null;
+  const age = result.io.summary?.sampleAgeMs.max;
+  return `the loop went safe before tick ${expired.tick} on ${expired.name} ${expired.reason}, before anything in the scenario could cause it (sample age max ${age ?? '?'} ms: a stalled board or host)`;
 }
 
 async function runScenarioOnce(scenario: Scenario, options: BenchOptions): Promise<ScenarioResult> {
@@ -205,9 +228,10 @@ async function runScenarioOnce(scenario: Scenario, options: BenchOptions): Promi
   const markers: Marker[] = scenarioMarkers(scenario);
   // The johnny-five path drives the motor's servo; another plant's world takes its commands itself.
   const pathSpec = motor === null ? null : (options.actuatorPathOverride ?? motor.actuatorPath);
-  const worldDescription = `plant ${scenario.plant.name}: its module's own world (no johnny-five path)`;
+  const worldDescription = scenario.io === null ? `plant ${scenario.plant.name}: its module's own world (no johnny-five path)` : `simulated Firmata ${scenario.plant.name} board (${scenario.io.map.source})`;
   const timeBase = scenario.replicas.every((r) => r.kind === 'sim') ? 'simulated' : 'realtime';
   let path: ActuatorPath | null = null;
+  let io: IoRun | null = null;
   try {
     let world: MotorBenchWorld | null = null;
     if (motor !== null && pathSpec !== null) {
@@ -215,10 +239,13 @@ async function runScenarioOnce(scenario: Scenario, options: BenchOptions): Promi
       world = makeMotorWorld(scenario, motor, path);
       world.voterDead = scenario.voterDeathTick !== null;
     }
-    const summary = await runLoop(scenario, loopOptions(scenario, loopTicks, true), world, recorder(recording, world, markers, options.onProgress), options.signal);
+    if (scenario.io !== null) io = await IoRun.open(scenario);
+    const onTick = recorder(recording, world, markers, io, options.onProgress);
+    const summary = await runLoop(scenario, loopOptions(scenario, loopTicks, true), io?.sim.world ?? world, onTick, options.signal);
     if (world !== null && path !== null) runOnWithoutVoter(scenario, recording, world, path, loopTicks);
+    const ioEvidence = io === null ? null : await io.finish(summary.ticks);
     const reference = scenario.criteria.votedIdenticalToFaultFree ? await referenceRun(scenario, loopTicks) : null;
-    const criteria = evaluateCriteria({ scenario, recording, summary, loopTicks, reference: reference?.commands ?? null });
+    const criteria = evaluateCriteria({ scenario, recording, summary, loopTicks, reference: reference?.commands ?? null, io: ioEvidence });
     const wallMs = Math.round(performance.now() - startedMs);
     return assemble(scenario, {
       verdict: criteria.every((c) => c.passed) ? 'pass' : 'fail',
@@ -226,12 +253,13 @@ async function runScenarioOnce(scenario: Scenario, options: BenchOptions): Promi
       timeBase,
       wallMs,
       criteria,
-      markers: [...markers, ...safeMarker(recording, world)].sort((a, b) => a.tick - b.tick),
+      markers: [...markers, ...safeMarker(recording, world), ...ioMarkers(scenario, summary, ioEvidence)].sort((a, b) => a.tick - b.tick),
       recording,
       summary,
       referenceTraceHash: reference?.traceHash ?? null,
-      actuatorPath: path?.description ?? worldDescription,
+      actuatorPath: path?.description ?? io?.description ?? worldDescription,
       commandWrites: path?.commandWrites ?? null,
+      io: ioEvidence,
     });
   } catch (error) {
     // Our own bugs are not a scenario's verdict: they end the command (exit 3).
@@ -239,11 +267,16 @@ async function runScenarioOnce(scenario: Scenario, options: BenchOptions): Promi
     const message = error instanceof Error ? `${error.name === 'Error' ? '' : `${error.name}: `}${error.message}` : String(error);
     return assemble(scenario, {
       verdict: 'error', error: message, timeBase, wallMs: Math.round(performance.now() - startedMs), criteria: [], markers, recording,
-      summary: null, referenceTraceHash: null, actuatorPath: path?.description ?? (pathSpec === null ? worldDescription : String(pathSpec.kind)),
-      commandWrites: path?.commandWrites ?? null,
+      summary: null, referenceTraceHash: null, actuatorPath: path?.description ?? io?.description ?? (pathSpec === null ? worldDescription : String(pathSpec.kind)),
+      commandWrites: path?.commandWrites ?? null, io: null,
     });
   } finally {
-    await path?.close();
+    // The board and its link go in every case: a failed scenario leaves no process behind.
+    try {
+      await path?.close();
+    } finally {
+      await io?.close();
+    }
   }
 }
 
@@ -274,6 +307,39 @@ function scenarioMarkers(scenario: Scenario): Marker[] {
   return markers;
 }
 
+/**
+ * Real I/O's markers: the board's sensor faults (shaded while they last) and its vanishing, each
+ * input fault as the loop saw it (shaded until it recovered or the run ended), and the safe state
+ * the kill switch's INPUT_FAULT commanded.
+ */
+function ioMarkers(scenario: Scenario, summary: RunSummary, io: IoEvidence | null): Marker[] {
+  if (scenario.io === null || io === null) return [];
+  const markers: Marker[] = [];
+  const inputs = scenario.law.definition.inputs;
+  const lastTick = Math.max(0, summary.ticks - 1);
+  for (const f of scenario.io.sensorFaults) {
+    const end = f.durationTicks > 0 ? f.atTick + f.durationTicks - 1 : null;
+    markers.push({ tick: f.atTick, kind: 'faultInjected', replicaIndex: null, label: `${inputs[f.channelIndex]!.name} ${f.fault} (board)`, endTick: end });
+  }
+  if (scenario.io.boardVanishTick !== null) markers.push({ tick: scenario.io.boardVanishTick, kind: 'faultInjected', replicaIndex: null, label: 'board vanishes', endTick: null });
+  const open = new Map<number, Marker>();
+  for (const e of io.inputEvents) {
+    if (e.kind === 'inputFault' && !open.has(e.channel)) {
+      const marker: Marker = { tick: e.tick, kind: 'inputFault', replicaIndex: null, label: `${inputs[e.channel]!.name} ${e.reason}`, endTick: lastTick };
+      open.set(e.channel, marker);
+      markers.push(marker);
+    }
+    if (e.kind === 'inputRecovered') {
+      const marker = open.get(e.channel);
+      if (marker !== undefined) markers[markers.indexOf(marker)] = { ...marker, endTick: Math.max(marker.tick, e.tick - 1) };
+      open.delete(e.channel);
+    }
+  }
+  const trip = summary.killSwitch;
+  if (trip !== null) markers.push({ tick: trip.tick + 1, kind: 'actuatorSafe', replicaIndex: null, label: `safe: ${trip.trigger}`, endTick: null });
+  return markers;
+}
+
 /** The motor drive's brake engaging; another plant's drives are its module's own and not seen here. */
 function safeMarker(recording: Recording, world: MotorBenchWorld | null): Marker[] {
   if (recording.motor === null || world === null) return [];
@@ -295,6 +361,8 @@ interface Outcome {
   readonly actuatorPath: string;
   /** Writes to the motor drive's command pin; null on another plant (no johnny-five path). */
   readonly commandWrites: number | null;
+  /** Real I/O's evidence; null without io (or when the run failed before it). */
+  readonly io: IoEvidence | null;
 }
 
 function modeBands(recording: Recording): ModeBand[] {
@@ -364,11 +432,45 @@ function assemble(scenario: Scenario, o: Outcome): ScenarioResult {
       actuatorCommandsRejected: s.actuator.commandsRejected,
       ticksWithoutCommand,
       ...(r.motor === null ? {} : motorCounters(r, n, o.commandWrites ?? 0)),
+      ...(o.io === null ? {} : ioCounters(o.io)),
     },
     referenceTraceHash: o.referenceTraceHash,
     votedTraceHash: s === null ? '' : s.votedTraceHash,
     actuatorPath: o.actuatorPath,
     replayCommand: `npx tmr hil ${scenario.file}`,
+    ...(s === null ? {} : { killSwitch: s.killSwitch }),
+    ...(o.io === null ? {} : { io: ioResult(scenario, o.io) }),
+  };
+}
+
+/** Real I/O's counts: what crossed the wire, how old the readings were, the input faults, the board's loss and its dead-man. */
+function ioCounters(io: IoEvidence): Record<string, number> {
+  const s = io.summary;
+  if (s === null) return {};
+  return {
+    sensorSamples: s.sensorSamples,
+    actuatorWrites: s.actuatorWrites,
+    heartbeatEdges: s.heartbeatEdges,
+    sampleAgeP50Ms: s.sampleAgeMs.p50,
+    sampleAgeP99Ms: s.sampleAgeMs.p99,
+    sampleAgeMaxMs: s.sampleAgeMs.max,
+    inputFaultTicksStale: s.inputFaultTicks.SENSOR_STALE,
+    inputFaultTicksOutOfRange: s.inputFaultTicks.SENSOR_OUT_OF_RANGE,
+    boardLost: s.boardLost === null ? 0 : 1,
+    ...(s.boardLost === null ? {} : { boardLostTick: s.boardLost.tick }),
+    ...(io.board.status === null ? {} : { boardWatchdogTrips: io.board.status.watchdogTrips }),
+  };
+}
+
+function ioResult(scenario: Scenario, io: IoEvidence): IoResult {
+  const inputs = scenario.law.definition.inputs;
+  return {
+    description: io.description,
+    summary: io.summary,
+    actions: io.actions,
+    inputEvents: io.inputEvents.map((e) => ({ ...e, name: inputs[e.channel]!.name })),
+    inputEventsDropped: io.inputEventsDropped,
+    board: io.board,
   };
 }
 

@@ -10,7 +10,8 @@ import type { RunSummary } from '../src/loop/loop-model.js';
 import { MODES } from '../src/core/degradation.js';
 import { NONE, type Recording } from './recording.js';
 import type { CriterionOutcome } from './result.js';
-import type { FinalCommand, Scenario, StepCriterion } from './scenario.js';
+import type { IoEvidence } from './io-run.js';
+import type { FinalCommand, InputFaultCriterion, Scenario, StepCriterion } from './scenario.js';
 
 export interface Evidence {
   readonly scenario: Scenario;
@@ -23,6 +24,8 @@ export interface Evidence {
    * every output channel of a tick together (index tick · outputCount + channel).
    */
   readonly reference: Int32Array | null;
+  /** Real I/O's evidence (input events, the board's actions and last words); null without io. */
+  readonly io?: IoEvidence | null;
 }
 
 /** The plant's tracking pair as recorded, and how messages name it. */
@@ -75,6 +78,10 @@ export function evaluateCriteria(e: Evidence): CriterionOutcome[] {
     out.push(outcome('finalMode', mode === c.finalMode, mode, c.finalMode, null, `the run ended in ${mode} (must end in ${c.finalMode})`));
   }
   if (c.finalCommands !== null) out.push(finalCommands(e, c.finalCommands));
+  if (c.inputFault !== null) out.push(inputFault(e, c.inputFault));
+  if (c.killSwitch !== null) out.push(killSwitch(e, c.killSwitch));
+  if (c.boardSafeAtEnd) out.push(boardSafeAtEnd(e));
+  if (c.boardLostWithinTicks !== null) out.push(boardLost(e, c.boardLostWithinTicks));
   if (c.deadlineMissesMax !== null) {
     const misses = e.summary.deadlineMisses;
     out.push(outcome('deadlineMissesMax', misses <= c.deadlineMissesMax, misses, c.deadlineMissesMax, null, `${misses} deadline misses (bound ${c.deadlineMissesMax})`));
@@ -91,9 +98,15 @@ function unsafeCommands(e: Evidence): CriterionOutcome {
 
 function trackingError(e: Evidence, t: NonNullable<Scenario['criteria']['trackingError']>): CriterionOutcome {
   const v = trackingView(e);
+  const name = `trackingError.${t.field}`;
+  // A run the kill switch stopped early (real I/O) is judged on the ticks it ran.
+  const lastTick = Math.min(t.toTick, e.recording.ticksRecorded - 1);
+  if (lastTick < t.fromTick) {
+    return outcome(name, false, 'no ticks', t.maxAbs, null, `the run ended after tick ${e.recording.ticksRecorded - 1}, before the window (ticks ${t.fromTick}..${t.toTick})`);
+  }
   let worst = 0;
   let worstTick = t.fromTick;
-  for (let tick = t.fromTick; tick <= t.toTick; tick++) {
+  for (let tick = t.fromTick; tick <= lastTick; tick++) {
     const error = Math.abs((v.setpoint[tick] as number) - (v.measured[tick] as number));
     if (error > worst) {
       worst = error;
@@ -101,9 +114,9 @@ function trackingError(e: Evidence, t: NonNullable<Scenario['criteria']['trackin
     }
   }
   const passed = worst <= t.maxAbs;
-  const window = `ticks ${t.fromTick}..${t.toTick}`;
+  const window = `ticks ${t.fromTick}..${lastTick}${lastTick < t.toTick ? ` (the run ended there; the window was to ${t.toTick})` : ''}`;
   const pair = `|${v.setpointLabel} − ${v.measuredLabel}|`;
-  return outcome(`trackingError.${t.field}`, passed, worst, t.maxAbs, worstTick,
+  return outcome(name, passed, worst, t.maxAbs, worstTick,
     passed
       ? `worst ${pair} ${worst} ${v.unit} at tick ${worstTick} over ${window}, within ${t.maxAbs} ${v.unit}`
       : `${pair} reached ${worst} ${v.unit} at tick ${worstTick}, ${worst - t.maxAbs} ${v.unit} over the bound ${t.maxAbs} ${v.unit} (${window})`);
@@ -116,6 +129,7 @@ function stepCriteria(e: Evidence, step: StepCriterion, name: string): Criterion
   const sp = v.setpoint;
   const u = v.unit;
   const a = step.atTick;
+  if (a >= r.ticksRecorded) return [outcome(name, false, 'no step', `a setpoint step at tick ${a}`, null, `the run ended after tick ${r.ticksRecorded - 1}, before the step at tick ${a}`)];
   const target = sp[a] as number;
   const before = a > 0 ? (sp[a - 1] as number) : (e.scenario.motor?.setpoint.initialMilliDeg ?? target);
   const size = target - before;
@@ -237,4 +251,81 @@ function finalCommands(e: Evidence, expected: readonly FinalCommand[]): Criterio
     wrong.length === 0
       ? `the last command, at tick ${last}: ${measured}`
       : `the last command, at tick ${last}, was ${measured}; must be ${want} (${wrong.map((g) => g.name).join(', ')} differ)`);
+}
+
+/**
+ * The input fault the run must end on: the kill switch's INPUT_FAULT, its hold run out on this
+ * channel for this reason, no sooner than the cause (else the sensor went bad on its own: a stalled
+ * board or host) and no later than safeWithinTicks after it; and the loop commanded from the held
+ * value no longer than the map's policy. "Safe before tick S": the loop halted as it sensed tick S
+ * and sent every actuator its safe value, so S − cause is how long the fault could act.
+ */
+function inputFault(e: Evidence, c: InputFaultCriterion): CriterionOutcome {
+  const name = `inputFault (${c.channel} ${c.reason})`;
+  const io = e.io ?? null;
+  assert(io !== null, 'inputFault is an io criterion (the scenario refuses it elsewhere)');
+  const limit = c.causeTick + c.safeWithinTicks;
+  const bound = `safe by tick ${limit}`;
+  const cause = `${c.cause} at tick ${c.causeTick}`;
+  const trip = e.summary.killSwitch;
+  const expired = io.inputEvents.find((ev) => ev.kind === 'inputHoldExpired');
+  const seen = io.inputEvents.find((ev) => ev.kind === 'inputFault' && ev.channel === c.channelIndex && ev.reason === c.reason && ev.tick >= c.causeTick);
+  const seenText = seen === undefined ? `the loop never saw ${c.channel} ${c.reason} after it` : `the loop saw ${c.channel} ${c.reason} at tick ${seen.tick}`;
+  if (trip === null || trip.trigger !== 'INPUT_FAULT' || expired === undefined || expired.kind !== 'inputHoldExpired') {
+    const how = trip === null ? `the run ran to its end (tick ${e.summary.ticks - 1}) without going safe` : `the kill switch tripped ${trip.trigger} after tick ${trip.tick}, not INPUT_FAULT`;
+    return outcome(name, false, 'no INPUT_FAULT', bound, trip?.tick ?? null, `${cause}; ${seenText}; ${how}`);
+  }
+  const inputs = e.scenario.law.definition.inputs;
+  if (expired.channel !== c.channelIndex || expired.reason !== c.reason) {
+    return outcome(name, false, `${inputs[expired.channel]!.name} ${expired.reason}`, bound, expired.tick,
+      `the loop went safe before tick ${expired.tick} on ${inputs[expired.channel]!.name} ${expired.reason}, not on ${c.channel} ${c.reason} (${cause})`);
+  }
+  const safeTick = e.summary.ticks;
+  if (safeTick < c.causeTick) {
+    return outcome(name, false, `safe before tick ${safeTick}`, bound, expired.tick,
+      `the loop went safe before tick ${safeTick}, before the ${cause}: ${c.channel} went ${c.reason} on its own (a stalled board or host; sample age max ${io.summary?.sampleAgeMs.max ?? '?'} ms)`);
+  }
+  const took = safeTick - c.causeTick;
+  const passed = took <= c.safeWithinTicks && expired.heldTicks <= c.holdTicks;
+  return outcome(name, passed, took, c.safeWithinTicks, safeTick,
+    `${cause}; ${seenText}, held its last good value ${expired.heldTicks} ticks (policy ${c.holdTicks}) and went safe before tick ${safeTick} (kill switch INPUT_FAULT): ${took} ticks after the cause; bound ${c.safeWithinTicks}`);
+}
+
+function killSwitch(e: Evidence, want: 'none' | 'INPUT_FAULT'): CriterionOutcome {
+  const trip = e.summary.killSwitch;
+  const got = trip === null ? 'none' : trip.trigger;
+  const what = trip === null ? `the kill switch never tripped (the run ran to tick ${e.summary.ticks - 1})` : `the kill switch tripped ${trip.trigger} after tick ${trip.tick}: ${trip.detail}`;
+  return outcome('killSwitch', got === want, got, want, trip?.tick ?? null, `${what}${got === want ? '' : `; must be ${want}`}`);
+}
+
+/** The board's outputs after the loop stopped, read back from the board: every channel it drives at the law's safe value. */
+function boardSafeAtEnd(e: Evidence): CriterionOutcome {
+  const name = 'boardSafeAtEnd';
+  const io = e.io ?? null;
+  assert(io !== null, 'boardSafeAtEnd is an io criterion (the scenario refuses it elsewhere)');
+  const status = io.board.status;
+  if (status === null) return outcome(name, false, 'no status', 'safe', null, 'the board printed no status when it was stopped');
+  const driven = e.scenario.law.definition.outputs.filter((c) => status.commands[c.name] !== null && status.commands[c.name] !== undefined);
+  const shown = driven.map((c) => `${c.name} ${status.commands[c.name]} (safe ${c.safe})`).join(', ');
+  const unsafe = driven.filter((c) => status.commands[c.name] !== c.safe);
+  const trip = io.board.watchdogTrip;
+  const deadMan = trip === null ? 'its dead-man never tripped' : `its dead-man tripped at board tick ${trip.boardTick}, ${trip.msWithoutHeartbeat} ms without a heartbeat`;
+  if (driven.length === 0) return outcome(name, false, 'nothing driven', 'safe', null, `the board reports no output the host ever drove; ${deadMan}`);
+  return outcome(name, unsafe.length === 0, shown, 'safe', null,
+    `after the loop stopped the board's outputs were ${shown}; ${deadMan}${unsafe.length === 0 ? '' : ` (${unsafe.map((c) => c.name).join(', ')} not safe)`}`);
+}
+
+/** The host saw the vanished board's port go: before which tick, how long after the vanishing. */
+function boardLost(e: Evidence, bound: number): CriterionOutcome {
+  const name = 'boardLostWithinTicks';
+  const io = e.io ?? null;
+  const vanishTick = e.scenario.io?.boardVanishTick ?? null;
+  assert(io !== null && vanishTick !== null, 'boardLostWithinTicks needs io and a vanishing (the scenario refuses it elsewhere)');
+  const lost = io.summary?.boardLost ?? null;
+  if (lost === null) return outcome(name, false, 'never', bound, null, `the board vanished before tick ${vanishTick}; the host never saw its port go`);
+  // The world notes the last tick it sensed: the loss came after that tick's inputs were read.
+  const seenBefore = lost.tick + 1;
+  const took = seenBefore - vanishTick;
+  return outcome(name, took >= 0 && took <= bound, took, bound, seenBefore,
+    `the board vanished before tick ${vanishTick}; the host saw its port go (${lost.detail}) before tick ${seenBefore}: ${took} ticks; bound ${bound}`);
 }

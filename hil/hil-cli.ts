@@ -167,7 +167,8 @@ export async function runHil(argv: readonly string[]): Promise<number> {
   for (const [index, scenario] of scenarios.entries()) {
     if (controller.signal.aborted) break;
     if (args.firmata !== null && scenario.motor === null) {
-      process.stderr.write(`tmr hil: ${scenario.name}: --firmata not used (it drives the motor plant's servo; this scenario runs plant ${scenario.plant.name})\n`);
+      const why = scenario.io === null ? `this scenario runs plant ${scenario.plant.name}` : `this scenario's commands go through the simulated Firmata ${scenario.plant.name} board (io)`;
+      process.stderr.write(`tmr hil: ${scenario.name}: --firmata not used (it drives the motor plant's servo; ${why})\n`);
     }
     if (live) process.stderr.write(progressBar(index, scenarios.length, scenario.name, 0));
     const result = await runScenario(scenario, {

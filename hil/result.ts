@@ -8,6 +8,8 @@
  * time on a plot is tick / rateHz seconds.
  */
 import type { Mode } from '../src/core/degradation.js';
+import type { KillSwitchTrip } from '../src/loop/kill-switch.js';
+import type { InputEvent, IoSummary } from '../src/loop/world.js';
 
 export type Verdict = 'pass' | 'fail' | 'error';
 
@@ -39,8 +41,10 @@ export type MarkerKind =
   | 'disturbance'
   /** The voter died: no commands after this tick. */
   | 'voterDeath'
-  /** The actuator entered its safe state (watchdog or commanded). */
-  | 'actuatorSafe';
+  /** The actuator entered its safe state (watchdog or commanded; with real I/O, the kill switch's INPUT_FAULT). */
+  | 'actuatorSafe'
+  /** Real I/O: an input channel's sensor was faulted (stale, out of range), from the tick the loop saw it until it recovered or the run ended. */
+  | 'inputFault';
 
 export interface Marker {
   readonly tick: number;
@@ -103,6 +107,41 @@ export interface TickSeries {
   };
 }
 
+/** One scheduled action on the simulated Firmata board (a sensor fault, its end, the board vanishing) and what became of it. */
+export interface IoActionResult {
+  /** 'stale on pin A0', 'none on pin A0 (the stale fault ends)', 'the board vanishes'. */
+  readonly what: string;
+  /** The host tick it was for: sent once the tick before was done. */
+  readonly tick: number;
+  /** 'applied', 'refused: …', 'no answer', 'failed: …' or 'not sent' (the run had ended). */
+  readonly outcome: string;
+  /** The last host tick done when it was sent; null: never sent. */
+  readonly sentAfterTick: number | null;
+  /** The last host tick done when the board's answer came (or it was gone); null: none. */
+  readonly answeredAfterTick: number | null;
+}
+
+/** What the board said once the loop stopped. */
+export interface IoBoardEnd {
+  /** Its drive dead-man tripping (the first time: after the loop stopped its heartbeat, or mid-run on a stall), and its outputs' commands then. */
+  readonly watchdogTrip: { readonly boardTick: number; readonly msWithoutHeartbeat: number; readonly commands: Readonly<Record<string, number | null>> } | null;
+  /** Its status line at exit (counters, every output's last command by channel name, its plant); null: none (it vanished). */
+  readonly status: ({ readonly commands: Readonly<Record<string, number | null>>; readonly watchdogTrips: number } & Readonly<Record<string, unknown>>) | null;
+}
+
+/** Real I/O (an io scenario): the loop closed through the simulated Firmata board. */
+export interface IoResult {
+  /** The host's port and I/O map, and the board process behind it. */
+  readonly description: string;
+  /** The Firmata world's counts (samples, writes, sample age, input fault ticks, the board's loss). */
+  readonly summary: IoSummary | null;
+  readonly actions: readonly IoActionResult[];
+  /** Every input event of the run in tick order (channel: the law's input index; name: its name). */
+  readonly inputEvents: readonly (InputEvent & { readonly name: string })[];
+  readonly inputEventsDropped: number;
+  readonly board: IoBoardEnd;
+}
+
 export interface ScenarioResult {
   /** The scenario's `name` field (also the stem of the result and plot files). */
   readonly name: string;
@@ -147,4 +186,8 @@ export interface ScenarioResult {
   readonly retries?: readonly string[];
   /** One line that runs this scenario again (exactly, in simulated time; the same schedule in real time). */
   readonly replayCommand: string;
+  /** Why the kill switch stopped the run (with real I/O: an input held past its policy, INPUT_FAULT); null: it did not. Absent: the run did not get that far. */
+  readonly killSwitch?: KillSwitchTrip | null;
+  /** Real I/O through the simulated Firmata board; absent for the in-process world. */
+  readonly io?: IoResult;
 }

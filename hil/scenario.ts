@@ -13,7 +13,13 @@ import type { Mode } from '../src/core/degradation.js';
 import { MODES } from '../src/core/degradation.js';
 import { replicaFromConfig, UsageError } from '../src/cli/options.js';
 import { ExtensionRegistry } from '../src/cli/extensions.js';
-import firmwareSim from '../firmware-sim/extension.js';
+import firmwareSim, { FIRMATA_SIM_PLANTS, firmataSimIo, SIM_BOARD_DEAD_MAN_MS } from '../firmware-sim/extension.js';
+import { RATE_HZ_MAX as BOARD_RATE_HZ_MAX, WATCHDOG_MS_MAX as BOARD_WATCHDOG_MS_MAX } from '../firmware-sim/firmata-plant.js';
+import { dirname, resolve } from 'node:path';
+import { parseSettingsJson } from '../src/config/fields.js';
+import { ANALOG_RAW_MAX, checkIoMap, IO_MAP_BYTES_MAX, pinName, pinNumber, type IoMap } from '../src/io/io-map.js';
+import { InputFileError, readInputText } from '../src/loop/input-file.js';
+import { INPUT_FAULT_REASONS, type InputFaultReason } from '../src/loop/world.js';
 import { FAULT_KINDS, type FaultKind } from '../src/protocol/messages.js';
 import { DEFAULT_RECOVERY, type RecoveryOptions } from '../src/loop/recovery.js';
 import { RECOVERY_LIMITS, restartWindowMsMin } from '../src/config/recovery-limits.js';
@@ -34,6 +40,7 @@ export const SCENARIO_REPLICAS_MAX = 15;
 export const SCENARIO_FAULTS_MAX = 64;
 export const SCENARIO_DISTURBANCES_MAX = 64;
 export const SCENARIO_STEPS_MAX = 64;
+export const SCENARIO_SENSOR_FAULTS_MAX = 64;
 
 /** An in-process replica in simulated time (only in a set made of them). */
 export type ScenarioReplica = { readonly kind: 'sim' } | ReplicaSpec;
@@ -96,6 +103,32 @@ export interface Criteria {
   readonly finalMode: Mode | null;
   /** The commands the voter sent on its last tick, per named output channel (`"safe"`: every channel's safe value). */
   readonly finalCommands: readonly FinalCommand[] | null;
+  /** Real I/O: the input fault the run must end on, and how soon after its cause the loop must be safe. */
+  readonly inputFault: InputFaultCriterion | null;
+  /** How the run must end: 'none' (the kill switch never tripped) or the trigger it tripped on; null: not checked. */
+  readonly killSwitch: 'none' | 'INPUT_FAULT' | null;
+  /** Real I/O: after the loop stopped, the board's outputs held every wired channel's safe value (read back from the board). */
+  readonly boardSafeAtEnd: boolean;
+  /** Real I/O with the board vanishing: the host saw its port go within this many ticks of the vanishing. */
+  readonly boardLostWithinTicks: number | null;
+}
+
+/**
+ * `inputFault`: the loop must go to its safe state on this input fault (the kill switch's
+ * INPUT_FAULT) no later than `safeWithinTicks` ticks after its cause, having commanded from a held
+ * value no longer than the map's hold policy allows.
+ */
+export interface InputFaultCriterion {
+  readonly reason: InputFaultReason;
+  readonly channelIndex: number;
+  readonly channel: string;
+  readonly safeWithinTicks: number;
+  /** The I/O map's hold for the channel, ticks. */
+  readonly holdTicks: number;
+  /** The host tick of the first thing in io that makes the channel fault so (a sensor fault on its pin, or the board vanishing). */
+  readonly causeTick: number;
+  /** What that is, for messages: 'stale on pin A0', 'the board vanishing'. */
+  readonly cause: string;
 }
 
 /**
@@ -113,6 +146,45 @@ export interface MotorSetup {
   readonly actuatorPath: ActuatorPathSpec;
 }
 
+/** What the simulated Firmata board can be told to do to one of its input pins (firmware-sim/firmata-plant.ts). */
+export const SENSOR_FAULT_KINDS = ['stale', 'noise', 'stuck'] as const;
+export type SensorFaultKind = (typeof SENSOR_FAULT_KINDS)[number];
+
+/** A fault of one sensor on the board, from a host tick (sent after the tick before), for a while or to the end. */
+export interface ScenarioSensorFault {
+  /** The pin's Firmata number (A0 = 14), an input of the I/O map. */
+  readonly pin: number;
+  /** The law input channel wired to the pin. */
+  readonly channelIndex: number;
+  readonly fault: SensorFaultKind;
+  readonly atTick: number;
+  /** 0: until the end of the run (or the board's vanishing). */
+  readonly durationTicks: number;
+  /** noise: ± this many raw ADC counts, uniform; else null. */
+  readonly amplitude: number | null;
+  /** stuck: the raw reading it reports (ADC counts, or 0/1 on a digital pin); else null. */
+  readonly raw: number | null;
+}
+
+/**
+ * Real I/O: the loop closes through the simulated Firmata plant board on a pseudo-terminal, in
+ * real time, wired by an I/O map; the board's plant runs on its own clock.
+ */
+export interface ScenarioIo {
+  readonly kind: 'firmata-sim';
+  /** The I/O map, checked against the law; its source is the file's path. */
+  readonly map: IoMap;
+  /** The board's own clock, Hz; null: the board's default. */
+  readonly boardRateHz: number | null;
+  /** The board's drive dead-man, ms without a heartbeat edge (default: as `tmr run --io firmata-sim` starts it). */
+  readonly boardWatchdogMs: number;
+  readonly sensorFaults: readonly ScenarioSensorFault[];
+  /** The board is unplugged before this host tick (board and link killed); null: never. */
+  readonly boardVanishTick: number | null;
+  /** The motor's setpoint for an input the map binds to `profile` (the scenario's `setpoint`); null: the plant's own profile. */
+  readonly setpoint: MotorSetup['setpoint'] | null;
+}
+
 export interface Scenario {
   readonly file: string;
   readonly name: string;
@@ -128,8 +200,10 @@ export interface Scenario {
   readonly simplexPolicy: 'safe' | 'simplex';
   /** Reply deadline for real replicas, µs (default 75 % of the period). */
   readonly deadlineUs: number;
-  /** The motor plant's sections; null for another plant. */
+  /** The motor plant's sections; null for another plant and for an io scenario (the board runs the plant). */
   readonly motor: MotorSetup | null;
+  /** Real I/O through the simulated Firmata board; null: the in-process world. */
+  readonly io: ScenarioIo | null;
   readonly faults: readonly ScenarioFault[];
   /** Motor plant only: the voter stops here without an orderly shutdown. */
   readonly voterDeathTick: number | null;
@@ -263,7 +337,7 @@ class Reader {
 
 const TOP_FIELDS = [
   '$comment', 'name', 'description', 'law', 'replicas', 'rateHz', 'durationTicks', 'durationS', 'seed', 'simplexPolicy', 'deadlineUs', 'setpoint', 'plant',
-  'actuator', 'sensor', 'disturbances', 'faults', 'voterDeath', 'actuatorPath', 'recovery', 'criteria',
+  'actuator', 'sensor', 'disturbances', 'faults', 'voterDeath', 'actuatorPath', 'recovery', 'io', 'criteria',
 ] as const;
 
 /** `recovery: {}` turns it on with the defaults; each field overrides one (see RecoveryOptions). */
@@ -312,10 +386,11 @@ export function parseScenario(text: string, file: string): Scenario {
   const durationReader = new Reader(file, rateHz, SCENARIO_TICKS_MAX + 1);
   const ticks = durationReader.durationField(top, '', 0, false);
   const r = new Reader(file, rateHz, ticks);
-  const replicas = readReplicas(r, top.replicas);
+  const io = top.io === undefined ? null : readIo(r, top, law, plant);
+  const replicas = readReplicas(r, top.replicas, io !== null);
   const seed = top.seed === undefined ? 1 : r.integer(top.seed, 'seed', 0, 0xffff_ffff);
   const periodUs = Math.floor(1e6 / rateHz);
-  const motor = onMotor ? readMotor(r, top) : null;
+  const motor = onMotor && io === null ? readMotor(r, top) : null;
   const faults = readFaults(r, top.faults, replicas.length);
   const voterDeathTick = top.voterDeath === undefined ? null : r.tickField(r.object(top.voterDeath, 'voterDeath', ['atTick', 'atS']), 'voterDeath', 'at');
   const scenario: Scenario = {
@@ -331,10 +406,11 @@ export function parseScenario(text: string, file: string): Scenario {
     simplexPolicy: top.simplexPolicy === undefined ? 'safe' : r.oneOf(top.simplexPolicy, 'simplexPolicy', ['safe', 'simplex'] as const),
     deadlineUs: top.deadlineUs === undefined ? Math.floor(periodUs * 0.75) : r.integer(top.deadlineUs, 'deadlineUs', 100, periodUs - 1),
     motor,
+    io,
     faults,
     voterDeathTick,
     recovery: readRecovery(r, top.recovery, rateHz),
-    criteria: readCriteria(r, top.criteria, { voterDeathTick, recovery: top.recovery !== undefined, law, plant }),
+    criteria: readCriteria(r, top.criteria, { voterDeathTick, recovery: top.recovery !== undefined, law, plant, io }),
   };
   for (const [i, fault] of faults.entries()) {
     if (voterDeathTick !== null && fault.atTick >= voterDeathTick) r.fail(`faults[${i}].atTick`, `tick ${fault.atTick} is after the voter died (tick ${voterDeathTick})`);
@@ -385,7 +461,7 @@ function readMotor(r: Reader, top: Json): MotorSetup {
 /** The replica kinds a scenario may name besides 'sim': the built-in ones and firmware-sim/'s, which the bench starts. */
 const REPLICA_KINDS = new ExtensionRegistry().register(firmwareSim);
 
-function readReplicas(r: Reader, value: unknown): ScenarioReplica[] {
+function readReplicas(r: Reader, value: unknown, withIo: boolean): ScenarioReplica[] {
   const list = r.array(value, 'replicas', SCENARIO_REPLICAS_MAX);
   if (list.length < 3 || list.length % 2 === 0) r.fail('replicas', `must hold an odd number of replicas, 3..${SCENARIO_REPLICAS_MAX}, got ${list.length}`);
   const replicas = list.map((entry, i): ScenarioReplica => {
@@ -405,11 +481,123 @@ function readReplicas(r: Reader, value: unknown): ScenarioReplica[] {
     }
   });
   const simCount = replicas.filter((x) => x.kind === 'sim').length;
+  if (simCount > 0 && withIo) {
+    const i = replicas.findIndex((x) => x.kind === 'sim');
+    r.fail(`replicas[${i}]`, `'sim' replicas run in simulated time; an io scenario runs in real time through the Firmata board (use node, sim-board or avr-sim)`);
+  }
   if (simCount > 0 && simCount < replicas.length) {
     const i = replicas.findIndex((x) => x.kind !== 'sim');
     r.fail(`replicas[${i}]`, `'sim' replicas run in simulated time and cannot be mixed with processes or boards (use 'node' for a real process)`);
   }
   return replicas;
+}
+
+/** Fields of the in-process motor world that an io scenario has no use for, and why. */
+const NOT_WITH_IO: Readonly<Record<string, string>> = {
+  actuator: "the board's plant runs its own drive model (firmware-sim/firmata-plant-models.ts); an io scenario takes no model overrides",
+  sensor: "the board's plant runs its own sensor model; an io scenario's sensor faults are io.sensorFaults",
+  disturbances: "disturbances act on the in-process motor world; an io scenario's sensor faults are io.sensorFaults",
+  actuatorPath: 'with io the voted commands reach the board through the Firmata world, not the johnny-five actuator path',
+  voterDeath: "a dead voter is modelled on the in-process motor world and its drive's watchdog, not on the board",
+};
+
+/**
+ * `io`: the loop closes through the simulated Firmata plant board, wired by an I/O map (default:
+ * the shipped one for the plant, boards/firmata/PLANT-io.json; a path is relative to the scenario
+ * file), with sensor faults and the board's vanishing on a schedule of host ticks.
+ */
+function readIo(r: Reader, top: Json, law: LoadedLaw, plant: PlantDefinition): ScenarioIo {
+  const entry = r.object(top.io, 'io', ['kind', 'map', 'boardRateHz', 'boardWatchdogMs', 'sensorFaults', 'boardVanishAtTick', 'boardVanishAtS']);
+  const kind = r.oneOf(entry.kind, 'io.kind', ['firmata-sim'] as const);
+  if (!FIRMATA_SIM_PLANTS.includes(plant.name)) r.fail('io.kind', `the simulated Firmata board runs the ${FIRMATA_SIM_PLANTS.join(' and ')} plants, not ${plant.name}`);
+  for (const [field, why] of Object.entries(NOT_WITH_IO)) if (top[field] !== undefined) r.fail(field, `not with io: ${why}`);
+  if (typeof top.plant === 'object' && top.plant !== null) r.fail('plant', `not with io: the board's plant runs its own model (name the plant: "${plant.name}")`);
+  const map = readIoMap(r, entry.map, law, plant);
+  const boardRateHz = entry.boardRateHz === undefined ? null : r.integer(entry.boardRateHz, 'io.boardRateHz', 1, BOARD_RATE_HZ_MAX);
+  const boardWatchdogMs = entry.boardWatchdogMs === undefined ? SIM_BOARD_DEAD_MAN_MS : r.integer(entry.boardWatchdogMs, 'io.boardWatchdogMs', 1, BOARD_WATCHDOG_MS_MAX);
+  const hasVanish = entry.boardVanishAtTick !== undefined || entry.boardVanishAtS !== undefined;
+  const boardVanishTick = hasVanish ? hostTick(r, entry, 'io', 'boardVanishAt') : null;
+  const sensorFaults = readSensorFaults(r, entry.sensorFaults, map, law, boardVanishTick);
+  let setpoint: MotorSetup['setpoint'] | null = null;
+  if (top.setpoint !== undefined) {
+    const binding = map.inputs[law.definition.inputs.findIndex((c) => c.name === plant.tracking.setpoint)];
+    if (binding?.source !== 'profile') {
+      r.fail('setpoint', `the I/O map ${map.source} binds ${plant.tracking.setpoint} to ${binding?.source ?? 'nothing'}, not to the host's profile: this setpoint would reach no replica`);
+    }
+    setpoint = readSetpoint(r, top.setpoint);
+  }
+  return { kind, map, boardRateHz, boardWatchdogMs, sensorFaults, boardVanishTick, setpoint };
+}
+
+/** The I/O map file, read and checked against the law as `tmr run --io-map` does; every problem names io.map. */
+function readIoMap(r: Reader, value: unknown, law: LoadedLaw, plant: PlantDefinition): IoMap {
+  const path = value === undefined ? (firmataSimIo.defaultMapPath?.(plant.name) ?? null) : resolve(dirname(r.file), r.string(value, 'io.map'));
+  if (path === null) r.fail('io.map', `missing: no map is shipped for plant ${plant.name}`);
+  let map: IoMap;
+  try {
+    map = checkIoMap(parseSettingsJson(readInputText(path, 'the I/O map', IO_MAP_BYTES_MAX), path), path, law);
+  } catch (error) {
+    if (error instanceof UsageError || error instanceof InputFileError) r.fail('io.map', error.message);
+    throw error;
+  }
+  const profiled = map.inputs.findIndex((b) => b.source === 'profile');
+  if (profiled >= 0 && plant.setpointProfile === undefined) {
+    r.fail('io.map', `${path}: inputs.${law.definition.inputs[profiled]!.name}: plant '${plant.name}' has no setpoint profile to follow`);
+  }
+  return map;
+}
+
+/** `<stem>Tick` / `<stem>S`, from tick 1: the board is told from the loop's tick hook, after the tick before. */
+function hostTick(r: Reader, entry: Json, path: string, stem: string): number {
+  const tick = r.tickField(entry, path, stem);
+  const field = `${path}.${entry[`${stem}Tick`] !== undefined ? `${stem}Tick` : `${stem}S`}`;
+  if (tick < 1) r.fail(field, 'must be tick 1 or later: the board is told after the tick before, from the loop');
+  return tick;
+}
+
+/** A sensor input's pin as the map and the board name it: A0..A5 or 0..13. */
+function readPin(r: Reader, value: unknown, field: string): number {
+  try {
+    return pinNumber({ label: field, value });
+  } catch (error) {
+    if (error instanceof UsageError) r.fail(field, error.message.startsWith(`${field}: `) ? error.message.slice(field.length + 2) : error.message);
+    throw error;
+  }
+}
+
+function sensorPins(map: IoMap, law: LoadedLaw): string {
+  return map.inputs.flatMap((b, c) => (b.source === 'analog' || b.source === 'digital' ? [`${pinName(b.pin)} (${law.definition.inputs[c]!.name})`] : [])).join(', ');
+}
+
+function readSensorFaults(r: Reader, value: unknown, map: IoMap, law: LoadedLaw, vanishTick: number | null): ScenarioSensorFault[] {
+  if (value === undefined) return [];
+  const faults = r.array(value, 'io.sensorFaults', SCENARIO_SENSOR_FAULTS_MAX).map((raw, i): ScenarioSensorFault => {
+    const field = `io.sensorFaults[${i}]`;
+    const f = r.object(raw, field, ['pin', 'fault', 'atTick', 'atS', 'durationTicks', 'durationS', 'amplitude', 'raw']);
+    const fault = r.oneOf(f.fault, `${field}.fault`, SENSOR_FAULT_KINDS);
+    const pin = readPin(r, f.pin, `${field}.pin`);
+    const channelIndex = map.inputs.findIndex((b) => (b.source === 'analog' || b.source === 'digital') && b.pin === pin);
+    if (channelIndex < 0) r.fail(`${field}.pin`, `pin ${pinName(pin)} is not a sensor input of the I/O map ${map.source} (its sensors: ${sensorPins(map, law)})`);
+    const analog = map.inputs[channelIndex]!.source === 'analog';
+    if (f.amplitude !== undefined && fault !== 'noise') r.fail(`${field}.amplitude`, `only a noise fault takes an amplitude (this one is ${fault})`);
+    if (f.raw !== undefined && fault !== 'stuck') r.fail(`${field}.raw`, `only a stuck fault takes a raw reading (this one is ${fault})`);
+    if (fault === 'noise' && !analog) r.fail(`${field}.fault`, `noise applies to analog inputs; pin ${pinName(pin)} (${law.definition.inputs[channelIndex]!.name}) is digital`);
+    const amplitude = fault === 'noise' ? r.integer(f.amplitude, `${field}.amplitude`, 1, ANALOG_RAW_MAX) : null;
+    const stuckRaw = fault === 'stuck' ? r.integer(f.raw, `${field}.raw`, 0, analog ? ANALOG_RAW_MAX : 1) : null;
+    const atTick = hostTick(r, f, field, 'at');
+    const durationTicks = r.durationField(f, field, atTick, true);
+    if (vanishTick !== null && atTick >= vanishTick) r.fail(`${field}.${f.atTick !== undefined ? 'atTick' : 'atS'}`, `tick ${atTick} is not before the board vanishes (tick ${vanishTick})`);
+    if (vanishTick !== null && durationTicks > 0 && atTick + durationTicks > vanishTick) {
+      r.fail(`${field}.${f.durationTicks !== undefined ? 'durationTicks' : 'durationS'}`, `ends at tick ${atTick + durationTicks}, after the board vanishes (tick ${vanishTick}); leave the duration out to run to the vanishing`);
+    }
+    return { pin, channelIndex, fault, atTick, durationTicks, amplitude, raw: stuckRaw };
+  });
+  const endOf = (f: ScenarioSensorFault): number => (f.durationTicks === 0 ? Number.POSITIVE_INFINITY : f.atTick + f.durationTicks);
+  faults.forEach((a, i) => {
+    const j = faults.findIndex((b, k) => k < i && b.pin === a.pin && a.atTick < endOf(b) && b.atTick < endOf(a));
+    if (j >= 0) r.fail(`io.sensorFaults[${i}]`, `overlaps io.sensorFaults[${j}] on pin ${pinName(a.pin)}: one fault per pin at a time`);
+  });
+  return faults;
 }
 
 function readSetpoint(r: Reader, value: unknown): MotorSetup['setpoint'] {
@@ -520,6 +708,7 @@ function readActuatorPath(r: Reader, value: unknown): ActuatorPathSpec {
 const CRITERIA_FIELDS = [
   'unsafeCommandsMax', 'trackingError', 'steps', 'detectionLatencyTicksMax', 'modesMustReach', 'modesMustNotReach', 'votedIdenticalToFaultFree',
   'actuatorSafeWithinTicks', 'deadlineMissesMax', 'readmissionsMin', 'probationFailuresMin', 'finalMode', 'finalCommands',
+  'inputFault', 'killSwitch', 'boardSafeAtEnd', 'boardLostWithinTicks',
 ] as const;
 
 /** What the criteria are checked against: the dead voter, recovery, and the law and plant of the run. */
@@ -528,6 +717,7 @@ interface CriteriaContext {
   readonly recovery: boolean;
   readonly law: LoadedLaw;
   readonly plant: PlantDefinition;
+  readonly io: ScenarioIo | null;
 }
 
 /** A bound in the plant's tracking unit: `<stem>` on any plant, or `<stem>MilliDeg` on the motor (the same number); one of them. */
@@ -562,6 +752,9 @@ function readCriteria(r: Reader, value: unknown, ctx: CriteriaContext): Criteria
   if (readmissionsMin !== null && !ctx.recovery) r.fail('criteria.readmissionsMin', 'needs recovery (add "recovery": {})');
   const probationFailuresMin = c.probationFailuresMin === undefined ? null : r.integer(c.probationFailuresMin, 'criteria.probationFailuresMin', 1, SCENARIO_TICKS_MAX);
   if (probationFailuresMin !== null && !ctx.recovery) r.fail('criteria.probationFailuresMin', 'needs recovery (add "recovery": {})');
+  if (c.votedIdenticalToFaultFree === true && ctx.io !== null) {
+    r.fail('criteria.votedIdenticalToFaultFree', "cannot hold through real I/O: the board's plant runs on its own clock in real time, so no simulated fault-free run reads what it read");
+  }
   return {
     unsafeCommandsMax: c.unsafeCommandsMax === undefined ? 0 : r.integer(c.unsafeCommandsMax, 'criteria.unsafeCommandsMax', 0, 0),
     trackingError,
@@ -576,7 +769,56 @@ function readCriteria(r: Reader, value: unknown, ctx: CriteriaContext): Criteria
     probationFailuresMin,
     finalMode: c.finalMode === undefined ? null : r.oneOf(c.finalMode, 'criteria.finalMode', MODES),
     finalCommands: readFinalCommands(r, c.finalCommands, ctx.law),
+    ...readIoCriteria(r, c, ctx),
   };
+}
+
+const NEEDS_IO = 'needs io (real I/O through the simulated Firmata board: "io": { "kind": "firmata-sim" })';
+
+/** The criteria of real I/O: the input fault the run ends on, the kill switch, the board's outputs and its loss. */
+function readIoCriteria(r: Reader, c: Json, ctx: CriteriaContext): Pick<Criteria, 'inputFault' | 'killSwitch' | 'boardSafeAtEnd' | 'boardLostWithinTicks'> {
+  const io = ctx.io;
+  const inputFault = readInputFault(r, c.inputFault, ctx);
+  const killSwitch = c.killSwitch === undefined ? null : r.oneOf(c.killSwitch, 'criteria.killSwitch', ['none', 'INPUT_FAULT'] as const);
+  if (killSwitch === 'INPUT_FAULT' && io === null) r.fail('criteria.killSwitch', `INPUT_FAULT ${NEEDS_IO}`);
+  if (killSwitch === 'none' && inputFault !== null) r.fail('criteria.killSwitch', "'none' contradicts criteria.inputFault, which expects the INPUT_FAULT trip");
+  const boardSafeAtEnd = c.boardSafeAtEnd === undefined ? false : r.boolean(c.boardSafeAtEnd, 'criteria.boardSafeAtEnd');
+  if (boardSafeAtEnd && io === null) r.fail('criteria.boardSafeAtEnd', NEEDS_IO);
+  if (boardSafeAtEnd && io?.boardVanishTick != null) r.fail('criteria.boardSafeAtEnd', 'the board vanishes (io.boardVanishAt…): nothing can be read back from it');
+  const boardLostWithinTicks = c.boardLostWithinTicks === undefined ? null : r.integer(c.boardLostWithinTicks, 'criteria.boardLostWithinTicks', 0, SCENARIO_TICKS_MAX);
+  if (boardLostWithinTicks !== null && io?.boardVanishTick == null) r.fail('criteria.boardLostWithinTicks', `needs the board to vanish (io.boardVanishAtTick or io.boardVanishAtS)${io === null ? `, and ${NEEDS_IO}` : ''}`);
+  return { inputFault, killSwitch, boardSafeAtEnd, boardLostWithinTicks };
+}
+
+function readInputFault(r: Reader, value: unknown, ctx: CriteriaContext): InputFaultCriterion | null {
+  if (value === undefined) return null;
+  const path = 'criteria.inputFault';
+  const io = ctx.io;
+  if (io === null) r.fail(path, `${NEEDS_IO}: an input fault comes from real I/O`);
+  const e = r.object(value, path, ['reason', 'channel', 'safeWithinTicks']);
+  const reason = r.oneOf(e.reason, `${path}.reason`, INPUT_FAULT_REASONS);
+  const names = ctx.law.definition.inputs.map((x) => x.name);
+  const channel = r.oneOf(e.channel, `${path}.channel`, names);
+  const channelIndex = names.indexOf(channel);
+  const binding = io.map.inputs[channelIndex]!;
+  if (binding.source !== 'analog') {
+    const why = binding.source === 'digital' ? 'a digital input is never stale or out of range once it has reported (Firmata reports a port when it changes)' : 'it never faults';
+    r.fail(`${path}.channel`, `${channel} is a ${binding.source} input in ${io.map.source}: ${why}`);
+  }
+  const causes = [
+    ...io.sensorFaults
+      .filter((f) => f.channelIndex === channelIndex && (reason === 'SENSOR_STALE' ? f.fault === 'stale' : f.fault !== 'stale'))
+      .map((f) => ({ tick: f.atTick, what: `${f.fault} on pin ${pinName(f.pin)}` })),
+    ...(reason === 'SENSOR_STALE' && io.boardVanishTick !== null ? [{ tick: io.boardVanishTick, what: 'the board vanishing' }] : []),
+  ].sort((a, b) => a.tick - b.tick);
+  const kinds = reason === 'SENSOR_STALE' ? 'a stale fault on its pin or the board vanishing' : 'a stuck or noise fault on its pin';
+  if (causes.length === 0) r.fail(path, `nothing in io makes ${channel} ${reason} (give ${kinds}: io.sensorFaults on pin ${pinName(binding.pin)}${reason === 'SENSOR_STALE' ? ' or io.boardVanishAtTick' : ''})`);
+  const holdTicks = binding.onFault.holdTicks;
+  const safeWithinTicks = r.integer(e.safeWithinTicks, `${path}.safeWithinTicks`, 1, SCENARIO_TICKS_MAX);
+  if (safeWithinTicks <= holdTicks) {
+    r.fail(`${path}.safeWithinTicks`, `${safeWithinTicks} ticks can never hold: the map's policy holds ${channel}'s last good value ${holdTicks} ticks before the loop goes safe`);
+  }
+  return { reason, channelIndex, channel, safeWithinTicks, holdTicks, causeTick: causes[0]!.tick, cause: causes[0]!.what };
 }
 
 /** `"safe"` (every output channel's safe value) or `{ channel: value, ... }` for some or all output channels. */

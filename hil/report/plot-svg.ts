@@ -95,6 +95,7 @@ const MARKER_STYLE: Record<MarkerKind, MarkerStyle> = {
   faultInjected: { stroke: '#cf222e', widthPx: 1.2, dash: '5 3', legend: 'fault injected', shade: '#ff8182', priority: 3 },
   faultEnded: { stroke: '#cf222e', widthPx: 1, dash: '2 3', legend: 'fault ended', shade: null, priority: 4 },
   disturbance: { stroke: '#6e7781', widthPx: 1, dash: '3 3', legend: 'disturbance', shade: '#8c959f', priority: 5 },
+  inputFault: { stroke: '#bc4c00', widthPx: 1.4, dash: '1 2', legend: 'input fault (held)', shade: '#fb8f44', priority: 2 },
 };
 const MARKER_KINDS: readonly MarkerKind[] = [
   'faultInjected',
@@ -102,6 +103,7 @@ const MARKER_KINDS: readonly MarkerKind[] = [
   'replicaExcluded',
   'replicaReadmitted',
   'disturbance',
+  'inputFault',
   'voterDeath',
   'actuatorSafe',
 ];
