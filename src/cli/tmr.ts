@@ -37,6 +37,7 @@ function helpText(extensions: ExtensionRegistry): string {
   const commands = extensions.commands.map((c) => helpEntry(c.help, 2, 23)).join('');
   const kinds = extensions.replicaKinds.map((k) => helpEntry(k.help, 26, 52)).join('');
   const actuators = extensions.actuators.map((a) => helpEntry({ syntax: `--actuator ${a.usage}`, lines: a.help }, 2, 24)).join('');
+  const ios = extensions.ios.map((a) => helpEntry({ syntax: `--io ${a.usage}`, lines: a.help }, 2, 24)).join('');
   return `tmr — triple-modular-redundancy control runtime
 
 usage:
@@ -86,7 +87,7 @@ options (run and sim):
   --replica KIND        run: one per replica, in order (count must match --replicas):
 ${kinds}  --config FILE         the same settings as a JSON file: law, plant, replicaCount, replicas,
                         rateHz, ticks, seed, inject, simplexPolicy, deadlineUs, quorumGraceUs,
-                        commonModeLimitMs, startPolicy, recovery (true or {probationTicks, restartsMax,
+                        commonModeLimitMs, startPolicy, io, ioMap, recovery (true or {probationTicks, restartsMax,
                         restartWindowMs, backoffMsBase, backoffMsMax, coldRestart}); numbers and
                         booleans as JSON numbers and booleans; a key the command does not use
                         (replicas, deadlineUs, quorumGraceUs in sim) is an error; options with no
@@ -98,7 +99,10 @@ ${kinds}  --config FILE         the same settings as a JSON file: law, plant, re
   --kill-quorum-loss K  stop when no majority-backed command was sent for more than K ticks
   --kill-after-ticks N  stop after N ticks (a tick budget)
   --kill-after-ms MS    run only: stop after MS of wall time; SIGUSR2 stops a run the same way
-${actuators}  --json                print one JSON summary object instead of the text summary
+${actuators}${ios}  --io-map FILE         run only, with --io: which pin each law channel is wired to (JSON; see
+                        boards/firmata/README.md); a stale or out-of-range sensor holds its last
+                        value for the map's holdTicks, then the run stops safe (exit 4, INPUT_FAULT)
+  --json                print one JSON summary object instead of the text summary
 
 environment:
   ${EXTENSIONS_ENV}=PATH[,PATH…]
