@@ -6,11 +6,11 @@
  * file at a time), so the checks on the real-time ones hold on a busy machine: which replica was
  * caught and in what order, never how fast.
  */
-import { spawn, spawnSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { assertFreshBuild, killTree, ROOT } from '../helpers/cli.js';
+import { assertFreshBuild, ROOT, runNode } from '../helpers/cli.js';
 
 const EXAMPLES_DIR = join(ROOT, 'examples');
 
@@ -31,23 +31,9 @@ interface ExampleCheck {
   check(run: ExampleRun): void;
 }
 
-function runExample(file: string, timeoutMs: number): Promise<ExampleRun> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['--import', 'tsx', join('examples', file)], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (c: Buffer) => (stdout += c.toString()));
-    child.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
-    const timer = setTimeout(() => {
-      killTree(child.pid);
-      reject(new Error(`examples/${file} did not finish within ${timeoutMs} ms\nstdout:\n${stdout}\nstderr:\n${stderr}`));
-    }, timeoutMs);
-    child.once('error', reject);
-    child.once('close', (code, signal) => {
-      clearTimeout(timer);
-      resolve({ code, signal, stdout, stderr, lines: stdout.split('\n').filter((l) => l !== '') });
-    });
-  });
+async function runExample(file: string, timeoutMs: number): Promise<ExampleRun> {
+  const { code, signal, stdout, stderr } = await runNode(['--import', 'tsx', join('examples', file)], `examples/${file}`, { timeoutMs });
+  return { code, signal, stdout, stderr, lines: stdout.split('\n').filter((l) => l !== '') };
 }
 
 /** The index of the first line at or after `from` that matches, and its match; fails naming the pattern and showing the output. */

@@ -53,15 +53,20 @@ export interface RunCliOptions {
 }
 
 export function runCli(args: readonly string[], options: RunCliOptions = {}): Promise<CliResult> {
+  return runNode([CLI, ...args], `tmr ${args.join(' ')}`, options);
+}
+
+/** `node ARGV` from the repository root, as runCli runs the CLI; `what` names it if it overstays. */
+export function runNode(argv: readonly string[], what: string, options: RunCliOptions = {}): Promise<CliResult> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [CLI, ...args], { stdio: ['ignore', 'pipe', 'pipe'], cwd: ROOT, ...(options.env === undefined ? {} : { env: { ...process.env, ...options.env } }) });
+    const child = spawn(process.execPath, [...argv], { stdio: ['ignore', 'pipe', 'pipe'], cwd: ROOT, ...(options.env === undefined ? {} : { env: { ...process.env, ...options.env } }) });
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (c: Buffer) => (stdout += c.toString()));
     child.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
     const timer = setTimeout(() => {
       killTree(child.pid);
-      reject(new Error(`tmr ${args.join(' ')} did not finish within ${options.timeoutMs ?? 60_000} ms\nstderr: ${stderr}`));
+      reject(new Error(`${what} did not finish within ${options.timeoutMs ?? 60_000} ms\nstdout: ${stdout}\nstderr: ${stderr}`));
     }, options.timeoutMs ?? 60_000);
     child.once('error', reject);
     // 'close' fires after the process exited and its output streams are drained.
