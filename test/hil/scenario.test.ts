@@ -1,9 +1,11 @@
-import { readdirSync, readFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
 import { FAULT_KINDS } from '../../src/protocol/messages.js';
 import { parseScenario, ScenarioError, type Scenario } from '../../hil/scenario.js';
 import { ROOT } from '../helpers/cli.js';
+import { assert } from '../../src/core/assert.js';
 
 const BASE = {
   name: 'base',
@@ -27,6 +29,31 @@ const TANK = {
   faults: [{ kind: 'wrong', replica: 1, atTick: 100 }],
   criteria: { detectionLatencyTicksMax: 3 },
 };
+
+/** Real I/O through the simulated Firmata board on the motor: A0 goes stale at tick 100, the loop must go safe. */
+const IO = {
+  name: 'io-base',
+  description: 'a valid io scenario the cases below break one field at a time',
+  replicas: ['node', 'node', 'node'],
+  rateHz: 100,
+  durationTicks: 300,
+  io: { kind: 'firmata-sim', sensorFaults: [{ pin: 'A0', fault: 'stale', atTick: 100 }] },
+  criteria: { inputFault: { reason: 'SENSOR_STALE', channel: 'positionMilliDeg', safeWithinTicks: 13 }, killSwitch: 'INPUT_FAULT' },
+};
+
+/** The same on the tank, whose map also has a digital input (the float switch on pin 2). */
+const TANK_IO = { ...IO, name: 'tank-io-base', law: 'tank', criteria: {}, io: { kind: 'firmata-sim' } };
+
+const mapDir = mkdtempSync(join(tmpdir(), 'tmr-scenario-maps-'));
+afterAll(() => rmSync(mapDir, { recursive: true, force: true }));
+
+/** The shipped motor map with some inputs rebound, written beside a scenario file in a temporary folder. */
+function motorMapWith(file: string, inputs: Record<string, unknown>): string {
+  const map = JSON.parse(readFileSync(join(ROOT, 'boards', 'firmata', 'motor-io.json'), 'utf8'));
+  Object.assign(map.inputs, inputs);
+  writeFileSync(join(mapDir, file), JSON.stringify(map));
+  return file;
+}
 
 function parse(value: unknown, file = 'x.json'): Scenario {
   return parseScenario(JSON.stringify(value), file);
@@ -73,6 +100,91 @@ describe('scenario files', () => {
     const generic = parse({ ...BASE, criteria: { trackingError: { maxAbs: 900 } } }).criteria.trackingError;
     expect(legacy).toMatchObject({ maxAbs: 900, field: 'maxAbsMilliDeg' });
     expect(generic).toMatchObject({ maxAbs: 900, field: 'maxAbs' });
+  });
+
+  it('reads an io scenario: the shipped map for its plant, sensor faults on pins, the input fault criterion with its cause', () => {
+    const s = parse({ ...IO, criteria: { ...IO.criteria, boardSafeAtEnd: true } });
+    expect(s.motor).toBeNull();
+    expect(s.io?.map.source).toBe(join(ROOT, 'boards', 'firmata', 'motor-io.json'));
+    expect(s.io?.sensorFaults).toEqual([{ pin: 14, channelIndex: 1, fault: 'stale', atTick: 100, durationTicks: 0, amplitude: null, raw: null }]);
+    expect(s.io?.boardVanishTick).toBeNull();
+    expect(s.io?.setpoint).toBeNull();
+    expect(s.criteria.inputFault).toEqual({ reason: 'SENSOR_STALE', channelIndex: 1, channel: 'positionMilliDeg', safeWithinTicks: 13, holdTicks: 5, causeTick: 100, cause: 'stale on pin A0' });
+    expect(s.criteria.killSwitch).toBe('INPUT_FAULT');
+    expect(s.criteria.boardSafeAtEnd).toBe(true);
+    // The board vanishing first is the cause; seconds land on ticks; a setpoint is the host's profile.
+    const vanish = parse({ ...IO, io: { kind: 'firmata-sim', boardVanishAtS: 0.5 }, setpoint: BASE.setpoint, criteria: { ...IO.criteria, boardLostWithinTicks: 5 } });
+    expect(vanish.io?.boardVanishTick).toBe(50);
+    expect(vanish.criteria.inputFault).toMatchObject({ causeTick: 50, cause: 'the board vanishing' });
+    expect(vanish.criteria.boardLostWithinTicks).toBe(5);
+    expect(vanish.io?.setpoint?.segments).toHaveLength(2);
+    // noise and stuck carry their amount; a stuck digital pin reads 0 or 1.
+    const tank = parse({ ...TANK_IO, io: { kind: 'firmata-sim', sensorFaults: [{ pin: 'A0', fault: 'noise', amplitude: 4, atTick: 10, durationTicks: 20 }, { pin: 2, fault: 'stuck', raw: 1, atTick: 30 }] } });
+    expect(tank.io?.sensorFaults).toEqual([
+      { pin: 14, channelIndex: 1, fault: 'noise', atTick: 10, durationTicks: 20, amplitude: 4, raw: null },
+      { pin: 2, channelIndex: 2, fault: 'stuck', atTick: 30, durationTicks: 0, amplitude: null, raw: 1 },
+    ]);
+  });
+
+  it('reads an io map relative to the scenario file', () => {
+    const map = motorMapWith('tolerant.json', { positionMilliDeg: { source: 'analog', pin: 'A0', raw: [0, 1023], value: [-135000, 135000], staleAfterMs: 500, onFault: { holdTicks: 20 } } });
+    const s = parse({ ...IO, io: { ...IO.io, map }, criteria: { ...IO.criteria, inputFault: { ...IO.criteria.inputFault, safeWithinTicks: 80 } } }, join(mapDir, 'scenario.json'));
+    expect(s.io?.map.source).toBe(join(mapDir, 'tolerant.json'));
+    expect(s.criteria.inputFault?.holdTicks).toBe(20);
+  });
+
+  const ioCases: [string, () => unknown, string, RegExp][] = [
+    ['an in-process replica with io', () => ({ ...IO, replicas: ['sim', 'sim', 'sim'] }), 'replicas[0]', /'sim' replicas run in simulated time; an io scenario runs in real time through the Firmata board \(use node, sim-board or avr-sim\)/],
+    ['an unknown io field', () => ({ ...IO, io: { ...IO.io, port: '/dev/ttyACM0' } }), 'io.port', /unknown field \(allowed: kind, map, boardRateHz, boardWatchdogMs, sensorFaults, boardVanishAtTick, boardVanishAtS\)/],
+    ['an io kind that is not the simulated board', () => ({ ...IO, io: { ...IO.io, kind: 'firmata' } }), 'io.kind', /must be one of firmata-sim, got "firmata"/],
+    ['an io map that is not there', () => ({ ...IO, io: { ...IO.io, map: 'no-such-map.json' } }), 'io.map', /the I\/O map .*no-such-map\.json/],
+    ['an io map that leaves a channel unbound', () => ({ ...IO, io: { ...IO.io, map: join(mapDir, motorMapWith('unbound.json', { positionMilliDeg: undefined })) } }), 'io.map', /unbound\.json: inputs\.positionMilliDeg: law 'pid-q16' channel positionMilliDeg is not bound/],
+    ['a board clock out of range', () => ({ ...IO, io: { ...IO.io, boardRateHz: 0 } }), 'io.boardRateHz', /must be in \[1, 2000\], got 0/],
+    ['a board dead-man out of range', () => ({ ...IO, io: { ...IO.io, boardWatchdogMs: 0 } }), 'io.boardWatchdogMs', /must be in \[1, 60000\], got 0/],
+    ['motor model overrides with io', () => ({ ...IO, plant: { inertiaKgM2: 0.01 } }), 'plant', /not with io: the board's plant runs its own model \(name the plant: "motor"\)/],
+    ['actuator overrides with io', () => ({ ...IO, actuator: { deadbandMv: 10 } }), 'actuator', /not with io: the board's plant runs its own drive model/],
+    ['sensor overrides with io', () => ({ ...IO, sensor: { noiseSeed: 3 } }), 'sensor', /not with io: .*io\.sensorFaults/],
+    ['disturbances with io', () => ({ ...IO, disturbances: [] }), 'disturbances', /not with io: disturbances act on the in-process motor world/],
+    ['a johnny-five actuator path with io', () => ({ ...IO, actuatorPath: 'sim' }), 'actuatorPath', /not with io: .*not the johnny-five actuator path/],
+    ['a dead voter with io', () => ({ ...IO, voterDeath: { atTick: 200 } }), 'voterDeath', /not with io: a dead voter is modelled on the in-process motor world/],
+    ['a setpoint the map does not take', () => ({ ...IO, setpoint: BASE.setpoint, io: { ...IO.io, map: join(mapDir, motorMapWith('constant.json', { setpointMilliDeg: { source: 'constant', value: 0 } })) } }), 'setpoint', /binds setpointMilliDeg to constant, not to the host's profile/],
+    ['a sensor fault on a pin the map has no sensor on', () => ({ ...IO, io: { ...IO.io, sensorFaults: [{ pin: 'A1', fault: 'stale', atTick: 100 }] } }), 'io.sensorFaults[0].pin', /pin A1 is not a sensor input of the I\/O map .*motor-io\.json \(its sensors: A0 \(positionMilliDeg\)\)/],
+    ['a sensor fault on something that is no pin', () => ({ ...IO, io: { ...IO.io, sensorFaults: [{ pin: 'B7', fault: 'stale', atTick: 100 }] } }), 'io.sensorFaults[0].pin', /'B7' is not a pin of an Uno/],
+    ['an unknown sensor fault', () => ({ ...IO, io: { ...IO.io, sensorFaults: [{ pin: 'A0', fault: 'melt', atTick: 100 }] } }), 'io.sensorFaults[0].fault', /must be one of stale, noise, stuck, got "melt"/],
+    ['noise without its amplitude', () => ({ ...IO, io: { ...IO.io, sensorFaults: [{ pin: 'A0', fault: 'noise', atTick: 100 }] } }), 'io.sensorFaults[0].amplitude', /must be an integer, got undefined/],
+    ['an amplitude on a stale fault', () => ({ ...IO, io: { ...IO.io, sensorFaults: [{ pin: 'A0', fault: 'stale', amplitude: 3, atTick: 100 }] } }), 'io.sensorFaults[0].amplitude', /only a noise fault takes an amplitude \(this one is stale\)/],
+    ['a raw reading on a noise fault', () => ({ ...IO, io: { ...IO.io, sensorFaults: [{ pin: 'A0', fault: 'noise', amplitude: 3, raw: 5, atTick: 100 }] } }), 'io.sensorFaults[0].raw', /only a stuck fault takes a raw reading/],
+    ['a stuck reading beyond the ADC', () => ({ ...IO, io: { ...IO.io, sensorFaults: [{ pin: 'A0', fault: 'stuck', raw: 1024, atTick: 100 }] } }), 'io.sensorFaults[0].raw', /must be in \[0, 1023\], got 1024/],
+    ['a stuck digital pin at 2', () => ({ ...TANK_IO, io: { kind: 'firmata-sim', sensorFaults: [{ pin: 2, fault: 'stuck', raw: 2, atTick: 100 }] } }), 'io.sensorFaults[0].raw', /must be in \[0, 1\], got 2/],
+    ['noise on a digital pin', () => ({ ...TANK_IO, io: { kind: 'firmata-sim', sensorFaults: [{ pin: 2, fault: 'noise', amplitude: 3, atTick: 100 }] } }), 'io.sensorFaults[0].fault', /noise applies to analog inputs; pin 2 \(highSwitch\) is digital/],
+    ['a sensor fault at tick 0', () => ({ ...IO, io: { ...IO.io, sensorFaults: [{ pin: 'A0', fault: 'stale', atTick: 0 }] } }), 'io.sensorFaults[0].atTick', /must be tick 1 or later/],
+    ['a sensor fault past the end', () => ({ ...IO, io: { ...IO.io, sensorFaults: [{ pin: 'A0', fault: 'stale', atS: 3 }] } }), 'io.sensorFaults[0].atS', /tick 300 is past the end of the run/],
+    ['two faults on one pin at once', () => ({ ...IO, io: { ...IO.io, sensorFaults: [{ pin: 'A0', fault: 'noise', amplitude: 2, atTick: 50, durationTicks: 60 }, { pin: 'A0', fault: 'stale', atTick: 100 }] } }), 'io.sensorFaults[1]', /overlaps io\.sensorFaults\[0\] on pin A0: one fault per pin at a time/],
+    ['a sensor fault after the board vanished', () => ({ ...IO, io: { ...IO.io, boardVanishAtTick: 100 } }), 'io.sensorFaults[0].atTick', /tick 100 is not before the board vanishes \(tick 100\)/],
+    ['a sensor fault that outlasts the board', () => ({ ...IO, io: { ...IO.io, boardVanishAtTick: 150, sensorFaults: [{ pin: 'A0', fault: 'stale', atTick: 100, durationTicks: 60 }] } }), 'io.sensorFaults[0].durationTicks', /ends at tick 160, after the board vanishes \(tick 150\)/],
+    ['a board vanishing at tick 0', () => ({ ...IO, io: { kind: 'firmata-sim', boardVanishAtTick: 0 } }), 'io.boardVanishAtTick', /must be tick 1 or later/],
+    ['the fault-free comparison through real I/O', () => ({ ...IO, criteria: { votedIdenticalToFaultFree: true } }), 'criteria.votedIdenticalToFaultFree', /cannot hold through real I\/O: the board's plant runs on its own clock/],
+    ['an input fault criterion without io', () => ({ ...BASE, criteria: { inputFault: IO.criteria.inputFault } }), 'criteria.inputFault', /needs io .*: an input fault comes from real I\/O/],
+    ['an input fault on the host setpoint', () => ({ ...IO, criteria: { inputFault: { ...IO.criteria.inputFault, channel: 'setpointMilliDeg' } } }), 'criteria.inputFault.channel', /setpointMilliDeg is a profile input in .*: it never faults/],
+    ['an input fault on a digital input', () => ({ ...TANK_IO, io: { kind: 'firmata-sim', sensorFaults: [{ pin: 2, fault: 'stale', atTick: 100 }] }, criteria: { inputFault: { reason: 'SENSOR_STALE', channel: 'highSwitch', safeWithinTicks: 13 } } }), 'criteria.inputFault.channel', /highSwitch is a digital input .*: a digital input is never stale or out of range once it has reported/],
+    ['an input fault on a channel nothing faults', () => ({ ...IO, io: { kind: 'firmata-sim' } }), 'criteria.inputFault', /nothing in io makes positionMilliDeg SENSOR_STALE \(give a stale fault on its pin or the board vanishing: io\.sensorFaults on pin A0 or io\.boardVanishAtTick\)/],
+    ['an input fault of another reason than the faults give', () => ({ ...IO, criteria: { inputFault: { ...IO.criteria.inputFault, reason: 'SENSOR_OUT_OF_RANGE' } } }), 'criteria.inputFault', /nothing in io makes positionMilliDeg SENSOR_OUT_OF_RANGE \(give a stuck or noise fault on its pin/],
+    ['an input fault bound inside the hold', () => ({ ...IO, criteria: { inputFault: { ...IO.criteria.inputFault, safeWithinTicks: 5 } } }), 'criteria.inputFault.safeWithinTicks', /5 ticks can never hold: the map's policy holds positionMilliDeg's last good value 5 ticks before the loop goes safe/],
+    ['an unknown input fault reason', () => ({ ...IO, criteria: { inputFault: { ...IO.criteria.inputFault, reason: 'SENSOR_NOISY' } } }), 'criteria.inputFault.reason', /must be one of SENSOR_STALE, SENSOR_OUT_OF_RANGE/],
+    ['an INPUT_FAULT trip without io', () => ({ ...BASE, criteria: { killSwitch: 'INPUT_FAULT' } }), 'criteria.killSwitch', /INPUT_FAULT needs io/],
+    ['no kill switch and an input fault', () => ({ ...IO, criteria: { ...IO.criteria, killSwitch: 'none' } }), 'criteria.killSwitch', /'none' contradicts criteria\.inputFault/],
+    ['a kill switch trigger the bench does not arm', () => ({ ...IO, criteria: { killSwitch: 'QUORUM_LOSS' } }), 'criteria.killSwitch', /must be one of none, INPUT_FAULT, got "QUORUM_LOSS"/],
+    ['the board read back without io', () => ({ ...BASE, criteria: { boardSafeAtEnd: true } }), 'criteria.boardSafeAtEnd', /needs io/],
+    ['the board read back after it vanished', () => ({ ...IO, io: { kind: 'firmata-sim', boardVanishAtTick: 100 }, criteria: { boardSafeAtEnd: true } }), 'criteria.boardSafeAtEnd', /the board vanishes .*: nothing can be read back from it/],
+    ['the board loss without its vanishing', () => ({ ...IO, criteria: { boardLostWithinTicks: 5 } }), 'criteria.boardLostWithinTicks', /needs the board to vanish \(io\.boardVanishAtTick or io\.boardVanishAtS\)/],
+  ];
+
+  it.each(ioCases)('refuses %s, naming the file and the field', (_name, value, field, problem) => {
+    const error = refusal(value());
+    expect(error.field).toBe(field);
+    expect(error.message).toMatch(problem);
+    expect(error.message.startsWith(`scenarios/broken.json: ${field}: `)).toBe(true);
+    expect(error.message).not.toContain('\n');
   });
 
   const cases: [string, unknown, string, RegExp][] = [
@@ -174,8 +286,8 @@ describe('the scenario library (hil/scenarios)', () => {
   });
 
   it('runs the tank law too: every fault kind in simulated time, a double fault ending in its safe values, real replicas at 50 Hz, a re-admission', () => {
-    const tank = library.filter((s) => s.law.name === 'tank');
-    for (const s of tank) expect(s.name.startsWith('tank-')).toBe(true);
+    const tank = library.filter((s) => s.law.name === 'tank' && s.io === null);
+    for (const s of library.filter((x) => x.law.name === 'tank')) expect(s.name.startsWith(s.io === null ? 'tank-' : 'firmata-tank-')).toBe(true);
     const simulated = tank.filter((s) => s.replicas.every((r) => r.kind === 'sim'));
     expect(new Set(simulated.flatMap((s) => s.faults.map((f) => f.kind)))).toEqual(new Set(FAULT_KINDS));
     const endsSafe = tank.filter((s) => s.faults.length >= 2 && s.criteria.finalMode === 'safe' && s.criteria.finalCommands !== null);
@@ -185,5 +297,62 @@ describe('the scenario library (hil/scenarios)', () => {
     expect(realtime('node').length).toBeGreaterThanOrEqual(2);
     expect(realtime('sim-board').length).toBeGreaterThanOrEqual(1);
     expect(tank.filter((s) => s.recovery !== null && s.faults.some((f) => f.kind === 'crash') && s.criteria.readmissionsMin !== null)).toHaveLength(1);
+  });
+});
+
+describe('the scenario library through the Firmata board (issue 18)', () => {
+  const dir = join(ROOT, 'hil', 'scenarios');
+  const io = readdirSync(dir)
+    .filter((f) => f.startsWith('firmata-') && f.endsWith('.json'))
+    .map((f) => parseScenario(readFileSync(join(dir, f), 'utf8'), `hil/scenarios/${f}`));
+  const shipped = (plant: string): string => join(ROOT, 'boards', 'firmata', `${plant}-io.json`);
+
+  it('has, for every plant, a stale sensor and a vanishing board that must end safe within a bound on the shipped map, a masked replica fault and a tolerated sensor fault', () => {
+    for (const plant of ['motor', 'tank']) {
+      const ofPlant = io.filter((s) => s.plant.name === plant);
+      for (const s of ofPlant) {
+        expect(s.io, s.name).not.toBeNull();
+        expect(s.name.startsWith(`firmata-${plant}-`)).toBe(true);
+        expect(s.replicas.every((r) => r.kind !== 'sim')).toBe(true);
+        // Short: CI runs the whole library.
+        expect(s.ticks / s.rateHz).toBeLessThanOrEqual(3);
+      }
+      const endsSafe = (cause: (s: Scenario) => boolean): Scenario[] =>
+        ofPlant.filter((s) => cause(s) && s.io!.map.source === shipped(plant) && s.criteria.inputFault?.reason === 'SENSOR_STALE' && s.criteria.killSwitch === 'INPUT_FAULT');
+      expect(endsSafe((s) => s.io!.sensorFaults.some((f) => f.fault === 'stale')), plant).toHaveLength(1);
+      expect(endsSafe((s) => s.io!.boardVanishTick !== null && s.criteria.boardLostWithinTicks !== null), plant).toHaveLength(1);
+      const masked = ofPlant.filter((s) => s.faults.length === 1 && s.criteria.detectionLatencyTicksMax !== null && s.criteria.modesMustReach.includes('duplex') && s.criteria.killSwitch === 'none');
+      expect(masked, plant).toHaveLength(1);
+      const tolerated = ofPlant.filter((s) => s.io!.sensorFaults.some((f) => f.fault !== 'stale') && s.criteria.killSwitch === 'none' && s.criteria.modesMustNotReach.includes('duplex'));
+      expect(tolerated, plant).toHaveLength(1);
+    }
+  });
+
+  it('states each input fault bound as the arithmetic of its map and rate: hold + ticks to stale + 2', () => {
+    for (const s of io.filter((x) => x.criteria.inputFault !== null)) {
+      const binding = s.io!.map.inputs[s.criteria.inputFault!.channelIndex]!;
+      assert(binding.source === 'analog', 'an input fault criterion is on an analog input');
+      const periodMs = 1000 / s.rateHz;
+      // A reading is stale once it is more than floor(staleAfterMs / period) whole ticks old.
+      const staleTicks = Math.floor(binding.staleAfterMs / periodMs) + 1;
+      expect(s.criteria.inputFault!.safeWithinTicks, s.name).toBe(binding.onFault.holdTicks + staleTicks + 2);
+      expect(s.description, s.name).toContain(`${s.criteria.inputFault!.safeWithinTicks} = ${binding.onFault.holdTicks} (the hold) + ${staleTicks}`);
+    }
+  });
+
+  it('runs the others on the shipped wiring with only the stale policy made tolerant', () => {
+    for (const s of io.filter((x) => x.io!.map.source !== shipped(x.plant.name))) {
+      const plain = JSON.parse(readFileSync(shipped(s.plant.name), 'utf8'));
+      const tolerant = JSON.parse(readFileSync(s.io!.map.source, 'utf8'));
+      for (const map of [plain, tolerant]) {
+        delete map.description;
+        for (const input of Object.values(map.inputs) as Record<string, unknown>[]) {
+          delete input.staleAfterMs;
+          delete input.onFault;
+        }
+      }
+      expect(tolerant, s.name).toEqual(plain);
+      expect(s.criteria.inputFault, s.name).toBeNull();
+    }
   });
 });
