@@ -42,6 +42,8 @@ export interface IoEvidence {
 
 interface Scheduled {
   readonly action: IoAction;
+  /** A fault's end: sent before a fault that starts on the same tick (possibly on the same pin). */
+  readonly ends: boolean;
   readonly run: (sim: SimFirmataWorld) => Promise<PlantLine | 'vanished' | null>;
 }
 
@@ -61,15 +63,15 @@ function schedule(io: ScenarioIo): Scheduled[] {
     const pin = pinName(f.pin);
     const command = f.fault === 'noise' ? { fault: f.fault, pin, amplitude: f.amplitude! } : f.fault === 'stuck' ? { fault: f.fault, pin, raw: f.raw! } : { fault: f.fault, pin };
     const detail = f.fault === 'noise' ? ` ±${f.amplitude} counts` : f.fault === 'stuck' ? ` at raw ${f.raw}` : '';
-    list.push({ action: newAction(`${f.fault}${detail} on pin ${pin}`, f.atTick), run: (sim) => sim.board.fault(command) });
+    list.push({ action: newAction(`${f.fault}${detail} on pin ${pin}`, f.atTick), ends: false, run: (sim) => sim.board.fault(command) });
     if (f.durationTicks > 0) {
-      list.push({ action: newAction(`none on pin ${pin} (the ${f.fault} fault ends)`, f.atTick + f.durationTicks), run: (sim) => sim.board.fault({ fault: 'none', pin }) });
+      list.push({ action: newAction(`none on pin ${pin} (the ${f.fault} fault ends)`, f.atTick + f.durationTicks), ends: true, run: (sim) => sim.board.fault({ fault: 'none', pin }) });
     }
   }
   if (io.boardVanishTick !== null) {
-    list.push({ action: newAction('the board vanishes', io.boardVanishTick), run: async (sim) => (await sim.board.vanish(), 'vanished') });
+    list.push({ action: newAction('the board vanishes', io.boardVanishTick), ends: false, run: async (sim) => (await sim.board.vanish(), 'vanished') });
   }
-  return list.sort((a, b) => a.action.tick - b.action.tick);
+  return list.sort((a, b) => a.action.tick - b.action.tick || Number(b.ends) - Number(a.ends));
 }
 
 function newAction(what: string, tick: number): IoAction {
@@ -80,11 +82,11 @@ export class IoRun {
   private readonly scheduled: Scheduled[];
   private next = 0;
   private lastTickDone = -1;
-  private readonly pending: Promise<void>[] = [];
+  /** The actions sent so far, one after another: each waits for the board's answer to the one before (answers carry no id). */
+  private chain: Promise<void> = Promise.resolve();
   private readonly events: InputEvent[] = [];
   private eventsDropped = 0;
   private closing: Promise<PlantStatus | null> | null = null;
-
   private readonly watchdogMs: number;
 
   private constructor(
@@ -127,20 +129,18 @@ export class IoRun {
     // Bounded by the schedule's length.
     while (this.next < this.scheduled.length && this.scheduled[this.next]!.action.tick <= tick + 1) {
       const { action, run } = this.scheduled[this.next++]!;
-      action.sentAfterTick = tick;
       action.outcome = 'no answer';
-      this.pending.push(
-        run(this.sim).then(
-          (answer) => {
-            action.answeredAfterTick = this.lastTickDone;
-            if (answer === 'vanished' || answer?.event === 'fault') action.outcome = 'applied';
-            else if (answer?.event === 'refusedCommand') action.outcome = `refused: ${answer.reason}`;
-          },
-          (error: unknown) => {
-            action.outcome = `failed: ${error instanceof Error ? error.message : String(error)}`;
-          },
-        ),
-      );
+      this.chain = this.chain.then(async () => {
+        action.sentAfterTick = this.lastTickDone;
+        try {
+          const answer = await run(this.sim);
+          action.answeredAfterTick = this.lastTickDone;
+          if (answer === 'vanished' || answer?.event === 'fault') action.outcome = 'applied';
+          else if (answer?.event === 'refusedCommand') action.outcome = `refused: ${answer.reason}`;
+        } catch (error) {
+          action.outcome = `failed: ${error instanceof Error ? error.message : String(error)}`;
+        }
+      });
     }
   }
 
@@ -159,11 +159,16 @@ export class IoRun {
   async finish(ticksDone: number): Promise<IoEvidence> {
     // The tick the loop halted on (an input hold ran out) was sensed but never reached the hook.
     this.keep(this.sim.world.inputHealth().events.filter((e) => e.tick >= ticksDone && e.tick > this.lastTickDone));
-    await Promise.all(this.pending);
+    const endedAt = this.sim.board.events.length;
+    await this.chain;
     const summary = this.sim.world.ioSummary();
     let watchdogTrip: IoBoardEnd['watchdogTrip'] = null;
     if (!this.sim.board.isVanished) {
+      // The heartbeat stopped with the loop: the dead-man trips a watchdogMs later, by when the board
+      // has long taken the safe values the loop sent before it stopped. A trip it reported mid-run
+      // (a stall past the dead-man) is not reported again: then give it that time anyway.
       const trip = await this.sim.board.waitFor('watchdogTripped', this.watchdogMs + WATCHDOG_WAIT_MARGIN_MS);
+      if (trip !== null && this.sim.board.events.indexOf(trip) < endedAt) await new Promise((resolve) => setTimeout(resolve, this.watchdogMs));
       if (trip !== null) watchdogTrip = { boardTick: trip.boardTick, msWithoutHeartbeat: trip.msWithoutHeartbeat, commands: trip.commands };
     }
     const status = await this.close();
