@@ -27,7 +27,7 @@ import { openActuatorPath, type ActuatorPath, type ActuatorPathSpec } from './ac
 import { evaluateCriteria } from './criteria.js';
 import { IoRun, type IoEvidence } from './io-run.js';
 import { NONE, Recording } from './recording.js';
-import type { IoResult, Marker, ModeBand, ScenarioResult } from './result.js';
+import type { CriterionOutcome, IoResult, Marker, ModeBand, ScenarioResult } from './result.js';
 import type { MotorSetup, Scenario } from './scenario.js';
 import { MODES } from '../src/core/degradation.js';
 
@@ -189,7 +189,8 @@ const REALTIME_ATTEMPTS_MAX = 2;
  * majority answered on time (a survivor's late reply in duplex, or a stalled host or emulator, not
  * the injected fault); or, with real I/O, one that went safe on a sensor gone stale before anything
  * in the scenario could make it so (a stalled board or host: the loop did right, the scenario
- * never got to its point).
+ * never got to its point), or one that failed on tracking alone while a tick used a reading from
+ * before a stall of the board or the host (the loop steered blind; its safety criteria held).
  */
 export async function runScenario(scenario: Scenario, options: BenchOptions = {}): Promise<ScenarioResult> {
   const retries: string[] = [];
@@ -198,12 +199,29 @@ export async function runScenario(scenario: Scenario, options: BenchOptions = {}
     const failed = result.criteria.filter((c) => !c.passed);
     const stalled = result.timeBase === 'realtime' && (result.counters.heldCommands ?? 0) > 0;
     const onlyTrace = failed.length > 0 && failed.every((c) => c.name === 'votedIdenticalToFaultFree');
-    const uncaused = failed.length > 0 ? uncausedInputTrip(scenario, result) : null;
-    if (!((stalled && onlyTrace) || uncaused !== null) || attempt >= REALTIME_ATTEMPTS_MAX || options.signal?.aborted === true) {
+    const timing = failed.length === 0 ? null : (uncausedInputTrip(scenario, result) ?? blindTracking(scenario, result, failed));
+    if (!((stalled && onlyTrace) || timing !== null) || attempt >= REALTIME_ATTEMPTS_MAX || options.signal?.aborted === true) {
       return retries.length === 0 ? result : { ...result, retries };
     }
-    retries.push(`attempt ${attempt}: ${uncaused ?? `${result.counters.heldCommands} commands held (no majority on time)`}; ${failed[0]!.message}`);
+    retries.push(`attempt ${attempt}: ${timing ?? `${result.counters.heldCommands} commands held (no majority on time)`}; ${failed[0]!.message}`);
   }
+}
+
+/** Readings older than this many sampling intervals mean the board or the host stalled: the loop steered blind meanwhile. */
+const STALL_SAMPLING_INTERVALS = 4;
+
+/**
+ * With real I/O: why a run that failed on tracking alone (trackingError, steps) is timing's, not
+ * the loop's: some tick used a reading older than STALL_SAMPLING_INTERVALS sampling intervals
+ * (null: none did, or something else failed too). A stalled host leaves the board's drive on its
+ * last command and a stalled board steps its plant late; the tracking bounds claim nothing then.
+ */
+function blindTracking(scenario: Scenario, result: ScenarioResult, failed: readonly CriterionOutcome[]): string | null {
+  const io = scenario.io;
+  if (io === null || !failed.every((c) => c.name.startsWith('trackingError') || c.name.startsWith('steps'))) return null;
+  const ageMaxMs = result.counters.sampleAgeMaxMs ?? 0;
+  const limitMs = STALL_SAMPLING_INTERVALS * io.map.samplingIntervalMs;
+  return ageMaxMs > limitMs ? `a reading ${ageMaxMs} ms old was used (over ${limitMs} ms, ${STALL_SAMPLING_INTERVALS} sampling intervals: a stalled board or host), and only tracking failed` : null;
 }
 
 /**
