@@ -129,6 +129,10 @@ export class FirmataWorld implements LoopWorld {
     // name a failure to open it), so say it here, or johnny-five never becomes ready.
     io.emit('connect');
     await waitFor(board, 'ready', timeoutMs, `${what} @${baudRate}: no Firmata version report within ${timeoutMs} ms (is StandardFirmata flashed, and is this the board's port?)`);
+    // From here a board or transport error is the board going away, never an unhandled 'error'
+    // event (which Node would turn into a crash of the voter).
+    board.on('error', (error: unknown) => this.boardGone(`board error: ${error instanceof Error ? error.message : String(error)}`));
+    io.on('error', (error: unknown) => this.boardGone(`Firmata error: ${error instanceof Error ? error.message : String(error)}`));
     const plugin = board.io as IoPlugin;
     plugin.setSamplingInterval?.(map.samplingIntervalMs);
     this.countWrites(plugin);
@@ -136,6 +140,8 @@ export class FirmataWorld implements LoopWorld {
     this.drivers = map.outputs.map((binding, c) => this.driverFor(board, binding, c));
     this.heartbeat = new five.Pin({ pin: map.heartbeatPin, board, type: 'digital' });
     await this.firstSamples(timeoutMs, what);
+    // What every sensor read while the world opened: each channel's last good value before tick 0.
+    this.conditioner.prime(this.options.map.inputs.map((_, c) => (Number.isNaN(this.latestAtMs[c]!) ? null : { raw: this.latestRaw[c]!, ageTicks: 0 })));
   }
 
   private bindInputs(plugin: IoPlugin): void {

@@ -64,6 +64,20 @@ export class InputConditioner {
     this.faultsBegun = new Uint32Array(bindings.length);
   }
 
+  /**
+   * Before tick 0: the readings taken while the world opened become each channel's last good value
+   * (where good), so a sample that is stale at tick 0 is held like any other rather than leaving
+   * the channel with nothing to hold.
+   */
+  prime(samples: readonly (ChannelSample | null)[]): void {
+    for (let c = 0; c < this.bindings.length; c++) {
+      const binding = this.bindings[c]!;
+      if (binding.source !== 'analog' && binding.source !== 'digital') continue;
+      const reading = this.read(c, binding, samples[c] ?? null);
+      if (reading.ok) this.states[c]!.lastGood = reading.value;
+    }
+  }
+
   /** Fills `out` with this tick's channel values; returns the tick's events. `samples[c]` is ignored for profile and constant channels. */
   condition(tick: number, samples: readonly (ChannelSample | null)[], out: Int32Array): InputHealth {
     const events: InputEvent[] = [];

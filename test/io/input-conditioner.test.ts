@@ -89,6 +89,19 @@ describe('InputConditioner', () => {
     expect(c.faultsBegun[1]).toBe(1);
   });
 
+  it('primed with the readings taken while the world opened: a stale sample at tick 0 is held', () => {
+    const c = make(2);
+    const out = new Int32Array(3);
+    c.prime([null, { raw: 510, ageTicks: 0 }, { raw: 0, ageTicks: 0 }]);
+    const h = c.condition(0, [null, { raw: 510, ageTicks: 8 }, { raw: 0, ageTicks: 0 }], out);
+    expect(h.events.map((e) => e.kind)).toEqual(['inputFault']);
+    expect([...out]).toEqual([1000, 1000, 1]);
+    // A reading that was bad while opening gives nothing to hold.
+    const d = make(2);
+    d.prime([null, { raw: 1023, ageTicks: 0 }, null]);
+    expect(d.condition(0, [null, { raw: 510, ageTicks: 8 }, { raw: 0, ageTicks: 0 }], out).events.map((e) => e.kind)).toEqual(['inputFault', 'inputHoldExpired']);
+  });
+
   it('no sample at all: nothing to hold, expired at once', () => {
     const c = make(5);
     const out = new Int32Array(3);

@@ -4,9 +4,10 @@
  * the board's own clock), for the motor and the tank, with a replica fault masked.
  *
  * What holds whatever the scheduler does: samples were read and writes made over Firmata, every
- * tick toggled the heartbeat, the fault was detected and masked (duplex, no unsafe command, no
- * minority command), and the plant followed its setpoint as the in-process plant does (the final
- * tracking error within a band of it). The map used here is the shipped one with a tolerant stale
+ * tick toggled the heartbeat, the fault was masked (the replica out, duplex, no unsafe command)
+ * and the loop closed (the final error far inside an open loop's). Timing figures, held to their
+ * bounds under npm run soak: the fault seen as such, and the final error within a band of the
+ * in-process plant's. The map used here is the shipped one with a tolerant stale
  * bound (1 s, hold 100 ticks): a busy machine that stalls the board process for more than the
  * shipped 50 ms would otherwise end the run safe, correctly, and this test is about closing the
  * loop; the stale path has its own tests (test/io/, and the HIL library's Firmata scenarios).
@@ -16,6 +17,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { assertFreshBuild, ROOT, runCli } from '../helpers/cli.js';
+import { timingFigure } from '../helpers/timing-figure.js';
 
 interface IoRunSummary {
   ticks: number;
@@ -24,6 +26,7 @@ interface IoRunSummary {
   killSwitch: unknown;
   commands: { voted: number; held: number; simplex: number; safe: number };
   faults: { outcome: string; replica: number; reason: string | null }[];
+  replicas: { state: string }[];
   tracking: { maxAbsError: number; finalError: number };
   io: {
     sensorSamples: number;
@@ -54,10 +57,12 @@ async function simulated(law: string): Promise<{ tracking: { finalError: number 
 
 describe('tmr run --io firmata-sim', () => {
   const cases = [
-    { law: 'pid-q16', plant: 'motor' as const, analog: 'positionMilliDeg', outputs: ['commandMv'], finalBand: 1_000, inject: 'wrong:1@1000+500' },
+    // The default profile ends on a 60° ramp: a loop that does not close ends about 60° off.
+    { law: 'pid-q16', plant: 'motor' as const, analog: 'positionMilliDeg', outputs: ['commandMv'], finalBand: 1_000, closedBand: 20_000, inject: 'wrong:1@1000+500' },
     // A wrong valve command offset into a saturated valve (shut or open) can equal the truth and go
     // unseen (masked all the same): the tank's replica fault is a crash, always seen.
-    { law: 'tank', plant: 'tank' as const, analog: 'levelMm', outputs: ['valvePermille'], finalBand: 30, inject: 'crash:1@1000' },
+    // The tank's profile ends at 600 mm from a start at 300 mm.
+    { law: 'tank', plant: 'tank' as const, analog: 'levelMm', outputs: ['valvePermille'], finalBand: 30, closedBand: 150, inject: 'crash:1@1000' },
   ];
   for (const c of cases) {
     it(`${c.law}: closes the loop over Firmata and masks a faulty replica (${c.inject})`, async () => {
@@ -70,20 +75,26 @@ describe('tmr run --io firmata-sim', () => {
       expect(s.ticks).toBe(3000);
       expect(s.unsafeCommands).toBe(0);
       expect(s.killSwitch).toBeNull();
-      // Detected and masked. A busy machine may take the wrong replica out for its timing before its
-      // output is seen (as in realtime.test.ts's tank case); which reason is a figure, not the claim.
-      expect(s.faults, JSON.stringify(s.faults)).toMatchObject([{ replica: 1, outcome: 'detected' }]);
+      // Masked: the faulty replica is out and the loop commands on in duplex. A busy machine may take
+      // it out for its timing before the fault (as in realtime.test.ts's tank case); whether the
+      // fault itself was seen is then a figure, not the claim.
+      expect(s.replicas[1]!.state, JSON.stringify(s.faults)).toBe('excluded');
       expect(s.finalMode).toBe('duplex');
       expect(s.commands.safe).toBe(0);
+      timingFigure(`${c.law}: fault not seen as such (1: its replica was out for its timing before it)`, s.faults[0]!.outcome === 'detected' ? 0 : 1, 0, s.faults);
       // Over the wire both ways: every sensor reported, every driven output was written, a heartbeat edge per tick.
       expect(s.io.inputs.find((i) => i.channel === c.analog)!.samples).toBeGreaterThan(0);
       expect(s.io.sensorSamples).toBeGreaterThan(0);
       for (const name of c.outputs) expect(s.io.outputs.find((o) => o.channel === name)!.writes).toBeGreaterThan(0);
       expect(s.io.heartbeatEdges).toBe(3000);
       expect(s.io.boardLost).toBeNull();
-      // Tracking: where the in-process plant ends, within a band (the board's plant runs on its own clock).
+      // Tracking: the loop closed (the final error is far inside what an open loop leaves), and, a
+      // timing figure held under npm run soak, it ends where the in-process plant ends, within a band:
+      // the board's plant runs on its own clock and its samples are up to an interval old, so a stall
+      // of the board or the host near the end shows here (pid-q16 rings through the extra delay).
+      expect(Math.abs(s.tracking.finalError)).toBeLessThanOrEqual(c.closedBand);
       const reference = await simulated(c.law);
-      expect(Math.abs(s.tracking.finalError - reference.tracking.finalError)).toBeLessThanOrEqual(c.finalBand);
+      timingFigure(`${c.law}: |final error − in-process final error|`, Math.abs(s.tracking.finalError - reference.tracking.finalError), c.finalBand, s.tracking);
     });
   }
 });
