@@ -85,15 +85,19 @@ describe('FirmataWorld on the simulated Firmata tank board', () => {
       world.sense(tick, inputs);
       events.push(...world.inputHealth().events);
       world.actuate(tick, commands);
-      // Until the fault, the reading follows the sensor; from it, the last good reading is held.
-      if (events.length === 0) good = inputs[1]!;
-      else expect(inputs[1]).toBe(good);
+      // Outside a fault the reading follows the sensor; in one, the last good reading is held.
+      const spell = world.ioSummary();
+      if (events.length === 0 || events[events.length - 1]!.kind === 'inputRecovered') good = inputs[1]!;
+      else expect(inputs[1], JSON.stringify(spell.inputFaultTicks)).toBe(good);
     }
-    expect(events.map((e) => e.kind)).toEqual(['inputFault', 'inputHoldExpired']);
-    expect(events[0]).toMatchObject({ channel: 1, reason: 'SENSOR_STALE' });
-    expect(events[1]).toMatchObject({ channel: 1, reason: 'SENSOR_STALE', heldTicks: 5 });
-    expect(events[1]!.tick - events[0]!.tick).toBe(5);
-    expect(world.ioSummary().inputFaultTicks.SENSOR_STALE).toBe(6);
+    // A stall of this machine before the fault took hold may show as a stale spell that recovered;
+    // the fault's own spell is the last: a fault, then its hold expiring 5 ticks later.
+    const last = events.slice(events.map((e) => e.kind).lastIndexOf('inputRecovered') + 1);
+    expect(last.map((e) => e.kind)).toEqual(['inputFault', 'inputHoldExpired']);
+    expect(last[0]).toMatchObject({ channel: 1, reason: 'SENSOR_STALE' });
+    expect(last[1]).toMatchObject({ channel: 1, reason: 'SENSOR_STALE', heldTicks: 5 });
+    expect(last[1]!.tick - last[0]!.tick).toBe(5);
+    expect(world.ioSummary().inputFaultTicks.SENSOR_STALE).toBeGreaterThanOrEqual(6);
   });
 
   it('a board that vanishes is recorded; its inputs go stale; nothing throws', async () => {
