@@ -330,7 +330,7 @@ describe('PROTOCOL.md constant tables equal the code', () => {
     };
     read('HELLO_RETRY_MS', 'src/runtime/replica-link.ts');
     read('HELLO_ACK_GRACE_MS', 'src/runtime/replica-link.ts');
-    read('HANDSHAKE_TIMEOUT_MS', 'src/cli/tmr.ts', /\bhandshakeTimeoutMs: ([\d_]+),/);
+    read('HANDSHAKE_TIMEOUT_MS', 'src/api/tmr-runtime.ts');
     read('WARM_UP_TICKS', 'src/runtime/realtime-runner.ts');
     read('WARM_UP_HELLO_EVERY_TICKS', 'src/runtime/replica-link.ts');
     read('WARM_UP_WINDOW_FRAMES', 'src/runtime/replica-link.ts');
