@@ -7,6 +7,8 @@
  *
  * Loaded only when a run uses it (johnny-five and the board's launcher come with it).
  */
+import { existsSync } from 'node:fs';
+import { UsageError } from '../src/config/fields.js';
 import type { LoadedLaw } from '../src/law/law-runtime.js';
 import { FIRMATA_BAUD_DEFAULT } from '../src/io/firmata-io.js';
 import { FirmataWorld } from '../src/io/firmata-world.js';
@@ -47,6 +49,8 @@ export interface SimFirmataWorld {
 
 /** Starts the board and opens the world on it; on any failure both are stopped before the error goes on. */
 export async function openSimFirmataWorld(options: SimFirmataWorldOptions): Promise<SimFirmataWorld> {
+  // The board process is wired by reading the map's file: a map given as an object has none.
+  if (!existsSync(options.map.source)) throw new UsageError(`--io firmata-sim: the simulated board reads its wiring from the I/O map's file; ${options.map.source} is not one (give ioMap as a file's path)`);
   const board = await SimFirmataPlant.start({
     plant: options.plant,
     mapPath: options.map.source,

@@ -78,8 +78,12 @@ export interface RuntimeConfig {
   readonly recovery?: boolean | RecoveryConfig;
   /** Real I/O instead of the plant model, as `--io` writes it ('firmata:/dev/ttyACM0'); realtime only. */
   readonly io?: string;
-  /** Its I/O map's path (`--io-map`; default: the scheme's for the plant). */
-  readonly ioMap?: string;
+  /**
+   * Its I/O map (boards/firmata/README.md): a file's path (`--io-map`), or the map itself as an
+   * object (not for 'firmata-sim', whose board reads its wiring from the file); default: the
+   * scheme's for the plant.
+   */
+  readonly ioMap?: string | Readonly<Record<string, unknown>>;
 }
 
 /** What the run is wired to besides its configuration: none of it changes what the loop computes. */

@@ -20,7 +20,7 @@ import { DEFAULT_RECOVERY, type RecoveryOptions } from '../loop/recovery.js';
 import { InputFileError, readInputText } from '../loop/input-file.js';
 import { defaultQuorumGraceUs, START_POLICIES, START_POLICY_DEFAULT, type StartPolicy } from '../runtime/realtime-runner.js';
 import type { ActuatorExtension, ExtensionRegistry, ReplicaSettingsSource } from './extensions.js';
-import { loadIoMap, selectIo, type SelectedIo } from '../io/open-io.js';
+import { loadIoMap, selectIo, type IoMapRef, type SelectedIo } from '../io/open-io.js';
 import type { IoMap } from '../io/io-map.js';
 
 export { UsageError } from '../config/fields.js';
@@ -60,7 +60,7 @@ export interface CliRunOptions extends LoopOptions {
    * and as read and checked against the law by withLawAndPlant (null until then, or without --io).
    */
   readonly io: SelectedIo | null;
-  readonly ioMapRef: { readonly path: string; readonly label: string } | null;
+  readonly ioMapRef: IoMapRef | null;
   readonly ioMap: IoMap | null;
   /** --law NAME|PATH as given (loaded into `law` by withLawAndPlant), and --plant (null: the law's default). */
   readonly lawRef: string;
@@ -661,7 +661,7 @@ function settle(raw: RawSettings, mode: 'run' | 'sim', json: boolean, traceFile:
   const lawRef = textOrDefault(raw.law, DEFAULT_LAW);
   const plantRef = raw.plant.value === undefined ? null : textOrDefault(raw.plant, '');
   const ioText = raw.io.value === undefined ? null : { text: textOrDefault(raw.io, ''), label: raw.io.label };
-  const ioMapRef = raw.ioMap.value === undefined ? null : { path: textOrDefault(raw.ioMap, ''), label: raw.ioMap.label };
+  const ioMapRef = ioMapRefOf(raw.ioMap);
   return {
     ...DEFAULT_LOOP_OPTIONS,
     lawRef,
@@ -693,6 +693,17 @@ function settle(raw: RawSettings, mode: 'run' | 'sim', json: boolean, traceFile:
   };
 }
 
+/**
+ * The I/O map as given: a file's path (`--io-map`, a config file's or the library's `ioMap`), or,
+ * in a config file or from the library, the map itself as a JSON object.
+ */
+function ioMapRefOf(field: Field): IoMapRef | null {
+  if (field.value === undefined) return null;
+  if (field.fromText !== true && typeof field.value === 'object' && field.value !== null && !Array.isArray(field.value)) return { map: field.value, label: field.label };
+  if (typeof field.value !== 'string' || field.value === '') throw new UsageError(`${field.label} must be an I/O map file's path${field.fromText === true ? '' : ' or the map as an object'}, got ${show(field.value)}`);
+  return { path: field.value, label: field.label };
+}
+
 /** A non-empty text setting (a law or plant name or path). */
 function textOrDefault(field: Field, fallback: string): string {
   if (field.value === undefined) return fallback;
@@ -711,7 +722,7 @@ export async function withLawAndPlant(options: CliRunOptions): Promise<CliRunOpt
     const plant = await importPlant(law, options.plantRef ?? undefined, process.cwd(), options.plantLabel);
     const actuatorProblem = options.actuator?.actuator.plantProblem?.(plant.name) ?? null;
     if (actuatorProblem !== null) throw new UsageError(actuatorProblem);
-    const ioMap = options.io === null ? null : loadIoMap(options.io, options.ioMapRef?.path ?? null, options.ioMapRef?.label ?? '--io-map', law, plant);
+    const ioMap = options.io === null ? null : loadIoMap(options.io, options.ioMapRef, law, plant);
     return { ...options, law, plant, ioMap };
   } catch (error) {
     if (error instanceof LawError) throw new UsageError(error.message);

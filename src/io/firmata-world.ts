@@ -279,7 +279,8 @@ export class FirmataWorld implements LoopWorld {
     const nowMs = this.nowMs();
     for (let c = 0; c < this.samples.length; c++) {
       const atMs = this.latestAtMs[c]!;
-      if (Number.isNaN(atMs)) {
+      // A board gone away reports nothing more: its readings are stale from now, not once they age.
+      if (Number.isNaN(atMs) || this.lost !== null) {
         this.samples[c] = null;
         continue;
       }

@@ -133,7 +133,7 @@ export class InputConditioner {
 
   private read(c: number, binding: Extract<InputBinding, { source: 'analog' | 'digital' }>, sample: ChannelSample | null): { ok: true; value: number } | { ok: false; reason: InputFaultReason; detail: string } {
     const where = `${binding.source} pin ${pinName(binding.pin)}`;
-    if (sample === null) return { ok: false, reason: 'SENSOR_STALE', detail: `${where}: no reading yet` };
+    if (sample === null) return { ok: false, reason: 'SENSOR_STALE', detail: `${where}: no reading` };
     if (binding.source === 'digital') {
       const level = sample.raw !== 0 ? 1 : 0;
       return { ok: true, value: binding.invert ? 1 - level : level };

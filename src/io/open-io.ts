@@ -35,25 +35,33 @@ export function selectIo(text: string, label: string, find: (scheme: string) => 
   return { io, target: io.parse(colon < 0 ? '' : text.slice(colon + 1), label), text };
 }
 
+/** The I/O map as given: a file's path, or (a config file's or the library's ioMap) the map itself; `label` names where. */
+export type IoMapRef = { readonly path: string; readonly label: string } | { readonly map: object; readonly label: string };
+
 /**
- * The I/O map for a run: `mapPath` (from `--io-map` or a config file's ioMap, labelled `mapLabel`),
- * else the scheme's default for the plant. Read as an input file, parsed as settings JSON and
- * checked against the law; every problem one line naming the file and field.
+ * The I/O map for a run: `ref` (from `--io-map`, a config file's or the library's ioMap), else the
+ * scheme's default for the plant. A file is read as an input file and parsed as settings JSON;
+ * either way the map is checked against the law, every problem one line naming the file (or the
+ * setting) and the field.
  */
-export function loadIoMap(selected: SelectedIo, mapPath: string | null, mapLabel: string, law: LoadedLaw, plant: PlantDefinition): IoMap {
-  const path = mapPath ?? selected.io.defaultMapPath?.(plant.name) ?? null;
-  if (path === null) throw new UsageError(`--io ${selected.text} needs an I/O map: ${mapLabel} FILE (see boards/firmata/README.md)`);
-  let text: string;
-  try {
-    text = readInputText(path, mapLabel, IO_MAP_BYTES_MAX);
-  } catch (error) {
-    if (error instanceof InputFileError) throw new UsageError(error.message);
-    throw error;
+export function loadIoMap(selected: SelectedIo, ref: IoMapRef | null, law: LoadedLaw, plant: PlantDefinition): IoMap {
+  let map: IoMap;
+  if (ref !== null && 'map' in ref) map = checkIoMap(ref.map, ref.label, law);
+  else {
+    const path = ref?.path ?? selected.io.defaultMapPath?.(plant.name) ?? null;
+    if (path === null) throw new UsageError(`--io ${selected.text} needs an I/O map: --io-map FILE (see boards/firmata/README.md)`);
+    let text: string;
+    try {
+      text = readInputText(path, ref?.label ?? '--io-map', IO_MAP_BYTES_MAX);
+    } catch (error) {
+      if (error instanceof InputFileError) throw new UsageError(error.message);
+      throw error;
+    }
+    map = checkIoMap(parseSettingsJson(text, path), path, law);
   }
-  const map = checkIoMap(parseSettingsJson(text, path), path, law);
   const profiled = map.inputs.findIndex((b) => b.source === 'profile');
   if (profiled >= 0 && plant.setpointProfile === undefined) {
-    throw new UsageError(`${path}: inputs.${law.definition.inputs[profiled]!.name}: plant '${plant.name}' has no setpoint profile to follow (bind it to an analog pin or a constant)`);
+    throw new UsageError(`${map.source}: inputs.${law.definition.inputs[profiled]!.name}: plant '${plant.name}' has no setpoint profile to follow (bind it to an analog pin or a constant)`);
   }
   return map;
 }

@@ -169,6 +169,29 @@ describe('tmr run --io with a bad map', () => {
     expect(result.stderr).toMatch(/^tmr: \S*motor-io\.json: inputs\.setpointMilliDeg: law 'tank' has no input channel setpointMilliDeg \(it has levelSetpointMm, levelMm, highSwitch\)\n$/);
   });
 
+  it('a config file may give the map inline: checked the same, naming the file and the key', async () => {
+    const m = motor();
+    m.inputs.positionMilliDeg.value = [0, 600000];
+    const bad = join(dir, 'bad-run.json');
+    writeFileSync(bad, JSON.stringify({ io: 'firmata:/dev/tmr-no-such-port', ioMap: m, ticks: 10 }));
+    const refused = await runCli(['run', '--config', bad]);
+    expect(refused.code).toBe(2);
+    expect(refused.stderr).toBe(`tmr: ${bad}: ioMap: inputs.positionMilliDeg.value: 600000 is outside the channel's range -524288..524288\n`);
+    const good = join(dir, 'good-run.json');
+    writeFileSync(good, JSON.stringify({ io: 'firmata:/dev/tmr-no-such-port', ioMap: motor(), ticks: 10 }));
+    const opened = await runCli(['run', '--config', good]);
+    expect(opened.code).toBe(1);
+    expect(opened.stderr).toMatch(/^tmr: --io firmata:\/dev\/tmr-no-such-port: cannot open the port: /);
+    const simulated = join(dir, 'sim-run.json');
+    writeFileSync(simulated, JSON.stringify({ io: 'firmata-sim', ioMap: motor(), ticks: 10 }));
+    const refusedSim = await runCli(['run', '--config', simulated]);
+    expect(refusedSim.code).toBe(2);
+    expect(refusedSim.stderr).toContain('the simulated board reads its wiring from the I/O map');
+    const notAMap = join(dir, 'list-run.json');
+    writeFileSync(notAMap, JSON.stringify({ io: 'firmata:/dev/x', ioMap: [1], ticks: 10 }));
+    expect((await runCli(['run', '--config', notAMap])).stderr).toBe(`tmr: ${notAMap}: ioMap must be an I/O map file's path or the map as an object, got [1]\n`);
+  });
+
   it('a board that is not there is one line, exit 1, nothing started', async () => {
     const result = await runCli(['run', '--io', 'firmata:/dev/tmr-no-such-port', '--io-map', join(ROOT, 'boards/firmata/motor-io.json'), '--ticks', '10']);
     expect(result.code).toBe(1);
