@@ -48,6 +48,8 @@ export interface FirmataWorldOptions {
 /** How many per-tick sample ages are kept for the summary's percentiles. */
 const AGE_SAMPLES_MAX = 100_000;
 const READY_TIMEOUT_MS_DEFAULT = 10_000;
+/** How long close waits for the board to confirm it has taken the last writes. */
+const CLOSE_CONFIRM_MS = 2_000;
 
 interface OutputDriver {
   /** Writes the channel's value; returns whether a write went out (a Servo skips unchanged values). */
@@ -343,10 +345,22 @@ export class FirmataWorld implements LoopWorld {
 
   /** Closes the port (the safe values were written by enterSafeState first, if the board was there). */
   async close(): Promise<void> {
-    if (this.firmata !== null) clearTimeout(this.firmata.reportVersionTimeoutId);
+    const firmata = this.firmata;
+    if (firmata !== null) clearTimeout(firmata.reportVersionTimeoutId);
     const port = this.port;
     this.port = null;
     if (port === null || !port.isOpen) return;
+    // The board handles what it receives in order: its answer to a firmware query says it has
+    // taken every write before it, the safe values among them. Waited for up to CLOSE_CONFIRM_MS.
+    if (firmata !== null && this.lost === null && this.drivers.length > 0) {
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(resolve, CLOSE_CONFIRM_MS);
+        firmata.queryFirmware(() => {
+          clearTimeout(timer);
+          resolve();
+        });
+      });
+    }
     // Let the last writes (the safe values) leave before the port closes.
     await new Promise<void>((resolve) => port.drain(() => resolve()));
     await new Promise<void>((resolve) => port.close(() => resolve()));

@@ -85,6 +85,8 @@ declare module 'firmata-io' {
     constructor(transport: unknown, options?: { reportVersionTimeout?: number; skipCapabilities?: boolean; samplingInterval?: number });
     isReady: boolean;
     reportVersionTimeoutId: NodeJS.Timeout | undefined;
+    /** Asks the board for its firmware name and version; `callback` runs on the answer. */
+    queryFirmware(callback: () => void): void;
   }
   const bindTransport: { Firmata: typeof Firmata };
   export default bindTransport;

@@ -88,7 +88,7 @@ const CHECKS: Readonly<Record<string, ExampleCheck>> = {
       find(run, /^ready: replica 0 = pid \d+, replica 1 = pid \d+, replica 2 = pid \d+$/);
       // Events come as the loop decides them: the ticks the event lines name never go back.
       const ticks = run.lines.flatMap((l) => /^tick (\d+): /.exec(l)?.slice(1).map(Number) ?? []);
-      expect(ticks.length).toBeGreaterThanOrEqual(10);
+      expect(ticks.length, run.stdout).toBeGreaterThanOrEqual(4); // at least each replica out and a mode change each time
       // (A mode change says the tick it is in force from, which may be the next one.)
       ticks.forEach((tick, i) => expect(tick, run.stdout).toBeGreaterThanOrEqual(Math.max(...ticks.slice(0, i + 1)) - 1));
       // Replica 1, wrong from tick 100, is taken out (by its output; on a busy machine perhaps first
