@@ -281,8 +281,9 @@ export class FirmataWorld implements LoopWorld {
     const nowMs = this.nowMs();
     for (let c = 0; c < this.samples.length; c++) {
       const atMs = this.latestAtMs[c]!;
-      // A board gone away reports nothing more: its readings are stale from now, not once they age.
-      if (Number.isNaN(atMs) || this.lost !== null) {
+      // A board gone away reports nothing more: its readings age out by the map's stale bound, as a
+      // silent sensor's do (the HIL library's board-vanishes scenarios bound the time to safe so).
+      if (Number.isNaN(atMs)) {
         this.samples[c] = null;
         continue;
       }
