@@ -22,7 +22,10 @@ export type HandshakeOutcome =
   | { readonly ok: false; readonly reason: RefuseReason | 'NO_ANSWER' | 'LINK_DOWN' | 'REPLICA_ERROR'; readonly detail: string };
 
 export interface LinkCounters {
+  /** Frames refused as corrupt: bad CRC or CBOR, over-long, or refused by the link's authentication (also in refusedFrames). */
   corruptFrames: number;
+  /** Frames an authenticated link refused (a tag that does not match, a replay): counted as corrupt too. */
+  refusedFrames: number;
   lateReplies: number;
   unexpectedMessages: number;
   heartbeats: number;
@@ -64,7 +67,7 @@ const WARM_UP_HELLO_EVERY_TICKS = 48;
 const WARM_UP_WINDOW_FRAMES = 8;
 
 export class ReplicaLink {
-  readonly counters: LinkCounters = { corruptFrames: 0, lateReplies: 0, unexpectedMessages: 0, heartbeats: 0, replicaErrors: 0, injectsRefused: 0 };
+  readonly counters: LinkCounters = { corruptFrames: 0, refusedFrames: 0, lateReplies: 0, unexpectedMessages: 0, heartbeats: 0, replicaErrors: 0, injectsRefused: 0 };
   /** Tick whose replies are being collected; -1 when not collecting. */
   private collectingTick = -1;
   /** The tick whose reply, if it comes now, is past its deadline but still voted (quorum grace); -1 for none. */
@@ -85,6 +88,7 @@ export class ReplicaLink {
   private readonly pending = { lateReplies: 0, protocolErrors: 0 };
   private warmingUp = false;
   private overlongSeen = 0;
+  private refusedSeen = 0;
   private warmUpOutputs = 0;
   lastReplicaError: string | null = null;
   /** Called when this replica's on-time reply arrives or its link dies (so the loop can stop waiting). */
@@ -338,6 +342,15 @@ export class ReplicaLink {
       this.overlongSeen = overlong;
       this.counters.corruptFrames++;
       this.bump('protocolErrors');
+    }
+    // Frames the link's authentication refused (forged, replayed) are a corrupt frame each, as a bad CRC is.
+    const refused = this.transport.stats.framesRefused;
+    if (refused > this.refusedSeen) {
+      const newly = refused - this.refusedSeen;
+      this.refusedSeen = refused;
+      this.counters.corruptFrames += newly;
+      this.counters.refusedFrames += newly;
+      for (let i = 0; i < newly && i < COUNT_MAX; i++) this.bump('protocolErrors');
     }
   }
 

@@ -29,6 +29,8 @@ export interface TransportStats {
   overlongFramesDropped: number;
   /** Outgoing frames dropped because the link was down or congested. */
   sendsDropped: number;
+  /** Incoming frames an authenticated link refused (a tag that does not match, a replay); 0 on links without authentication. */
+  framesRefused: number;
 }
 
 export type FrameHandler = (frame: Uint8Array) => void;
@@ -46,7 +48,7 @@ export interface Transport {
 }
 
 export function createTransportStats(): TransportStats {
-  return { bytesIn: 0, bytesOut: 0, framesIn: 0, framesOut: 0, overlongFramesDropped: 0, sendsDropped: 0 };
+  return { bytesIn: 0, bytesOut: 0, framesIn: 0, framesOut: 0, overlongFramesDropped: 0, sendsDropped: 0, framesRefused: 0 };
 }
 
 /** Outgoing bytes a transport may have queued before it drops frames. */

@@ -289,7 +289,8 @@ export function transportContract(name: string, makeLink: () => Promise<Contract
         framesIn: s1.framesIn - s0.framesIn,
         overlongFramesDropped: s1.overlongFramesDropped - s0.overlongFramesDropped,
         sendsDropped: s1.sendsDropped - s0.sendsDropped,
-      }).toEqual({ bytesOut: totalBytes, framesOut: frames.length, bytesIn: totalBytes, framesIn: frames.length, overlongFramesDropped: 0, sendsDropped: 0 });
+        framesRefused: s1.framesRefused - s0.framesRefused,
+      }).toEqual({ bytesOut: totalBytes, framesOut: frames.length, bytesIn: totalBytes, framesIn: frames.length, overlongFramesDropped: 0, sendsDropped: 0, framesRefused: 0 });
 
       // Bytes the peer sends on its own count as received too.
       received = [];
