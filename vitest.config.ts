@@ -18,6 +18,7 @@ const REALTIME = [
   'test/runtime/lifetime.test.ts',
   'test/runtime/start-up.test.ts',
   'test/runtime/firmata-io.test.ts',
+  'test/runtime/tcp-replicas.test.ts',
   // Real processes on ptys (the simulated Firmata boards): one at a time, not beside the CPU-heavy unit files.
   'test/io/firmata-world.test.ts',
   'test/firmware-sim/firmata-plant.test.ts',

@@ -14,7 +14,8 @@ import { extname, resolve } from 'node:path';
 import { TmrAssertionError } from '../core/assert.js';
 import { settingTypeProblem, show, typedSetting, UsageError, type SettingType } from '../config/fields.js';
 import { importModule } from '../law/law-loader.js';
-import { nodeProvider, serialProvider, type ReplicaProvider, type ReplicaSpec } from '../runtime/replica-kinds.js';
+import { nodeProvider, serialProvider, tcpProvider, type ReplicaProvider, type ReplicaSpec } from '../runtime/replica-kinds.js';
+import { parseHostPort } from './host-port.js';
 import type { LoadedLaw } from '../law/law-runtime.js';
 import type { PlantDefinition } from '../loop/world.js';
 import type { IoMap } from '../io/io-map.js';
@@ -146,7 +147,7 @@ export function defineExtension(extension: TmrExtension): TmrExtension {
 export const EXTENSIONS_ENV = 'TMR_EXTENSIONS';
 export const EXTENSION_MODULES_MAX = 16;
 /** Commands of src/cli/tmr.ts an extension may not take. */
-export const BUILT_IN_COMMANDS = ['run', 'sim', 'demo', 'log', 'replay', 'campaign', 'law', 'ports', 'help'] as const;
+export const BUILT_IN_COMMANDS = ['run', 'sim', 'demo', 'log', 'replay', 'campaign', 'law', 'ports', 'replica', 'key', 'help'] as const;
 
 export const BAUD_RATE_MIN = 50;
 export const BAUD_RATE_MAX = 4_000_000;
@@ -201,6 +202,28 @@ const BUILT_IN: TmrExtension = {
         return { kind: 'serial', path, baudRate: (baudRate as number | undefined) ?? SERIAL_BAUD_DEFAULT };
       },
       provider: serialProvider,
+    },
+    {
+      kind: 'tcp',
+      usage: 'tcp:HOST:PORT',
+      help: { syntax: 'tcp:HOST:PORT', lines: ['a replica served by `tmr replica --listen` on this host or another,', 'over authenticated TCP (the key: --key-file, or keyFile in its config entry)'] },
+      settings: [
+        { key: 'host', field: 'host', type: 'text' },
+        { key: 'port', field: 'port', type: 'whole', min: 1, max: 65_535 },
+        { key: 'key', field: 'keyFile', type: 'text' },
+      ],
+      readText(text, where) {
+        const { host, port } = parseHostPort(text ?? '', where.label, 1);
+        return { host, port: String(port) };
+      },
+      spec(settings, { label }) {
+        const { host, port, keyFile } = settings;
+        if (typeof host !== 'string' || host === '') throw new UsageError(`${label}.host must be the replica server's host name or address, got ${show(host)}`);
+        if (typeof port !== 'number') throw new UsageError(`${label}.port must be the replica server's port (1..65535), got ${show(port)}`);
+        // An empty keyFile is filled from --key-file (keyFile) when the run's options are settled.
+        return { kind: 'tcp', host, port, keyFile: typeof keyFile === 'string' ? keyFile : '' };
+      },
+      provider: tcpProvider,
     },
   ],
 };

@@ -15,7 +15,9 @@ import { LawError } from '../law/law.js';
 import { DEFAULT_LOOP_OPTIONS, importPlant } from '../sim/plants.js';
 import { COMMON_MODE_LIMIT_MS_MAX, type FaultSpec, type LoopOptions, type StallSpec } from '../loop/loop-model.js';
 import { KILL_WINDOW_TICKS_MAX, type KillSwitchConfig } from '../loop/kill-switch.js';
-import type { ReplicaSpec } from '../runtime/replica-kinds.js';
+import type { ReplicaSpec, TcpReplicaSpec } from '../runtime/replica-kinds.js';
+import { KeyFileError, readKeyFile } from '../transport/key-file.js';
+import { endpointText } from '../transport/tcp-transport.js';
 import { DEFAULT_RECOVERY, type RecoveryOptions } from '../loop/recovery.js';
 import { InputFileError, readInputText } from '../loop/input-file.js';
 import { defaultQuorumGraceUs, START_POLICIES, START_POLICY_DEFAULT, type StartPolicy } from '../runtime/realtime-runner.js';
@@ -153,6 +155,7 @@ const FLAGS = {
   actuator: { type: 'string' },
   io: { type: 'string', configKey: 'io' },
   'io-map': { type: 'string', configKey: 'ioMap' },
+  'key-file': { type: 'string', configKey: 'keyFile' },
   json: { type: 'boolean' },
 } as const satisfies Record<string, { type: 'string' | 'boolean'; multiple?: boolean; configKey?: string }>;
 
@@ -166,7 +169,7 @@ const RUN_AND_SIM: readonly RunFlag[] = [
 
 export const RUN_OPTIONS: OptionFamily<'run' | 'sim'> = {
   takes: {
-    run: [...RUN_AND_SIM, 'replica', 'deadline-us', 'quorum-grace-us', 'kill-after-ms', 'actuator', 'start-policy', 'io', 'io-map'],
+    run: [...RUN_AND_SIM, 'replica', 'deadline-us', 'quorum-grace-us', 'kill-after-ms', 'actuator', 'start-policy', 'io', 'io-map', 'key-file'],
     sim: [...RUN_AND_SIM, 'trace'],
   },
   why: {
@@ -179,6 +182,7 @@ export const RUN_OPTIONS: OptionFamily<'run' | 'sim'> = {
     'start-policy': "the simulator's replicas always start",
     io: 'the simulator closes the loop through its plant model; real I/O is tmr run --io',
     'io-map': 'the simulator closes the loop through its plant model; real I/O is tmr run --io',
+    'key-file': "the simulator's replicas are in-process: no link leaves the host",
   },
 };
 
@@ -561,6 +565,7 @@ export function parseRunOptions(argv: readonly string[], mode: 'run' | 'sim', ex
       plant: { label: '--plant', value: v.plant, fromText: true },
       io: { label: '--io', value: v.io, fromText: true },
       ioMap: { label: '--io-map', value: v['io-map'], fromText: true },
+      keyFile: { label: '--key-file', value: v['key-file'], fromText: true },
     },
     mode,
     v.json ?? false,
@@ -598,6 +603,7 @@ interface RawSettings {
   readonly plant: Field;
   readonly io: Field;
   readonly ioMap: Field;
+  readonly keyFile: Field;
 }
 
 /** A configuration object's settings (a --config file's, or createRuntime's); `path` names it in errors. */
@@ -628,6 +634,7 @@ function configSettings(c: Record<string, unknown>, path: string, extensions: Ex
     plant: field('plant'),
     io: field('io'),
     ioMap: field('ioMap'),
+    keyFile: field('keyFile'),
   };
 }
 
@@ -688,9 +695,34 @@ function settle(raw: RawSettings, mode: 'run' | 'sim', json: boolean, traceFile:
     ioText,
     ioMapRef,
     ioMap: null,
-    replicas: raw.replicas,
+    replicas: withKeyFile(raw.replicas, raw.keyFile),
     recovery: settleRecovery(raw.recovery, rateHz),
   };
+}
+
+/**
+ * TCP replicas with the run's key file (--key-file, keyFile) where their own entry names none;
+ * every one must end up with a key that reads as one (frames on TCP are always authenticated).
+ */
+function withKeyFile(replicas: readonly ReplicaSpec[] | null, keyFile: Field): readonly ReplicaSpec[] | null {
+  const tcp = (replicas ?? []).filter((spec) => spec.kind === 'tcp');
+  if (keyFile.value !== undefined && (typeof keyFile.value !== 'string' || keyFile.value === '')) throw new UsageError(`${keyFile.label} must be a key file's path, got ${show(keyFile.value)}`);
+  if (keyFile.value !== undefined && tcp.length === 0) throw new UsageError(`${keyFile.label} is the key of tcp replicas, and none is given (--replica tcp:HOST:PORT)`);
+  if (replicas === null || tcp.length === 0) return replicas;
+  return replicas.map((spec, i) => {
+    if (spec.kind !== 'tcp') return spec;
+    const own = (spec as TcpReplicaSpec).keyFile;
+    const path = own !== '' ? own : (keyFile.value as string | undefined);
+    const where = own !== '' ? `replica ${i}'s keyFile` : keyFile.label;
+    if (path === undefined) throw new UsageError(`replica ${i} (tcp:${endpointText((spec as TcpReplicaSpec).host, (spec as TcpReplicaSpec).port)}) needs a key: --key-file FILE (frames on TCP are authenticated; tmr key FILE writes one)`);
+    try {
+      readKeyFile(path, where);
+    } catch (error) {
+      if (error instanceof KeyFileError) throw new UsageError(error.message);
+      throw error;
+    }
+    return { ...spec, keyFile: path };
+  });
 }
 
 /**

@@ -21,6 +21,7 @@ import { EXIT_LOG_INCOMPLETE, logCommand, replayCommand } from './black-box-cli.
 import { errnoMessage, type BlackBoxWriteFailure } from '../loop/black-box.js';
 import { campaignCommand } from './campaign-cli.js';
 import { LAW_HELP, lawCommand } from './law-cli.js';
+import { keyCommand, REPLICA_HELP, replicaCommand } from './replica-cli.js';
 
 export const EXIT = { ok: 0, failed: 1, usage: 2, assertion: 3, killSwitch: 4, interrupted: 130 } as const;
 
@@ -57,7 +58,7 @@ ${commands}  tmr log FILE [--csv|--jsonl]
   tmr campaign --seed S [--stack model|full] [--faults F] [--ticks T] --trace FILE|-
                        replay one seed of a campaign with its per-tick trace
   tmr ports            the serial ports on this machine (for --replica serial:PATH)
-${LAW_HELP}  tmr help             this text
+${LAW_HELP}${REPLICA_HELP}  tmr help             this text
 
 options (run and sim):
   --law NAME|PATH       the control law: a shipped one (pid-q16, the default; tank) or your
@@ -85,7 +86,9 @@ options (run and sim):
   --restart-backoff-ms B[/M]
                         with --recover: back-off after a quick failure, doubling to M (100/2000)
   --replica KIND        run: one per replica, in order (count must match --replicas):
-${kinds}  --config FILE         the same settings as a JSON file: law, plant, replicaCount, replicas,
+${kinds}  --key-file FILE       run only: the pre-shared key of every tcp replica (HMAC-SHA256 on
+                        each frame; tmr key FILE writes one; keyFile in a config file)
+  --config FILE         the same settings as a JSON file: law, plant, replicaCount, replicas,
                         rateHz, ticks, seed, inject, simplexPolicy, deadlineUs, quorumGraceUs,
                         commonModeLimitMs, startPolicy, io, ioMap, recovery (true or {probationTicks, restartsMax,
                         restartWindowMs, backoffMsBase, backoffMsMax, coldRestart}); numbers and
@@ -371,6 +374,10 @@ export async function main(argv: readonly string[], extensions: ExtensionRegistr
       return campaignCommand(rest);
     case 'law':
       return lawCommand(rest);
+    case 'replica':
+      return replicaCommand(rest);
+    case 'key':
+      return keyCommand(rest);
     case 'ports':
       if (rest.length > 0) throw new UsageError(`tmr ports takes no options, got '${rest[0]}'`);
       // Loaded on demand: the command lives in ports.ts.

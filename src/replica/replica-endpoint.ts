@@ -79,6 +79,11 @@ export class ReplicaEndpoint {
     this.splitter.push(chunk, this.onFrameBound);
   }
 
+  /** One whole frame (without its delimiter), from a link that splits frames itself (an authenticated TCP link). */
+  pushFrame(frame: Uint8Array): void {
+    this.onFrame(frame);
+  }
+
   /** A reboot: controller state, configuration and faults are gone; half-received bytes too. */
   reset(): void {
     this.logic = this.freshLogic();

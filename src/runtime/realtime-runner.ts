@@ -15,7 +15,8 @@ import { faultParam, LoopModel, type FaultRecord, type LoopBench, type LoopOptio
 import { ReplicaLink, type HandshakeOutcome, type LinkCounters } from './replica-link.js';
 import { modeFor, type SimplexPolicy } from '../core/degradation.js';
 import type { TransportStats } from '../transport/transport.js';
-import { BUILT_IN_PROVIDERS, type ReplicaProvider, type ReplicaSpec, type SerialReplicaSpec, type StartedReplica } from './replica-kinds.js';
+import { BUILT_IN_PROVIDERS, type ReplicaProvider, type ReplicaSpec, type SerialReplicaSpec, type StartedReplica, type TcpReplicaSpec } from './replica-kinds.js';
+import { endpointText } from '../transport/tcp-transport.js';
 import { notStartedReplica, ReplicaSlot } from './replica-slot.js';
 import { assert } from '../core/assert.js';
 import type { KillSwitch } from '../loop/kill-switch.js';
@@ -509,7 +510,9 @@ async function startReplicas(
 
 /** What a replica that never started is, from its spec: a port's path, else its kind. */
 function specName(spec: ReplicaSpec): string {
-  return spec.kind === 'serial' ? (spec as SerialReplicaSpec).path : spec.kind;
+  if (spec.kind === 'serial') return (spec as SerialReplicaSpec).path;
+  if (spec.kind === 'tcp') return `tcp:${endpointText((spec as TcpReplicaSpec).host, (spec as TcpReplicaSpec).port)}`;
+  return spec.kind;
 }
 
 /** Throws StartRefusedError unless the replicas in service meet the run's start policy. */

@@ -6,6 +6,8 @@
  */
 import { ChildProcessTransport } from '../transport/child-process-transport.js';
 import { SerialTransport } from '../transport/serial-transport.js';
+import { endpointText, TcpTransport } from '../transport/tcp-transport.js';
+import { readKeyFile } from '../transport/key-file.js';
 import type { Transport } from '../transport/transport.js';
 import type { LoadedLaw } from '../law/law-runtime.js';
 import { nodeReplicaCommand } from './replica-command.js';
@@ -23,13 +25,22 @@ export interface SerialReplicaSpec {
   readonly baudRate: number;
 }
 
+/** A replica served over authenticated TCP (`tmr replica --listen`), on this host or another. */
+export interface TcpReplicaSpec {
+  readonly kind: 'tcp';
+  readonly host: string;
+  readonly port: number;
+  /** The pre-shared key's file (--key-file, or the replica's own keyFile in a config file). */
+  readonly keyFile: string;
+}
+
 /** A replica endpoint in simulated time on a seeded in-memory link (src/sim/full-stack.ts). */
 export interface SimProcessReplicaSpec {
   readonly kind: 'sim-process';
 }
 
 /** The kinds src/ itself starts. */
-export type BuiltInReplicaSpec = NodeReplicaSpec | SerialReplicaSpec | SimProcessReplicaSpec;
+export type BuiltInReplicaSpec = NodeReplicaSpec | SerialReplicaSpec | TcpReplicaSpec | SimProcessReplicaSpec;
 
 /**
  * A kind a provider from outside src/ adds (firmware-sim/'s sim-board and avr-sim, a user's own):
@@ -181,4 +192,50 @@ export const serialProvider: ReplicaProvider = {
   },
 };
 
-export const BUILT_IN_PROVIDERS: readonly ReplicaProvider[] = [nodeProvider, serialProvider];
+/**
+ * Connecting and shaking hands with a TCP replica may take this long: it may still be starting
+ * (refused connections are retried), and a link across a network takes a few round trips.
+ */
+export const TCP_CONNECT_TIMEOUT_MS = 10_000;
+/**
+ * Warm-up ticks over TCP: the replica server warmed its own JIT before it listened, so the voter's
+ * warm-up is for its own code path and the link (each window of frames is a network round trip).
+ */
+export const TCP_WARM_UP_TICKS = 2_000;
+/** After a restart (a new session with a server that never stopped), a short warm-up suffices. */
+export const TCP_RESTART_WARM_UP_TICKS = 50;
+
+function tcpReplica(transport: TcpTransport, where: string, connect: () => Promise<TcpTransport>): StartedReplica {
+  return {
+    transport,
+    name: `tcp:${where}`,
+    pid: undefined,
+    dataPathPids: [],
+    signal: () => false,
+    // The process is on its own host: out of the vote, it is left alone, as a board is.
+    isolate: () => {},
+    onLinkUp: () => {},
+    stop: () => transport.close(),
+    // A new session: the replica server never stopped (a crash fault rebooted it in place), and a
+    // hello resets its law before the state transfer, as for a board.
+    async restart() {
+      await transport.close();
+      return tcpReplica(await connect(), where, connect);
+    },
+    warmUpTicks: TCP_WARM_UP_TICKS,
+    restartWarmUpTicks: TCP_RESTART_WARM_UP_TICKS,
+  };
+}
+
+export const tcpProvider: ReplicaProvider = {
+  kind: 'tcp',
+  async start(spec, replicaIndex) {
+    if (spec.kind !== 'tcp') throw new Error(`tcp provider given a ${spec.kind} replica`);
+    const { host, port, keyFile } = spec as TcpReplicaSpec;
+    const { key } = readKeyFile(keyFile, 'key file');
+    const connect = (): Promise<TcpTransport> => TcpTransport.connect({ host, port, key, name: `replica ${replicaIndex}`, timeoutMs: TCP_CONNECT_TIMEOUT_MS });
+    return tcpReplica(await connect(), endpointText(host, port), connect);
+  },
+};
+
+export const BUILT_IN_PROVIDERS: readonly ReplicaProvider[] = [nodeProvider, serialProvider, tcpProvider];

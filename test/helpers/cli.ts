@@ -50,6 +50,8 @@ export interface RunCliOptions {
   onSpawn?: (child: ChildProcess) => void;
   /** Added to this process's environment for the child (TEST_HOOKS_ENV). */
   env?: Readonly<Record<string, string>>;
+  /** A command that runs node for it: `ip netns exec NS` (test/helpers/netns.ts). */
+  prefix?: readonly string[];
 }
 
 export function runCli(args: readonly string[], options: RunCliOptions = {}): Promise<CliResult> {
@@ -59,7 +61,8 @@ export function runCli(args: readonly string[], options: RunCliOptions = {}): Pr
 /** `node ARGV` from the repository root, as runCli runs the CLI; `what` names it if it overstays. */
 export function runNode(argv: readonly string[], what: string, options: RunCliOptions = {}): Promise<CliResult> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [...argv], { stdio: ['ignore', 'pipe', 'pipe'], cwd: ROOT, ...(options.env === undefined ? {} : { env: { ...process.env, ...options.env } }) });
+    const [command, ...args] = [...(options.prefix ?? []), process.execPath, ...argv];
+    const child = spawn(command as string, args, { stdio: ['ignore', 'pipe', 'pipe'], cwd: ROOT, ...(options.env === undefined ? {} : { env: { ...process.env, ...options.env } }) });
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (c: Buffer) => (stdout += c.toString()));

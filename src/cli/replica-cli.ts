@@ -1,0 +1,90 @@
+/**
+ * `tmr replica --listen HOST:PORT --key-file FILE [--law NAME|PATH]`: a Node replica on this host
+ * for a voter on another (`--replica tcp:HOST:PORT`), over authenticated TCP. It runs until
+ * SIGTERM or SIGINT; stdout gets one line once it listens (`listening on HOST:PORT`, the port
+ * the system chose for port 0), stderr one line per session event.
+ *
+ * `tmr key FILE`: writes a fresh pre-shared key (mode 0600) for --key-file, and prints its id.
+ */
+import { parseArgs, type ParseArgsConfig } from 'node:util';
+import { DEFAULT_LAW, importLaw } from '../law/law-loader.js';
+import { ReplicaServer } from '../replica/replica-server.js';
+import { selfWarmUp } from '../replica/self-warm-up.js';
+import { readKeyFile, writeNewKeyFile, KeyFileError } from '../transport/key-file.js';
+import { UsageError } from './options.js';
+import { parseHostPort } from './host-port.js';
+
+export const REPLICA_HELP = `  tmr replica --listen HOST:PORT --key-file FILE [--law NAME|PATH]
+                       serve a Node replica over authenticated TCP, for a voter on another
+                       host (--replica tcp:HOST:PORT); runs until SIGTERM or Ctrl-C
+  tmr key FILE         write a new pre-shared key (0600) for --key-file; prints its id
+`;
+
+/** Ticks a replica server runs through its own message path before it listens. */
+const SERVER_SELF_WARM_UP_TICKS = 10_000;
+
+function parse(argv: readonly string[], command: string, options: NonNullable<ParseArgsConfig['options']>): { values: Record<string, string | boolean | undefined>; positionals: string[] } {
+  try {
+    const parsed = parseArgs({ args: [...argv], options, strict: true, allowPositionals: true });
+    return { values: parsed.values as Record<string, string | boolean | undefined>, positionals: parsed.positionals };
+  } catch (error) {
+    const message = error instanceof Error ? error.message.split('\n')[0]! : String(error);
+    throw new UsageError(`tmr ${command}: ${message}`);
+  }
+}
+
+export async function keyCommand(argv: readonly string[]): Promise<number> {
+  const { positionals } = parse(argv, 'key', {});
+  if (positionals.length !== 1) throw new UsageError('tmr key takes one FILE: where to write the new key');
+  try {
+    const id = writeNewKeyFile(positionals[0]!);
+    process.stdout.write(`wrote a new key to ${positionals[0]} (key id ${id}); copy it to every voter and replica host, readable by tmr's user alone\n`);
+    return 0;
+  } catch (error) {
+    if (error instanceof KeyFileError) throw new UsageError(`tmr key ${error.message}`);
+    throw error;
+  }
+}
+
+export async function replicaCommand(argv: readonly string[]): Promise<number> {
+  const { values, positionals } = parse(argv, 'replica', { listen: { type: 'string' }, 'key-file': { type: 'string' }, law: { type: 'string' } });
+  if (positionals.length > 0) throw new UsageError(`tmr replica takes no positional arguments, got '${positionals[0]}'`);
+  if (typeof values.listen !== 'string') throw new UsageError('tmr replica needs --listen HOST:PORT (where the voter connects)');
+  if (typeof values['key-file'] !== 'string') throw new UsageError('tmr replica needs --key-file FILE (frames on TCP are authenticated; tmr key FILE writes one)');
+  const { host, port } = parseHostPort(values.listen, '--listen', 0);
+  let key;
+  try {
+    key = readKeyFile(values['key-file'], '--key-file');
+  } catch (error) {
+    if (error instanceof KeyFileError) throw new UsageError(error.message);
+    throw error;
+  }
+  let law;
+  try {
+    law = await importLaw(typeof values.law === 'string' ? values.law : DEFAULT_LAW);
+  } catch (error) {
+    throw new UsageError(`--law: ${error instanceof Error ? error.message : String(error)}`);
+  }
+  // Its JIT is warm before a voter can reach it: no voter time, no link traffic.
+  selfWarmUp(law, SERVER_SELF_WARM_UP_TICKS);
+  const log = (line: string): void => {
+    process.stderr.write(`tmr replica: ${line}\n`);
+  };
+  const server = await ReplicaServer.start({ host, port, key, law, log });
+  process.stdout.write(`listening on ${server.address.text}\n`);
+  log(`law ${law.definition.name} v${law.definition.version}, key ${key.id}`);
+  return new Promise((resolve) => {
+    let stopping = false;
+    const stop = (signal: string): void => {
+      if (stopping) return;
+      stopping = true;
+      void server.close().then(() => {
+        const s = server.stats;
+        log(`stopped by ${signal}: ${s.sessionsAccepted} sessions, ${s.refusedWrongKey} refused for a wrong key, ${s.refusedOther + s.refusedBusy} refused otherwise, ${s.framesRefused} frames refused, ${s.crashes} crashes`);
+        resolve(0);
+      });
+    };
+    process.on('SIGTERM', () => stop('SIGTERM'));
+    process.on('SIGINT', () => stop('SIGINT'));
+  });
+}
