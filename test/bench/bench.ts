@@ -23,6 +23,8 @@
  *  12. Real I/O: `tmr run --io firmata-sim` at 100 Hz beside the in-process plant: the tick's
  *      round trip, and the sensor sample's age at the tick against the sampling interval
  *      (firmata-io.ts).
+ *  13. Replicas over authenticated TCP between network namespaces: the tick's round trip with
+ *      three `tcp:` replicas beside a bare TCP echo over the same veth bridge (tcp-link.ts).
  *
  * Prints one table (and writes it as JSON to $BENCH_OUT, else dist/bench-results.json). A MISS is
  * information: the exit code is 0 unless something failed. Every process started here is stopped
@@ -46,6 +48,7 @@ import { parseScenario } from '../../hil/scenario.js';
 import type { ChildProcessTransport } from '../../src/transport/child-process-transport.js';
 import { blackBoxScaleRows, measureBlackBoxScale } from './black-box-scale.js';
 import { firmataIoRows, measureFirmataIo } from './firmata-io.js';
+import { measureTcpLink, tcpLinkRows } from './tcp-link.js';
 import { BOARD_TMR_P50_RATIO_MAX, boardNotes, boardRows, measureBoardRoundTrips, type BoardRoundTripReport } from './board-round-trip.js';
 import { avrRows, measureAvrRoundTrips } from './avr-round-trip.js';
 import { formatNumber, formatTable, infoRow, percentiles, verdict, type Percentiles, type ResultRow } from './bench-stats.js';
@@ -619,6 +622,12 @@ async function measureAll(root: string, signal: AbortSignal): Promise<Measured> 
     const firmataIo = await measureFirmataIo(root, signal);
     m.details['firmataIo'] = firmataIo;
     boardSection.push(...firmataIoRows(firmataIo));
+    checkAborted();
+
+    // About 45 s: a 20 s bare echo and a 20 s run, between network namespaces made for it.
+    const tcpLink = await measureTcpLink(root, signal);
+    m.details['tcpLink'] = tcpLink;
+    boardSection.push(...tcpLinkRows(tcpLink));
     checkAborted();
 
     // About two minutes: 21 crashes at 2 s (Node) and 2.5 s (Uno) spacing, plus start-up.

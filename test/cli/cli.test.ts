@@ -46,7 +46,7 @@ describe('bad input: one line naming the problem, exit code 2, never a stack tra
     [['run', '--replica', 'avr-sim:hooks=maybe', '--replica', 'node', '--replica', 'node'], /--replica 'avr-sim:hooks=maybe': hooks must be true, false, 1 or 0, got 'maybe'$/],
     // The Node replica's test hooks are not in the product's grammar (test/helpers/test-hooks-extension.ts has them).
     [['run', '--replica', 'node:crash-after-state=1', '--replica', 'node', '--replica', 'node'], /--replica 'node:crash-after-state=1': 'crash-after-state' is not a setting \(it takes none\)$/],
-    [['run', '--replica', 'node-test:corrupt-state=1', '--replica', 'node', '--replica', 'node'], /--replica 'node-test:corrupt-state=1': unknown replica kind \(one of node, sim-board, avr-sim, serial:PATH@BAUD\)$/],
+    [['run', '--replica', 'node-test:corrupt-state=1', '--replica', 'node', '--replica', 'node'], /--replica 'node-test:corrupt-state=1': unknown replica kind \(one of node, sim-board, avr-sim, serial:PATH@BAUD, tcp:HOST:PORT\)$/],
     [['run', '--replica', 'sim-board:ber=', '--replica', 'node', '--replica', 'node'], /--replica 'sim-board:ber=': ber has no value$/],
     [['run', '--replica', 'sim-board:ber=0x0', '--replica', 'node', '--replica', 'node'], /: ber must be a number from 0 to 0\.1, got '0x0'$/],
     [['run', '--replica', 'sim-board:ber=0.001=junk', '--replica', 'node', '--replica', 'node'], /'ber=0\.001=junk' has more than one '=' \(settings are KEY=VALUE, separated by commas\)$/],
@@ -62,7 +62,7 @@ describe('bad input: one line naming the problem, exit code 2, never a stack tra
     [['demo', '--fast'], /unknown option '--fast'/],
     [['demo', '--law', 'my-law.ts'], /tmr demo --law must be pid-q16 or tank \(the laws the demo explains\), got 'my-law\.ts'$/],
     [['sim', '--trace', '/nonexistent-dir/x.trace', '--ticks', '10'], /--trace \/nonexistent-dir\/x\.trace: cannot write \(ENOENT: no such file or directory\)/],
-    [['run', '--replica', 'board'], /--replica 'board': unknown replica kind \(one of node, sim-board, avr-sim, serial:PATH@BAUD\)/],
+    [['run', '--replica', 'board'], /--replica 'board': unknown replica kind \(one of node, sim-board, avr-sim, serial:PATH@BAUD, tcp:HOST:PORT\)/],
     [['run', '--replica', 'avr-sim:baud=9600'], /--replica 'avr-sim:baud=9600': the Uno firmware is built for 115200 or 1000000 baud, got 9600/],
     [['run', '--replica', 'avr-sim:speed=1'], /--replica 'avr-sim:speed=1': 'speed=1' is not one of baud=VALUE, hooks=VALUE/],
     [['run', '--replica', 'node', '--replica', 'node'], /--replicas must be odd and at least 3/],
@@ -107,7 +107,7 @@ describe('--config files: every problem names the file and the field', () => {
   const cases: [unknown, RegExp][] = [
     ['not json', /: not valid JSON \(/],
     [[1, 2], /: must hold one JSON object/],
-    [{ rate: 50 }, /: rate is not a setting \(settings: law, plant, replicaCount, replicas, rateHz, ticks, seed, inject, simplexPolicy, deadlineUs, quorumGraceUs, commonModeLimitMs, startPolicy, recovery, io, ioMap\)/],
+    [{ rate: 50 }, /: rate is not a setting \(settings: law, plant, replicaCount, replicas, rateHz, ticks, seed, inject, simplexPolicy, deadlineUs, quorumGraceUs, commonModeLimitMs, startPolicy, recovery, io, ioMap, keyFile\)/],
     [{ recovery: { coldRestart: 'yes' } }, /: recovery\.coldRestart must be true or false, got 'yes'/],
     [{ recovery: 'yes' }, /: recovery must be true, false or an object with probationTicks, restartsMax, restartWindowMs, backoffMsBase, backoffMsMax, coldRestart, got 'yes'/],
     [{ recovery: { probation: 5 } }, /: recovery\.probation is not a setting/],
@@ -120,7 +120,7 @@ describe('--config files: every problem names the file and the field', () => {
     [{ recovery: { x: [[[[[[[[[[[[[[[[[[1]]]]]]]]]]]]]]]]]] } }, /: recovery\.x(\[0\]){14} is nested deeper than 16 levels \(line 1, column \d+\)$/],
     [{ law: 'tank', plant: 'nowhere' }, /: plant nowhere: neither a shipped plant \(motor, tank\) nor an existing \.js or \.ts file$/],
     [{ replicas: 'node' }, /: replicas must be an array, got 'node'/],
-    [{ replicas: [{ kind: 'node' }, { kind: 'usb' }, { kind: 'node' }] }, /: replicas\[1\]\.kind must be one of node, serial, sim-board, avr-sim, got 'usb'/],
+    [{ replicas: [{ kind: 'node' }, { kind: 'usb' }, { kind: 'node' }] }, /: replicas\[1\]\.kind must be one of node, serial, tcp, sim-board, avr-sim, got 'usb'/],
     [{ replicas: [{ kind: 'node' }, { kind: 'serial' }, { kind: 'node' }] }, /: replicas\[1\]\.path must be the serial port's path, got undefined/],
     [{ replicas: [{ kind: 'node' }, { kind: 'serial', path: '/dev/ttyACM0', baud: 9600 }, { kind: 'node' }] }, /: replicas\[1\]\.baud is not a field of a serial replica \(fields: kind, path, baudRate\)/],
     [{ replicas: ['node', 'node', 'node'], inject: ['crash:7@5'] }, /replica 7 does not exist/],
@@ -178,7 +178,7 @@ describe('extension modules (TMR_EXTENSIONS): the test hooks\' node-test kind, a
       writeFileSync(file, JSON.stringify({ replicas: [{ kind: 'node-test', crashAfterStateTicks: -1 }, 'node', 'node'] }));
       oneLine(await runCli(['run', '--config', file], { timeoutMs: 20_000, env: TEST_HOOKS_ENV }), /run\.json: replicas\[0\]\.crashAfterStateTicks must be between 0 and 1000000, got -1$/);
       // Without the extension the kind does not exist.
-      oneLine(await runCli(['run', '--config', file], { timeoutMs: 20_000 }), /run\.json: replicas\[0\]\.kind must be one of node, serial, sim-board, avr-sim, got 'node-test'$/);
+      oneLine(await runCli(['run', '--config', file], { timeoutMs: 20_000 }), /run\.json: replicas\[0\]\.kind must be one of node, serial, tcp, sim-board, avr-sim, got 'node-test'$/);
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
@@ -235,7 +235,7 @@ describe('extension modules (TMR_EXTENSIONS): the test hooks\' node-test kind, a
       expect(help.stdout).toMatch(/^ {2}tmr hello {12}says hello$/m);
       expect(help.stdout).toMatch(/^ {26}my-board\[:speed=N\] +a board of mine$/m);
       oneLine(await runCli(['run', '--replica', 'my-board:speed=9', '--replica', 'node', '--replica', 'node'], { env }), /^tmr: --replica 'my-board:speed=9': speed must be slow, got 9$/);
-      oneLine(await runCli(['run', '--replica', 'usb'], { env }), /unknown replica kind \(one of node, sim-board, avr-sim, my-board, serial:PATH@BAUD\)$/);
+      oneLine(await runCli(['run', '--replica', 'usb'], { env }), /unknown replica kind \(one of node, sim-board, avr-sim, my-board, serial:PATH@BAUD, tcp:HOST:PORT\)$/);
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }

@@ -10,6 +10,7 @@
  */
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { readFileSync } from 'node:fs';
+import { dieWithParent } from '../../src/runtime/child-lifetime.js';
 import { killTree } from './cli.js';
 import { processExists } from './processes.js';
 
@@ -91,7 +92,10 @@ export function makeHosts(names: readonly string[], options: { readonly loopback
   if (names.length > 200) throw new Error('test bug: too many hosts');
   const started: ChildProcess[] = [];
   const spawnWith = (prefix: readonly string[], argv: readonly string[]): ChildProcess => {
-    const [command, ...args] = prefix.length > 0 ? [...prefix, process.execPath, ...argv] : [process.execPath, ...argv];
+    // It dies with this process (setpriv --pdeathsig, exec'd in place by `ip netns exec`): a test
+    // killed outright leaves no server behind.
+    const node = dieWithParent({ command: process.execPath, args: argv });
+    const [command, ...args] = [...prefix, node.command, ...node.args];
     const child = spawn(command as string, args, { stdio: ['ignore', 'pipe', 'pipe'] });
     started.push(child);
     return child;

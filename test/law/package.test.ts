@@ -58,7 +58,7 @@ describe('tmr from a packed tarball, a law from the README', () => {
     // Usage errors keep their exit code through the installed bin.
     const bad = run('npx', ['--no', 'tmr', 'run', '--replica', 'board']);
     expect(bad.code).toBe(2);
-    expect(bad.stderr).toMatch(/^tmr: --replica 'board': unknown replica kind \(one of node, sim-board, avr-sim, serial:PATH@BAUD\)\n$/);
+    expect(bad.stderr).toMatch(/^tmr: --replica 'board': unknown replica kind \(one of node, sim-board, avr-sim, serial:PATH@BAUD, tcp:HOST:PORT\)\n$/);
   });
 
   it('npx tmr law info ./my-law.ts prints the declaration', () => {

@@ -51,8 +51,8 @@ async function startReplicaServer(hosts: Hosts, host: string, keyFile: string, l
   let stderr = '';
   child.stderr!.on('data', (c: Buffer) => (stderr += c.toString()));
   const match = await lineFrom(child, /^listening on (\S+)\n/m, 60_000);
-  // `ip netns exec` execs in place: the PID is the replica server's own.
-  if (hosts.kind === 'netns') expect(commandOf(child.pid!)).toBe('node');
+  // `ip netns exec` and setpriv exec in place: the PID is the replica server's own.
+  expect(commandOf(child.pid!)).toBe('node');
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
   return {
     address: match[1]!,
