@@ -7,7 +7,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { getPriority } from 'node:os';
 import { FrameSplitter } from '../protocol/bounded-delimiter-parser.js';
 import { LIMITS } from '../protocol/messages.js';
-import { createTransportStats, QUEUED_BYTES_MAX, type DownHandler, type FrameHandler, type Transport } from './transport.js';
+import { createTransportStats, QUEUED_BYTES_MAX, LinkEvents, type DownHandler, type FrameHandler, type Transport } from './transport.js';
 
 export const STDERR_TAIL_BYTES_MAX = 2048;
 const KILL_GRACE_MS = 1000;
@@ -41,12 +41,9 @@ export class ChildProcessTransport implements Transport {
   private readonly splitter = new FrameSplitter(LIMITS.frameBytesMax);
   private readonly deliver = (frame: Uint8Array): void => {
     this.stats.framesIn++;
-    this.frameHandler(frame);
+    this.events.frame(frame);
   };
-  private frameHandler: FrameHandler = () => {};
-  private downHandler: DownHandler = () => {};
-  private down = false;
-  private downReason: string | null = null;
+  private readonly events = new LinkEvents();
   private exited = false;
   private readonly exitPromise: Promise<void>;
   private pipeErrorTimer: NodeJS.Timeout | undefined;
@@ -105,7 +102,7 @@ export class ChildProcessTransport implements Transport {
   }
 
   get isUp(): boolean {
-    return !this.down;
+    return !this.events.isDown;
   }
 
   /** Bytes held waiting for a delimiter (never more than LIMITS.frameBytesMax). */
@@ -123,17 +120,16 @@ export class ChildProcessTransport implements Transport {
   }
 
   onFrame(handler: FrameHandler): void {
-    this.frameHandler = handler;
+    this.events.onFrame(handler);
   }
 
   onDown(handler: DownHandler): void {
-    this.downHandler = handler;
-    if (this.downReason !== null) handler(this.downReason);
+    this.events.onDown(handler);
   }
 
   send(frame: Uint8Array): boolean {
     const stdin = this.child.stdin!;
-    if (this.down || stdin.destroyed || stdin.writableLength > QUEUED_BYTES_MAX) {
+    if (this.events.isDown || stdin.destroyed || stdin.writableLength > QUEUED_BYTES_MAX) {
       this.stats.sendsDropped++;
       return false;
     }
@@ -170,15 +166,12 @@ export class ChildProcessTransport implements Transport {
   }
 
   private onPipeError(direction: 'to' | 'from'): void {
-    if (this.down || this.exited || this.pipeErrorTimer !== undefined) return;
+    if (this.events.isDown || this.exited || this.pipeErrorTimer !== undefined) return;
     this.pipeErrorTimer = setTimeout(() => this.markDown(`pipe ${direction} the process broke`), PIPE_ERROR_GRACE_MS);
   }
 
   private markDown(reason: string): void {
-    if (this.down) return;
-    this.down = true;
-    this.downReason = reason;
-    this.downHandler(reason);
+    this.events.markDown(reason);
   }
 }
 

@@ -13,7 +13,7 @@ import { connect as netConnect, type Socket } from 'node:net';
 import { randomBytes } from 'node:crypto';
 import { FrameSplitter } from '../protocol/bounded-delimiter-parser.js';
 import { ReplicaHandshake, SEALED_BODY_BYTES_MAX, SealedSession, VoterHandshake, NONCE_BYTES, type HandshakeStep, type SealedSessionStats } from './secure-channel.js';
-import { createTransportStats, QUEUED_BYTES_MAX, type DownHandler, type FrameHandler, type Transport } from './transport.js';
+import { createTransportStats, QUEUED_BYTES_MAX, LinkEvents, type DownHandler, type FrameHandler, type Transport } from './transport.js';
 
 /** Why a connection did not become a link: a named code and a one-line reason. */
 export class TcpLinkError extends Error {
@@ -80,10 +80,7 @@ export class TcpTransport implements Transport {
   readonly stats = createTransportStats();
   /** Bytes on the connection itself: sealed frames, handshake excluded, and anything refused. */
   readonly wire = { bytesIn: 0, bytesOut: 0 };
-  private frameHandler: FrameHandler = () => {};
-  private downHandler: DownHandler = () => {};
-  private down = false;
-  private downReason: string | null = null;
+  private readonly events = new LinkEvents();
   private readonly closed: Promise<void>;
 
   private constructor(
@@ -99,7 +96,7 @@ export class TcpTransport implements Transport {
       setImmediate(() => {
         for (const body of pending) {
           this.wire.bytesIn += body.length + 1;
-          if (!this.down) this.deliver(body);
+          if (!this.events.isDown) this.deliver(body);
         }
       });
     }
@@ -159,7 +156,7 @@ export class TcpTransport implements Transport {
   }
 
   get isUp(): boolean {
-    return !this.down;
+    return !this.events.isDown;
   }
 
   /** The session's refusal counts by cause (stats.framesRefused is their sum). */
@@ -173,16 +170,15 @@ export class TcpTransport implements Transport {
   }
 
   onFrame(handler: FrameHandler): void {
-    this.frameHandler = handler;
+    this.events.onFrame(handler);
   }
 
   onDown(handler: DownHandler): void {
-    this.downHandler = handler;
-    if (this.downReason !== null) handler(this.downReason);
+    this.events.onDown(handler);
   }
 
   send(frame: Uint8Array): boolean {
-    if (this.down || this.socket.destroyed || this.socket.writableLength > QUEUED_BYTES_MAX) {
+    if (this.events.isDown || this.socket.destroyed || this.socket.writableLength > QUEUED_BYTES_MAX) {
       this.stats.sendsDropped++;
       return false;
     }
@@ -207,7 +203,7 @@ export class TcpTransport implements Transport {
 
   /** Writes raw bytes on the connection, as they are (tests: frames a forger or a replayer sends). */
   writeRaw(bytes: Uint8Array): void {
-    if (!this.down) this.socket.write(bytes);
+    if (!this.events.isDown) this.socket.write(bytes);
   }
 
   async close(): Promise<void> {
@@ -228,21 +224,18 @@ export class TcpTransport implements Transport {
     }
     this.stats.framesIn++;
     this.stats.bytesIn += opened.length + 1;
-    this.frameHandler(opened);
+    this.events.frame(opened);
   };
 
   private onData(chunk: Buffer): void {
     this.wire.bytesIn += chunk.length;
-    if (this.down) return;
+    if (this.events.isDown) return;
     this.splitter.push(chunk, this.deliver);
     this.stats.overlongFramesDropped = this.splitter.overlongFramesDropped;
   }
 
   private markDown(reason: string): void {
-    if (this.down) return;
-    this.down = true;
-    this.downReason = reason;
-    this.downHandler(reason);
+    this.events.markDown(reason);
   }
 }
 

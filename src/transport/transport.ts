@@ -53,3 +53,35 @@ export function createTransportStats(): TransportStats {
 
 /** Outgoing bytes a transport may have queued before it drops frames. */
 export const QUEUED_BYTES_MAX = 16 * 1024;
+
+/**
+ * The handlers and the once-only down report every transport keeps by the contract: a frame
+ * handler, a down handler that hears the first reason once (at once, if registered later), and
+ * the link down before the handler runs.
+ */
+export class LinkEvents {
+  /** Delivers a frame to the handler registered last. */
+  frame: FrameHandler = () => {};
+  #downHandler: DownHandler = () => {};
+  #reason: string | null = null;
+
+  get isDown(): boolean {
+    return this.#reason !== null;
+  }
+
+  onFrame(handler: FrameHandler): void {
+    this.frame = handler;
+  }
+
+  onDown(handler: DownHandler): void {
+    this.#downHandler = handler;
+    if (this.#reason !== null) handler(this.#reason);
+  }
+
+  /** The link is down for `reason`, reported once: later calls change nothing. */
+  markDown(reason: string): void {
+    if (this.#reason !== null) return;
+    this.#reason = reason;
+    this.#downHandler(reason);
+  }
+}
