@@ -20,7 +20,6 @@
 import { SerialPort } from 'serialport';
 import firmataIo from 'firmata-io';
 import five, { type Board, type IoPlugin } from 'johnny-five';
-import { assert } from '../core/assert.js';
 import type { LoadedLaw } from '../law/law-runtime.js';
 import type { InputHealth, IoSummary, LoopWorld } from '../loop/world.js';
 import { InputConditioner, wholeTicks, type ChannelSample } from './input-conditioner.js';
@@ -130,7 +129,7 @@ export class FirmataWorld implements LoopWorld {
     // firmata-io says 'connect' when it opens its transport itself; this port was opened above (to
     // name a failure to open it), so say it here, or johnny-five never becomes ready.
     io.emit('connect');
-    await waitFor(board, 'ready', timeoutMs, `${what} @${baudRate}: no Firmata version report within ${timeoutMs} ms (is StandardFirmata flashed, and is this the board's port?)`);
+    await waitFor(board, 'ready', timeoutMs, `${what} @${baudRate}`, `no Firmata version report within ${timeoutMs} ms (is StandardFirmata flashed, and is this the board's port?)`);
     // From here a board or transport error is the board going away, never an unhandled 'error'
     // event (which Node would turn into a crash of the voter).
     board.on('error', (error: unknown) => this.boardGone(`board error: ${error instanceof Error ? error.message : String(error)}`));
@@ -139,7 +138,7 @@ export class FirmataWorld implements LoopWorld {
     plugin.setSamplingInterval?.(map.samplingIntervalMs);
     this.countWrites(plugin);
     this.bindInputs(plugin);
-    this.drivers = map.outputs.map((binding, c) => this.driverFor(board, binding, c));
+    this.drivers = map.outputs.map((binding) => this.driverFor(board, binding));
     this.heartbeat = new five.Pin({ pin: map.heartbeatPin, board, type: 'digital' });
     await this.firstSamples(timeoutMs, what);
     // What every sensor read while the world opened: each channel's last good value before tick 0.
@@ -218,7 +217,7 @@ export class FirmataWorld implements LoopWorld {
     wrap('pwmWrite');
   }
 
-  private driverFor(board: Board, binding: OutputBinding, channel: number): OutputDriver {
+  private driverFor(board: Board, binding: OutputBinding): OutputDriver {
     switch (binding.actuator) {
       case 'servo': {
         const [low, high] = binding.value;
@@ -271,7 +270,6 @@ export class FirmataWorld implements LoopWorld {
         };
       }
       case 'none':
-        assert(channel >= 0, 'channel');
         return { write: () => {} };
     }
   }
@@ -316,7 +314,6 @@ export class FirmataWorld implements LoopWorld {
       return;
     }
     // Written even if safe already: an assertion may come after a kill switch; the writes are idempotent.
-    this.safe = false;
     const outputs = this.options.law.definition.outputs;
     for (let c = 0; c < this.drivers.length; c++) this.drivers[c]!.write(outputs[c]!.safe);
     this.safe = true;
@@ -368,11 +365,12 @@ export class FirmataWorld implements LoopWorld {
   }
 }
 
-function waitFor(board: Board, event: 'ready', timeoutMs: number, message: string): Promise<void> {
+/** Waits for `event`; a timeout or an error is an IoError `where: why`. */
+function waitFor(board: Board, event: 'ready', timeoutMs: number, where: string, timeoutWhy: string): Promise<void> {
   return new Promise((resolve, reject) => {
     const timer = setTimeout(() => {
       if (board.timer !== null) clearTimeout(board.timer);
-      reject(new IoError(message));
+      reject(new IoError(`${where}: ${timeoutWhy}`));
     }, timeoutMs);
     board.once(event, () => {
       clearTimeout(timer);
@@ -380,7 +378,7 @@ function waitFor(board: Board, event: 'ready', timeoutMs: number, message: strin
     });
     board.once('error', (error: unknown) => {
       clearTimeout(timer);
-      reject(new IoError(`${message.split(':')[0]}: ${error instanceof Error ? error.message : String(error)}`));
+      reject(new IoError(`${where}: ${error instanceof Error ? error.message : String(error)}`));
     });
   });
 }

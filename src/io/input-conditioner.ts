@@ -106,8 +106,10 @@ export class InputConditioner {
       }
       reasonsThisTick.add(reading.reason);
       if (state.faultTick < 0 || state.reason !== reading.reason) {
-        if (state.faultTick < 0) this.faultsBegun[c]!++;
-        if (state.faultTick < 0) state.faultTick = tick;
+        if (state.faultTick < 0) {
+          this.faultsBegun[c]!++;
+          state.faultTick = tick;
+        }
         state.reason = reading.reason;
         events.push({ kind: 'inputFault', channel: c, reason: reading.reason, tick, detail: reading.detail });
       }
