@@ -19,6 +19,7 @@ const REALTIME = [
   'test/runtime/start-up.test.ts',
   'test/runtime/firmata-io.test.ts',
   'test/runtime/tcp-replicas.test.ts',
+  'test/failover/election.test.ts',
   // Real processes on ptys (the simulated Firmata boards): one at a time, not beside the CPU-heavy unit files.
   'test/io/firmata-world.test.ts',
   'test/firmware-sim/firmata-plant.test.ts',

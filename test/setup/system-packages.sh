@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Makes sure the Debian packages the tests need are present: socat (pseudo-terminal pairs for the
-# simulated boards) and the AVR toolchain and emulator library (the Uno firmware in simavr).
+# simulated boards), the AVR toolchain and emulator library (the Uno firmware in simavr), and etcd
+# (the cluster that elects the primary of redundant voters; test/setup/etcd-cluster.ts starts it).
 # As root it installs what is missing with apt-get; otherwise it stops with one line naming the
 # packages to install. Run by `npm test` and by .ci/run, so nothing has to be installed by hand.
 set -euo pipefail
@@ -16,6 +17,9 @@ checks=(
   "avr-libc file:/usr/lib/avr/include/avr/io.h"
   "libsimavr-dev file:/usr/include/simavr/sim_avr.h"
   "libelf-dev file:/usr/include/libelf.h"
+  "etcd-server cmd:etcd"
+  "etcd-client cmd:etcdctl"
+  "iproute2 cmd:ip"
 )
 
 missing=()
