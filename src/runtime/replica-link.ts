@@ -22,10 +22,12 @@ export type HandshakeOutcome =
   | { readonly ok: false; readonly reason: RefuseReason | 'NO_ANSWER' | 'LINK_DOWN' | 'REPLICA_ERROR'; readonly detail: string };
 
 export interface LinkCounters {
-  /** Frames refused as corrupt: bad CRC or CBOR, over-long, or refused by the link's authentication (also in refusedFrames). */
+  /**
+   * Frames refused as corrupt: bad CRC or CBOR, over-long, or refused by the link's authentication
+   * while the replica is in the loop (every refusal, in the loop or not, is the transport's
+   * framesRefused).
+   */
   corruptFrames: number;
-  /** Frames an authenticated link refused (a tag that does not match, a replay): counted as corrupt too. */
-  refusedFrames: number;
   lateReplies: number;
   unexpectedMessages: number;
   heartbeats: number;
@@ -67,7 +69,7 @@ const WARM_UP_HELLO_EVERY_TICKS = 48;
 const WARM_UP_WINDOW_FRAMES = 8;
 
 export class ReplicaLink {
-  readonly counters: LinkCounters = { corruptFrames: 0, refusedFrames: 0, lateReplies: 0, unexpectedMessages: 0, heartbeats: 0, replicaErrors: 0, injectsRefused: 0 };
+  readonly counters: LinkCounters = { corruptFrames: 0, lateReplies: 0, unexpectedMessages: 0, heartbeats: 0, replicaErrors: 0, injectsRefused: 0 };
   /** Tick whose replies are being collected; -1 when not collecting. */
   private collectingTick = -1;
   /** The tick whose reply, if it comes now, is past its deadline but still voted (quorum grace); -1 for none. */
@@ -349,7 +351,6 @@ export class ReplicaLink {
       const newly = refused - this.refusedSeen;
       this.refusedSeen = refused;
       this.counters.corruptFrames += newly;
-      this.counters.refusedFrames += newly;
       for (let i = 0; i < newly && i < COUNT_MAX; i++) this.bump('protocolErrors');
     }
   }
