@@ -25,6 +25,9 @@
  *      (firmata-io.ts).
  *  13. Replicas over authenticated TCP between network namespaces: the tick's round trip with
  *      three `tcp:` replicas beside a bare TCP echo over the same veth bridge (tcp-link.ts).
+ *  14. Takeover by an etcd lease alone (the floor for redundant voters): ticks at 200 Hz from a
+ *      leader's death to the standby's election, and the dead leader's fence deadline ahead of
+ *      it (lease-takeover.ts).
  *
  * Prints one table (and writes it as JSON to $BENCH_OUT, else dist/bench-results.json). A MISS is
  * information: the exit code is 0 unless something failed. Every process started here is stopped
@@ -49,6 +52,7 @@ import type { ChildProcessTransport } from '../../src/transport/child-process-tr
 import { blackBoxScaleRows, measureBlackBoxScale } from './black-box-scale.js';
 import { firmataIoRows, measureFirmataIo } from './firmata-io.js';
 import { measureTcpLink, tcpLinkRows } from './tcp-link.js';
+import { leaseTakeoverRows, measureLeaseTakeover } from './lease-takeover.js';
 import { BOARD_TMR_P50_RATIO_MAX, boardNotes, boardRows, measureBoardRoundTrips, type BoardRoundTripReport } from './board-round-trip.js';
 import { avrRows, measureAvrRoundTrips } from './avr-round-trip.js';
 import { formatNumber, formatTable, infoRow, percentiles, verdict, type Percentiles, type ResultRow } from './bench-stats.js';
@@ -628,6 +632,12 @@ async function measureAll(root: string, signal: AbortSignal): Promise<Measured> 
     const tcpLink = await measureTcpLink(root, signal);
     m.details['tcpLink'] = tcpLink;
     boardSection.push(...tcpLinkRows(tcpLink));
+    checkAborted();
+
+    // About 30 s: ten leader deaths on a 3-member etcd with 1 s leases.
+    const leaseTakeover = await measureLeaseTakeover(signal);
+    m.details['leaseTakeover'] = leaseTakeover;
+    boardSection.push(...leaseTakeoverRows(leaseTakeover));
     checkAborted();
 
     // About two minutes: 21 crashes at 2 s (Node) and 2.5 s (Uno) spacing, plus start-up.
