@@ -129,13 +129,13 @@ export class Arbiter {
     }
     if (chosen === null) {
       this.counters.silentTicks++;
-      this.#append({ kind: 'silent', actuatorTick: tick, silentTicks: this.#silent });
+      this.#log({ kind: 'silent', actuatorTick: tick, silentTicks: this.#silent });
       return null;
     }
     this.#silent = 0;
     this.#lastAppliedTick = chosen.tick;
     this.counters.applied++;
-    this.#append({ kind: 'applied', actuatorTick: tick, epoch: chosen.epoch, voterId: chosen.voterId, tick: chosen.tick, commands: [...chosen.commands] });
+    this.#log({ kind: 'applied', actuatorTick: tick, epoch: chosen.epoch, voterId: chosen.voterId, tick: chosen.tick, commands: [...chosen.commands] });
     return chosen;
   }
 
@@ -154,7 +154,7 @@ export class Arbiter {
 
   #switchTo(epoch: number, voterId: number, why: 'NEWER_PRIMARY' | 'TAKEOVER', actuatorTick = this.#actuatorTick): void {
     assert(epoch > this.#epoch, `Arbiter: switch from epoch ${this.#epoch} to ${epoch}`);
-    this.#append({ kind: 'epoch', actuatorTick, from: this.#epoch, to: epoch, voterId, why });
+    this.#log({ kind: 'epoch', actuatorTick, from: this.#epoch, to: epoch, voterId, why });
     this.#epoch = epoch;
     this.#pending = null;
     for (const held of [...this.#fallbacks.keys()]) if (held <= epoch) this.#fallbacks.delete(held);
@@ -163,11 +163,7 @@ export class Arbiter {
   #refuse(command: OfferedCommand, reason: RefusalReason): RefusalReason {
     if (reason === 'STALE_EPOCH') this.counters.refusedStale++;
     else this.counters.refusedNotNewer++;
-    this.#append({ kind: 'refused', actuatorTick: this.#actuatorTick, epoch: command.epoch, voterId: command.voterId, tick: command.tick, reason });
+    this.#log({ kind: 'refused', actuatorTick: this.#actuatorTick, epoch: command.epoch, voterId: command.voterId, tick: command.tick, reason });
     return reason;
-  }
-
-  #append(entry: ArbiterLogEntry): void {
-    this.#log(entry);
   }
 }

@@ -41,6 +41,8 @@ function kindOf(stats: { isDirectory(): boolean; isFIFO(): boolean; isCharacterD
 export interface OpenedInput {
   readonly fd: number;
   readonly sizeBytes: number;
+  /** Its mode bits (permissions included), from the same fstat. */
+  readonly mode: number;
 }
 
 /**
@@ -63,17 +65,22 @@ export function openInputFile(path: string, what: string, maxBytes: number): Ope
     const stats = fstatSync(fd);
     if (!stats.isFile()) throw new InputFileError(`${what} ${path}: ${kindOf(stats)}, not a regular file`);
     if (stats.size > maxBytes) throw new InputFileError(`${what} ${path}: ${stats.size} bytes, more than the ${maxBytes} allowed`);
-    return { fd, sizeBytes: stats.size };
+    return { fd, sizeBytes: stats.size, mode: stats.mode };
   } catch (error) {
     closeSync(fd);
     throw error;
   }
 }
 
-/** Reads a whole regular file of at most `maxBytes` (checked before reading) as UTF-8. */
-export function readInputText(path: string, what: string, maxBytes: number): string {
-  const { fd, sizeBytes } = openInputFile(path, what, maxBytes);
+/**
+ * Reads a whole regular file of at most `maxBytes` (checked before reading) as UTF-8. `check`, if
+ * given, sees the opened file before anything is read and may refuse it (an InputFileError).
+ */
+export function readInputText(path: string, what: string, maxBytes: number, check?: (opened: OpenedInput) => void): string {
+  const opened = openInputFile(path, what, maxBytes);
+  const { fd, sizeBytes } = opened;
   try {
+    check?.(opened);
     const buffer = Buffer.alloc(sizeBytes);
     let used = 0;
     // Bounded: the file was at most maxBytes when opened; a file that grows is read to that size.

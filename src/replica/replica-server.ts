@@ -93,11 +93,6 @@ export class ReplicaServer {
     return { host: a.address, port: a.port, text: endpointText(a.address, a.port) };
   }
 
-  /** The voter session in use, if any. */
-  get session(): TcpTransport | null {
-    return this.#active;
-  }
-
   async close(): Promise<void> {
     this.#closing = true;
     clearInterval(this.#heartbeat);

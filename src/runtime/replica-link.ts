@@ -311,7 +311,9 @@ export class ReplicaLink {
   beginTick(tick: number, tickFrame: Uint8Array): void {
     this.collectingTick = tick;
     for (const field of ['lateReplies', 'protocolErrors'] as const) {
-      for (; this.pending[field] > 0; this.pending[field]--) this.bump(field);
+      const count = this.pending[field];
+      this.pending[field] = 0;
+      if (count > 0) this.bump(field, count);
     }
     this.lastTickSent = tick;
     if (this.isDown) this.obs.linkDown[this.replicaIndex] = 1;
@@ -351,7 +353,7 @@ export class ReplicaLink {
       const newly = refused - this.refusedSeen;
       this.refusedSeen = refused;
       this.counters.corruptFrames += newly;
-      for (let i = 0; i < newly && i < COUNT_MAX; i++) this.bump('protocolErrors');
+      this.bump('protocolErrors', newly);
     }
   }
 
@@ -364,14 +366,14 @@ export class ReplicaLink {
    * the deadline, before the next tick starts) the observations are about to be cleared, so the
    * count waits and goes into the next tick instead of being lost.
    */
-  private bump(field: 'lateReplies' | 'protocolErrors'): void {
+  private bump(field: 'lateReplies' | 'protocolErrors', count = 1): void {
     if (this.collectingTick === -1) {
-      this.pending[field]++;
+      this.pending[field] += count;
       return;
     }
     const array = field === 'lateReplies' ? this.obs.lateReplies : this.obs.protocolErrors;
     const i = this.replicaIndex;
-    array[i] = Math.min(COUNT_MAX, (array[i] as number) + 1);
+    array[i] = Math.min(COUNT_MAX, (array[i] as number) + count);
   }
 
   private onFrame(frame: Uint8Array): void {

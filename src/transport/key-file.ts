@@ -4,7 +4,7 @@
  * readable by its owner alone (mode 0600 or stricter), as ssh asks of a private key. `tmr key FILE`
  * writes a fresh one. The key is never printed: messages name it by its key id.
  */
-import { closeSync, constants, fstatSync, openSync, writeSync } from 'node:fs';
+import { closeSync, constants, openSync, writeSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import { InputFileError, readInputText } from '../loop/input-file.js';
 import { KEY_BYTES_MAX, KEY_BYTES_MIN, keyIdHex } from './secure-channel.js';
@@ -27,16 +27,16 @@ export const NEW_KEY_BYTES = 32;
 /** Reads and checks a key file; a bad one is a KeyFileError of one line naming `what` and the path. */
 export function readKeyFile(path: string, what: string): PreSharedKey {
   let text: string;
-  let mode: number;
   try {
-    text = readInputText(path, what, KEY_FILE_BYTES_MAX);
-    mode = statMode(path);
+    // The mode is checked on the descriptor that is read, before a byte of the key is.
+    text = readInputText(path, what, KEY_FILE_BYTES_MAX, ({ mode }) => {
+      if ((mode & 0o077) !== 0) {
+        throw new InputFileError(`${what} ${path}: readable or writable by others (mode ${(mode & 0o777).toString(8).padStart(4, '0')}); a key file must be its owner's alone (chmod 600 ${path})`);
+      }
+    });
   } catch (error) {
     if (error instanceof InputFileError) throw new KeyFileError(error.message);
     throw error;
-  }
-  if ((mode & 0o077) !== 0) {
-    throw new KeyFileError(`${what} ${path}: readable or writable by others (mode ${(mode & 0o777).toString(8).padStart(4, '0')}); a key file must be its owner's alone (chmod 600 ${path})`);
   }
   const hexText = text.trim();
   if (!/^[0-9a-fA-F]*$/.test(hexText) || hexText.length % 2 !== 0) {
@@ -48,15 +48,6 @@ export function readKeyFile(path: string, what: string): PreSharedKey {
   }
   const key = Uint8Array.from(Buffer.from(hexText, 'hex'));
   return { key, id: keyIdHex(key), path };
-}
-
-function statMode(path: string): number {
-  const fd = openSync(path, constants.O_RDONLY | constants.O_NONBLOCK);
-  try {
-    return fstatSync(fd).mode;
-  } finally {
-    closeSync(fd);
-  }
 }
 
 /** Writes a fresh random key to a new file (mode 0600; an existing file is never overwritten). Returns its id. */

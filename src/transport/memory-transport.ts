@@ -5,7 +5,7 @@
  */
 import { BoundedDelimiterParser } from '../protocol/bounded-delimiter-parser.js';
 import { LIMITS } from '../protocol/messages.js';
-import { createTransportStats, QUEUED_BYTES_MAX, type DownHandler, type FrameHandler, type Transport } from './transport.js';
+import { createTransportStats, LinkEvents, QUEUED_BYTES_MAX, type DownHandler, type FrameHandler, type Transport } from './transport.js';
 
 export interface MemoryLinkOptions {
   /** Chunk sizes to cut each write into, used cyclically; empty = whole writes. */
@@ -15,9 +15,7 @@ export interface MemoryLinkOptions {
 export class MemoryTransport implements Transport {
   readonly stats = createTransportStats();
   private readonly parser = new BoundedDelimiterParser({ bufferBytesMax: LIMITS.frameBytesMax });
-  private frameHandler: FrameHandler = () => {};
-  private downHandler: DownHandler = () => {};
-  private downReason: string | null = null;
+  private readonly events = new LinkEvents();
   peer: MemoryTransport | null = null;
   private queuedBytes = 0;
   private chunkCursor = 0;
@@ -28,27 +26,26 @@ export class MemoryTransport implements Transport {
   ) {
     this.parser.on('data', (frame: Buffer) => {
       this.stats.framesIn++;
-      this.frameHandler(frame);
+      this.events.frame(frame);
     });
   }
 
   get isUp(): boolean {
-    return this.downReason === null;
+    return !this.events.isDown;
   }
 
   onFrame(handler: FrameHandler): void {
-    this.frameHandler = handler;
+    this.events.onFrame(handler);
   }
 
   onDown(handler: DownHandler): void {
-    this.downHandler = handler;
-    if (this.downReason !== null) handler(this.downReason);
+    this.events.onDown(handler);
   }
 
   /** Writes raw bytes (not necessarily a frame) to the peer: how garbage gets on the line. */
   writeRaw(bytes: Uint8Array): boolean {
     const peer = this.peer;
-    if (this.downReason !== null || peer === null || this.queuedBytes + bytes.length > QUEUED_BYTES_MAX) {
+    if (this.events.isDown || peer === null || this.queuedBytes + bytes.length > QUEUED_BYTES_MAX) {
       this.stats.sendsDropped++;
       return false;
     }
@@ -70,8 +67,8 @@ export class MemoryTransport implements Transport {
 
   /** Simulates the far end dying: both sides go down. */
   kill(reason = 'peer died'): void {
-    this.markDown(reason);
-    this.peer?.markDown(reason);
+    this.events.markDown(reason);
+    this.peer?.events.markDown(reason);
   }
 
   async close(): Promise<void> {
@@ -91,7 +88,7 @@ export class MemoryTransport implements Transport {
   }
 
   private receive(bytes: Uint8Array, chunkSizes: readonly number[]): void {
-    if (this.downReason !== null) return;
+    if (this.events.isDown) return;
     let at = 0;
     for (const size of chunkSizes) {
       const chunk = Buffer.from(bytes.buffer, bytes.byteOffset + at, size);
@@ -100,12 +97,6 @@ export class MemoryTransport implements Transport {
       at += size;
     }
     this.stats.overlongFramesDropped = this.parser.overlongFramesDropped;
-  }
-
-  private markDown(reason: string): void {
-    if (this.downReason !== null) return;
-    this.downReason = reason;
-    this.downHandler(reason);
   }
 }
 

@@ -127,9 +127,10 @@ export class TcpTransport implements Transport {
         const outcome = await runHandshake(attempt.socket, handshake.open(), (body) => handshake.receive(body), deadlineMs - Date.now());
         if (outcome.ok) return new TcpTransport(attempt.socket, outcome.splitter, outcome.session, `${options.name} (tcp:${where})`, outcome.pending);
         attempt.socket.destroy();
-        if (outcome.code !== 'CLOSED' && outcome.code !== 'TIMEOUT') throw new TcpLinkError(outcome.code, outcome.reason);
-        lastReason = outcome.reason;
+        // Only a connection closed mid-handshake (a server still starting, or restarting) is tried again.
         if (outcome.code === 'TIMEOUT') throw new TcpLinkError('TIMEOUT', `${outcome.reason} (tried for ${options.timeoutMs} ms)`);
+        if (outcome.code !== 'CLOSED') throw new TcpLinkError(outcome.code, outcome.reason);
+        lastReason = outcome.reason;
       } else {
         lastReason = attempt.reason;
         if (!attempt.retry) throw new TcpLinkError('UNREACHABLE', attempt.reason);

@@ -55,7 +55,8 @@ export function createTransportStats(): TransportStats {
 export const QUEUED_BYTES_MAX = 16 * 1024;
 
 /**
- * The handlers and the once-only down report every transport keeps by the contract: a frame
+ * The handlers and the once-only down report the transports that go down for good keep by the
+ * contract (a serial port that re-opens keeps its own, reporting each loss): a frame
  * handler, a down handler that hears the first reason once (at once, if registered later), and
  * the link down before the handler runs.
  */

@@ -10,6 +10,7 @@
  */
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { readFileSync } from 'node:fs';
+import { createServer } from 'node:net';
 import { dieWithParent } from '../../src/runtime/child-lifetime.js';
 import { killTree } from './cli.js';
 import { processExists } from './processes.js';
@@ -209,4 +210,13 @@ export function commandOf(pid: number): string | null {
   } catch {
     return null;
   }
+}
+
+/** A free TCP port on 127.0.0.1: bound and released (another process may take it in between, rarely). */
+export async function freePort(): Promise<number> {
+  const server = createServer();
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const port = (server.address() as { port: number }).port;
+  await new Promise<void>((resolve) => server.close(() => resolve()));
+  return port;
 }

@@ -10,11 +10,10 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { dieWithParent } from '../../src/runtime/child-lifetime.js';
-import type { Hosts } from '../helpers/netns.js';
+import { freePort, type Hosts } from '../helpers/netns.js';
 
 export const ETCD_HEARTBEAT_MS = 50;
 export const ETCD_ELECTION_TIMEOUT_MS = 500;
@@ -35,15 +34,6 @@ export interface EtcdClusterOptions {
   readonly members?: number;
   /** One member per host, in order (netns); absent: every member on 127.0.0.1. */
   readonly hosts?: { readonly hosts: Hosts; readonly names: readonly string[] };
-}
-
-/** A free TCP port on 127.0.0.1 (bound and released: a race with other processes is possible but rare). */
-async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const port = (server.address() as { port: number }).port;
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  return port;
 }
 
 export class EtcdCluster {

@@ -15,6 +15,7 @@ import { cobsDecode, cobsEncode, cobsEncodedSizeMax } from '../../src/protocol/c
 import { encodeMessage } from '../../src/protocol/codec.js';
 import { INNER_BODY_BYTES_MAX } from '../../src/transport/secure-channel.js';
 import { TcpLinkError, TcpTransport } from '../../src/transport/tcp-transport.js';
+import { freePort } from '../helpers/netns.js';
 import { bodyOf, expectOneLine, transportContract, until, UNTIL_TIMEOUT_MS, type ContractLink } from './contract.js';
 
 const KEY = Uint8Array.from({ length: 32 }, (_, i) => (i * 29 + 3) & 0xff);
@@ -221,12 +222,8 @@ describe('tcp transport', () => {
     expect(notTmr?.code).toBe('NOT_TMR');
     expectOneLine(notTmr?.message, 'not tmr');
 
-    // A port nothing listens on: the one just closed.
-    const probe = createServer();
-    await new Promise<void>((resolve) => probe.listen(0, '127.0.0.1', resolve));
-    const freePort = (probe.address() as { port: number }).port;
-    await new Promise<void>((resolve) => probe.close(() => resolve()));
-    const refused = await connect(freePort, KEY, 600).then(
+    // A port nothing listens on.
+    const refused = await connect(await freePort(), KEY, 600).then(
       () => null,
       (e: unknown) => e as TcpLinkError,
     );
