@@ -24,6 +24,7 @@ interface IoRunSummary {
   ticks: number;
   unsafeCommands: number;
   finalMode: string;
+  modeHistory: unknown;
   killSwitch: unknown;
   commands: { voted: number; held: number; simplex: number; safe: number };
   faults: { outcome: string; replica: number; reason: string | null }[];
@@ -78,8 +79,11 @@ describe('tmr run --io firmata-sim', () => {
       expect(s.killSwitch).toBeNull();
       // Masked: the faulty replica is out and the loop commands on in duplex. A busy machine may take
       // it out for its timing before the fault (as in realtime.test.ts's tank case); whether the
-      // fault itself was seen is then a figure, not the claim.
-      expect(s.replicas[1]!.state, JSON.stringify(s.faults)).toBe('excluded');
+      // fault itself was seen is then a figure, not the claim. Or it may take a healthy replica out
+      // for its timing first (CI beside two busy loops once did): the duplex left cannot tell which
+      // of two is right when the fault comes, and the loop goes safe. Nothing unsafe either way.
+      const context = JSON.stringify({ faults: s.faults, replicas: s.replicas, modeHistory: s.modeHistory });
+      expect(s.replicas[1]!.state === 'excluded' || s.finalMode === 'safe', `replica 1 still in service and the loop not safe: ${context}`).toBe(true);
       // A busy machine may take another replica out for its timing too (then the loop is safe):
       // replicas out beyond the faulty one are a figure.
       timingFigure(`${c.law}: replicas out besides the faulty one`, s.replicas.filter((r, i) => i !== 1 && r.state === 'excluded').length, 0, s.replicas);
