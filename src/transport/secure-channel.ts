@@ -10,10 +10,13 @@
  *   voter   -> replica  OPEN    magic, version, voter nonce (16), voter key id (8)
  *   replica -> voter    PROVE   magic, version, replica nonce (16), replica key id (8),
  *                               HMAC(K, "tmr-auth-1 replica" ‖ vn ‖ rn)
- *   voter   -> replica  CONFIRM magic, version, HMAC(K, "tmr-auth-1 voter" ‖ vn ‖ rn)
+ *   voter   -> replica  CONFIRM magic, version, voter epoch (uint32 LE),
+ *                               HMAC(K, "tmr-auth-1 voter" ‖ vn ‖ rn ‖ epoch)
  *   replica -> voter    ACCEPT  magic, version            (or REFUSE magic, version, reason)
  *
  * The replica proves the key first, so a voter never sends a proof to a peer without the key.
+ * The voter's epoch is its fencing token in a redundant voter set (0: a voter alone); the proof
+ * covers it, so nobody without the key can claim one.
  * A key id is the first 8 bytes of SHA-256("tmr key id" ‖ K): it names a key in error messages
  * (two ends with different keys say which each holds) without revealing it.
  *
@@ -35,6 +38,7 @@ export const NONCE_BYTES = 16;
 export const KEY_ID_BYTES = 8;
 export const TAG_BYTES = 32;
 export const COUNTER_BYTES = 4;
+export const EPOCH_BYTES = 4;
 /** Bytes a pre-shared key has at least (256 bits) and at most. */
 export const KEY_BYTES_MIN = 32;
 export const KEY_BYTES_MAX = 256;
@@ -95,7 +99,7 @@ function decodeBody(body: Uint8Array): Uint8Array | null {
 type HandshakeMessage =
   | { readonly type: 'open'; readonly version: number; readonly nonce: Uint8Array; readonly keyId: Uint8Array }
   | { readonly type: 'prove'; readonly version: number; readonly nonce: Uint8Array; readonly keyId: Uint8Array; readonly proof: Uint8Array }
-  | { readonly type: 'confirm'; readonly version: number; readonly proof: Uint8Array }
+  | { readonly type: 'confirm'; readonly version: number; readonly epoch: number; readonly proof: Uint8Array }
   | { readonly type: 'accept'; readonly version: number }
   | { readonly type: 'refuse'; readonly version: number; readonly reason: AuthRefusal | 'UNKNOWN' };
 
@@ -118,8 +122,8 @@ function readHandshake(body: Uint8Array): HandshakeMessage | null {
       if (rest.length !== NONCE_BYTES + KEY_ID_BYTES + TAG_BYTES) return null;
       return { type: 'prove', version, nonce: rest.slice(0, NONCE_BYTES), keyId: rest.slice(NONCE_BYTES, NONCE_BYTES + KEY_ID_BYTES), proof: rest.slice(NONCE_BYTES + KEY_ID_BYTES) };
     case HANDSHAKE.confirm:
-      if (rest.length !== TAG_BYTES) return null;
-      return { type: 'confirm', version, proof: rest.slice() };
+      if (rest.length !== EPOCH_BYTES + TAG_BYTES) return null;
+      return { type: 'confirm', version, epoch: readCounter(rest.subarray(0, EPOCH_BYTES)), proof: rest.slice(EPOCH_BYTES) };
     case HANDSHAKE.accept:
       return rest.length === 0 ? { type: 'accept', version } : null;
     case HANDSHAKE.refuse: {
@@ -132,10 +136,16 @@ function readHandshake(body: Uint8Array): HandshakeMessage | null {
   }
 }
 
-function proofs(key: Uint8Array, voterNonce: Uint8Array, replicaNonce: Uint8Array): { replica: Buffer; voter: Buffer; toReplica: Buffer; toVoter: Buffer } {
+function epochBytes(epoch: number): Uint8Array {
+  const out = new Uint8Array(EPOCH_BYTES);
+  writeCounter(out, epoch);
+  return out;
+}
+
+function proofs(key: Uint8Array, voterNonce: Uint8Array, replicaNonce: Uint8Array, epoch: number): { replica: Buffer; voter: Buffer; toReplica: Buffer; toVoter: Buffer } {
   return {
     replica: hmac(key, label('tmr-auth-1 replica'), voterNonce, replicaNonce),
-    voter: hmac(key, label('tmr-auth-1 voter'), voterNonce, replicaNonce),
+    voter: hmac(key, label('tmr-auth-1 voter'), voterNonce, replicaNonce, epochBytes(epoch)),
     toReplica: hmac(key, label('tmr-auth-1 voter->replica'), voterNonce, replicaNonce),
     toVoter: hmac(key, label('tmr-auth-1 replica->voter'), voterNonce, replicaNonce),
   };
@@ -156,7 +166,7 @@ function checkNonce(nonce: Uint8Array): void {
 /** How a handshake step ended: go on (maybe with a frame to send), done with a session, or failed with a one-line reason. */
 export type HandshakeStep =
   | { readonly kind: 'continue'; readonly send: Uint8Array }
-  | { readonly kind: 'session'; readonly session: SealedSession; readonly send?: Uint8Array }
+  | { readonly kind: 'session'; readonly session: SealedSession; readonly send?: Uint8Array; readonly peerEpoch: number }
   | { readonly kind: 'failed'; readonly reason: string; readonly refusal: AuthRefusal | 'MALFORMED' | 'REFUSED'; readonly send?: Uint8Array };
 
 /** The voter's side of the handshake. */
@@ -165,12 +175,16 @@ export class VoterHandshake {
   readonly #nonce: Uint8Array;
   #replicaNonce: Uint8Array | null = null;
   #state: 'opened' | 'confirmed' | 'done' = 'opened';
+  readonly #epoch: number;
 
-  constructor(key: Uint8Array, nonce: Uint8Array) {
+  /** `epoch`: this voter's fencing token in a redundant set, 0 for a voter alone. */
+  constructor(key: Uint8Array, nonce: Uint8Array, epoch = 0) {
     checkKey(key);
     checkNonce(nonce);
+    assert(Number.isInteger(epoch) && epoch >= 0 && epoch <= 0xffff_ffff, `voter epoch ${epoch}`);
     this.#key = key;
     this.#nonce = nonce;
+    this.#epoch = epoch;
   }
 
   /** The first frame to send. */
@@ -198,7 +212,7 @@ export class VoterHandshake {
       return { kind: 'failed', refusal: 'VERSION', reason: `the peer speaks authenticated links version ${message.version}, ours is ${AUTH_VERSION}` };
     }
     if (this.#state === 'opened' && message.type === 'prove') {
-      const p = proofs(this.#key, this.#nonce, message.nonce);
+      const p = proofs(this.#key, this.#nonce, message.nonce, this.#epoch);
       if (!sameBytes(p.replica, message.proof)) {
         this.#state = 'done';
         return {
@@ -209,12 +223,12 @@ export class VoterHandshake {
       }
       this.#replicaNonce = message.nonce;
       this.#state = 'confirmed';
-      return { kind: 'continue', send: handshakeFrame('confirm', p.voter) };
+      return { kind: 'continue', send: handshakeFrame('confirm', epochBytes(this.#epoch), p.voter) };
     }
     if (this.#state === 'confirmed' && message.type === 'accept') {
       this.#state = 'done';
-      const p = proofs(this.#key, this.#nonce, this.#replicaNonce as Uint8Array);
-      return { kind: 'session', session: new SealedSession(p.toReplica, p.toVoter) };
+      const p = proofs(this.#key, this.#nonce, this.#replicaNonce as Uint8Array, this.#epoch);
+      return { kind: 'session', session: new SealedSession(p.toReplica, p.toVoter), peerEpoch: 0 };
     }
     this.#state = 'done';
     return { kind: 'failed', refusal: 'MALFORMED', reason: `unexpected handshake message ${message.type}` };
@@ -256,16 +270,16 @@ export class ReplicaHandshake {
     if (this.#state === 'waiting' && message.type === 'open') {
       this.#voterNonce = message.nonce;
       this.#state = 'proved';
-      const p = proofs(this.#key, message.nonce, this.#nonce);
+      const p = proofs(this.#key, message.nonce, this.#nonce, 0);
       return { kind: 'continue', send: handshakeFrame('prove', this.#nonce, keyId(this.#key), p.replica) };
     }
     if (this.#state === 'proved' && message.type === 'confirm') {
       this.#state = 'done';
-      const p = proofs(this.#key, this.#voterNonce as Uint8Array, this.#nonce);
+      const p = proofs(this.#key, this.#voterNonce as Uint8Array, this.#nonce, message.epoch);
       if (!sameBytes(p.voter, message.proof)) {
         return { kind: 'failed', refusal: 'WRONG_KEY', reason: `wrong key: the voter's proof does not match our key (ours ${keyIdHex(this.#key)})`, send: handshakeFrame('refuse', Uint8Array.of(AUTH_REFUSAL.WRONG_KEY)) };
       }
-      return { kind: 'session', session: new SealedSession(p.toVoter, p.toReplica), send: handshakeFrame('accept') };
+      return { kind: 'session', session: new SealedSession(p.toVoter, p.toReplica), send: handshakeFrame('accept'), peerEpoch: message.epoch };
     }
     this.#state = 'done';
     return { kind: 'failed', refusal: 'MALFORMED', reason: `unexpected handshake message ${message.type}`, send: handshakeFrame('refuse', Uint8Array.of(AUTH_REFUSAL.MALFORMED)) };

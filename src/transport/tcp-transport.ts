@@ -36,6 +36,8 @@ export interface TcpConnectOptions {
   readonly timeoutMs: number;
   /** Test hook: the handshake nonce (random otherwise). */
   readonly nonce?: Uint8Array;
+  /** This voter's epoch in a redundant set (its fencing token, claimed in the handshake); 0 or absent: a voter alone. */
+  readonly epoch?: number;
 }
 
 export interface TcpAcceptOptions {
@@ -89,6 +91,8 @@ export class TcpTransport implements Transport {
     private readonly session: SealedSession,
     readonly description: string,
     pending: readonly Uint8Array[],
+    /** On a replica server's end: the epoch the voter claimed in the handshake (0: a voter alone). */
+    readonly peerEpoch = 0,
   ) {
     this.closed = new Promise((resolve) => socket.once('close', () => resolve()));
     // Frames that came in the handshake's last chunk, behind it: delivered once the caller has its handler on.
@@ -123,7 +127,7 @@ export class TcpTransport implements Transport {
       if (remainingMs <= 0) throw new TcpLinkError(/^E[A-Z]+:/.test(lastReason) ? 'UNREACHABLE' : 'TIMEOUT', `${lastReason} (tried for ${options.timeoutMs} ms)`);
       const attempt = await attemptConnect(options, remainingMs);
       if (attempt.ok) {
-        const handshake = new VoterHandshake(options.key, options.nonce ?? randomBytes(NONCE_BYTES));
+        const handshake = new VoterHandshake(options.key, options.nonce ?? randomBytes(NONCE_BYTES), options.epoch ?? 0);
         const outcome = await runHandshake(attempt.socket, handshake.open(), (body) => handshake.receive(body), deadlineMs - Date.now());
         if (outcome.ok) return new TcpTransport(attempt.socket, outcome.splitter, outcome.session, `${options.name} (tcp:${where})`, outcome.pending);
         attempt.socket.destroy();
@@ -153,7 +157,7 @@ export class TcpTransport implements Transport {
       setTimeout(() => socket.destroy(), 1_000).unref();
       return { ok: false, code: outcome.code, reason: outcome.reason };
     }
-    return { ok: true, transport: new TcpTransport(socket, outcome.splitter, outcome.session, name, outcome.pending) };
+    return { ok: true, transport: new TcpTransport(socket, outcome.splitter, outcome.session, name, outcome.pending, outcome.peerEpoch) };
   }
 
   get isUp(): boolean {
@@ -263,7 +267,7 @@ function attemptConnect(options: TcpConnectOptions, timeoutMs: number): Promise<
   });
 }
 
-type HandshakeOutcome = { ok: true; session: SealedSession; splitter: FrameSplitter; pending: readonly Uint8Array[] } | { ok: false; code: TcpLinkError['code']; reason: string };
+type HandshakeOutcome = { ok: true; session: SealedSession; splitter: FrameSplitter; pending: readonly Uint8Array[]; peerEpoch: number } | { ok: false; code: TcpLinkError['code']; reason: string };
 
 /**
  * Runs one side of the handshake on a connected socket: sends `first` (the voter's OPEN), then
@@ -284,6 +288,7 @@ function runHandshake(
     /** Frames after the session was agreed, in the same chunk: handed to the session's transport. */
     const after: Uint8Array[] = [];
     let session: SealedSession | null = null;
+    let peerEpoch = 0;
     const finish = (outcome: HandshakeOutcome): void => {
       if (done) return;
       done = true;
@@ -305,6 +310,7 @@ function runHandshake(
       if (step.kind === 'continue') return;
       if (step.kind === 'session') {
         session = step.session;
+        peerEpoch = step.peerEpoch;
         return;
       }
       const code = step.refusal === 'MALFORMED' ? 'NOT_TMR' : step.refusal === 'REFUSED' ? 'REFUSED' : step.refusal;
@@ -313,7 +319,7 @@ function runHandshake(
     const onData = (chunk: Buffer): void => {
       splitter.push(chunk, onFrame);
       if (splitter.overlongFramesDropped > 0 && session === null) finish({ ok: false, code: 'NOT_TMR', reason: 'the peer does not speak tmr authenticated links (an over-long handshake frame)' });
-      if (session !== null) finish({ ok: true, session, splitter, pending: after });
+      if (session !== null) finish({ ok: true, session, splitter, pending: after, peerEpoch });
     };
     const onError = (error: NodeJS.ErrnoException): void => finish({ ok: false, code: 'CLOSED', reason: error.code === 'ECONNRESET' || error.code === 'EPIPE' ? closedReason() : errnoReason(error) });
     const onClose = (): void => finish({ ok: false, code: 'CLOSED', reason: closedReason() });
