@@ -71,6 +71,22 @@ export class ReplicaLogic<S = unknown> {
     return this.ack(msg.replicaIndex);
   }
 
+  /**
+   * A hello asking for exactly the configuration this replica already runs (version, law, channel
+   * counts, parameters, index): the acknowledgement, without a reset. A second voter of a
+   * redundant set joins a running replica this way (its controller state and tick go on). Null
+   * for any other hello, which is handled by onHello (a reset), and before the first.
+   */
+  joinAck(msg: HelloMessage): HelloAckMessage | null {
+    const law = this.law;
+    const params = this.params;
+    if (this.state === null || params === null) return null;
+    if (msg.protocolVersion !== this.protocolVersion || msg.lawName !== law.name || msg.lawVersion !== law.version || msg.inputCount !== law.inputCount || msg.outputCount !== law.outputCount) return null;
+    if (msg.replicaIndex !== this.replicaIndex || msg.lawParams.length !== params.length) return null;
+    for (let i = 0; i < params.length; i++) if (msg.lawParams[i] !== params[i]) return null;
+    return this.ack(msg.replicaIndex);
+  }
+
   private unconfigure(): void {
     this.params = null;
     this.state = null;

@@ -1,6 +1,7 @@
 /**
  * The replica server (`tmr replica --listen`) in-process, over real TCP on loopback: one voter
- * session at a time, an injected crash that reboots the replica in place (its session closes,
+ * session at a time for a voter alone, a redundant set's voters sharing it (a join without a
+ * reset, each tick stepped once), an injected crash that reboots the replica in place (its session closes,
  * its law state is gone, a new session is served), a voter with another key refused and counted,
  * forged and replayed frames counted per session. Nothing here depends on timing: every wait is
  * for an event, with a generous bound.
@@ -38,8 +39,8 @@ describe('replica server', () => {
     return { server: s, log };
   }
 
-  async function voter(port: number, key = KEY): Promise<Voter> {
-    const transport = await TcpTransport.connect({ host: '127.0.0.1', port, key, name: 'voter', timeoutMs: 5_000 });
+  async function voter(port: number, key = KEY, epoch = 0): Promise<Voter> {
+    const transport = await TcpTransport.connect({ host: '127.0.0.1', port, key, name: 'voter', timeoutMs: 5_000, epoch });
     closing.push(() => transport.close());
     const v: Voter = { transport, received: [], downReasons: [] };
     transport.onFrame((frame) => {
@@ -98,6 +99,75 @@ describe('replica server', () => {
     send(second, hello);
     await until(() => second.received.length === 1, UNTIL_TIMEOUT_MS, 'helloAck on the second session');
     expect(first.received).toEqual([]);
+  });
+
+  describe('the voters of a redundant set (epoch > 0)', () => {
+    it('share the replica: the second joins without a reset, each tick steps once whoever sends it first, and both get the same replies', async () => {
+      const { server: s, log } = await server();
+      const a = await voter(s.address.port, KEY, 5);
+      send(a, hello);
+      send(a, tick(0));
+      send(a, tick(1));
+      await until(() => a.received.length === 3, UNTIL_TIMEOUT_MS, 'helloAck and two outputs on the first voter');
+      const b = await voter(s.address.port, KEY, 7);
+      expect(a.downReasons).toEqual([]);
+      expect(log.some((line) => /voter epoch 7/.test(line))).toBe(true);
+      // The same hello joins the running replica: its law state and tick go on.
+      send(b, hello);
+      send(b, tick(1));
+      send(b, tick(2));
+      await until(() => b.received.length === 3, UNTIL_TIMEOUT_MS, 'helloAck and two outputs on the second voter');
+      send(a, tick(2));
+      send(a, tick(3));
+      await until(() => a.received.length === 5, UNTIL_TIMEOUT_MS, 'two more outputs on the first voter');
+      expect(kinds(b)).toEqual(['helloAck', 'output 1', 'output 2']);
+      expect(kinds(a)).toEqual(['helloAck', 'output 0', 'output 1', 'output 2', 'output 3']);
+      // Tick 1 to the joining voter and tick 2 to the first are the replies already sent, not new steps.
+      expect(b.received[1]).toEqual(a.received[2]);
+      expect(a.received[3]).toEqual(b.received[2]);
+      expect(s.stats.joins).toBe(1);
+      expect(s.stats.repeatsAnswered).toBe(2);
+      // The controller ran once per tick: the outputs equal a replica that only one voter drove.
+      const alone = await server();
+      const only = await voter(alone.server.address.port);
+      send(only, hello);
+      for (let n = 0; n < 4; n++) send(only, tick(n));
+      await until(() => only.received.length === 5, UNTIL_TIMEOUT_MS, 'helloAck and four outputs alone');
+      expect(a.received.slice(1)).toEqual(only.received.slice(1));
+    });
+
+    it("a stale voter's old ticks, or the last tick with other inputs, never step the law", async () => {
+      const { server: s } = await server();
+      const a = await voter(s.address.port, KEY, 5);
+      const b = await voter(s.address.port, KEY, 7);
+      send(a, hello);
+      send(b, hello);
+      for (let n = 0; n < 3; n++) send(a, tick(n));
+      await until(() => a.received.length === 4 && b.received.length === 1, UNTIL_TIMEOUT_MS, 'both acks and three outputs');
+      send(b, tick(0));
+      send(b, { kind: 'tick', tick: 2, inputs: [5, 5] });
+      await until(() => b.received.length === 3, UNTIL_TIMEOUT_MS, 'two answers to the stale voter');
+      expect(b.received.slice(1).map((m) => (m.kind === 'error' ? m.code : m.kind))).toEqual([7, 7]);
+      send(a, tick(3));
+      await until(() => a.received.length === 5, UNTIL_TIMEOUT_MS, 'the next tick still steps');
+      expect(kinds(a).at(-1)).toBe('output 3');
+      expect(s.stats.repeatsAnswered).toBe(0);
+    });
+
+    it('a voter alone (epoch 0) still takes the replica over from the set, and its hello resets the law', async () => {
+      const { server: s } = await server();
+      const a = await voter(s.address.port, KEY, 5);
+      send(a, hello);
+      send(a, tick(0));
+      await until(() => a.received.length === 2, UNTIL_TIMEOUT_MS, 'helloAck and an output');
+      const alone = await voter(s.address.port);
+      await until(() => a.downReasons.length === 1, UNTIL_TIMEOUT_MS, 'the set voter to be replaced');
+      send(alone, hello);
+      send(alone, tick(0));
+      await until(() => alone.received.length === 2, UNTIL_TIMEOUT_MS, 'a fresh start at tick 0');
+      expect(kinds(alone)).toEqual(['helloAck', 'output 0']);
+      expect(s.stats.joins).toBe(0);
+    });
   });
 
   it('a voter with another key never gets a session; the server says why', async () => {

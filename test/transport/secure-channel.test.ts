@@ -92,6 +92,29 @@ describe('the handshake', () => {
     if (outcome.kind === 'failed') expect(outcome.reason).toMatch(/refused by the peer at the handshake: its key is not ours/);
   });
 
+  it("a redundant set's voter claims its epoch in the confirm; the replica learns it, and a changed epoch is refused like a forged proof", () => {
+    const voter = new VoterHandshake(KEY, nonce(1), 9);
+    const replica = new ReplicaHandshake(KEY, nonce(2));
+    const confirm = voter.receive(body(replica.receive(body(voter.open())).send!));
+    expect(confirm.kind).toBe('continue');
+    // The same confirm with the epoch 9 (uint32 LE) claimed as 10, everything else as sent.
+    const decoded = new Uint8Array(confirm.send!.length);
+    const bytes = cobsDecode(body(confirm.send!), decoded);
+    const plain = decoded.slice(0, bytes);
+    const at = plain.findIndex((_, i) => plain[i] === 9 && plain[i + 1] === 0 && plain[i + 2] === 0 && plain[i + 3] === 0);
+    expect(at).toBeGreaterThan(0);
+    const claimed = Uint8Array.from(plain);
+    claimed[at] = 10;
+    const out = new Uint8Array(cobsEncodedSizeMax(bytes));
+    const forged = out.slice(0, cobsEncode(claimed, out));
+    const other = new ReplicaHandshake(KEY, nonce(2));
+    other.receive(body(voter.open()));
+    const refused = other.receive(forged);
+    expect(refused.kind === 'failed' && refused.refusal).toBe('WRONG_KEY');
+    const accepted = replica.receive(body(confirm.send!));
+    expect(accepted.kind === 'session' && accepted.peerEpoch).toBe(9);
+  });
+
   it('refuses bytes that are not a handshake, by name, and never throws (fast-check)', () => {
     fc.assert(
       fc.property(fc.uint8Array({ minLength: 0, maxLength: 400 }), (bytes) => {
