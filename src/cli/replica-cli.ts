@@ -9,6 +9,7 @@
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { DEFAULT_LAW, importLaw } from '../law/law-loader.js';
 import { ReplicaServer } from '../replica/replica-server.js';
+import { raisePriority } from '../runtime/priority.js';
 import { selfWarmUp } from '../replica/self-warm-up.js';
 import { readKeyFile, writeNewKeyFile, KeyFileError } from '../transport/key-file.js';
 import { UsageError } from './options.js';
@@ -18,6 +19,15 @@ export const REPLICA_HELP = `  tmr replica --listen HOST:PORT --key-file FILE [-
                        serve a Node replica over authenticated TCP, for a voter on another
                        host (--replica tcp:HOST:PORT); runs until SIGTERM or Ctrl-C
   tmr key FILE         write a new pre-shared key (0600) for --key-file; prints its id
+`;
+
+export const FAILOVER_HELP = `  tmr actuator --listen HOST:PORT --key-file FILE [--law L] [--rate-hz R] [--ticks N] [--voters N]
+                       [--silent-ticks K] [--watchdog-ticks W] [--log FILE]
+                       the actuator side of a redundant voter set: the plant, the tick clock, and
+                       the arbiter that follows the newest epoch and takes a standby after K silent ticks
+  tmr voter --actuator HOST:PORT --replica HOST:PORT ... --key-file FILE --etcd URL[,URL] --set NAME
+                       [--id NAME] [--law L] [--rate-hz R] [--ttl-s S]
+                       one voter of a redundant set: elected through etcd, fenced at the actuator
 `;
 
 /** Ticks a replica server runs through its own message path before it listens. */
@@ -73,6 +83,8 @@ export async function replicaCommand(argv: readonly string[]): Promise<number> {
   const server = await ReplicaServer.start({ host, port, key, law, log });
   process.stdout.write(`listening on ${server.address.text}\n`);
   log(`law ${law.definition.name} v${law.definition.version}, key ${key.id}`);
+  // On the control path like any replica process: raised when it may be (root or CAP_SYS_NICE).
+  if (!raisePriority(undefined)) log('runs at normal priority (raising it needs root or CAP_SYS_NICE)');
   return new Promise((resolve) => {
     let stopping = false;
     const stop = (signal: string): void => {

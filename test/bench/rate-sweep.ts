@@ -15,7 +15,7 @@
 import { getPriority, setPriority } from 'node:os';
 import { performance } from 'node:perf_hooks';
 import { encodeMessage } from '../../src/protocol/codec.js';
-import { CONTROL_NICE } from '../../src/runtime/realtime-runner.js';
+import { CONTROL_NICE } from '../../src/runtime/priority.js';
 import type { ChildProcessTransport } from '../../src/transport/child-process-transport.js';
 import type { ResultRow } from './bench-stats.js';
 import { startEchoFloorRig, withStallLimit, type EchoRig } from './round-trip.js';
