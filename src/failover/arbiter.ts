@@ -49,6 +49,12 @@ export type ArbiterLogEntry =
 export interface ArbiterOptions {
   /** Actuator ticks the current epoch may be silent before a standby's command is taken (≥ 1). */
   readonly silentTicksMax: number;
+  /**
+   * The same before any epoch has been followed (default: silentTicksMax): at start-up the primary's
+   * first command may take longer than a tick period, and a standby taken then only makes the
+   * primary step down.
+   */
+  readonly startupSilentTicksMax?: number;
   /** Receives every log entry as it happens (the actuator writes its own log; a test keeps them). */
   readonly log?: (entry: ArbiterLogEntry) => void;
 }
@@ -77,11 +83,14 @@ export class Arbiter {
   #silent = 0;
   #actuatorTick = 0;
   readonly #silentTicksMax: number;
+  readonly #startupSilentTicksMax: number;
   readonly #log: (entry: ArbiterLogEntry) => void;
 
   constructor(options: ArbiterOptions) {
     assert(Number.isInteger(options.silentTicksMax) && options.silentTicksMax >= 1, `Arbiter: silentTicksMax ${options.silentTicksMax}`);
     this.#silentTicksMax = options.silentTicksMax;
+    this.#startupSilentTicksMax = options.startupSilentTicksMax ?? options.silentTicksMax;
+    assert(Number.isInteger(this.#startupSilentTicksMax) && this.#startupSilentTicksMax >= options.silentTicksMax, `Arbiter: startupSilentTicksMax ${this.#startupSilentTicksMax}`);
     this.#log = options.log ?? (() => {});
   }
 
@@ -125,7 +134,7 @@ export class Arbiter {
     this.#pending = null;
     if (chosen === null) {
       this.#silent++;
-      if (this.#silent >= this.#silentTicksMax) chosen = this.#takeOver(tick);
+      if (this.#silent >= (this.#epoch === 0 ? this.#startupSilentTicksMax : this.#silentTicksMax)) chosen = this.#takeOver(tick);
     }
     if (chosen === null) {
       this.counters.silentTicks++;

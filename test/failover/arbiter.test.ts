@@ -50,6 +50,28 @@ describe('the arbiter', () => {
     ]);
   });
 
+  it('before any epoch is followed it waits startupSilentTicksMax for a primary, then takes a standby', () => {
+    const log: ArbiterLogEntry[] = [];
+    const a = new Arbiter({ silentTicksMax: K, startupSilentTicksMax: 3 * K, log: (e) => log.push(e) });
+    // Only a standby speaks at first: no takeover after K ticks, only after 3K.
+    const applied: (OfferedCommand | null)[] = [];
+    for (let t = 0; t < 3 * K; t++) {
+      a.offer(cmd(2, 20, t, false));
+      applied.push(a.decide());
+    }
+    expect(applied.slice(0, 3 * K - 1)).toEqual(Array(3 * K - 1).fill(null));
+    expect(applied[3 * K - 1]).toMatchObject({ epoch: 20, tick: 3 * K - 1 });
+    // A primary that comes first within the grace is followed, and the standby is not taken.
+    const b = new Arbiter({ silentTicksMax: K, startupSilentTicksMax: 3 * K });
+    for (let t = 0; t < 2 * K; t++) {
+      b.offer(cmd(2, 20, t, false));
+      expect(b.decide()).toBeNull();
+    }
+    b.offer(cmd(1, 10, 2 * K, true));
+    expect(b.decide()).toMatchObject({ epoch: 10 });
+    expect(() => new Arbiter({ silentTicksMax: K, startupSilentTicksMax: K - 1 })).toThrow(/startupSilentTicksMax/);
+  });
+
   it('a newer primary supersedes the current one at once; the older is fenced', () => {
     const { a } = arbiter();
     a.offer(cmd(1, 10, 0, true));
