@@ -147,7 +147,7 @@ export function defineExtension(extension: TmrExtension): TmrExtension {
 export const EXTENSIONS_ENV = 'TMR_EXTENSIONS';
 export const EXTENSION_MODULES_MAX = 16;
 /** Commands of src/cli/tmr.ts an extension may not take. */
-export const BUILT_IN_COMMANDS = ['run', 'sim', 'demo', 'log', 'replay', 'campaign', 'law', 'ports', 'replica', 'key', 'help'] as const;
+export const BUILT_IN_COMMANDS = ['run', 'sim', 'demo', 'log', 'replay', 'campaign', 'law', 'ports', 'replica', 'key', 'actuator', 'voter', 'help'] as const;
 
 export const BAUD_RATE_MIN = 50;
 export const BAUD_RATE_MAX = 4_000_000;

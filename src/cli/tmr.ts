@@ -21,7 +21,7 @@ import { EXIT_LOG_INCOMPLETE, logCommand, replayCommand } from './black-box-cli.
 import { errnoMessage, type BlackBoxWriteFailure } from '../loop/black-box.js';
 import { campaignCommand } from './campaign-cli.js';
 import { LAW_HELP, lawCommand } from './law-cli.js';
-import { keyCommand, REPLICA_HELP, replicaCommand } from './replica-cli.js';
+import { FAILOVER_HELP, keyCommand, REPLICA_HELP, replicaCommand } from './replica-cli.js';
 
 export const EXIT = { ok: 0, failed: 1, usage: 2, assertion: 3, killSwitch: 4, interrupted: 130 } as const;
 
@@ -58,7 +58,7 @@ ${commands}  tmr log FILE [--csv|--jsonl]
   tmr campaign --seed S [--stack model|full] [--faults F] [--ticks T] --trace FILE|-
                        replay one seed of a campaign with its per-tick trace
   tmr ports            the serial ports on this machine (for --replica serial:PATH)
-${LAW_HELP}${REPLICA_HELP}  tmr help             this text
+${LAW_HELP}${REPLICA_HELP}${FAILOVER_HELP}  tmr help             this text
 
 options (run and sim):
   --law NAME|PATH       the control law: a shipped one (pid-q16, the default; tank) or your
@@ -378,6 +378,11 @@ export async function main(argv: readonly string[], extensions: ExtensionRegistr
       return replicaCommand(rest);
     case 'key':
       return keyCommand(rest);
+    case 'actuator':
+      // Loaded on demand, as the runtime is: redundant voters need etcd's client and the arbiter.
+      return (await import('./failover-cli.js')).actuatorCommand(rest);
+    case 'voter':
+      return (await import('./failover-cli.js')).voterCommand(rest);
     case 'ports':
       if (rest.length > 0) throw new UsageError(`tmr ports takes no options, got '${rest[0]}'`);
       // Loaded on demand: the command lives in ports.ts.

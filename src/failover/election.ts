@@ -123,6 +123,11 @@ export class VoterElection {
     return this.#grantedTtlS;
   }
 
+  /** Whether this voter may still count on its key (primary or standby): not closed, within its own deadline. */
+  holdsKey(nowMs: number = (this.options.nowMs ?? (() => performance.now()))()): boolean {
+    return !this.#closed && nowMs < this.fenceDeadlineMs;
+  }
+
   /** Primary now: etcd's leader, and within its own deadline. */
   mayCommand(nowMs: number = (this.options.nowMs ?? (() => performance.now()))()): boolean {
     return this.isLeader && nowMs < this.fenceDeadlineMs;
