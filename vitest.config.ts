@@ -20,6 +20,7 @@ const REALTIME = [
   'test/runtime/firmata-io.test.ts',
   'test/runtime/tcp-replicas.test.ts',
   'test/failover/election.test.ts',
+  'test/failover/failover.test.ts',
   // Real processes on ptys (the simulated Firmata boards): one at a time, not beside the CPU-heavy unit files.
   'test/io/firmata-world.test.ts',
   'test/firmware-sim/firmata-plant.test.ts',
