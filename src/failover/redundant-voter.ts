@@ -66,6 +66,9 @@ export interface RedundantVoterStats {
   superseded: number;
   /** Votes without a majority: nothing sent. */
   noMajority: number;
+  /** Replies for a tick no longer being voted, and errors replicas sent (a stale tick: TICK_GAP). */
+  lateReplies: number;
+  errorReplies: number;
   stepDowns: number;
   /** Replicas put on probation after a timing exclusion (#readmitLate). */
   probations: number;
@@ -89,7 +92,7 @@ interface ReplicaSession {
 }
 
 export class RedundantVoter {
-  readonly stats: RedundantVoterStats = { ticksHeard: 0, votes: 0, commandsAsPrimary: 0, commandsAsStandby: 0, refusedStale: 0, refusedNotNewer: 0, fenced: 0, superseded: 0, noMajority: 0, stepDowns: 0, probations: 0, setRejoins: 0, epochs: [] };
+  readonly stats: RedundantVoterStats = { ticksHeard: 0, votes: 0, commandsAsPrimary: 0, commandsAsStandby: 0, refusedStale: 0, refusedNotNewer: 0, fenced: 0, superseded: 0, noMajority: 0, lateReplies: 0, errorReplies: 0, stepDowns: 0, probations: 0, setRejoins: 0, epochs: [] };
   #election: VoterElection | null = null;
   #actuator: TcpTransport | null = null;
   readonly #replicas: ReplicaSession[];
@@ -186,6 +189,11 @@ export class RedundantVoter {
           return;
         }
         if (m.kind === 'output' && m.tick === this.#open) this.#reply(r.index, m.outputs, m.stateDigest);
+        else if (m.kind === 'output') this.stats.lateReplies++;
+        else if (m.kind === 'error') {
+          this.stats.errorReplies++;
+          if (this.stats.errorReplies <= 3 || this.stats.errorReplies % 100 === 0) this.options.log(`replica ${r.index}: error ${m.code}: ${m.detail} (${this.stats.errorReplies} so far)`);
+        }
       });
     });
     transport.onDown((reason) => {
@@ -314,6 +322,11 @@ export class RedundantVoter {
     this.#readmitLate();
     const result = step(this.#core, this.#obs, tick);
     this.#lastCoreTick = tick;
+    for (const e of result.events) {
+      if (e.kind === 'replicaExcluded') this.options.log(`tick ${e.tick}: replica ${e.replicaIndex} excluded: ${e.reason}`);
+      else if (e.kind === 'modeChanged') this.options.log(`tick ${e.tick}: mode ${e.from} -> ${e.to} (${e.reason})`);
+      else if (e.kind === 'replicaReadmitted') this.options.log(`tick ${e.tick}: replica ${e.replicaIndex} back in the vote`);
+    }
     this.stats.votes++;
     if (!command) return;
     // Only a command a majority voted for goes to the actuator. A held or safe command is the
