@@ -99,6 +99,18 @@ describe('tmr replica', () => {
     await refused(['replica', '--listen', '127.0.0.1:0', '--key-file', key, '--bogus'], /tmr replica: Unknown option '--bogus'/);
   });
 
+  it('tmr actuator and tmr voter refuse what they cannot use, in one line, before anything starts', async () => {
+    await refused(['actuator', '--key-file', key], /tmr actuator needs --listen HOST:PORT/);
+    await refused(['actuator', '--listen', '127.0.0.1:0'], /tmr actuator needs --key-file FILE/);
+    await refused(['actuator', '--listen', '127.0.0.1:0', '--key-file', key, '--silent-ticks', '0'], /--silent-ticks 0: a whole number 1\.\.1000/);
+    await refused(['actuator', '--listen', '127.0.0.1:0', '--key-file', key, '--silent-ticks', '9', '--watchdog-ticks', '5'], /--watchdog-ticks 5: a whole number 9\.\./);
+    const replicas = ['--replica', '127.0.0.1:7001', '--replica', '127.0.0.1:7002', '--replica', '127.0.0.1:7003'];
+    await refused(['voter', '--actuator', '127.0.0.1:7100', '--replica', '127.0.0.1:7001', '--key-file', key, '--etcd', 'http://127.0.0.1:2379', '--set', 'a'], /--replica HOST:PORT once per replica, 3, 5 or 7 of them; got 1/);
+    await refused(['voter', '--actuator', '127.0.0.1:7100', ...replicas, '--key-file', key, '--set', 'a'], /tmr voter needs --etcd URL/);
+    await refused(['voter', '--actuator', '127.0.0.1:7100', ...replicas, '--key-file', key, '--etcd', '127.0.0.1:2379', '--set', 'a'], /--etcd: '127\.0\.0\.1:2379' is not http:\/\/HOST:PORT/);
+    await refused(['voter', ...replicas, '--key-file', key, '--etcd', 'http://127.0.0.1:2379', '--set', 'a'], /tmr voter needs --actuator HOST:PORT/);
+  });
+
   it('a port in use is one line naming it, exit 1', async () => {
     const taken = createServer();
     await new Promise<void>((resolve) => taken.listen(0, '127.0.0.1', resolve));
@@ -110,8 +122,8 @@ describe('tmr replica', () => {
     }
   });
 
-  it('tmr help names the tcp kind, --key-file, tmr replica and tmr key', async () => {
+  it('tmr help names the tcp kind, --key-file, tmr replica, tmr key, tmr actuator and tmr voter', async () => {
     const help = (await runCli(['help'])).stdout;
-    for (const text of ['tcp:HOST:PORT', '--key-file FILE', 'tmr replica --listen HOST:PORT', 'tmr key FILE']) expect(help).toContain(text);
+    for (const text of ['tcp:HOST:PORT', '--key-file FILE', 'tmr replica --listen HOST:PORT', 'tmr key FILE', 'tmr actuator --listen HOST:PORT', 'tmr voter --actuator HOST:PORT']) expect(help).toContain(text);
   });
 });

@@ -1,8 +1,11 @@
 /**
  * `npm run test:failover [-- --trials N] [-- --seed S --fault KIND] [-- --loopback] [-- --keep DIR]`: the seeded
  * failover trials (trials.ts); --keep keeps each trial's actuator log and process output. One line per trial on stderr, with the command that replays it;
- * then one JSON line on stdout: trials, violations (the checker's findings and the trials' own,
- * 0 when all is well), takeoverTicksMax and per-fault figures. Exit 1 if anything was found.
+ * then one JSON line on stdout: trials, violations (the checker's findings over the actuator's
+ * log, unsafe commands, a fault no standby took over from; 0 when all is well), takeoverTicksMax,
+ * the claims beyond safety that were missed (a gap past the actuator's watchdog, a takeover with
+ * the primary alive, a former primary that did not step down) and per-fault figures. Exit 1 if a
+ * violation was found.
  */
 import { parseArgs } from 'node:util';
 import { FAULT_KINDS, TrialBench, type TrialFault, type TrialResult } from './trials.js';
@@ -56,6 +59,7 @@ async function main(): Promise<number> {
     rateHz: 200,
     unsafeCommands: results.reduce((n, r) => n + r.actuator.unsafeCommands, 0),
     claimsMissed: results.reduce((n, r) => n + r.claims.length, 0),
+    longestGapTicksMax: Math.max(0, ...results.map((r) => r.actuator.longestGapTicks)),
     byFault,
     failed: results.filter((r) => r.violations.length + r.claims.length > 0).map((r) => ({ seed: r.seed, fault: r.fault, violations: r.violations, claims: r.claims, replay: r.replay })),
     durationS: Math.round((Date.now() - startedMs) / 1000),
