@@ -28,6 +28,9 @@
  *  14. Takeover by an etcd lease alone (the floor for redundant voters): ticks at 200 Hz from a
  *      leader's death to the standby's election, and the dead leader's fence deadline ahead of
  *      it (lease-takeover.ts).
+ *  15. Redundant voters' takeover at the actuator for a killed, a stopped and a partitioned
+ *      primary, beside that floor, and what the checker finds in the actuator's log
+ *      (failover-takeover.ts).
  *
  * Prints one table (and writes it as JSON to $BENCH_OUT, else dist/bench-results.json). A MISS is
  * information: the exit code is 0 unless something failed. Every process started here is stopped
@@ -53,6 +56,7 @@ import { blackBoxScaleRows, measureBlackBoxScale } from './black-box-scale.js';
 import { firmataIoRows, measureFirmataIo } from './firmata-io.js';
 import { measureTcpLink, tcpLinkRows } from './tcp-link.js';
 import { leaseTakeoverRows, measureLeaseTakeover } from './lease-takeover.js';
+import { failoverTakeoverRows, measureFailoverTakeover } from './failover-takeover.js';
 import { BOARD_TMR_P50_RATIO_MAX, boardNotes, boardRows, measureBoardRoundTrips, type BoardRoundTripReport } from './board-round-trip.js';
 import { avrRows, measureAvrRoundTrips } from './avr-round-trip.js';
 import { formatNumber, formatTable, infoRow, percentiles, verdict, type Percentiles, type ResultRow } from './bench-stats.js';
@@ -634,10 +638,17 @@ async function measureAll(root: string, signal: AbortSignal): Promise<Measured> 
     boardSection.push(...tcpLinkRows(tcpLink));
     checkAborted();
 
-    // About 30 s: ten leader deaths on a 3-member etcd with 1 s leases.
+    // About 40 s: ten leader deaths on a 3-member etcd with the voters' 2 s leases.
     const leaseTakeover = await measureLeaseTakeover(signal);
     m.details['leaseTakeover'] = leaseTakeover;
     boardSection.push(...leaseTakeoverRows(leaseTakeover));
+    checkAborted();
+
+    // About three minutes: 15 failover trials (kill, stop, partition from etcd) on network namespaces.
+    const failover = await measureFailoverTakeover(signal);
+    m.details['failoverTakeover'] = failover;
+    const leaseMedianTicks = leaseTakeover.takeoverMs.length === 0 ? null : percentiles(Float64Array.from(leaseTakeover.takeoverMs.map((ms) => Math.ceil((ms * leaseTakeover.rateHz) / 1000)))).p50Us;
+    boardSection.push(...failoverTakeoverRows(failover, leaseMedianTicks));
     checkAborted();
 
     // About two minutes: 21 crashes at 2 s (Node) and 2.5 s (Uno) spacing, plus start-up.
