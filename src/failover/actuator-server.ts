@@ -17,14 +17,14 @@
  * is counted unsafe.
  */
 import { closeSync, openSync, writeSync } from 'node:fs';
-import { createServer, type Server, type Socket } from 'node:net';
+import type { Server, Socket } from 'node:net';
 import { performance } from 'node:perf_hooks';
 import type { LoadedLaw } from '../law/law-runtime.js';
 import type { LoopWorld, PlantDefinition } from '../loop/world.js';
 import { PROTOCOL_VERSION } from '../protocol/messages.js';
 import { ReplicaLogic } from '../replica/replica-logic.js';
 import type { PreSharedKey } from '../transport/key-file.js';
-import { endpointText, TcpTransport } from '../transport/tcp-transport.js';
+import { endpointText, listenTcp, TcpTransport } from '../transport/tcp-transport.js';
 import { Arbiter, type ArbiterLogEntry } from './arbiter.js';
 import { decodeActuatorMessage, encodeActuatorMessage } from './actuator-protocol.js';
 import { checkActuatorLog } from './checker.js';
@@ -128,16 +128,8 @@ export class ActuatorServer {
     server.on('connection', (socket) => this.#onConnection(socket));
   }
 
-  static start(options: ActuatorServerOptions): Promise<ActuatorServer> {
-    return new Promise((resolve, reject) => {
-      const server = createServer({ noDelay: true });
-      server.once('error', (error: NodeJS.ErrnoException) => reject(new Error(`cannot listen on ${endpointText(options.host, options.port)}: ${error.code ?? 'error'}: ${error.message}`)));
-      server.listen(options.port, options.host, () => {
-        server.removeAllListeners('error');
-        server.on('error', (error) => options.log(`server error: ${error.message}`));
-        resolve(new ActuatorServer(server, options));
-      });
-    });
+  static async start(options: ActuatorServerOptions): Promise<ActuatorServer> {
+    return new ActuatorServer(await listenTcp(options.host, options.port, options.log), options);
   }
 
   get address(): string {

@@ -17,12 +17,13 @@
  * An injected crash reboots the replica as a board's reset does: every session closes and the law
  * state is gone, and the server listens on (a process supervisor's restart, in one step).
  */
-import { createServer, type Server, type Socket } from 'node:net';
+import type { Server, Socket } from 'node:net';
 import { FrameSplitter } from '../protocol/bounded-delimiter-parser.js';
 import { decodeMessage, encodeMessage } from '../protocol/codec.js';
+import type { Message } from '../protocol/messages.js';
 import type { LoadedLaw } from '../law/law-runtime.js';
 import { INNER_BODY_BYTES_MAX } from '../transport/secure-channel.js';
-import { endpointText, TcpTransport } from '../transport/tcp-transport.js';
+import { endpointText, listenTcp, TcpTransport } from '../transport/tcp-transport.js';
 import type { PreSharedKey } from '../transport/key-file.js';
 import { HEARTBEAT_PERIOD_MS, ReplicaEndpoint } from './replica-endpoint.js';
 import { NODE_REPLICA_IMPLEMENTATION } from './replica-logic.js';
@@ -93,19 +94,8 @@ export class ReplicaServer {
   }
 
   /** Listens; rejects with a one-line reason if it cannot (the port is taken, the address is not ours). */
-  static start(options: ReplicaServerOptions): Promise<ReplicaServer> {
-    return new Promise((resolve, reject) => {
-      const server = createServer({ noDelay: true });
-      server.once('error', (error: NodeJS.ErrnoException) => {
-        const why = error.code === 'EADDRINUSE' ? 'the port is in use' : error.code === 'EADDRNOTAVAIL' ? 'the address is not one of this host' : error.code === 'EACCES' ? 'permission denied' : String(error.message);
-        reject(new Error(`cannot listen on ${endpointText(options.host, options.port)}: ${error.code ?? 'error'}: ${why}`));
-      });
-      server.listen(options.port, options.host, () => {
-        server.removeAllListeners('error');
-        server.on('error', (error) => options.log(`server error: ${error.message}`));
-        resolve(new ReplicaServer(server, options));
-      });
-    });
+  static async start(options: ReplicaServerOptions): Promise<ReplicaServer> {
+    return new ReplicaServer(await listenTcp(options.host, options.port, options.log), options);
   }
 
   /** Where it listens (the port the system chose for port 0). */
@@ -183,18 +173,18 @@ export class ReplicaServer {
   #onFrame(transport: TcpTransport, epoch: number, frame: Uint8Array): void {
     this.#serving = transport;
     try {
-      if (epoch !== 0 && this.#answeredForTheSet(transport, frame)) return;
+      // A set's frames are read here once (a join, a repeat, the tick to remember); the endpoint reads them too.
+      const decoded = epoch === 0 ? null : decodeMessage(frame);
+      const message = decoded?.ok === true ? decoded.message : null;
+      if (message !== null && this.#answeredForTheSet(transport, message)) return;
       const stepped = this.#endpoint.logic.lastTick;
       const capture: Uint8Array[] = [];
       this.#capture = capture;
       this.#endpoint.pushFrame(frame);
       this.#capture = null;
       const logic = this.#endpoint.logic;
-      if (epoch !== 0 && logic.lastTick !== stepped && !logic.anyTickNext) {
-        const decoded = decodeMessage(frame);
-        if (decoded.ok && decoded.message.kind === 'tick' && decoded.message.tick === logic.lastTick) {
-          this.#lastReply = { tick: logic.lastTick, inputs: Int32Array.from(decoded.message.inputs), frames: capture };
-        }
+      if (message?.kind === 'tick' && logic.lastTick !== stepped && !logic.anyTickNext && message.tick === logic.lastTick) {
+        this.#lastReply = { tick: logic.lastTick, inputs: Int32Array.from(message.inputs), frames: capture };
       }
     } finally {
       this.#serving = null;
@@ -203,10 +193,7 @@ export class ReplicaServer {
   }
 
   /** A join (a hello for the running configuration) or a repeated tick, answered here; false: the endpoint's business. */
-  #answeredForTheSet(transport: TcpTransport, frame: Uint8Array): boolean {
-    const decoded = decodeMessage(frame);
-    if (!decoded.ok) return false;
-    const message = decoded.message;
+  #answeredForTheSet(transport: TcpTransport, message: Message): boolean {
     const logic = this.#endpoint.logic;
     if (message.kind === 'hello') {
       const ack = logic.joinAck(message);

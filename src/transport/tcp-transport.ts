@@ -9,7 +9,7 @@
  * without closing (a host powered off, a partition) leaves the link up but silent, and the loop's
  * deadlines find it, as they find a hung process.
  */
-import { connect as netConnect, type Socket } from 'node:net';
+import { connect as netConnect, createServer, type Server, type Socket } from 'node:net';
 import { randomBytes } from 'node:crypto';
 import { FrameSplitter } from '../protocol/bounded-delimiter-parser.js';
 import { ReplicaHandshake, SEALED_BODY_BYTES_MAX, SealedSession, VoterHandshake, NONCE_BYTES, type HandshakeStep, type SealedSessionStats } from './secure-channel.js';
@@ -54,6 +54,26 @@ const KEEPALIVE_IDLE_MS = 1_000;
 /** host:port as a person writes it ([::1]:7001 for IPv6). */
 export function endpointText(host: string, port: number): string {
   return `${host.includes(':') ? `[${host}]` : host}:${port}`;
+}
+
+/**
+ * A listening server for authenticated links (a replica server, an actuator server); rejects with
+ * one line naming the address and why (the port is taken, the address is not this host's). Errors
+ * after it listens go to `log`.
+ */
+export function listenTcp(host: string, port: number, log: (line: string) => void): Promise<Server> {
+  return new Promise((resolve, reject) => {
+    const server = createServer({ noDelay: true });
+    server.once('error', (error: NodeJS.ErrnoException) => {
+      const why = error.code === 'EADDRINUSE' ? 'the port is in use' : error.code === 'EADDRNOTAVAIL' ? 'the address is not one of this host' : error.code === 'EACCES' ? 'permission denied' : String(error.message);
+      reject(new Error(`cannot listen on ${endpointText(host, port)}: ${error.code ?? 'error'}: ${why}`));
+    });
+    server.listen(port, host, () => {
+      server.removeAllListeners('error');
+      server.on('error', (error) => log(`server error: ${error.message}`));
+      resolve(server);
+    });
+  });
 }
 
 function errnoReason(error: NodeJS.ErrnoException): string {
