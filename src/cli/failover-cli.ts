@@ -13,24 +13,20 @@
  *
  * Both run until SIGTERM or SIGINT (the actuator also until --ticks).
  */
-import { parseArgs, type ParseArgsConfig } from 'node:util';
+import type { ParseArgsConfig } from 'node:util';
 import { ActuatorServer } from '../failover/actuator-server.js';
 import { RedundantVoter } from '../failover/redundant-voter.js';
-import { DEFAULT_LAW, importLaw } from '../law/law-loader.js';
 import { raisePriority } from '../runtime/priority.js';
 import { importPlant } from '../sim/plants.js';
-import { KeyFileError, readKeyFile, type PreSharedKey } from '../transport/key-file.js';
 import { parseHostPort } from './host-port.js';
 import { UsageError } from './options.js';
+import { keyFileOption, lawOption, parseCommandArgs, untilStopped } from './replica-cli.js';
 
 
 function parse(argv: readonly string[], command: string, options: NonNullable<ParseArgsConfig['options']>): Record<string, string | string[] | boolean | undefined> {
-  try {
-    const parsed = parseArgs({ args: [...argv], options, strict: true, allowPositionals: false });
-    return parsed.values as Record<string, string | string[] | boolean | undefined>;
-  } catch (error) {
-    throw new UsageError(`tmr ${command}: ${error instanceof Error ? error.message.split('\n')[0]! : String(error)}`);
-  }
+  const { values, positionals } = parseCommandArgs(argv, command, options);
+  if (positionals.length > 0) throw new UsageError(`tmr ${command} takes no positional arguments, got '${positionals[0]}'`);
+  return values;
 }
 
 function text(values: Record<string, unknown>, name: string, command: string, why: string): string {
@@ -45,38 +41,6 @@ function integer(values: Record<string, unknown>, name: string, fallback: number
   const n = Number(value);
   if (typeof value !== 'string' || !/^\d+$/.test(value) || n < min || n > max) throw new UsageError(`--${name} ${String(value)}: a whole number ${min}..${max}`);
   return n;
-}
-
-function key(values: Record<string, unknown>, command: string): PreSharedKey {
-  try {
-    return readKeyFile(text(values, 'key-file', command, 'FILE (links are authenticated; tmr key FILE writes one)'), '--key-file');
-  } catch (error) {
-    if (error instanceof KeyFileError) throw new UsageError(error.message);
-    throw error;
-  }
-}
-
-async function law(values: Record<string, unknown>): Promise<Awaited<ReturnType<typeof importLaw>>> {
-  try {
-    return await importLaw(typeof values.law === 'string' ? values.law : DEFAULT_LAW);
-  } catch (error) {
-    throw new UsageError(`--law: ${error instanceof Error ? error.message : String(error)}`);
-  }
-}
-
-/** Resolves on SIGTERM or SIGINT (or `also`), after `stop`. */
-function untilStopped(stop: () => Promise<void>, also?: Promise<unknown>): Promise<number> {
-  return new Promise((resolve) => {
-    let stopping = false;
-    const finish = (): void => {
-      if (stopping) return;
-      stopping = true;
-      void stop().then(() => resolve(0));
-    };
-    process.on('SIGTERM', finish);
-    process.on('SIGINT', finish);
-    void also?.then(finish);
-  });
 }
 
 export async function actuatorCommand(argv: readonly string[]): Promise<number> {
@@ -94,8 +58,8 @@ export async function actuatorCommand(argv: readonly string[]): Promise<number> 
     log: { type: 'string' },
   });
   const { host, port } = parseHostPort(text(v, 'listen', 'actuator', 'HOST:PORT (where voters connect)'), '--listen', 0);
-  const psk = key(v, 'actuator');
-  const loaded = await law(v);
+  const psk = keyFileOption(text(v, 'key-file', 'actuator', 'FILE (links are authenticated; tmr key FILE writes one)'));
+  const loaded = await lawOption(v.law);
   let plant;
   try {
     plant = await importPlant(loaded, typeof v.plant === 'string' ? v.plant : undefined);
@@ -149,10 +113,10 @@ export async function voterCommand(argv: readonly string[]): Promise<number> {
   const replicaTexts = (v.replica as string[] | undefined) ?? [];
   if (![3, 5, 7].includes(replicaTexts.length)) throw new UsageError(`tmr voter needs --replica HOST:PORT once per replica, 3, 5 or 7 of them; got ${replicaTexts.length}`);
   const replicas = replicaTexts.map((t) => parseHostPort(t, '--replica', 1));
-  const psk = key(v, 'voter');
+  const psk = keyFileOption(text(v, 'key-file', 'voter', 'FILE (links are authenticated; tmr key FILE writes one)'));
   const endpoints = text(v, 'etcd', 'voter', 'URL[,URL…] (the etcd cluster that elects the primary)').split(',');
   for (const url of endpoints) if (!/^https?:\/\/[A-Za-z0-9.[\]:-]+:\d{1,5}$/.test(url)) throw new UsageError(`--etcd: '${url}' is not http://HOST:PORT`);
-  const loaded = await law(v);
+  const loaded = await lawOption(v.law);
   const ttlS = integer(v, 'ttl-s', 2, 1, 60);
   const log = (line: string): void => {
     process.stderr.write(`tmr voter: ${line}\n`);

@@ -12,6 +12,7 @@ import { execFileSync, type ChildProcess } from 'node:child_process';
 import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
 import type { ArbiterLogEntry } from '../../src/failover/arbiter.js';
 import { checkActuatorLog } from '../../src/failover/checker.js';
@@ -174,7 +175,7 @@ export class TrialBench {
         voters.set(id, v);
         await lineFrom(child, /epoch (\d+)/, 30_000);
       }
-      await lineFromStderr(actuator, /the clock starts/, 30_000);
+      await lineFrom(actuator, /the clock starts/, 30_000, 'stderr');
       // The fault, at a seeded time once the loop runs, on whichever voter etcd says leads then.
       await sleep(1_000 + prng.nextBelow(1_000));
       const leader = this.leaderOf(set);
@@ -266,10 +267,6 @@ export class TrialBench {
   }
 }
 
-function sleep(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
-}
-
 function exited(child: ChildProcess, timeoutMs: number): Promise<void> {
   if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve();
   return new Promise((resolve) => {
@@ -279,20 +276,6 @@ function exited(child: ChildProcess, timeoutMs: number): Promise<void> {
     child.once('exit', () => {
       clearTimeout(timer);
       resolve();
-    });
-  });
-}
-
-function lineFromStderr(child: ChildProcess, pattern: RegExp, timeoutMs: number): Promise<void> {
-  return new Promise((resolve, reject) => {
-    let err = '';
-    const timer = setTimeout(() => reject(new Error(`no stderr line matching ${pattern} within ${timeoutMs} ms: ${err}`)), timeoutMs);
-    child.stderr!.on('data', (c: Buffer) => {
-      err += c.toString();
-      if (pattern.test(err)) {
-        clearTimeout(timer);
-        resolve();
-      }
     });
   });
 }

@@ -181,24 +181,25 @@ export function makeHosts(names: readonly string[], options: { readonly loopback
   };
 }
 
-/** Waits for a line matching `pattern` on a child's stdout; rejects with its stderr if it exits or `timeoutMs` passes. */
-export function lineFrom(child: ChildProcess, pattern: RegExp, timeoutMs: number): Promise<RegExpExecArray> {
+/** Waits for a line matching `pattern` on a child's stdout (or stderr); rejects with what it printed if it exits or `timeoutMs` passes. */
+export function lineFrom(child: ChildProcess, pattern: RegExp, timeoutMs: number, stream: 'stdout' | 'stderr' = 'stdout'): Promise<RegExpExecArray> {
   return new Promise((resolve, reject) => {
-    let out = '';
-    let err = '';
-    const timer = setTimeout(() => reject(new Error(`no line matching ${pattern} within ${timeoutMs} ms; stdout: ${out}; stderr: ${err}`)), timeoutMs);
-    child.stderr?.on('data', (c: Buffer) => (err += c.toString()));
-    child.stdout?.on('data', (c: Buffer) => {
-      out += c.toString();
-      const match = pattern.exec(out);
-      if (match !== null) {
-        clearTimeout(timer);
-        resolve(match);
-      }
-    });
+    const text = { stdout: '', stderr: '' };
+    const timer = setTimeout(() => reject(new Error(`no line matching ${pattern} within ${timeoutMs} ms; stdout: ${text.stdout}; stderr: ${text.stderr}`)), timeoutMs);
+    for (const name of ['stdout', 'stderr'] as const) {
+      child[name]?.on('data', (c: Buffer) => {
+        text[name] += c.toString();
+        if (name !== stream) return;
+        const match = pattern.exec(text[name]);
+        if (match !== null) {
+          clearTimeout(timer);
+          resolve(match);
+        }
+      });
+    }
     child.once('exit', (code, signal) => {
       clearTimeout(timer);
-      reject(new Error(`exited (${signal ?? code}) before a line matching ${pattern}; stderr: ${err}`));
+      reject(new Error(`exited (${signal ?? code}) before a line matching ${pattern}; stderr: ${text.stderr}`));
     });
   });
 }
