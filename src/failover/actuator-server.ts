@@ -1,7 +1,8 @@
 /**
  * The actuator side of a redundant voter set (issue 19), `tmr actuator --listen HOST:PORT`: the
- * one place the final selection happens. It holds the world (the law's simulated plant), keeps
- * the loop's tick clock, and arbitrates between voters:
+ * one place the final selection happens. It holds the world (the law's simulated plant, or real
+ * I/O: `--io`, a Firmata board driven through johnny-five), keeps the loop's tick clock, and
+ * arbitrates between voters:
  *
  *  - every tick it senses the world and sends the inputs, numbered, to every voter connected
  *    (authenticated TCP); each voter forwards them to every replica and votes on the replies;
@@ -10,7 +11,9 @@
  *    is told and steps down) and, after `silentTicksMax` ticks without one, takes the lowest newer
  *    standby's: takeover in a few ticks, not a lease's second;
  *  - while nothing is applied it holds the last command, and after `watchdogTicks` its safe values;
- *  - every decision goes to its own log (JSON lines), which the checker (checker.ts) reads.
+ *  - every decision goes to its own log (JSON lines), which the checker (checker.ts) reads;
+ *  - with real I/O, a sensor whose fault outlasts its hold (the I/O map's policy) stops the run
+ *    safe before that tick reaches any voter, as `tmr run` does (INPUT_FAULT).
  *
  * It audits what it applies independently of any voter: a reference instance of the law steps on
  * the same inputs, and a command that is neither the law's output for its tick nor the safe values
@@ -20,7 +23,7 @@ import { closeSync, openSync, writeSync } from 'node:fs';
 import type { Server, Socket } from 'node:net';
 import { performance } from 'node:perf_hooks';
 import type { LoadedLaw } from '../law/law-runtime.js';
-import type { LoopWorld, PlantDefinition } from '../loop/world.js';
+import type { InputEvent, IoSummary, LoopWorld, PlantDefinition } from '../loop/world.js';
 import { PROTOCOL_VERSION } from '../protocol/messages.js';
 import { ReplicaLogic } from '../replica/replica-logic.js';
 import type { PreSharedKey } from '../transport/key-file.js';
@@ -36,12 +39,22 @@ export const ACTUATOR_SESSIONS_MAX = 8;
 /** Reference outputs kept, ticks back: a command older than this cannot be audited (counted unsafe). */
 const REFERENCE_TICKS_KEPT = 4_096;
 
+/**
+ * The run length a plant's setpoint profile spans (the simulated world's, or real I/O's inputs
+ * bound to `profile`): the run's ticks, or without a length an hour (it holds its last value after).
+ */
+export function profileTicks(ticks: number, rateHz: number): number {
+  return ticks === 0 ? Math.min(PROFILE_TICKS_UNBOUNDED, 3_600 * rateHz) : ticks;
+}
+
 export interface ActuatorServerOptions {
   readonly host: string;
   readonly port: number;
   readonly key: PreSharedKey;
   readonly law: LoadedLaw;
   readonly plant: PlantDefinition;
+  /** Real I/O opened for this run (openIo), in place of the plant model; null: the plant's simulated world. */
+  readonly world: LoopWorld | null;
   readonly rateHz: number;
   /** Ticks to run; then it stops by itself (0: until stop()). */
   readonly ticks: number;
@@ -51,7 +64,7 @@ export interface ActuatorServerOptions {
   readonly watchdogTicks: number;
   /** The actuator's own log, JSON lines (null: none). */
   readonly logPath: string | null;
-  /** The clock starts once this many voters are connected (each has its replicas configured by then). */
+  /** The clock starts once this many voters are connected (each has its replicas configured by then; 0: at once). */
   readonly votersToStart: number;
   readonly log: (line: string) => void;
 }
@@ -73,6 +86,10 @@ export interface ActuatorSummary {
   readonly violations: readonly { kind: string; actuatorTick: number; detail: string }[];
   /** Ticks the actuator's own clock ran late by more than a period (its machine stalled). */
   readonly lateTicks: number;
+  /** Real I/O only: what went over the wire (null: the plant model). */
+  readonly io: IoSummary | null;
+  /** The input fault that stopped the run safe (its hold ran out), or null. */
+  readonly inputFault: { readonly channel: string; readonly reason: string; readonly tick: number; readonly heldTicks: number } | null;
 }
 
 export class ActuatorServer {
@@ -92,6 +109,7 @@ export class ActuatorServer {
   #unsafe = 0;
   #watchdog = 0;
   #lateTicks = 0;
+  #inputFault: ActuatorSummary['inputFault'] = null;
   #timer: NodeJS.Timeout | null = null;
   #stopped = false;
   readonly done: Promise<ActuatorSummary>;
@@ -112,8 +130,7 @@ export class ActuatorServer {
         if (this.#logFd !== null) writeSync(this.#logFd, `${JSON.stringify(entry)}\n`);
       },
     });
-    // Without a length, the plant's setpoint profile spans an hour (and holds its last value after).
-    this.#world = options.plant.create({ rateHz: options.rateHz, seed: options.seed, ticks: options.ticks === 0 ? Math.min(PROFILE_TICKS_UNBOUNDED, 3_600 * options.rateHz) : options.ticks });
+    this.#world = options.world ?? options.plant.create({ rateHz: options.rateHz, seed: options.seed, ticks: profileTicks(options.ticks, options.rateHz) });
     this.#reference = new ReplicaLogic(law, 'actuator-reference');
     const params = law.paramsForRate(options.rateHz);
     const ack = this.#reference.onHello({ kind: 'hello', protocolVersion: PROTOCOL_VERSION, replicaIndex: 0, lawName: law.name, lawVersion: law.version, inputCount: law.inputCount, outputCount: law.outputCount, lawHash: law.selfTestHash, lawParams: Array.from(params) });
@@ -130,6 +147,11 @@ export class ActuatorServer {
 
   static async start(options: ActuatorServerOptions): Promise<ActuatorServer> {
     return new ActuatorServer(await listenTcp(options.host, options.port, options.log), options);
+  }
+
+  /** The input fault that stopped the run safe, or null. */
+  get inputFault(): ActuatorSummary['inputFault'] {
+    return this.#inputFault;
   }
 
   get address(): string {
@@ -154,7 +176,7 @@ export class ActuatorServer {
     // stalled) is counted, and the schedule starts again from it: tick numbers stay consecutive
     // (every replica steps each one), and no burst of back-to-back ticks follows a stall.
     let baseMs = performance.now();
-    this.#sense();
+    if (!this.#sense()) return;
     const next = (): void => {
       if (this.#stopped) return;
       const dueMs = baseMs + this.#tick * periodMs;
@@ -169,23 +191,49 @@ export class ActuatorServer {
           void this.stop();
           return;
         }
-        this.#sense();
+        if (!this.#sense()) return;
       }
       this.#timer = setTimeout(next, Math.max(0, baseMs + this.#tick * periodMs - performance.now() - 0.5));
     };
     this.#timer = setTimeout(next, periodMs);
   }
 
-  /** Senses tick #tick, steps the reference on it and sends it to every voter. */
-  #sense(): void {
+  /**
+   * Senses tick #tick, steps the reference on it and sends it to every voter. False when an input
+   * fault's hold ran out on it: the tick goes nowhere and the run stops safe.
+   */
+  #sense(): boolean {
     const tick = this.#tick;
     this.#world.sense(tick, this.#inputs);
+    const events = this.#world.inputHealth?.().events ?? [];
+    for (const event of events) this.#onInputEvent(event);
+    if (this.#inputFault !== null) {
+      void this.stop();
+      return false;
+    }
     const outcome = this.#reference.onTick(tick, this.#inputs);
     if (!outcome.ok) throw new Error(`the actuator's reference law refused tick ${tick}: ${outcome.error.detail}`);
     const width = this.options.law.outputCount;
     this.#referenceOutputs.set(this.#reference.outputs, (tick % REFERENCE_TICKS_KEPT) * width);
     const frame = encodeActuatorMessage({ kind: 'inputs', tick, inputs: Array.from(this.#inputs) });
     for (const session of this.#sessions) session.send(frame);
+    return true;
+  }
+
+  #onInputEvent(event: InputEvent): void {
+    const channel = this.options.law.definition.inputs[event.channel]?.name ?? `#${event.channel}`;
+    switch (event.kind) {
+      case 'inputFault':
+        this.options.log(`input ${channel}: ${event.reason} at tick ${event.tick} (${event.detail}); it holds its last good value`);
+        break;
+      case 'inputRecovered':
+        this.options.log(`input ${channel}: good again at tick ${event.tick}, after ${event.heldTicks} held`);
+        break;
+      case 'inputHoldExpired':
+        this.options.log(`input ${channel}: ${event.reason} outlasted its hold (${event.heldTicks} ticks) at tick ${event.tick}: safe state (INPUT_FAULT)`);
+        this.#inputFault ??= { channel, reason: event.reason, tick: event.tick, heldTicks: event.heldTicks };
+        break;
+    }
   }
 
   /** Closes tick #tick: the arbiter's decision goes to the world (or the held or safe values). */
@@ -291,6 +339,8 @@ export class ActuatorServer {
         epochChanges: check.epochChanges,
         violations: check.violations,
         lateTicks: this.#lateTicks,
+        io: this.#world.ioSummary?.() ?? null,
+        inputFault: this.#inputFault,
       });
     }
     return this.done;
