@@ -2,9 +2,11 @@
  * Redundant voters (issue 19) from the command line:
  *
  * `tmr actuator --listen HOST:PORT --key-file FILE [--law L] [--plant P] [--rate-hz R] [--ticks N]
- *  [--voters N] [--silent-ticks K] [--watchdog-ticks W] [--log FILE]`: the actuator side, holding
- *  the law's simulated plant, the tick clock and the arbiter. stdout: `listening on HOST:PORT`,
- *  and at the end one JSON line, its summary.
+ *  [--voters N] [--silent-ticks K] [--watchdog-ticks W] [--log FILE] [--io SCHEME[:TARGET]
+ *  [--io-map FILE]]`: the actuator side, holding the world (the law's simulated plant, or real I/O
+ *  through johnny-five as `tmr run --io` has it), the tick clock and the arbiter. stdout:
+ *  `listening on HOST:PORT`, and at the end one JSON line, its summary; exit 4 when an input
+ *  fault stopped it safe.
  *
  * `tmr voter --actuator HOST:PORT --replica HOST:PORT (one per replica) --key-file FILE
  *  --etcd URL[,URL…] --set NAME [--id NAME] [--law L] [--rate-hz R] [--ttl-s S]`: one voter of the
@@ -14,10 +16,12 @@
  * Both run until SIGTERM or SIGINT (the actuator also until --ticks).
  */
 import type { ParseArgsConfig } from 'node:util';
-import { ActuatorServer } from '../failover/actuator-server.js';
+import { ActuatorServer, profileTicks } from '../failover/actuator-server.js';
+import { loadIoMap, openIo, selectIo, type OpenedIo } from '../io/open-io.js';
 import { RedundantVoter } from '../failover/redundant-voter.js';
 import { raisePriority } from '../runtime/priority.js';
 import { importPlant } from '../sim/plants.js';
+import type { ExtensionRegistry } from './extensions.js';
 import { parseHostPort } from './host-port.js';
 import { UsageError } from './options.js';
 import { keyFileOption, lawOption, parseCommandArgs, untilStopped } from './replica-cli.js';
@@ -43,7 +47,10 @@ function integer(values: Record<string, unknown>, name: string, fallback: number
   return n;
 }
 
-export async function actuatorCommand(argv: readonly string[]): Promise<number> {
+/** Exit code of an actuator stopped safe by an input fault (tmr run's kill switch code). */
+const EXIT_INPUT_FAULT = 4;
+
+export async function actuatorCommand(argv: readonly string[], extensions: ExtensionRegistry): Promise<number> {
   const v = parse(argv, 'actuator', {
     listen: { type: 'string' },
     'key-file': { type: 'string' },
@@ -56,6 +63,8 @@ export async function actuatorCommand(argv: readonly string[]): Promise<number> 
     'silent-ticks': { type: 'string' },
     'watchdog-ticks': { type: 'string' },
     log: { type: 'string' },
+    io: { type: 'string' },
+    'io-map': { type: 'string' },
   });
   const { host, port } = parseHostPort(text(v, 'listen', 'actuator', 'HOST:PORT (where voters connect)'), '--listen', 0);
   const psk = keyFileOption(text(v, 'key-file', 'actuator', 'FILE (links are authenticated; tmr key FILE writes one)'));
@@ -67,31 +76,53 @@ export async function actuatorCommand(argv: readonly string[]): Promise<number> 
     throw new UsageError(error instanceof Error ? error.message : String(error));
   }
   const silentTicksMax = integer(v, 'silent-ticks', 4, 1, 1000);
+  const rateHz = integer(v, 'rate-hz', 200, 1, 2000);
+  const ticks = integer(v, 'ticks', 0, 0, 100_000_000);
+  const seed = integer(v, 'seed', 1, 0, 0xffff_ffff);
+  const watchdogTicks = integer(v, 'watchdog-ticks', 50, silentTicksMax, 100_000);
+  const votersToStart = integer(v, 'voters', 1, 1, 8);
+  if (typeof v['io-map'] === 'string' && typeof v.io !== 'string') throw new UsageError('--io-map needs --io (the I/O map wires real I/O; without --io the actuator holds the plant model)');
+  const selected = typeof v.io === 'string' ? selectIo(v.io, '--io', (scheme) => extensions.io(scheme), extensions.ios.map((i) => i.usage)) : null;
+  const ioMap = selected === null ? null : loadIoMap(selected, typeof v['io-map'] === 'string' ? { path: v['io-map'], label: '--io-map' } : null, loaded, plant);
   const log = (line: string): void => {
     process.stderr.write(`tmr actuator: ${line}\n`);
   };
-  const server = await ActuatorServer.start({
-    host,
-    port,
-    key: psk,
-    law: loaded,
-    plant,
-    rateHz: integer(v, 'rate-hz', 200, 1, 2000),
-    ticks: integer(v, 'ticks', 0, 0, 100_000_000),
-    seed: integer(v, 'seed', 1, 0, 0xffff_ffff),
-    votersToStart: integer(v, 'voters', 1, 1, 8),
-    silentTicksMax,
-    watchdogTicks: integer(v, 'watchdog-ticks', 50, silentTicksMax, 100_000),
-    logPath: typeof v.log === 'string' ? v.log : null,
-    log,
-  });
+  // The board is opened (and every sensor has reported) before voters can connect; its safe values
+  // are written when the actuator stops, then the port is closed.
+  const io: OpenedIo | null = await openIo({ io: selected, ioMap, law: loaded, plant, rateHz, ticks: profileTicks(ticks, rateHz), seed });
+  if (io !== null) log(`I/O: ${io.description}`);
+  let server: ActuatorServer;
+  try {
+    server = await ActuatorServer.start({
+      host,
+      port,
+      key: psk,
+      law: loaded,
+      plant,
+      world: io?.world ?? null,
+      rateHz,
+      ticks,
+      seed,
+      votersToStart,
+      silentTicksMax,
+      watchdogTicks,
+      logPath: typeof v.log === 'string' ? v.log : null,
+      log,
+    });
+  } catch (error) {
+    io?.world.enterSafeState();
+    await io?.close();
+    throw error;
+  }
   process.stdout.write(`listening on ${server.address}\n`);
   if (!raisePriority(undefined)) log('runs at normal priority (raising it needs root or CAP_SYS_NICE)');
   server.run();
-  return untilStopped(async () => {
+  const code = await untilStopped(async () => {
     const summary = await server.stop();
+    await io?.close();
     process.stdout.write(`${JSON.stringify(summary)}\n`);
   }, server.done);
+  return code === 0 && server.inputFault !== null ? EXIT_INPUT_FAULT : code;
 }
 
 export async function voterCommand(argv: readonly string[]): Promise<number> {

@@ -22,9 +22,10 @@ export const REPLICA_HELP = `  tmr replica --listen HOST:PORT --key-file FILE [-
 `;
 
 export const FAILOVER_HELP = `  tmr actuator --listen HOST:PORT --key-file FILE [--law L] [--rate-hz R] [--ticks N] [--voters N]
-                       [--silent-ticks K] [--watchdog-ticks W] [--log FILE]
-                       the actuator side of a redundant voter set: the plant, the tick clock, and
-                       the arbiter that follows the newest epoch and takes a standby after K silent ticks
+                       [--silent-ticks K] [--watchdog-ticks W] [--log FILE] [--io S[:T] [--io-map FILE]]
+                       the actuator side of a redundant voter set: the plant (or real I/O, as
+                       tmr run --io), the tick clock, and the arbiter that follows the newest
+                       epoch and takes a standby after K silent ticks; exit 4 on an input fault
   tmr voter --actuator HOST:PORT --replica HOST:PORT ... --key-file FILE --etcd URL[,URL] --set NAME
                        [--id NAME] [--law L] [--rate-hz R] [--ttl-s S]
                        one voter of a redundant set: elected through etcd, fenced at the actuator

@@ -380,7 +380,7 @@ export async function main(argv: readonly string[], extensions: ExtensionRegistr
       return keyCommand(rest);
     case 'actuator':
       // Loaded on demand, as the runtime is: redundant voters need etcd's client and the arbiter.
-      return (await import('./failover-cli.js')).actuatorCommand(rest);
+      return (await import('./failover-cli.js')).actuatorCommand(rest, extensions);
     case 'voter':
       return (await import('./failover-cli.js')).voterCommand(rest);
     case 'ports':

@@ -104,6 +104,13 @@ describe('tmr replica', () => {
     await refused(['actuator', '--listen', '127.0.0.1:0'], /tmr actuator needs --key-file FILE/);
     await refused(['actuator', '--listen', '127.0.0.1:0', '--key-file', key, '--silent-ticks', '0'], /--silent-ticks 0: a whole number 1\.\.1000/);
     await refused(['actuator', '--listen', '127.0.0.1:0', '--key-file', key, '--silent-ticks', '9', '--watchdog-ticks', '5'], /--watchdog-ticks 5: a whole number 9\.\./);
+    // Real I/O behind the actuator: the map is read and checked against the law before any board is opened.
+    await refused(['actuator', '--listen', '127.0.0.1:0', '--key-file', key, '--io-map', 'motor-io.json'], /--io-map needs --io/);
+    await refused(['actuator', '--listen', '127.0.0.1:0', '--key-file', key, '--io', 'bogus'], /--io 'bogus': expected firmata:PATH\[@BAUD\] or firmata-sim/);
+    await refused(['actuator', '--listen', '127.0.0.1:0', '--key-file', key, '--io', 'firmata-sim', '--io-map', '/nonexistent/motor-io.json'], /--io-map \/nonexistent\/motor-io\.json: no such file/);
+    const badMap = join(dir, 'no-heartbeat-io.json');
+    writeFileSync(badMap, JSON.stringify({ samplingIntervalMs: 10 }));
+    await refused(['actuator', '--listen', '127.0.0.1:0', '--key-file', key, '--io', 'firmata-sim', '--io-map', badMap], new RegExp(`${badMap.replace(/[.]/g, '\\.')}:\\.heartbeatPin is missing`));
     const replicas = ['--replica', '127.0.0.1:7001', '--replica', '127.0.0.1:7002', '--replica', '127.0.0.1:7003'];
     await refused(['voter', '--actuator', '127.0.0.1:7100', '--replica', '127.0.0.1:7001', '--key-file', key, '--etcd', 'http://127.0.0.1:2379', '--set', 'a'], /--replica HOST:PORT once per replica, 3, 5 or 7 of them; got 1/);
     await refused(['voter', '--actuator', '127.0.0.1:7100', ...replicas, '--key-file', key, '--set', 'a'], /tmr voter needs --etcd URL/);
