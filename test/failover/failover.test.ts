@@ -10,43 +10,70 @@
  * later commands refused), are figures here, held under npm run soak: a busy machine can make the
  * actuator take the standby before the fault, which is safe, and then the roles were already
  * swapped. `npm run test:failover` runs 56 seeded trials on a quiet machine.
+ *
+ * One more trial puts real I/O behind the actuator (`tmr actuator --io firmata-sim`): the
+ * simulated Firmata board, read and driven through johnny-five, with the same assertions, and the
+ * board's traffic both ways. Its map is the shipped motor map with sensors allowed to be quiet for
+ * 2 s (stale sensors are the HIL bench's subject; here a busy machine would end the run safe).
  */
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { assertFreshBuild } from '../helpers/cli.js';
 import { timingFigure } from '../helpers/timing-figure.js';
-import { TrialBench, WATCHDOG_TICKS, type TrialFault } from './trials.js';
+import { TrialBench, WATCHDOG_TICKS, type TrialFault, type TrialOptions } from './trials.js';
 
 let bench: TrialBench;
+const mapDir = mkdtempSync(join(tmpdir(), 'tmr-failover-io-'));
+const MAP_PATH = join(mapDir, 'motor-io.json');
 
 beforeAll(async () => {
   assertFreshBuild();
+  const map = JSON.parse(readFileSync(new URL('../../boards/firmata/motor-io.json', import.meta.url), 'utf8')) as { inputs: Record<string, { staleAfterMs?: number }> };
+  for (const input of Object.values(map.inputs)) if (input.staleAfterMs !== undefined) input.staleAfterMs = 2_000;
+  writeFileSync(MAP_PATH, JSON.stringify(map));
   bench = await TrialBench.start();
 }, 120_000);
 
 afterAll(async () => {
   await bench?.stop();
+  rmSync(mapDir, { recursive: true, force: true });
 });
 
-const CASES: readonly { fault: TrialFault; seed: number }[] = [
+const CASES: readonly { fault: TrialFault; seed: number; options?: TrialOptions }[] = [
   { fault: 'kill', seed: 1 },
   { fault: 'stop-unfenced', seed: 3 },
   { fault: 'partition-etcd', seed: 4 },
   { fault: 'etcd-leader-and-primary', seed: 7 },
+  { fault: 'kill', seed: 8, options: { rateHz: 100, io: { scheme: 'firmata-sim', mapPath: MAP_PATH } } },
 ];
 
 describe('redundant voters fenced at the actuator', () => {
   for (const c of CASES) {
-    it(`${c.fault}: the checker finds nothing in the actuator's log, nothing unsafe is applied, a newer epoch commands`, async (context) => {
+    it(`${c.fault}${c.options?.io === undefined ? '' : `, real I/O behind the actuator (--io ${c.options.io.scheme})`}: the checker finds nothing in the actuator's log, nothing unsafe is applied, a newer epoch commands`, async (context) => {
       if (bench.hosts.kind === 'loopback' && c.fault.startsWith('partition')) {
         context.skip();
         return;
       }
-      const result = await bench.runTrial(c.seed, c.fault);
+      const result = await bench.runTrial(c.seed, c.fault, c.options);
       const context_ = `${JSON.stringify({ violations: result.violations, claims: result.claims, takeover: result.takeoverTicks, actuator: result.actuator })}; replay: ${result.replay}`;
       expect(result.violations, context_).toEqual([]);
       expect(result.actuator.unsafeCommands, context_).toBe(0);
       expect(result.actuator.applied, context_).toBeGreaterThan(0);
       if (c.fault !== 'etcd-member') expect(result.takeoverTicks, context_).not.toBeNull();
+      if (c.options?.io !== undefined) {
+        const io = result.actuator.io;
+        expect(io, context_).not.toBeNull();
+        // Over Firmata both ways: the board's sensor reported, the servo was written and the drive's heartbeat toggled every tick.
+        expect(io!.sensorSamples, context_).toBeGreaterThan(0);
+        expect(io!.actuatorWrites, context_).toBeGreaterThan(0);
+        expect(io!.heartbeatEdges, context_).toBe(result.actuator.ticks);
+        expect(io!.boardLost, context_).toBeNull();
+        expect(result.actuator.inputFault, context_).toBeNull();
+      } else {
+        expect(result.actuator.io, context_).toBeNull();
+      }
       timingFigure(`${c.fault}: takeover, actuator ticks from the primary's last command to the standby's first`, result.takeoverTicks ?? Number.POSITIVE_INFINITY, 10, result.actuator.epochChanges);
       timingFigure(`${c.fault}: claims about the former primary missed`, result.claims.length, 0, result.claims);
       timingFigure(`${c.fault}: longest run of actuator ticks without an applied command`, result.actuator.longestGapTicks, WATCHDOG_TICKS, result.actuator.epochChanges);

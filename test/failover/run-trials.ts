@@ -1,6 +1,8 @@
 /**
- * `npm run test:failover [-- --trials N] [-- --seed S --fault KIND] [-- --loopback] [-- --keep DIR]`: the seeded
- * failover trials (trials.ts); --keep keeps each trial's actuator log and process output. One line per trial on stderr, with the command that replays it;
+ * `npm run test:failover [-- --trials N] [-- --seed S --fault KIND] [-- --loopback] [-- --keep DIR]
+ * [-- --rate-hz R] [-- --io SCHEME [--io-map FILE]]`: the seeded failover trials (trials.ts); --keep
+ * keeps each trial's actuator log and process output; --io puts real I/O behind the actuator
+ * (`--io firmata-sim`: the simulated Firmata board). One line per trial on stderr, with the command that replays it;
  * then one JSON line on stdout: trials, violations (the checker's findings over the actuator's
  * log, unsafe commands, a fault no standby took over from; 0 when all is well), takeoverTicksMax,
  * the claims beyond safety that were missed (a gap past the actuator's watchdog, a takeover with
@@ -8,7 +10,7 @@
  * violation was found.
  */
 import { parseArgs } from 'node:util';
-import { FAULT_KINDS, TrialBench, type TrialFault, type TrialResult } from './trials.js';
+import { FAULT_KINDS, RATE_HZ, TrialBench, type TrialFault, type TrialOptions, type TrialResult } from './trials.js';
 
 const TRIALS_DEFAULT = 56;
 
@@ -19,10 +21,17 @@ function median(values: readonly number[]): number | null {
 }
 
 async function main(): Promise<number> {
-  const { values } = parseArgs({ options: { trials: { type: 'string' }, seed: { type: 'string' }, fault: { type: 'string' }, loopback: { type: 'boolean' }, keep: { type: 'string' } }, strict: true });
+  const { values } = parseArgs({ options: { trials: { type: 'string' }, seed: { type: 'string' }, fault: { type: 'string' }, loopback: { type: 'boolean' }, keep: { type: 'string' }, 'rate-hz': { type: 'string' }, io: { type: 'string' }, 'io-map': { type: 'string' } }, strict: true });
   const trials = values.trials === undefined ? TRIALS_DEFAULT : Number(values.trials);
   if (!(Number.isInteger(trials) && trials >= 1 && trials <= 10_000)) throw new Error(`--trials ${values.trials}: 1..10000`);
   if (values.fault !== undefined && !(FAULT_KINDS as readonly string[]).includes(values.fault)) throw new Error(`--fault ${values.fault}: one of ${FAULT_KINDS.join(', ')}`);
+  const rateHz = values['rate-hz'] === undefined ? RATE_HZ : Number(values['rate-hz']);
+  if (!(Number.isInteger(rateHz) && rateHz >= 10 && rateHz <= 1000)) throw new Error(`--rate-hz ${values['rate-hz']}: 10..1000`);
+  if (values['io-map'] !== undefined && values.io === undefined) throw new Error('--io-map needs --io');
+  const trialOptions: TrialOptions = {
+    ...(values['rate-hz'] === undefined ? {} : { rateHz }),
+    ...(values.io === undefined ? {} : { io: { scheme: values.io, ...(values['io-map'] === undefined ? {} : { mapPath: values['io-map'] }) } }),
+  };
   const bench = await TrialBench.start({ loopback: values.loopback === true, ...(values.keep === undefined ? {} : { keepIn: values.keep }) });
   const results: TrialResult[] = [];
   const startedMs = Date.now();
@@ -32,11 +41,11 @@ async function main(): Promise<number> {
     const plan: { seed: number; fault: TrialFault }[] =
       values.seed !== undefined ? [{ seed: Number(values.seed), fault: (values.fault as TrialFault | undefined) ?? kinds[(Number(values.seed) - 1) % kinds.length]! }] : Array.from({ length: trials }, (_, i) => ({ seed: i + 1, fault: (values.fault as TrialFault | undefined) ?? kinds[i % kinds.length]! }));
     for (const { seed, fault } of plan) {
-      const result = await bench.runTrial(seed, fault);
+      const result = await bench.runTrial(seed, fault, trialOptions);
       results.push(result);
       const a = result.actuator;
       process.stderr.write(
-        `trial ${seed} ${fault}: ${result.violations.length === 0 ? 'ok' : `VIOLATIONS: ${result.violations.join('; ')}`}${result.claims.length === 0 ? '' : ` (claims missed: ${result.claims.join('; ')})`}; takeover ${result.takeoverTicks ?? '-'} ticks, ${a.applied} applied, ${a.refusedStale} refused stale (${result.staleRefused} after the takeover), longest gap ${a.longestGapTicks}, unsafe ${a.unsafeCommands}, late actuator ticks ${a.lateTicks}${result.violations.length > 0 ? `; replay: ${result.replay}` : ''}\n`,
+        `trial ${seed} ${fault}: ${result.violations.length === 0 ? 'ok' : `VIOLATIONS: ${result.violations.join('; ')}`}${result.claims.length === 0 ? '' : ` (claims missed: ${result.claims.join('; ')})`}; takeover ${result.takeoverTicks ?? '-'} ticks, ${a.applied} applied, ${a.refusedStale} refused stale (${result.staleRefused} after the takeover), longest gap ${a.longestGapTicks}, unsafe ${a.unsafeCommands}, late actuator ticks ${a.lateTicks}${a.io === null ? '' : `; io ${a.io.sensorSamples} samples, ${a.io.actuatorWrites} writes${a.inputFault === null ? '' : `, stopped safe on ${a.inputFault.reason} (${a.inputFault.channel})`}`}${result.violations.length > 0 ? `; replay: ${result.replay}` : ''}\n`,
       );
     }
   } finally {
@@ -56,7 +65,8 @@ async function main(): Promise<number> {
     violations,
     takeoverTicksMax: takeovers.length === 0 ? null : Math.max(...takeovers),
     hosts: bench.hosts.kind,
-    rateHz: 200,
+    rateHz,
+    io: values.io ?? null,
     unsafeCommands: results.reduce((n, r) => n + r.actuator.unsafeCommands, 0),
     claimsMissed: results.reduce((n, r) => n + r.claims.length, 0),
     longestGapTicksMax: Math.max(0, ...results.map((r) => r.actuator.longestGapTicks)),

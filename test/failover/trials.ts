@@ -64,6 +64,13 @@ export interface TrialResult {
   readonly replay: string;
 }
 
+export interface TrialOptions {
+  /** The loop's rate (default RATE_HZ). */
+  readonly rateHz?: number;
+  /** Real I/O at the actuator (`tmr actuator --io SCHEME [--io-map FILE]`); absent: the plant model. */
+  readonly io?: { readonly scheme: string; readonly mapPath?: string };
+}
+
 const HOST_NAMES = ['e0', 'e1', 'e2', 'act', 'r0', 'r1', 'r2', 'v0', 'v1'];
 const PORT = { replica: 7000, actuator: 7100 };
 
@@ -135,7 +142,9 @@ export class TrialBench {
    * past the actuator's watchdog it is a claim missed: the actuator went safe, as it should when
    * nobody commands, but the set did not carry on.
    */
-  async runTrial(seed: number, fault: TrialFault): Promise<TrialResult> {
+  async runTrial(seed: number, fault: TrialFault, options: TrialOptions = {}): Promise<TrialResult> {
+    const rateHz = options.rateHz ?? RATE_HZ;
+    const ioArgs = options.io === undefined ? [] : ['--io', options.io.scheme, ...(options.io.mapPath === undefined ? [] : ['--io-map', options.io.mapPath])];
     const prng = new Prng(seed);
     const { hosts } = this;
     const set = `trial-${seed}-${process.pid % 10_000}`;
@@ -160,12 +169,12 @@ export class TrialBench {
         children.push(child);
         replicaAddresses.push((await lineFrom(child, /listening on (\S+)/, 30_000))[1]!);
       }
-      const actuator = spawn('act', 'actuator', [CLI, 'actuator', '--listen', await addressOf('act', PORT.actuator), '--key-file', this.keyFile, '--law', 'pid-q16', '--rate-hz', String(RATE_HZ), '--voters', '2', '--silent-ticks', String(SILENT_TICKS_MAX), '--watchdog-ticks', String(WATCHDOG_TICKS), '--log', logPath, '--seed', String(seed)]);
+      const actuator = spawn('act', 'actuator', [CLI, 'actuator', '--listen', await addressOf('act', PORT.actuator), '--key-file', this.keyFile, '--law', 'pid-q16', '--rate-hz', String(rateHz), '--voters', '2', '--silent-ticks', String(SILENT_TICKS_MAX), '--watchdog-ticks', String(WATCHDOG_TICKS), '--log', logPath, '--seed', String(seed), ...ioArgs]);
       children.push(actuator);
       const actuatorAddress = (await lineFrom(actuator, /listening on (\S+)/, 30_000))[1]!;
       let actuatorOut = '';
       actuator.stdout!.on('data', (c: Buffer) => (actuatorOut += c.toString()));
-      const voterArgs = (id: string): string[] => [CLI, 'voter', '--actuator', actuatorAddress, ...replicaAddresses.flatMap((a) => ['--replica', a]), '--key-file', this.keyFile, '--etcd', this.etcd.endpoints.join(','), '--set', set, '--id', id, '--law', 'pid-q16', '--rate-hz', String(RATE_HZ), '--ttl-s', String(TTL_S), ...(fault === 'stop-unfenced' ? ['--no-self-fence'] : [])];
+      const voterArgs = (id: string): string[] => [CLI, 'voter', '--actuator', actuatorAddress, ...replicaAddresses.flatMap((a) => ['--replica', a]), '--key-file', this.keyFile, '--etcd', this.etcd.endpoints.join(','), '--set', set, '--id', id, '--law', 'pid-q16', '--rate-hz', String(rateHz), '--ttl-s', String(TTL_S), ...(fault === 'stop-unfenced' ? ['--no-self-fence'] : [])];
       const voters = new Map<string, { child: ChildProcess; out: string }>();
       for (const id of ['v0', 'v1']) {
         const child = spawn(id, id, voterArgs(id));
@@ -254,7 +263,7 @@ export class TrialBench {
       if (check.longestGapTicks > WATCHDOG_TICKS) claims.push(`${check.longestGapTicks} actuator ticks without an applied command from tick ${check.longestGapAt}: past the watchdog (${WATCHDOG_TICKS}), the actuator went safe`);
       for (const c of children) if (c.exitCode === null && c.signalCode === null) c.kill('SIGTERM');
       await Promise.all(children.map((c) => exited(c, 10_000)));
-      return { seed, fault, violations, claims, takeoverTicks, actuator: summary, staleRefused, primarySteppedDown: steppedDown, replay: `npm run test:failover -- --seed ${seed} --fault ${fault}` };
+      return { seed, fault, violations, claims, takeoverTicks, actuator: summary, staleRefused, primarySteppedDown: steppedDown, replay: `npm run test:failover -- --seed ${seed} --fault ${fault}${replayOptions(options)}` };
     } finally {
       for (const c of children) if (c.exitCode === null && c.signalCode === null) c.kill('SIGKILL');
       await Promise.all(children.map((c) => exited(c, 5_000)));
@@ -265,6 +274,14 @@ export class TrialBench {
       rmSync(logPath, { force: true });
     }
   }
+}
+
+/** The trial options as run-trials' flags. */
+function replayOptions(options: TrialOptions): string {
+  const flags: string[] = [];
+  if (options.rateHz !== undefined) flags.push('--rate-hz', String(options.rateHz));
+  if (options.io !== undefined) flags.push('--io', options.io.scheme, ...(options.io.mapPath === undefined ? [] : ['--io-map', options.io.mapPath]));
+  return flags.length === 0 ? '' : ` ${flags.join(' ')}`;
 }
 
 function exited(child: ChildProcess, timeoutMs: number): Promise<void> {
