@@ -29,8 +29,8 @@
  *      leader's death to the standby's election, and the dead leader's fence deadline ahead of
  *      it (lease-takeover.ts).
  *  15. Redundant voters' takeover at the actuator for a killed, a stopped and a partitioned
- *      primary, beside that floor, and what the checker finds in the actuator's log
- *      (failover-takeover.ts).
+ *      primary, and a killed one with the simulated Firmata board behind the actuator, beside
+ *      that floor, and what the checker finds in the actuator's log (failover-takeover.ts).
  *
  * Prints one table (and writes it as JSON to $BENCH_OUT, else dist/bench-results.json). A MISS is
  * information: the exit code is 0 unless something failed. Every process started here is stopped
@@ -644,11 +644,12 @@ async function measureAll(root: string, signal: AbortSignal): Promise<Measured> 
     boardSection.push(...leaseTakeoverRows(leaseTakeover));
     checkAborted();
 
-    // About three minutes: 15 failover trials (kill, stop, partition from etcd) on network namespaces.
+    // About four minutes: 20 failover trials (kill, stop, partition from etcd, kill with the
+    // simulated Firmata board behind the actuator) on network namespaces.
     const failover = await measureFailoverTakeover(signal);
     m.details['failoverTakeover'] = failover;
-    const leaseMedianTicks = leaseTakeover.takeoverMs.length === 0 ? null : percentiles(Float64Array.from(leaseTakeover.takeoverMs.map((ms) => Math.ceil((ms * leaseTakeover.rateHz) / 1000)))).p50Us;
-    boardSection.push(...failoverTakeoverRows(failover, leaseMedianTicks));
+    const leaseMedianMs = leaseTakeover.takeoverMs.length === 0 ? null : percentiles(Float64Array.from(leaseTakeover.takeoverMs)).p50Us;
+    boardSection.push(...failoverTakeoverRows(failover, leaseMedianMs));
     checkAborted();
 
     // About two minutes: 21 crashes at 2 s (Node) and 2.5 s (Uno) spacing, plus start-up.
