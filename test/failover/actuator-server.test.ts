@@ -82,9 +82,12 @@ async function run(script: ReadonlyMap<number, readonly InputEvent[]>, ticks: nu
     const decoded = decodeActuatorMessage(frame);
     if (decoded.ok && decoded.message.kind === 'inputs') sent.push(decoded.message.tick);
   });
+  // The server closes the session when it stops; TCP delivers every frame it sent before that.
+  const down = new Promise<void>((resolve) => voter.onDown(() => resolve()));
   try {
     server.run();
     const summary = await server.done;
+    await down;
     return { world, summary, sent, lines };
   } finally {
     await voter.close();
