@@ -13,32 +13,40 @@
  *
  * One more trial puts real I/O behind the actuator (`tmr actuator --io firmata-sim`): the
  * simulated Firmata board, read and driven through johnny-five, with the same assertions, and the
- * board's traffic both ways. Its map is the shipped motor map with sensors allowed to be quiet for
- * 2 s (stale sensors are the HIL bench's subject; here a busy machine would end the run safe).
+ * board's traffic both ways. Its map (motor-io-quiet.json) is the shipped motor map with the sensor
+ * allowed to be quiet for 2 s (stale sensors are the HIL bench's subject; here a busy machine
+ * would end the run safe), checked below to differ in nothing else, so a replay can name it.
  */
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { assertFreshBuild } from '../helpers/cli.js';
 import { timingFigure } from '../helpers/timing-figure.js';
 import { TrialBench, WATCHDOG_TICKS, type TrialFault, type TrialOptions } from './trials.js';
 
 let bench: TrialBench;
-const mapDir = mkdtempSync(join(tmpdir(), 'tmr-failover-io-'));
-const MAP_PATH = join(mapDir, 'motor-io.json');
+const MAP_PATH = fileURLToPath(new URL('motor-io-quiet.json', import.meta.url));
 
 beforeAll(async () => {
   assertFreshBuild();
-  const map = JSON.parse(readFileSync(new URL('../../boards/firmata/motor-io.json', import.meta.url), 'utf8')) as { inputs: Record<string, { staleAfterMs?: number }> };
-  for (const input of Object.values(map.inputs)) if (input.staleAfterMs !== undefined) input.staleAfterMs = 2_000;
-  writeFileSync(MAP_PATH, JSON.stringify(map));
   bench = await TrialBench.start();
 }, 120_000);
 
 afterAll(async () => {
   await bench?.stop();
-  rmSync(mapDir, { recursive: true, force: true });
+});
+
+it("the Firmata trial's map is the shipped motor map but for the sensor's 2 s stale bound", () => {
+  type MotorMap = { description: string; inputs: { positionMilliDeg: { staleAfterMs: number } } };
+  const read = (url: URL): MotorMap => JSON.parse(readFileSync(url, 'utf8')) as MotorMap;
+  const shipped = read(new URL('../../boards/firmata/motor-io.json', import.meta.url));
+  const quiet = read(new URL('motor-io-quiet.json', import.meta.url));
+  expect(quiet.inputs.positionMilliDeg.staleAfterMs).toBe(2_000);
+  expect({ ...quiet, description: '', inputs: { ...quiet.inputs, positionMilliDeg: { ...quiet.inputs.positionMilliDeg, staleAfterMs: 0 } } }).toEqual({
+    ...shipped,
+    description: '',
+    inputs: { ...shipped.inputs, positionMilliDeg: { ...shipped.inputs.positionMilliDeg, staleAfterMs: 0 } },
+  });
 });
 
 const CASES: readonly { fault: TrialFault; seed: number; options?: TrialOptions }[] = [

@@ -144,7 +144,7 @@ export class TrialBench {
    */
   async runTrial(seed: number, fault: TrialFault, options: TrialOptions = {}): Promise<TrialResult> {
     const rateHz = options.rateHz ?? RATE_HZ;
-    const ioArgs = options.io === undefined ? [] : ['--io', options.io.scheme, ...(options.io.mapPath === undefined ? [] : ['--io-map', options.io.mapPath])];
+    const ioArgs = ioFlags(options.io);
     const prng = new Prng(seed);
     const { hosts } = this;
     const set = `trial-${seed}-${process.pid % 10_000}`;
@@ -276,11 +276,14 @@ export class TrialBench {
   }
 }
 
+/** `--io SCHEME [--io-map FILE]`, as tmr actuator and run-trials both take them. */
+function ioFlags(io: TrialOptions['io']): string[] {
+  return io === undefined ? [] : ['--io', io.scheme, ...(io.mapPath === undefined ? [] : ['--io-map', io.mapPath])];
+}
+
 /** The trial options as run-trials' flags. */
 function replayOptions(options: TrialOptions): string {
-  const flags: string[] = [];
-  if (options.rateHz !== undefined) flags.push('--rate-hz', String(options.rateHz));
-  if (options.io !== undefined) flags.push('--io', options.io.scheme, ...(options.io.mapPath === undefined ? [] : ['--io-map', options.io.mapPath]));
+  const flags = [...(options.rateHz === undefined ? [] : ['--rate-hz', String(options.rateHz)]), ...ioFlags(options.io)];
   return flags.length === 0 ? '' : ` ${flags.join(' ')}`;
 }
 
