@@ -12,6 +12,7 @@ import { closeSync, openSync, writeSync } from 'node:fs';
 import { TmrAssertionError } from '../core/assert.js';
 import type { Mode } from '../core/degradation.js';
 import type { RunSummary } from '../loop/loop-model.js';
+import { inputEventText } from '../loop/world.js';
 import { TmrRuntime } from '../api/tmr-runtime.js';
 import type { BlackBoxStatus, Runtime, RuntimeSummary, TickEvent } from '../api/runtime-types.js';
 import { parseDemoLaw, parseRunOptions, UsageError, withLawAndPlant, type CliRunOptions } from './options.js';
@@ -206,13 +207,7 @@ function reportRecovery(runtime: Runtime, title: string, live: boolean): void {
 function reportInputs(runtime: Runtime, options: CliRunOptions, title: string, live: boolean): void {
   const name = (channel: number): string => options.law.definition.inputs[channel]?.name ?? `input ${channel}`;
   runtime.on('inputFault', (e) => {
-    const text =
-      e.kind === 'inputFault'
-        ? `input ${name(e.channel)}: ${e.reason} (${e.detail}); holding its last good value`
-        : e.kind === 'inputRecovered'
-          ? `input ${name(e.channel)}: readings good again after ${e.heldTicks} ticks held`
-          : `input ${name(e.channel)}: ${e.reason} outlasted its hold (${e.heldTicks} ticks): safe state`;
-    process.stderr.write(`${live ? '\r\x1b[K' : ''}${title}: tick ${e.tick}: ${text}\n`);
+    process.stderr.write(`${live ? '\r\x1b[K' : ''}${title}: tick ${e.tick}: ${inputEventText(e, name(e.channel))}\n`);
   });
 }
 

@@ -23,7 +23,7 @@ import { closeSync, openSync, writeSync } from 'node:fs';
 import type { Server, Socket } from 'node:net';
 import { performance } from 'node:perf_hooks';
 import type { LoadedLaw } from '../law/law-runtime.js';
-import type { InputEvent, IoSummary, LoopWorld, PlantDefinition } from '../loop/world.js';
+import { inputEventText, type InputEvent, type IoSummary, type LoopWorld, type PlantDefinition } from '../loop/world.js';
 import { PROTOCOL_VERSION } from '../protocol/messages.js';
 import { ReplicaLogic } from '../replica/replica-logic.js';
 import type { PreSharedKey } from '../transport/key-file.js';
@@ -221,19 +221,9 @@ export class ActuatorServer {
   }
 
   #onInputEvent(event: InputEvent): void {
-    const channel = this.options.law.definition.inputs[event.channel]?.name ?? `#${event.channel}`;
-    switch (event.kind) {
-      case 'inputFault':
-        this.options.log(`input ${channel}: ${event.reason} at tick ${event.tick} (${event.detail}); it holds its last good value`);
-        break;
-      case 'inputRecovered':
-        this.options.log(`input ${channel}: good again at tick ${event.tick}, after ${event.heldTicks} held`);
-        break;
-      case 'inputHoldExpired':
-        this.options.log(`input ${channel}: ${event.reason} outlasted its hold (${event.heldTicks} ticks) at tick ${event.tick}: safe state (INPUT_FAULT)`);
-        this.#inputFault ??= { channel, reason: event.reason, tick: event.tick, heldTicks: event.heldTicks };
-        break;
-    }
+    const channel = this.options.law.definition.inputs[event.channel]?.name ?? `input ${event.channel}`;
+    this.options.log(`tick ${event.tick}: ${inputEventText(event, channel)}${event.kind === 'inputHoldExpired' ? ' (INPUT_FAULT)' : ''}`);
+    if (event.kind === 'inputHoldExpired') this.#inputFault ??= { channel, reason: event.reason, tick: event.tick, heldTicks: event.heldTicks };
   }
 
   /** Closes tick #tick: the arbiter's decision goes to the world (or the held or safe values). */

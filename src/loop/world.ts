@@ -39,6 +39,18 @@ export type InputEvent =
   /** The hold ran out: the loop goes to its safe state (the kill switch's INPUT_FAULT). */
   | { readonly kind: 'inputHoldExpired'; readonly channel: number; readonly reason: InputFaultReason; readonly tick: number; readonly heldTicks: number };
 
+/** One line for people: what happened to the input channel named `channel` (the tick is the caller's to add). */
+export function inputEventText(event: InputEvent, channel: string): string {
+  switch (event.kind) {
+    case 'inputFault':
+      return `input ${channel}: ${event.reason} (${event.detail}); holding its last good value`;
+    case 'inputRecovered':
+      return `input ${channel}: readings good again after ${event.heldTicks} ticks held`;
+    case 'inputHoldExpired':
+      return `input ${channel}: ${event.reason} outlasted its hold (${event.heldTicks} ticks): safe state`;
+  }
+}
+
 export interface InputHealth {
   /** This tick's events, in channel order (empty on most ticks). */
   readonly events: readonly InputEvent[];
