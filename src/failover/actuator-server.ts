@@ -22,9 +22,8 @@
 import { closeSync, openSync, writeSync } from 'node:fs';
 import type { Server, Socket } from 'node:net';
 import { performance } from 'node:perf_hooks';
-import type { LoadedLaw } from '../law/law-runtime.js';
+import { helloFor, type LoadedLaw } from '../law/law-runtime.js';
 import { inputEventText, type InputEvent, type IoSummary, type LoopWorld, type PlantDefinition } from '../loop/world.js';
-import { PROTOCOL_VERSION } from '../protocol/messages.js';
 import { ReplicaLogic } from '../replica/replica-logic.js';
 import type { PreSharedKey } from '../transport/key-file.js';
 import { endpointText, listenTcp, TcpTransport } from '../transport/tcp-transport.js';
@@ -132,8 +131,7 @@ export class ActuatorServer {
     });
     this.#world = options.world ?? options.plant.create({ rateHz: options.rateHz, seed: options.seed, ticks: profileTicks(options.ticks, options.rateHz) });
     this.#reference = new ReplicaLogic(law, 'actuator-reference');
-    const params = law.paramsForRate(options.rateHz);
-    const ack = this.#reference.onHello({ kind: 'hello', protocolVersion: PROTOCOL_VERSION, replicaIndex: 0, lawName: law.name, lawVersion: law.version, inputCount: law.inputCount, outputCount: law.outputCount, lawHash: law.selfTestHash, lawParams: Array.from(params) });
+    const ack = this.#reference.onHello(helloFor(law, 0, law.paramsForRate(options.rateHz)));
     if (ack.kind !== 'helloAck') throw new Error(`the actuator's reference law refused its own parameters: ${ack.kind === 'error' ? ack.detail : 'helloAck'}`);
     this.#referenceOutputs = new Int32Array(REFERENCE_TICKS_KEPT * law.outputCount);
     this.#inputs = new Int32Array(law.inputCount);

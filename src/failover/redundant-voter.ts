@@ -20,11 +20,11 @@
  */
 import { performance } from 'node:perf_hooks';
 import { createCoreState, createObservations, resetObservations, step, type CoreState, type Observations } from '../core/tmr-core.js';
-import type { LoadedLaw } from '../law/law-runtime.js';
+import { helloFor, type LoadedLaw } from '../law/law-runtime.js';
 import { coreConfigFor } from '../loop/loop-model.js';
 import { decodeMessage, encodeMessage } from '../protocol/codec.js';
-import { PROTOCOL_VERSION } from '../protocol/messages.js';
 import type { PreSharedKey } from '../transport/key-file.js';
+import { checkHelloAck } from '../runtime/replica-link.js';
 import { TcpTransport } from '../transport/tcp-transport.js';
 import { decodeActuatorMessage, encodeActuatorMessage } from './actuator-protocol.js';
 import { ElectionError, VoterElection } from './election.js';
@@ -167,7 +167,7 @@ export class RedundantVoter {
   async #connectReplica(r: ReplicaSession): Promise<void> {
     const { host, port } = r.endpoint;
     const transport = await TcpTransport.connect({ host, port, key: this.options.key.key, name: `replica ${r.index}`, timeoutMs: CONNECT_TIMEOUT_MS, epoch: Math.max(1, this.epoch) });
-    const law = this.options.law;
+    const hello = helloFor(this.options.law, r.index, this.options.law.paramsForRate(this.options.rateHz));
     const acked = new Promise<void>((resolve, reject) => {
       const timer = setTimeout(() => reject(new Error(`replica ${r.index} (${host}:${port}) did not answer its hello`)), CONNECT_TIMEOUT_MS);
       transport.onFrame((frame) => {
@@ -177,7 +177,8 @@ export class RedundantVoter {
         if (!r.configured) {
           if (m.kind === 'helloAck') {
             clearTimeout(timer);
-            if (m.lawName !== law.name || m.lawVersion !== law.version || m.lawHash !== law.selfTestHash) reject(new Error(`replica ${r.index} runs ${m.lawName} v${m.lawVersion} (hash ${m.lawHash}), not ${law.name} v${law.version}`));
+            const refused = checkHelloAck(m, hello);
+            if (refused !== null) reject(new Error(`replica ${r.index} (${host}:${port}): ${refused.reason}: ${refused.detail}`));
             else {
               r.configured = true;
               resolve();
@@ -205,7 +206,7 @@ export class RedundantVoter {
       this.#reconnect(() => this.#connectReplica(r));
     });
     r.transport = transport;
-    transport.send(encodeMessage({ kind: 'hello', protocolVersion: PROTOCOL_VERSION, replicaIndex: r.index, lawName: law.name, lawVersion: law.version, inputCount: law.inputCount, outputCount: law.outputCount, lawHash: law.selfTestHash, lawParams: Array.from(law.paramsForRate(this.options.rateHz)) }));
+    transport.send(encodeMessage(hello));
     await acked;
   }
 
